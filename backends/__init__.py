@@ -1,0 +1,139 @@
+"""Backend selection: the only package that knows concrete array libraries.
+
+A backend is a small value object (:class:`Backend`) holding an array API
+namespace, a device and the host<->device transfers.  ``mlp`` receives one and
+does all of its maths through ``backend.xp``.
+
+Selecting a backend
+-------------------
+``get_backend(name=None)`` picks, in order: the explicit ``name``, the default
+set with :func:`use`, the ``MLP_BACKEND`` environment variable, then ``numpy``.
+``MLP_DEVICE`` picks the device where a backend has several.
+
+Importing this package imports neither CuPy nor PyTorch: each backend module is
+imported by name only when it is selected.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+
+from ._base import Backend, BackendUnavailableError
+
+__all__ = [
+    "Backend",
+    "BackendUnavailableError",
+    "KNOWN",
+    "available",
+    "get_backend",
+    "use",
+    "unavailable",
+]
+
+#: Known backend names, mapped to the module (inside this package) that builds them.
+KNOWN = {
+    "numpy": "numpy_backend",
+    "cupy": "cupy_backend",
+    "torch": "torch_backend",
+    "array_api_strict": "strict_backend",
+}
+
+_default: str | None = None
+_cache: dict[tuple[str, str | None], Backend] = {}
+
+
+def _check_name(name, source):
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be a str, got {type(name).__name__} (from {source})")
+    if name not in KNOWN:
+        hint = ""
+        if name.strip().lower() in KNOWN:
+            hint = f" (did you mean {name.strip().lower()!r}? names are lower case, without spaces)"
+        raise ValueError(
+            f"unknown backend {name!r} (from {source}){hint}; known backends: {', '.join(KNOWN)}"
+        )
+    return name
+
+
+def _resolve(name):
+    if name is not None:
+        return _check_name(name, "argument")
+    if _default is not None:
+        return _default
+    env = os.environ.get("MLP_BACKEND")
+    if env is None:
+        return "numpy"
+    return _check_name(env, "MLP_BACKEND")
+
+
+def get_backend(name: str | Backend | None = None, device: str | int | None = None) -> Backend:
+    """Return the backend called ``name`` (see the module docstring for defaults).
+
+    Parameters
+    ----------
+    name : str, Backend or None
+        One of :data:`KNOWN`.  A :class:`Backend` is returned unchanged.
+    device : str, int or None
+        Device for backends with several; default ``MLP_DEVICE`` or the backend's default.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a known backend (the message lists them).
+    BackendUnavailableError
+        The backend is known but cannot run here (library missing, no device);
+        the message says why and how to install it.  There is never a silent fallback.
+    """
+    if isinstance(name, Backend):
+        return name
+    resolved = _resolve(name)
+    if device is None:
+        device = os.environ.get("MLP_DEVICE") or None
+    key = (resolved, None if device is None else str(device))
+    if key not in _cache:
+        module = importlib.import_module(f"{__name__}.{KNOWN[resolved]}")
+        _cache[key] = module.create(device)
+    return _cache[key]
+
+
+class use(contextlib.ContextDecorator):
+    """Set the process-wide default backend; also usable as a context manager.
+
+    ``backends.use("torch")`` changes the default until changed again;
+    ``with backends.use("torch"): ...`` restores the previous default on exit.
+    The name is validated (and the backend built) immediately.
+    """
+
+    def __init__(self, name: str):
+        global _default
+        _check_name(name, "use()")
+        get_backend(name)  # fail now, not at first use
+        self._previous = _default
+        self.name = name
+        _default = name
+
+    def __enter__(self):
+        return get_backend(self.name)
+
+    def __exit__(self, *exc):
+        global _default
+        _default = self._previous
+        return False
+
+
+def unavailable() -> dict[str, str]:
+    """Map each known backend that cannot run here to the reason why."""
+    reasons = {}
+    for name in KNOWN:
+        try:
+            get_backend(name)
+        except BackendUnavailableError as e:
+            reasons[name] = str(e)
+    return reasons
+
+
+def available() -> list[str]:
+    """Names of the backends usable on this machine (see :func:`unavailable` for the others)."""
+    missing = unavailable()
+    return [name for name in KNOWN if name not in missing]

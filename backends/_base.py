@@ -1,0 +1,70 @@
+"""The backend value object shared by every backend module."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+class BackendUnavailableError(RuntimeError):
+    """A known backend cannot be used on this machine; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True, eq=False)
+class Backend:
+    """An array library as ``mlp`` sees it.
+
+    Attributes
+    ----------
+    name : str
+        The backend's name (``numpy``, ``cupy``, ``torch``, ``array_api_strict``).
+    xp : module
+        The array API namespace used for all maths.
+    device : object
+        The device arrays are created on (as ``xp`` understands it).
+    kernels : type or None
+        A mixin class of backend-specific fast paths, combined with the generic
+        array API kernels by :func:`mlp.kernels.get_kernels`.  ``None``: generic only.
+    version : str
+        Version of the underlying library, for ``mlp info`` and reports.
+    """
+
+    name: str
+    xp: Any
+    device: Any
+    version: str = ""
+    kernels: type | None = None
+    _to_numpy: Callable[[Any], np.ndarray] = field(default=np.asarray, repr=False)
+    _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
+
+    def asarray(self, obj, dtype=None):
+        """Copy host data (NumPy array, list, scalar) to an array on this backend's device."""
+        if isinstance(dtype, str):
+            dtype = getattr(self.xp, dtype)
+        return self.xp.asarray(obj, dtype=dtype, device=self.device)
+
+    def to_numpy(self, x) -> np.ndarray:
+        """Return ``x`` as a host :class:`numpy.ndarray` (a copy where it lives elsewhere)."""
+        return self._to_numpy(x)
+
+    def synchronize(self) -> None:
+        """Block until all queued work on the device is finished (a no-op on the CPU)."""
+        self._synchronize()
+
+    def owns(self, x) -> bool:
+        """Whether ``x`` is an array of this backend (namespace and device)."""
+        try:
+            from array_api_compat import array_namespace, device as device_of
+        except ImportError:  # pragma: no cover - array-api-compat is a dependency
+            return True
+        try:
+            ns = array_namespace(x)
+        except TypeError:
+            return False
+        if getattr(ns, "__name__", None) != getattr(self.xp, "__name__", None):
+            return False
+        return str(device_of(x)) == str(self.device)
+
+    def __repr__(self):
+        return f"Backend(name={self.name!r}, device={self.device!r}, version={self.version!r})"

@@ -1,0 +1,27 @@
+"""array-api-strict: the standard and nothing more, on the CPU (proves mlp/ uses only the standard)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Backend, BackendUnavailableError
+from .numpy_backend import _check_cpu
+
+
+def create(device=None) -> Backend:
+    _check_cpu(device, "array_api_strict")
+    try:
+        import array_api_strict as xp
+    except ImportError as e:
+        raise BackendUnavailableError(
+            f"array_api_strict backend: array-api-strict is not installed ({e}); "
+            "install it with: pip install array-api-strict"
+        ) from None
+    dev = xp.__array_namespace_info__().default_device()
+    return Backend(
+        name="array_api_strict",
+        xp=xp,
+        device=dev,
+        version=xp.__version__,
+        kernels=None,
+        _to_numpy=lambda x: np.asarray(x),
+    )

@@ -1,0 +1,36 @@
+"""mlp: multilayer perceptrons with fully matrix-based mini-batch backpropagation.
+
+Written once against the Python array API standard; the backend (NumPy, CuPy,
+PyTorch, array-api-strict) is chosen with ``MLP_BACKEND`` or an explicit
+``backend=`` argument (see :mod:`backends`).
+"""
+from .gradcheck import gradcheck
+from .kernels import Kernels, get_kernels
+from .layers import Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from .losses import BinaryCrossEntropy, CrossEntropy, Loss, Quadratic, get_loss
+from .model import Sequential
+from .optim import SGD, Adam, Optimizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adam",
+    "BinaryCrossEntropy",
+    "CrossEntropy",
+    "Identity",
+    "Kernels",
+    "Layer",
+    "LeakyReLU",
+    "Linear",
+    "Loss",
+    "Optimizer",
+    "Quadratic",
+    "ReLU",
+    "SGD",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "get_kernels",
+    "get_loss",
+    "gradcheck",
+]

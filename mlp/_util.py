@@ -1,0 +1,28 @@
+"""Small helpers shared inside mlp."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def backend_of(x):
+    """The backend an array belongs to (for arrays that did not come from a model)."""
+    from array_api_compat import is_cupy_array, is_numpy_array, is_torch_array
+
+    from backends import get_backend
+
+    if is_numpy_array(x):
+        return get_backend("numpy")
+    if is_torch_array(x):
+        return get_backend("torch", device=str(x.device))
+    if is_cupy_array(x):
+        return get_backend("cupy", device=x.device.id)
+    if type(x).__module__.startswith("array_api_strict"):
+        return get_backend("array_api_strict")
+    raise TypeError(f"{type(x).__name__} is not an array of a known backend")
+
+
+def to_host(x) -> np.ndarray:
+    """Any supported array, of any backend, as a host NumPy array."""
+    if isinstance(x, np.ndarray):
+        return x
+    return np.asarray(backend_of(x).to_numpy(x))

@@ -1,0 +1,205 @@
+"""The network: :class:`Sequential`, a stack of layers on one backend."""
+from __future__ import annotations
+
+import numpy as np
+
+from backends import get_backend
+
+from .kernels import get_kernels
+from ._util import to_host
+from .layers import Layer, Linear, from_config
+
+DTYPES = ("float32", "float64")
+
+
+def check_dtype(dtype) -> str:
+    """Return ``dtype`` as ``"float32"``/``"float64"``, or raise a ValueError naming the choices."""
+    name = getattr(dtype, "name", None) or str(dtype)
+    name = name.rsplit(".", 1)[-1]
+    if name not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not supported; use one of {', '.join(DTYPES)}")
+    return name
+
+
+class Sequential:
+    """Layers applied in order, all on one backend and one floating dtype.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        E.g. ``[Linear(784, 30), Sigmoid(), Linear(30, 10), Sigmoid()]``.  The widths of
+        consecutive ``Linear`` layers must agree; this is checked here.
+    backend : str, backends.Backend or None
+        Default: :func:`backends.get_backend` (``MLP_BACKEND`` or numpy).
+    dtype : {"float32", "float64"}
+    seed : int
+        Seed of ``numpy.random.default_rng`` that draws the initial weights on the host:
+        the same seed gives bit-identical initial weights on every backend.
+    fast : bool or None
+        Whether to use the backend's fast paths (``None``: unless ``MLP_FAST_PATHS=0``).
+    """
+
+    def __init__(self, layers, backend=None, dtype="float32", seed: int = 0, fast: bool | None = None):
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("Sequential needs at least one layer")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} is {layer!r}, not an mlp layer (Linear, Sigmoid, ReLU, ...)")
+        linears = [(i, l) for i, l in enumerate(self.layers) if isinstance(l, Linear)]
+        if not linears:
+            raise ValueError("Sequential needs at least one Linear layer")
+        for (i, a), (j, b) in zip(linears, linears[1:]):
+            if a.n_out != b.n_in:
+                raise ValueError(
+                    f"layer {j} ({b!r}) expects inputs of width n_in={b.n_in}, but layer {i} ({a!r}) "
+                    f"outputs width n_out={a.n_out}"
+                )
+        self.dtype = check_dtype(dtype)
+        self.seed = seed
+        self._fast = fast
+        rng = np.random.default_rng(seed)
+        host = [v for _, l in linears for v in l.initial_values(rng)]
+        self._bind(get_backend(backend), host)
+
+    # -- construction helpers -----------------------------------------------------------------
+    @property
+    def linears(self):
+        return [l for l in self.layers if isinstance(l, Linear)]
+
+    @property
+    def sizes(self):
+        """Widths of the layers, the book's ``sizes``: e.g. ``[784, 30, 10]``."""
+        lin = self.linears
+        return [lin[0].n_in] + [l.n_out for l in lin]
+
+    def param_names(self):
+        """Names in :meth:`state_dict` order: ``W0, b0, W1, b1, ...``."""
+        return [f"{p}{i}" for i, l in enumerate(self.linears) for p in l.param_names]
+
+    def param_shapes(self):
+        return [s for l in self.linears for s in l.shapes]
+
+    def _is_weight(self):
+        return [name.startswith("W") for name in self.param_names()]
+
+    def _bind(self, backend, host_values):
+        self.backend = backend
+        self.K = get_kernels(backend, self._fast)
+        self.xp = backend.xp
+        self._xdtype = getattr(self.xp, self.dtype)
+        shapes, is_w = self.param_shapes(), self._is_weight()
+        self._params = self.K.bank(shapes, is_w, self._xdtype, host_values)
+        self._grads = self.K.bank(shapes, is_w, self._xdtype)
+        p, g = iter(self._params.arrays), iter(self._grads.arrays)
+        for layer in self.layers:
+            layer.K = self.K
+            for name in layer.param_names:
+                setattr(layer, name, next(p))
+                setattr(layer, "d" + name, next(g))
+
+    # -- maths --------------------------------------------------------------------------------
+    def forward(self, X):
+        """Outputs for a batch ``X`` of shape ``(n_samples, n_in)`` on this model's backend."""
+        self._check_input(X)
+        for layer in self.layers:
+            X = layer.forward(X)
+        return X
+
+    __call__ = forward
+
+    def backward(self, dY, need_input_grad: bool = True):
+        """Backpropagate dC/dY ``(n_samples, n_out)`` through the last :meth:`forward`.
+
+        Fills every layer's gradients for the whole mini-batch (overwriting, not
+        accumulating) and returns dC/dX, or None with ``need_input_grad=False``
+        (which saves the first layer's input-gradient product during training).
+        """
+        n_out = self.sizes[-1]
+        if dY.ndim != 2 or dY.shape[1] != n_out:
+            raise ValueError(f"backward: dY has shape {tuple(dY.shape)}, expected (n_samples, {n_out})")
+        last = len(self.layers) - 1
+        first_param = next(i for i, l in enumerate(self.layers) if l.param_names)
+        for i in range(last, -1, -1):
+            if i < first_param and not need_input_grad:
+                return None
+            dY = self.layers[i].backward(dY, need_dX=need_input_grad or i > first_param)
+        return dY
+
+    def predict(self, X):
+        """Class predictions (argmax of the outputs) as a host int64 array; ``X`` may be host data."""
+        if not hasattr(X, "__array_namespace__") or not self.backend.owns(X):
+            X = self.backend.asarray(np.asarray(X), dtype=self._xdtype)
+        Y = self.forward(X)
+        return self.backend.to_numpy(self.xp.argmax(Y, axis=1)).astype(np.int64)
+
+    def _check_input(self, X):
+        n_in = self.sizes[0]
+        shape = tuple(getattr(X, "shape", ()))
+        if len(shape) != 2 or shape[1] != n_in:
+            raise ValueError(
+                f"input X has shape {shape}, but layer 0 ({self.layers[0]!r}) expects (n_samples, {n_in})"
+            )
+        if X.dtype != self._xdtype:
+            raise TypeError(
+                f"input X has dtype {X.dtype}, but the model is {self.dtype}; convert it first "
+                f"(model.backend.asarray(X, dtype={self.dtype!r})): dtypes are never promoted silently"
+            )
+
+    # -- parameters -----------------------------------------------------------------------------
+    def parameters(self):
+        """Parameter arrays on the backend, in the order W0, b0, W1, b1, ..."""
+        return list(self._params.arrays)
+
+    def gradients(self):
+        """Gradient arrays from the last :meth:`backward`, in the order of :meth:`parameters`."""
+        return list(self._grads.arrays)
+
+    def param_groups(self):
+        """``(param, grad, is_weight)`` triples an optimizer updates (see :class:`mlp.kernels.Bank`)."""
+        return [(p, g, w) for (p, w), (g, _) in zip(self._params.groups, self._grads.groups)]
+
+    def zero_grad(self):
+        for g, _ in self._grads.groups:
+            self.K.assign(g, 0.0)
+
+    def state_dict(self) -> dict:
+        """Parameters as host NumPy arrays, keys ``W0, b0, W1, b1, ...`` in that order."""
+        return {n: np.array(self.backend.to_numpy(p)) for n, p in zip(self.param_names(), self._params.arrays)}
+
+    def load_state_dict(self, state: dict):
+        """Copy host (or backend) arrays into the parameters, checking names, shapes and dtypes."""
+        names, shapes = self.param_names(), self.param_shapes()
+        if set(state) != set(names):
+            missing, extra = sorted(set(names) - set(state)), sorted(set(state) - set(names))
+            raise ValueError(f"state dict does not fit this model: missing {missing}, unexpected {extra}")
+        for name, shape, p in zip(names, shapes, self._params.arrays):
+            value = state[name]
+            if not isinstance(value, np.ndarray):
+                value = to_host(value)
+            if tuple(value.shape) != tuple(shape):
+                raise ValueError(f"state dict entry {name} has shape {tuple(value.shape)}, the model needs {shape}")
+            if value.dtype.kind != "f":
+                raise ValueError(f"state dict entry {name} has dtype {value.dtype}, expected a float array")
+            self.K.assign(p, self.backend.asarray(value, dtype=self._xdtype))
+        return self
+
+    def to(self, backend):
+        """Move the parameters to another backend (name or Backend); returns self."""
+        state = self.state_dict()
+        self._bind(get_backend(backend), [state[n] for n in self.param_names()])
+        return self
+
+    def config(self) -> dict:
+        """JSON-able architecture, from which :meth:`from_config` rebuilds the model."""
+        return {"layers": [l.config() for l in self.layers], "dtype": self.dtype, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: dict, backend=None, **kw):
+        layers = [from_config(c) for c in config["layers"]]
+        return cls(layers, backend=backend, dtype=config.get("dtype", "float32"), seed=config.get("seed", 0), **kw)
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(l) for l in self.layers)
+        return f"Sequential([\n  {inner}\n], backend={self.backend.name!r}, dtype={self.dtype!r})"
+

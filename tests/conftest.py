@@ -1,0 +1,62 @@
+"""Shared fixtures: one backend fixture parametrised over every known backend.
+
+Backends unusable here are skipped with their reason (``pytest -rs`` shows it).
+"""
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import backends
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def _backend_params():
+    params = []
+    for name in backends.KNOWN:
+        try:
+            backends.get_backend(name)
+            marks = ()
+        except backends.BackendUnavailableError as e:
+            marks = (pytest.mark.skip(reason=f"backend {name} unavailable: {e}"),)
+        params.append(pytest.param(name, id=name, marks=marks))
+    return params
+
+
+BACKEND_PARAMS = _backend_params()
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def backend(request):
+    """Each usable backend in turn (a backends.Backend)."""
+    return backends.get_backend(request.param)
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def shared_data():
+    """The canonical MNIST/Fashion-MNIST files beside the repo, or a skip when absent."""
+    if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"no MNIST files at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _no_process_default_leak():
+    """Tests that call backends.use() must not change the default for the next test."""
+    before = backends._default
+    yield
+    backends._default = before

@@ -1,0 +1,36 @@
+"""Helpers shared by test modules (imported as a plain module: tests/ is on sys.path)."""
+from pathlib import Path
+
+import numpy as np
+
+import mlp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RTOL = {"float32": 1e-4, "float64": 1e-9}
+
+
+def small_net(backend, dtype, activation=mlp.Sigmoid, out_activation=None, sizes=(5, 7, 4, 3), seed=7, fast=None):
+    """A small MLP with every Linear followed by ``activation`` (last: ``out_activation``)."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(mlp.Linear(a, b))
+        last = i == len(sizes) - 2
+        act = out_activation if last else activation
+        if act is not None:
+            layers.append(act())
+    return mlp.Sequential(layers, backend=backend, dtype=dtype, seed=seed, fast=fast)
+
+
+def batch(n=6, n_in=5, n_out=3, seed=0, one_hot=True):
+    """A host batch (X, T): X standard normal, T one-hot rows."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_in))
+    T = np.eye(n_out)[rng.integers(0, n_out, n)] if one_hot else rng.random((n, n_out))
+    return X, T
+
+
+def host(x):
+    from mlp._util import to_host
+
+    return np.array(to_host(x), dtype=np.float64)  # always a copy: gradients are overwritten in place
