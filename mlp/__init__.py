@@ -4,6 +4,7 @@ Written once against the Python array API standard; the backend (NumPy, CuPy,
 PyTorch, array-api-strict) is chosen with ``MLP_BACKEND`` or an explicit
 ``backend=`` argument (see :mod:`backends`).
 """
+from .errors import CheckpointError, DataError, DivergenceError, DownloadError, MLPError
 from .gradcheck import gradcheck
 from .kernels import Kernels, get_kernels
 from .layers import Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
@@ -15,6 +16,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam",
+    "CheckpointError",
+    "DataError",
+    "DivergenceError",
+    "DownloadError",
+    "MLPError",
     "BinaryCrossEntropy",
     "CrossEntropy",
     "Identity",
