@@ -11,11 +11,22 @@ from .layers import Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import BinaryCrossEntropy, CrossEntropy, Loss, Quadratic, get_loss
 from .model import Sequential
 from .optim import SGD, Adam, Optimizer
+from .training import (Callback, EarlyStopping, FitState, HalveOnPlateau, History, ModelCheckpoint, evaluate, fit,
+                       l2_weight_decay)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Adam",
+    "Callback",
+    "EarlyStopping",
+    "FitState",
+    "HalveOnPlateau",
+    "History",
+    "ModelCheckpoint",
+    "evaluate",
+    "fit",
+    "l2_weight_decay",
     "CheckpointError",
     "DataError",
     "DivergenceError",
