@@ -1,6 +1,7 @@
 """The backend value object shared by every backend module."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -37,6 +38,7 @@ class Backend:
     kernels: type | None = None
     _to_numpy: Callable[[Any], np.ndarray] = field(default=np.asarray, repr=False)
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
+    _quiet: Callable[[], contextlib.AbstractContextManager] = field(default=contextlib.nullcontext, repr=False)
 
     def asarray(self, obj, dtype=None):
         """Copy host data (NumPy array, list, scalar) to an array on this backend's device."""
@@ -51,6 +53,14 @@ class Backend:
     def synchronize(self) -> None:
         """Block until all queued work on the device is finished (a no-op on the CPU)."""
         self._synchronize()
+
+    def quiet_float_errors(self):
+        """Context in which overflow/invalid floating-point warnings are not printed.
+
+        Training detects a diverging loss itself and says so clearly; the library's own
+        "overflow encountered" warnings on the way there would only add noise.
+        """
+        return self._quiet()
 
     def owns(self, x) -> bool:
         """Whether ``x`` is an array of this backend (namespace and device)."""

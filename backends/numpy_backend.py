@@ -24,4 +24,5 @@ def create(device=None) -> Backend:
         version=np.__version__,
         kernels=NumpyKernels,
         _to_numpy=np.asarray,
+        _quiet=lambda: np.errstate(over="ignore", invalid="ignore"),
     )

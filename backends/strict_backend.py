@@ -24,4 +24,5 @@ def create(device=None) -> Backend:
         version=xp.__version__,
         kernels=None,
         _to_numpy=lambda x: np.asarray(x),
+        _quiet=lambda: np.errstate(over="ignore", invalid="ignore"),  # array-api-strict computes with NumPy
     )

@@ -4,7 +4,9 @@ Written once against the Python array API standard; the backend (NumPy, CuPy,
 PyTorch, array-api-strict) is chosen with ``MLP_BACKEND`` or an explicit
 ``backend=`` argument (see :mod:`backends`).
 """
-from .errors import CheckpointError, DataError, DivergenceError, DownloadError, MLPError
+from .errors import CheckpointError, DataError, DivergenceError, DownloadError, MLPError, TrainingInterrupted
+from . import datasets
+from .checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save
 from .gradcheck import gradcheck
 from .kernels import Kernels, get_kernels
 from .layers import Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
@@ -18,6 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam",
+    "Checkpoint",
+    "CheckpointNotFoundError",
     "Callback",
     "EarlyStopping",
     "FitState",
@@ -27,6 +31,8 @@ __all__ = [
     "evaluate",
     "fit",
     "l2_weight_decay",
+    "load",
+    "load_checkpoint",
     "CheckpointError",
     "DataError",
     "DivergenceError",
@@ -47,7 +53,10 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "TrainingInterrupted",
+    "datasets",
     "get_kernels",
     "get_loss",
     "gradcheck",
+    "save",
 ]

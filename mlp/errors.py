@@ -23,3 +23,16 @@ class CheckpointError(MLPError, ValueError):
 
 class DivergenceError(MLPError, FloatingPointError):
     """The training loss became NaN or Inf; names the epoch and step. The model keeps its last finite weights."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped :func:`mlp.fit` between two steps.
+
+    The model and optimizer are consistent: exactly ``step`` steps of epoch ``epoch``
+    (0-based) are done, so a checkpoint saved now resumes to the same result.
+    A KeyboardInterrupt, so ``except Exception`` does not swallow it.
+    """
+
+    def __init__(self, epoch: int, step: int, history=None):
+        super().__init__(f"training interrupted at epoch {epoch + 1}, after step {step}")
+        self.epoch, self.step, self.history = epoch, step, history

@@ -127,9 +127,14 @@ class Sequential:
         return dY
 
     def predict(self, X):
-        """Class predictions (argmax of the outputs) as a host int64 array; ``X`` may be host data."""
-        if not hasattr(X, "__array_namespace__") or not self.backend.owns(X):
+        """Class predictions (argmax of the outputs) as a host int64 array.
+
+        ``X`` may be host data of any numeric dtype: it is converted to the model's dtype.
+        """
+        if isinstance(X, np.ndarray) or not hasattr(X, "__array_namespace__"):
             X = self.backend.asarray(np.asarray(X), dtype=self._xdtype)
+        elif X.dtype != self._xdtype:
+            X = self.xp.astype(X, self._xdtype)
         Y = self.forward(X)
         return self.backend.to_numpy(self.xp.argmax(Y, axis=1)).astype(np.int64)
 

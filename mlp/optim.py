@@ -98,6 +98,11 @@ class Optimizer:
                 self._state[s] = model.K.bank(shapes, is_w, model._xdtype, values)
             self._owner = (id(model), model.backend, model.K)
             self._names = model.param_names()
+        elif self.state_names and self.t > 0:
+            raise ValueError(
+                f"{type(self).__name__} state says {self.t} steps were taken but holds no "
+                f"{'/'.join(self.state_names)} arrays; continuing would silently restart them from zero"
+            )
         else:
             self._state, self._owner = None, None
         return self

@@ -13,16 +13,21 @@ before the first bad step (see :class:`mlp.DivergenceError`).
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DivergenceError
+from .errors import DivergenceError, TrainingInterrupted
 from .losses import get_loss
 
 #: how many optimizer steps may pass between two host reads of the loss buffer
 CHECK_EVERY = 200
+#: and about how many seconds (the reads are where progress, Ctrl-C and divergence are handled)
+CHECK_SECONDS = 0.2
 
 
 class History:
@@ -281,11 +286,12 @@ def _evaluate_device(model, loss, Xd, Td, labels, batch_size=10_000):
     xp, n = model.xp, Xd.shape[0]
     correct, total_loss = 0, 0.0
     for i in range(0, n, batch_size):
-        Y = model.forward(Xd[i : i + batch_size])
+        j = min(i + batch_size, n)
+        Y = model.forward(Xd[i:j, ...])
         pred = model.backend.to_numpy(_predict_classes(model, loss, Y))
-        correct += int(np.count_nonzero(pred == labels[i : i + batch_size]))
+        correct += int(np.count_nonzero(pred == labels[i:j]))
         if loss is not None:
-            total_loss += float(model.backend.to_numpy(loss.forward(Y, Td[i : i + batch_size]))) * Y.shape[0]
+            total_loss += float(model.backend.to_numpy(loss.forward(Y, Td[i:j, ...]))) * Y.shape[0]
     return (total_loss / n if loss is not None else math.nan), correct / n
 
 
@@ -340,7 +346,8 @@ def _progress_bar(enabled, epoch, epochs, n):
 
 def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validation_data=None,
         shuffle: bool = True, seed: int = 0, progress: bool = True, callbacks=(), initial_epoch: int = 0,
-        history: History | None = None, extra: dict | None = None, train_metrics: bool = True) -> History:
+        history: History | None = None, extra: dict | None = None, train_metrics: bool = True,
+        initial_step: int = 0) -> History:
     """Train ``model`` with mini-batch gradient descent.
 
     Parameters
@@ -363,8 +370,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     progress : bool
         A tqdm bar per epoch with samples/s and the running loss.
     callbacks : sequence of Callback
-    initial_epoch : int
-        Epochs already done (when resuming); ``history`` continues the earlier one.
+    initial_epoch, initial_step : int
+        Epochs already done, and steps already done in the next one (when resuming);
+        ``history`` continues the earlier one.
     train_metrics : bool
         Measure ``loss`` and ``accuracy`` on the whole training set after each epoch
         (a forward pass in large batches, outside ``seconds``); ``False`` logs ``nan``.
@@ -377,12 +385,16 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     ------
     DivergenceError
         The loss became NaN or Inf; the model keeps the weights it had before that step.
+    TrainingInterrupted
+        Ctrl-C: raised between two steps (``.epoch``, ``.step`` say where), model and
+        optimizer consistent, ready to be checkpointed and resumed.
     """
     loss = get_loss(loss)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
-    if not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
-        raise ValueError(f"initial_epoch must be a non-negative integer, got {initial_epoch!r}")
+    for name, v in (("initial_epoch", initial_epoch), ("initial_step", initial_step)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
     Xd, Td, labels = _prepare(model, loss, X, y, "")
     val = None
     if validation_data is not None:
@@ -401,85 +413,117 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     for cb in callbacks:
         cb.on_train_begin(state)
 
-    for epoch in range(initial_epoch, epochs):
-        state.epoch = epoch
-        if shuffle:
-            perm = np.random.default_rng((seed, epoch)).permutation(n)
-            perm_d = be.asarray(perm)
-            Xe, Te = xp.take(Xd, perm_d, axis=0), xp.take(Td, perm_d, axis=0)
-        else:
-            Xe, Te = Xd, Td
-        bar = _progress_bar(progress, epoch, epochs, n)
+    with _sigint_as_flag() as interrupted, be.quiet_float_errors():
+        for epoch in range(initial_epoch, epochs):
+            state.epoch = epoch
+            first_step = initial_step if epoch == initial_epoch else 0
+            if shuffle:
+                perm = np.random.default_rng((seed, epoch)).permutation(n)
+                perm_d = be.asarray(perm)
+                Xe, Te = xp.take(Xd, perm_d, axis=0), xp.take(Td, perm_d, axis=0)
+            else:
+                Xe, Te = Xd, Td
+            bar = _progress_bar(progress, epoch, epochs, n)
 
-        def run_steps(first, last):
-            for s in range(first, last):
-                i = s * batch_size
-                Xb, Tb = Xe[i : i + batch_size], Te[i : i + batch_size]
-                losses[s] = loss.forward(model.forward(Xb), Tb)
-                model.backward(loss.backward(), need_input_grad=False)
-                optimizer.step(model)
+            def run_steps(first, last):
+                for s in range(first, last):
+                    i = s * batch_size
+                    j = min(i + batch_size, n)  # the standard leaves out-of-range slice ends unspecified
+                    Xb, Tb = Xe[i:j, ...], Te[i:j, ...]
+                    losses[s] = loss.forward(model.forward(Xb), Tb)
+                    model.backward(loss.backward(), need_input_grad=False)
+                    optimizer.step(model)
 
-        be.synchronize()
-        start = time.perf_counter()
-        checked = 0
-        snapshot.take()
-        next_refresh = start
-        while checked < n_steps:
-            chunk_end = min(n_steps, checked + CHECK_EVERY)
-            if bar is not None:  # refresh the bar about every 0.2 s, not every step
-                chunk_end = min(chunk_end, checked + max(1, int(0.2 / max(_step_time(start, checked), 1e-6))))
-            run_steps(checked, chunk_end)
-            recent = be.to_numpy(losses[checked:chunk_end])  # the one host read: syncs the device
-            if not np.all(np.isfinite(recent)):
-                bad = checked + int(np.flatnonzero(~np.isfinite(recent))[0])
-                _roll_back(model, snapshot, run_steps, checked, bad)
-                if bar is not None:
-                    bar.close()
-                raise DivergenceError(
-                    f"the loss became {recent[bad - checked]} at epoch {epoch + 1}, step {bad + 1} of {n_steps} "
-                    f"(lr={optimizer.lr:g}); try a smaller learning rate. The model keeps its weights from "
-                    f"before that step."
-                )
+            be.synchronize()
+            start = time.perf_counter()
+            checked = first_step
             snapshot.take()
-            if bar is not None:
-                done = min(n, chunk_end * batch_size)
-                bar.update(done - bar.n)
-                if time.perf_counter() >= next_refresh:
-                    bar.set_postfix(loss=f"{_mean_loss(be, losses, chunk_end, batch_size, n):.4f}", refresh=False)
-                    next_refresh = time.perf_counter() + 0.5
-            checked = chunk_end
-        be.synchronize()
-        seconds = time.perf_counter() - start
+            next_refresh = start
+            try:
+                while checked < n_steps:
+                    if interrupted():
+                        raise TrainingInterrupted(epoch, checked, state.history)
+                    per_step = _step_time(start, checked - first_step)
+                    chunk = max(1, min(CHECK_EVERY, int(CHECK_SECONDS / per_step))) if per_step > 0 else 1
+                    chunk_end = min(n_steps, checked + chunk)
+                    run_steps(checked, chunk_end)
+                    recent = be.to_numpy(losses[checked:chunk_end])  # the one host read: syncs the device
+                    if not np.all(np.isfinite(recent)):
+                        bad = checked + int(np.flatnonzero(~np.isfinite(recent))[0])
+                        _roll_back(model, snapshot, run_steps, checked, bad)
+                        raise DivergenceError(
+                            f"the loss became {recent[bad - checked]} at epoch {epoch + 1}, step {bad + 1} of "
+                            f"{n_steps} (lr={optimizer.lr:g}); try a smaller learning rate. The model keeps its "
+                            f"weights from before that step."
+                        )
+                    snapshot.take()
+                    checked = chunk_end
+                    if bar is not None:
+                        bar.update(min(n, checked * batch_size) - bar.n)
+                        if time.perf_counter() >= next_refresh:
+                            mean = _mean_loss(be, losses, first_step, checked, batch_size, n)
+                            bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
+                            next_refresh = time.perf_counter() + 0.5
+            finally:
+                if bar is not None and checked < n_steps:
+                    bar.close()
+            be.synchronize()
+            seconds = time.perf_counter() - start
 
-        logs = {"seconds": seconds, "lr": optimizer.lr}
-        if train_metrics:
-            logs["loss"], logs["accuracy"] = _evaluate_device(model, loss, Xd, Td, labels)
-        if val is not None:
-            logs["val_loss"], logs["val_accuracy"] = _evaluate_device(model, loss, *val)
-        if bar is not None:
-            shown = {"loss": f"{logs['loss']:.4f}", "acc": f"{logs['accuracy']:.4f}"} if train_metrics else {}
+            logs = {"seconds": seconds, "lr": optimizer.lr}
+            if train_metrics:
+                logs["loss"], logs["accuracy"] = _evaluate_device(model, loss, Xd, Td, labels)
             if val is not None:
-                shown["val_acc"] = f"{logs['val_accuracy']:.4f}"
-            bar.set_postfix(shown, refresh=False)
-            bar.close()
-        state.history.append(epoch, logs)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs, state)
-        if state.stop_training:
-            break
+                logs["val_loss"], logs["val_accuracy"] = _evaluate_device(model, loss, *val)
+            if bar is not None:
+                shown = {"loss": f"{logs['loss']:.4f}", "acc": f"{logs['accuracy']:.4f}"} if train_metrics else {}
+                if val is not None:
+                    shown["val_acc"] = f"{logs['val_accuracy']:.4f}"
+                bar.set_postfix(shown, refresh=False)
+                bar.close()
+            state.history.append(epoch, logs)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs, state)
+            if state.stop_training:
+                break
     for cb in callbacks:
         cb.on_train_end(state)
     return state.history
+
+
+@contextmanager
+def _sigint_as_flag():
+    """While training, Ctrl-C sets a flag that the loop reads between steps.
+
+    A KeyboardInterrupt raised in the middle of an update could leave half the
+    parameters stepped; the flag lets the loop stop at a consistent point instead.
+    Only the main thread can own signal handlers; elsewhere Ctrl-C behaves as usual.
+    """
+    flag = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if flag:  # a second Ctrl-C while the first is being handled: give up at once
+            raise KeyboardInterrupt
+        flag.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(flag)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _step_time(start, steps):
     return (time.perf_counter() - start) / steps if steps else 0.0
 
 
-def _mean_loss(be, losses, steps, batch_size, n):
-    """Sample-weighted mean of the first ``steps`` mini-batch losses (the last batch may be short)."""
-    values = be.to_numpy(losses[:steps]).astype(np.float64)
-    weights = np.full(steps, float(batch_size))
+def _mean_loss(be, losses, first, steps, batch_size, n):
+    """Sample-weighted mean of the mini-batch losses of steps ``first..steps-1`` (the last batch may be short)."""
+    values = be.to_numpy(losses[first:steps]).astype(np.float64)
+    weights = np.full(steps - first, float(batch_size))
     weights[-1] = min(batch_size, n - (steps - 1) * batch_size)
     return float(values @ weights / weights.sum())
 

@@ -1,0 +1,216 @@
+"""fit / evaluate / callbacks: real MNIST subsets, resume equivalence, interruption and divergence."""
+import math
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import mlp
+from mlp import datasets
+from tests_helpers import host
+
+
+@pytest.fixture(scope="module")
+def mnist_small():
+    """10,000 MNIST training images and 2,000 test images (from the files beside the repo)."""
+    from conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"no MNIST files at {SHARED_DATA}")
+    (X, y), (Xt, yt) = datasets.load_mnist(data_dir=SHARED_DATA / "mnist", download=False, progress=False)
+    return (X[:10_000], y[:10_000]), (Xt[:2_000], yt[:2_000])
+
+
+def relu_net(backend=None, sizes=(784, 64, 10), seed=0, dtype="float32"):
+    layers = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [mlp.Linear(a, b, init="he"), mlp.ReLU()]
+    return mlp.Sequential(layers[:-1], backend=backend, seed=seed, dtype=dtype)
+
+
+@pytest.mark.slow
+def test_mnist_subset_reaches_stated_accuracy(backend, mnist_small):
+    """784-64-10 ReLU, 3 epochs on 10k images: at least 93% on 2k test images, on every backend."""
+    (X, y), (Xt, yt) = mnist_small
+    model = relu_net(backend)
+    h = mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.05, momentum=0.9), epochs=3,
+                batch_size=32, validation_data=(Xt, yt), progress=False)
+    assert h.history["val_accuracy"][-1] >= 0.93
+    assert h.history["loss"][0] > h.history["loss"][-1]
+    assert mlp.evaluate(model, Xt, yt)["accuracy"] == pytest.approx(h.history["val_accuracy"][-1])
+
+
+@pytest.mark.slow
+def test_book_chapter1_network_on_a_subset(mnist_small, capsys):
+    from mlp.book import Network, QuadraticCost
+
+    (X, y), (Xt, yt) = mnist_small
+    eye = np.eye(10, dtype=np.float32)
+    training = [(x.reshape(784, 1), eye[t].reshape(10, 1)) for x, t in zip(X, y)]
+    test = [(x.reshape(784, 1), int(t)) for x, t in zip(Xt, yt)]
+    net = Network([784, 30, 10], cost=QuadraticCost)
+    net.large_weight_initializer()
+    net.SGD(training, 2, 10, 3.0, test_data=test)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("Epoch")]
+    assert [l.split(":")[0] for l in lines] == ["Epoch 0", "Epoch 1"]
+    correct = int(lines[-1].split(":")[1].split("/")[0])
+    # 2 epochs of 10k images (the book's first epoch alone sees 50k and reaches ~90%)
+    assert correct == net.evaluate(test) and correct > 0.75 * len(test)
+    out = net.feedforward(test[0][0])
+    assert out.shape == (10, 1) and np.all((out > 0) & (out < 1))
+
+
+def test_book_monitoring_lists_and_l2(capsys):
+    from mlp.book import CrossEntropyCost, Network
+
+    X, y = datasets.spirals(n_samples=200, seed=1)
+    eye = np.eye(2)
+    training = [(x.reshape(2, 1), eye[t].reshape(2, 1)) for x, t in zip(X, y)]
+    evaluation = [(x.reshape(2, 1), int(t)) for x, t in zip(X, y)]
+    net = Network([2, 16, 2], cost=CrossEntropyCost)
+    lists = net.SGD(training, 3, 10, 0.5, lmbda=1.0, evaluation_data=evaluation, monitor_evaluation_cost=True,
+                    monitor_evaluation_accuracy=True, monitor_training_cost=True, monitor_training_accuracy=True)
+    assert [len(l) for l in lists] == [3, 3, 3, 3]
+    assert all(0 <= a <= 200 for a in lists[1])
+    # the training cost includes the L2 term: it exceeds the plain loss
+    plain = mlp.evaluate(net.model, X, y, loss=mlp.BinaryCrossEntropy())["loss"]
+    assert lists[2][-1] > plain
+
+
+def test_history_and_evaluate_keys():
+    X, y = datasets.spirals(n_samples=300, seed=2)
+    model = relu_net(sizes=(2, 16, 2))
+    h = mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=2, batch_size=16, progress=False)
+    assert set(h.history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert all(len(v) == 2 for v in h.history.values())
+    assert all(math.isnan(v) for v in h.history["val_accuracy"])
+    assert all(s > 0 for s in h.history["seconds"])
+    r = mlp.evaluate(model, X, y, loss="cross_entropy")
+    assert r["accuracy"] == pytest.approx(h.history["accuracy"][-1]) and r["loss"] == pytest.approx(h.history["loss"][-1], rel=1e-5)
+
+
+def test_resume_equals_training_in_one_go(backend):
+    """2 epochs, then 2 more from where they stopped == 4 epochs in one go (same seed)."""
+    X, y = datasets.spirals(n_samples=256, seed=3)
+    one = relu_net(backend, sizes=(2, 16, 2), dtype="float64")
+    opt1 = mlp.SGD(0.05, momentum=0.9)
+    mlp.fit(one, X, y, loss="cross_entropy", optimizer=opt1, epochs=4, batch_size=20, progress=False)
+
+    two = relu_net(backend, sizes=(2, 16, 2), dtype="float64")
+    opt2 = mlp.SGD(0.05, momentum=0.9)
+    h = mlp.fit(two, X, y, loss="cross_entropy", optimizer=opt2, epochs=2, batch_size=20, progress=False)
+    # round trip through host state, as a checkpoint would
+    three = relu_net(backend, sizes=(2, 16, 2), dtype="float64", seed=123)
+    three.load_state_dict(two.state_dict())
+    opt3 = mlp.SGD(0.05, momentum=0.9).load_state_dict(opt2.state_dict(), three)
+    mlp.fit(three, X, y, loss="cross_entropy", optimizer=opt3, epochs=4, batch_size=20, progress=False,
+            initial_epoch=2, history=h)
+    assert h.epoch == [0, 1, 2, 3]
+    for k, v in one.state_dict().items():
+        np.testing.assert_allclose(three.state_dict()[k], v, rtol=1e-12, atol=1e-14)
+
+
+class InterruptAfter(mlp.CrossEntropy):
+    """A loss that sends this process SIGINT at its n-th forward (as Ctrl-C would)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def forward(self, Y, T):
+        self.calls += 1
+        if self.calls == self.n:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().forward(Y, T)
+
+
+def test_ctrl_c_stops_between_steps_and_resumes_exactly():
+    X, y = datasets.spirals(n_samples=400, seed=4)
+    ref = relu_net(sizes=(2, 16, 2), dtype="float64")
+    mlp.fit(ref, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.05, momentum=0.9), epochs=3, batch_size=8,
+            progress=False)
+
+    model, opt = relu_net(sizes=(2, 16, 2), dtype="float64"), mlp.SGD(0.05, momentum=0.9)
+    with pytest.raises(mlp.TrainingInterrupted) as stop:
+        mlp.fit(model, X, y, loss=InterruptAfter(70), optimizer=opt, epochs=3, batch_size=8, progress=False)
+    # the kill came at the 70th loss call: step 19 of epoch 1 (epoch 0 made 50 steps and 1 evaluation call);
+    # the loop notices it at its next check, between two steps
+    assert stop.value.epoch * 50 + stop.value.step >= 50 + 19
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=8, progress=False,
+            initial_epoch=stop.value.epoch, initial_step=stop.value.step, history=stop.value.history)
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(model.state_dict()[k], v, rtol=1e-12, atol=1e-14)
+
+
+def test_divergence_stops_with_epoch_step_and_keeps_finite_weights():
+    X, y = datasets.spirals(n_samples=400, seed=5)
+    X = X * 1e3  # with lr 1e3 this explodes within a few steps
+    model = relu_net(sizes=(2, 16, 2), dtype="float32")
+    with pytest.raises(mlp.DivergenceError, match=r"epoch 1, step \d+ of 50.*smaller learning rate") as e:
+        mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(1e3, momentum=0.9), epochs=2, batch_size=8,
+                progress=False)
+    step = int(str(e.value).split("step ")[1].split()[0])
+    assert all(np.all(np.isfinite(v)) for v in model.state_dict().values())
+    # the weights kept are those right before the bad step: their loss on that step's batch is finite,
+    # and one more update from them is what breaks
+    perm = np.random.default_rng((0, 0)).permutation(len(X))
+    Xb = model.backend.asarray(X[perm][(step - 1) * 8 : step * 8], dtype="float32")
+    Tb = model.backend.asarray(np.eye(2)[y[perm][(step - 1) * 8 : step * 8]], dtype="float32")
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(float(host(mlp.CrossEntropy().forward(model.forward(Xb), Tb))))
+
+
+def test_early_stopping_restores_best():
+    class Fake:
+        def __init__(self):
+            self.loaded = None
+
+        def state_dict(self):
+            return {"epoch": len(seen)}
+
+        def load_state_dict(self, s):
+            self.loaded = s
+
+    seen = []
+    model = Fake()
+    state = mlp.FitState(model, None, None, mlp.History(), 10, 0)
+    cb = mlp.EarlyStopping(monitor="val_accuracy", patience=2)
+    for epoch, acc in enumerate([0.5, 0.7, 0.6, 0.65]):
+        seen.append(acc)
+        cb.on_epoch_end(epoch, {"val_accuracy": acc}, state)
+        if state.stop_training:
+            break
+    assert epoch == 3 and state.stop_training and model.loaded == {"epoch": 2}
+
+
+def test_book_schedule_halves_and_stops_at_eta_over_128():
+    opt = mlp.SGD(1.0)
+    state = mlp.FitState(None, opt, None, mlp.History(), 1000, 0)
+    cb = mlp.HalveOnPlateau(patience=2)
+    cb.on_train_begin(state)
+    epochs = 0
+    while not state.stop_training:
+        cb.on_epoch_end(epochs, {"val_accuracy": 0.5}, state)  # never improves after the first
+        epochs += 1
+    assert opt.lr == pytest.approx(1 / 128)
+    assert epochs == 1 + 2 * 7  # first epoch sets the best, then 7 halvings, 2 epochs each
+
+
+def test_l2_weight_decay_is_lambda_over_n():
+    assert mlp.l2_weight_decay(5.0, 50_000) == pytest.approx(1e-4)
+    with pytest.raises(ValueError):
+        mlp.l2_weight_decay(-1, 10)
+
+
+def test_data_goes_to_the_device_once_and_batches_are_slices(monkeypatch):
+    """Host-to-device copies per fit do not grow with the number of steps (one per epoch for shuffling)."""
+    X, y = datasets.spirals(n_samples=400, seed=6)
+    model = relu_net(sizes=(2, 16, 2))
+    calls = []
+    original = type(model.backend).asarray
+    monkeypatch.setattr(type(model.backend), "asarray", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=3, batch_size=4, progress=False,
+            train_metrics=False)
+    assert len(calls) == 2 + 3  # X and targets once; one permutation per epoch (300 steps in all)
