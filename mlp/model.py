@@ -6,7 +6,7 @@ import numpy as np
 from backends import get_backend
 
 from .kernels import get_kernels
-from ._util import to_host
+from ._util import backend_of, to_host
 from .layers import Layer, Linear, from_config
 
 DTYPES = ("float32", "float64")
@@ -146,6 +146,15 @@ class Sequential:
                 f"input X has shape {shape}, but layer 0 ({self.layers[0]!r}) expects (n_samples, {n_in})"
             )
         if X.dtype != self._xdtype:
+            if not self.backend.owns(X):  # only on this error path: owns() costs more than a dtype compare
+                try:
+                    where = f"a {backend_of(X).name} array"
+                except TypeError:
+                    where = f"a {type(X).__module__}.{type(X).__name__}"
+                raise TypeError(
+                    f"input X is {where}, but the model is on the {self.backend.name} backend "
+                    f"({self.backend.device}); use model.backend.asarray(...) or model.to(...)"
+                )
             raise TypeError(
                 f"input X has dtype {X.dtype}, but the model is {self.dtype}; convert it first "
                 f"(model.backend.asarray(X, dtype={self.dtype!r})): dtypes are never promoted silently"
