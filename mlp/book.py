@@ -109,7 +109,8 @@ class _BookMonitor(Callback):
             if flags["evaluation_accuracy"]:
                 eval_acc.append(round(acc * n))
                 print(f"Accuracy on evaluation data: {round(acc * n)} / {n}")
-        print(flush=True)
+        if self.test is None:
+            print(flush=True)  # network2.py's blank line between epochs; network.py has none
 
 
 class Network:
