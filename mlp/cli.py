@@ -35,13 +35,21 @@ def _sizes(text):
     return sizes
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``mlp train: error: ...; see mlp train --help``), exit status 2."""
+
+    def error(self, message):
+        text = " ".join(message.split())
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {text}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import DATASETS
     from .layers import ACTIVATIONS, INITS
     from .losses import LOSSES
     from .optim import OPTIMIZERS
 
-    parser = argparse.ArgumentParser(prog="mlp", description="Train multilayer perceptrons on any array API backend.")
+    parser = _Parser(prog="mlp", description="Train multilayer perceptrons on any array API backend.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -115,6 +123,8 @@ def build_model(sizes, activation, loss, init, backend, dtype, seed):
     import mlp
     from .layers import ACTIVATIONS
 
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     layers = []
     for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
         layers.append(mlp.Linear(a, b, init=init))

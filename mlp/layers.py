@@ -132,6 +132,9 @@ class LeakyReLU(Activation):
     """x for x > 0, else ``slope * x``."""
 
     def __init__(self, slope: float = 0.01):
+        if isinstance(slope, bool) or not isinstance(slope, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(slope):
+            raise ValueError(f"LeakyReLU: slope must be a finite number, got {slope!r}")
         self.slope = float(slope)
 
     def forward(self, X):

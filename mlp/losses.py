@@ -18,12 +18,20 @@ class Loss:
         self._cache = self._T = None
 
     def forward(self, Y, T):
+        key = (type(Y), Y.device)
+        if type(T) is not key[0] or getattr(T, "device", None) != key[1]:
+            raise TypeError(self._mismatch(Y, T))
         if tuple(Y.shape) != tuple(T.shape):
             raise ValueError(
                 f"{type(self).__name__}: targets T of shape {tuple(T.shape)} do not match "
                 f"the outputs Y of shape {tuple(Y.shape)}"
             )
-        key = (type(Y), Y.device)
+        if T.dtype != Y.dtype:
+            raise TypeError(
+                f"{type(self).__name__}: targets T have dtype {str(T.dtype).rsplit('.', 1)[-1]} but the outputs Y "
+                f"are {str(Y.dtype).rsplit('.', 1)[-1]}; "
+                f"convert T first: dtypes are never promoted silently"
+            )
         if key != self._key:  # kernels follow the arrays' backend (a model may have moved)
             from ._util import backend_of
             from .kernels import get_kernels
@@ -32,6 +40,21 @@ class Loss:
         loss, self._cache = getattr(self.K, self.kernel + "_forward")(Y, T)
         self._T = T
         return loss
+
+    def _mismatch(self, Y, T) -> str:
+        from ._util import backend_of
+
+        def where(a):
+            try:
+                be = backend_of(a)
+                return f"a {be.name} array (device {be.device})"
+            except TypeError:
+                return f"a {type(a).__name__}"
+
+        return (
+            f"{type(self).__name__}: targets T are {where(T)} but the outputs Y are {where(Y)}; "
+            f"put T on the model's backend first (model.backend.asarray(T, dtype=...))"
+        )
 
     def backward(self):
         if self._cache is None:

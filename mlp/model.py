@@ -1,6 +1,8 @@
 """The network: :class:`Sequential`, a stack of layers on one backend."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from backends import get_backend
@@ -56,6 +58,8 @@ class Sequential:
                     f"outputs width n_out={a.n_out}"
                 )
         self.dtype = check_dtype(dtype)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"Sequential: seed must be a non-negative integer, got {seed!r}")
         self.seed = seed
         self._fast = fast
         rng = np.random.default_rng(seed)
@@ -90,6 +94,7 @@ class Sequential:
         self._xdtype = getattr(self.xp, self.dtype)
         shapes, is_w = self.param_shapes(), self._is_weight()
         self._params = self.K.bank(shapes, is_w, self._xdtype, host_values)
+        self._array_type = type(self._params.arrays[0])  # a cheap first test of "is X one of ours?"
         self._grads = self.K.bank(shapes, is_w, self._xdtype)
         p, g = iter(self._params.arrays), iter(self._grads.arrays)
         for layer in self.layers:
@@ -131,34 +136,47 @@ class Sequential:
 
         ``X`` may be host data of any numeric dtype: it is converted to the model's dtype.
         """
-        if isinstance(X, np.ndarray) or not hasattr(X, "__array_namespace__"):
+        if type(X) is self._array_type or self.backend.owns(X):
+            if X.dtype != self._xdtype:
+                X = self.xp.astype(X, self._xdtype)
+        elif isinstance(X, (np.ndarray, list, tuple)):
             X = self.backend.asarray(np.asarray(X), dtype=self._xdtype)
-        elif X.dtype != self._xdtype:
-            X = self.xp.astype(X, self._xdtype)
+        else:
+            raise TypeError(self._foreign("input X", X))
         Y = self.forward(X)
         return self.backend.to_numpy(self.xp.argmax(Y, axis=1)).astype(np.int64)
 
     def _check_input(self, X):
+        # the type test first: comparing another library's dtype with ours may warn (array-api-strict)
+        if type(X) is not self._array_type and not self.backend.owns(X):  # owns() only off the fast path
+            raise TypeError(self._foreign("input X", X))
         n_in = self.sizes[0]
-        shape = tuple(getattr(X, "shape", ()))
+        shape = tuple(X.shape)
         if len(shape) != 2 or shape[1] != n_in:
             raise ValueError(
                 f"input X has shape {shape}, but layer 0 ({self.layers[0]!r}) expects (n_samples, {n_in})"
             )
         if X.dtype != self._xdtype:
-            if not self.backend.owns(X):  # only on this error path: owns() costs more than a dtype compare
-                try:
-                    where = f"a {backend_of(X).name} array"
-                except TypeError:
-                    where = f"a {type(X).__module__}.{type(X).__name__}"
-                raise TypeError(
-                    f"input X is {where}, but the model is on the {self.backend.name} backend "
-                    f"({self.backend.device}); use model.backend.asarray(...) or model.to(...)"
-                )
             raise TypeError(
                 f"input X has dtype {X.dtype}, but the model is {self.dtype}; convert it first "
                 f"(model.backend.asarray(X, dtype={self.dtype!r})): dtypes are never promoted silently"
             )
+
+    def _foreign(self, name, X) -> str:
+        """The message for ``X`` that is not an array of this model's backend."""
+        if not hasattr(X, "shape") or not hasattr(X, "dtype"):
+            return (
+                f"{name} is a {type(X).__name__}, not an array; the model (on the {self.backend.name} backend) "
+                f"takes arrays of shape (n_samples, {self.sizes[0]}): use model.backend.asarray(X, dtype={self.dtype!r})"
+            )
+        try:
+            where = f"a {backend_of(X).name} array"
+        except TypeError:
+            where = f"a {type(X).__module__}.{type(X).__name__}"
+        return (
+            f"{name} is {where}, but the model is on the {self.backend.name} backend "
+            f"({self.backend.device}); use model.backend.asarray(...) or model.to(...)"
+        )
 
     # -- parameters -----------------------------------------------------------------------------
     def parameters(self):
@@ -184,17 +202,24 @@ class Sequential:
     def load_state_dict(self, state: dict):
         """Copy host (or backend) arrays into the parameters, checking names, shapes and dtypes."""
         names, shapes = self.param_names(), self.param_shapes()
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict needs a dict of arrays keyed {names}, got {type(state).__name__}")
         if set(state) != set(names):
             missing, extra = sorted(set(names) - set(state)), sorted(set(state) - set(names))
             raise ValueError(f"state dict does not fit this model: missing {missing}, unexpected {extra}")
-        for name, shape, p in zip(names, shapes, self._params.arrays):
+        values = []
+        for name, shape in zip(names, shapes):  # check every entry before changing any parameter
             value = state[name]
-            if not isinstance(value, np.ndarray):
+            if isinstance(value, (list, tuple)):
+                value = np.asarray(value)
+            elif not isinstance(value, np.ndarray):
                 value = to_host(value)
             if tuple(value.shape) != tuple(shape):
                 raise ValueError(f"state dict entry {name} has shape {tuple(value.shape)}, the model needs {shape}")
             if value.dtype.kind != "f":
                 raise ValueError(f"state dict entry {name} has dtype {value.dtype}, expected a float array")
+            values.append(value)
+        for value, p in zip(values, self._params.arrays):
             self.K.assign(p, self.backend.asarray(value, dtype=self._xdtype))
         return self
 

@@ -12,21 +12,25 @@ import numpy as np
 from ._util import to_host
 
 
+def _number(value):
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.floating, np.integer))
+
+
 def _positive(name, value, owner):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
-        raise ValueError(f"{owner}: {name} must be a positive number, got {value!r}")
+    if not _number(value) or not 0 < value < float("inf"):
+        raise ValueError(f"{owner}: {name} must be a positive number (finite), got {value!r}")
     return float(value)
 
 
 def _fraction(name, value, owner):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or not 0.0 <= value < 1.0:
+    if not _number(value) or not 0.0 <= value < 1.0:
         raise ValueError(f"{owner}: {name} must be in [0, 1), got {value!r}")
     return float(value)
 
 
 def _non_negative(name, value, owner):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or not value >= 0:
-        raise ValueError(f"{owner}: {name} must be >= 0, got {value!r}")
+    if not _number(value) or not 0 <= value < float("inf"):
+        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
@@ -140,6 +144,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(lr, weight_decay)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
         self.betas = (_fraction("betas[0]", betas[0], "Adam"), _fraction("betas[1]", betas[1], "Adam"))
         self.eps = _positive("eps", eps, "Adam")
 

@@ -196,20 +196,28 @@ def _positive_int(name, value):
 
 def _host_or_model(model, name, a):
     """``a`` as it will be used: host NumPy data, or an array already on the model's backend."""
-    if isinstance(a, np.ndarray):
-        return a
     if isinstance(a, (list, tuple)):
-        return np.asarray(a)
-    if hasattr(a, "__array_namespace__") and model.backend.owns(a):
+        try:
+            a = np.asarray(a)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"{name} is a list that is not a rectangular table of numbers ({e})") from None
+    if isinstance(a, np.ndarray):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold real numbers, got an array of dtype {a.dtype}")
+        return a
+    if model.backend.owns(a):
         return a
     from ._util import backend_of
 
     try:
-        where = backend_of(a).name
+        where = f"a {backend_of(a).name} array"
     except TypeError:
-        where = type(a).__name__
+        raise TypeError(
+            f"{name} must be an array (host NumPy data, a list, or an array on the model's "
+            f"{model.backend.name} backend), got {type(a).__name__}"
+        ) from None
     raise ValueError(
-        f"{name} is a {where} array but the model is on the {model.backend.name} backend "
+        f"{name} is {where} but the model is on the {model.backend.name} backend "
         f"({model.backend.device}); pass host NumPy data or move the model with model.to(...)"
     )
 
@@ -218,30 +226,46 @@ def _check_features(model, X, name="X"):
     n_in = model.sizes[0]
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(f"{name} has shape {tuple(X.shape)}, but layer 0 ({model.layers[0]!r}) expects (n_samples, {n_in})")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has no rows (shape {tuple(X.shape)}): there is nothing to train on or evaluate")
     xp = model.xp
     Xd = X if not isinstance(X, np.ndarray) else None
     finite = np.isfinite(X).all(axis=1) if Xd is None else model.backend.to_numpy(xp.all(xp.isfinite(X), axis=1))
     if not finite.all():
-        rows = np.flatnonzero(~finite)
-        shown = ", ".join(map(str, rows[:10])) + (", ..." if rows.size > 10 else "")
-        raise ValueError(f"{name} contains NaN or Inf in {rows.size} rows (rows {shown}); clean the data before training")
+        raise ValueError(f"{name} contains NaN or Inf in {_rows(finite)}; clean the data before training")
+
+
+def _rows(finite):
+    """``"2 rows (rows 3, 7)"`` for the False entries of a per-row mask."""
+    rows = np.flatnonzero(~finite)
+    shown = ", ".join(map(str, rows[:10])) + (", ..." if rows.size > 10 else "")
+    return f"{rows.size} rows (rows {shown})"
 
 
 def targets_for(model, loss, y, name="y"):
     """Targets of shape ``(n, n_out)`` on the host for labels ``y`` (or ``y`` itself when 2-D)."""
     n_out = model.sizes[-1]
     y = np.asarray(model.backend.to_numpy(y) if not isinstance(y, np.ndarray) else y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers (integer labels or float targets), got dtype {y.dtype}")
     if y.ndim == 2:
         if y.shape[1] != n_out:
             raise ValueError(f"{name} has shape {y.shape}, but the model outputs (n_samples, {n_out})")
+        finite = np.isfinite(y).all(axis=1)
+        if not finite.all():
+            raise ValueError(f"{name} contains NaN or Inf in {_rows(finite)}; clean the targets before training")
         return y
     if y.ndim != 1:
         raise ValueError(f"{name} must be labels of shape (n,) or targets of shape (n, {n_out}), got {y.shape}")
     if y.dtype.kind not in "iub":
-        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(f"{name}: class labels must be integers, got dtype {y.dtype}")
+        whole = np.isfinite(y) & (y == np.round(y))
+        if not whole.all():
+            bad = np.flatnonzero(~whole)
+            raise ValueError(
+                f"{name}: class labels must be whole numbers; found {y[bad[0]]} at index {bad[0]} "
+                f"({bad.size} labels are not, dtype {y.dtype})"
+            )
+        y = y.astype(np.int64)
     n_classes = n_out if n_out > 1 else 2
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         bad = np.flatnonzero((y < 0) | (y >= n_classes))
@@ -262,7 +286,7 @@ def _labels(T):
 def _prepare(model, loss, X, y, name):
     X = _host_or_model(model, name + "X", X)
     _check_features(model, X, name + "X")
-    T = targets_for(model, loss, y, name + "y")
+    T = targets_for(model, loss, _host_or_model(model, name + "y", y), name + "y")
     if T.shape[0] != X.shape[0]:
         raise ValueError(f"{name}y has {T.shape[0]} labels but {name}X has {X.shape[0]} rows")
     be = model.backend
@@ -383,13 +407,22 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
 
     Raises
     ------
+    ValueError, TypeError
+        Before any step: data of the wrong shape, kind or backend, NaN/Inf rows, labels out of range,
+        an empty data set, a bad ``epochs``/``batch_size``/``initial_step``, ``optimizer`` not an
+        :class:`mlp.Optimizer` (the message names the argument and the shapes or values).
     DivergenceError
         The loss became NaN or Inf; the model keeps the weights it had before that step.
     TrainingInterrupted
         Ctrl-C: raised between two steps (``.epoch``, ``.step`` say where), model and
         optimizer consistent, ready to be checkpointed and resumed.
     """
+    from .optim import Optimizer
+
     loss = get_loss(loss)
+    if not isinstance(optimizer, Optimizer):
+        hint = f"an instance, e.g. {optimizer.__name__}(lr=0.1)" if isinstance(optimizer, type) else "e.g. mlp.SGD(lr=0.1)"
+        raise TypeError(f"optimizer must be an mlp optimizer ({hint}), got {optimizer!r}")
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
     for name, v in (("initial_epoch", initial_epoch), ("initial_step", initial_step)):
@@ -404,9 +437,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
 
     be, xp = model.backend, model.xp
     n = Xd.shape[0]
-    if n == 0:
-        raise ValueError("X has no rows")
     n_steps = -(-n // batch_size)
+    if initial_step >= n_steps:
+        raise ValueError(
+            f"initial_step={initial_step}, but an epoch has only {n_steps} steps ({n} samples, batch_size "
+            f"{batch_size}); was the run saved with another data set or batch size?"
+        )
     losses = xp.zeros(n_steps, dtype=model._xdtype, device=be.device)
     state = FitState(model, optimizer, loss, history or History(), epochs, seed, extra=dict(extra or {}))
     snapshot = _Snapshot(model, optimizer)
