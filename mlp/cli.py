@@ -6,7 +6,6 @@ Every error a user can cause exits non-zero with one readable line
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

@@ -307,7 +307,7 @@ def _predict_classes(model, loss, Y):
 
 def _evaluate_device(model, loss, Xd, Td, labels, batch_size=10_000):
     """(loss or nan, accuracy) over device data in large batches."""
-    xp, n = model.xp, Xd.shape[0]
+    n = Xd.shape[0]
     correct, total_loss = 0, 0.0
     for i in range(0, n, batch_size):
         j = min(i + batch_size, n)

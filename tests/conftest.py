@@ -2,8 +2,6 @@
 
 Backends unusable here are skipped with their reason (``pytest -rs`` shows it).
 """
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +50,16 @@ def shared_data():
     if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"no MNIST files at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """No cached backends, no process default, no MLP_* variables."""
+    monkeypatch.setattr(backends, "_cache", {})
+    monkeypatch.setattr(backends, "_default", None)
+    monkeypatch.delenv("MLP_BACKEND", raising=False)
+    monkeypatch.delenv("MLP_DEVICE", raising=False)
+    return monkeypatch
 
 
 @pytest.fixture(autouse=True)

@@ -10,14 +10,6 @@ import backends
 from tests_helpers import ROOT
 
 
-@pytest.fixture
-def fresh(monkeypatch):
-    """No cached backends, no process default, no MLP_* variables."""
-    monkeypatch.setattr(backends, "_cache", {})
-    monkeypatch.setattr(backends, "_default", None)
-    monkeypatch.delenv("MLP_BACKEND", raising=False)
-    monkeypatch.delenv("MLP_DEVICE", raising=False)
-    return monkeypatch
 
 
 def test_default_is_numpy(fresh):

@@ -17,7 +17,7 @@ import backends
 import mlp
 from mlp.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save
 from mlp.errors import CheckpointError
-from tests_helpers import RTOL, ROOT, batch, host, small_net
+from tests_helpers import RTOL, ROOT, batch, host, rewrite_checkpoint, small_net
 
 EXTRA = {"epoch": 3, "loss": "cross_entropy", "seed": 11, "history": {"train_loss": [0.9, 0.5, 0.25], "acc": [0.5, 0.75]}}
 
@@ -290,22 +290,8 @@ def good(tmp_path):
     return save(model, tmp_path / "model.safetensors", opt, epoch=2)
 
 
-def _split(path):
-    data = path.read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8 : 8 + n]), data[8 + n :]
 
 
-def _rewrite(path, edit):
-    """Apply ``edit(header, meta)`` to the JSON header and the "mlp" metadata; fix the length prefix."""
-    header, body = _split(path)
-    meta = json.loads(header["__metadata__"]["mlp"])
-    edit(header, meta)
-    header["__metadata__"]["mlp"] = json.dumps(meta)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + body)
-    return path
 
 
 def _refused(path, *words):
@@ -321,7 +307,7 @@ def _refused(path, *words):
 def test_rewrite_helper_keeps_a_valid_file(good):
     """Control for the edits below: a no-op rewrite of the header still loads."""
     before = load(good).state_dict()
-    _rewrite(good, lambda header, meta: None)
+    rewrite_checkpoint(good, lambda header, meta: None)
     _assert_same_state(load(good), small_net("numpy", "float32").load_state_dict(before))
 
 
@@ -374,17 +360,17 @@ def test_trailing_garbage(good):
 
 
 def test_header_shape_edited(good):
-    _rewrite(good, lambda header, meta: header["model.W0"].update(shape=[7, 5]))
+    rewrite_checkpoint(good, lambda header, meta: header["model.W0"].update(shape=[7, 5]))
     _refused(good, "model.W0", "metadata", "edited")
 
 
 def test_metadata_table_edited(good):
-    _rewrite(good, lambda header, meta: meta["tensors"]["model.b1"].update(shape=[2, 2]))
+    rewrite_checkpoint(good, lambda header, meta: meta["tensors"]["model.b1"].update(shape=[2, 2]))
     _refused(good, "model.b1", "metadata")
 
 
 def test_metadata_table_missing_a_tensor(good):
-    _rewrite(good, lambda header, meta: meta["tensors"].pop("optimizer.v.b2"))
+    rewrite_checkpoint(good, lambda header, meta: meta["tensors"].pop("optimizer.v.b2"))
     _refused(good, "disagree", "optimizer.v.b2")
 
 
@@ -393,7 +379,7 @@ def test_header_and_table_edited_together_disagree_with_architecture(good):
         header["model.W0"]["shape"] = [7, 5]
         meta["tensors"]["model.W0"]["shape"] = [7, 5]
 
-    _rewrite(good, transpose_w0)
+    rewrite_checkpoint(good, transpose_w0)
     _refused(good, "model.W0", "architecture needs (5, 7)")
 
 
@@ -402,27 +388,27 @@ def test_renamed_tensor(good):
         header["model.W9"] = header.pop("model.W0")
         meta["tensors"]["model.W9"] = meta["tensors"].pop("model.W0")
 
-    _rewrite(good, rename)
+    rewrite_checkpoint(good, rename)
     _refused(good, "architecture", "model.W0", "model.W9")
 
 
 def test_unknown_layer_type(good):
-    _rewrite(good, lambda header, meta: meta["architecture"]["layers"].__setitem__(1, {"type": "Conv2d"}))
+    rewrite_checkpoint(good, lambda header, meta: meta["architecture"]["layers"].__setitem__(1, {"type": "Conv2d"}))
     _refused(good, "layer 1", "Conv2d")
 
 
 def test_layer_widths_disagree(good):
-    _rewrite(good, lambda header, meta: meta["architecture"]["layers"][2].update(n_in=6))
+    rewrite_checkpoint(good, lambda header, meta: meta["architecture"]["layers"][2].update(n_in=6))
     _refused(good, "architecture")
 
 
 @pytest.mark.parametrize("where", ["metadata", "header"])
 def test_unsupported_dtype(good, where):
     if where == "metadata":
-        _rewrite(good, lambda header, meta: meta.update(dtype="float16"))
+        rewrite_checkpoint(good, lambda header, meta: meta.update(dtype="float16"))
         _refused(good, "float16")
     else:
-        _rewrite(good, lambda header, meta: header["model.b0"].update(dtype="I32"))
+        rewrite_checkpoint(good, lambda header, meta: header["model.b0"].update(dtype="I32"))
         _refused(good, "model.b0", "I32", "F32")
 
 
@@ -435,14 +421,14 @@ def test_missing_mlp_metadata(tmp_path):
 
 
 def test_metadata_missing_keys_and_bad_format(good):
-    _rewrite(good, lambda header, meta: meta.pop("architecture"))
+    rewrite_checkpoint(good, lambda header, meta: meta.pop("architecture"))
     _refused(good, "missing architecture")
-    _rewrite(good, lambda header, meta: meta.update(architecture={"layers": []}, format=2))
+    rewrite_checkpoint(good, lambda header, meta: meta.update(architecture={"layers": []}, format=2))
     _refused(good, "format 2")
 
 
 def test_bad_optimizer_metadata(good):
-    _rewrite(good, lambda header, meta: meta["optimizer"].update(type="Lion"))
+    rewrite_checkpoint(good, lambda header, meta: meta["optimizer"].update(type="Lion"))
     _refused(good, "optimizer", "Lion")
 
 

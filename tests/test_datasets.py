@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import os
 import re
-import shutil
 import struct
 import urllib.parse
 

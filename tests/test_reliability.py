@@ -6,11 +6,9 @@ test_model.py that cover the rest).  A clear error is one of mlp's own (or a bui
 ValueError/TypeError) raised by mlp, whose message names the layer, argument or file and
 the shapes or values involved: never a traceback from deep inside an array library.
 """
-import json
 import os
 import pickle
 import signal
-import struct
 import traceback
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import backends
 import mlp
 from mlp import cli, datasets
 from mlp.errors import CheckpointError
-from tests_helpers import small_net
+from tests_helpers import rewrite_checkpoint, small_net
 
 MLP_DIR = Path(mlp.__file__).resolve().parent
 BACKENDS_DIR = Path(backends.__file__).resolve().parent
@@ -319,13 +317,6 @@ def test_divergence_mid_run_on_every_backend(backend):
 # ================================================================================================
 
 
-@pytest.fixture
-def fresh(monkeypatch):
-    monkeypatch.setattr(backends, "_cache", {})
-    monkeypatch.setattr(backends, "_default", None)
-    monkeypatch.delenv("MLP_BACKEND", raising=False)
-    monkeypatch.delenv("MLP_DEVICE", raising=False)
-    return monkeypatch
 
 
 @pytest.mark.parametrize("value", ["", "NumPy", "NUMPY", " numpy", "numpy ", "num py", "torch\n"],
@@ -657,20 +648,8 @@ def test_cli_corrupt_data_files_are_one_line(capsys, tmp_path, monkeypatch):
 # ================================================================================================
 
 
-def _split(path):
-    raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
 
 
-def _rewrite(path, edit):
-    header, body = _split(path)
-    meta = json.loads(header["__metadata__"]["mlp"])
-    edit(header, meta)
-    header["__metadata__"]["mlp"] = json.dumps(meta)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + body)
 
 
 @pytest.fixture
@@ -681,21 +660,21 @@ def even_checkpoint(tmp_path):
 
 
 def test_checkpoint_header_dtype_edited_with_consistent_sizes(even_checkpoint):
-    _rewrite(even_checkpoint, lambda header, meta: header["model.W0"].update(dtype="F64", shape=[4, 3]))
+    rewrite_checkpoint(even_checkpoint, lambda header, meta: header["model.W0"].update(dtype="F64", shape=[4, 3]))
     with raises(CheckpointError, "even.safetensors", "'model.W0' is float64 [4, 3] in the header",
                 "float32 [4, 6] in the metadata", "edited"):
         mlp.load_checkpoint(even_checkpoint)
 
 
 def test_checkpoint_metadata_dtype_edited(even_checkpoint):
-    _rewrite(even_checkpoint, lambda header, meta: meta["tensors"]["model.b0"].update(dtype="float64"))
+    rewrite_checkpoint(even_checkpoint, lambda header, meta: meta["tensors"]["model.b0"].update(dtype="float64"))
     with raises(CheckpointError, "even.safetensors", "'model.b0' is float32 [6] in the header",
                 "float64 [6] in the metadata"):
         mlp.load_checkpoint(even_checkpoint)
 
 
 def test_checkpoint_model_dtype_edited(even_checkpoint):
-    _rewrite(even_checkpoint, lambda header, meta: meta.update(dtype="float64"))
+    rewrite_checkpoint(even_checkpoint, lambda header, meta: meta.update(dtype="float64"))
     with raises(CheckpointError, "even.safetensors", "float64"):
         mlp.load_checkpoint(even_checkpoint)
 

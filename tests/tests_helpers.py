@@ -1,4 +1,6 @@
 """Helpers shared by test modules (imported as a plain module: tests/ is on sys.path)."""
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -34,3 +36,22 @@ def host(x):
     from mlp._util import to_host
 
     return np.array(to_host(x), dtype=np.float64)  # always a copy: gradients are overwritten in place
+
+
+def split_checkpoint(path):
+    """A safetensors file's (JSON header, body bytes)."""
+    raw = Path(path).read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
+
+
+def rewrite_checkpoint(path, edit):
+    """Apply ``edit(header, meta)`` to the JSON header and the "mlp" metadata; fix the length prefix."""
+    header, body = split_checkpoint(path)
+    meta = json.loads(header["__metadata__"]["mlp"])
+    edit(header, meta)
+    header["__metadata__"]["mlp"] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    Path(path).write_bytes(struct.pack("<Q", len(raw)) + raw + body)
+    return path
