@@ -20,7 +20,11 @@ class Layer:
 
     #: parameter attribute names, gradient attribute names are ``"d" + name``
     param_names: tuple = ()
-    K = None  # kernels, set by Sequential
+    K = None  # kernels, set by Sequential (through bind)
+
+    def bind(self, K):
+        """Use the kernels ``K`` (called by :class:`mlp.Sequential` when it binds to a backend)."""
+        self.K = K
 
     def forward(self, X):
         raise NotImplementedError
@@ -91,13 +95,19 @@ class Activation(Layer):
 
     kernel = ""
 
+    def bind(self, K):
+        super().bind(K)
+        if self.kernel:  # the kernel methods looked up once, not at every call
+            self._forward_kernel = getattr(K, self.kernel + "_forward")
+            self._backward_kernel = getattr(K, self.kernel + "_backward")
+
     def forward(self, X):
         self._Z = X
-        self._A = getattr(self.K, self.kernel + "_forward")(X)
+        self._A = self._forward_kernel(X)
         return self._A
 
     def backward(self, dY, need_dX=True):
-        return getattr(self.K, self.kernel + "_backward")(self._Z, self._A, dY)
+        return self._backward_kernel(self._Z, self._A, dY)
 
 
 class Sigmoid(Activation):

@@ -21,7 +21,7 @@ class Loss:
         key = (type(Y), Y.device)
         if type(T) is not key[0] or getattr(T, "device", None) != key[1]:
             raise TypeError(self._mismatch(Y, T))
-        if tuple(Y.shape) != tuple(T.shape):
+        if Y.shape != T.shape:
             raise ValueError(
                 f"{type(self).__name__}: targets T of shape {tuple(T.shape)} do not match "
                 f"the outputs Y of shape {tuple(Y.shape)}"
@@ -37,7 +37,9 @@ class Loss:
             from .kernels import get_kernels
 
             self.K, self._key = get_kernels(backend_of(Y)), key
-        loss, self._cache = getattr(self.K, self.kernel + "_forward")(Y, T)
+            self._forward_kernel = getattr(self.K, self.kernel + "_forward")
+            self._backward_kernel = getattr(self.K, self.kernel + "_backward")
+        loss, self._cache = self._forward_kernel(Y, T)
         self._T = T
         return loss
 
@@ -59,7 +61,7 @@ class Loss:
     def backward(self):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
-        return getattr(self.K, self.kernel + "_backward")(self._cache, self._T)
+        return self._backward_kernel(self._cache, self._T)
 
     def config(self):
         return {"type": type(self).__name__}

@@ -98,10 +98,15 @@ class Sequential:
         self._grads = self.K.bank(shapes, is_w, self._xdtype)
         p, g = iter(self._params.arrays), iter(self._grads.arrays)
         for layer in self.layers:
-            layer.K = self.K
+            layer.bind(self.K)
             for name in layer.param_names:
                 setattr(layer, name, next(p))
                 setattr(layer, "d" + name, next(g))
+        # fixed once bound: the hot path (forward, backward, optimizer steps) reads these, not recomputed lists
+        lin = self.linears
+        self._n_in, self._n_out = lin[0].n_in, lin[-1].n_out
+        self._first_param = next(i for i, l in enumerate(self.layers) if l.param_names)
+        self._param_groups = tuple((p, g, w) for (p, w), (g, _) in zip(self._params.groups, self._grads.groups))
 
     # -- maths --------------------------------------------------------------------------------
     def forward(self, X):
@@ -120,15 +125,14 @@ class Sequential:
         accumulating) and returns dC/dX, or None with ``need_input_grad=False``
         (which saves the first layer's input-gradient product during training).
         """
-        n_out = self.sizes[-1]
+        n_out = self._n_out
         if dY.ndim != 2 or dY.shape[1] != n_out:
             raise ValueError(f"backward: dY has shape {tuple(dY.shape)}, expected (n_samples, {n_out})")
-        last = len(self.layers) - 1
-        first_param = next(i for i, l in enumerate(self.layers) if l.param_names)
-        for i in range(last, -1, -1):
+        layers, first_param = self.layers, self._first_param
+        for i in range(len(layers) - 1, -1, -1):
             if i < first_param and not need_input_grad:
                 return None
-            dY = self.layers[i].backward(dY, need_dX=need_input_grad or i > first_param)
+            dY = layers[i].backward(dY, need_dX=need_input_grad or i > first_param)
         return dY
 
     def predict(self, X):
@@ -150,11 +154,11 @@ class Sequential:
         # the type test first: comparing another library's dtype with ours may warn (array-api-strict)
         if type(X) is not self._array_type and not self.backend.owns(X):  # owns() only off the fast path
             raise TypeError(self._foreign("input X", X))
-        n_in = self.sizes[0]
-        shape = tuple(X.shape)
+        n_in = self._n_in
+        shape = X.shape
         if len(shape) != 2 or shape[1] != n_in:
             raise ValueError(
-                f"input X has shape {shape}, but layer 0 ({self.layers[0]!r}) expects (n_samples, {n_in})"
+                f"input X has shape {tuple(shape)}, but layer 0 ({self.layers[0]!r}) expects (n_samples, {n_in})"
             )
         if X.dtype != self._xdtype:
             raise TypeError(
@@ -189,7 +193,7 @@ class Sequential:
 
     def param_groups(self):
         """``(param, grad, is_weight)`` triples an optimizer updates (see :class:`mlp.kernels.Bank`)."""
-        return [(p, g, w) for (p, w), (g, _) in zip(self._params.groups, self._grads.groups)]
+        return self._param_groups
 
     def zero_grad(self):
         for g, _ in self._grads.groups:

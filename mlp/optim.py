@@ -46,6 +46,7 @@ class Optimizer:
         self.t = 0
         self._state = None
         self._owner = None  # (model, backend, kernels) the state was made for
+        self._per_group = None  # each parameter group's state arrays, in step order
 
     def _state_for(self, model):
         key = (id(model), model.backend, model.K)
@@ -58,15 +59,19 @@ class Optimizer:
                 self._state[s] = model.K.bank(shapes, is_w, model._xdtype, values)
             self._owner = key
             self._names = model.param_names()
+            self._per_group = None
+        if self._per_group is None:
+            self._per_group = [[self._state[s].groups[i][0] for s in self.state_names]
+                               for i in range(len(model.param_groups()))]
         return self._state
 
     def step(self, model):
         """Update ``model``'s parameters in place from the gradients of its last backward."""
-        state = self._state_for(model)
+        self._state_for(model)
         self.t += 1
-        for i, (p, g, is_weight) in enumerate(model.param_groups()):
-            wd = self.weight_decay if is_weight else 0.0
-            self._update(model.K, p, g, [state[s].groups[i][0] for s in self.state_names], wd)
+        K, wd = model.K, self.weight_decay
+        for (p, g, is_weight), state in zip(model.param_groups(), self._per_group):
+            self._update(K, p, g, state, wd if is_weight else 0.0)
 
     def _update(self, K, p, g, state, weight_decay):
         raise NotImplementedError
@@ -88,6 +93,7 @@ class Optimizer:
         if state.get("type") != type(self).__name__:
             raise ValueError(f"optimizer state is for {state.get('type')}, not {type(self).__name__}")
         self.t = int(state["t"])
+        self._per_group = None
         shapes, is_w = model.param_shapes(), model._is_weight()
         arrays = state["arrays"]
         self._state = {}
