@@ -174,14 +174,6 @@ def _openblas_core():
     return None
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 def machine_info(torch=None):
     cpu = _cpuinfo()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -192,9 +184,9 @@ def machine_info(torch=None):
                                                     "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                     if os.environ.get(k) is not None}}
     if torch is not None:
-        info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
-        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        from backends import torch_reference
+
+        info.update(torch_reference.describe(torch))
     if hasattr(os, "getloadavg"):
         info["load_average"] = list(os.getloadavg())
     return info
@@ -218,11 +210,9 @@ def _notes_on_machine(info):
 
 def _tf32_off(torch, names):
     """Float32 matmuls in full float32 on CUDA: TF32 off for PyTorch; CuPy reads ``CUPY_TF32``."""
-    notes = []
-    if torch is not None and torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        notes.append("PyTorch on CUDA: TF32 off (allow_tf32 = False)")
+    from backends import torch_reference
+
+    notes = torch_reference.tf32_off(torch) if torch is not None else []
     if "cupy" in names and os.environ.get("CUPY_TF32", "0") != "0":
         if "cupy" in sys.modules:
             notes.append("CUPY_TF32 is set and CuPy is already imported: its float32 matmuls may use TF32")
@@ -232,33 +222,26 @@ def _tf32_off(torch, names):
     return notes
 
 
-def matmul_rate(n, dtype, device="cpu", torch=None, repeat=5):
-    """Best GFLOP/s of an ``n x n`` matmul: NumPy on the CPU, CuPy (``"cupy"``) or PyTorch on a GPU."""
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((n, n)).astype(dtype)
-    B = rng.standard_normal((n, n)).astype(dtype)
-    if device == "cpu":
-        mm, sync = (lambda: np.matmul(A, B)), (lambda: None)
-    elif device == "cupy":
-        import cupy
+def matmul_rate(n, dtype, backend="numpy", repeat=5):
+    """Best GFLOP/s of an ``n x n`` matmul on ``backend`` (a name or a Backend), device synchronised around it."""
+    import backends
 
-        Ad, Bd = cupy.asarray(A), cupy.asarray(B)
-        mm, sync = (lambda: cupy.matmul(Ad, Bd)), cupy.cuda.Device().synchronize
-    else:
-        Ad, Bd = torch.from_numpy(A).to(device), torch.from_numpy(B).to(device)
-        mm, sync = (lambda: torch.matmul(Ad, Bd)), (lambda: torch.cuda.synchronize(device))
-    mm()
+    be = backends.get_backend(backend)
+    rng = np.random.default_rng(0)
+    A = be.asarray(rng.standard_normal((n, n)), dtype=dtype)
+    B = be.asarray(rng.standard_normal((n, n)), dtype=dtype)
+    mm = be.xp.matmul
+    mm(A, B)
     best = math.inf
     for _ in range(repeat):
-        sync()
+        be.synchronize()
         t0 = time.perf_counter()
-        mm()
-        sync()
+        mm(A, B)
+        be.synchronize()
         best = min(best, time.perf_counter() - t0)
     return 2.0 * n**3 / best / 1e9
 
 
-# -- data --------------------------------------------------------------------------------------
 def load_data(kind, samples, data_dir=None, seed=0):
     """``(X, y, source)``: the first ``samples`` MNIST training images, or random data of that shape."""
     if kind in ("auto", "mnist"):
@@ -387,61 +370,6 @@ class MLPFit(Contender):
                     epochs=epoch + 1, initial_epoch=epoch, batch_size=self.problem.batch, seed=self.problem.seed,
                     progress=False, train_metrics=False)
         return h.history["seconds"][-1]
-
-
-class TorchEager(Contender):
-    """The training loop a PyTorch user writes, from the same initial weights, with plain SGD."""
-
-    kind = "pytorch"
-    backend = "torch"
-
-    def __init__(self, problem, weights, torch, device="cpu"):
-        self.torch, self.problem, self.device = torch, problem, str(device)
-        self.name = PYTORCH + ("" if self.device == "cpu" else f" ({self.device})")
-        nn = torch.nn
-        dtype = getattr(torch, problem.dtype)
-        act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}[problem.activation]
-        layers = []
-        for k, (W, b) in enumerate(weights):
-            lin = nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
-            with torch.no_grad():  # nn.Linear keeps W as (n_out, n_in)
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
-                lin.bias.copy_(torch.from_numpy(b))
-            layers.append(lin)
-            if k < len(weights) - 1:
-                layers.append(act())
-        if problem.loss == "quadratic":
-            layers.append(nn.Sigmoid())
-            # the book's cost, 1/(2n) sum ||y - t||^2
-            self.loss_fn = lambda out, t: nn.functional.mse_loss(out, t, reduction="sum") / (2 * out.shape[0])
-            targets = torch.from_numpy(problem.T)
-        else:
-            self.loss_fn = nn.CrossEntropyLoss()
-            targets = torch.from_numpy(problem.y)
-        self.net = nn.Sequential(*layers).to(self.device)
-        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=problem.lr)
-        self.X = torch.from_numpy(problem.X).to(self.device)
-        self.targets = targets.to(self.device)
-
-    def _sync(self):
-        if self.device != "cpu":
-            self.torch.cuda.synchronize(self.device)
-
-    def epoch(self, epoch, m):
-        bs = self.problem.batch
-        idx = self.torch.from_numpy(self.problem.perm(epoch, m)).to(self.device)
-        X, T = self.X[idx], self.targets[idx]
-        net, loss_fn, optimizer = self.net, self.loss_fn, self.optimizer
-        self._sync()
-        t0 = time.perf_counter()
-        for i in range(0, m, bs):
-            out = net(X[i : i + bs])
-            loss = loss_fn(out, T[i : i + bs])
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-        self._sync()
-        return time.perf_counter() - t0
 
 
 class HandWritten(Contender):
@@ -588,6 +516,20 @@ def _timed_samples(contender, problem, budget):
     return min(samples, n_batches * bs)
 
 
+def _cuda(torch):
+    from backends import torch_reference
+
+    return torch is not None and torch_reference.cuda_available(torch)
+
+
+def torch_eager(problem, weights, torch, device="cpu"):
+    """The PyTorch eager contender (its code lives in ``backends.torch_reference``: it is torch code)."""
+    from backends.torch_reference import EagerLoop
+
+    return EagerLoop(problem, weights, torch, device,
+                     name=PYTORCH + ("" if str(device) == "cpu" else f" ({device})"))
+
+
 def make_contenders(problem, backend_names, baselines, torch, notes):
     import backends
 
@@ -604,15 +546,15 @@ def make_contenders(problem, backend_names, baselines, torch, notes):
         out.append(MLPFit(problem, be, fast=True if name == "numpy" else None))
         if name == "numpy" and "reference" in baselines:
             out.append(MLPFit(problem, be, fast=False, name=REFERENCE))
-        if name == "torch" and str(be.device) == "cpu" and torch.cuda.is_available():
+        if name == "torch" and str(be.device) == "cpu" and _cuda(torch):
             out.append(MLPFit(problem, backends.get_backend("torch", device="cuda")))
     if "handwritten" in baselines:
         out.append(HandWritten(problem, weights))
     if "pytorch" in baselines:
         if torch is not None:
-            out.append(TorchEager(problem, weights, torch))
-            if torch.cuda.is_available():
-                out.append(TorchEager(problem, weights, torch, device="cuda"))
+            out.append(torch_eager(problem, weights, torch))
+            if _cuda(torch):
+                out.append(torch_eager(problem, weights, torch, device="cuda"))
         elif "PyTorch eager skipped: torch is not installed (pip install torch)" not in notes:
             notes.append("PyTorch eager skipped: torch is not installed (pip install torch)")
     if "per-example" in baselines:
@@ -689,8 +631,11 @@ def format_table(results):
 def run(args) -> int:
     """``mlp bench``: print the table (and write ``--json``); returns the exit status."""
     settings = _settings(args)
-    torch = _torch() if "pytorch" in args.baselines or "torch" in (args.backends or ["torch"]) else None
     import backends
+    from backends import torch_reference
+
+    wants_torch = "pytorch" in args.baselines or "torch" in (args.backends or ["torch"])
+    torch = torch_reference.load() if wants_torch else None
 
     notes = _tf32_off(torch, args.backends or list(backends.KNOWN))  # before anything imports CuPy
     names = args.backends if args.backends is not None else backends.available()
@@ -702,8 +647,8 @@ def run(args) -> int:
 
     size = settings["matmul_size"]
     rates = {"cpu": matmul_rate(size, dtype)}
-    if torch is not None and torch.cuda.is_available():
-        rates["cuda"] = matmul_rate(size, dtype, "cuda", torch)
+    if _cuda(torch):
+        rates["cuda"] = matmul_rate(size, dtype, backends.get_backend("torch", device="cuda"))
     if "cupy" in names and "cupy" in backends.available():
         rates["cupy"] = matmul_rate(size, dtype, "cupy")
 

@@ -102,7 +102,7 @@ def test_transfers_round_trip(backend):
 def test_import_has_no_gpu_side_effects():
     """`import mlp, backends` (and choosing numpy) must not import cupy or torch."""
     code = (
-        "import sys, mlp, backends; backends.get_backend('numpy'); "
+        "import sys, mlp, mlp.cli, mlp.bench, backends; backends.get_backend('numpy'); "
         "bad = [m for m in ('cupy', 'torch') if m in sys.modules]; "
         "print('imported:', bad); sys.exit(1 if bad else 0)"
     )

@@ -172,7 +172,7 @@ def test_every_contender_trains_the_same_network(config):
     except ImportError:
         pass
     if torch is not None:
-        contenders.append(bench.TorchEager(problem, weights, torch))
+        contenders.append(bench.torch_eager(problem, weights, torch))
     for c in contenders:
         assert c.epoch(0, 60) > 0
     want = [(p.W, p.b) for p in fit.model.linears]
