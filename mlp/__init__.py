@@ -11,7 +11,7 @@ from .gradcheck import gradcheck
 from .kernels import Kernels, get_kernels
 from .layers import Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import BinaryCrossEntropy, CrossEntropy, Loss, Quadratic, get_loss
-from .model import Sequential
+from .model import Sequential, build_mlp
 from .optim import SGD, Adam, Optimizer
 from .training import (Callback, EarlyStopping, FitState, HalveOnPlateau, History, ModelCheckpoint, evaluate, fit,
                        l2_weight_decay)
@@ -54,6 +54,7 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "TrainingInterrupted",
+    "build_mlp",
     "datasets",
     "get_kernels",
     "get_loss",

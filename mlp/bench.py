@@ -301,19 +301,11 @@ class Problem:
 
 
 def build_model(problem, backend, fast=None):
-    """The network of ``problem``: Linear + activation per hidden layer; a sigmoid output for the quadratic loss."""
-    import mlp
-    from .layers import ACTIVATIONS
+    """The network of ``problem`` (see :func:`mlp.model.build_mlp`)."""
+    from .model import build_mlp
 
-    layers = []
-    sizes = problem.sizes
-    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(mlp.Linear(a, b, init=problem.init))
-        if k < len(sizes) - 2:
-            layers.append(ACTIVATIONS[problem.activation]())
-    if problem.loss == "quadratic":
-        layers.append(mlp.Sigmoid())
-    return mlp.Sequential(layers, backend=backend, dtype=problem.dtype, seed=problem.seed, fast=fast)
+    return build_mlp(problem.sizes, problem.activation, problem.loss, problem.init, backend, problem.dtype,
+                     problem.seed, fast)
 
 
 def initial_weights(problem):

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Linear, Sigmoid
 from .losses import BinaryCrossEntropy, Quadratic
-from .model import Sequential
+from .model import build_mlp
 from .optim import SGD as _SGD
 from .training import Callback, EarlyStopping, _evaluate_device, _prepare, fit, l2_weight_decay
 
@@ -132,12 +131,8 @@ class Network:
         self.default_weight_initializer()
 
     def _build(self, init):
-        layers = []
-        for k, (a, b) in enumerate(zip(self.sizes, self.sizes[1:])):
-            layers.append(Linear(a, b, init=init))
-            if k < len(self.sizes) - 2 or self.cost is QuadraticCost:
-                layers.append(Sigmoid())  # with cross-entropy the output sigmoid is fused into the loss
-        self.model = Sequential(layers, backend=self.backend, dtype=self.dtype, seed=self.seed)
+        # sigmoid neurons throughout; with cross-entropy the output sigmoid is fused into the loss
+        self.model = build_mlp(self.sizes, "sigmoid", self.cost.loss, init, self.backend, self.dtype, self.seed)
 
     def default_weight_initializer(self):
         """Weights N(0, 1/n_in), biases N(0, 1) (chapter 3)."""

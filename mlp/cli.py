@@ -117,23 +117,6 @@ def _split(args, data):
     return (X, y), None, (X_test, y_test)
 
 
-def build_model(sizes, activation, loss, init, backend, dtype, seed):
-    """The network the CLI trains: Linear + activation per hidden layer, and an output fitting the loss."""
-    import mlp
-    from .layers import ACTIVATIONS
-
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-    layers = []
-    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(mlp.Linear(a, b, init=init))
-        if k < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
-    if loss == "quadratic":
-        layers.append(mlp.Sigmoid())  # the book's chapter 1 output; cross-entropies take logits
-    return mlp.Sequential(layers, backend=backend, dtype=dtype, seed=seed)
-
-
 def _check_plot_possible(path):
     if path is None:
         return
@@ -211,7 +194,8 @@ def cmd_train(args) -> int:
         if sizes[0] != n_in or sizes[-1] != n_out:
             raise ValueError(f"--sizes {','.join(map(str, sizes))} does not fit --data {args.data}: "
                              f"the input width must be {n_in} and the output width {n_out}")
-        model = build_model(sizes, config["activation"], config["loss"], config["init"], args.backend, config["dtype"], config["seed"])
+        model = mlp.build_mlp(sizes, config["activation"], config["loss"], config["init"], args.backend, config["dtype"],
+                              config["seed"])
         wd = l2_weight_decay(config["l2"], len(X)) if config["l2"] else 0.0
         if config["optimizer"] == "sgd":
             optimizer = mlp.SGD(config["lr"], momentum=config["momentum"], weight_decay=wd)

@@ -246,3 +246,34 @@ class Sequential:
         inner = ",\n  ".join(repr(l) for l in self.layers)
         return f"Sequential([\n  {inner}\n], backend={self.backend.name!r}, dtype={self.dtype!r})"
 
+
+
+def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtype="float32", seed=0, fast=None):
+    """The usual network for ``sizes``: ``Linear`` + ``activation`` per hidden layer, and an output that fits ``loss``.
+
+    With the quadratic loss the output gets a sigmoid (the book's chapter 1 network); the
+    cross-entropies take the last ``Linear``'s logits (their softmax/sigmoid is fused into the loss).
+
+    Parameters
+    ----------
+    sizes : list of int
+        Widths, e.g. ``[784, 100, 10]``.
+    activation : str
+        A name in :data:`mlp.layers.ACTIVATIONS`.
+    loss : Loss, class, name or None
+    init, backend, dtype, seed, fast
+        As for :class:`Linear` and :class:`Sequential`.
+    """
+    from .layers import ACTIVATIONS, Sigmoid
+    from .losses import Quadratic, get_loss
+
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    layers = []
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(Linear(a, b, init=init))
+        if k < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    if loss is not None and isinstance(get_loss(loss), Quadratic):
+        layers.append(Sigmoid())
+    return Sequential(layers, backend=backend, dtype=dtype, seed=seed, fast=fast)

@@ -448,7 +448,7 @@ def test_fit_without_an_optimizer_instance(optimizer, needle):
     (lambda: mlp.Sequential([mlp.Linear(2, 2)], seed="a"), ValueError, "seed must be a non-negative integer, got 'a'"),
     (lambda: mlp.Sequential([mlp.Linear(2, 2)], seed=-1), ValueError, "seed must be a non-negative integer, got -1"),
     (lambda: mlp.Sequential.from_config({"layers": [{"type": "Conv2d"}]}), ValueError, "unknown layer description"),
-    (lambda: cli.build_model([2, 3, 2], "swish", "quadratic", "he", "numpy", "float32", 0), ValueError,
+    (lambda: mlp.build_mlp([2, 3, 2], "swish", "quadratic", "he", "numpy", "float32", 0), ValueError,
      "unknown activation 'swish'; choose one of sigmoid, tanh, relu, leaky_relu, identity"),
     (lambda: mlp.get_loss("hinge"), ValueError, "unknown loss 'hinge'; choose one of quadratic, cross_entropy"),
     (lambda: mlp.get_loss(None), ValueError, "unknown loss None"),
