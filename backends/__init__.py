@@ -15,7 +15,6 @@ imported by name only when it is selected.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 
@@ -75,7 +74,8 @@ def get_backend(name: str | Backend | None = None, device: str | int | None = No
     name : str, Backend or None
         One of :data:`KNOWN`.  A :class:`Backend` is returned unchanged.
     device : str, int or None
-        Device for backends with several; default ``MLP_DEVICE`` or the backend's default.
+        Device for backends with several. Default: ``MLP_DEVICE`` when the backend is the default
+        one (``name`` None, or the name in ``MLP_BACKEND``), else the backend's default device.
 
     Raises
     ------
@@ -88,7 +88,8 @@ def get_backend(name: str | Backend | None = None, device: str | int | None = No
     if isinstance(name, Backend):
         return name
     resolved = _resolve(name)
-    if device is None:
+    if device is None and (name is None or name == os.environ.get("MLP_BACKEND")):
+        # MLP_DEVICE belongs to the default backend (MLP_BACKEND's), not to every backend asked for by name
         device = os.environ.get("MLP_DEVICE") or None
     key = (resolved, None if device is None else str(device))
     if key not in _cache:
@@ -97,7 +98,7 @@ def get_backend(name: str | Backend | None = None, device: str | int | None = No
     return _cache[key]
 
 
-class use(contextlib.ContextDecorator):
+class use:
     """Set the process-wide default backend; also usable as a context manager.
 
     ``backends.use("torch")`` changes the default until changed again;
@@ -128,7 +129,7 @@ def unavailable() -> dict[str, str]:
     for name in KNOWN:
         try:
             get_backend(name)
-        except BackendUnavailableError as e:
+        except (BackendUnavailableError, ValueError) as e:  # ValueError: MLP_DEVICE names no device of it
             reasons[name] = str(e)
     return reasons
 

@@ -90,7 +90,8 @@ class NumpyKernels:
         try:
             np.dot(X.T, dZ, out=dW)
             np.dot(self._ones(dZ.shape[0], dZ.dtype), dZ, out=db)
-        except ValueError:  # np.dot's out= takes only a C-contiguous array of the result's exact dtype
+        except ValueError:  # np.dot's out= takes only a C-contiguous array of the exact dtype: not the case for
+            # gradient arrays a direct caller of the kernels made itself (the banks' views always are)
             np.matmul(X.T, dZ, out=dW)
             np.add.reduce(dZ, axis=0, out=db)
         return np.dot(dZ, W.T) if need_dX else None

@@ -30,6 +30,8 @@ def create(device=None) -> Backend:
                 f"MLP_DEVICE={device!r} does not exist for the torch backend: "
                 f"there are {torch.cuda.device_count()} CUDA devices"
             )
+        if dev.index is None:  # tensors report "cuda:0", never "cuda": name the device the same way
+            dev = torch.device("cuda", torch.cuda.current_device())
     elif dev.type != "cpu":
         raise ValueError(f"MLP_DEVICE={device!r} is not supported by the torch backend; use cpu, cuda or cuda:N")
     import array_api_compat.torch as xp

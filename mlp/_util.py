@@ -10,14 +10,15 @@ def backend_of(x):
 
     from backends import get_backend
 
+    # always the array's own device: MLP_DEVICE names the default backend's device, not this array's
     if is_numpy_array(x):
-        return get_backend("numpy")
+        return get_backend("numpy", device="cpu")
     if is_torch_array(x):
         return get_backend("torch", device=str(x.device))
     if is_cupy_array(x):
         return get_backend("cupy", device=x.device.id)
     if type(x).__module__.startswith("array_api_strict"):
-        return get_backend("array_api_strict")
+        return get_backend("array_api_strict", device="cpu")
     raise TypeError(f"{type(x).__name__} is not an array of a known backend")
 
 

@@ -75,7 +75,8 @@ class _BookMonitor(Callback):
         self.test_correct = []
 
     def _measure(self, data):
-        model, loss = self.net.model, self.net.cost.loss()
+        model = self.net.model
+        loss = self.net.cost.loss().bind(model.K)
         cost, acc = _evaluate_device(model, loss, *data)
         # the book's total_cost adds the L2 term 0.5 * (lmbda / n) * sum ||w||^2
         weights = sum(float(np.sum(w.astype(np.float64) ** 2)) for k, w in model.state_dict().items() if k[0] == "W")
@@ -181,11 +182,13 @@ class Network:
         model, loss = self.model, self.cost.loss()
 
         def prepared(data):
-            return None if data is None else _prepare(model, loss, *_as_matrices(data), "")
+            return None if data is None else _prepare(model, *_as_matrices(data), "")
 
         flags = {"evaluation_cost": monitor_evaluation_cost, "evaluation_accuracy": monitor_evaluation_accuracy,
                  "training_cost": monitor_training_cost, "training_accuracy": monitor_training_accuracy}
-        monitor = _BookMonitor(self, n, _prepare(model, loss, X, y, ""), prepared(evaluation_data),
+        monitor_training = monitor_training_cost or monitor_training_accuracy  # else fit prepares it alone
+        monitor = _BookMonitor(self, n, _prepare(model, X, y, "") if monitor_training else None,
+                               prepared(evaluation_data),
                                prepared(test_data), flags, lmbda)
         callbacks = [monitor]
         if early_stopping_n and evaluation_data is not None:

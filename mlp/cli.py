@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", parents=[common], help="accuracy and loss of a saved model on a data set's test split")
     e.add_argument("path", help="checkpoint (.safetensors)")
-    e.add_argument("--data", choices=DATASETS, default="mnist")
+    e.add_argument("--data", choices=DATASETS, default=None, help="default: the data set the model was trained on")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
 # -- helpers ------------------------------------------------------------------------------------
 def _say(args, *text):
     print(*text, flush=True)
+
+
+def _backend(args):
+    """``--backend`` overrides MLP_BACKEND, so MLP_DEVICE (the default backend's device) applies to it."""
+    if not args.backend:
+        return None
+    import backends
+
+    return backends.get_backend(args.backend, device=os.environ.get("MLP_DEVICE") or None)
 
 
 def _load_data(args, quiet):
@@ -163,7 +172,7 @@ def cmd_train(args) -> int:
     history = None
     initial_epoch = initial_step = 0
     if args.resume:
-        ckpt = load_checkpoint(args.resume, backend=args.backend)
+        ckpt = load_checkpoint(args.resume, backend=_backend(args))
         extra = ckpt.metadata.get("extra", {})
         saved = extra.get("cli")
         if given.keys() - {"data", "epochs"}:
@@ -179,7 +188,7 @@ def cmd_train(args) -> int:
         history = mlp.History.from_dict(extra.get("history", {}))
         args.data = config["data"]
         save_path = args.save or args.resume
-        epochs = initial_epoch + (args.epochs if args.epochs is not None else DEFAULTS["epochs"])
+        epochs = initial_epoch + (args.epochs if args.epochs is not None else config["epochs"])
     else:
         save_path = args.save or os.path.join("runs", f"{args.data}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors")
         epochs = config["epochs"]
@@ -194,7 +203,7 @@ def cmd_train(args) -> int:
         if sizes[0] != n_in or sizes[-1] != n_out:
             raise ValueError(f"--sizes {','.join(map(str, sizes))} does not fit --data {args.data}: "
                              f"the input width must be {n_in} and the output width {n_out}")
-        model = mlp.build_mlp(sizes, config["activation"], config["loss"], config["init"], args.backend, config["dtype"],
+        model = mlp.build_mlp(sizes, config["activation"], config["loss"], config["init"], _backend(args), config["dtype"],
                               config["seed"])
         wd = l2_weight_decay(config["l2"], len(X)) if config["l2"] else 0.0
         if config["optimizer"] == "sgd":
@@ -237,9 +246,10 @@ def cmd_evaluate(args) -> int:
     from .checkpoint import load_checkpoint
     from .training import evaluate
 
-    ckpt = load_checkpoint(args.path, backend=args.backend)
+    ckpt = load_checkpoint(args.path, backend=_backend(args))
     extra = ckpt.metadata.get("extra", {})
     loss_name = (extra.get("cli") or {}).get("loss") or _loss_name(extra.get("loss"))
+    args.data = args.data or extra.get("data") or "mnist"
     _, (X_test, y_test) = _load_data(args, args.quiet)
     result = evaluate(ckpt.model, X_test, y_test, loss=loss_name)
     line = f"{args.path} on {args.data} test ({len(X_test)} samples), backend {ckpt.model.backend.name}: accuracy {result['accuracy']:.4f}"
@@ -304,7 +314,9 @@ def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     from .errors import MLPError
 
-    if isinstance(e, (MLPError, ValueError, TypeError, OSError)) or type(e).__module__ == "backends._base":
+    from backends import BackendUnavailableError
+
+    if isinstance(e, (MLPError, ValueError, TypeError, OSError, BackendUnavailableError)):
         return text
     return f"{type(e).__name__}: {text} (run with --debug for the traceback)"
 

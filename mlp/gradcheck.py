@@ -35,7 +35,7 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
 
     m = Sequential.from_config({**model.config(), "dtype": "float64"}, backend=model.backend, fast=model._fast)
     m.load_state_dict(model.state_dict())
-    loss = type(get_loss(loss))()
+    loss = type(get_loss(loss))().bind(m.K)
     be = m.backend
     Xd = be.asarray(to_host(X), dtype="float64")
     Td = be.asarray(to_host(T), dtype="float64")

@@ -89,7 +89,7 @@ class Kernels:
         return dA * (1.0 - A * A)
 
     def relu_forward(self, Z):
-        return self.xp.maximum(Z, 0.0)
+        return self.xp.clip(Z, min=0.0)  # clip takes a Python scalar in every standard version; maximum only from 2024.12
 
     def relu_backward(self, Z, A, dA):
         return dA * self.xp.astype(Z > 0, dA.dtype)
@@ -122,7 +122,7 @@ class Kernels:
     def sigmoid_bce_forward(self, Y, T):
         xp = self.xp
         # log(1 + exp(y)) - y t, written so that exp never overflows
-        loss = xp.sum(xp.maximum(Y, 0.0) - Y * T + xp.log1p(xp.exp(-xp.abs(Y)))) / Y.shape[0]
+        loss = xp.sum(xp.clip(Y, min=0.0) - Y * T + xp.log1p(xp.exp(-xp.abs(Y)))) / Y.shape[0]
         return loss, self.sigmoid_forward(Y)
 
     def sigmoid_bce_backward(self, S, T):

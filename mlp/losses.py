@@ -14,8 +14,17 @@ class Loss:
     output = "values"
 
     def __init__(self):
-        self.K = self._key = None
+        self.K = self._key = self._bound = None
         self._cache = self._T = None
+
+    def bind(self, K):
+        """Use a model's kernels ``K`` (its fast paths, or the reference if it chose that).
+
+        An unbound loss uses the default kernels of whatever backend its arrays are on.
+        Returns self.
+        """
+        self._bound, self._key = K, None
+        return self
 
     def forward(self, Y, T):
         key = (type(Y), Y.device)
@@ -33,10 +42,14 @@ class Loss:
                 f"convert T first: dtypes are never promoted silently"
             )
         if key != self._key:  # kernels follow the arrays' backend (a model may have moved)
-            from ._util import backend_of
-            from .kernels import get_kernels
+            if self._bound is not None and self._bound.backend.owns(Y):
+                self.K = self._bound
+            else:
+                from ._util import backend_of
+                from .kernels import get_kernels
 
-            self.K, self._key = get_kernels(backend_of(Y)), key
+                self.K = get_kernels(backend_of(Y))
+            self._key = key
             self._forward_kernel = getattr(self.K, self.kernel + "_forward")
             self._backward_kernel = getattr(self.K, self.kernel + "_backward")
         loss, self._cache = self._forward_kernel(Y, T)

@@ -9,7 +9,7 @@ from backends import get_backend
 
 from .kernels import get_kernels
 from ._util import backend_of, to_host
-from .layers import Layer, Linear, from_config
+from .layers import Layer, Linear, Sigmoid, from_config
 
 DTYPES = ("float32", "float64")
 
@@ -94,7 +94,8 @@ class Sequential:
         self._xdtype = getattr(self.xp, self.dtype)
         shapes, is_w = self.param_shapes(), self._is_weight()
         self._params = self.K.bank(shapes, is_w, self._xdtype, host_values)
-        self._array_type = type(self._params.arrays[0])  # a cheap first test of "is X one of ours?"
+        # a cheap first test of "is X one of ours?": same array type on the same device
+        self._array_type, self._device = type(self._params.arrays[0]), self._params.arrays[0].device
         self._grads = self.K.bank(shapes, is_w, self._xdtype)
         p, g = iter(self._params.arrays), iter(self._grads.arrays)
         for layer in self.layers:
@@ -135,24 +136,39 @@ class Sequential:
             dY = layers[i].backward(dY, need_dX=need_input_grad or i > first_param)
         return dY
 
-    def predict(self, X):
-        """Class predictions (argmax of the outputs) as a host int64 array.
+    def _ours(self, X) -> bool:
+        return (type(X) is self._array_type and X.device == self._device) or self.backend.owns(X)
+
+    def classes(self, Y, loss=None):
+        """Class labels (on the backend) from outputs ``Y`` of shape (n, n_out).
+
+        Several outputs: the argmax.  One output (binary): 1 where the output passes 0.5 if it is a
+        probability (the model ends in ``Sigmoid``, or ``loss`` compares outputs to 0/1 targets
+        directly, as ``Quadratic`` does), else where the logit passes 0.
+        """
+        xp = self.xp
+        if Y.shape[1] > 1:
+            return xp.argmax(Y, axis=1)
+        probability = isinstance(self.layers[-1], Sigmoid) or (loss is not None and loss.output == "values")
+        return xp.astype(Y[:, 0] > (0.5 if probability else 0.0), xp.int64)
+
+    def predict(self, X, loss=None):
+        """Class predictions as a host int64 array (see :meth:`classes`).
 
         ``X`` may be host data of any numeric dtype: it is converted to the model's dtype.
         """
-        if type(X) is self._array_type or self.backend.owns(X):
+        if self._ours(X):
             if X.dtype != self._xdtype:
                 X = self.xp.astype(X, self._xdtype)
         elif isinstance(X, (np.ndarray, list, tuple)):
             X = self.backend.asarray(np.asarray(X), dtype=self._xdtype)
         else:
             raise TypeError(self._foreign("input X", X))
-        Y = self.forward(X)
-        return self.backend.to_numpy(self.xp.argmax(Y, axis=1)).astype(np.int64)
+        return self.backend.to_numpy(self.classes(self.forward(X), loss)).astype(np.int64)
 
     def _check_input(self, X):
         # the type test first: comparing another library's dtype with ours may warn (array-api-strict)
-        if type(X) is not self._array_type and not self.backend.owns(X):  # owns() only off the fast path
+        if not self._ours(X):
             raise TypeError(self._foreign("input X", X))
         n_in = self._n_in
         shape = X.shape

@@ -89,6 +89,16 @@ class Callback:
         pass
 
 
+def _monitored(callback, logs):
+    """The value ``callback.monitor`` names in an epoch's logs; an error if the epoch did not log it."""
+    if callback.monitor not in logs:
+        raise ValueError(
+            f"{type(callback).__name__} monitors {callback.monitor!r}, but the epoch logged only "
+            f"{', '.join(sorted(logs))}: pass validation_data to fit, or monitor one of those"
+        )
+    return float(logs[callback.monitor])
+
+
 def _better(mode, value, best):
     if math.isnan(value):
         return False
@@ -118,7 +128,7 @@ class EarlyStopping(Callback):
         self.wait = 0
 
     def on_epoch_end(self, epoch, logs, state):
-        value = float(logs.get(self.monitor, math.nan))
+        value = _monitored(self, logs)
         if _better(self.mode, value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best:
@@ -145,7 +155,7 @@ class HalveOnPlateau(Callback):
         self.lr0 = state.optimizer.lr if self.lr0 is None else self.lr0
 
     def on_epoch_end(self, epoch, logs, state):
-        value = float(logs.get(self.monitor, math.nan))
+        value = _monitored(self, logs)
         if _better(self.mode, value, self.best):
             self.best, self.wait = value, 0
             return
@@ -242,7 +252,7 @@ def _rows(finite):
     return f"{rows.size} rows (rows {shown})"
 
 
-def targets_for(model, loss, y, name="y"):
+def targets_for(model, y, name="y"):
     """Targets of shape ``(n, n_out)`` on the host for labels ``y`` (or ``y`` itself when 2-D)."""
     n_out = model.sizes[-1]
     y = np.asarray(model.backend.to_numpy(y) if not isinstance(y, np.ndarray) else y)
@@ -283,10 +293,10 @@ def _labels(T):
     return (T[:, 0] > 0.5).astype(np.int64) if T.shape[1] == 1 else np.argmax(T, axis=1)
 
 
-def _prepare(model, loss, X, y, name):
+def _prepare(model, X, y, name):
     X = _host_or_model(model, name + "X", X)
     _check_features(model, X, name + "X")
-    T = targets_for(model, loss, _host_or_model(model, name + "y", y), name + "y")
+    T = targets_for(model, _host_or_model(model, name + "y", y), name + "y")
     if T.shape[0] != X.shape[0]:
         raise ValueError(f"{name}y has {T.shape[0]} labels but {name}X has {X.shape[0]} rows")
     be = model.backend
@@ -297,14 +307,6 @@ def _prepare(model, loss, X, y, name):
 
 
 # -- evaluation ---------------------------------------------------------------------------------
-def _predict_classes(model, loss, Y):
-    xp = model.xp
-    if Y.shape[1] == 1:
-        threshold = 0.0 if loss is not None and loss.output != "values" else 0.5
-        return xp.astype(Y[:, 0] > threshold, xp.int64)
-    return xp.argmax(Y, axis=1)
-
-
 def _evaluate_device(model, loss, Xd, Td, labels, batch_size=10_000):
     """(loss or nan, accuracy) over device data in large batches."""
     n = Xd.shape[0]
@@ -312,7 +314,7 @@ def _evaluate_device(model, loss, Xd, Td, labels, batch_size=10_000):
     for i in range(0, n, batch_size):
         j = min(i + batch_size, n)
         Y = model.forward(Xd[i:j, ...])
-        pred = model.backend.to_numpy(_predict_classes(model, loss, Y))
+        pred = model.backend.to_numpy(model.classes(Y, loss))
         correct += int(np.count_nonzero(pred == labels[i:j]))
         if loss is not None:
             total_loss += float(model.backend.to_numpy(loss.forward(Y, Td[i:j, ...]))) * Y.shape[0]
@@ -325,8 +327,8 @@ def evaluate(model, X, y, loss=None, batch_size: int = 10_000) -> dict:
     ``y`` holds integer labels ``(n,)`` or targets ``(n, n_out)``.  Returns
     ``{"accuracy": float}`` or ``{"accuracy": float, "loss": float}``.
     """
-    loss = get_loss(loss) if loss is not None else None
-    Xd, Td, labels = _prepare(model, loss, X, y, "")
+    loss = get_loss(loss).bind(model.K) if loss is not None else None
+    Xd, Td, labels = _prepare(model, X, y, "")
     value, acc = _evaluate_device(model, loss, Xd, Td, labels, _positive_int("batch_size", batch_size))
     return {"accuracy": acc} if loss is None else {"accuracy": acc, "loss": value}
 
@@ -428,12 +430,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     for name, v in (("initial_epoch", initial_epoch), ("initial_step", initial_step)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-    Xd, Td, labels = _prepare(model, loss, X, y, "")
+    Xd, Td, labels = _prepare(model, X, y, "")
     val = None
     if validation_data is not None:
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
-        val = _prepare(model, loss, validation_data[0], validation_data[1], "validation_data ")
+        val = _prepare(model, validation_data[0], validation_data[1], "validation_data ")
 
     be, xp = model.backend, model.xp
     n = Xd.shape[0]
@@ -445,6 +447,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         )
     losses = xp.zeros(n_steps, dtype=model._xdtype, device=be.device)
     state = FitState(model, optimizer, loss, history or History(), epochs, seed, extra=dict(extra or {}))
+    loss.bind(model.K)  # the model's kernels: fast paths or the reference, as the model chose
+    optimizer._state_for(model)  # state exists before the first snapshot, so a roll-back restores it too
     snapshot = _Snapshot(model, optimizer)
     for cb in callbacks:
         cb.on_train_begin(state)

@@ -80,7 +80,25 @@ def test_missing_torch_is_unavailable(fresh):
 def test_numpy_device_that_does_not_exist(fresh):
     fresh.setenv("MLP_DEVICE", "cuda:3")
     with pytest.raises(ValueError, match="MLP_DEVICE='cuda:3'"):
-        backends.get_backend("numpy")
+        backends.get_backend()
+
+
+def test_mlp_device_is_the_default_backends_not_every_backends(fresh):
+    """MLP_BACKEND=torch MLP_DEVICE=cuda must not break NumPy, which has only a CPU."""
+    fresh.setenv("MLP_BACKEND", "array_api_strict")
+    fresh.setenv("MLP_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="MLP_DEVICE='cuda'"):
+        backends.get_backend()
+    assert backends.get_backend("numpy").device == "cpu"
+    assert "numpy" in backends.available()
+
+
+def test_use_nests_as_a_context_manager(fresh):
+    with backends.use("array_api_strict"):
+        with backends.use("numpy"):
+            assert backends.get_backend().name == "numpy"
+        assert backends.get_backend().name == "array_api_strict"
+    assert backends.get_backend().name == "numpy"
 
 
 def test_available_lists_local_backends():

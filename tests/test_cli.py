@@ -105,3 +105,13 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     r = run("train", "--resume", str(path), "--epochs", "1", "--quiet")
     assert r.returncode == 0, r.stderr
     assert mlp.load_checkpoint(path).metadata["extra"]["epoch"] == extra["epoch"] + 1
+
+
+def test_evaluate_and_resume_default_to_the_saved_run(tmp_path):
+    """`mlp evaluate` uses the data set the model was trained on; `--resume` alone adds the run's own epochs."""
+    path = tmp_path / "xor.safetensors"
+    assert run("train", "--data", "xor", "--epochs", "5", "--quiet", "--save", str(path)).returncode == 0
+    r = run("evaluate", str(path))
+    assert r.returncode == 0 and "on xor test" in r.stdout, r.stderr
+    assert run("train", "--resume", str(path), "--quiet").returncode == 0
+    assert mlp.load_checkpoint(path).metadata["extra"]["epoch"] == 10

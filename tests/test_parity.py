@@ -17,7 +17,7 @@ def run(backend, dtype, activation, loss_cls, out_act, fast, optimizer=None, ste
     model = small_net(backend, dtype, activation, out_act, fast=fast)
     X_host, T_host = batch()
     X, T = model.backend.asarray(X_host, dtype=dtype), model.backend.asarray(T_host, dtype=dtype)
-    loss = loss_cls()
+    loss = loss_cls().bind(model.K)  # the model's kernels: its fast paths or the reference
     Y = model.forward(X)
     value = loss.forward(Y, T)
     dX = model.backward(loss.backward())
@@ -98,7 +98,7 @@ def test_fast_and_reference_paths_differ_only_by_rounding(dtype):
     assert fast.K.fast and not ref.K.fast
     X, T = batch()
     for m in (fast, ref):
-        loss = mlp.CrossEntropy()
+        loss = mlp.CrossEntropy().bind(m.K)
         loss.forward(m.forward(m.backend.asarray(X, dtype=dtype)), m.backend.asarray(T, dtype=dtype))
         m.backward(loss.backward())
     for gf, gr in zip(fast.gradients(), ref.gradients()):

@@ -348,6 +348,9 @@ def test_mlp_device_that_does_not_exist(fresh, name, device, exc, needle):
         if (device == "cuda:0") == torch.cuda.is_available():
             pytest.skip("depends on whether this machine has CUDA")
     fresh.setenv("MLP_DEVICE", device)
+    fresh.setenv("MLP_BACKEND", name)  # MLP_DEVICE belongs to the default backend
+    with raises(exc, needle):
+        backends.get_backend()
     with raises(exc, needle):
         backends.get_backend(name)
     with raises(exc, needle):

@@ -214,3 +214,61 @@ def test_data_goes_to_the_device_once_and_batches_are_slices(monkeypatch):
     mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=3, batch_size=4, progress=False,
             train_metrics=False)
     assert len(calls) == 2 + 3  # X and targets once; one permutation per epoch (300 steps in all)
+
+
+def test_one_output_models_classify_by_threshold():
+    """A single output is a logit (threshold 0) unless the model ends in Sigmoid (threshold 0.5)."""
+    X, y = datasets.spirals(n_samples=400, seed=7)
+    logits = mlp.build_mlp([2, 32, 32, 1], "relu", "binary_cross_entropy", seed=1)
+    mlp.fit(logits, X, y, loss="binary_cross_entropy", optimizer=mlp.SGD(0.1, momentum=0.9), epochs=30,
+            batch_size=16, progress=False)
+    Y = host(logits.forward(logits.backend.asarray(X, dtype="float32")))[:, 0]
+    assert np.array_equal(logits.predict(X), (Y > 0).astype(np.int64))
+    with_loss = mlp.evaluate(logits, X, y, loss="binary_cross_entropy")["accuracy"]
+    assert mlp.evaluate(logits, X, y)["accuracy"] == with_loss == np.mean((Y > 0) == y) > 0.8
+    probs = mlp.build_mlp([2, 8, 1], "relu", "quadratic", seed=1)
+    P = host(probs.forward(probs.backend.asarray(X, dtype="float32")))[:, 0]
+    assert np.array_equal(probs.predict(X), (P > 0.5).astype(np.int64))
+
+
+def test_early_stopping_refuses_a_metric_that_is_not_logged():
+    X, y = datasets.spirals(n_samples=100, seed=8)
+    with pytest.raises(ValueError, match=r"EarlyStopping monitors 'val_accuracy'.*validation_data"):
+        mlp.fit(relu_net(sizes=(2, 8, 2)), X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=3,
+                batch_size=10, progress=False, callbacks=[mlp.EarlyStopping()])
+
+
+def test_divergence_on_the_first_step_restores_optimizer_state_too():
+    X, y = datasets.spirals(n_samples=64, seed=9)
+    model = relu_net(sizes=(2, 8, 2), dtype="float64")
+    before = model.state_dict()
+    opt = mlp.SGD(0.1, momentum=0.9)
+    with pytest.raises(mlp.DivergenceError, match="step 1 of"):
+        mlp.fit(model, X, y, loss=_NanAt(1), optimizer=opt, epochs=1, batch_size=8, progress=False)
+    assert opt.t == 0
+    assert all(np.all(v == 0) for v in opt.state_dict()["arrays"].values())
+    for k, v in before.items():
+        np.testing.assert_array_equal(model.state_dict()[k], v)
+
+
+class _NanAt(mlp.CrossEntropy):
+    """Cross-entropy whose n-th value is NaN (the gradients stay finite, so the step still moves weights)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def forward(self, Y, T):
+        self.calls += 1
+        value = super().forward(Y, T)
+        return value * float("nan") if self.calls == self.n else value
+
+
+def test_losses_use_the_models_kernels():
+    fast = relu_net(sizes=(2, 4, 2))
+    reference = mlp.Sequential([mlp.Linear(2, 4), mlp.ReLU(), mlp.Linear(4, 2)], fast=False)
+    X, y = datasets.spirals(n_samples=40, seed=10)
+    for model in (fast, reference):
+        loss = mlp.CrossEntropy()
+        mlp.fit(model, X, y, loss=loss, optimizer=mlp.SGD(0.1), epochs=1, batch_size=8, progress=False)
+        assert loss.K is model.K
