@@ -27,3 +27,14 @@ def to_host(x) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x
     return np.asarray(backend_of(x).to_numpy(x))
+
+
+def describe(x) -> str:
+    """How an error message names ``x``: "a torch array (device cuda:0)", "a list", ..."""
+    try:
+        be = backend_of(x)
+    except TypeError:
+        if hasattr(x, "shape") and hasattr(x, "dtype"):
+            return f"a {type(x).__module__}.{type(x).__name__}"
+        return f"a {type(x).__name__}"
+    return f"a {be.name} array (device {be.device})"

@@ -352,7 +352,7 @@ class MLPFit(Contender):
         self.loss = mlp.get_loss(problem.loss)
         self.optimizer = mlp.SGD(lr=problem.lr)
         # the data on the device once, rather than at every fit
-        self.X = problem.X if be.name == "numpy" else be.asarray(problem.X, dtype=problem.dtype)
+        self.X = be.asarray(problem.X, dtype=problem.dtype)  # no copy where it is already there (NumPy)
 
     def epoch(self, epoch, m):
         import mlp
@@ -535,7 +535,7 @@ def make_contenders(problem, backend_names, baselines, torch, notes):
             if note not in notes:
                 notes.append(note)
             continue
-        out.append(MLPFit(problem, be, fast=True if name == "numpy" else None))
+        out.append(MLPFit(problem, be, fast=True))  # backends without fast paths get the reference
         if name == "numpy" and "reference" in baselines:
             out.append(MLPFit(problem, be, fast=False, name=REFERENCE))
         if name == "torch" and str(be.device) == "cpu" and _cuda(torch):

@@ -57,17 +57,10 @@ class Loss:
         return loss
 
     def _mismatch(self, Y, T) -> str:
-        from ._util import backend_of
-
-        def where(a):
-            try:
-                be = backend_of(a)
-                return f"a {be.name} array (device {be.device})"
-            except TypeError:
-                return f"a {type(a).__name__}"
+        from ._util import describe
 
         return (
-            f"{type(self).__name__}: targets T are {where(T)} but the outputs Y are {where(Y)}; "
+            f"{type(self).__name__}: targets T are {describe(T)} but the outputs Y are {describe(Y)}; "
             f"put T on the model's backend first (model.backend.asarray(T, dtype=...))"
         )
 

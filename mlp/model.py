@@ -8,7 +8,7 @@ import numpy as np
 from backends import get_backend
 
 from .kernels import get_kernels
-from ._util import backend_of, to_host
+from ._util import describe, to_host
 from .layers import Layer, Linear, Sigmoid, from_config
 
 DTYPES = ("float32", "float64")
@@ -186,15 +186,11 @@ class Sequential:
         """The message for ``X`` that is not an array of this model's backend."""
         if not hasattr(X, "shape") or not hasattr(X, "dtype"):
             return (
-                f"{name} is a {type(X).__name__}, not an array; the model (on the {self.backend.name} backend) "
+                f"{name} is {describe(X)}, not an array; the model (on the {self.backend.name} backend) "
                 f"takes arrays of shape (n_samples, {self.sizes[0]}): use model.backend.asarray(X, dtype={self.dtype!r})"
             )
-        try:
-            where = f"a {backend_of(X).name} array"
-        except TypeError:
-            where = f"a {type(X).__module__}.{type(X).__name__}"
         return (
-            f"{name} is {where}, but the model is on the {self.backend.name} backend "
+            f"{name} is {describe(X)}, but the model is on the {self.backend.name} backend "
             f"({self.backend.device}); use model.backend.asarray(...) or model.to(...)"
         )
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._util import describe
 from .errors import DivergenceError, TrainingInterrupted
 from .losses import get_loss
 
@@ -217,17 +218,13 @@ def _host_or_model(model, name, a):
         return a
     if model.backend.owns(a):
         return a
-    from ._util import backend_of
-
-    try:
-        where = f"a {backend_of(a).name} array"
-    except TypeError:
+    if not hasattr(a, "shape") or not hasattr(a, "dtype"):
         raise TypeError(
             f"{name} must be an array (host NumPy data, a list, or an array on the model's "
             f"{model.backend.name} backend), got {type(a).__name__}"
-        ) from None
+        )
     raise ValueError(
-        f"{name} is {where} but the model is on the {model.backend.name} backend "
+        f"{name} is {describe(a)} but the model is on the {model.backend.name} backend "
         f"({model.backend.device}); pass host NumPy data or move the model with model.to(...)"
     )
 
