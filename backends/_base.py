@@ -29,6 +29,11 @@ class Backend:
         array API kernels by :func:`mlp.kernels.get_kernels`.  ``None``: generic only.
     version : str
         Version of the underlying library, for ``mlp info`` and reports.
+    label : str
+        The device as reports name it: ``cpu``, ``cuda:0``, ``gpu:0``.
+    compiler : object or None
+        For a library that compiles (JAX): ``compiler.jit(fn)`` and ``compiler.loop(step, max_steps)``,
+        which turn mlp's pure step into one compiled call per chunk of steps.  None: steps run one by one.
     """
 
     name: str
@@ -36,6 +41,8 @@ class Backend:
     device: Any
     version: str = ""
     kernels: type | None = None
+    compiler: Any = None
+    label: str = "cpu"
     _to_numpy: Callable[[Any], np.ndarray] = field(default=np.asarray, repr=False)
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
     _quiet: Callable[[], contextlib.AbstractContextManager] = field(default=contextlib.nullcontext, repr=False)

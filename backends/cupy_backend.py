@@ -44,8 +44,16 @@ def create(device=None) -> Backend:
         name="cupy",
         xp=xp,
         device=dev,
+        label=f"cuda:{index}",
         version=cupy.__version__,
         kernels=None,
         _to_numpy=cupy.asnumpy,
         _synchronize=dev.synchronize,
     )
+
+
+def device_of(x):
+    """The CUDA device index of a CuPy array, else None (CuPy is not imported to find out)."""
+    if type(x).__module__.startswith("cupy") and hasattr(x, "device"):
+        return x.device.id
+    return None

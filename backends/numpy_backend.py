@@ -26,3 +26,8 @@ def create(device=None) -> Backend:
         _to_numpy=np.asarray,
         _quiet=lambda: np.errstate(over="ignore", invalid="ignore"),
     )
+
+
+def device_of(x):
+    """"cpu" for a NumPy array (or NumPy scalar, as reductions return), else None."""
+    return "cpu" if isinstance(x, (np.ndarray, np.generic)) else None

@@ -22,8 +22,11 @@ each measured (see ``docs/benchmarks.md``):
   as a BLAS product with a vector of ones instead of a reduction whose inner
   loop restarts for every row.
 
-Kernels never write into an array they did not create, except the gradient and
-parameter arrays they are handed for that purpose.
+Kernels return their results, as the reference does (callers always use the
+returned arrays).  The only arrays they write into are buffers the model and the
+optimizer allocated for exactly that and hand over: the flat gradient buffers
+(``dW=``/``db=`` of ``linear_backward``) and the flat parameter and moment
+buffers of an update, which are changed in place and returned.
 """
 from __future__ import annotations
 
@@ -67,18 +70,23 @@ class NumpyKernels:
         order = [i for i, w in enumerate(is_weight) if w] + [i for i, w in enumerate(is_weight) if not w]
         n_weights = sum(sizes[i] for i, w in enumerate(is_weight) if w)
         flat = np.zeros(sum(sizes), dtype=dtype)
-        arrays = [None] * len(shapes)
-        offset = 0
-        for i in order:
-            arrays[i] = flat[offset : offset + sizes[i]].reshape(shapes[i])
-            offset += sizes[i]
-            if values is not None:
-                arrays[i][...] = values[i]  # the same float64 -> dtype rounding as asarray
         groups = [(flat[:n_weights], True), (flat[n_weights:], False)]
-        return self.Bank(arrays, [(a, w) for a, w in groups if a.size])
+        groups = [(g, w) for g, w in groups if g.size]
+        layout = [None] * len(shapes)
+        offset = {True: 0, False: 0}
+        for i in order:
+            w = bool(is_weight[i])
+            g = next(k for k, (_, gw) in enumerate(groups) if gw == w)
+            layout[i] = (g, offset[w], tuple(shapes[i]))
+            offset[w] += sizes[i]
+        arrays = [groups[g][0][o : o + int(np.prod(shape))].reshape(shape) for g, o, shape in layout]
+        if values is not None:
+            for a, v in zip(arrays, values):
+                a[...] = v  # the same float64 -> dtype rounding as asarray; a fresh buffer of our own
+        return self.Bank(tuple(arrays), tuple(g for g, _ in groups), tuple(w for _, w in groups), tuple(layout))
 
-    def assign(self, dst, src):
-        np.copyto(dst, src)
+    def keep(self, a):
+        return a.copy()
 
     # -- dense layer -----------------------------------------------------------------------
     def linear_forward(self, X, W, b):
@@ -86,15 +94,24 @@ class NumpyKernels:
         Z += b
         return Z
 
-    def linear_backward(self, X, W, dZ, dW, db, need_dX=True):
-        try:
-            np.dot(X.T, dZ, out=dW)
-            np.dot(self._ones(dZ.shape[0], dZ.dtype), dZ, out=db)
-        except ValueError:  # np.dot's out= takes only a C-contiguous array of the exact dtype: not the case for
-            # gradient arrays a direct caller of the kernels made itself (the banks' views always are)
-            np.matmul(X.T, dZ, out=dW)
-            np.add.reduce(dZ, axis=0, out=db)
-        return np.dot(dZ, W.T) if need_dX else None
+    def linear_backward(self, X, W, dZ, need_dX=True, dW=None, db=None):
+        # dW/db are the model's own gradient buffers when given: filled in place and returned
+        if dW is None:
+            dW = np.dot(X.T, dZ)
+        else:
+            try:
+                np.dot(X.T, dZ, out=dW)
+            except ValueError:  # np.dot's out= takes only a C-contiguous array of the exact dtype: the
+                dW = np.dot(X.T, dZ)  # model's buffers always are; a direct caller's may not be (left alone)
+        ones = self._ones(dZ.shape[0], dZ.dtype)
+        if db is None:
+            db = np.dot(ones, dZ)
+        else:
+            try:
+                np.dot(ones, dZ, out=db)
+            except ValueError:
+                db = np.dot(ones, dZ)
+        return (np.dot(dZ, W.T) if need_dX else None), dW, db
 
     # -- activations -----------------------------------------------------------------------
     def sigmoid_forward(self, Z):
@@ -157,22 +174,31 @@ class NumpyKernels:
     softmax_ce_backward = _scaled_difference
     sigmoid_bce_backward = _scaled_difference
 
-    # -- optimizers ------------------------------------------------------------------------
-    def sgd_update(self, p, g, v, lr, momentum, nesterov, weight_decay):
+    # -- optimizers: the parameter and state arrays are the model's and optimizer's own flat buffers ----
+    def _regularised(self, p, g, weight_decay, l1):
         c, dt = self._c, p.dtype
         if weight_decay:
             g = np.multiply(p, c(weight_decay, dt)) + g
+        if l1:
+            g = np.multiply(np.sign(p), c(l1, dt)) + g
+        return g
+
+    def sgd_update(self, p, g, v, lr, momentum, nesterov, weight_decay, l1=0.0):
+        c, dt = self._c, p.dtype
+        if weight_decay or l1:
+            g = self._regularised(p, g, weight_decay, l1)
         if v is not None:
             v *= c(momentum, dt)
             v += g
             g = np.multiply(v, c(momentum, dt)) + g if nesterov else v
         step = np.multiply(g, c(lr, dt))
         p -= step
+        return p, v
 
-    def adam_update(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, t):
+    def adam_update(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, t, l1=0.0):
         c, dt = self._c, p.dtype
-        if weight_decay:
-            g = np.multiply(p, c(weight_decay, dt)) + g
+        if weight_decay or l1:
+            g = self._regularised(p, g, weight_decay, l1)
         m *= c(beta1, dt)
         m += np.multiply(g, c(1.0 - beta1, dt))
         g2 = np.multiply(g, g)
@@ -184,3 +210,4 @@ class NumpyKernels:
         np.divide(m, denom, out=denom)
         denom *= lr * (1.0 - beta2**t) ** 0.5 / (1.0 - beta1**t)
         p -= denom
+        return p, m, v

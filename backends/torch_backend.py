@@ -47,8 +47,16 @@ def create(device=None) -> Backend:
         name="torch",
         xp=xp,
         device=dev,
+        label="cpu" if dev.type == "cpu" else str(dev),
         version=torch.__version__,
         kernels=None,
         _to_numpy=to_numpy,
         _synchronize=synchronize,
     )
+
+
+def device_of(x):
+    """The device of a torch tensor ("cpu", "cuda:0"), else None (torch is not imported to find out)."""
+    if type(x).__module__.startswith("torch") and hasattr(x, "device"):
+        return str(x.device)
+    return None

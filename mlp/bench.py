@@ -11,8 +11,15 @@ same initial weights, is trained by:
   loss, ``backward``, ``optimizer.step``, ``zero_grad``), with the weights copied
   from the mlp model and plain SGD;
 * ``numpy hand-written``: a minimal mini-batch loop written straight in NumPy;
+* ``JAX jit (hand-written)``: the epoch a JAX user writes, ``jax.grad`` and plain
+  SGD with the full mini-batches in one jitted ``lax.scan``;
+* ``scikit-learn MLPClassifier``: scikit-learn's own trainer, one ``partial_fit``
+  per epoch (softmax and cross-entropy at the output, always);
 * ``per-example (book)``: the book's ``network.py`` algorithm, backprop one
   example at a time and the gradients summed over the mini-batch, on NumPy.
+
+The reference loops live in ``backends/reference/`` (they are other libraries'
+code, and the benchmark's, not the engine's).
 
 Contenders run interleaved, one epoch of each in turn (``--warmup`` untimed
 rounds, then ``--epochs`` timed ones), so that a change in the machine's load
@@ -58,8 +65,11 @@ REFERENCE = "mlp numpy (reference kernels)"
 HANDWRITTEN = "numpy hand-written"
 PYTORCH = "PyTorch eager"
 PER_EXAMPLE = "per-example (book)"
+JAX_SCAN = "JAX jit (hand-written)"
+SKLEARN = "scikit-learn MLPClassifier"
 #: ``--baselines`` names -> what they add
-BASELINES = {"reference": REFERENCE, "handwritten": HANDWRITTEN, "pytorch": PYTORCH, "per-example": PER_EXAMPLE}
+BASELINES = {"reference": REFERENCE, "handwritten": HANDWRITTEN, "pytorch": PYTORCH, "jax": JAX_SCAN,
+             "sklearn": SKLEARN, "per-example": PER_EXAMPLE}
 
 
 # -- arguments ---------------------------------------------------------------------------------
@@ -86,7 +96,8 @@ def _add_arguments(p):
     p.add_argument("--backends", type=_csv(list(KNOWN)), default=None,
                    help="mlp backends to time, comma-separated (default: every backend usable here)")
     p.add_argument("--baselines", type=_csv(list(BASELINES), allow_none=True), default=list(BASELINES),
-                   help="comparison rows: reference,handwritten,pytorch,per-example (default: all) or none")
+                   help="comparison rows: reference,handwritten,pytorch,jax,sklearn,per-example (default: all) "
+                        "or none")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--epochs", type=int, default=None, help=f"timed epochs per contender (default {DEFAULTS['epochs']})")
     p.add_argument("--warmup", type=int, default=None, help=f"untimed warm-up epochs (default {DEFAULTS['warmup']})")
@@ -184,9 +195,9 @@ def machine_info(torch=None):
                                                     "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                     if os.environ.get(k) is not None}}
     if torch is not None:
-        from backends import torch_reference
+        from backends.reference import torch_eager
 
-        info.update(torch_reference.describe(torch))
+        info.update(torch_eager.describe(torch))
     if hasattr(os, "getloadavg"):
         info["load_average"] = list(os.getloadavg())
     return info
@@ -205,20 +216,6 @@ def _notes_on_machine(info):
     if load and load[0] > 0.5:
         notes.append(f"load average {load[0]:.2f} on {info['cores']} cores as the run began: other processes were "
                      "running, and multi-threaded contenders suffer most from that")
-    return notes
-
-
-def _tf32_off(torch, names):
-    """Float32 matmuls in full float32 on CUDA: TF32 off for PyTorch; CuPy reads ``CUPY_TF32``."""
-    from backends import torch_reference
-
-    notes = torch_reference.tf32_off(torch) if torch is not None else []
-    if "cupy" in names and os.environ.get("CUPY_TF32", "0") != "0":
-        if "cupy" in sys.modules:
-            notes.append("CUPY_TF32 is set and CuPy is already imported: its float32 matmuls may use TF32")
-        else:
-            os.environ["CUPY_TF32"] = "0"
-            notes.append("CUPY_TF32 was set: set to 0 for this run")
     return notes
 
 
@@ -314,13 +311,6 @@ def initial_weights(problem):
     return [(state[f"W{i}"].copy(), state[f"b{i}"].copy()) for i in range(len(problem.sizes) - 1)]
 
 
-def _device_label(backend):
-    text = str(backend.device)
-    if backend.name == "cupy":
-        return f"cuda:{backend.device.id}"
-    return "cpu" if backend.name in ("numpy", "array_api_strict") or text == "cpu" else text
-
-
 # -- contenders ----------------------------------------------------------------------------------
 class Contender:
     """Trains ``problem`` for (the first ``m`` samples of) an epoch and returns the synchronised seconds."""
@@ -346,7 +336,7 @@ class MLPFit(Contender):
         self.problem = problem
         self.model = build_model(problem, backend, fast=fast)
         be = self.model.backend
-        self.backend, self.device = be.name, _device_label(be)
+        self.backend, self.device = be.name, be.label
         self.name = name or f"mlp {be.name}" + ("" if self.device == "cpu" else f" ({self.device})")
         self.slow = be.name == "array_api_strict"
         self.loss = mlp.get_loss(problem.loss)
@@ -362,134 +352,6 @@ class MLPFit(Contender):
                     epochs=epoch + 1, initial_epoch=epoch, batch_size=self.problem.batch, seed=self.problem.seed,
                     progress=False, train_metrics=False)
         return h.history["seconds"][-1]
-
-
-class HandWritten(Contender):
-    """A minimal mini-batch loop written straight in NumPy, the way a careful user writes one."""
-
-    kind = "numpy loop"
-    name = HANDWRITTEN
-
-    def __init__(self, problem, weights):
-        self.problem = problem
-        self.Ws = [W.copy() for W, _ in weights]
-        self.bs = [b.copy() for _, b in weights]
-
-    def epoch(self, epoch, m):
-        p = self.problem
-        perm = p.perm(epoch, m)
-        X, T = p.X[perm], p.T[perm]
-        Ws, bs, lr, n_layers, batch = self.Ws, self.bs, p.lr, len(self.Ws), p.batch
-        sigmoid_hidden, quadratic = p.activation == "sigmoid", p.loss == "quadratic"
-        with np.errstate(over="ignore"):  # exp(-z) overflows to inf for very negative z: the sigmoid is then 0
-            t0 = time.perf_counter()
-            for i in range(0, m, batch):
-                a = X[i : i + batch]
-                acts = [a]
-                for W, b in zip(Ws[:-1], bs[:-1]):
-                    z = a @ W + b
-                    a = 1 / (1 + np.exp(-z)) if sigmoid_hidden else np.maximum(z, 0)
-                    acts.append(a)
-                z = a @ Ws[-1] + bs[-1]
-                t = T[i : i + batch]
-                if quadratic:  # sigmoid output and the book's cost
-                    y = 1 / (1 + np.exp(-z))
-                    delta = (y - t) * (y * (1 - y)) / len(t)
-                else:  # softmax and cross-entropy
-                    e = np.exp(z - z.max(axis=1, keepdims=True))
-                    delta = (e / e.sum(axis=1, keepdims=True) - t) / len(t)
-                for k in range(n_layers - 1, -1, -1):
-                    gW = acts[k].T @ delta
-                    gb = delta.sum(axis=0)
-                    if k:
-                        a = acts[k]
-                        delta = (delta @ Ws[k].T) * (a * (1 - a) if sigmoid_hidden else (a > 0))
-                    Ws[k] -= lr * gW
-                    bs[k] -= lr * gb
-            return time.perf_counter() - t0
-
-
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def _sigmoid_prime(z):
-    return _sigmoid(z) * (1 - _sigmoid(z))
-
-
-class PerExample(Contender):
-    """The book's network.py: backprop one example at a time, gradients summed over the mini-batch.
-
-    Nielsen's code as written (column vectors, ``w`` of shape ``(n_out, n_in)``,
-    fresh gradient lists per example), generalised to ReLU hidden layers and a
-    softmax/cross-entropy output for ``mid`` and ``wide``, and keeping the dtype.
-    """
-
-    kind = "per-example"
-    name = PER_EXAMPLE
-    slow = True
-
-    def __init__(self, problem, weights):
-        self.problem = problem
-        self.weights = [np.ascontiguousarray(W.T) for W, _ in weights]
-        self.biases = [b.reshape(-1, 1).copy() for _, b in weights]
-        self.dtype = np.dtype(problem.dtype)
-        sig = problem.activation == "sigmoid"
-        self.act = _sigmoid if sig else (lambda z: np.maximum(z, 0))
-        self.act_prime = _sigmoid_prime if sig else (lambda z: (z > 0).astype(z.dtype))
-
-    def backprop(self, x, y):
-        nabla_b = [np.zeros(b.shape, self.dtype) for b in self.biases]
-        nabla_w = [np.zeros(w.shape, self.dtype) for w in self.weights]
-        activation = x
-        activations = [x]
-        zs = []
-        last = len(self.weights) - 1
-        for k, (b, w) in enumerate(zip(self.biases, self.weights)):
-            z = np.dot(w, activation) + b
-            zs.append(z)
-            if k < last:
-                activation = self.act(z)
-            elif self.problem.loss == "quadratic":
-                activation = _sigmoid(z)
-            else:
-                e = np.exp(z - z.max())
-                activation = e / e.sum()
-            activations.append(activation)
-        if self.problem.loss == "quadratic":  # cost_derivative(a, y) * sigmoid_prime(z)
-            delta = (activations[-1] - y) * _sigmoid_prime(zs[-1])
-        else:
-            delta = activations[-1] - y
-        nabla_b[-1] = delta
-        nabla_w[-1] = np.dot(delta, activations[-2].transpose())
-        for l in range(2, len(self.weights) + 1):
-            z = zs[-l]
-            sp = self.act_prime(z)
-            delta = np.dot(self.weights[-l + 1].transpose(), delta) * sp
-            nabla_b[-l] = delta
-            nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
-        return nabla_b, nabla_w
-
-    def update_mini_batch(self, mini_batch, eta):
-        nabla_b = [np.zeros(b.shape, self.dtype) for b in self.biases]
-        nabla_w = [np.zeros(w.shape, self.dtype) for w in self.weights]
-        for x, y in mini_batch:
-            delta_nabla_b, delta_nabla_w = self.backprop(x, y)
-            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
-            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
-        self.weights = [w - (eta / len(mini_batch)) * nw for w, nw in zip(self.weights, nabla_w)]
-        self.biases = [b - (eta / len(mini_batch)) * nb for b, nb in zip(self.biases, nabla_b)]
-
-    def epoch(self, epoch, m):
-        p = self.problem
-        # the book's training data, a list of (x, y) column vectors, made before the clock starts
-        data = [(p.X[j].reshape(-1, 1), p.T[j].reshape(-1, 1)) for j in p.perm(epoch, m)]
-        batches = [data[k : k + p.batch] for k in range(0, m, p.batch)]
-        with np.errstate(over="ignore"):
-            t0 = time.perf_counter()
-            for mini_batch in batches:
-                self.update_mini_batch(mini_batch, p.lr)
-            return time.perf_counter() - t0
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -509,14 +371,14 @@ def _timed_samples(contender, problem, budget):
 
 
 def _cuda(torch):
-    from backends import torch_reference
+    from backends.reference import torch_eager
 
-    return torch is not None and torch_reference.cuda_available(torch)
+    return torch is not None and torch_eager.cuda_available(torch)
 
 
 def torch_eager(problem, weights, torch, device="cpu"):
-    """The PyTorch eager contender (its code lives in ``backends.torch_reference``: it is torch code)."""
-    from backends.torch_reference import EagerLoop
+    """The PyTorch eager contender (its code lives in ``backends.reference.torch_eager``)."""
+    from backends.reference.torch_eager import EagerLoop
 
     return EagerLoop(problem, weights, torch, device,
                      name=PYTORCH + ("" if str(device) == "cpu" else f" ({device})"))
@@ -524,6 +386,7 @@ def torch_eager(problem, weights, torch, device="cpu"):
 
 def make_contenders(problem, backend_names, baselines, torch, notes):
     import backends
+    from backends.reference import jax_scan, numpy_loops, sklearn_mlp
 
     weights = initial_weights(problem)
     out = []
@@ -541,7 +404,25 @@ def make_contenders(problem, backend_names, baselines, torch, notes):
         if name == "torch" and str(be.device) == "cpu" and _cuda(torch):
             out.append(MLPFit(problem, backends.get_backend("torch", device="cuda")))
     if "handwritten" in baselines:
-        out.append(HandWritten(problem, weights))
+        out.append(numpy_loops.HandWritten(problem, weights))
+    if "jax" in baselines:
+        jax = jax_scan.load()
+        if jax is not None:
+            out.append(jax_scan.ScanLoop(problem, weights, jax, name=JAX_SCAN))
+        elif "JAX jit skipped: jax is not installed (pip install jax)" not in notes:
+            notes.append("JAX jit skipped: jax is not installed (pip install jax)")
+    if "sklearn" in baselines:
+        nn = sklearn_mlp.load()
+        if nn is None:
+            if "scikit-learn skipped: it is not installed (pip install scikit-learn)" not in notes:
+                notes.append("scikit-learn skipped: it is not installed (pip install scikit-learn)")
+        else:
+            out.append(sklearn_mlp.PartialFitLoop(problem, weights, nn, name=SKLEARN))
+            if problem.loss != "cross_entropy":
+                note = (f"{SKLEARN} on {problem.name}: scikit-learn trains a softmax with cross-entropy at the "
+                        f"output, not the {problem.loss} cost: the same sizes, a slightly different network")
+                if note not in notes:
+                    notes.append(note)
     if "pytorch" in baselines:
         if torch is not None:
             out.append(torch_eager(problem, weights, torch))
@@ -550,7 +431,7 @@ def make_contenders(problem, backend_names, baselines, torch, notes):
         elif "PyTorch eager skipped: torch is not installed (pip install torch)" not in notes:
             notes.append("PyTorch eager skipped: torch is not installed (pip install torch)")
     if "per-example" in baselines:
-        out.append(PerExample(problem, weights))
+        out.append(numpy_loops.PerExample(problem, weights))
     return out
 
 
@@ -624,12 +505,12 @@ def run(args) -> int:
     """``mlp bench``: print the table (and write ``--json``); returns the exit status."""
     settings = _settings(args)
     import backends
-    from backends import torch_reference
+    from backends.reference import torch_eager
 
     wants_torch = "pytorch" in args.baselines or "torch" in (args.backends or ["torch"])
-    torch = torch_reference.load() if wants_torch else None
+    torch = torch_eager.load() if wants_torch else None
 
-    notes = _tf32_off(torch, args.backends or list(backends.KNOWN))  # before anything imports CuPy
+    notes = backends.prepare_benchmark(args.backends or list(backends.KNOWN))  # before anything imports CuPy
     names = args.backends if args.backends is not None else backends.available()
     dtype = args.dtype
     command = getattr(args, "_command", None) or "mlp " + " ".join(sys.argv[1:])

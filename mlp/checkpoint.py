@@ -19,7 +19,15 @@ Metadata
          "backend": "numpy",                       # where it was saved from
          "optimizer": {"type": "Adam", "hyper": {...}, "t": 120} or null,
          "tensors": {"model.W0": {"shape": [784, 30], "dtype": "float32"}, ...},
-         "extra": {"epoch": 3, "loss": "cross_entropy", "history": {...}}}
+         "extra": {"epoch": 3, "loss": "cross_entropy", "history": {...},
+                   "preprocessing": {...}}}     # optional, see below
+
+``extra["preprocessing"]`` (written when a model is trained on a table, see
+:class:`mlp.tables.Preprocessor`) holds the feature names, the standardisation statistics,
+the task and the original class labels, as plain JSON.  It is checked on load (types,
+lengths, finite positive scales, and against the model's input and output widths) and
+returned as :attr:`Checkpoint.preprocessor`, so ``mlp predict`` and ``mlp evaluate`` apply
+exactly what training applied.
 
 Saving is atomic (temporary file in the same folder, fsync, ``os.replace``,
 fsync of the folder): a save interrupted at any point leaves the previous file
@@ -49,7 +57,7 @@ import numpy as np
 from .errors import CheckpointError
 from .model import DTYPES, Sequential
 
-__all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "save"]
+__all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "save", "write_atomic"]
 
 #: Version of the ``mlp`` metadata layout written by :func:`save`.
 FORMAT = 1
@@ -83,11 +91,15 @@ class Checkpoint:
     metadata : dict
         The parsed ``"mlp"`` metadata (``format``, ``architecture``, ``dtype``, ``backend``,
         ``optimizer``, ``tensors``, ``extra``, ...).
+    preprocessor : mlp.tables.Preprocessor or None
+        What the model needs applied to a table's columns (features, statistics, classes,
+        task), checked against the model; None when the checkpoint has none.
     """
 
     model: Any
     optimizer: Any = None
     metadata: dict = field(default_factory=dict)
+    preprocessor: Any = None
 
     @property
     def extra(self) -> dict:
@@ -181,7 +193,18 @@ def _write_atomic(path: Path, data: bytes):
     _fsync_dir(folder)
 
 
-def save(model, path, optimizer=None, **extra) -> Path:
+def write_atomic(path, data: bytes) -> Path:
+    """Write ``data`` to the file ``path`` atomically (temporary file, fsync, rename); returns ``path``.
+
+    A crash at any point leaves either the old file or the new one at ``path``, never a mix.
+    Missing parent folders are created.
+    """
+    path = Path(os.fspath(path))
+    _write_atomic(path, data)
+    return path
+
+
+def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
     """Write ``model`` (and ``optimizer``'s state) to the safetensors file ``path``, atomically.
 
     Parameters
@@ -192,6 +215,8 @@ def save(model, path, optimizer=None, **extra) -> Path:
     optimizer : Optimizer or None
         Its type, hyperparameters, step count and state arrays are saved too, so that
         training resumes exactly where it stopped.
+    preprocessor : mlp.tables.Preprocessor or None
+        Stored as ``extra["preprocessing"]`` (checked against ``model`` first).
     **extra
         JSON-able values stored in the metadata (``epoch=``, ``loss=``, ``seed=``, ``history=``...);
         NumPy scalars are written as Python numbers.
@@ -215,7 +240,14 @@ def save(model, path, optimizer=None, **extra) -> Path:
     if not isinstance(model, Sequential):
         raise TypeError(f"save: model must be an mlp.Sequential, got {type(model).__name__}")
     path = Path(os.fspath(path))
+    if preprocessor is not None:
+        extra["preprocessing"] = preprocessor.to_dict()
     extra = _check_extra(extra)
+    if "preprocessing" in extra:
+        try:
+            _check_preprocessing(extra["preprocessing"], model.sizes)
+        except ValueError as e:
+            raise ValueError(f"save: {e}") from None
 
     tensors = {f"model.{n}": np.ascontiguousarray(a, dtype=model.dtype) for n, a in model.state_dict().items()}
     opt_info = None
@@ -405,6 +437,22 @@ def _expected_tensors(path, meta) -> tuple[dict, Any]:
     return expected, optimizer
 
 
+def _check_preprocessing(data, sizes):
+    """The :class:`~mlp.tables.Preprocessor` in ``data``, checked against a model of widths ``sizes``."""
+    from .tables import Preprocessor
+
+    pre = Preprocessor.from_dict(data)
+    if len(pre.features) != sizes[0]:
+        raise ValueError(f"preprocessing names {len(pre.features)} features, but the model reads {sizes[0]} inputs")
+    n_out = pre.n_outputs()
+    if pre.task == "classification" and n_out == 2 and sizes[-1] == 1:
+        n_out = 1  # two classes on one logistic output
+    if n_out != sizes[-1]:
+        what = f"{len(pre.classes)} classes" if pre.task == "classification" else f"{len(pre.targets)} targets"
+        raise ValueError(f"preprocessing has {what}, but the model has {sizes[-1]} outputs")
+    return pre
+
+
 def _parse_metadata(path, metadata: dict) -> dict:
     if "mlp" not in metadata:
         raise _fail(path, 'no "mlp" metadata in the header (a safetensors file, but not an mlp checkpoint)')
@@ -486,7 +534,8 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
     Returns
     -------
     Checkpoint
-        ``model``, ``optimizer`` (None if none was saved) and the parsed ``metadata``.
+        ``model``, ``optimizer`` (None if none was saved), the parsed ``metadata`` and the
+        checked ``preprocessor`` (None if none was saved).
 
     Raises
     ------
@@ -523,11 +572,17 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
     except (TypeError, ValueError) as e:
         raise _fail(path, f"invalid architecture ({e})") from None
     model.load_state_dict({n: tensors[f"model.{n}"] for n in model.param_names()})
+    preprocessor = None
+    if "preprocessing" in meta["extra"]:
+        try:
+            preprocessor = _check_preprocessing(meta["extra"]["preprocessing"], model.sizes)
+        except ValueError as e:
+            raise _fail(path, f"invalid preprocessing metadata: {e}") from None
     if optimizer is not None:
         info = meta["optimizer"]
         arrays = {k[len("optimizer.") :]: v for k, v in tensors.items() if k.startswith("optimizer.")}
         optimizer.load_state_dict({"type": info["type"], "hyper": info["hyper"], "t": info["t"], "arrays": arrays}, model)
-    return Checkpoint(model=model, optimizer=optimizer, metadata=meta)
+    return Checkpoint(model=model, optimizer=optimizer, metadata=meta, preprocessor=preprocessor)
 
 
 def load(path, backend=None):

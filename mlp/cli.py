@@ -1,4 +1,9 @@
-"""The ``mlp`` command: ``mlp train``, ``mlp evaluate``, ``mlp info``, ``mlp bench``.
+"""The ``mlp`` command: ``mlp train``, ``mlp predict``, ``mlp evaluate``, ``mlp info``, ``mlp bench``.
+
+``--data`` takes a built-in data set (mnist, fashion-mnist, xor, spirals) or a table of your
+own (CSV with a header, Parquet, NPY, NPZ: see :mod:`mlp.tables`).  A model trained on a table
+carries its preprocessing (feature names, standardisation, classes, task) in its checkpoint,
+which ``mlp predict`` and ``mlp evaluate`` apply.
 
 Every error a user can cause exits non-zero with one readable line
 (``mlp: error: ...``); ``--debug`` shows the traceback instead.
@@ -16,12 +21,16 @@ EXIT_INTERRUPTED = 130
 
 #: the defaults of `mlp train`: a modern recipe that reaches ~98% on MNIST in about a minute on 2 CPU cores
 DEFAULTS = dict(data="mnist", sizes=[784, 512, 256, 10], activation="relu", loss="cross_entropy", init="he",
-                optimizer="sgd", lr=0.05, momentum=0.9, l2=0.0, epochs=15, batch_size=64, dtype="float32", seed=0)
+                optimizer="sgd", lr=0.05, momentum=0.9, l2=0.0, l1=0.0, dropout=0.0, epochs=15, batch_size=64, dtype="float32", seed=0)
 #: what differs for the small synthetic sets (used only where the option was not given)
 DATA_DEFAULTS = {
     "xor": dict(sizes=[2, 8, 2], epochs=300, batch_size=4, lr=0.1),
     "spirals": dict(sizes=[2, 64, 64, 2], epochs=60, batch_size=32, lr=0.05),
 }
+#: what differs for a table of your own: one hidden layer of 100, Adam (as scikit-learn's MLP defaults)
+TABLE_DEFAULTS = dict(hidden=[100], optimizer="adam", lr=0.001, epochs=50, batch_size=32)
+#: the share of a table held out for validation when neither --val-split nor --val-data is given
+VAL_SPLIT = 0.2
 
 
 def _sizes(text):
@@ -32,6 +41,36 @@ def _sizes(text):
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--sizes needs at least two positive widths, got {text!r}")
     return sizes
+
+
+def _hidden(text):
+    try:
+        sizes = [int(v) for v in text.split(",")] if text.strip() else []
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated integers like 64,32, got {text!r}")
+    if min(sizes, default=1) < 1:
+        raise argparse.ArgumentTypeError(f"--hidden widths must be positive, got {text!r}")
+    return sizes
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"--val-split must be a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def _threads(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--threads must be a positive integer, got {text!r}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,22 +87,45 @@ def build_parser() -> argparse.ArgumentParser:
     from .losses import LOSSES
     from .optim import OPTIMIZERS
 
+    from . import __version__
+
     parser = _Parser(prog="mlp", description="Train multilayer perceptrons on any array API backend.")
+    parser.add_argument("--version", action="version", version=f"mlp {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--backend", help="numpy, cupy, torch or array_api_strict (overrides MLP_BACKEND)")
-    common.add_argument("--data-dir", help="folder with the data set's IDX files (default: $MLP_DATA_DIR/<data> or ~/.cache/mlp/<data>)")
+    common.add_argument("--backend", help="numpy, cupy, torch, jax or array_api_strict (overrides MLP_BACKEND)")
+    common.add_argument("--device", help="the backend's device, e.g. cuda:1 (overrides MLP_DEVICE)")
+    common.add_argument("--threads", type=_threads, metavar="N",
+                        help="limit BLAS/OpenMP threads to N (needs threadpoolctl: pip install threadpoolctl; "
+                             "scikit-learn brings it); on a shared machine an oversubscribed BLAS is many times slower")
+    common.add_argument("--data-dir", help="data root for mnist and fashion-mnist, like MLP_DATA_DIR (which it "
+                                           "overrides): a folder holding mnist/ and fashion-mnist/ (or the four files "
+                                           "directly); default $MLP_DATA_DIR, else ~/.cache/mlp")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
     defaults = ", ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
                          for k, v in DEFAULTS.items())
     t = sub.add_parser("train", parents=[common], help="train a network (default: MNIST, ~98%% in about a minute)",
-                       description=f"Defaults: {defaults}; for xor and spirals: {DATA_DEFAULTS}.")
-    t.add_argument("--data", choices=DATASETS, default=DEFAULTS["data"])
+                       description=f"Defaults: {defaults}; for xor and spirals: {DATA_DEFAULTS}; for a table: "
+                                   f"{TABLE_DEFAULTS}, the loss from the task, --val-split {VAL_SPLIT}.")
+    t.add_argument("--data", default=DEFAULTS["data"], metavar="DATA",
+                   help=f"{', '.join(DATASETS)}, or a table file (.csv with a header, .parquet, .npy, .npz)")
+    t.add_argument("--target", help="a table's target column (default: the last column; comma-separated: several "
+                                    "regression targets)")
+    t.add_argument("--task", choices=("classification", "regression"),
+                   help="default: inferred from the target (text or few integer values: classification)")
+    t.add_argument("--val-split", type=_fraction, metavar="FRACTION",
+                   help=f"hold out this share of a table for validation (default {VAL_SPLIT}; 0: none)")
+    t.add_argument("--val-data", metavar="PATH", help="a separate validation table (instead of --val-split)")
+    t.add_argument("--no-standardize", action="store_true",
+                   help="do not standardise a table's features (default: mean 0, standard deviation 1 from the "
+                        "training split, saved in the checkpoint)")
     t.add_argument("--sizes", type=_sizes, default=None, help="layer widths; input and output must fit the data")
+    t.add_argument("--hidden", type=_hidden, default=None, metavar="WIDTHS",
+                   help="hidden-layer widths only, e.g. 64,32 (input and output widths come from the data)")
     t.add_argument("--activation", choices=sorted(ACTIVATIONS), default=None, help="hidden-layer activation")
     t.add_argument("--loss", choices=sorted(LOSSES), default=None,
                    help="quadratic adds a sigmoid output (the book's chapter 1 network)")
@@ -72,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=None, help="learning rate (the book's eta)")
     t.add_argument("--momentum", type=float, default=None, help="SGD momentum")
     t.add_argument("--l2", type=float, default=None, help="the book's L2 lambda (scaled by the training-set size)")
+    t.add_argument("--l1", type=float, default=None, metavar="LAMBDA",
+                   help="the book's L1 lambda (scaled by the training-set size)")
+    t.add_argument("--dropout", type=float, default=None, metavar="P",
+                   help="drop each hidden unit with probability P in training (inverted dropout; default 0)")
     t.add_argument("--epochs", type=int, default=None, help="epochs to train (with --resume: more epochs)")
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--dtype", choices=("float32", "float64"), default=None)
@@ -80,13 +146,29 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
     t.add_argument("--plot", metavar="PATH", help="write a PNG of loss and accuracy per epoch (needs matplotlib)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
-    t.set_defaults(func=cmd_train)
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the processes of an MPI job: mpiexec -n 4 mlp train "
+                        "--distributed (needs: pip install mpi4py mpich); --batch-size is the global batch")
+    from .distributed import command as with_communicator
 
-    e = sub.add_parser("evaluate", parents=[common], help="accuracy and loss of a saved model on a data set's test split")
+    t.set_defaults(func=with_communicator(cmd_train))
+
+    e = sub.add_parser("evaluate", parents=[common],
+                       help="metrics of a saved model on a built-in test split or on a table with the target column")
     e.add_argument("path", help="checkpoint (.safetensors)")
-    e.add_argument("--data", choices=DATASETS, default=None, help="default: the data set the model was trained on")
+    e.add_argument("--data", default=None, metavar="DATA",
+                   help=f"{', '.join(DATASETS)} (its test split) or a table file; default: the built-in data set "
+                        "the model was trained on")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", parents=[common], help="predictions of a saved model for the rows of a table")
+    pr.add_argument("path", help="checkpoint (.safetensors)")
+    pr.add_argument("data", help="table file (.csv, .parquet, .npy, .npz); the target column may be absent, and "
+                                 "features are matched by the names saved at training")
+    pr.add_argument("--out", metavar="PATH", help="write a CSV file (default: CSV on standard output)")
+    pr.add_argument("--proba", action="store_true", help="class probabilities, one column per class")
+    pr.set_defaults(func=cmd_predict)
 
     i = sub.add_parser("info", help="backends usable here, their devices and versions, and why the others are not")
     i.set_defaults(func=cmd_info)
@@ -103,19 +185,44 @@ def _say(args, *text):
 
 
 def _backend(args):
-    """``--backend`` overrides MLP_BACKEND, so MLP_DEVICE (the default backend's device) applies to it."""
-    if not args.backend:
+    """``--backend`` overrides MLP_BACKEND and ``--device`` MLP_DEVICE (the default backend's device)."""
+    device = getattr(args, "device", None)
+    if not args.backend and not device:
         return None
     import backends
 
-    return backends.get_backend(args.backend, device=os.environ.get("MLP_DEVICE") or None)
+    return backends.get_backend(args.backend or None, device=device or os.environ.get("MLP_DEVICE") or None)
 
 
 def _load_data(args, quiet):
     from .datasets import load
 
-    data_dir = args.data_dir
-    return load(args.data, data_dir=data_dir, download=True, progress=not quiet)
+    return load(args.data, data_root=_data_root(args), download=True, progress=not quiet)
+
+
+def _data_root(args):
+    root = args.data_dir
+    if root and Path(root).exists() and not Path(root).is_dir():
+        raise ValueError(f"--data-dir {root} is a file, not a folder: --data-dir names the folder that holds mnist/ "
+                         f"and fashion-mnist/; to train on a table of your own, use --data {root}")
+    return root
+
+
+def _is_table(data) -> bool:
+    from .datasets import DATASETS
+
+    return data is not None and data not in DATASETS
+
+
+def _check_data(data):
+    """A built-in name, or a table path with a known suffix (an unknown name says what is accepted)."""
+    from .datasets import DATASETS
+    from .tables import FORMATS
+
+    if data in DATASETS or Path(data).suffix.lower() in FORMATS:
+        return
+    raise ValueError(f"--data {data!r} is neither a built-in data set ({', '.join(DATASETS)}) nor a table file "
+                     f"({', '.join(FORMATS)})")
 
 
 def _split(args, data):
@@ -132,7 +239,7 @@ def _check_plot_possible(path):
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise SystemExit(f"mlp: error: --plot {path} needs matplotlib: pip install 'mlp[plot]' (or pip install matplotlib)")
+        raise SystemExit(f"mlp: error: --plot {path} needs matplotlib: pip install 'mlp-arrayapi[plot]' (or pip install matplotlib)")
 
 
 def write_plot(history, path):
@@ -145,7 +252,8 @@ def write_plot(history, path):
     h = history.history
     epochs = [e + 1 for e in history.epoch]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, ax in (("loss", ax1), ("accuracy", ax2)):
+    metric = "r2" if "r2" in h else "accuracy"
+    for key, ax in (("loss", ax1), (metric, ax2)):
         ax.plot(epochs, h[key], marker="o", label="training")
         if any(v == v for v in h["val_" + key]):
             ax.plot(epochs, h["val_" + key], marker="o", label="validation")
@@ -163,21 +271,30 @@ def write_plot(history, path):
 def cmd_train(args) -> int:
     import mlp
     from .checkpoint import load_checkpoint
-    from .training import ModelCheckpoint, l2_weight_decay, save_training_state
+    from .training import ModelCheckpoint, save_training_state
 
     _check_plot_possible(args.plot)
-    quiet = args.quiet
-    given = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) is not None}
-    config = {**DEFAULTS, **DATA_DEFAULTS.get(args.data, {}), **given}
+    if args.sizes is not None and args.hidden is not None:
+        raise ValueError("give --sizes (every width) or --hidden (hidden widths only), not both")
+    from .distributed import communicator_of
+
+    comm = communicator_of(args)  # --distributed: one MPI job, where rank 0 alone prints and writes files
+    quiet = args.quiet or not comm.is_root
+    table_options = {"target": args.target, "task": args.task, "val_split": args.val_split, "val_data": args.val_data}
+    given = {k: getattr(args, k) for k in (*DEFAULTS, "hidden") if getattr(args, k) is not None}
     history = None
     initial_epoch = initial_step = 0
+    ckpt = None
     if args.resume:
         ckpt = load_checkpoint(args.resume, backend=_backend(args))
         extra = ckpt.metadata.get("extra", {})
         saved = extra.get("cli")
-        if given.keys() - {"data", "epochs"}:
+        asked = (given.keys() - {"data", "epochs"}) | {k for k, v in table_options.items() if v is not None}
+        if args.no_standardize:
+            asked.add("no_standardize")
+        if asked:
             raise ValueError(f"--resume continues the saved run with its own settings; drop "
-                             f"{', '.join('--' + k.replace('_', '-') for k in sorted(given.keys() - {'data', 'epochs'}))}")
+                             f"{', '.join('--' + k.replace('_', '-') for k in sorted(asked))}")
         if not saved:
             raise mlp.CheckpointError(f"{args.resume}: this checkpoint was not written by `mlp train`, so it cannot be resumed from the command line")
         if ckpt.optimizer is None:
@@ -190,73 +307,290 @@ def cmd_train(args) -> int:
         save_path = args.save or args.resume
         epochs = initial_epoch + (args.epochs if args.epochs is not None else config["epochs"])
     else:
-        save_path = args.save or os.path.join("runs", f"{args.data}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors")
+        _check_data(args.data)
+        if not _is_table(args.data) and (args.no_standardize or any(v is not None for v in table_options.values())):
+            raise ValueError(f"--target, --task, --val-split, --val-data and --no-standardize apply to a table of "
+                             f"your own, not to --data {args.data}")
+        base = {**DEFAULTS, **(TABLE_DEFAULTS if _is_table(args.data) else DATA_DEFAULTS.get(args.data, {}))}
+        if _is_table(args.data):
+            base["loss"] = None  # chosen from the task once the table is read
+        if "sizes" in given:
+            base.pop("hidden", None)
+        config = {**base, **given}
+        stem = Path(args.data).stem if _is_table(args.data) else args.data
+        save_path = args.save or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors")
         epochs = config["epochs"]
 
-    data = _load_data(args, quiet)
-    (X, y), val, (X_test, y_test) = _split(args, data)
-    n_in, n_classes = X.shape[1], int(max(y.max(), y_test.max())) + 1
-
+    if _is_table(args.data):
+        data = _table_data(args, config, ckpt, quiet)
+    else:
+        data = _builtin_data(args, quiet)
+    (X, y), val, evaluation, task, pre = data
     if not args.resume:
-        sizes = config["sizes"]
-        n_out = 1 if n_classes == 2 and sizes[-1] == 1 else n_classes
-        if sizes[0] != n_in or sizes[-1] != n_out:
-            raise ValueError(f"--sizes {','.join(map(str, sizes))} does not fit --data {args.data}: "
-                             f"the input width must be {n_in} and the output width {n_out}")
-        model = mlp.build_mlp(sizes, config["activation"], config["loss"], config["init"], _backend(args), config["dtype"],
-                              config["seed"])
-        wd = l2_weight_decay(config["l2"], len(X)) if config["l2"] else 0.0
-        if config["optimizer"] == "sgd":
-            optimizer = mlp.SGD(config["lr"], momentum=config["momentum"], weight_decay=wd)
-        else:
-            optimizer = mlp.Adam(config["lr"], weight_decay=wd)
+        model, optimizer = _new_model(args, config, X, y, task, pre)
+        config["sizes"] = list(model.sizes)
+        config["loss"] = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
 
     if not quiet:
         _say(args, f"training {model.sizes} ({config['activation']}, {config['loss']}, {optimizer!r}) on {args.data}: "
              f"{len(X)} samples, batch {config['batch_size']}, backend {model.backend.name} ({model.backend.device}), {model.dtype}")
         if initial_epoch or initial_step:
             _say(args, f"resuming {args.resume} after epoch {initial_epoch}" + (f", step {initial_step}" if initial_step else ""))
-    saved_config = {**config, "sizes": list(config["sizes"])}
+    saved_config = {k: v for k, v in config.items() if k != "hidden"}
+    saved_config["sizes"] = list(config["sizes"])
     extra = {"cli": saved_config, "data": args.data}
+    if pre is not None:
+        extra["preprocessing"] = pre.to_dict()
     callbacks = [ModelCheckpoint(save_path)]
     try:
         history = mlp.fit(model, X, y, loss=config["loss"], optimizer=optimizer, epochs=epochs,
                           batch_size=config["batch_size"], validation_data=val, seed=config["seed"],
                           progress=not quiet, callbacks=callbacks, initial_epoch=initial_epoch,
-                          initial_step=initial_step, history=history, extra=extra)
+                          initial_step=initial_step, history=history, extra=extra, task=task,
+                          communicator=comm)
     except mlp.TrainingInterrupted as stop:
+        if not comm.is_root:  # every rank stopped at the same step; rank 0 saves it
+            return EXIT_INTERRUPTED
         from .training import FitState
 
-        state = FitState(model, optimizer, mlp.get_loss(config["loss"]), stop.history, epochs, config["seed"], extra={**extra, "step": stop.step})
+        state = FitState(model, optimizer, mlp.get_loss(config["loss"]), stop.history, epochs, config["seed"],
+                         extra={**extra, "step": stop.step}, task=task)
         save_training_state(save_path, state, stop.epoch)
         print(f"mlp: interrupted at epoch {stop.epoch + 1}, step {stop.step}; checkpoint saved to {save_path} "
               f"(continue with: mlp train --resume {save_path})", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
-    result = mlp.evaluate(model, X_test, y_test, loss=config["loss"])
+    if not comm.is_root:
+        return 0
     if args.plot:
         write_plot(history, args.plot)
     seconds = sum(history.history["seconds"][-(epochs - initial_epoch):]) if history.epoch else 0.0
-    print(f"test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}) after {len(history.epoch)} epochs "
+    name, (X_eval, y_eval) = evaluation
+    summary = _format(_metrics(model, X_eval, y_eval, config["loss"], task, pre))
+    print(f"{name} {summary} after {len(history.epoch)} epochs "
           f"({seconds:.1f} s of training); checkpoint saved to {save_path}" + (f"; plot in {args.plot}" if args.plot else ""),
           flush=True)
     return 0
 
 
+def _builtin_data(args, quiet):
+    """``((X, y), validation or None, ("test", (X_test, y_test)), "classification", None)``."""
+    data = _load_data(args, quiet)
+    (X, y), val, test = _split(args, data)
+    return (X, y), val, ("test", test), "classification", None
+
+
+def _table_data(args, config, ckpt, quiet):
+    """A table read, checked, split and preprocessed: ``((X, y), val, (name, eval set), task, Preprocessor)``."""
+    import numpy as np
+
+    from .tables import Preprocessor, class_labels, load_table, read_table, split_indices
+
+    if ckpt is not None:  # resuming: the saved preprocessing, never new statistics
+        pre = ckpt.preprocessor
+        if pre is None:
+            raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
+        ds = load_table(args.data, ",".join(pre.targets), pre.task)
+    else:
+        ds = load_table(args.data, args.target, args.task)
+    task = ds.task
+    if ckpt is None:
+        config.update(target=",".join(ds.targets), task=task, standardize=not args.no_standardize,
+                      val_data=args.val_data,
+                      val_split=(args.val_split if args.val_split is not None else (0.0 if args.val_data else VAL_SPLIT)))
+        if not quiet:
+            _say(args, f"{ds.source}: {len(ds.X)} rows, {len(ds.features)} features, target "
+                       f"{', '.join(ds.targets)}; task {task} ({ds.reason})")
+    # the classes of the whole file, so that a class seen only in the validation rows is still known
+    classes = class_labels(ds.y) if task == "classification" else None
+    fraction = config.get("val_split") or 0.0
+    if config.get("val_data") and fraction:
+        raise ValueError("give --val-data or --val-split, not both")
+    train_idx, val_idx = np.arange(len(ds.X)), None
+    if fraction:
+        strata = None
+        if task == "classification":
+            strata = Preprocessor(ds.features, ds.targets, task, classes).encode(ds.y, ds.source)
+        train_idx, val_idx = split_indices(len(ds.X), fraction, config["seed"], strata, ds.source)
+    if ckpt is not None:
+        pre = ckpt.preprocessor
+    else:
+        pre = Preprocessor.fit(ds.X[train_idx], ds.y[train_idx], ds.features, ds.targets, task,
+                               standardize=config["standardize"], classes=classes)
+        if not quiet:
+            scaled = "standardised with the training split's mean and standard deviation" \
+                if config["standardize"] else "not standardised (--no-standardize)"
+            if task == "regression" and config["standardize"]:
+                scaled += " (the target too; predictions come back in its units)"
+            if config["standardize"]:
+                scaled += "; --no-standardize turns this off"
+            _say(args, f"features {scaled}" + (f"; classes {pre.classes}" if pre.classes is not None else ""))
+    dtype = config["dtype"]
+    X, y = pre.transform(ds.X[train_idx], dtype), pre.encode(ds.y[train_idx], ds.source)
+    val = None
+    if val_idx is not None:
+        val = (pre.transform(ds.X[val_idx], dtype), pre.encode(ds.y[val_idx], ds.source))
+    elif config.get("val_data"):
+        X_val, y_val = pre.select(read_table(config["val_data"]), need_target=True)
+        val = (pre.transform(X_val, dtype), pre.encode(y_val, config["val_data"]))
+    evaluation = ("validation", val) if val is not None else ("training", (X, y))
+    return (X, y), val, evaluation, task, pre
+
+
+def _new_model(args, config, X, y, task, pre):
+    import mlp
+    from .training import l2_weight_decay
+
+    n_in = X.shape[1]
+    if pre is not None:
+        n_out = pre.n_outputs()
+    else:
+        n_out = int(y.max()) + 1
+    if config.get("hidden") is not None:
+        sizes = [n_in, *config["hidden"], n_out]
+    else:
+        sizes = config["sizes"]
+    if pre is None:
+        n_classes = n_out
+        n_out = 1 if n_classes == 2 and sizes[-1] == 1 else n_classes
+    elif task == "classification" and n_out == 2 and sizes[-1] == 1:
+        n_out = 1
+    if sizes[0] != n_in or sizes[-1] != n_out:
+        raise ValueError(f"--sizes {','.join(map(str, sizes))} does not fit --data {args.data}: "
+                         f"the input width must be {n_in} and the output width {n_out}")
+    config["sizes"] = sizes
+    loss = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
+    output = "identity" if task == "regression" else None
+    model = mlp.build_mlp(sizes, config["activation"], loss, config["init"], _backend(args), config["dtype"],
+                          config["seed"], output=output,
+                          **({"dropout": config["dropout"]} if config.get("dropout") else {}))
+    wd = l2_weight_decay(config["l2"], len(X)) if config["l2"] else 0.0
+    l1 = mlp.l1_strength(config["l1"], len(X)) if config.get("l1") else 0.0
+    if config["optimizer"] == "sgd":
+        optimizer = mlp.SGD(config["lr"], momentum=config["momentum"], weight_decay=wd, l1=l1)
+    else:
+        optimizer = mlp.Adam(config["lr"], weight_decay=wd, l1=l1)
+    return model, optimizer
+
+
+def _metrics(model, X, y, loss, task, pre) -> dict:
+    """Accuracy, or MSE, MAE and R2 in the targets' own units (standardisation undone); and ``loss``."""
+    from .training import evaluate
+
+    result = evaluate(model, X, y, loss=loss, task=task)
+    if task == "regression":
+        from .tables import regression_metrics
+
+        values, truth = model.predict_values(X), y
+        if pre is not None:
+            values, truth = pre.values(values), pre.values(y)
+        result.update(regression_metrics(truth, values))
+    return result
+
+
+def _format(m: dict, loss_name: str | None = None) -> str:
+    """``accuracy 0.9737 (loss 0.0712)`` or ``mse 2890, mae 43.1, r2 0.4770 (loss 0.52)``."""
+    if "r2" in m:
+        text = f"mse {m['mse']:.6g}, mae {m['mae']:.6g}, r2 {m['r2']:.4f}"
+    else:
+        text = f"accuracy {m['accuracy']:.4f}"
+    if "loss" in m:
+        text += f", {loss_name} loss {m['loss']:.4f}" if loss_name else f" (loss {m['loss']:.4f})"
+    return text
+
+
+def _saved_loss(ckpt):
+    extra = ckpt.metadata.get("extra", {})
+    return (extra.get("cli") or {}).get("loss") or _loss_name(extra.get("loss"))
+
+
 def cmd_evaluate(args) -> int:
     from .checkpoint import load_checkpoint
-    from .training import evaluate
 
     ckpt = load_checkpoint(args.path, backend=_backend(args))
     extra = ckpt.metadata.get("extra", {})
-    loss_name = (extra.get("cli") or {}).get("loss") or _loss_name(extra.get("loss"))
+    loss_name = _saved_loss(ckpt)
     args.data = args.data or extra.get("data") or "mnist"
-    _, (X_test, y_test) = _load_data(args, args.quiet)
-    result = evaluate(ckpt.model, X_test, y_test, loss=loss_name)
-    line = f"{args.path} on {args.data} test ({len(X_test)} samples), backend {ckpt.model.backend.name}: accuracy {result['accuracy']:.4f}"
-    if "loss" in result:
-        line += f", {loss_name} loss {result['loss']:.4f}"
-    print(line, flush=True)
+    _check_data(args.data)
+    pre = ckpt.preprocessor
+    if _is_table(args.data):
+        from .tables import read_table
+
+        if pre is None:
+            raise ValueError(f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
+                             f"preprocessing metadata; evaluate it with --data {extra.get('data', 'mnist')}")
+        X, y = pre.select(read_table(args.data), need_target=True)
+        X, y = pre.transform(X, ckpt.model.dtype), pre.encode(y, args.data)
+        where, task = f"{args.data} ({len(X)} samples)", pre.task
+    else:
+        if not Path(args.data).suffix and pre is not None:
+            raise ValueError(f"{args.path} was trained on a table; evaluate it on a table file with the target column")
+        _, (X, y) = _load_data(args, args.quiet)
+        where, task = f"{args.data} test ({len(X)} samples)", "classification"
+    line = _format(_metrics(ckpt.model, X, y, loss_name, task, pre), loss_name)
+    print(f"{args.path} on {where}, backend {ckpt.model.backend.name}: {line}", flush=True)
     return 0
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+
+    from .checkpoint import load_checkpoint
+    from .losses import get_loss
+    from .tables import numeric_column, read_table
+
+    ckpt = load_checkpoint(args.path, backend=_backend(args))
+    model, pre = ckpt.model, ckpt.preprocessor
+    table = read_table(args.data)
+    if pre is not None:
+        X, _ = pre.select(table)
+        X = pre.transform(X, model.dtype)
+        task = pre.task
+    else:  # a model trained on a built-in set: the columns in order, as they are
+        X = np.stack([numeric_column(table, n) for n in table.names], axis=1).astype(model.dtype)
+        task = "classification"
+    if args.proba and task != "classification":
+        raise ValueError(f"--proba needs a classifier; {args.path} does regression")
+    loss_name = _saved_loss(ckpt)
+    loss = get_loss(loss_name) if loss_name else None
+    if task == "regression":
+        names = list(pre.targets)
+        rows = pre.values(model.predict_values(X)).tolist()
+    else:
+        classes = pre.classes if pre is not None else list(range(max(2, model.sizes[-1])))
+        names = [pre.targets[0] if pre is not None else "prediction"]
+        labels = [classes[int(k)] for k in model.predict(X, loss=loss)]
+        rows = [[label] for label in labels]
+        if args.proba:
+            P = np.asarray(model.predict_proba(X, loss=loss))
+            names += [f"proba_{c}" for c in classes]
+            # NumPy's shortest round-trip text of the model's own dtype (no float32 noise digits)
+            rows = [row + [str(v) for v in p] for row, p in zip(rows, P)]
+    _write_csv(args.out, names, rows)
+    if args.out:
+        print(f"{len(rows)} predictions for {args.data} written to {args.out}", file=sys.stderr, flush=True)
+    return 0
+
+
+def _write_csv(path, header, rows):
+    """CSV to ``path`` (atomically: a temporary file, then renamed) or to standard output."""
+    import csv
+    import io
+
+    def cell(v):
+        return repr(v) if isinstance(v, float) else v
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([cell(v) for v in row] for row in rows)
+    text = buf.getvalue()
+    if path is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from .checkpoint import write_atomic
+
+    write_atomic(Path(path), text.encode("utf-8"))
 
 
 def _loss_name(saved):
@@ -286,6 +620,9 @@ def cmd_info(args) -> int:
         print("unavailable backends:")
         for name, why in missing.items():
             print(f"  {name:17s} {why}")
+    from .distributed import info_lines
+
+    print(*info_lines(), sep="\n")
     return 0
 
 
@@ -295,7 +632,21 @@ def main(argv=None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        return args.func(args)
+        threads = getattr(args, "threads", None)
+        if threads is None:
+            return args.func(args)
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            raise ValueError("--threads needs threadpoolctl: pip install threadpoolctl") from None
+        with threadpool_limits(limits=threads):
+            return args.func(args)
+    except BrokenPipeError:
+        # the reader went away (mlp info | head): not an error of ours. Point stdout at devnull so
+        # that the interpreter's final flush cannot raise again, and exit as a tool killed by SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13
     except KeyboardInterrupt:
         if debug:
             raise

@@ -5,8 +5,14 @@ MNIST and Fashion-MNIST are read from the four canonical gzip files::
     train-images-idx3-ubyte.gz  train-labels-idx1-ubyte.gz
     t10k-images-idx3-ubyte.gz   t10k-labels-idx1-ubyte.gz
 
-found in ``data_dir`` if given, else in ``$MLP_DATA_DIR/<dataset>/``, else in
-``~/.cache/mlp/<dataset>/`` (``<dataset>`` is ``mnist`` or ``fashion-mnist``).
+found in ``data_dir`` if given, else in the data root ``data_root`` (the CLI's ``--data-dir``) or
+``$MLP_DATA_DIR``, else in ``~/.cache/mlp/<dataset>/`` (``<dataset>`` is ``mnist`` or
+``fashion-mnist``).  A data root, named either way, is the same kind of folder: it holds one
+sub-folder per data set (``<root>/mnist/``, ``<root>/fashion-mnist/``), as ``MLP_DATA_MIRROR``
+and ``shared/data`` are laid out; a root that holds a data set's four files directly is read
+as that data set's folder.  Nothing creates a folder the user named that does not exist (a
+missing one is an error); only the default cache, and a data set's sub-folder inside an
+existing root, are created for downloads.
 Missing files are downloaded from the public mirrors in :data:`MIRRORS` (after
 ``$MLP_DATA_MIRROR/<dataset>/`` when that variable is set). Every file, downloaded
 or already on disk, must match the SHA-256 in :data:`CHECKSUMS` before it is used.
@@ -34,6 +40,7 @@ __all__ = [
     "DATASETS",
     "FILES",
     "MIRRORS",
+    "data_folder",
     "default_data_dir",
     "fetch",
     "load",
@@ -116,11 +123,57 @@ def default_data_dir(dataset):
         ``$MLP_DATA_DIR/<dataset>`` if ``MLP_DATA_DIR`` is set and non-empty, else
         ``~/.cache/mlp/<dataset>``.
     """
+    return data_folder(dataset)[0]
+
+
+def data_folder(dataset, data_root=None):
+    """Where a data set's files are, under a data root, and whether that folder may be created.
+
+    Parameters
+    ----------
+    dataset : {"mnist", "fashion-mnist"}
+    data_root : str or os.PathLike, optional
+        A data root (the CLI's ``--data-dir``); default ``$MLP_DATA_DIR``, else none.
+
+    Returns
+    -------
+    folder : pathlib.Path
+        ``<root>/<dataset>`` (or ``<root>`` itself when it holds the data set's files directly),
+        or ``~/.cache/mlp/<dataset>`` without a root.
+    creatable : bool
+        True for the default cache and for a sub-folder of an existing root.
+
+    Raises
+    ------
+    mlp.errors.DataError
+        The named root does not exist or is not a folder (only by :func:`fetch`, which needs it).
+    """
     _check_file_dataset(dataset)
-    root = os.environ.get("MLP_DATA_DIR")
-    if root:
-        return Path(root).expanduser() / dataset
-    return Path.home() / ".cache" / "mlp" / dataset
+    if data_root is None or data_root == "":
+        data_root = os.environ.get("MLP_DATA_DIR") or None
+    if data_root is None:
+        return Path.home() / ".cache" / "mlp" / dataset, True
+    root = Path(data_root).expanduser()
+    sub = root / dataset
+    if not sub.is_dir() and root.is_dir() and any((root / name).is_file() for name in FILES):
+        return root, False
+    return sub, root.is_dir()
+
+
+def _check_root(data_root):
+    """A named data root must exist and be a folder: nothing creates it."""
+    source = "data_root (--data-dir)"
+    if data_root is None or data_root == "":
+        data_root, source = os.environ.get("MLP_DATA_DIR") or None, "MLP_DATA_DIR"
+    if data_root is None:
+        return
+    root = Path(data_root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{source} {str(root)!r} is a file, not a folder; it must name a folder that holds "
+                        f"mnist/ and fashion-mnist/ (to train on a table of your own, use --data {root})")
+    if not root.exists():
+        raise DataError(f"{source} {str(root)!r} does not exist; create it (mlp never creates a folder you named) "
+                        "or leave it unset to use ~/.cache/mlp")
 
 
 def _check_file_dataset(dataset):
@@ -216,7 +269,7 @@ def _manual_hint(dataset, folder):
             f"folder that holds {dataset}/ with them.")
 
 
-def fetch(dataset, data_dir=None, download=True, progress=True):
+def fetch(dataset, data_dir=None, download=True, progress=True, data_root=None):
     """Make sure a data set's four canonical files are present and verified.
 
     Files already on disk are checked against :data:`CHECKSUMS` (once per process while
@@ -228,11 +281,14 @@ def fetch(dataset, data_dir=None, download=True, progress=True):
     dataset : {"mnist", "fashion-mnist"}
         Data set name.
     data_dir : str or os.PathLike, optional
-        Folder holding the four files directly. Default: :func:`default_data_dir`.
+        Folder holding the four files directly; it must exist (nothing creates it).
+        Default: the data set's folder in ``data_root`` (see :func:`data_folder`).
     download : bool, default True
         Download missing files; if False, missing files are an error at once.
     progress : bool, default True
         Show a tqdm progress bar for each download.
+    data_root : str or os.PathLike, optional
+        A data root (one sub-folder per data set); overrides ``$MLP_DATA_DIR``.
 
     Returns
     -------
@@ -242,14 +298,20 @@ def fetch(dataset, data_dir=None, download=True, progress=True):
     Raises
     ------
     mlp.errors.DataError
-        A file on disk, or every mirror's copy of a file, has the wrong SHA-256. Files on
-        disk are never deleted.
+        A file on disk, or every mirror's copy of a file, has the wrong SHA-256 (files on
+        disk are never deleted); a folder the user named does not exist or is a file.
     mlp.errors.DownloadError
         Files are missing and ``download`` is False, or no mirror could deliver one; the
         message names the missing files, the folder and ``MLP_DATA_DIR``.
     """
     _check_file_dataset(dataset)
-    folder = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(dataset)
+    if data_dir is not None:
+        folder, creatable = Path(data_dir).expanduser(), False
+    else:
+        _check_root(data_root)
+        folder, creatable = data_folder(dataset, data_root)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder}: is a file, not a folder of {_TITLES[dataset]} files")
     sums = CHECKSUMS[dataset]
     paths = {name: folder / name for name in FILES}
     missing = [name for name in FILES if not paths[name].is_file()]
@@ -261,7 +323,10 @@ def fetch(dataset, data_dir=None, download=True, progress=True):
         raise DownloadError(
             f"{_TITLES[dataset]}: missing {', '.join(missing)} in {folder} and downloading is off. "
             + _manual_hint(dataset, folder))
-    if missing:
+    if missing and not folder.is_dir():
+        if not creatable:
+            raise DataError(f"{_TITLES[dataset]}: the folder {folder} does not exist; create it (mlp never creates "
+                            f"a folder you named) or set MLP_DATA_DIR to a folder that holds {dataset}/")
         folder.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(missing):
         urls = _mirror_urls(dataset, name)
@@ -407,14 +472,14 @@ def load_idx_pair(images_path, labels_path, n_classes=10):
     return X, labels.astype(np.int64)
 
 
-def _load_file_dataset(dataset, data_dir, download, progress):
-    paths = fetch(dataset, data_dir=data_dir, download=download, progress=progress)
+def _load_file_dataset(dataset, data_dir, download, progress, data_root=None):
+    paths = fetch(dataset, data_dir=data_dir, download=download, progress=progress, data_root=data_root)
     train = load_idx_pair(paths[FILES[0]], paths[FILES[1]])
     test = load_idx_pair(paths[FILES[2]], paths[FILES[3]])
     return train, test
 
 
-def load_mnist(data_dir=None, download=True, progress=True):
+def load_mnist(data_dir=None, download=True, progress=True, data_root=None):
     """The MNIST handwritten digits: 60,000 training and 10,000 test images of 28 x 28.
 
     Parameters
@@ -426,6 +491,8 @@ def load_mnist(data_dir=None, download=True, progress=True):
         Download missing files from :data:`MIRRORS` (``$MLP_DATA_MIRROR`` first).
     progress : bool, default True
         Show a download progress bar.
+    data_root : str or os.PathLike, optional
+        A data root holding ``<dataset>/`` (see :func:`data_folder`); overrides ``MLP_DATA_DIR``.
 
     Returns
     -------
@@ -439,10 +506,10 @@ def load_mnist(data_dir=None, download=True, progress=True):
     mlp.errors.DataError
         A file fails its SHA-256 check or is malformed.
     """
-    return _load_file_dataset("mnist", data_dir, download, progress)
+    return _load_file_dataset("mnist", data_dir, download, progress, data_root)
 
 
-def load_fashion_mnist(data_dir=None, download=True, progress=True):
+def load_fashion_mnist(data_dir=None, download=True, progress=True, data_root=None):
     """Fashion-MNIST (Zalando): 60,000 training and 10,000 test clothing images of 28 x 28.
 
     Parameters
@@ -454,6 +521,8 @@ def load_fashion_mnist(data_dir=None, download=True, progress=True):
         Download missing files from :data:`MIRRORS` (``$MLP_DATA_MIRROR`` first).
     progress : bool, default True
         Show a download progress bar.
+    data_root : str or os.PathLike, optional
+        A data root holding ``<dataset>/`` (see :func:`data_folder`); overrides ``MLP_DATA_DIR``.
 
     Returns
     -------
@@ -467,7 +536,7 @@ def load_fashion_mnist(data_dir=None, download=True, progress=True):
     mlp.errors.DataError
         A file fails its SHA-256 check or is malformed.
     """
-    return _load_file_dataset("fashion-mnist", data_dir, download, progress)
+    return _load_file_dataset("fashion-mnist", data_dir, download, progress, data_root)
 
 
 def xor():
@@ -530,14 +599,14 @@ def spirals(n_samples=1000, noise=0.2, seed=0):
     return X[order].astype(np.float32), y[order].astype(np.int64)
 
 
-def load(name, data_dir=None, download=True, progress=True):
+def load(name, data_dir=None, download=True, progress=True, data_root=None):
     """Any data set of :data:`DATASETS` by name, as a train and a test split.
 
     Parameters
     ----------
     name : {"mnist", "fashion-mnist", "xor", "spirals"}
         Data set name.
-    data_dir, download, progress
+    data_dir, download, progress, data_root
         Passed to :func:`load_mnist` / :func:`load_fashion_mnist`; ignored by the
         generated sets.
 
@@ -554,9 +623,9 @@ def load(name, data_dir=None, download=True, progress=True):
         Unknown name; the message lists the known ones.
     """
     if name == "mnist":
-        return load_mnist(data_dir=data_dir, download=download, progress=progress)
+        return load_mnist(data_dir=data_dir, download=download, progress=progress, data_root=data_root)
     if name == "fashion-mnist":
-        return load_fashion_mnist(data_dir=data_dir, download=download, progress=progress)
+        return load_fashion_mnist(data_dir=data_dir, download=download, progress=progress, data_root=data_root)
     if name == "xor":
         X, y = xor()
         return (X, y), (X.copy(), y.copy())

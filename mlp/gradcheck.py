@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._util import to_host
+from .layers import StepContext
 
 
 def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = None, seed: int = 0,
-              floor: float = 1e-6) -> float:
+              floor: float = 1e-6, ctx=None) -> float:
     """Largest relative error between backprop gradients and central finite differences.
 
     The check runs in float64 on a copy of ``model`` (same backend, same weights),
@@ -29,6 +30,9 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
         Finite-difference step.
     max_per_param : int or None
         Check at most this many entries per parameter (chosen at random with ``seed``); None checks all.
+    ctx : StepContext or None
+        The mode and random key of every evaluation; default training mode with the key
+        ``(model.seed, 0, 0)``, so a dropout layer is checked with one fixed mask.
     """
     from .losses import get_loss
     from .model import Sequential
@@ -40,9 +44,13 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
     Xd = be.asarray(to_host(X), dtype="float64")
     Td = be.asarray(to_host(T), dtype="float64")
 
-    loss.forward(m.forward(Xd), Td)
-    m.backward(loss.backward())
-    analytic = [to_host(g).copy() for g in m.gradients()]
+    # one fixed training-mode context: random layers (dropout) draw the same mask at every evaluation
+    ctx = StepContext(True, model.seed, 0, 0) if ctx is None else ctx
+    forward, backward = m.forward_function(), m.backward_function()
+    Y, caches = forward(m.parameters(), Xd, ctx)
+    loss.forward(Y, Td)
+    _, grads = backward(m.parameters(), caches, loss.backward(), True)
+    analytic = [to_host(g).copy() for g in grads]
 
     state = m.state_dict()
     rng = np.random.default_rng(seed)
@@ -52,7 +60,7 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
         trial = {k: v.copy() for k, v in state.items()}
         trial[name][idx] = value
         m.load_state_dict(trial)
-        return float(to_host(loss.forward(m.forward(Xd), Td)))
+        return float(to_host(loss.forward(forward(m.parameters(), Xd, ctx)[0], Td)))
 
     for name, grad in zip(m.param_names(), analytic):
         flat = list(np.ndindex(*state[name].shape))

@@ -1,13 +1,17 @@
 """The maths of every layer, loss and optimizer, written once against the array API standard.
 
 :class:`Kernels` is the reference implementation: plain array API calls on the
-namespace ``xp``, functional where it can be, writing results into existing
-arrays with ``a[...] = value`` where state must keep its identity (parameters,
-gradients, optimizer moments).
+namespace ``xp``.  Every kernel is a function of arrays that returns its
+results; none writes into an array it is handed.  The one convention that lets
+a backend go faster without changing that contract: **callers always use the
+returned arrays**.  A backend that owns its buffers may then update them in
+place and return them -- NumPy's fast paths (``backends/numpy_kernels.py``)
+write gradients into the flat gradient buffers the model allocated for that
+(``dW=``, ``db=``) and step parameters and moments in place inside their flat
+buffers -- while an immutable library (JAX) simply gets new arrays.
 
 A backend may carry a mixin class (``backend.kernels``) that overrides some of
-these methods with faster, library-specific code (``out=`` buffers, fused
-kernels).  :func:`get_kernels` combines the two; ``fast=False`` gives the
+these methods.  :func:`get_kernels` combines the two; ``fast=False`` gives the
 reference alone, which is what the parity tests compare the fast paths against.
 
 Shapes: ``X`` is ``(n_samples, n_in)``, ``W`` is ``(n_in, n_out)``, ``b`` and
@@ -15,25 +19,63 @@ bias gradients are ``(n_out,)``; everything is batch first.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 
-@dataclass
+@dataclass(frozen=True)
 class Bank:
     """Arrays for a list of parameter shapes, seen two ways.
 
     ``arrays`` holds one array per parameter (W0, b0, W1, b1, ...).  ``groups``
-    holds ``(array, is_weight)`` pairs that an optimizer updates in one go: in
-    the reference layout each parameter is its own group; a backend with views
-    may pack all weights into one flat buffer and all biases into another, so
-    that an update is a handful of large operations instead of many small ones.
+    holds the arrays an optimizer updates in one go and ``group_is_weight`` says
+    which hold weights.  In the reference layout each parameter is its own group;
+    a backend with views may pack all weights into one flat buffer and all biases
+    into another (``layout`` then maps each parameter to ``(group, offset, shape)``),
+    so that an update is a handful of large operations instead of many small ones.
+
+    A bank is a value: :meth:`with_groups` gives the bank for new group arrays
+    (itself when the groups are the same objects, as when NumPy updated them in place).
     """
 
-    arrays: list
-    groups: list
+    arrays: tuple
+    groups: tuple
+    group_is_weight: tuple
+    layout: tuple | None = None  # None: group i is parameter i
+
+    def with_groups(self, groups) -> "Bank":
+        if groups is self.groups:
+            return self
+        groups = tuple(groups)
+        old = self.groups
+        if len(groups) == len(old):
+            for a, b in zip(groups, old):
+                if a is not b:
+                    break
+            else:
+                return self
+        if self.layout is None:
+            arrays = groups
+        else:
+            arrays = tuple(_view(groups[g], o, shape) for g, o, shape in self.layout)
+        return Bank(arrays, groups, self.group_is_weight, self.layout)
+
+    def with_arrays(self, arrays) -> "Bank":
+        """The bank for new per-parameter arrays (reference layout only: a flat layout copies them in)."""
+        arrays = tuple(arrays)
+        if self.layout is None:
+            return Bank(arrays, arrays, self.group_is_weight)
+        if all(a is b for a, b in zip(arrays, self.arrays)):
+            return self
+        raise ValueError("a flat bank takes new values through its groups, not per parameter")
+
+
+def _view(flat, offset, shape):
+    size = math.prod(shape)
+    return flat[offset : offset + size].reshape(shape)
 
 
 class Kernels:
@@ -47,8 +89,8 @@ class Kernels:
         self.xp = backend.xp
 
     # -- storage ---------------------------------------------------------------------------
-    def bank(self, shapes, is_weight, dtype, values=None):
-        """Allocate arrays of ``shapes`` (zeros, or copies of the host ``values``)."""
+    def bank(self, shapes, is_weight, dtype, values=None) -> Bank:
+        """Arrays of ``shapes`` (zeros, or copies of the host ``values``), one group per parameter."""
         xp = self.xp
         arrays = []
         for i, shape in enumerate(shapes):
@@ -56,23 +98,31 @@ class Kernels:
                 arrays.append(xp.zeros(shape, dtype=dtype, device=self.backend.device))
             else:
                 arrays.append(self.backend.asarray(np.asarray(values[i]), dtype=dtype))
-        return self.Bank(arrays, [(a, w) for a, w in zip(arrays, is_weight)])
+        return Bank(tuple(arrays), tuple(arrays), tuple(bool(w) for w in is_weight))
 
-    def assign(self, dst, src):
-        """Copy ``src`` into ``dst`` keeping ``dst``'s identity."""
-        dst[...] = src
+    def keep(self, a):
+        """A copy of ``a`` that later steps cannot change (a snapshot for divergence roll-back).
+
+        A library whose arrays are immutable returns ``a`` itself.
+        """
+        return self.xp.asarray(a, copy=True)
 
     # -- dense layer -----------------------------------------------------------------------
     def linear_forward(self, X, W, b):
         """``X @ W + b``: (n, n_in) x (n_in, n_out) -> (n, n_out)."""
         return self.xp.matmul(X, W) + b
 
-    def linear_backward(self, X, W, dZ, dW, db, need_dX=True):
-        """Fill ``dW = X.T @ dZ`` and ``db = sum(dZ, axis=0)``; return ``dX = dZ @ W.T`` (or None)."""
+    def linear_backward(self, X, W, dZ, need_dX=True, dW=None, db=None):
+        """``(dX, dW, db)``: ``dZ @ W.T`` (None unless ``need_dX``), ``X.T @ dZ`` and ``sum(dZ, axis=0)``.
+
+        ``dW``/``db`` name buffers the caller owns that a backend may fill and return
+        instead of allocating; the reference ignores them.
+        """
         xp = self.xp
-        self.assign(dW, xp.matmul(xp.matrix_transpose(X), dZ))
-        self.assign(db, xp.sum(dZ, axis=0))
-        return xp.matmul(dZ, xp.matrix_transpose(W)) if need_dX else None
+        dW = xp.matmul(xp.matrix_transpose(X), dZ)
+        db = xp.sum(dZ, axis=0)
+        dX = xp.matmul(dZ, xp.matrix_transpose(W)) if need_dX else None
+        return dX, dW, db
 
     # -- activations: forward(Z) -> A; backward(Z, A, dA) -> dZ -----------------------------
     def sigmoid_forward(self, Z):
@@ -100,13 +150,20 @@ class Kernels:
     def leaky_relu_backward(self, Z, A, dA, slope):
         return self.xp.where(Z > 0, dA, slope * dA)
 
-    # -- losses: forward(Y, T) -> (0-d loss, cache); backward(cache, T, n) -> dY ------------
+    # -- losses: forward(Y, T) -> (0-d loss, cache); backward(cache, T) -> dY ---------------
     def quadratic_forward(self, Y, T):
         D = Y - T
         return 0.5 * self.xp.sum(D * D) / Y.shape[0], D
 
     def quadratic_backward(self, D, T):
         return D * (1.0 / D.shape[0])
+
+    def mse_forward(self, Y, T):
+        D = Y - T
+        return self.xp.sum(D * D) / (Y.shape[0] * Y.shape[1]), D
+
+    def mse_backward(self, D, T):
+        return D * (2.0 / (D.shape[0] * D.shape[1]))
 
     def softmax_ce_forward(self, Y, T):
         xp = self.xp
@@ -128,24 +185,33 @@ class Kernels:
     def sigmoid_bce_backward(self, S, T):
         return (S - T) * (1.0 / S.shape[0])
 
-    # -- optimizers: update a group in place ------------------------------------------------
-    def sgd_update(self, p, g, v, lr, momentum, nesterov, weight_decay):
-        """PyTorch-convention SGD: ``v = momentum * v + g``; ``p -= lr * (g + momentum * v if nesterov else v)``."""
+    # -- optimizers: (p, g, state..., hyperparameters) -> (p, state...) ----------------------
+    def _regularised(self, p, g, weight_decay, l1):
         if weight_decay:
             g = g + weight_decay * p
-        if v is not None:
-            self.assign(v, momentum * v + g)
-            g = g + momentum * v if nesterov else v
-        self.assign(p, p - lr * g)
+        if l1:
+            g = g + l1 * self.xp.sign(p)
+        return g
 
-    def adam_update(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, t):
-        """Adam (Kingma & Ba) with bias correction; weight decay added to the gradient (L2)."""
-        if weight_decay:
-            g = g + weight_decay * p
-        self.assign(m, beta1 * m + (1.0 - beta1) * g)
-        self.assign(v, beta2 * v + (1.0 - beta2) * (g * g))
+    def sgd_update(self, p, g, v, lr, momentum, nesterov, weight_decay, l1=0.0):
+        """PyTorch-convention SGD: ``v = momentum * v + g``; ``p - lr * (g + momentum * v if nesterov else v)``.
+
+        Returns ``(p, v)`` (``v`` is None without momentum).  ``weight_decay`` adds
+        ``weight_decay * p`` to the gradient (L2), ``l1`` adds ``l1 * sign(p)`` (L1).
+        """
+        g = self._regularised(p, g, weight_decay, l1)
+        if v is not None:
+            v = momentum * v + g
+            g = g + momentum * v if nesterov else v
+        return p - lr * g, v
+
+    def adam_update(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, t, l1=0.0):
+        """Adam (Kingma & Ba) with bias correction; returns ``(p, m, v)``. Regularisers as in :meth:`sgd_update`."""
+        g = self._regularised(p, g, weight_decay, l1)
+        m = beta1 * m + (1.0 - beta1) * g
+        v = beta2 * v + (1.0 - beta2) * (g * g)
         step = lr * (1.0 - beta2**t) ** 0.5 / (1.0 - beta1**t)
-        self.assign(p, p - step * (m / (self.xp.sqrt(v) + eps * (1.0 - beta2**t) ** 0.5)))
+        return p - step * (m / (self.xp.sqrt(v) + eps * (1.0 - beta2**t) ** 0.5)), m, v
 
 
 def fast_paths_enabled() -> bool:

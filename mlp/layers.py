@@ -1,35 +1,65 @@
 """Layers: a dense :class:`Linear` layer and element-wise activations.
 
-Every layer works on whole mini-batches, batch first: ``forward`` takes
-``(n_samples, n_in)`` and caches what ``backward`` needs; ``backward`` takes
-dC/dY of shape ``(n_samples, n_out)``, fills the layer's gradients (never
-updating weights: an optimizer's ``step`` does that) and returns dC/dX.
+A layer is a description (sizes, init, slope), not a holder of arrays.  Its maths
+is two pure functions, made once per model binding by :meth:`Layer.functions`:
 
-Layers are bound to a backend's kernels by :class:`mlp.Sequential`; they are
-not used on their own.
+``forward(params, X, ctx) -> (Y, cache)``
+    ``X`` is ``(n_samples, n_in)``; ``params`` the layer's arrays (``(W, b)`` or ``()``);
+    ``cache`` is whatever backward needs, handed to it explicitly.
+``backward(params, cache, dY, need_dX, out) -> (dX, grads)``
+    dC/dY ``(n_samples, n_out)`` in, dC/dX (or None) and the gradients of ``params`` out.
+    ``out`` names gradient buffers the model owns, which fast kernels may fill and return.
+
+``ctx`` is a :class:`StepContext` (train or eval mode, and the step's random key for
+layers that draw random numbers).  :class:`mlp.Sequential` strings the functions together.
 """
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
+from .registry import LAYERS
+from .validate import finite, positive_int
+
 INITS = ("normal", "nielsen", "xavier", "he")
+
+
+class StepContext(NamedTuple):
+    """What a step tells its layers: the mode, and the key of its random numbers.
+
+    ``training`` is True in :func:`mlp.train_step` (dropout active), False in evaluation.
+    ``seed``, ``epoch`` and ``step`` key per-step random numbers: Python ints, or 0-d integer
+    arrays when the step runs inside a compiled loop.  (A named tuple: one is made per step.)
+    """
+
+    training: bool = False
+    seed: Any = 0
+    epoch: Any = 0
+    step: Any = 0
+    #: ``(first, total)`` when the batch is rows ``first..`` of a global batch of ``total`` rows (a data-parallel
+    #: shard): random layers then draw the global batch's numbers and keep their own rows, as one process would
+    rows: Any = None
+
+
+EVAL = StepContext(training=False)
 
 
 class Layer:
     """Base class: a step of the network with no parameters."""
 
-    #: parameter attribute names, gradient attribute names are ``"d" + name``
+    #: names of the layer's parameters, in state_dict order (``W``, ``b`` for Linear)
     param_names: tuple = ()
-    K = None  # kernels, set by Sequential (through bind)
 
-    def bind(self, K):
-        """Use the kernels ``K`` (called by :class:`mlp.Sequential` when it binds to a backend)."""
-        self.K = K
+    @property
+    def shapes(self) -> list:
+        return []
 
-    def forward(self, X):
-        raise NotImplementedError
+    def initial_values(self, rng: np.random.Generator) -> list:
+        return []
 
-    def backward(self, dY, need_dX=True):
+    def functions(self, K, index: int):
+        """``(forward, backward)`` on kernels ``K`` for the layer at position ``index`` (see the module docstring)."""
         raise NotImplementedError
 
     def config(self) -> dict:
@@ -41,6 +71,7 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+@LAYERS.register("Linear")
 class Linear(Layer):
     """Dense layer ``Y = X @ W + b``; ``W`` is ``(n_in, n_out)``, ``b`` is ``(n_out,)``.
 
@@ -58,14 +89,10 @@ class Linear(Layer):
     param_names = ("W", "b")
 
     def __init__(self, n_in: int, n_out: int, init: str = "nielsen"):
-        for name, v in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Linear: {name} must be a positive integer, got {v!r}")
+        self.n_in, self.n_out = positive_int("n_in", n_in, "Linear"), positive_int("n_out", n_out, "Linear")
         if init not in INITS:
             raise ValueError(f"Linear: unknown init {init!r}; choose one of {', '.join(INITS)}")
-        self.n_in, self.n_out, self.init = int(n_in), int(n_out), init
-        self.W = self.b = self.dW = self.db = None
-        self._X = None
+        self.init = init
 
     @property
     def shapes(self):
@@ -79,12 +106,17 @@ class Linear(Layer):
         b = rng.standard_normal(n_out) if self.init in ("normal", "nielsen") else np.zeros(n_out)
         return [W, b]
 
-    def forward(self, X):
-        self._X = X
-        return self.K.linear_forward(X, self.W, self.b)
+    def functions(self, K, index):
+        linear_forward, linear_backward = K.linear_forward, K.linear_backward
 
-    def backward(self, dY, need_dX=True):
-        return self.K.linear_backward(self._X, self.W, dY, self.dW, self.db, need_dX)
+        def forward(params, X, ctx):
+            return linear_forward(X, params[0], params[1]), X
+
+        def backward(params, X, dY, need_dX, out):
+            dX, dW, db = linear_backward(X, params[0], dY, need_dX, *out)
+            return dX, (dW, db)
+
+        return forward, backward
 
     def config(self):
         return {"type": "Linear", "n_in": self.n_in, "n_out": self.n_out, "init": self.init}
@@ -95,76 +127,126 @@ class Activation(Layer):
 
     kernel = ""
 
-    def bind(self, K):
-        super().bind(K)
-        if self.kernel:  # the kernel methods looked up once, not at every call
-            self._forward_kernel = getattr(K, self.kernel + "_forward")
-            self._backward_kernel = getattr(K, self.kernel + "_backward")
+    def functions(self, K, index):
+        # looked up once per binding, not at every call
+        f, b = getattr(K, self.kernel + "_forward"), getattr(K, self.kernel + "_backward")
 
-    def forward(self, X):
-        self._Z = X
-        self._A = self._forward_kernel(X)
-        return self._A
+        def forward(params, Z, ctx):
+            A = f(Z)
+            return A, (Z, A)
 
-    def backward(self, dY, need_dX=True):
-        return self._backward_kernel(self._Z, self._A, dY)
+        def backward(params, cache, dA, need_dX, out):
+            return b(cache[0], cache[1], dA), ()
+
+        return forward, backward
 
 
+@LAYERS.register("Sigmoid", "sigmoid")
 class Sigmoid(Activation):
     """The logistic function 1 / (1 + exp(-x))."""
 
     kernel = "sigmoid"
 
 
+@LAYERS.register("Tanh", "tanh")
 class Tanh(Activation):
     """The hyperbolic tangent."""
 
     kernel = "tanh"
 
 
+@LAYERS.register("ReLU", "relu")
 class ReLU(Activation):
     """max(x, 0)."""
 
     kernel = "relu"
 
 
+@LAYERS.register("Identity", "identity", "linear")
 class Identity(Activation):
     """The identity (useful as an explicit linear output)."""
 
-    def forward(self, X):
-        return X
-
-    def backward(self, dY, need_dX=True):
-        return dY
+    def functions(self, K, index):
+        return (lambda params, X, ctx: (X, None)), (lambda params, cache, dY, need_dX, out: (dY, ()))
 
 
+@LAYERS.register("LeakyReLU", "leaky_relu")
 class LeakyReLU(Activation):
     """x for x > 0, else ``slope * x``."""
 
     def __init__(self, slope: float = 0.01):
-        if isinstance(slope, bool) or not isinstance(slope, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(slope):
-            raise ValueError(f"LeakyReLU: slope must be a finite number, got {slope!r}")
-        self.slope = float(slope)
+        self.slope = finite("slope", slope, "LeakyReLU")
 
-    def forward(self, X):
-        self._Z = X
-        return self.K.leaky_relu_forward(X, self.slope)
+    def functions(self, K, index):
+        slope, f, b = self.slope, K.leaky_relu_forward, K.leaky_relu_backward
 
-    def backward(self, dY, need_dX=True):
-        return self.K.leaky_relu_backward(self._Z, None, dY, self.slope)
+        def forward(params, Z, ctx):
+            return f(Z, slope), Z
+
+        def backward(params, Z, dA, need_dX, out):
+            return b(Z, None, dA, slope), ()
+
+        return forward, backward
 
     def config(self):
         return {"type": "LeakyReLU", "slope": self.slope}
 
 
+@LAYERS.register("Dropout", "dropout")
+class Dropout(Layer):
+    """Inverted dropout: in training, each unit is zeroed with probability ``p`` and the
+    survivors are scaled by ``1 / (1 - p)``; in evaluation, the identity.
+
+    The mask comes from :func:`mlp.random.keep_mask` keyed by ``(ctx.seed, ctx.epoch,
+    ctx.step, index)``, ``index`` being the layer's position in the model: it is computed on
+    the device, bit-identical on every backend, and the same again when a step is replayed
+    (roll-back, resume).  Backward multiplies by the same mask, so a gradient check with a
+    fixed :class:`StepContext` sees a fixed function.
+
+    Parameters
+    ----------
+    p : float
+        Probability of dropping a unit, in ``[0, 1)``; 0 makes the layer the identity.
+    """
+
+    def __init__(self, p: float = 0.5):
+        p = finite("p", p, "Dropout")
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def functions(self, K, index):
+        from .random import keep_mask
+
+        p, xp, device = self.p, K.xp, K.backend.device
+
+        def forward(params, X, ctx):
+            if not ctx.training or p == 0.0:
+                return X, None
+            if ctx.rows is None:
+                mask = keep_mask(xp, X.shape, p, X.dtype, ctx.seed, ctx.epoch, ctx.step, index, device=device)
+            else:  # a shard: the global batch's mask, this shard's rows (the same numbers as one process)
+                first, total = ctx.rows
+                mask = keep_mask(xp, (total, X.shape[1]), p, X.dtype, ctx.seed, ctx.epoch, ctx.step, index,
+                                 device=device)[first : first + X.shape[0], ...]
+            return X * mask, mask
+
+        def backward(params, mask, dY, need_dX, out):
+            return (dY if mask is None else dY * mask), ()
+
+        return forward, backward
+
+    def config(self):
+        return {"type": "Dropout", "p": self.p}
+
+
+#: hidden-layer activations by their short names (the CLI's --activation, build_mlp's activation=)
 ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "identity": Identity}
-_TYPES = {cls.__name__: cls for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, Identity)}
 
 
 def from_config(cfg: dict) -> Layer:
     """Rebuild a layer from :meth:`Layer.config` (used by checkpoints)."""
-    if not isinstance(cfg, dict) or cfg.get("type") not in _TYPES:
-        raise ValueError(f"unknown layer description {cfg!r}; known layer types: {', '.join(_TYPES)}")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("type"), str) or cfg["type"] not in LAYERS.names():
+        raise ValueError(f"unknown layer description {cfg!r}; known layer types: {', '.join(LAYERS.names())}")
     kwargs = {k: v for k, v in cfg.items() if k != "type"}
-    return _TYPES[cfg["type"]](**kwargs)
+    return LAYERS.get(cfg["type"])(**kwargs)

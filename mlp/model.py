@@ -9,7 +9,8 @@ from backends import get_backend
 
 from .kernels import get_kernels
 from ._util import describe, to_host
-from .layers import Layer, Linear, Sigmoid, from_config
+from .layers import EVAL, Layer, Linear, Sigmoid, StepContext, from_config
+from .validate import input_shape, non_negative_int
 
 DTYPES = ("float32", "float64")
 
@@ -39,6 +40,13 @@ class Sequential:
         the same seed gives bit-identical initial weights on every backend.
     fast : bool or None
         Whether to use the backend's fast paths (``None``: unless ``MLP_FAST_PATHS=0``).
+
+    The maths is pure (see :meth:`forward_function`, :meth:`backward_function` and
+    :func:`mlp.train_step`); the object API (``forward``, ``backward``, ``parameters()``,
+    ``gradients()``) keeps the current arrays and the last forward's caches on the model.
+    Like a PyTorch module, a model is in training mode until :meth:`eval` (it matters
+    only for layers such as dropout); :func:`mlp.evaluate` and :meth:`predict` always
+    run in evaluation mode.
     """
 
     def __init__(self, layers, backend=None, dtype="float32", seed: int = 0, fast: bool | None = None):
@@ -58,12 +66,11 @@ class Sequential:
                     f"outputs width n_out={a.n_out}"
                 )
         self.dtype = check_dtype(dtype)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"Sequential: seed must be a non-negative integer, got {seed!r}")
-        self.seed = seed
+        self.seed = non_negative_int("seed", seed, "Sequential")
         self._fast = fast
+        self.training = True
         rng = np.random.default_rng(seed)
-        host = [v for _, l in linears for v in l.initial_values(rng)]
+        host = [v for l in self.layers for v in l.initial_values(rng)]
         self._bind(get_backend(backend), host)
 
     # -- construction helpers -----------------------------------------------------------------
@@ -78,63 +85,161 @@ class Sequential:
         return [lin[0].n_in] + [l.n_out for l in lin]
 
     def param_names(self):
-        """Names in :meth:`state_dict` order: ``W0, b0, W1, b1, ...``."""
-        return [f"{p}{i}" for i, l in enumerate(self.linears) for p in l.param_names]
+        """Names in :meth:`state_dict` order: ``W0, b0, W1, b1, ...`` (numbered by parametrised layer)."""
+        with_params = [l for l in self.layers if l.param_names]
+        return [f"{p}{i}" for i, l in enumerate(with_params) for p in l.param_names]
 
     def param_shapes(self):
-        return [s for l in self.linears for s in l.shapes]
+        return [s for l in self.layers for s in l.shapes]
 
     def _is_weight(self):
         return [name.startswith("W") for name in self.param_names()]
+
+    def _new_bank(self, values=None):
+        """A bank laid out like the parameters (zeros, or the host ``values``), on this model's kernels."""
+        return self.K.bank(self.param_shapes(), self._is_weight(), self._xdtype, values)
 
     def _bind(self, backend, host_values):
         self.backend = backend
         self.K = get_kernels(backend, self._fast)
         self.xp = backend.xp
         self._xdtype = getattr(self.xp, self.dtype)
-        shapes, is_w = self.param_shapes(), self._is_weight()
-        self._params = self.K.bank(shapes, is_w, self._xdtype, host_values)
+        self._params = self._new_bank(host_values)
         # a cheap first test of "is X one of ours?": same array type on the same device
         self._array_type, self._device = type(self._params.arrays[0]), self._params.arrays[0].device
-        self._grads = self.K.bank(shapes, is_w, self._xdtype)
-        p, g = iter(self._params.arrays), iter(self._grads.arrays)
-        for layer in self.layers:
-            layer.bind(self.K)
-            for name in layer.param_names:
-                setattr(layer, name, next(p))
-                setattr(layer, "d" + name, next(g))
-        # fixed once bound: the hot path (forward, backward, optimizer steps) reads these, not recomputed lists
+        self._grads = self._new_bank()
+        self._caches = None
+        self._calls = 0
+        self._updates = {}
+        # fixed once bound: the hot path reads these, not recomputed lists
         lin = self.linears
         self._n_in, self._n_out = lin[0].n_in, lin[-1].n_out
         self._first_param = next(i for i, l in enumerate(self.layers) if l.param_names)
-        self._param_groups = tuple((p, g, w) for (p, w), (g, _) in zip(self._params.groups, self._grads.groups))
+        self._fns = [l.functions(self.K, i) for i, l in enumerate(self.layers)]
+        bounds, k = [], 0
+        for l in self.layers:
+            bounds.append((k, k + len(l.param_names)))
+            k += len(l.param_names)
+        self._bounds = bounds
+        self._forward_fn = self._make_forward()
+        self._backward_fn = self._make_backward()
 
-    # -- maths --------------------------------------------------------------------------------
+    # -- the pure maths -------------------------------------------------------------------------
+    def _make_forward(self):
+        fns = [(f, a, b) for (f, _), (a, b) in zip(self._fns, self._bounds)]
+
+        def forward(params, X, ctx=EVAL):
+            caches = []
+            for f, a, b in fns:
+                X, cache = f(params[a:b], X, ctx)
+                caches.append(cache)
+            return X, caches
+
+        return forward
+
+    def _make_backward(self):
+        steps = [(i, g, a, b) for i, ((_, g), (a, b)) in enumerate(zip(self._fns, self._bounds))]
+        steps.reverse()
+        first_param = self._first_param
+
+        def backward(params, caches, dY, need_input_grad=False, out=None):
+            grads = [None] * len(params)
+            for i, g, a, b in steps:
+                if i < first_param and not need_input_grad:
+                    break
+                dY, layer_grads = g(params[a:b], caches[i], dY, need_input_grad or i > first_param,
+                                    out[a:b] if out is not None else (None,) * (b - a))
+                grads[a:b] = layer_grads
+            return (dY if need_input_grad else None), tuple(grads)
+
+        return backward
+
+    def forward_function(self):
+        """The pure forward pass: ``forward(params, X, ctx) -> (Y, caches)``.
+
+        ``params`` is a tuple of arrays in :meth:`parameters` order, ``ctx`` a
+        :class:`mlp.layers.StepContext` (default: evaluation mode).
+        """
+        return self._forward_fn
+
+    def backward_function(self):
+        """The pure backward pass: ``backward(params, caches, dY, need_input_grad, out) -> (dX, grads)``.
+
+        ``grads`` is a tuple in :meth:`parameters` order; ``out`` optional buffers the kernels may fill.
+        """
+        return self._backward_fn
+
+    def grads_to_groups(self, grads) -> tuple:
+        """Gradient arrays (per parameter) as the optimizer's groups (NumPy: its two flat buffers)."""
+        bank = self._grads
+        if bank.layout is None:
+            return tuple(grads)
+        for a, g in zip(bank.arrays, grads):
+            if g is not a:  # not written in place: copy into our own buffers
+                a[...] = g
+        return bank.groups
+
+    def _update_function(self, optimizer):
+        """The optimizer's pure update for this binding (made once per hyperparameter set)."""
+        key = (id(optimizer), type(optimizer), optimizer.static_key())
+        fn = self._updates.get(key)
+        if fn is None:
+            if len(self._updates) > 8:
+                self._updates.clear()
+            fn = self._updates[key] = optimizer.update_function(self.K, self._params.group_is_weight)
+        return fn
+
+    # -- modes ----------------------------------------------------------------------------------
+    def train(self, mode: bool = True):
+        """Training mode (dropout active in :meth:`forward`); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (dropout off); returns self."""
+        return self.train(False)
+
+    # -- the object API ---------------------------------------------------------------------------
     def forward(self, X):
-        """Outputs for a batch ``X`` of shape ``(n_samples, n_in)`` on this model's backend."""
+        """Outputs for a batch ``X`` of shape ``(n_samples, n_in)`` on this model's backend.
+
+        Keeps what :meth:`backward` needs.  In training mode, random layers draw from
+        the key ``(seed, 0, number of training-mode forwards so far)``.
+        """
         self._check_input(X)
-        for layer in self.layers:
-            X = layer.forward(X)
-        return X
+        ctx = EVAL
+        if self.training:
+            ctx = StepContext(True, self.seed, 0, self._calls)
+            self._calls += 1
+        Y, self._caches = self._forward_fn(self._params.arrays, X, ctx)
+        return Y
 
     __call__ = forward
 
     def backward(self, dY, need_input_grad: bool = True):
         """Backpropagate dC/dY ``(n_samples, n_out)`` through the last :meth:`forward`.
 
-        Fills every layer's gradients for the whole mini-batch (overwriting, not
-        accumulating) and returns dC/dX, or None with ``need_input_grad=False``
-        (which saves the first layer's input-gradient product during training).
+        Computes every layer's gradients for the whole mini-batch (overwriting, not
+        accumulating; see :meth:`gradients`) and returns dC/dX, or None with
+        ``need_input_grad=False`` (which saves the first layer's input-gradient product).
         """
         n_out = self._n_out
         if dY.ndim != 2 or dY.shape[1] != n_out:
             raise ValueError(f"backward: dY has shape {tuple(dY.shape)}, expected (n_samples, {n_out})")
-        layers, first_param = self.layers, self._first_param
-        for i in range(len(layers) - 1, -1, -1):
-            if i < first_param and not need_input_grad:
-                return None
-            dY = layers[i].backward(dY, need_dX=need_input_grad or i > first_param)
-        return dY
+        if self._caches is None:
+            raise RuntimeError("backward() called before forward()")
+        dX, grads = self._backward_fn(self._params.arrays, self._caches, dY, need_input_grad, self._grads.arrays)
+        self.set_gradients(grads)
+        return dX
+
+    def layer_outputs(self, X) -> list:
+        """Each layer's output for ``X`` (evaluation mode), in layer order: for inspection and tests."""
+        self._check_input(X)
+        outputs = []
+        for (f, _), (a, b) in zip(self._fns, self._bounds):
+            X, _ = f(self._params.arrays[a:b], X, EVAL)
+            outputs.append(X)
+        return outputs
 
     def _ours(self, X) -> bool:
         return (type(X) is self._array_type and X.device == self._device) or self.backend.owns(X)
@@ -152,30 +257,62 @@ class Sequential:
         probability = isinstance(self.layers[-1], Sigmoid) or (loss is not None and loss.output == "values")
         return xp.astype(Y[:, 0] > (0.5 if probability else 0.0), xp.int64)
 
+    def probabilities(self, Y, loss=None):
+        """Class probabilities (on the backend) from outputs ``Y``: shape (n, n_classes).
+
+        Softmax of logits (``CrossEntropy``), sigmoid of logits (``BinaryCrossEntropy``), the outputs
+        as they are otherwise (a final ``Sigmoid``, or a quadratic cost on 0/1 targets).  One output
+        gives two columns ``[1 - p, p]``.
+        """
+        xp = self.xp
+        output = loss.output if loss is not None else "values"
+        if output == "logits" and Y.shape[1] > 1:
+            E = xp.exp(Y - xp.max(Y, axis=1, keepdims=True))
+            P = E / xp.sum(E, axis=1, keepdims=True)
+        elif output in ("sigmoid logits", "logits"):
+            P = 0.5 * xp.tanh(0.5 * Y) + 0.5
+        else:
+            P = xp.clip(Y, min=0.0, max=1.0) if isinstance(self.layers[-1], Sigmoid) else Y
+        if P.shape[1] == 1:
+            P = xp.concat([1.0 - P, P], axis=1)
+        return P
+
+    def _host_input(self, X):
+        if self._ours(X):
+            return X if X.dtype == self._xdtype else self.xp.astype(X, self._xdtype)
+        if isinstance(X, (np.ndarray, list, tuple)):
+            return self.backend.asarray(np.asarray(X), dtype=self._xdtype)
+        raise TypeError(self._foreign("input X", X))
+
+    def _eval_outputs(self, X, batch_size=10_000):
+        """Evaluation-mode outputs for ``X`` (host data or ours), in batches, on the backend."""
+        X = self._host_input(X)
+        self._check_input(X)
+        n = X.shape[0]
+        parts = [self._forward_fn(self._params.arrays, X[i : min(i + batch_size, n), ...], EVAL)[0]
+                 for i in range(0, n, batch_size)]
+        return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
+
     def predict(self, X, loss=None):
-        """Class predictions as a host int64 array (see :meth:`classes`).
+        """Class predictions as a host int64 array (see :meth:`classes`); evaluation mode.
 
         ``X`` may be host data of any numeric dtype: it is converted to the model's dtype.
         """
-        if self._ours(X):
-            if X.dtype != self._xdtype:
-                X = self.xp.astype(X, self._xdtype)
-        elif isinstance(X, (np.ndarray, list, tuple)):
-            X = self.backend.asarray(np.asarray(X), dtype=self._xdtype)
-        else:
-            raise TypeError(self._foreign("input X", X))
-        return self.backend.to_numpy(self.classes(self.forward(X), loss)).astype(np.int64)
+        return self.backend.to_numpy(self.classes(self._eval_outputs(X), loss)).astype(np.int64)
+
+    def predict_proba(self, X, loss=None):
+        """Class probabilities as a host float array ``(n, n_classes)`` (see :meth:`probabilities`)."""
+        return np.asarray(self.backend.to_numpy(self.probabilities(self._eval_outputs(X), loss)))
+
+    def predict_values(self, X):
+        """Raw outputs as a host float array ``(n, n_out)`` (regression); evaluation mode."""
+        return np.asarray(self.backend.to_numpy(self._eval_outputs(X)))
 
     def _check_input(self, X):
         # the type test first: comparing another library's dtype with ours may warn (array-api-strict)
         if not self._ours(X):
             raise TypeError(self._foreign("input X", X))
-        n_in = self._n_in
-        shape = X.shape
-        if len(shape) != 2 or shape[1] != n_in:
-            raise ValueError(
-                f"input X has shape {tuple(shape)}, but layer 0 ({self.layers[0]!r}) expects (n_samples, {n_in})"
-            )
+        input_shape(X.shape, self._n_in, self.layers[0])
         if X.dtype != self._xdtype:
             raise TypeError(
                 f"input X has dtype {X.dtype}, but the model is {self.dtype}; convert it first "
@@ -203,20 +340,33 @@ class Sequential:
         """Gradient arrays from the last :meth:`backward`, in the order of :meth:`parameters`."""
         return list(self._grads.arrays)
 
-    def param_groups(self):
-        """``(param, grad, is_weight)`` triples an optimizer updates (see :class:`mlp.kernels.Bank`)."""
-        return self._param_groups
+    def param_groups(self) -> tuple:
+        """The parameter arrays an optimizer updates (see :class:`mlp.kernels.Bank`)."""
+        return self._params.groups
+
+    def gradient_groups(self) -> tuple:
+        """The last gradients, grouped as :meth:`param_groups`."""
+        return self._grads.groups
+
+    def set_param_groups(self, groups):
+        """Make ``groups`` (as an update returned them) the model's parameters."""
+        self._params = self._params.with_groups(groups)
+
+    def set_gradients(self, grads):
+        """Make ``grads`` (per parameter, as backward returned them) the model's gradients."""
+        groups = self.grads_to_groups(grads)
+        self._grads = self._grads.with_groups(groups) if self._grads.layout is not None else \
+            self._grads.with_arrays(grads)
 
     def zero_grad(self):
-        for g, _ in self._grads.groups:
-            self.K.assign(g, 0.0)
+        self._grads = self._new_bank()
 
     def state_dict(self) -> dict:
         """Parameters as host NumPy arrays, keys ``W0, b0, W1, b1, ...`` in that order."""
         return {n: np.array(self.backend.to_numpy(p)) for n, p in zip(self.param_names(), self._params.arrays)}
 
     def load_state_dict(self, state: dict):
-        """Copy host (or backend) arrays into the parameters, checking names, shapes and dtypes."""
+        """Set the parameters from host (or backend) arrays, checking names, shapes and dtypes."""
         names, shapes = self.param_names(), self.param_shapes()
         if not isinstance(state, Mapping):
             raise TypeError(f"load_state_dict needs a dict of arrays keyed {names}, got {type(state).__name__}")
@@ -235,8 +385,7 @@ class Sequential:
             if value.dtype.kind != "f":
                 raise ValueError(f"state dict entry {name} has dtype {value.dtype}, expected a float array")
             values.append(value)
-        for value, p in zip(values, self._params.arrays):
-            self.K.assign(p, self.backend.asarray(value, dtype=self._xdtype))
+        self._params = self._new_bank(values)
         return self
 
     def to(self, backend):
@@ -259,12 +408,13 @@ class Sequential:
         return f"Sequential([\n  {inner}\n], backend={self.backend.name!r}, dtype={self.dtype!r})"
 
 
-
-def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtype="float32", seed=0, fast=None):
+def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtype="float32", seed=0, fast=None,
+              output=None, dropout=0.0):
     """The usual network for ``sizes``: ``Linear`` + ``activation`` per hidden layer, and an output that fits ``loss``.
 
     With the quadratic loss the output gets a sigmoid (the book's chapter 1 network); the
-    cross-entropies take the last ``Linear``'s logits (their softmax/sigmoid is fused into the loss).
+    cross-entropies take the last ``Linear``'s logits (their softmax/sigmoid is fused into the
+    loss), and mean squared error (regression) takes it as it is.
 
     Parameters
     ----------
@@ -275,17 +425,30 @@ def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtyp
     loss : Loss, class, name or None
     init, backend, dtype, seed, fast
         As for :class:`Linear` and :class:`Sequential`.
+    output : str or None
+        The output layer's activation (a name in :data:`mlp.layers.ACTIVATIONS`); None picks it
+        from ``loss`` as above.
+    dropout : float
+        ``p`` of a :class:`mlp.Dropout` after every hidden layer's activation (0: none).
     """
-    from .layers import ACTIVATIONS, Sigmoid
+    from .layers import ACTIVATIONS, Dropout, Identity, Sigmoid
     from .losses import Quadratic, get_loss
 
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    for name, value in (("activation", activation), ("output", output)):
+        if value is not None and value not in ACTIVATIONS:
+            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(ACTIVATIONS)}")
+    if activation is None:
+        raise ValueError(f"unknown activation None; choose one of {', '.join(ACTIVATIONS)}")
     layers = []
     for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
         layers.append(Linear(a, b, init=init))
         if k < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
-    if loss is not None and isinstance(get_loss(loss), Quadratic):
+            if dropout:
+                layers.append(Dropout(dropout))
+    if output is not None:
+        if ACTIVATIONS[output] is not Identity:
+            layers.append(ACTIVATIONS[output]())
+    elif loss is not None and isinstance(get_loss(loss), Quadratic):
         layers.append(Sigmoid())
     return Sequential(layers, backend=backend, dtype=dtype, seed=seed, fast=fast)

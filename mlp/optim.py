@@ -1,84 +1,109 @@
-"""Optimizers: update a model's parameters from its gradients in ``step(model)``.
+"""Optimizers: a pure map (parameters, gradients, state) -> (new parameters, new state).
+
+:meth:`Optimizer.update_function` gives that map for one model binding; it is what
+:func:`mlp.train_step` (and a compiled loop of steps) calls.  ``step(model)`` is the
+object API on top: it updates the model from the gradients of its last backward.
 
 State (momentum, moments) lives on the model's backend, laid out like the
-parameters, so a backend that packs parameters into flat buffers updates them
-in a few large operations.  Weight decay applies to weights, not biases (the
-book's L2 regularisation; see :func:`mlp.training.l2_weight_decay`).
+parameters (one array per parameter group), so a backend that packs parameters
+into flat buffers updates them in a few large operations.  Weight decay (the
+book's L2, see :func:`mlp.l2_weight_decay`) and ``l1`` (the book's L1, see
+:func:`mlp.l1_strength`) apply to weights, not biases.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._util import to_host
-
-
-def _number(value):
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.floating, np.integer))
-
-
-def _positive(name, value, owner):
-    if not _number(value) or not 0 < value < float("inf"):
-        raise ValueError(f"{owner}: {name} must be a positive number (finite), got {value!r}")
-    return float(value)
-
-
-def _fraction(name, value, owner):
-    if not _number(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{owner}: {name} must be in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _non_negative(name, value, owner):
-    if not _number(value) or not 0 <= value < float("inf"):
-        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+from .registry import OPTIMIZERS
+from .validate import fraction, non_negative, positive
 
 
 class Optimizer:
-    """Base class: keeps per-parameter state banks (see :class:`mlp.kernels.Bank`)."""
+    """Base class: hyperparameters, the step count ``t``, and per-parameter state banks."""
 
     state_names: tuple = ()
 
-    def __init__(self, lr, weight_decay=0.0):
+    def __init__(self, lr, weight_decay=0.0, l1=0.0):
         owner = type(self).__name__
-        self.lr = _positive("lr", lr, owner)
-        self.weight_decay = _non_negative("weight_decay", weight_decay, owner)
+        self.lr = positive("lr", lr, owner)
+        self.weight_decay = non_negative("weight_decay", weight_decay, owner)
+        self.l1 = non_negative("l1", l1, owner)
         self.t = 0
-        self._state = None
+        self._state = None  # {state name: Bank}
         self._owner = None  # (model, backend, kernels) the state was made for
-        self._per_group = None  # each parameter group's state arrays, in step order
+        self._names = None
 
-    def _state_for(self, model):
-        key = (id(model), model.backend, model.K)
-        if self._owner != key:
-            host = self.state_dict()["arrays"] if self._state is not None else None
-            shapes, is_w = model.param_shapes(), model._is_weight()
-            self._state = {}
-            for s in self.state_names:
-                values = None if host is None else [host[f"{s}.{n}"] for n in model.param_names()]
-                self._state[s] = model.K.bank(shapes, is_w, model._xdtype, values)
-            self._owner = key
-            self._names = model.param_names()
-            self._per_group = None
-        if self._per_group is None:
-            self._per_group = [[self._state[s].groups[i][0] for s in self.state_names]
-                               for i in range(len(model.param_groups()))]
-        return self._state
+    # -- the pure map -------------------------------------------------------------------------
+    def update_function(self, K, group_is_weight):
+        """``update(groups, grads, state, lr, t) -> (groups, state)`` on kernels ``K``.
 
-    def step(self, model):
-        """Update ``model``'s parameters in place from the gradients of its last backward."""
-        self._state_for(model)
-        self.t += 1
-        K, wd = model.K, self.weight_decay
-        for (p, g, is_weight), state in zip(model.param_groups(), self._per_group):
-            self._update(K, p, g, state, wd if is_weight else 0.0)
+        ``groups``/``grads`` are tuples of arrays (one per parameter group), ``state`` a tuple
+        (per group) of tuples (per :attr:`state_names`); ``lr`` and ``t`` (this step's number,
+        from 1) may be Python numbers or 0-d arrays.  The other hyperparameters are fixed
+        when the function is made.
+        """
+        regs = [(self.weight_decay, self.l1) if w else (0.0, 0.0) for w in group_is_weight]
+        one = self._update_one(K)
 
-    def _update(self, K, p, g, state, weight_decay):
+        def update(groups, grads, state, lr, t):
+            new_groups, new_state = [], []
+            for p, g, s, (wd, l1) in zip(groups, grads, state, regs):
+                p, s = one(p, g, s, lr, t, wd, l1)
+                new_groups.append(p)
+                new_state.append(s)
+            return tuple(new_groups), tuple(new_state)
+
+        return update
+
+    def _update_one(self, K):
+        """``(p, g, state, lr, t, weight_decay, l1) -> (p, state)`` for one group."""
         raise NotImplementedError
 
     def hyperparameters(self) -> dict:
         raise NotImplementedError
 
+    def static_key(self) -> tuple:
+        """The hyperparameters an update function is made with (all but ``lr``): a change needs a new one."""
+        return tuple((k, v if not isinstance(v, list) else tuple(v)) for k, v in self.hyperparameters().items()
+                     if k != "lr")
+
+    # -- state on a model ---------------------------------------------------------------------
+    def _state_for(self, model):
+        """The state banks for ``model`` (made, or moved from another binding, on first use)."""
+        key = (id(model), model.backend, model.K)
+        if self._owner != key:
+            host = self.state_dict()["arrays"] if self._state is not None else None
+            self._state = {}
+            for s in self.state_names:
+                values = None if host is None else [host[f"{s}.{n}"] for n in model.param_names()]
+                self._state[s] = model._new_bank(values)
+            self._owner = key
+            self._names = model.param_names()
+        return self._state
+
+    def state_groups(self, model) -> tuple:
+        """The state as the update function takes it: per group, a tuple over :attr:`state_names`."""
+        banks = self._state_for(model)
+        n = len(model.param_groups())
+        return tuple(tuple(banks[s].groups[i] for s in self.state_names) for i in range(n))
+
+    def set_state_groups(self, model, state):
+        """Keep ``state`` (as returned by the update function) as this optimizer's state for ``model``."""
+        banks = self._state_for(model)
+        for k, s in enumerate(self.state_names):
+            banks[s] = banks[s].with_groups(per_group[k] for per_group in state)
+
+    def step(self, model):
+        """Update ``model``'s parameters from the gradients of its last backward."""
+        state = self.state_groups(model)
+        self.t += 1
+        update = model._update_function(self)
+        groups, state = update(model.param_groups(), model.gradient_groups(), state, self.lr, self.t)
+        model.set_param_groups(groups)
+        self.set_state_groups(model, state)
+
+    # -- host copies ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{"type", "hyper", "t", "arrays"}``; arrays are host copies keyed ``"<state>.<param>"``."""
         arrays = {}
@@ -92,88 +117,101 @@ class Optimizer:
         """Restore :meth:`state_dict` output for ``model`` (on whatever backend it is now)."""
         if state.get("type") != type(self).__name__:
             raise ValueError(f"optimizer state is for {state.get('type')}, not {type(self).__name__}")
-        self.t = int(state["t"])
-        self._per_group = None
-        shapes, is_w = model.param_shapes(), model._is_weight()
         arrays = state["arrays"]
-        self._state = {}
+        t = int(state["t"])
         if self.state_names and arrays:
+            banks = {}
             for s in self.state_names:
                 values = []
-                for n, shape in zip(model.param_names(), shapes):
+                for n, shape in zip(model.param_names(), model.param_shapes()):
                     key = f"{s}.{n}"
                     if key not in arrays or tuple(arrays[key].shape) != tuple(shape):
                         raise ValueError(f"optimizer state {key} is missing or has the wrong shape (need {shape})")
                     values.append(arrays[key])
-                self._state[s] = model.K.bank(shapes, is_w, model._xdtype, values)
-            self._owner = (id(model), model.backend, model.K)
-            self._names = model.param_names()
-        elif self.state_names and self.t > 0:
+                banks[s] = model._new_bank(values)
+            self._state, self._owner, self._names = banks, (id(model), model.backend, model.K), model.param_names()
+        elif self.state_names and t > 0:
             raise ValueError(
-                f"{type(self).__name__} state says {self.t} steps were taken but holds no "
+                f"{type(self).__name__} state says {t} steps were taken but holds no "
                 f"{'/'.join(self.state_names)} arrays; continuing would silently restart them from zero"
             )
         else:
             self._state, self._owner = None, None
+        self.t = t
         return self
 
+    def __repr__(self):
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items()) + ")"
 
+
+@OPTIMIZERS.register("sgd")
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
     ``v = momentum * v + g`` and ``p -= lr * v`` (``lr * (g + momentum * v)`` with Nesterov),
     the PyTorch convention.  With the losses' batch mean, ``lr`` is the book's ``eta``.
+    ``weight_decay`` is the book's L2 (``lmbda / n``), ``l1`` the book's L1 (``lmbda / n``).
     """
 
-    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
-        self.momentum = _fraction("momentum", momentum, "SGD")
+    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0, l1=0.0):
+        super().__init__(lr, weight_decay, l1)
+        self.momentum = fraction("momentum", momentum, "SGD")
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
         self.state_names = ("velocity",) if self.momentum else ()
 
-    def _update(self, K, p, g, state, weight_decay):
-        K.sgd_update(p, g, state[0] if state else None, self.lr, self.momentum, self.nesterov, weight_decay)
+    def _update_one(self, K):
+        sgd, momentum, nesterov = K.sgd_update, self.momentum, self.nesterov
+
+        def one(p, g, state, lr, t, wd, l1):
+            p, v = sgd(p, g, state[0] if state else None, lr, momentum, nesterov, wd, l1)
+            return p, (() if v is None else (v,))
+
+        return one
 
     def hyperparameters(self):
-        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+        h = {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+        if self.l1:
+            h["l1"] = self.l1
+        return h
 
-    def __repr__(self):
-        return "SGD(" + ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items()) + ")"
 
-
+@OPTIMIZERS.register("adam")
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction."""
 
     state_names = ("m", "v")
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0):
+        super().__init__(lr, weight_decay, l1)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
-        self.betas = (_fraction("betas[0]", betas[0], "Adam"), _fraction("betas[1]", betas[1], "Adam"))
-        self.eps = _positive("eps", eps, "Adam")
+        self.betas = (fraction("betas[0]", betas[0], "Adam"), fraction("betas[1]", betas[1], "Adam"))
+        self.eps = positive("eps", eps, "Adam")
 
-    def _update(self, K, p, g, state, weight_decay):
-        K.adam_update(p, g, state[0], state[1], self.lr, *self.betas, self.eps, weight_decay, self.t)
+    def _update_one(self, K):
+        adam, (beta1, beta2), eps = K.adam_update, self.betas, self.eps
+
+        def one(p, g, state, lr, t, wd, l1):
+            p, m, v = adam(p, g, state[0], state[1], lr, beta1, beta2, eps, wd, t, l1)
+            return p, (m, v)
+
+        return one
 
     def hyperparameters(self):
-        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
-
-    def __repr__(self):
-        return "Adam(" + ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items()) + ")"
-
-
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+        h = {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
+        if self.l1:
+            h["l1"] = self.l1
+        return h
 
 
 def from_state(state: dict):
     """Build an optimizer from :meth:`Optimizer.state_dict` hyperparameters (arrays not loaded)."""
-    cls = {"SGD": SGD, "Adam": Adam}.get(state.get("type"))
-    if cls is None:
+    name = {"SGD": "sgd", "Adam": "adam"}.get(state.get("type"))
+    if name is None:
         raise ValueError(f"unknown optimizer type {state.get('type')!r}")
     hyper = dict(state["hyper"])
     if "betas" in hyper:
         hyper["betas"] = tuple(hyper["betas"])
-    return cls(**hyper)
+    return OPTIMIZERS.get(name)(**hyper)

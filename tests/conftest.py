@@ -2,6 +2,7 @@
 
 Backends unusable here are skipped with their reason (``pytest -rs`` shows it).
 """
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 import backends
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+#: MNIST/Fashion-MNIST for the tests that need them: $MLP_DATA_DIR when set, else ../shared/data
+SHARED_DATA = Path(os.environ["MLP_DATA_DIR"]).expanduser() if os.environ.get("MLP_DATA_DIR") else ROOT.parent / "shared" / "data"
 
 
 def _backend_params():
@@ -46,9 +48,9 @@ def rng():
 
 @pytest.fixture
 def shared_data():
-    """The canonical MNIST/Fashion-MNIST files beside the repo, or a skip when absent."""
+    """The data root holding mnist/ and fashion-mnist/ ($MLP_DATA_DIR, else ../shared/data), or a skip when absent."""
     if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"no MNIST files at {SHARED_DATA}")
+        pytest.skip(f"no MNIST files at {SHARED_DATA} (set MLP_DATA_DIR to a folder holding mnist/)")
     return SHARED_DATA
 
 

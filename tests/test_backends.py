@@ -37,7 +37,7 @@ def test_use_sets_default_and_restores_as_context_manager(fresh):
 
 def test_unknown_name_lists_known(fresh):
     with pytest.raises(ValueError) as e:
-        backends.get_backend("jax")
+        backends.get_backend("tensorflow")
     for name in backends.KNOWN:
         assert name in str(e.value)
 

@@ -1,8 +1,8 @@
 """``mlp bench``: the table and the JSON (no timing assertions: speed is shown, not tested).
 
 Also checks that every contender trains the same network: from the same initial
-weights, one epoch of mlp, the hand-written loop, the book's per-example loop and
-PyTorch eager end with the same weights.
+weights, one epoch of mlp (numpy, and jax's compiled loop), the hand-written loop, the
+book's per-example loop, the hand-written JAX scan and PyTorch eager end with the same weights.
 """
 import argparse
 import json
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import mlp
+from backends.reference import jax_scan, numpy_loops, sklearn_mlp
 from mlp import bench
 
 QUICK = ["--quick", "--backends", "numpy"]
@@ -130,7 +131,7 @@ def test_add_parser_sets_run():
     assert args.func is bench.run and args.configs == ["wide", "book"] and args.dtype == "float64"
 
 
-@pytest.mark.parametrize("argv", [["--configs", "huge"], ["--backends", "numpy,jax"], ["--baselines", "torch"],
+@pytest.mark.parametrize("argv", [["--configs", "huge"], ["--backends", "numpy,tensorflow"], ["--baselines", "torch"],
                                   ["--dtype", "float16"]])
 def test_bad_arguments_are_refused(argv, capsys):
     with pytest.raises(SystemExit):
@@ -163,21 +164,36 @@ def test_every_contender_trains_the_same_network(config):
     problem = bench.Problem.make(config, X, y, dtype="float64")
     weights = bench.initial_weights(problem)
     fit = bench.MLPFit(problem, "numpy")
-    hand = bench.HandWritten(problem, weights)
-    book = bench.PerExample(problem, weights)
+    hand = numpy_loops.HandWritten(problem, weights)
+    book = numpy_loops.PerExample(problem, weights)
     contenders = [fit, hand, book]
+    jax = jax_scan.load()
+    if jax is not None:
+        contenders.append(jax_scan.ScanLoop(problem, weights, jax))
+        contenders.append(bench.MLPFit(problem, "jax"))
     torch = None
     try:
         import torch
     except ImportError:
         pass
+    sk = sklearn_mlp.load() if config == "mid" else None  # scikit-learn: softmax + cross-entropy outputs only
+    if sk is not None:
+        skl = sklearn_mlp.PartialFitLoop(problem, weights, sk)
+        contenders.append(skl)
     if torch is not None:
         contenders.append(bench.torch_eager(problem, weights, torch))
     for c in contenders:
         assert c.epoch(0, 60) > 0
-    want = [(p.W, p.b) for p in fit.model.linears]
+    state = fit.model.state_dict()
+    want = [(state[f"W{i}"], state[f"b{i}"]) for i in range(len(weights))]
     got = {"hand-written": list(zip(hand.Ws, hand.bs)),
            "per-example": [(w.T, b[:, 0]) for w, b in zip(book.weights, book.biases)]}
+    if jax is not None:
+        got["jax scan"] = [(np.asarray(W), np.asarray(b)) for W, b in contenders[3].params]
+        jstate = contenders[4].model.state_dict()
+        got["mlp jax"] = [(jstate[f"W{i}"], jstate[f"b{i}"]) for i in range(len(weights))]
+    if sk is not None:
+        got["scikit-learn"] = list(zip(skl.clf.coefs_, skl.clf.intercepts_))
     if torch is not None:
         lins = [m for m in contenders[-1].net if isinstance(m, torch.nn.Linear)]
         got["pytorch"] = [(l.weight.detach().numpy().T, l.bias.detach().numpy()) for l in lins]

@@ -71,6 +71,7 @@ def check_mnist_arrays(train, test):
 
 
 def test_downloads_verifies_and_loads_mnist(shared_data, tmp_path, monkeypatch, capsys, offline):
+    (tmp_path / "data").mkdir()  # a folder the user names must exist; its mnist/ sub-folder is created
     monkeypatch.setenv("MLP_DATA_DIR", str(tmp_path / "data"))
     with MirrorServer(shared_data) as server:
         monkeypatch.setenv("MLP_DATA_MIRROR", server.url)
@@ -147,6 +148,7 @@ def test_corrupt_download_is_discarded(shared_data, tmp_path, monkeypatch):
 @pytest.mark.parametrize("failure", ["refused", "http-404"])
 def test_unreachable_mirror_names_files_folder_and_variable(tmp_path, monkeypatch, failure):
     folder = tmp_path / "where"
+    folder.mkdir()  # a folder the user names must exist (test_cli covers the one that does not)
     if failure == "refused":
         monkeypatch.setenv("MLP_DATA_MIRROR", f"http://127.0.0.1:{closed_port()}")
         with pytest.raises(DownloadError) as info:

@@ -76,11 +76,36 @@ def _backend(name):
 # -- shapes and dtypes ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend_name", BACKEND_PARAMS)
+#: JAX compiles every operation anew for each new shape it sees, so random shapes cost it about a second each:
+#: fewer examples there (the same properties; the eager-op compile cache is what is slow, not mlp)
+EAGER_COMPILING = {"jax"}
+
+
+def _params_excluding(names):
+    return [p for p in BACKEND_PARAMS if p.values[0] not in names]
+
+
+def _params_only(names):
+    return [p for p in BACKEND_PARAMS if p.values[0] in names]
+
+
+@pytest.mark.parametrize("backend_name", _params_excluding(EAGER_COMPILING))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @_settings(100)
 @given(net=networks(), optimizer=st.sampled_from(["sgd", "adam"]))
 def test_shapes_and_dtypes_are_kept(backend_name, dtype, net, optimizer):
+    _shapes_and_dtypes_are_kept(backend_name, dtype, net, optimizer)
+
+
+@pytest.mark.parametrize("backend_name", _params_only(EAGER_COMPILING))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@_settings(12)
+@given(net=networks(), optimizer=st.sampled_from(["sgd", "adam"]))
+def test_shapes_and_dtypes_are_kept_compiling_backends(backend_name, dtype, net, optimizer):
+    _shapes_and_dtypes_are_kept(backend_name, dtype, net, optimizer)
+
+
+def _shapes_and_dtypes_are_kept(backend_name, dtype, net, optimizer):
     sizes, n, activation, out_activation, loss_cls, seed = net
     be = _backend(backend_name)
     model = _build(be, dtype, sizes, activation, out_activation, seed)
@@ -130,8 +155,7 @@ def _clear_of_kinks(model, X):
     for i, layer in enumerate(model.layers):
         if not isinstance(layer, KINKED):
             continue
-        model.forward(Xd)
-        Z = host(layer._Z)
+        Z = host(model.layer_outputs(Xd)[i - 1])  # the input of the kinked layer
         shifts = np.zeros(Z.shape[1])
         candidates = [0.0] + [sign * 0.1 * k for k in range(1, Z.shape[0] + 2) for sign in (1, -1)]
         for j in range(Z.shape[1]):
@@ -139,8 +163,9 @@ def _clear_of_kinks(model, X):
         state = model.state_dict()
         state[f"b{linears[id(model.layers[i - 1])]}"] += shifts
         model.load_state_dict(state)
-    model.forward(Xd)
-    return min([float(np.min(np.abs(host(l._Z)))) for l in model.layers if isinstance(l, KINKED)], default=np.inf)
+    outputs = model.layer_outputs(Xd)
+    return min([float(np.min(np.abs(host(outputs[i - 1])))) for i, l in enumerate(model.layers) if isinstance(l, KINKED)],
+               default=np.inf)
 
 
 def _check_gradients(backend_name, net, fast=None):
@@ -161,10 +186,17 @@ def test_gradients_match_finite_differences_numpy(net):
     _check_gradients("numpy", net)
 
 
-@pytest.mark.parametrize("backend_name", [p for p in BACKEND_PARAMS if p.values[0] != "numpy"])
+@pytest.mark.parametrize("backend_name", _params_excluding({"numpy"} | EAGER_COMPILING))
 @_settings(60)
 @given(net=networks(max_width=4, max_batch=3))
 def test_gradients_match_finite_differences_other_backends(backend_name, net):
+    _check_gradients(backend_name, net)
+
+
+@pytest.mark.parametrize("backend_name", _params_only(EAGER_COMPILING))
+@_settings(12)
+@given(net=networks(max_width=4, max_batch=3))
+def test_gradients_match_finite_differences_compiling_backends(backend_name, net):
     _check_gradients(backend_name, net)
 
 

@@ -55,3 +55,24 @@ def rewrite_checkpoint(path, edit):
     raw += b" " * (-len(raw) % 8)
     Path(path).write_bytes(struct.pack("<Q", len(raw)) + raw + body)
     return path
+
+
+def interrupt_after(monkeypatch, n):
+    """Send this process SIGINT (as Ctrl-C does) once the training loop has run ``n`` steps.
+
+    ``mlp.training.StepRunner.run`` is wrapped, so this works for step-by-step and compiled runs alike."""
+    import os
+    import signal
+
+    import mlp.training as training
+
+    real, done = training.StepRunner.run, []
+
+    def run(self, first, last):
+        values = real(self, first, last)
+        done.append(last - first)
+        if sum(done) >= n > sum(done) - (last - first):
+            os.kill(os.getpid(), signal.SIGINT)
+        return values
+
+    monkeypatch.setattr(training.StepRunner, "run", run)

@@ -1,8 +1,6 @@
 """PyTorch as a reference for ``mlp bench``: the eager training loop a PyTorch user writes.
 
-This is torch code, so it lives in backends/ (the only package that knows concrete array
-libraries); ``mlp.bench`` imports it only when it times PyTorch. Importing this module does
-not import torch: :func:`load` does.
+Importing this module does not import torch: :func:`load` does.
 """
 from __future__ import annotations
 
@@ -28,15 +26,6 @@ def describe(torch) -> dict:
     """Version, CPU threads and CUDA device of this PyTorch, for the benchmark's header."""
     return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
-def tf32_off(torch) -> list:
-    """Float32 matmuls in full float32 on CUDA (TF32 off); returns a note for the report."""
-    if not torch.cuda.is_available():
-        return []
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    return ["PyTorch on CUDA: TF32 off (allow_tf32 = False)"]
 
 
 class EagerLoop:

@@ -1,0 +1,266 @@
+"""Synchronous data parallelism: N processes train one model as one process would.
+
+Start N copies of the same program under ``mpiexec -n N`` (or ``srun``) and pass
+``communicator=backends.comm.get_communicator(True)`` to :func:`mlp.fit` (on the command
+line: ``mlp train --distributed``).  Then, in every process (every *rank*):
+
+* rank 0's initial parameters and optimizer state are broadcast to all, after a check that
+  every rank trains on the same number of samples with the same batch size, epochs, seed
+  and step count (anything else would make the ranks take different numbers of steps);
+* every epoch, every rank draws the same ``(seed, epoch)`` permutation and, of each global
+  mini-batch of ``batch_size`` rows, takes its own contiguous shard (sizes differ by at most
+  one row; a rank whose shard of a short last batch is empty computes on one row with
+  weight 0);
+* after backward, one allreduce sums the gradients weighted by ``shard / batch``, so the
+  result is the gradient of the global batch's mean loss, exactly as one process computes it
+  (up to rounding), uneven last batch included; the loss is summed the same way;
+* the same optimizer update runs everywhere, so the parameters stay identical;
+* epoch metrics are computed on shards of the data and reduced (classification; regression
+  metrics are measured on the whole set by every rank, as R2 does not add up over shards);
+* Ctrl-C and divergence are decided together: the Ctrl-C flag is reduced at every host
+  read, and the reduced loss is NaN on every rank when it is on one, so all ranks stop at
+  the same step;
+* only rank 0 shows progress and runs the callbacks that write files (:class:`ModelCheckpoint`
+  or any callback with ``root_only = True``).
+
+The communicator (``backends.comm``) owns MPI, NCCL and the failure model.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from . import metrics
+from .batches import batch_bounds
+from .layers import StepContext
+from .training import ModelCheckpoint, StepRunner
+
+__all__ = ["DataParallel", "GradientAllreduce", "ShardedRunner", "data_parallel", "shard_bounds"]
+
+#: gradient arrays at least this long are summed on their own (in place where the backend allows);
+#: the smaller ones and the loss travel together in one buffer, to pay the latency of one message
+LARGE = 1 << 16
+
+
+def shard_bounds(i: int, j: int, rank: int, size: int) -> tuple[int, int]:
+    """Rows ``[a, b)`` of the global rows ``[i, j)`` that rank ``rank`` of ``size`` takes.
+
+    Contiguous shards whose sizes differ by at most one, the larger ones first (as
+    ``numpy.array_split``).  Every rank computes every rank's bounds the same way, so no
+    message is needed to agree on them.
+    """
+    n = j - i
+    q, r = divmod(n, size)
+    a = i + rank * q + min(rank, r)
+    return a, a + q + (1 if rank < r else 0)
+
+
+class GradientAllreduce:
+    """The ``reduce`` hook of :func:`mlp.step.make_step` that makes a step data-parallel.
+
+    ``weight`` (this rank's shard size over the global batch size) is set by the runner
+    before each step; the hook returns the weighted sums of every rank's gradients and losses.
+    """
+
+    def __init__(self, comm, model):
+        self.comm, self.backend, self.xp = comm, model.backend, model.xp
+        self.weight = 1.0
+        #: seconds spent in this hook (the allreduces, the device-to-host copies of staged backends)
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, grads, loss, n_local):
+        start = time.perf_counter()
+        xp, comm, w = self.xp, self.comm, self.weight
+        out = list(grads)
+        small = []
+        for k, g in enumerate(grads):
+            if math.prod(g.shape) >= LARGE:
+                out[k] = comm.allreduce_sum(g, self.backend, scale=w)
+            else:
+                small.append(k)
+        # the small gradients and the loss in one message: one latency instead of several
+        loss = xp.reshape(xp.asarray(loss), (1,))
+        if small and loss.dtype != grads[small[0]].dtype:  # a concat must not promote the gradients
+            loss = xp.astype(loss, grads[small[0]].dtype)
+        parts = [xp.reshape(grads[k], (-1,)) for k in small] + [loss]
+        packed = comm.allreduce_sum(xp.concat(parts) if len(parts) > 1 else parts[0], self.backend, scale=w)
+        offset = 0
+        for k in small:
+            size = math.prod(grads[k].shape)
+            out[k] = xp.reshape(packed[offset:offset + size], grads[k].shape)
+            offset += size
+        loss = packed[offset]
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return tuple(out), loss
+
+
+class ShardedRunner(StepRunner):
+    """A :class:`mlp.training.StepRunner` whose steps take this rank's shard of each global batch.
+
+    Chunk sizes (how many steps run between two host reads) are agreed by all ranks, so that
+    the collective Ctrl-C check happens at the same step everywhere.
+    """
+
+    def __init__(self, comm, model, loss, optimizer, batch_size, n, seed, compiled=None):
+        self.comm = comm
+        self.hook = GradientAllreduce(comm, model)
+        if compiled:
+            raise ValueError("compiled=True cannot be combined with a communicator: data-parallel steps run one by one")
+        super().__init__(model, loss, optimizer, batch_size, n, seed, reduce=self.hook, compiled=False)
+
+    def batch(self, s):
+        i, j = batch_bounds(s, self.batch_size, self.n)
+        a, b = shard_bounds(i, j, self.comm.rank, self.comm.size)
+        self.hook.weight = (b - a) / (j - i)
+        if a == b:  # an empty shard of a short last batch: one real row, weighted 0, keeps shapes valid
+            a, b = i, i + 1
+        self._rows = (a - i, j - i)
+        return self.Xe[a:b, ...], self.Te[a:b, ...]
+
+    def context(self, s):
+        # random layers (dropout) draw the global batch's numbers and keep this shard's rows
+        return StepContext(True, self.seed, self.epoch, s, rows=self._rows)
+
+    def chunk_size(self, per_step: float) -> int:
+        # the timing differs from rank to rank; the smallest proposal is everyone's
+        return int(self.comm.allreduce(super().chunk_size(per_step), op="min"))
+
+
+class DataParallel:
+    """What :func:`mlp.fit` does differently with a communicator of more than one process.
+
+    Built by :func:`data_parallel`; used by ``fit`` at a few seams (see the module docstring).
+    """
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.runner_ = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.comm.is_root
+
+    # -- before the first step ------------------------------------------------------------------
+    def start(self, model, optimizer, reduce, **settings):
+        """Check that every rank agrees on ``settings`` (ints), then broadcast rank 0's parameters and state.
+
+        Raises
+        ------
+        ValueError
+            On every rank alike: a gradient hook was given too, or the ranks disagree (named).
+        """
+        if reduce is not None:
+            raise ValueError("fit: give either reduce= or communicator=, not both (the communicator brings its own "
+                             "gradient hook)")
+        names = sorted(settings)
+        mine = np.array([int(settings[k]) for k in names] + [int(optimizer.t)], dtype=np.int64)
+        low, high = self.comm.allreduce(mine, op="min"), self.comm.allreduce(mine, op="max")
+        differ = [f"{k} (from {lo} to {hi})" for k, lo, hi in zip(names + ["optimizer step"], low, high) if lo != hi]
+        if differ:
+            raise ValueError(f"the {self.comm.size} processes disagree on {', '.join(differ)}; every process must "
+                             "load the same data and settings")
+        be = model.backend
+        groups = tuple(be.asarray(self.comm.broadcast(np.array(be.to_numpy(g), copy=True)))
+                       for g in model.param_groups())
+        model.set_param_groups(groups)
+        state = tuple(tuple(be.asarray(self.comm.broadcast(np.array(be.to_numpy(a), copy=True))) for a in s)
+                      for s in optimizer.state_groups(model))
+        optimizer.set_state_groups(model, state)
+
+    def runner(self, model, loss, optimizer, batch_size, n, seed, compiled=None):
+        """The :class:`ShardedRunner` for this fit (kept for :attr:`allreduce_seconds`)."""
+        self.runner_ = ShardedRunner(self.comm, model, loss, optimizer, batch_size, n, seed, compiled=compiled)
+        return self.runner_
+
+    @property
+    def allreduce_seconds(self) -> float:
+        """Seconds this rank has spent in the gradient allreduce (hook included) so far."""
+        return 0.0 if self.runner_ is None else self.runner_.hook.seconds
+
+    def callbacks(self, callbacks):
+        """The callbacks this rank runs: all on rank 0; elsewhere all but those that write files."""
+        if self.is_root:
+            return list(callbacks)
+        return [cb for cb in callbacks if not (isinstance(cb, ModelCheckpoint) or getattr(cb, "root_only", False))]
+
+    def interrupted(self, local):
+        """A Ctrl-C check that is true on every rank when it is true on one (call it at the same point everywhere)."""
+        return lambda: self.comm.any(local())
+
+    # -- after each epoch ---------------------------------------------------------------------------
+    def _measure(self, state, data):
+        Xd, Td, labels = data
+        n = Xd.shape[0]
+        if state.task == "regression":  # R2 is not a sum over shards: every rank measures the whole set
+            return metrics.measure(state.model, state.loss, Xd, Td, labels, state.task)
+        a, b = shard_bounds(0, n, self.comm.rank, self.comm.size)
+        if b > a:
+            part = metrics.measure(state.model, state.loss, Xd[a:b, ...], Td[a:b, ...], labels[a:b], state.task)
+            local = [part["loss"] * (b - a), round(part["accuracy"] * (b - a))]
+        else:
+            local = [0.0, 0]
+        loss_sum, correct = self.comm.allreduce(np.array(local, dtype=np.float64))
+        return {"loss": float(loss_sum / n), "accuracy": float(correct / n)}
+
+    def epoch_logs(self, state, seconds, train, val, train_metrics):
+        """The epoch's logs, the same on every rank (``seconds``: the slowest rank's)."""
+        logs = {"seconds": float(self.comm.allreduce(float(seconds), op="max")), "lr": state.optimizer.lr}
+        if train_metrics:
+            logs.update(self._measure(state, train))
+        if val is not None:
+            logs.update({f"val_{k}": v for k, v in self._measure(state, val).items()})
+        return logs
+
+
+def data_parallel(communicator):
+    """A :class:`DataParallel` for ``communicator``, or None for one process (nothing changes)."""
+    if communicator is None or communicator.size == 1:
+        return None
+    return DataParallel(communicator)
+
+
+def command(cmd):
+    """Wrap a CLI command so that ``--distributed`` gives it ``args.communicator`` and one-job error handling.
+
+    Without ``--distributed`` the command gets the free single-process communicator.  With it,
+    the command runs inside :meth:`backends.comm.MPICommunicator.fatal_errors`: an error on any
+    rank ends every rank with a one-line message, never a hang.
+    """
+    def run(args):
+        from backends.comm import get_communicator
+
+        comm = get_communicator(bool(getattr(args, "distributed", False)))
+        args.communicator = comm
+        with comm.fatal_errors(debug=bool(getattr(args, "debug", False))):
+            return cmd(args)
+
+    run.__name__ = getattr(cmd, "__name__", "command")
+    run.__doc__ = cmd.__doc__
+    return run
+
+
+def communicator_of(args):
+    """The communicator a CLI command was given by :func:`command` (one process when none)."""
+    comm = getattr(args, "communicator", None)
+    if comm is None:
+        from backends.comm import get_communicator
+
+        comm = get_communicator(False)
+    return comm
+
+
+def info_lines() -> list[str]:
+    """What ``mlp info`` prints about MPI: the library, the world size, whether it is CUDA-aware."""
+    from backends.comm import info
+
+    mpi = info()
+    if not mpi["available"]:
+        return [f"MPI: unavailable ({mpi['reason']})"]
+    aware = {True: "yes", False: "no (GPU arrays are staged through host memory, or summed by NCCL)",
+             None: "unknown"}[mpi["cuda_aware"]]
+    return [f"MPI: {mpi['library']} (mpi4py {mpi['mpi4py']}), world size {mpi['world_size']}, "
+            f"CUDA-aware: {aware}"]

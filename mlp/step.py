@@ -1,0 +1,110 @@
+"""One training step as a pure function, and :func:`train_step`, the object API on top of it.
+
+:func:`make_step` builds, for one model binding, one loss and one optimizer,
+
+``step(groups, state, X, T, lr, t, ctx) -> (groups, state, loss, grads)``
+
+the maths of a mini-batch step (forward, loss, backward, update) as a function of
+arrays: ``groups`` are the model's parameter groups, ``state`` the optimizer's,
+``lr`` and ``t`` (the step number, from 1) numbers or 0-d arrays, ``ctx`` a
+:class:`mlp.layers.StepContext`.  It returns new arrays (NumPy's fast paths
+return their own buffers, updated in place, which is the same thing to a caller
+that always uses the returned arrays).  That is what lets a backend compile a
+whole chunk of steps (JAX) and what the next seams plug into: ``reduce`` runs
+between backward and update (a gradient allreduce for data-parallel training),
+and ``ctx`` carries the mode and the random key (dropout).
+"""
+from __future__ import annotations
+
+from .layers import StepContext
+from .losses import get_loss
+
+
+def make_step(model, loss, optimizer, reduce=None):
+    """The pure step for ``model``'s current binding (see the module docstring).
+
+    Parameters
+    ----------
+    model : Sequential
+    loss : Loss
+    optimizer : Optimizer
+        Its hyperparameters except ``lr`` are fixed in the returned function.
+    reduce : callable or None
+        ``reduce(grad_groups, loss, n_samples) -> (grad_groups, loss)``, applied to the
+        gradients (grouped as the parameters) and the mini-batch loss before the update.
+    """
+    K = model.K
+    forward, backward = model.forward_function(), model.backward_function()
+    update = model._update_function(optimizer)
+    from .losses import Loss
+
+    if type(loss).apply is Loss.apply and type(loss).grad is Loss.grad:  # the kernels, looked up once
+        apply, grad = loss.functions(K)
+    else:  # a loss that overrides apply/grad itself
+
+        def apply(Y, T):
+            return loss.apply(K, Y, T)
+
+        def grad(cache, T):
+            return loss.grad(K, cache, T)
+
+    def step(groups, state, X, T, lr, t, ctx):
+        params = model._params.with_groups(groups).arrays  # NumPy: its flat buffers' own views
+        Y, caches = forward(params, X, ctx)
+        value, cache = apply(Y, T)
+        _, grads = backward(params, caches, grad(cache, T), False, model._grads.arrays)
+        grad_groups = model.grads_to_groups(grads)
+        if reduce is not None:
+            grad_groups, value = reduce(grad_groups, value, X.shape[0])
+        groups, state = update(groups, grad_groups, state, lr, t)
+        return groups, state, value, grad_groups
+
+    return step
+
+
+def step_for(model, loss, optimizer, reduce=None):
+    """:func:`make_step`, made once per (model binding, loss, optimizer hyperparameters, reduce)."""
+    steps = model.__dict__.setdefault("_steps", {})
+    key = (model.K, id(loss), type(loss), id(optimizer), type(optimizer), optimizer.static_key(), reduce)
+    fn = steps.get(key)
+    if fn is None:
+        if len(steps) > 8:
+            steps.clear()
+        fn = steps[key] = make_step(model, loss, optimizer, reduce)
+    return fn
+
+
+def train_step(model, loss, optimizer, X, T, *, ctx: StepContext | None = None, reduce=None):
+    """One optimizer step on one mini-batch: forward, loss, backward, update.
+
+    Parameters
+    ----------
+    model : Sequential
+    loss : Loss, class or name
+    optimizer : Optimizer
+    X : array (n_samples, n_in) on the model's backend, in the model's dtype
+    T : array (n_samples, n_out) of targets, the same
+    ctx : StepContext or None
+        Mode and random key; default: training mode, key ``(model.seed, 0, optimizer.t)``.
+    reduce : callable or None
+        A hook between backward and update (see :func:`make_step`).
+
+    Returns
+    -------
+    The mini-batch loss, a 0-d array on the model's device (reading it is the only sync).
+    """
+    loss = get_loss(loss)
+    model._check_input(X)
+    if not model._ours(T) or T.shape != (X.shape[0], model._n_out) or T.dtype != model._xdtype:
+        loss.check(model.forward_function()(model._params.arrays, X)[0], T)  # raises the loss's own message
+        raise ValueError(f"targets T have shape {tuple(T.shape)}, expected ({X.shape[0]}, {model._n_out})")
+    step = step_for(model, loss, optimizer, reduce)
+    state = optimizer.state_groups(model)
+    if ctx is None:
+        ctx = StepContext(True, model.seed, 0, optimizer.t)
+    groups, state, value, grads = step(model.param_groups(), state, X, T, optimizer.lr, optimizer.t + 1, ctx)
+    optimizer.t += 1
+    model.set_param_groups(groups)
+    optimizer.set_state_groups(model, state)
+    model._grads = model._grads.with_groups(grads)
+    return value

@@ -1,0 +1,381 @@
+"""The communicator (backends/comm.py): one process, and real MPI jobs of 2 ranks.
+
+The MPI tests start ``mpiexec -n 2 python tests/mpi_worker.py CASE`` as a subprocess,
+read the JSON record each rank writes (``rank<r>.json`` in a temporary folder) and check
+them here.  Every job runs under a
+timeout and in its own process group, so a hang fails the test (and leaves no orphan
+ranks) instead of blocking CI.  They are skipped, with the reason, where mpi4py or
+``mpiexec`` is missing (``pip install mpi4py mpich``), unless ``MLP_REQUIRE_MPI=1`` (CI),
+which makes that an error.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backends import comm as comm_module
+from backends.comm import CommunicatorUnavailableError, SingleProcess, get_communicator
+
+WORKER = Path(__file__).resolve().parent / "mpi_worker.py"
+#: seconds any job may take; a healthy one takes about one
+JOB_TIMEOUT = 60
+#: seconds within which a job with a failing rank must be over
+FAULT_TIMEOUT = 30
+
+
+def _mpiexec():
+    # the mpiexec beside this interpreter belongs to the MPI that mpi4py loads (the mpich wheel in a venv);
+    # another one on PATH may be a different MPI, whose ranks would each be a world of one
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else shutil.which("mpiexec")
+
+
+def _mpi_missing():
+    if importlib.util.find_spec("mpi4py") is None:
+        return f"mpi4py is not installed ({comm_module.INSTALL_HINT})"
+    if _mpiexec() is None:
+        return f"no mpiexec beside {sys.executable} or on PATH ({comm_module.INSTALL_HINT})"
+    return None
+
+
+if os.environ.get("MLP_REQUIRE_MPI") == "1" and _mpi_missing():
+    # CI sets this, so that a broken install cannot turn the MPI tests into skips
+    raise RuntimeError(f"MLP_REQUIRE_MPI=1 but {_mpi_missing()}")
+
+needs_mpi = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
+
+
+def run_job(*args, n=2, timeout=JOB_TIMEOUT, results_dir=None):
+    """Run the worker under ``mpiexec -n n`` (n=0: plain python); return (returncode, stdout, stderr, seconds).
+
+    A job still running after ``timeout`` seconds has its whole process group killed and fails the test.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if results_dir is not None:
+        env["MLP_MPI_RESULTS"] = str(results_dir)
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, str(WORKER), *args] if n else [sys.executable, str(WORKER), *args]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True, env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(args)}: the job was still running after {timeout} s (a hang)\n"
+                    f"stdout:\n{out}\nstderr:\n{err}")
+    return proc.returncode, out, err, time.perf_counter() - start
+
+
+def results(folder):
+    """``{rank: record}`` from the ``rank<r>.json`` files the worker's ranks wrote."""
+    found = {}
+    for path in Path(folder).glob("rank*.json"):
+        rec = json.loads(path.read_text())
+        found[rec["rank"]] = rec
+    return found
+
+
+def ok_job(folder, *args, n=2):
+    rc, out, err, _ = run_job(*args, n=n, results_dir=folder)
+    assert rc == 0, f"job {' '.join(args)} failed with status {rc}:\n{err}"
+    got = results(folder)
+    assert sorted(got) == list(range(n)), f"expected a record from each of {n} ranks, got {sorted(got)}:\n{out}\n{err}"
+    sizes = {rec["size"] for rec in got.values()}
+    assert sizes == {n}, f"ranks saw world sizes {sizes}, not {n}: mpiexec and mpi4py's MPI do not match"
+    return got
+
+
+# -- one process ---------------------------------------------------------------------------------
+def test_single_process_is_the_identity():
+    comm = get_communicator(False)
+    assert isinstance(comm, SingleProcess)
+    assert (comm.rank, comm.size, comm.is_root, comm.distributed) == (0, 1, True, False)
+    buf = np.arange(5.0)
+    assert comm.allreduce_sum(buf) is buf  # no copy
+    assert np.array_equal(buf, np.arange(5.0))
+    assert comm.broadcast(buf) is buf
+    assert comm.allreduce(2.5) == 2.5 and comm.allreduce(3, op="max") == 3
+    assert comm.any(True) is True and comm.any(False) is False
+    comm.barrier()
+
+
+def test_single_process_checks_its_arguments():
+    comm = get_communicator(False)
+    with pytest.raises(ValueError, match="unknown reduction 'mean'"):
+        comm.allreduce(1.0, op="mean")
+    with pytest.raises(ValueError, match="root 1 out of range"):
+        comm.broadcast(np.zeros(2), root=1)
+
+
+def test_single_process_abort_exits_with_the_code(capsys):
+    with pytest.raises(SystemExit) as e:
+        get_communicator(False).abort("stopping here", 4)
+    assert e.value.code == 4
+    assert "mlp: stopping here" in capsys.readouterr().err
+
+
+def test_distributed_without_mpi4py_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(comm_module, "_world", None)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now raises ImportError
+    with pytest.raises(CommunicatorUnavailableError, match=r"pip install mpi4py mpich"):
+        get_communicator(True)
+    described = comm_module.info()
+    assert described["available"] is False and "pip install mpi4py mpich" in described["reason"]
+
+
+# -- two processes: results -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def collectives(tmp_path_factory):
+    """One 2-rank job running every correctness case (one mpiexec start instead of four)."""
+    if _mpi_missing():
+        pytest.skip(_mpi_missing())
+    return ok_job(tmp_path_factory.mktemp("collectives"), "collectives")
+
+
+@needs_mpi
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_allreduce_sum_adds_the_ranks_buffers_in_place(collectives, dtype):
+    expected = (np.arange(1000) + 1) * (1 + 2)  # rank r holds (arange + 1) * (r + 1)
+    for rank, rec in collectives.items():
+        got = rec["allreduce"][dtype]
+        assert got["dtype"] == dtype
+        assert got["values"] == expected[:5].tolist() and got["last"] == expected[-1], f"rank {rank}"
+        assert got["in_place"], f"rank {rank}: a writable contiguous NumPy buffer should be summed in place"
+
+
+@needs_mpi
+def test_allreduce_sum_of_strided_and_readonly_buffers_leaves_the_input(collectives):
+    for rank, rec in collectives.items():
+        for kind, n in (("strided", 10), ("readonly", 4)):
+            got = rec["allreduce"][kind]
+            assert got["values"] == [3.0] * n, f"rank {rank} {kind}"
+            assert got["input_after"] == [rank + 1.0] * n, f"rank {rank}: the {kind} input was changed"
+
+
+@needs_mpi
+def test_small_allreduce_and_collective_flags(collectives):
+    for rank, rec in collectives.items():
+        got = rec["scalars"]
+        assert (got["sum"], got["max"], got["min"]) == (3, 1.0, 0.0), f"rank {rank}"
+        assert got["vector"] == [2.0, 1.0, 10.0]
+        # one rank raising the flag is every rank's answer; a sum of flags counts them
+        assert got["flag_one"] is True and got["flag_none"] is False
+        assert got["bool_sum"] == 2
+
+
+@needs_mpi
+def test_broadcast_sends_the_roots_array(collectives):
+    root = 1  # the worker broadcasts from the last rank, so that root != 0 is exercised
+    expected = (np.arange(12, dtype=np.float32).reshape(3, 4) * (root + 1)).tolist()
+    for rank, rec in collectives.items():
+        got = rec["broadcast"]
+        assert got["values"] == expected and got["dtype"] == "float32", f"rank {rank}"
+        assert got["filled"] == expected and got["filled_in_place"], f"rank {rank}"
+
+
+@needs_mpi
+def test_broadcast_with_mismatched_shapes_is_refused_by_every_rank(collectives):
+    for rank, rec in collectives.items():
+        refused = rec["broadcast"]["refused"]
+        assert refused is not None and "(3, 4)" in refused, f"rank {rank} did not refuse: {refused!r}"
+
+
+@needs_mpi
+def test_info_names_the_library_and_the_world(collectives):
+    for rank, rec in collectives.items():
+        got = rec["info"]
+        assert got["available"] is True and got["world_size"] == 2 and got["rank"] == rank
+        assert got["library"] and got["mpi4py"]
+        assert got["local_rank"] == rank  # both ranks on this one machine
+
+
+@needs_mpi
+def test_device_arrays_are_staged_through_the_host(tmp_path):
+    # array-api-strict stands for every non-NumPy backend (torch, CuPy without NCCL): the same staging
+    # code path, without the seconds that importing torch in two more processes would cost
+    if importlib.util.find_spec("array_api_strict") is None:
+        pytest.skip("array-api-strict is not installed (pip install array-api-strict)")
+    usable = ["array_api_strict"]
+    got = ok_job(tmp_path, "backend", *usable)
+    for rank, rec in got.items():
+        for name in usable:
+            r = rec["backend"][name]
+            assert r["owns"], f"rank {rank}: the sum of {name} arrays is not a {name} array"
+            assert r["values"] == (np.arange(6) * 3.0).tolist(), f"rank {rank} {name}"
+            assert r["input_after"] == (np.arange(6) * (rank + 1.0)).tolist(), f"rank {rank}: {name} input changed"
+
+
+@needs_mpi
+def test_distributed_outside_mpiexec_is_a_world_of_one(tmp_path):
+    rc, out, err, _ = run_job("single", n=0, results_dir=tmp_path)
+    assert rc == 0, err
+    rec = results(tmp_path)[0]
+    assert rec["mpi"] and rec["size"] == 1 and rec["same"] and rec["values"] == [0.0, 1.0, 2.0] and rec["any"]
+
+
+# -- two processes: a failing rank ends the job ----------------------------------------------------
+@needs_mpi
+@pytest.mark.parametrize("case, code, message", [
+    ("raise", None, "boom from rank 1"),               # an uncaught exception: the abort hook
+    ("caught", None, "ValueError: bad value on rank 1"),  # an error inside fatal_errors (as a CLI catches it)
+    ("exit", 3, "exited with status 3"),              # sys.exit(3) inside fatal_errors
+    ("abort", 5, "giving up on purpose"),             # comm.abort(message, 5)
+    ("kill", None, None),                             # SIGKILL: mpiexec ends the other rank
+])
+def test_a_failing_rank_ends_the_job(case, code, message):
+    rc, out, err, seconds = run_job(case, timeout=FAULT_TIMEOUT)
+    assert rc != 0, f"{case}: the job ended with status 0"
+    if code is not None:
+        assert rc == code
+    assert "passed the allreduce" not in out  # rank 0 never got past the collective rank 1 left
+    if message is not None:
+        assert message in err
+    assert seconds < FAULT_TIMEOUT
+
+
+# -- two processes: data-parallel training ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def parity_runs(tmp_path_factory):
+    """Every PARITY setting trained by a 2-rank job (one mpiexec start)."""
+    if _mpi_missing():
+        pytest.skip(_mpi_missing())
+    return ok_job(tmp_path_factory.mktemp("fit"), "fit")
+
+
+def _one_process(optimizer, dtype, n, batch, epochs, dropout):
+    from mpi_worker import parity_fit, parity_setup
+
+    model, opt, X, y = parity_setup(optimizer, dtype, n, dropout)
+    history = parity_fit(model, opt, X, y, batch, epochs)
+    return model, opt, history
+
+
+@needs_mpi
+@pytest.mark.parametrize("setting", __import__("mpi_worker").PARITY,
+                         ids=lambda p: f"{p[0]}-{p[1]}-batch{p[3]}" + (f"-dropout{p[5]}" if p[5] else ""))
+def test_two_processes_train_as_one_with_the_same_global_batch(parity_runs, setting):
+    from mpi_worker import parity_key
+
+    optimizer, dtype, n, batch, epochs, dropout = setting
+    model, opt, history = _one_process(*setting)
+    rtol = {"float64": 1e-10, "float32": 1e-4}[dtype]
+    ranks = [parity_runs[r]["runs"][parity_key(optimizer, dtype, dropout)] for r in (0, 1)]
+    for key, value in model.state_dict().items():
+        ref = np.asarray(value, dtype=np.float64).ravel()
+        for rank, run in enumerate(ranks):
+            got = np.array(run["params"][key])
+            np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * np.abs(ref).max() * 1e-2,
+                                       err_msg=f"rank {rank}, {key}, {optimizer} {dtype}")
+        # the ranks apply the same update to the same allreduced gradient: bit-identical weights
+        assert ranks[0]["params"][key] == ranks[1]["params"][key], f"the ranks' {key} differ"
+    assert ranks[0]["t"] == opt.t == epochs * -(-n // batch)
+    for k, ref in history.history.items():
+        if k != "seconds":  # metrics measured on shards and reduced = metrics on the whole set
+            np.testing.assert_allclose(ranks[1]["history"][k], ref, rtol=1e-5, err_msg=k)
+
+
+@needs_mpi
+@pytest.mark.parametrize("row", [17])  # row 17: in rank 1's shard of step 2 (rows 15..19), not rank 0's
+def test_a_nan_on_one_rank_stops_every_rank_at_the_same_step(tmp_path, row):
+    got = ok_job(tmp_path, "diverge", str(row))
+    messages = {rec["message"] for rec in got.values()}
+    assert len(messages) == 1 and None not in messages, messages
+    assert "step 2 of 11" in messages.pop()
+    assert all(rec["finite"] for rec in got.values())  # rolled back to the weights before that step
+    assert got[0]["params"] == got[1]["params"]
+
+
+def _cli(*args, n=2):
+    return [_mpiexec(), "-n", str(n), sys.executable, "-m", "mlp", "train", "--distributed", *args]
+
+
+@needs_mpi
+def test_cli_distributed_training_prints_once_and_saves(tmp_path):
+    save = tmp_path / "xor.safetensors"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run(_cli("--data", "xor", "--epochs", "2", "--quiet", "--save", str(save)), capture_output=True,
+                          text=True, timeout=JOB_TIMEOUT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("checkpoint saved to") == 1, proc.stdout  # rank 0 alone reports
+    import mlp
+
+    assert mlp.load_checkpoint(save).metadata["extra"]["epoch"] == 2
+
+
+@needs_mpi
+def test_ctrl_c_under_mpiexec_stops_all_ranks_with_a_checkpoint(tmp_path):
+    save = tmp_path / "spirals.safetensors"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.Popen(_cli("--data", "spirals", "--epochs", "100000", "--quiet", "--save", str(save)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while not save.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)  # the first epoch's checkpoint: training is under way
+        assert save.exists(), f"no checkpoint appeared (status {proc.poll()})"
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does: mpiexec forwards it to every rank
+        out, err = proc.communicate(timeout=FAULT_TIMEOUT)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 130, err
+    assert err.count("mlp: interrupted at epoch") == 1, err  # one report, from rank 0
+    import mlp
+
+    extra = mlp.load_checkpoint(save).metadata["extra"]
+    assert extra["epoch"] >= 1 and "step" in extra
+
+
+@needs_mpi
+def test_ranks_with_different_data_refuse_to_start_together(tmp_path):
+    got = ok_job(tmp_path, "disagree")
+    for rank, rec in got.items():
+        assert rec["message"] is not None and "disagree on samples (from 100 to 101)" in rec["message"], rec["message"]
+
+
+@pytest.mark.parametrize("i, j, size", [(0, 10, 2), (10, 11, 2), (0, 7, 3), (20, 23, 4), (0, 256, 8)])
+def test_shards_partition_the_batch_evenly(i, j, size):
+    from mlp.distributed import shard_bounds
+
+    bounds = [shard_bounds(i, j, r, size) for r in range(size)]
+    assert bounds[0][0] == i and bounds[-1][1] == j
+    assert all(bounds[r][1] == bounds[r + 1][0] for r in range(size - 1))  # contiguous, no overlap, no gap
+    sizes = [b - a for a, b in bounds]
+    assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
+
+
+def test_one_process_communicator_changes_nothing_in_fit():
+    import mlp
+    from mpi_worker import parity_fit, parity_setup
+
+    runs = []
+    for comm in (None, get_communicator(False)):
+        model, opt, X, y = parity_setup("sgd", "float64", 101)
+        parity_fit(model, opt, X, y, 10, 1, comm)
+        runs.append(model.state_dict())
+    for key in runs[0]:
+        assert np.array_equal(runs[0][key], runs[1][key]), key
+
+
+def test_cli_distributed_without_mpi4py_is_one_line_with_the_install_command(monkeypatch, capsys):
+    from mlp import cli
+
+    monkeypatch.setattr(comm_module, "_world", None)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    code = cli.main(["train", "--distributed", "--data", "xor", "--epochs", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.count("\n") == 1 and "pip install mpi4py mpich" in err, err

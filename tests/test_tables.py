@@ -1,0 +1,248 @@
+"""Tables of your own: reading CSV/Parquet/NPY/NPZ, the checks on bad data, task inference, the split,
+and the preprocessing that a checkpoint carries."""
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import mlp
+from mlp.errors import CheckpointError, DataError
+from mlp.tables import Preprocessor, infer_task, load_table, read_table, regression_metrics, split_indices
+
+CSV = "a,b,label\n1.5,2,yes\n-3,4.25,no\n0,1e3,yes\n7,8,no\n"
+
+
+@pytest.fixture(params=["pyarrow", "stdlib"])
+def reader(request, monkeypatch):
+    """Each CSV reader in turn: pyarrow, and the standard library's when pyarrow is missing."""
+    if request.param == "pyarrow":
+        pytest.importorskip("pyarrow")
+    else:
+        monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now raises ImportError
+    return request.param
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# -- reading ------------------------------------------------------------------------------------
+def test_csv_features_target_and_names(tmp_path, reader):
+    ds = load_table(write(tmp_path, CSV))
+    assert ds.features == ["a", "b"] and ds.targets == ["label"]
+    np.testing.assert_array_equal(ds.X, [[1.5, 2], [-3, 4.25], [0, 1000], [7, 8]])
+    assert list(ds.y) == ["yes", "no", "yes", "no"]
+    assert ds.task == "classification" and "text" in ds.reason
+
+
+def test_target_by_name_and_several_regression_targets(tmp_path, reader):
+    path = write(tmp_path, "x,t1,t2,z\n1,0.5,2.5,3\n2,1.5,3.5,4\n3,2.5,4.5,5\n")
+    ds = load_table(path, target="t1,t2")
+    assert ds.features == ["x", "z"] and ds.task == "regression" and ds.y.shape == (3, 2)
+    ds = load_table(path, target="x")
+    assert ds.features == ["t1", "t2", "z"] and ds.task == "classification"  # three integer values
+
+
+def test_parquet_reads_like_csv(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"a": [1.5, -3.0, 0.0, 7.0], "b": [2, 4, 1000, 8], "label": ["yes", "no", "yes", "no"]}), path)
+    ds = load_table(path)
+    np.testing.assert_array_equal(ds.X, load_table(write(tmp_path, CSV.replace("4.25", "4"))).X)
+    assert list(ds.y) == ["yes", "no", "yes", "no"]
+
+
+def test_npy_columns_are_numbered_and_the_last_is_the_target(tmp_path):
+    path = tmp_path / "data.npy"
+    np.save(path, np.array([[0.5, 1.0, 0], [1.5, 2.0, 1], [2.5, 3.0, 0]]))
+    ds = load_table(path)
+    assert ds.features == ["0", "1"] and ds.targets == ["2"] and ds.task == "classification"
+    assert load_table(path, target="0").features == ["1", "2"]
+
+
+def test_npz_with_X_y_and_feature_names(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, X=np.arange(8.0).reshape(4, 2), y=np.array(["a", "b", "a", "b"]), feature_names=np.array(["u", "v"]))
+    ds = load_table(path)
+    assert ds.features == ["u", "v"] and ds.targets == ["y"] and list(ds.y) == ["a", "b", "a", "b"]
+
+
+def test_npz_with_python_objects_is_refused_not_unpickled(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, X=np.array([[1, object()]], dtype=object))
+    with pytest.raises(DataError, match="unpickling"):
+        read_table(path)
+
+
+# -- bad data: one clear message naming file, row and column --------------------------------------
+@pytest.mark.parametrize("text,needle", [
+    ("a,b,label\n1,2,x\n3,,y\n", "row 2 (line 3), column 'b': missing value"),
+    ("a,b,label\n1,2,x\n3,NaN,y\n", "row 2 (line 3), column 'b': missing value"),
+    ("a,b,label\n1,2,x\n3,red,y\n", "row 2 (line 3), column 'b': 'red' is not a number"),
+    ("a,b,label\n1,2,x\n3,4,\n", "row 2 (line 3), column 'label': missing target value"),
+    ("a,b,label\n1,2,x\n3,4,x\n", "column 'label': the target holds one class only ('x')"),
+    ("a,b,label\n1,2,x\n3,inf,y\n", "row 2 (line 3), column 'b': inf is not a finite number"),
+    ("a,a,label\n1,2,x\n3,4,y\n", "column name 'a' appears twice"),
+    ("a,b,label\n", "no data rows"),
+])
+def test_bad_csv_names_file_row_and_column(tmp_path, reader, text, needle):
+    path = write(tmp_path, text)
+    with pytest.raises(DataError) as info:
+        load_table(path)
+    message = str(info.value)
+    assert str(path) in message and needle in message, message
+    assert "\n" not in message
+
+
+def test_missing_target_column_lists_the_columns(tmp_path, reader):
+    path = write(tmp_path, CSV)
+    with pytest.raises(DataError, match=r"no target column 'price'; the columns are 'a', 'b', 'label'"):
+        load_table(path, target="price")
+
+
+def test_text_in_a_regression_target(tmp_path, reader):
+    path = write(tmp_path, "a,y\n1,2.5\n2,lots\n")
+    with pytest.raises(DataError, match=r"row 2 \(line 3\), column 'y': 'lots' is not a number \(regression"):
+        load_table(path, task="regression")
+
+
+@pytest.mark.parametrize("name,content,needle", [
+    ("data.txt", "a,b\n1,2\n", "unknown table format '.txt'"),
+    ("absent.csv", None, "no such file"),
+    ("data.npy", "not numpy", "not a valid .npy file"),
+])
+def test_unreadable_files(tmp_path, name, content, needle):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(DataError, match=needle):
+        read_table(path)
+
+
+def test_npy_row_of_a_missing_value(tmp_path):
+    path = tmp_path / "data.npy"
+    np.save(path, np.array([[0.5, 1.0, 0], [1.5, np.nan, 1]]))
+    with pytest.raises(DataError, match=r"data.npy, row 2, column '1': missing value"):
+        load_table(path)
+
+
+def test_parquet_without_pyarrow_says_how_to_install(tmp_path, monkeypatch):
+    path = tmp_path / "data.parquet"
+    path.write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(DataError, match=r"needs pyarrow: pip install \"mlp-arrayapi\[tables\]\""):
+        read_table(path)
+
+
+# -- task, split, metrics -----------------------------------------------------------------------
+@pytest.mark.parametrize("values,task", [
+    (np.array(["a", "b"], dtype=object), "classification"),
+    (np.array([0.0, 1.0, 2.0, 1.0]), "classification"),
+    (np.array([0.5, 1.0]), "regression"),
+    (np.arange(25.0), "regression"),  # integers, but more distinct values than MAX_CLASSES
+])
+def test_infer_task(values, task):
+    assert infer_task(values)[0] == task
+
+
+def test_split_is_stratified_seeded_and_disjoint():
+    labels = np.array([0] * 80 + [1] * 20)
+    train, val = split_indices(100, 0.25, seed=3, labels=labels)
+    assert len(val) == 25 and np.bincount(labels[val]).tolist() == [20, 5]
+    assert not set(train) & set(val) and len(train) + len(val) == 100
+    again = split_indices(100, 0.25, seed=3, labels=labels)
+    np.testing.assert_array_equal(again[1], val)
+    assert not np.array_equal(split_indices(100, 0.25, seed=4, labels=labels)[1], val)
+
+
+def test_split_that_leaves_no_validation_row_is_refused():
+    with pytest.raises(ValueError, match="leaves no row"):
+        split_indices(3, 0.1)
+
+
+def test_regression_metrics_by_hand():
+    m = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 5.0])
+    assert m["mse"] == pytest.approx(4 / 3) and m["mae"] == pytest.approx(2 / 3)
+    assert m["r2"] == pytest.approx(1 - 4 / 2)
+
+
+# -- preprocessing -------------------------------------------------------------------------------
+def test_statistics_come_from_the_training_rows_only():
+    X = np.array([[0.0, 5.0], [2.0, 5.0], [100.0, 5.0]])
+    pre = Preprocessor.fit(X[:2], np.array(["a", "b"], dtype=object), ["u", "v"], ["t"], "classification")
+    np.testing.assert_array_equal(pre.mean, [1.0, 5.0])
+    np.testing.assert_array_equal(pre.scale, [1.0, 1.0])  # the constant column keeps scale 1
+    np.testing.assert_allclose(pre.transform(X, "float64")[:, 0], [-1.0, 1.0, 99.0])
+
+
+def test_labels_round_trip_through_json():
+    y = np.array([True, False, True], dtype=object)
+    pre = Preprocessor.fit(np.ones((3, 1)), y, ["x"], ["t"], "classification")
+    back = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert back.classes == [False, True] and back.decode(back.encode(y)) == [True, False, True]
+    with pytest.raises(DataError, match="label 1 is not one of the model's classes"):
+        back.encode(np.array([1]))  # 1 == True in Python, but it is not the label True
+
+
+def test_regression_targets_are_standardised_and_mapped_back():
+    y = np.array([10.0, 20.0, 30.0])
+    pre = Preprocessor.fit(np.zeros((3, 1)), y, ["x"], ["t"], "regression")
+    Y = pre.encode(y)
+    assert Y.mean() == pytest.approx(0.0) and Y.std() == pytest.approx(1.0)
+    np.testing.assert_allclose(pre.values(Y)[:, 0], y)
+
+
+def test_select_matches_features_by_name_and_ignores_the_target(tmp_path):
+    pre = Preprocessor.fit(np.ones((2, 2)), np.array([0.5, 1.5]), ["b", "a"], ["t"], "regression")
+    X, y = pre.select(read_table(write(tmp_path, "a,t,b,extra\n1,2,3,4\n")))
+    np.testing.assert_array_equal(X, [[3.0, 1.0]]) and y.tolist() == [2.0]
+    X, y = pre.select(read_table(write(tmp_path, "a,b\n1,3\n", "new.csv")))
+    assert y is None
+    with pytest.raises(DataError, match=r"trained with feature column 'b', missing here"):
+        pre.select(read_table(write(tmp_path, "a,c\n1,3\n", "bad.csv")))
+
+
+def test_checkpoint_carries_the_preprocessing(tmp_path):
+    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), np.array(["x", "y"], dtype=object), ["u", "v"],
+                           ["label"], "classification")
+    model = mlp.build_mlp([2, 4, 2], loss="cross_entropy")
+    path = mlp.save(model, tmp_path / "m.safetensors", preprocessor=pre)
+    back = mlp.load_checkpoint(path).preprocessor
+    assert back.features == ["u", "v"] and back.classes == ["x", "y"] and back.task == "classification"
+    np.testing.assert_array_equal(back.mean, pre.mean) and np.testing.assert_array_equal(back.scale, pre.scale)
+    assert mlp.load_checkpoint(mlp.save(model, tmp_path / "plain.safetensors")).preprocessor is None
+
+
+def test_save_refuses_preprocessing_that_does_not_fit_the_model(tmp_path):
+    pre = Preprocessor.fit(np.ones((2, 3)), np.array([0.5, 1.5]), ["a", "b", "c"], ["t"], "regression")
+    with pytest.raises(ValueError, match="3 features, but the model reads 2 inputs"):
+        mlp.save(mlp.build_mlp([2, 1], loss="mse"), tmp_path / "m.safetensors", preprocessor=pre)
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda d: d.update(scale=[1.0, -1.0]), "scale must be a list of 2 finite positive numbers"),
+    (lambda d: d.update(classes=["x"]), "at least two labels"),
+    (lambda d: d.update(features=["u"], mean=[1.0], scale=[1.0]), "1 features, but the model reads 2 inputs"),
+    (lambda d: d.update(task="clustering"), "task must be one of"),
+    (lambda d: d.update(classes=["x", "y", "z"]), "3 classes, but the model has 2 outputs"),
+])
+def test_tampered_preprocessing_is_refused_on_load(tmp_path, edit, needle):
+    import safetensors.numpy
+
+    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), np.array(["x", "y"], dtype=object), ["u", "v"],
+                           ["label"], "classification")
+    path = mlp.save(mlp.build_mlp([2, 2], loss="cross_entropy"), tmp_path / "m.safetensors", preprocessor=pre)
+    data = path.read_bytes()
+    header_len = int.from_bytes(data[:8], "little")
+    meta = json.loads(json.loads(data[8:8 + header_len])["__metadata__"]["mlp"])
+    edit(meta["extra"]["preprocessing"])
+    tensors = safetensors.numpy.load(data)
+    path.write_bytes(safetensors.numpy.save(tensors, metadata={"mlp": json.dumps(meta)}))
+    with pytest.raises(CheckpointError) as info:
+        mlp.load_checkpoint(path)
+    assert str(path) in str(info.value) and needle in str(info.value)
