@@ -66,7 +66,7 @@ def run(p, args, data):
 def svg(runs, path):
     """Two panels: test accuracy, and train - test accuracy, per epoch, one line per run."""
     W, H, pad = 420, 260, 48
-    colours = ["#1f77b4", "#d62728"]
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 
     def panel(x0, title, series, lo, hi, fmt):
         n = max(len(s) for _, s in series)

@@ -47,6 +47,7 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
     # one fixed training-mode context: random layers (dropout) draw the same mask at every evaluation
     ctx = StepContext(True, model.seed, 0, 0) if ctx is None else ctx
     forward, backward = m.forward_function(), m.backward_function()
+    m._check_input(Xd)  # the pure passes do not check: the object API's message, naming the layer and shapes
     Y, caches = forward(m.parameters(), Xd, ctx)
     loss.forward(Y, Td)
     _, grads = backward(m.parameters(), caches, loss.backward(), True)
