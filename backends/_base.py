@@ -31,6 +31,8 @@ class Backend:
         Version of the underlying library, for ``mlp info`` and reports.
     label : str
         The device as reports name it: ``cpu``, ``cuda:0``, ``gpu:0``.
+    slow : bool
+        A reference namespace, not made for speed (array-api-strict): benchmarks time it on part of an epoch.
     compiler : object or None
         For a library that compiles (JAX): ``compiler.jit(fn)`` and ``compiler.loop(step, max_steps)``,
         which turn mlp's pure step into one compiled call per chunk of steps.  None: steps run one by one.
@@ -43,6 +45,7 @@ class Backend:
     kernels: type | None = None
     compiler: Any = None
     label: str = "cpu"
+    slow: bool = False
     _to_numpy: Callable[[Any], np.ndarray] = field(default=np.asarray, repr=False)
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
     _quiet: Callable[[], contextlib.AbstractContextManager] = field(default=contextlib.nullcontext, repr=False)

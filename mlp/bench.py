@@ -338,7 +338,7 @@ class MLPFit(Contender):
         be = self.model.backend
         self.backend, self.device = be.name, be.label
         self.name = name or f"mlp {be.name}" + ("" if self.device == "cpu" else f" ({self.device})")
-        self.slow = be.name == "array_api_strict"
+        self.slow = be.slow
         self.loss = mlp.get_loss(problem.loss)
         self.optimizer = mlp.SGD(lr=problem.lr)
         # the data on the device once, rather than at every fit
