@@ -17,7 +17,7 @@ and ``ctx`` carries the mode and the random key (dropout).
 from __future__ import annotations
 
 from .layers import StepContext
-from .losses import get_loss
+from .losses import Loss, get_loss
 
 
 def make_step(model, loss, optimizer, reduce=None):
@@ -36,8 +36,6 @@ def make_step(model, loss, optimizer, reduce=None):
     K = model.K
     forward, backward = model.forward_function(), model.backward_function()
     update = model._update_function(optimizer)
-    from .losses import Loss
-
     if type(loss).apply is Loss.apply and type(loss).grad is Loss.grad:  # the kernels, looked up once
         apply, grad = loss.functions(K)
     else:  # a loss that overrides apply/grad itself
