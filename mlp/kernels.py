@@ -63,15 +63,6 @@ class Bank:
             arrays = tuple(_view(groups[g], o, shape) for g, o, shape in self.layout)
         return Bank(arrays, groups, self.group_is_weight, self.layout)
 
-    def with_arrays(self, arrays) -> "Bank":
-        """The bank for new per-parameter arrays (reference layout only: a flat layout copies them in)."""
-        arrays = tuple(arrays)
-        if self.layout is None:
-            return Bank(arrays, arrays, self.group_is_weight)
-        if all(a is b for a, b in zip(arrays, self.arrays)):
-            return self
-        raise ValueError("a flat bank takes new values through its groups, not per parameter")
-
 
 def _view(flat, offset, shape):
     size = math.prod(shape)

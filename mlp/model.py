@@ -354,9 +354,7 @@ class Sequential:
 
     def set_gradients(self, grads):
         """Make ``grads`` (per parameter, as backward returned them) the model's gradients."""
-        groups = self.grads_to_groups(grads)
-        self._grads = self._grads.with_groups(groups) if self._grads.layout is not None else \
-            self._grads.with_arrays(grads)
+        self._grads = self._grads.with_groups(self.grads_to_groups(grads))
 
     def zero_grad(self):
         self._grads = self._new_bank()
