@@ -26,7 +26,7 @@ class Backend:
         The device arrays are created on (as ``xp`` understands it).
     kernels : type or None
         A mixin class of backend-specific fast paths, combined with the generic
-        array API kernels by :func:`mlp.kernels.get_kernels`.  ``None``: generic only.
+        array API kernels by :func:`mlp.core.kernels.get_kernels`.  ``None``: generic only.
     version : str
         Version of the underlying library, for ``mlp info`` and reports.
     label : str

@@ -1,6 +1,6 @@
 """NumPy fast paths: the reference kernels' maths with fewer, cheaper NumPy calls.
 
-A mixin over :class:`mlp.kernels.Kernels` (combined by ``mlp.kernels.get_kernels``).
+A mixin over :class:`mlp.core.kernels.Kernels` (combined by ``mlp.core.kernels.get_kernels``).
 Each method computes what the reference computes, in the same order of
 floating-point operations where that is possible, so results agree bit for bit
 or to rounding; the parity tests run both and compare (``tests/test_fast_paths.py``

@@ -50,7 +50,7 @@ def worker(args):
     from threadpoolctl import threadpool_limits
 
     import mlp
-    from backends.comm import get_communicator
+    from mlp.backends.comm import get_communicator
     from mlp.bench import CONFIGS
 
     comm = get_communicator(args.distributed)
@@ -111,7 +111,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    from mlp.distributed import info_lines
+    from mlp.train.distributed import info_lines
 
     P, T = args.processes, args.threads
     print(f"{os.cpu_count()} CPUs; {info_lines()[0]}")

@@ -24,7 +24,7 @@ import sys
 import time
 
 import mlp
-from mlp.callbacks import Callback
+from mlp.train.callbacks import Callback
 
 
 class DecayLearningRate(Callback):
@@ -127,7 +127,7 @@ def main(argv=None):
         os.replace(tmp, args.out + ".json")
         svg(runs, args.out + ".svg")
         return
-    data = mlp.datasets.load_mnist(progress=False)
+    data = mlp.io.datasets.load_mnist(progress=False)
     ps = {"dropout": [args.p], "plain": [0.0], None: [0.0, args.p]}[args.only]
     runs = [run(p, args, data) for p in ps]
     for r in runs:

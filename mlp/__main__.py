@@ -1,6 +1,6 @@
 """``python -m mlp`` is the ``mlp`` command."""
 import sys
 
-from .cli import main
+from mlp.cli import main
 
 sys.exit(main())

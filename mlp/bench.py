@@ -89,7 +89,7 @@ def _csv(choices, allow_none=False):
 
 
 def _add_arguments(p):
-    from backends import KNOWN
+    from mlp.backends import KNOWN
 
     p.add_argument("--configs", type=_csv(list(CONFIGS)), default=list(CONFIGS),
                    help="comma-separated: book,mid,wide (default: all)")
@@ -195,7 +195,7 @@ def machine_info(torch=None):
                                                     "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                     if os.environ.get(k) is not None}}
     if torch is not None:
-        from backends.reference import torch_eager
+        from mlp.backends.reference import torch_eager
 
         info.update(torch_eager.describe(torch))
     if hasattr(os, "getloadavg"):
@@ -221,7 +221,7 @@ def _notes_on_machine(info):
 
 def matmul_rate(n, dtype, backend="numpy", repeat=5):
     """Best GFLOP/s of an ``n x n`` matmul on ``backend`` (a name or a Backend), device synchronised around it."""
-    import backends
+    from mlp import backends
 
     be = backends.get_backend(backend)
     rng = np.random.default_rng(0)
@@ -243,7 +243,7 @@ def load_data(kind, samples, data_dir=None, seed=0):
     """``(X, y, source)``: the first ``samples`` MNIST training images, or random data of that shape."""
     if kind in ("auto", "mnist"):
         try:
-            from .datasets import load_mnist
+            from mlp.io.datasets import load_mnist
 
             (X, y), _ = load_mnist(data_dir=data_dir, download=False, progress=False)
         except Exception as e:  # files absent or broken: say so, and use random data when allowed
@@ -298,8 +298,8 @@ class Problem:
 
 
 def build_model(problem, backend, fast=None):
-    """The network of ``problem`` (see :func:`mlp.model.build_mlp`)."""
-    from .model import build_mlp
+    """The network of ``problem`` (see :func:`mlp.core.model.build_mlp`)."""
+    from mlp.core.model import build_mlp
 
     return build_mlp(problem.sizes, problem.activation, problem.loss, problem.init, backend, problem.dtype,
                      problem.seed, fast)
@@ -371,22 +371,22 @@ def _timed_samples(contender, problem, budget):
 
 
 def _cuda(torch):
-    from backends.reference import torch_eager
+    from mlp.backends.reference import torch_eager
 
     return torch is not None and torch_eager.cuda_available(torch)
 
 
 def torch_eager(problem, weights, torch, device="cpu"):
     """The PyTorch eager contender (its code lives in ``backends.reference.torch_eager``)."""
-    from backends.reference.torch_eager import EagerLoop
+    from mlp.backends.reference.torch_eager import EagerLoop
 
     return EagerLoop(problem, weights, torch, device,
                      name=PYTORCH + ("" if str(device) == "cpu" else f" ({device})"))
 
 
 def make_contenders(problem, backend_names, baselines, torch, notes):
-    import backends
-    from backends.reference import jax_scan, numpy_loops, sklearn_mlp
+    from mlp import backends
+    from mlp.backends.reference import jax_scan, numpy_loops, sklearn_mlp
 
     weights = initial_weights(problem)
     out = []
@@ -504,8 +504,8 @@ def format_table(results):
 def run(args) -> int:
     """``mlp bench``: print the table (and write ``--json``); returns the exit status."""
     settings = _settings(args)
-    import backends
-    from backends.reference import torch_eager
+    from mlp import backends
+    from mlp.backends.reference import torch_eager
 
     wants_torch = "pytorch" in args.baselines or "torch" in (args.backends or ["torch"])
     torch = torch_eager.load() if wants_torch else None

@@ -41,7 +41,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
         "(or pip install scikit-learn)"
     ) from None
 
-from .callbacks import Callback
+from mlp.train.callbacks import Callback
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -59,7 +59,7 @@ def _foreign(X) -> bool:
 
 
 def _backend_of(X):
-    from backends import backend_of
+    from mlp.backends import backend_of
 
     return backend_of(X)
 
@@ -329,12 +329,12 @@ class _BaseMLP(BaseEstimator):
         model = getattr(self, "_model", None)
         if model is None:
             import mlp
-            from mlp.model import Sequential
+            from mlp.core.model import Sequential
 
             blob = self._model_blob
             backend = blob["backend"]
             if self._backend_ is not None:
-                import backends
+                from mlp import backends
 
                 backend = backends.get_backend(self._backend_[0], device=self._backend_[1])
             model = Sequential.from_config(blob["config"], backend=backend)
@@ -342,7 +342,7 @@ class _BaseMLP(BaseEstimator):
             self._model = model
             opt = blob.get("optimizer")
             if opt is not None:
-                from mlp.optim import from_state
+                from mlp.core.optim import from_state
 
                 self._optimizer = from_state(opt)
                 self._optimizer.load_state_dict(opt, model)

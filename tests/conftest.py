@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import backends
+from mlp import backends
 
 ROOT = Path(__file__).resolve().parent.parent
 #: MNIST/Fashion-MNIST for the tests that need them: $MLP_DATA_DIR when set, else ../shared/data

@@ -57,7 +57,7 @@ def check_allreduce(comm):
 
 def case_backend(comm):
     """Arrays of other backends (named on the command line) are staged through the host and come back there."""
-    import backends
+    from mlp import backends
 
     out = {}
     for name in sys.argv[2:]:
@@ -93,14 +93,14 @@ def check_broadcast(comm):
 
 
 def check_info(comm):
-    from backends import comm as comm_module
+    from mlp.backends import comm as comm_module
 
     return dict({k: v for k, v in comm_module.info().items() if k != "library_version"}, local_rank=comm.local_rank)
 
 
 def case_single(_comm):
     """Run without mpiexec: ``get_communicator(True)`` is a one-rank world."""
-    from backends.comm import MPICommunicator, get_communicator
+    from mlp.backends.comm import MPICommunicator, get_communicator
 
     comm = get_communicator(True)
     buf = np.arange(3.0)
@@ -240,7 +240,7 @@ CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case
 
 def main():
     case = sys.argv[1]
-    from backends.comm import get_communicator
+    from mlp.backends.comm import get_communicator
 
     if case == "single":
         return case_single(None)

@@ -6,7 +6,7 @@ import types
 import numpy as np
 import pytest
 
-import backends
+from mlp import backends
 from tests_helpers import ROOT
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mlp
-from backends.reference import jax_scan, numpy_loops, sklearn_mlp
+from mlp.backends.reference import jax_scan, numpy_loops, sklearn_mlp
 from mlp import bench
 
 QUICK = ["--quick", "--backends", "numpy"]
@@ -106,7 +106,7 @@ def test_slow_backend_is_extrapolated(capsys, tmp_path):
 
 
 def test_unusable_backend_is_skipped_with_a_note(capsys):
-    import backends
+    from mlp import backends
 
     if "cupy" in backends.available():
         pytest.skip("cupy is usable here")

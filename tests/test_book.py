@@ -77,7 +77,7 @@ def mnist_arrays():
     """MNIST from the shared data folder ($MLP_DATA_DIR, else ../shared/data), loaded once for this module."""
     from conftest import SHARED_DATA
 
-    from mlp import datasets
+    from mlp.io import datasets
 
     if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"no MNIST files at {SHARED_DATA} (set MLP_DATA_DIR to a folder holding mnist/)")

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-import backends
+from mlp import backends
 import mlp
-from mlp.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save
-from mlp.errors import CheckpointError
+from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save
+from mlp.core.errors import CheckpointError
 from tests_helpers import RTOL, ROOT, batch, host, rewrite_checkpoint, small_net
 
 EXTRA = {"epoch": 3, "loss": "cross_entropy", "seed": 11, "history": {"train_loss": [0.9, 0.5, 0.25], "acc": [0.5, 0.75]}}
@@ -230,7 +230,7 @@ _SAVER = textwrap.dedent(
     """
     import sys
     import mlp
-    from mlp.checkpoint import save
+    from mlp.io.checkpoint import save
     model = mlp.Sequential([mlp.Linear(2000, 3000)], backend="numpy", dtype="float32", seed=1)
     print("ready", flush=True)
     while True:

@@ -13,8 +13,8 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from mlp import datasets
-from mlp.errors import DataError, DownloadError
+from mlp.io import datasets
+from mlp.core.errors import DataError, DownloadError
 from data_server import MirrorServer, closed_port
 
 FILES = datasets.FILES

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends import comm as comm_module
-from backends.comm import CommunicatorUnavailableError, SingleProcess, get_communicator
+from mlp.backends import comm as comm_module
+from mlp.backends.comm import CommunicatorUnavailableError, SingleProcess, get_communicator
 
 WORKER = Path(__file__).resolve().parent / "mpi_worker.py"
 #: seconds any job may take; a healthy one takes about one
@@ -348,7 +348,7 @@ def test_ranks_with_different_data_refuse_to_start_together(tmp_path):
 
 @pytest.mark.parametrize("i, j, size", [(0, 10, 2), (10, 11, 2), (0, 7, 3), (20, 23, 4), (0, 256, 8)])
 def test_shards_partition_the_batch_evenly(i, j, size):
-    from mlp.distributed import shard_bounds
+    from mlp.train.distributed import shard_bounds
 
     bounds = [shard_bounds(i, j, r, size) for r in range(size)]
     assert bounds[0][0] == i and bounds[-1][1] == j

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-import backends
+from mlp import backends
 import mlp
-from mlp import datasets
-from mlp.layers import EVAL, StepContext
-from mlp.random import keep_mask
+from mlp.io import datasets
+from mlp.core.layers import EVAL, StepContext
+from mlp.core.random import keep_mask
 from tests_helpers import RTOL, host
 
 P = 0.4
@@ -176,7 +176,7 @@ def test_ctrl_c_resume_replays_the_same_masks(monkeypatch):
     import os
     import signal
 
-    import mlp.training as training
+    import mlp.train.loop as training
 
     X, y = datasets.spirals(n_samples=160, seed=7)
     kw = dict(loss="cross_entropy", epochs=2, batch_size=16, seed=5, progress=False)

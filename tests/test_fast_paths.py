@@ -14,10 +14,10 @@ import zlib
 import numpy as np
 import pytest
 
-import backends
+from mlp import backends
 import mlp
-from backends.numpy_kernels import NumpyKernels
-from mlp.kernels import Kernels, get_kernels
+from mlp.backends.numpy_kernels import NumpyKernels
+from mlp.core.kernels import Kernels, get_kernels
 from tests_helpers import RTOL
 
 FAST = get_kernels(backends.get_backend("numpy"), fast=True)

@@ -4,7 +4,7 @@ with every loss, on every usable backend.
 * shapes: outputs ``(n, n_out)``, input gradients ``(n, n_in)``, one gradient per parameter of its shape;
 * dtypes: float32 stays float32 (outputs, loss, dL/dY, dL/dX, gradients, parameters and optimizer state
   after SGD and Adam steps), and float64 stays float64;
-* gradients: backprop matches fourth-order central finite differences (``mlp.gradcheck``) in float64;
+* gradients: backprop matches fourth-order central finite differences (``mlp.core.gradcheck``) in float64;
   ReLU and LeakyReLU are only compared away from their kink (see :func:`_clear_of_kinks`);
 * bad shapes: a random wrong input width or target shape is always refused naming both shapes.
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import backends
+from mlp import backends
 import mlp
 from conftest import BACKEND_PARAMS
 from tests_helpers import host

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-import backends
-from mlp import random as R
+from mlp import backends
+from mlp.core import random as R
 
 # Threefry-2x32, 20 rounds: the three published known-answer vectors of Random123,
 # DEShawResearch/random123, file tests/kat_vectors (commit 9545ff6413f258be2f04c1d319d99aaef7521150),

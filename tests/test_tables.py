@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.errors import CheckpointError, DataError
-from mlp.tables import Preprocessor, infer_task, load_table, read_table, regression_metrics, split_indices
+from mlp.core.errors import CheckpointError, DataError
+from mlp.io.tables import Preprocessor, infer_task, load_table, read_table, regression_metrics, split_indices
 
 CSV = "a,b,label\n1.5,2,yes\n-3,4.25,no\n0,1e3,yes\n7,8,no\n"
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp import datasets
+from mlp.io import datasets
 from tests_helpers import interrupt_after, host
 
 

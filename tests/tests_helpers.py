@@ -33,7 +33,7 @@ def batch(n=6, n_in=5, n_out=3, seed=0, one_hot=True):
 
 
 def host(x):
-    from mlp._util import to_host
+    from mlp.core.util import to_host
 
     return np.array(to_host(x), dtype=np.float64)  # always a copy: gradients are overwritten in place
 
@@ -60,11 +60,11 @@ def rewrite_checkpoint(path, edit):
 def interrupt_after(monkeypatch, n):
     """Send this process SIGINT (as Ctrl-C does) once the training loop has run ``n`` steps.
 
-    ``mlp.training.StepRunner.run`` is wrapped, so this works for step-by-step and compiled runs alike."""
+    ``mlp.train.loop.StepRunner.run`` is wrapped, so this works for step-by-step and compiled runs alike."""
     import os
     import signal
 
-    import mlp.training as training
+    import mlp.train.loop as training
 
     real, done = training.StepRunner.run, []
 

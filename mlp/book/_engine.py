@@ -27,7 +27,7 @@ import random
 import numpy as np
 
 import mlp
-from mlp.validate import non_negative, positive, positive_int
+from mlp.core.validate import non_negative, positive, positive_int
 
 QUADRATIC, CROSS_ENTROPY = "quadratic", "cross_entropy"
 
@@ -141,7 +141,7 @@ class EngineNetwork:
             positive_int(f"sizes[{i}]", s, "Network")
         self.num_layers = len(sizes)
         self.sizes = sizes
-        self._dtype = mlp.model.check_dtype(dtype)
+        self._dtype = mlp.core.model.check_dtype(dtype)
         self._backend = backend
         self._engine = None  # (cost kind, Sequential, loss), built on first use
         self._alias = None  # NumPy: (engine arrays, weight views, bias views) while the lists are those views

@@ -12,7 +12,7 @@ Same names and formats as Nielsen's module:
 
 Where it differs from the book, and why: the book unpickles ``../data/mnist.pkl.gz``, a
 path relative to where Python runs and a format that executes code when loaded.  This
-reads the four canonical MNIST files with :func:`mlp.datasets.load_mnist` (checked against
+reads the four canonical MNIST files with :func:`mlp.io.datasets.load_mnist` (checked against
 their SHA-256; from ``$MLP_DATA_DIR/mnist`` or ``~/.cache/mlp/mnist``, downloaded when
 missing) and splits MNIST's 60,000 training images into the book's 50,000 for training
 (the first ones) and 10,000 for validation (the last ones).  Pixels are the bytes divided
@@ -38,7 +38,7 @@ def load_data(data_dir=None, download=True):
     Parameters
     ----------
     data_dir : str or os.PathLike, optional
-        Folder holding the four canonical MNIST files (see :func:`mlp.datasets.load_mnist`).
+        Folder holding the four canonical MNIST files (see :func:`mlp.io.datasets.load_mnist`).
     download : bool
         Fetch missing files from the public mirrors.
 
@@ -47,7 +47,7 @@ def load_data(data_dir=None, download=True):
     training_data, validation_data, test_data : tuple of (ndarray, ndarray)
         Images float32 ``(n, 784)`` in ``[0, 1]``, labels int64 ``(n,)``; n = 50,000, 10,000, 10,000.
     """
-    from mlp.datasets import load_mnist
+    from mlp.io.datasets import load_mnist
 
     (X, y), (X_test, y_test) = load_mnist(data_dir=data_dir, download=download)
     return (X[:N_TRAINING], y[:N_TRAINING]), (X[N_TRAINING:], y[N_TRAINING:]), (X_test, y_test)

@@ -53,8 +53,8 @@ import os
 
 import numpy as np
 
-from mlp.checkpoint import write_atomic
-from mlp.validate import non_negative, non_negative_int, positive_int
+from mlp.io.checkpoint import write_atomic
+from mlp.core.validate import non_negative, non_negative_int, positive_int
 
 from ._engine import CROSS_ENTROPY, QUADRATIC, EngineNetwork, from_checkpoint, one_hot_column, sigmoid, sigmoid_prime
 

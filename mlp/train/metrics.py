@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .layers import EVAL
+from mlp.core.layers import EVAL
 
 
 def _outputs(model, Xd, batch_size):

@@ -1,8 +1,8 @@
 """Training: :func:`fit` and :func:`evaluate`, built from three parts.
 
-* **the batch order** (:mod:`mlp.batches`): a ``(seed, epoch)`` permutation of the data,
+* **the batch order** (:mod:`mlp.train.batches`): a ``(seed, epoch)`` permutation of the data,
   which moved to the model's device once; a resumed run starts at its step offset;
-* **the step** (:mod:`mlp.step`): :class:`StepRunner` runs steps ``first..last-1`` of an
+* **the step** (:mod:`mlp.core.step`): :class:`StepRunner` runs steps ``first..last-1`` of an
   epoch through the pure step, or through the backend's compiled loop of steps (JAX);
 * **the loop** (:func:`fit`, :func:`run_epoch`): chunks of steps between two host reads of
   the losses (about every 0.2 s), where the progress bar, Ctrl-C and divergence are handled,
@@ -27,11 +27,11 @@ from . import metrics
 from .batches import batch_bounds, batch_order, n_steps, prepare
 from .callbacks import (KEYS, TASKS, Callback, EarlyStopping, FitState, HalveOnPlateau, History,  # noqa: F401
                         ModelCheckpoint, save_training_state)
-from .errors import DivergenceError, TrainingInterrupted
-from .layers import StepContext
-from .losses import get_loss
-from .step import step_for
-from .validate import non_negative, non_negative_int, positive_int
+from mlp.core.errors import DivergenceError, TrainingInterrupted
+from mlp.core.layers import StepContext
+from mlp.core.losses import get_loss
+from mlp.core.step import step_for
+from mlp.core.validate import non_negative, non_negative_int, positive_int
 
 #: how many optimizer steps may pass between two host reads of the losses
 CHECK_EVERY = 200
@@ -106,7 +106,7 @@ class StepRunner:
     Parameters
     ----------
     reduce : callable or None
-        The gradient hook of :func:`mlp.step.make_step` (runs step by step, never compiled).
+        The gradient hook of :func:`mlp.core.step.make_step` (runs step by step, never compiled).
     """
 
     def __init__(self, model, loss, optimizer, batch_size, n, seed, reduce=None, compiled=None):
@@ -368,11 +368,11 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     compiled : bool or None
         Run chunks of steps as one compiled call where the backend can (JAX); None: where it can.
     reduce : callable or None
-        A gradient hook between backward and update (see :func:`mlp.step.make_step`).
+        A gradient hook between backward and update (see :func:`mlp.core.step.make_step`).
     communicator : backends.comm.Communicator or None
         Data-parallel training over the processes of an MPI job (``backends.comm.get_communicator(True)``
         under ``mpiexec -n N``): each process takes its shard of every global batch of ``batch_size``
-        and the gradients are averaged; the result is that of one process (see :mod:`mlp.distributed`).
+        and the gradients are averaged; the result is that of one process (see :mod:`mlp.train.distributed`).
         Only rank 0 shows progress and writes checkpoints.  None or one process: nothing changes.
 
     Returns
@@ -391,7 +391,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         Ctrl-C: raised between two steps (``.epoch``, ``.step`` say where), model and
         optimizer consistent, ready to be checkpointed and resumed.
     """
-    from .optim import Optimizer
+    from mlp.core.optim import Optimizer
 
     loss = get_loss(loss)
     task = infer_task(loss, task)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends import backend_of
+from mlp.backends import backend_of
 
 
 def to_host(x) -> np.ndarray:

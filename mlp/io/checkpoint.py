@@ -23,7 +23,7 @@ Metadata
                    "preprocessing": {...}}}     # optional, see below
 
 ``extra["preprocessing"]`` (written when a model is trained on a table, see
-:class:`mlp.tables.Preprocessor`) holds the feature names, the standardisation statistics,
+:class:`mlp.io.tables.Preprocessor`) holds the feature names, the standardisation statistics,
 the task and the original class labels, as plain JSON.  It is checked on load (types,
 lengths, finite positive scales, and against the model's input and output widths) and
 returned as :attr:`Checkpoint.preprocessor`, so ``mlp predict`` and ``mlp evaluate`` apply
@@ -35,7 +35,7 @@ at ``path`` intact.
 
 Loading reads the bytes itself and checks the safetensors header, the ``mlp``
 metadata and the architecture against each other *before* handing the bytes to
-``safetensors``.  Every problem is a :class:`mlp.errors.CheckpointError` whose
+``safetensors``.  Every problem is a :class:`mlp.core.errors.CheckpointError` whose
 message names the file and the problem.  A missing file raises
 :class:`CheckpointNotFoundError`, which is both a ``CheckpointError`` and a
 ``FileNotFoundError``.
@@ -54,8 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError
-from .model import DTYPES, Sequential
+from mlp.core.errors import CheckpointError
+from mlp.core.model import DTYPES, Sequential
 
 __all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "save", "write_atomic"]
 
@@ -91,7 +91,7 @@ class Checkpoint:
     metadata : dict
         The parsed ``"mlp"`` metadata (``format``, ``architecture``, ``dtype``, ``backend``,
         ``optimizer``, ``tensors``, ``extra``, ...).
-    preprocessor : mlp.tables.Preprocessor or None
+    preprocessor : mlp.io.tables.Preprocessor or None
         What the model needs applied to a table's columns (features, statistics, classes,
         task), checked against the model; None when the checkpoint has none.
     """
@@ -132,7 +132,7 @@ def _check_extra(extra: dict) -> dict:
 
 def _optimizer_tensors(optimizer, model) -> tuple[dict, dict]:
     """``({"type", "hyper", "t"}, {"optimizer.<state>.<param>": host array})`` for ``model``."""
-    from .optim import from_state
+    from mlp.core.optim import from_state
 
     state = optimizer.state_dict()
     info = {"type": state["type"], "hyper": state["hyper"], "t": int(state["t"])}
@@ -215,7 +215,7 @@ def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
     optimizer : Optimizer or None
         Its type, hyperparameters, step count and state arrays are saved too, so that
         training resumes exactly where it stopped.
-    preprocessor : mlp.tables.Preprocessor or None
+    preprocessor : mlp.io.tables.Preprocessor or None
         Stored as ``extra["preprocessing"]`` (checked against ``model`` first).
     **extra
         JSON-able values stored in the metadata (``epoch=``, ``loss=``, ``seed=``, ``history=``...);
@@ -235,7 +235,7 @@ def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
     """
     import safetensors.numpy
 
-    from . import __version__
+    from mlp.core.version import __version__
 
     if not isinstance(model, Sequential):
         raise TypeError(f"save: model must be an mlp.Sequential, got {type(model).__name__}")
@@ -384,9 +384,9 @@ def _parse_header(path, data: bytes) -> tuple[dict, dict, int]:
 
 def _expected_tensors(path, meta) -> tuple[dict, Any]:
     """Check the metadata's architecture and optimizer; return ``({tensor: shape}, optimizer or None)``."""
-    from .layers import Linear
-    from .layers import from_config as layer_from_config
-    from .optim import from_state
+    from mlp.core.layers import Linear
+    from mlp.core.layers import from_config as layer_from_config
+    from mlp.core.optim import from_state
 
     arch = meta["architecture"]
     if not isinstance(arch, dict) or not isinstance(arch.get("layers"), list) or not arch["layers"]:
@@ -438,7 +438,7 @@ def _expected_tensors(path, meta) -> tuple[dict, Any]:
 
 
 def _check_preprocessing(data, sizes):
-    """The :class:`~mlp.tables.Preprocessor` in ``data``, checked against a model of widths ``sizes``."""
+    """The :class:`~mlp.io.tables.Preprocessor` in ``data``, checked against a model of widths ``sizes``."""
     from .tables import Preprocessor
 
     pre = Preprocessor.from_dict(data)
@@ -550,7 +550,7 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
     """
     import safetensors.numpy
 
-    from backends import get_backend
+    from mlp.backends import get_backend
 
     be = get_backend(backend)  # an unknown or unusable backend is the caller's problem, not the file's
     data = _read(path)

@@ -197,7 +197,7 @@ class Dropout(Layer):
     """Inverted dropout: in training, each unit is zeroed with probability ``p`` and the
     survivors are scaled by ``1 / (1 - p)``; in evaluation, the identity.
 
-    The mask comes from :func:`mlp.random.keep_mask` keyed by ``(ctx.seed, ctx.epoch,
+    The mask comes from :func:`mlp.core.random.keep_mask` keyed by ``(ctx.seed, ctx.epoch,
     ctx.step, index)``, ``index`` being the layer's position in the model: it is computed on
     the device, bit-identical on every backend, and the same again when a step is replayed
     (roll-back, resume).  Backward multiplies by the same mask, so a gradient check with a

@@ -76,7 +76,7 @@ class Loss:
             if self._bound is not None and self._bound.backend.owns(Y):
                 self._K = self._bound
             else:
-                from backends import backend_of
+                from mlp.backends import backend_of
 
                 from .kernels import get_kernels
 
@@ -99,7 +99,7 @@ class Loss:
         return self.grad(self._K, self._cache, self._T)
 
     def _mismatch(self, Y, T) -> str:
-        from ._util import describe
+        from .util import describe
 
         return (
             f"{type(self).__name__}: targets T are {describe(T)} but the outputs Y are {describe(Y)}; "
@@ -148,7 +148,7 @@ class BinaryCrossEntropy(Loss):
 
 
 def get_loss(loss) -> Loss:
-    """A loss instance from an instance, a class or a name in :data:`mlp.registry.LOSSES`."""
+    """A loss instance from an instance, a class or a name in :data:`mlp.core.registry.LOSSES`."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, type) and issubclass(loss, Loss):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import to_host
+from .util import to_host
 from .layers import StepContext
 
 

@@ -15,14 +15,14 @@ Formats, chosen by the file's suffix:
     2-D array, read like ``.npy``.  Read with ``allow_pickle=False``: a file holding Python
     objects is refused, never unpickled.
 
-Every problem with the data is a :class:`mlp.errors.DataError` naming the file, the row (1-based,
+Every problem with the data is a :class:`mlp.core.errors.DataError` naming the file, the row (1-based,
 counting data rows; for CSV files also the line) and the column: a missing value, a feature that
 is not a number, a target column that does not exist, a target with one class only.
 
 :class:`Preprocessor` holds what a model needs to read new data the way it read its training
 data: the feature names, the standardisation statistics (from the training split only), the
 task, and the classes (the original labels: strings, integers, booleans).  Its
-:meth:`Preprocessor.to_dict` is plain JSON that :mod:`mlp.checkpoint` stores in the checkpoint.
+:meth:`Preprocessor.to_dict` is plain JSON that :mod:`mlp.io.checkpoint` stores in the checkpoint.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from mlp.core.errors import DataError
 
 __all__ = [
     "FORMATS",
@@ -127,7 +127,7 @@ def read_table(path) -> Table:
 
     Raises
     ------
-    mlp.errors.DataError
+    mlp.core.errors.DataError
         No such file, an unknown suffix, an empty or malformed file, duplicate or empty column
         names, a Parquet file without pyarrow installed.  The message names the file.
     """
@@ -715,7 +715,7 @@ def load_table(path, target=None, task=None) -> Dataset:
 
     Raises
     ------
-    mlp.errors.DataError
+    mlp.core.errors.DataError
         Any problem of the file or its values (see the module's docstring); a classification target
         with one class only.
     """

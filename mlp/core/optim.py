@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import to_host
+from .util import to_host
 from .registry import OPTIMIZERS
 from .validate import fraction, non_negative, positive
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .errors import DataError, DownloadError
+from mlp.core.errors import DataError, DownloadError
 
 __all__ = [
     "CHECKSUMS",
@@ -145,7 +145,7 @@ def data_folder(dataset, data_root=None):
 
     Raises
     ------
-    mlp.errors.DataError
+    mlp.core.errors.DataError
         The named root does not exist or is not a folder (only by :func:`fetch`, which needs it).
     """
     _check_file_dataset(dataset)
@@ -297,10 +297,10 @@ def fetch(dataset, data_dir=None, download=True, progress=True, data_root=None):
 
     Raises
     ------
-    mlp.errors.DataError
+    mlp.core.errors.DataError
         A file on disk, or every mirror's copy of a file, has the wrong SHA-256 (files on
         disk are never deleted); a folder the user named does not exist or is a file.
-    mlp.errors.DownloadError
+    mlp.core.errors.DownloadError
         Files are missing and ``download`` is False, or no mirror could deliver one; the
         message names the missing files, the folder and ``MLP_DATA_DIR``.
     """
@@ -384,7 +384,7 @@ def read_idx(path):
 
     Raises
     ------
-    mlp.errors.DataError
+    mlp.core.errors.DataError
         The file cannot be read, is not valid gzip, has another magic number, is truncated,
         or holds more or fewer bytes than its header announces. The message names the file.
 
@@ -451,7 +451,7 @@ def load_idx_pair(images_path, labels_path, n_classes=10):
 
     Raises
     ------
-    mlp.errors.DataError
+    mlp.core.errors.DataError
         Either file is malformed (see :func:`read_idx`), holds the other kind of data, the
         counts differ, or a label is out of range. The message names the file.
     """
@@ -501,9 +501,9 @@ def load_mnist(data_dir=None, download=True, progress=True, data_root=None):
 
     Raises
     ------
-    mlp.errors.DownloadError
+    mlp.core.errors.DownloadError
         Files missing and no mirror reachable (or ``download=False``).
-    mlp.errors.DataError
+    mlp.core.errors.DataError
         A file fails its SHA-256 check or is malformed.
     """
     return _load_file_dataset("mnist", data_dir, download, progress, data_root)
@@ -531,9 +531,9 @@ def load_fashion_mnist(data_dir=None, download=True, progress=True, data_root=No
 
     Raises
     ------
-    mlp.errors.DownloadError
+    mlp.core.errors.DownloadError
         Files missing and no mirror reachable (or ``download=False``).
-    mlp.errors.DataError
+    mlp.core.errors.DataError
         A file fails its SHA-256 check or is malformed.
     """
     return _load_file_dataset("fashion-mnist", data_dir, download, progress, data_root)

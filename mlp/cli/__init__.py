@@ -1,7 +1,7 @@
 """The ``mlp`` command: ``mlp train``, ``mlp predict``, ``mlp evaluate``, ``mlp info``, ``mlp bench``.
 
 ``--data`` takes a built-in data set (mnist, fashion-mnist, xor, spirals) or a table of your
-own (CSV with a header, Parquet, NPY, NPZ: see :mod:`mlp.tables`).  A model trained on a table
+own (CSV with a header, Parquet, NPY, NPZ: see :mod:`mlp.io.tables`).  A model trained on a table
 carries its preprocessing (feature names, standardisation, classes, task) in its checkpoint,
 which ``mlp predict`` and ``mlp evaluate`` apply.
 
@@ -82,12 +82,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .datasets import DATASETS
-    from .layers import ACTIVATIONS, INITS
-    from .losses import LOSSES
-    from .optim import OPTIMIZERS
+    from mlp.io.datasets import DATASETS
+    from mlp.core.layers import ACTIVATIONS, INITS
+    from mlp.core.losses import LOSSES
+    from mlp.core.optim import OPTIMIZERS
 
-    from . import __version__
+    from mlp.core.version import __version__
 
     parser = _Parser(prog="mlp", description="Train multilayer perceptrons on any array API backend.")
     parser.add_argument("--version", action="version", version=f"mlp {__version__}")
@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes of an MPI job: mpiexec -n 4 mlp train "
                         "--distributed (needs: pip install mpi4py mpich); --batch-size is the global batch")
-    from .distributed import command as with_communicator
+    from mlp.train.distributed import command as with_communicator
 
     t.set_defaults(func=with_communicator(cmd_train))
 
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="backends usable here, their devices and versions, and why the others are not")
     i.set_defaults(func=cmd_info)
 
-    from . import bench
+    from mlp import bench
 
     bench.add_parser(sub)
     return parser
@@ -189,13 +189,13 @@ def _backend(args):
     device = getattr(args, "device", None)
     if not args.backend and not device:
         return None
-    import backends
+    from mlp import backends
 
     return backends.get_backend(args.backend or None, device=device or os.environ.get("MLP_DEVICE") or None)
 
 
 def _load_data(args, quiet):
-    from .datasets import load
+    from mlp.io.datasets import load
 
     return load(args.data, data_root=_data_root(args), download=True, progress=not quiet)
 
@@ -209,15 +209,15 @@ def _data_root(args):
 
 
 def _is_table(data) -> bool:
-    from .datasets import DATASETS
+    from mlp.io.datasets import DATASETS
 
     return data is not None and data not in DATASETS
 
 
 def _check_data(data):
     """A built-in name, or a table path with a known suffix (an unknown name says what is accepted)."""
-    from .datasets import DATASETS
-    from .tables import FORMATS
+    from mlp.io.datasets import DATASETS
+    from mlp.io.tables import FORMATS
 
     if data in DATASETS or Path(data).suffix.lower() in FORMATS:
         return
@@ -270,13 +270,13 @@ def write_plot(history, path):
 # -- commands -----------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     import mlp
-    from .checkpoint import load_checkpoint
-    from .training import ModelCheckpoint, save_training_state
+    from mlp.io.checkpoint import load_checkpoint
+    from mlp.train.loop import ModelCheckpoint, save_training_state
 
     _check_plot_possible(args.plot)
     if args.sizes is not None and args.hidden is not None:
         raise ValueError("give --sizes (every width) or --hidden (hidden widths only), not both")
-    from .distributed import communicator_of
+    from mlp.train.distributed import communicator_of
 
     comm = communicator_of(args)  # --distributed: one MPI job, where rank 0 alone prints and writes files
     quiet = args.quiet or not comm.is_root
@@ -351,7 +351,7 @@ def cmd_train(args) -> int:
     except mlp.TrainingInterrupted as stop:
         if not comm.is_root:  # every rank stopped at the same step; rank 0 saves it
             return EXIT_INTERRUPTED
-        from .training import FitState
+        from mlp.train.loop import FitState
 
         state = FitState(model, optimizer, mlp.get_loss(config["loss"]), stop.history, epochs, config["seed"],
                          extra={**extra, "step": stop.step}, task=task)
@@ -383,7 +383,7 @@ def _table_data(args, config, ckpt, quiet):
     """A table read, checked, split and preprocessed: ``((X, y), val, (name, eval set), task, Preprocessor)``."""
     import numpy as np
 
-    from .tables import Preprocessor, class_labels, load_table, read_table, split_indices
+    from mlp.io.tables import Preprocessor, class_labels, load_table, read_table, split_indices
 
     if ckpt is not None:  # resuming: the saved preprocessing, never new statistics
         pre = ckpt.preprocessor
@@ -438,7 +438,7 @@ def _table_data(args, config, ckpt, quiet):
 
 def _new_model(args, config, X, y, task, pre):
     import mlp
-    from .training import l2_weight_decay
+    from mlp.train.loop import l2_weight_decay
 
     n_in = X.shape[1]
     if pre is not None:
@@ -474,11 +474,11 @@ def _new_model(args, config, X, y, task, pre):
 
 def _metrics(model, X, y, loss, task, pre) -> dict:
     """Accuracy, or MSE, MAE and R2 in the targets' own units (standardisation undone); and ``loss``."""
-    from .training import evaluate
+    from mlp.train.loop import evaluate
 
     result = evaluate(model, X, y, loss=loss, task=task)
     if task == "regression":
-        from .tables import regression_metrics
+        from mlp.io.tables import regression_metrics
 
         values, truth = model.predict_values(X), y
         if pre is not None:
@@ -504,7 +504,7 @@ def _saved_loss(ckpt):
 
 
 def cmd_evaluate(args) -> int:
-    from .checkpoint import load_checkpoint
+    from mlp.io.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(args.path, backend=_backend(args))
     extra = ckpt.metadata.get("extra", {})
@@ -513,7 +513,7 @@ def cmd_evaluate(args) -> int:
     _check_data(args.data)
     pre = ckpt.preprocessor
     if _is_table(args.data):
-        from .tables import read_table
+        from mlp.io.tables import read_table
 
         if pre is None:
             raise ValueError(f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
@@ -534,9 +534,9 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from .checkpoint import load_checkpoint
-    from .losses import get_loss
-    from .tables import numeric_column, read_table
+    from mlp.io.checkpoint import load_checkpoint
+    from mlp.core.losses import get_loss
+    from mlp.io.tables import numeric_column, read_table
 
     ckpt = load_checkpoint(args.path, backend=_backend(args))
     model, pre = ckpt.model, ckpt.preprocessor
@@ -588,13 +588,13 @@ def _write_csv(path, header, rows):
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    from .checkpoint import write_atomic
+    from mlp.io.checkpoint import write_atomic
 
     write_atomic(Path(path), text.encode("utf-8"))
 
 
 def _loss_name(saved):
-    from .losses import LOSSES
+    from mlp.core.losses import LOSSES
 
     for name, cls in LOSSES.items():
         if saved in (name, cls.__name__):
@@ -605,7 +605,7 @@ def _loss_name(saved):
 def cmd_info(args) -> int:
     import numpy
 
-    import backends
+    from mlp import backends
     import mlp
 
     print(f"mlp {mlp.__version__}, Python {sys.version.split()[0]}, NumPy {numpy.__version__}")
@@ -620,7 +620,7 @@ def cmd_info(args) -> int:
         print("unavailable backends:")
         for name, why in missing.items():
             print(f"  {name:17s} {why}")
-    from .distributed import info_lines
+    from mlp.train.distributed import info_lines
 
     print(*info_lines(), sep="\n")
     return 0
@@ -663,9 +663,9 @@ def main(argv=None) -> int:
 
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
-    from .errors import MLPError
+    from mlp.core.errors import MLPError
 
-    from backends import BackendUnavailableError
+    from mlp.backends import BackendUnavailableError
 
     if isinstance(e, (MLPError, ValueError, TypeError, OSError, BackendUnavailableError)):
         return text

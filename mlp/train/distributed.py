@@ -34,8 +34,8 @@ import numpy as np
 
 from . import metrics
 from .batches import batch_bounds
-from .layers import StepContext
-from .training import ModelCheckpoint, StepRunner
+from mlp.core.layers import StepContext
+from .loop import ModelCheckpoint, StepRunner
 
 __all__ = ["DataParallel", "GradientAllreduce", "ShardedRunner", "data_parallel", "shard_bounds"]
 
@@ -58,7 +58,7 @@ def shard_bounds(i: int, j: int, rank: int, size: int) -> tuple[int, int]:
 
 
 class GradientAllreduce:
-    """The ``reduce`` hook of :func:`mlp.step.make_step` that makes a step data-parallel.
+    """The ``reduce`` hook of :func:`mlp.core.step.make_step` that makes a step data-parallel.
 
     ``weight`` (this rank's shard size over the global batch size) is set by the runner
     before each step; the hook returns the weighted sums of every rank's gradients and losses.
@@ -99,7 +99,7 @@ class GradientAllreduce:
 
 
 class ShardedRunner(StepRunner):
-    """A :class:`mlp.training.StepRunner` whose steps take this rank's shard of each global batch.
+    """A :class:`mlp.train.loop.StepRunner` whose steps take this rank's shard of each global batch.
 
     Chunk sizes (how many steps run between two host reads) are agreed by all ranks, so that
     the collective Ctrl-C check happens at the same step everywhere.
@@ -231,7 +231,7 @@ def command(cmd):
     rank ends every rank with a one-line message, never a hang.
     """
     def run(args):
-        from backends.comm import get_communicator
+        from mlp.backends.comm import get_communicator
 
         comm = get_communicator(bool(getattr(args, "distributed", False)))
         args.communicator = comm
@@ -247,7 +247,7 @@ def communicator_of(args):
     """The communicator a CLI command was given by :func:`command` (one process when none)."""
     comm = getattr(args, "communicator", None)
     if comm is None:
-        from backends.comm import get_communicator
+        from mlp.backends.comm import get_communicator
 
         comm = get_communicator(False)
     return comm
@@ -255,7 +255,7 @@ def communicator_of(args):
 
 def info_lines() -> list[str]:
     """What ``mlp info`` prints about MPI: the library, the world size, whether it is CUDA-aware."""
-    from backends.comm import info
+    from mlp.backends.comm import info
 
     mpi = info()
     if not mpi["available"]:

@@ -5,10 +5,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from backends import get_backend
+from mlp.backends import get_backend
 
 from .kernels import get_kernels
-from ._util import describe, to_host
+from .util import describe, to_host
 from .layers import EVAL, Layer, Linear, Sigmoid, StepContext, from_config
 from .validate import input_shape, non_negative_int
 
@@ -158,7 +158,7 @@ class Sequential:
         """The pure forward pass: ``forward(params, X, ctx) -> (Y, caches)``.
 
         ``params`` is a tuple of arrays in :meth:`parameters` order, ``ctx`` a
-        :class:`mlp.layers.StepContext` (default: evaluation mode).
+        :class:`mlp.core.layers.StepContext` (default: evaluation mode).
         """
         return self._forward_fn
 
@@ -341,7 +341,7 @@ class Sequential:
         return list(self._grads.arrays)
 
     def param_groups(self) -> tuple:
-        """The parameter arrays an optimizer updates (see :class:`mlp.kernels.Bank`)."""
+        """The parameter arrays an optimizer updates (see :class:`mlp.core.kernels.Bank`)."""
         return self._params.groups
 
     def gradient_groups(self) -> tuple:
@@ -419,12 +419,12 @@ def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtyp
     sizes : list of int
         Widths, e.g. ``[784, 100, 10]``.
     activation : str
-        A name in :data:`mlp.layers.ACTIVATIONS`.
+        A name in :data:`mlp.core.layers.ACTIVATIONS`.
     loss : Loss, class, name or None
     init, backend, dtype, seed, fast
         As for :class:`Linear` and :class:`Sequential`.
     output : str or None
-        The output layer's activation (a name in :data:`mlp.layers.ACTIVATIONS`); None picks it
+        The output layer's activation (a name in :data:`mlp.core.layers.ACTIVATIONS`); None picks it
         from ``loss`` as above.
     dropout : float
         ``p`` of a :class:`mlp.Dropout` after every hidden layer's activation (0: none).

@@ -7,7 +7,7 @@
 the maths of a mini-batch step (forward, loss, backward, update) as a function of
 arrays: ``groups`` are the model's parameter groups, ``state`` the optimizer's,
 ``lr`` and ``t`` (the step number, from 1) numbers or 0-d arrays, ``ctx`` a
-:class:`mlp.layers.StepContext`.  It returns new arrays (NumPy's fast paths
+:class:`mlp.core.layers.StepContext`.  It returns new arrays (NumPy's fast paths
 return their own buffers, updated in place, which is the same thing to a caller
 that always uses the returned arrays).  That is what lets a backend compile a
 whole chunk of steps (JAX) and what the next seams plug into: ``reduce`` runs

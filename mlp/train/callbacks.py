@@ -202,7 +202,7 @@ class ModelCheckpoint(Callback):
 
 def save_training_state(path, state: FitState, epochs_done: int):
     """Checkpoint ``state`` with everything ``resume`` needs (epoch, seed, loss, history)."""
-    from .checkpoint import save
+    from mlp.io.checkpoint import save
 
     save(state.model, path, optimizer=state.optimizer, epoch=epochs_done, seed=state.seed,
          loss=type(state.loss).__name__, history=state.history.to_dict(), **state.extra)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import describe
-from .validate import input_shape
+from mlp.core.util import describe
+from mlp.core.validate import input_shape
 
 
 def host_or_model(model, name, a):
