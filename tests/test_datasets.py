@@ -372,7 +372,7 @@ def test_load_dispatches_generated_sets():
 
 
 def test_load_unknown_name_lists_known_ones():
-    assert datasets.DATASETS == ("mnist", "fashion-mnist", "xor", "spirals")
+    assert datasets.DATASETS.names() == ["mnist", "fashion-mnist", "xor", "spirals"]
     with pytest.raises(ValueError, match=r"'emnist'.*mnist, fashion-mnist, xor, spirals"):
         datasets.load("emnist")
 

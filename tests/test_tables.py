@@ -8,7 +8,9 @@ import pytest
 
 import mlp
 from mlp.core.errors import CheckpointError, DataError
-from mlp.io.tables import Preprocessor, infer_task, load_table, read_table, regression_metrics, split_indices
+from mlp.core.tasks import regression_metrics
+from mlp.core.tasks import task_of_target as infer_task
+from mlp.io.tables import Preprocessor, load_table, read_table, split_indices
 
 CSV = "a,b,label\n1.5,2,yes\n-3,4.25,no\n0,1e3,yes\n7,8,no\n"
 

@@ -53,7 +53,7 @@ import os
 
 import numpy as np
 
-from mlp.io.checkpoint import write_atomic
+from mlp.io.atomic import write_atomic
 from mlp.core.validate import non_negative, non_negative_int, positive_int
 
 from ._engine import CROSS_ENTROPY, QUADRATIC, EngineNetwork, from_checkpoint, one_hot_column, sigmoid, sigmoid_prime

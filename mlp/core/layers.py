@@ -19,10 +19,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .registry import LAYERS
+from .registry import ACTIVATIONS, INITS, LAYERS
 from .validate import finite, positive_int
 
-INITS = ("normal", "nielsen", "xavier", "he")
 
 
 class StepContext(NamedTuple):
@@ -240,8 +239,9 @@ class Dropout(Layer):
         return {"type": "Dropout", "p": self.p}
 
 
-#: hidden-layer activations by their short names (the CLI's --activation, build_mlp's activation=)
-ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "identity": Identity}
+for _name, _cls in (("sigmoid", Sigmoid), ("tanh", Tanh), ("relu", ReLU), ("leaky_relu", LeakyReLU),
+                   ("identity", Identity)):
+    ACTIVATIONS.register(_name)(_cls)
 
 
 def from_config(cfg: dict) -> Layer:

@@ -1,4 +1,4 @@
-"""One registry per kind of component: layers, losses, optimizers, data sets.
+"""One registry per kind of component: layers, activations, losses, optimizers, data sets.
 
 Configs, checkpoints and the command line all look components up here, so a
 new one is one class plus one ``@REGISTRY.register(...)`` line.
@@ -68,5 +68,11 @@ class Registry:
 
 
 LAYERS = Registry("layer")
+#: hidden-layer activations by their short names (the CLI's --activation, build_mlp's activation=)
+ACTIVATIONS = Registry("activation")
 LOSSES = Registry("loss")
 OPTIMIZERS = Registry("optimizer")
+#: built-in data sets (filled by :mod:`mlp.io.datasets`): name -> loader of ``(X, y), (X_test, y_test)``
+DATASETS = Registry("data set")
+#: weight initialisations of :class:`mlp.core.layers.Linear`
+INITS = ("normal", "nielsen", "xavier", "he")

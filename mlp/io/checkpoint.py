@@ -47,7 +47,6 @@ import json
 import math
 import os
 import struct
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,9 @@ import numpy as np
 from mlp.core.errors import CheckpointError
 from mlp.core.model import DTYPES, Sequential
 
-__all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "save", "write_atomic"]
+from .atomic import write_atomic
+
+__all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "save"]
 
 #: Version of the ``mlp`` metadata layout written by :func:`save`.
 FORMAT = 1
@@ -161,49 +162,6 @@ def _optimizer_tensors(optimizer, model) -> tuple[dict, dict]:
     return info, tensors
 
 
-def _fsync_dir(folder: Path):
-    if not hasattr(os, "O_DIRECTORY"):  # pragma: no cover - Windows cannot open folders
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes):
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file there."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(folder)
-
-
-def write_atomic(path, data: bytes) -> Path:
-    """Write ``data`` to the file ``path`` atomically (temporary file, fsync, rename); returns ``path``.
-
-    A crash at any point leaves either the old file or the new one at ``path``, never a mix.
-    Missing parent folders are created.
-    """
-    path = Path(os.fspath(path))
-    _write_atomic(path, data)
-    return path
-
-
 def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
     """Write ``model`` (and ``optimizer``'s state) to the safetensors file ``path``, atomically.
 
@@ -266,7 +224,7 @@ def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
         "extra": extra,
     }
     data = safetensors.numpy.save(tensors, metadata={"mlp": json.dumps(meta)})
-    _write_atomic(path, data)
+    write_atomic(path, data)
     return path
 
 

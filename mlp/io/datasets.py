@@ -34,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mlp.core.errors import DataError, DownloadError
+from mlp.core.registry import DATASETS  # filled at the end of this module
 
 __all__ = [
     "CHECKSUMS",
@@ -52,7 +53,6 @@ __all__ = [
     "xor",
 ]
 
-DATASETS = ("mnist", "fashion-mnist", "xor", "spirals")
 
 #: The four canonical file names, in the order (train images, train labels, test images, test labels).
 FILES = (
@@ -622,14 +622,26 @@ def load(name, data_dir=None, download=True, progress=True, data_root=None):
     ValueError
         Unknown name; the message lists the known ones.
     """
-    if name == "mnist":
-        return load_mnist(data_dir=data_dir, download=download, progress=progress, data_root=data_root)
-    if name == "fashion-mnist":
-        return load_fashion_mnist(data_dir=data_dir, download=download, progress=progress, data_root=data_root)
-    if name == "xor":
-        X, y = xor()
-        return (X, y), (X.copy(), y.copy())
-    if name == "spirals":
-        X, y = spirals(n_samples=2000, seed=0)
-        return (X[:1600], y[:1600]), (X[1600:], y[1600:])
-    raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    return DATASETS.get(name)(data_dir=data_dir, download=download, progress=progress, data_root=data_root)
+
+
+@DATASETS.register("mnist")
+def _mnist(**where):
+    return load_mnist(**where)
+
+
+@DATASETS.register("fashion-mnist", "fashion_mnist")
+def _fashion_mnist(**where):
+    return load_fashion_mnist(**where)
+
+
+@DATASETS.register("xor")
+def _xor(**where):
+    X, y = xor()
+    return (X, y), (X.copy(), y.copy())
+
+
+@DATASETS.register("spirals")
+def _spirals(**where):
+    X, y = spirals(n_samples=2000, seed=0)
+    return (X[:1600], y[:1600]), (X[1600:], y[1600:])

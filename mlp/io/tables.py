@@ -34,29 +34,25 @@ from pathlib import Path
 import numpy as np
 
 from mlp.core.errors import DataError
+from mlp.core.tasks import MAX_CLASSES, TASKS, task_of_target
 
 __all__ = [
     "FORMATS",
-    "MAX_CLASSES",
     "Dataset",
     "Preprocessor",
     "Table",
     "class_labels",
-    "infer_task",
     "label_column",
     "load_table",
     "numeric_column",
     "read_table",
-    "regression_metrics",
     "resolve_targets",
     "split_indices",
 ]
 
 #: file suffixes :func:`read_table` reads
 FORMATS = (".csv", ".parquet", ".pq", ".npy", ".npz")
-TASKS = ("classification", "regression")
 #: an integer-valued target with at most this many distinct values is inferred to be class labels
-MAX_CLASSES = 20
 #: the version of :meth:`Preprocessor.to_dict`'s layout
 PREPROCESSING_FORMAT = 1
 
@@ -374,27 +370,6 @@ def resolve_targets(table: Table, target) -> list:
     return names
 
 
-def infer_task(values: np.ndarray) -> tuple[str, str]:
-    """Classification or regression from a target column, and the reason in words.
-
-    Text or booleans are class labels; numbers are class labels when they are all integers with
-    at most :data:`MAX_CLASSES` distinct values; any other numbers are regression targets.
-    """
-    if values.dtype == object:
-        numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                      for v in values)
-        if not numeric:
-            n = len(set(values.tolist()))
-            return "classification", f"it holds {n} distinct text/boolean labels"
-        values = values.astype(np.float64)
-    distinct = np.unique(values)
-    if np.all(distinct == np.round(distinct)):
-        if len(distinct) <= MAX_CLASSES:
-            return "classification", f"it holds {len(distinct)} distinct integer values"
-        return "regression", f"it holds {len(distinct)} distinct integer values (more than {MAX_CLASSES})"
-    return "regression", "it holds non-integer numbers"
-
-
 def _python_label(v):
     """A label as a JSON-able Python value: integral floats become ints (1.0 -> 1)."""
     if isinstance(v, (bool, np.bool_)):
@@ -415,22 +390,6 @@ def class_labels(y) -> list:
 def _sort_key(v):
     # numbers before text, each in its natural order, so mixed columns still sort
     return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
-
-
-def regression_metrics(y_true, y_pred) -> dict:
-    """``{"mse", "mae", "r2"}`` of predictions against targets (host arrays, any shape ``(n,)``/``(n, k)``).
-
-    With several targets each metric is the mean over the targets (R2 as scikit-learn's
-    ``uniform_average``); a constant target's R2 is 1 when predicted exactly, else 0.
-    """
-    T = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
-    P = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
-    err = P - T
-    ss_res = np.sum(err**2, axis=0)
-    ss_tot = np.sum((T - T.mean(axis=0)) ** 2, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res == 0, 1.0, 0.0))
-    return {"mse": float(np.mean(err**2)), "mae": float(np.mean(np.abs(err))), "r2": float(np.mean(r2))}
 
 
 # -- split --------------------------------------------------------------------------------------
@@ -705,7 +664,7 @@ def load_table(path, target=None, task=None) -> Dataset:
     target : str or None
         The target column (comma-separated names: several regression targets); default the last.
     task : {"classification", "regression"} or None
-        None: inferred from the target (see :func:`infer_task`).
+        None: inferred from the target (see :func:`mlp.core.tasks.task_of_target`).
 
     Returns
     -------
@@ -727,7 +686,7 @@ def load_table(path, target=None, task=None) -> Dataset:
         if len(targets) > 1:
             task, reason = "regression", f"{len(targets)} target columns"
         else:
-            task, reason = infer_task(label_column(table, targets[0]))
+            task, reason = task_of_target(label_column(table, targets[0]))
         reason = f"inferred: target {', '.join(targets)!r} - {reason}; --task to override"
     elif task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")

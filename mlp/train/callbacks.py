@@ -4,12 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-#: the keys an epoch logs, by task (``val_*`` are nan without validation data)
-KEYS = {
-    "classification": ("loss", "accuracy", "val_loss", "val_accuracy", "seconds", "lr"),
-    "regression": ("loss", "mse", "mae", "r2", "val_loss", "val_mse", "val_mae", "val_r2", "seconds", "lr"),
-}
-TASKS = tuple(KEYS)
+from mlp.core.tasks import LOG_KEYS as KEYS
 
 
 class History:

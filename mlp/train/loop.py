@@ -25,11 +25,12 @@ import numpy as np
 
 from . import metrics
 from .batches import batch_bounds, batch_order, n_steps, prepare
-from .callbacks import (KEYS, TASKS, Callback, EarlyStopping, FitState, HalveOnPlateau, History,  # noqa: F401
+from .callbacks import (KEYS, Callback, EarlyStopping, FitState, HalveOnPlateau, History,  # noqa: F401
                         ModelCheckpoint, save_training_state)
 from mlp.core.errors import DivergenceError, TrainingInterrupted
 from mlp.core.layers import StepContext
 from mlp.core.losses import get_loss
+from mlp.core.tasks import task_of_loss
 from mlp.core.step import step_for
 from mlp.core.validate import non_negative, non_negative_int, positive_int
 
@@ -63,19 +64,6 @@ def l1_strength(lmbda: float, n: int) -> float:
     return float(lmbda) / n
 
 
-def infer_task(loss, task=None) -> str:
-    """``task`` checked, or the loss's own task ("regression" for mean squared error)."""
-    if task is None:
-        return get_loss(loss).task
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    loss = get_loss(loss)
-    if task == "regression" and loss.output != "values":
-        raise ValueError(f"task='regression' needs a loss on the outputs' values (mse or quadratic), not "
-                         f"{type(loss).__name__}, whose outputs are {loss.output}")
-    return task
-
-
 # -- evaluation ---------------------------------------------------------------------------------
 def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None = None) -> dict:
     """Metrics of ``model`` on ``(X, y)`` in evaluation mode.
@@ -84,7 +72,7 @@ def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None 
     regression (``task="regression"``, or a mean squared error ``loss``): ``{"mse", "mae", "r2"}``.
     With ``loss`` the mean loss is added as ``"loss"``.
     """
-    task = infer_task(loss if loss is not None else "quadratic", task)
+    task = task_of_loss(get_loss(loss if loss is not None else "quadratic"), task)
     loss = get_loss(loss).bind(model.K) if loss is not None else None
     Xd, Td, labels = prepare(model, X, y, "", task)
     result = metrics.measure(model, loss, Xd, Td, labels, task, positive_int("batch_size", batch_size))
@@ -394,7 +382,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     from mlp.core.optim import Optimizer
 
     loss = get_loss(loss)
-    task = infer_task(loss, task)
+    task = task_of_loss(loss, task)
     if not isinstance(optimizer, Optimizer):
         hint = f"an instance, e.g. {optimizer.__name__}(lr=0.1)" if isinstance(optimizer, type) else "e.g. mlp.SGD(lr=0.1)"
         raise TypeError(f"optimizer must be an mlp optimizer ({hint}), got {optimizer!r}")

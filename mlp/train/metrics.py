@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from mlp.core.layers import EVAL
+from mlp.core.tasks import r2_score
 
 
 def _outputs(model, Xd, batch_size):
@@ -54,12 +55,8 @@ def regression(model, loss, Xd, Td, batch_size=10_000) -> dict:
         if loss is not None:
             total += _loss_total(model, loss, Y, T)
     n = Xd.shape[0]
-    sst = s2 - s1 * s1 / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # scikit-learn's convention for a constant target: 1 if predicted exactly, else 0
-        r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), np.where(sse == 0, 1.0, 0.0))
     return {"loss": total / n if loss is not None else math.nan, "mse": float(sse.sum() / (n * k)),
-            "mae": float(sae.sum() / (n * k)), "r2": float(r2.mean())}
+            "mae": float(sae.sum() / (n * k)), "r2": r2_score(sse, s2 - s1 * s1 / n)}
 
 
 def measure(model, loss, Xd, Td, labels, task, batch_size=10_000) -> dict:

@@ -1,0 +1,196 @@
+"""What the ``mlp`` commands share: exit codes, argument types, the backend and data a command asks for, output."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``mlp train: error: ...; see mlp train --help``), exit status 2.
+
+    Options are never abbreviated (``--epoch`` is not ``--epochs``, ``--drop`` is not ``--dropout``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        text = " ".join(message.split())
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {text}; see {self.prog} --help\n")
+
+
+def common_options() -> argparse.ArgumentParser:
+    """The options every command takes (a parent parser)."""
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    common.add_argument("--backend", help="numpy, cupy, torch, jax or array_api_strict (overrides MLP_BACKEND)")
+    common.add_argument("--device", help="the backend's device, e.g. cuda:1 (overrides MLP_DEVICE)")
+    common.add_argument("--threads", type=positive_int_arg("--threads"), metavar="N",
+                        help="limit BLAS/OpenMP threads to N (needs threadpoolctl: pip install threadpoolctl; "
+                             "scikit-learn brings it); on a shared machine an oversubscribed BLAS is many times slower")
+    common.add_argument("--data-dir", help="data root for mnist and fashion-mnist, like MLP_DATA_DIR (which it "
+                                           "overrides): a folder holding mnist/ and fashion-mnist/ (or the four files "
+                                           "directly); default $MLP_DATA_DIR, else ~/.cache/mlp")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    return common
+
+
+# -- argument types -----------------------------------------------------------------------------
+def sizes_arg(text):
+    """``--sizes``: every layer width, comma-separated (``784,100,10``), at least two, all positive."""
+    try:
+        sizes = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes must be comma-separated integers like 784,100,10, got {text!r}")
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--sizes needs at least two positive widths, got {text!r}")
+    return sizes
+
+
+def hidden_arg(text):
+    """``--hidden``: the hidden widths only, comma-separated (``64,32``; empty: none), all positive."""
+    try:
+        sizes = [int(v) for v in text.split(",")] if text.strip() else []
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated integers like 64,32, got {text!r}")
+    if min(sizes, default=1) < 1:
+        raise argparse.ArgumentTypeError(f"--hidden widths must be positive, got {text!r}")
+    return sizes
+
+
+def fraction_arg(option: str):
+    """An argparse type for a fraction in [0, 1)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not 0.0 <= value < 1.0:
+            raise argparse.ArgumentTypeError(f"{option} must be a fraction in [0, 1), got {text!r}")
+        return value
+    return parse
+
+
+def positive_int_arg(option: str):
+    """An argparse type for a positive integer."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{option} must be a positive integer, got {text!r}")
+        return value
+    return parse
+
+
+# -- what a command asks for --------------------------------------------------------------------
+def say(*text):
+    print(*text, flush=True)
+
+
+def backend_of_args(args):
+    """``--backend`` overrides MLP_BACKEND and ``--device`` MLP_DEVICE (the default backend's device)."""
+    device = getattr(args, "device", None)
+    if not args.backend and not device:
+        return None
+    from mlp import backends
+
+    return backends.get_backend(args.backend or None, device=device or os.environ.get("MLP_DEVICE") or None)
+
+
+def data_root(args):
+    root = args.data_dir
+    if root and Path(root).exists() and not Path(root).is_dir():
+        raise ValueError(f"--data-dir {root} is a file, not a folder: --data-dir names the folder that holds mnist/ "
+                         f"and fashion-mnist/; to train on a table of your own, use --data {root}")
+    return root
+
+
+def load_builtin(args, quiet):
+    """The built-in data set ``args.data``: ``(X, y), (X_test, y_test)``."""
+    from mlp.io.datasets import load
+
+    return load(args.data, data_root=data_root(args), download=True, progress=not quiet)
+
+
+def is_table(data) -> bool:
+    from mlp.io.datasets import DATASETS
+
+    return data is not None and data not in DATASETS
+
+
+def check_data(data):
+    """A built-in name, or a table path with a known suffix (an unknown name says what is accepted)."""
+    from mlp.io.datasets import DATASETS
+    from mlp.io.tables import FORMATS
+
+    if data in DATASETS or Path(data).suffix.lower() in FORMATS:
+        return
+    raise ValueError(f"--data {data!r} is neither a built-in data set ({', '.join(DATASETS)}) nor a table file "
+                     f"({', '.join(FORMATS)})")
+
+
+# -- results ------------------------------------------------------------------------------------
+def metrics(model, X, y, loss, task, pre) -> dict:
+    """Accuracy, or MSE, MAE and R2 in the targets' own units (standardisation undone); and ``loss``."""
+    from mlp.core.tasks import regression_metrics
+    from mlp.train.loop import evaluate
+
+    result = evaluate(model, X, y, loss=loss, task=task)
+    if task == "regression":
+        values, truth = model.predict_values(X), y
+        if pre is not None:
+            values, truth = pre.values(values), pre.values(y)
+        result.update(regression_metrics(truth, values))
+    return result
+
+
+def format_metrics(m: dict, loss_name: str | None = None) -> str:
+    """``accuracy 0.9737 (loss 0.0712)`` or ``mse 2890, mae 43.1, r2 0.4770 (loss 0.52)``."""
+    if "r2" in m:
+        text = f"mse {m['mse']:.6g}, mae {m['mae']:.6g}, r2 {m['r2']:.4f}"
+    else:
+        text = f"accuracy {m['accuracy']:.4f}"
+    if "loss" in m:
+        text += f", {loss_name} loss {m['loss']:.4f}" if loss_name else f" (loss {m['loss']:.4f})"
+    return text
+
+
+def saved_loss(ckpt):
+    """The registry name of the loss a checkpoint was trained with, or None."""
+    from mlp.core.registry import LOSSES
+
+    extra = ckpt.metadata.get("extra", {})
+    name = (extra.get("cli") or {}).get("loss") or extra.get("loss")
+    for key, cls in LOSSES.items():
+        if name in (key, cls.__name__):
+            return key
+    return None
+
+
+def write_csv(path, header, rows):
+    """CSV to ``path`` (atomically: a temporary file, then renamed) or to standard output."""
+    import csv
+    import io
+
+    def cell(v):
+        return repr(v) if isinstance(v, float) else v
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([cell(v) for v in row] for row in rows)
+    text = buf.getvalue()
+    if path is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from mlp.io.atomic import write_atomic
+
+    write_atomic(Path(path), text.encode("utf-8"))

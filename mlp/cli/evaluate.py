@@ -1,0 +1,49 @@
+"""``mlp evaluate``: a saved model's metrics on a built-in test split or on a table with the target column."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import backend_of_args, check_data, format_metrics, is_table, load_builtin, metrics, saved_loss
+
+
+def add_parser(subparsers, common):
+    from mlp.io.datasets import DATASETS
+
+    e = subparsers.add_parser(
+        "evaluate", parents=[common],
+        help="metrics of a saved model on a built-in test split or on a table with the target column")
+    e.add_argument("path", help="checkpoint (.safetensors)")
+    e.add_argument("--data", default=None, metavar="DATA",
+                   help=f"{', '.join(DATASETS)} (its test split) or a table file; default: the built-in data set "
+                        "the model was trained on")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=run)
+    return e
+
+
+def run(args) -> int:
+    from mlp.io.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.path, backend=backend_of_args(args))
+    extra = ckpt.metadata.get("extra", {})
+    loss_name = saved_loss(ckpt)
+    args.data = args.data or extra.get("data") or "mnist"
+    check_data(args.data)
+    pre = ckpt.preprocessor
+    if is_table(args.data):
+        from mlp.io.tables import read_table
+
+        if pre is None:
+            raise ValueError(f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
+                             f"preprocessing metadata; evaluate it with --data {extra.get('data', 'mnist')}")
+        X, y = pre.select(read_table(args.data), need_target=True)
+        X, y = pre.transform(X, ckpt.model.dtype), pre.encode(y, args.data)
+        where, task = f"{args.data} ({len(X)} samples)", pre.task
+    else:
+        if not Path(args.data).suffix and pre is not None:
+            raise ValueError(f"{args.path} was trained on a table; evaluate it on a table file with the target column")
+        _, (X, y) = load_builtin(args, args.quiet)
+        where, task = f"{args.data} test ({len(X)} samples)", "classification"
+    line = format_metrics(metrics(ckpt.model, X, y, loss_name, task, pre), loss_name)
+    print(f"{args.path} on {where}, backend {ckpt.model.backend.name}: {line}", flush=True)
+    return 0

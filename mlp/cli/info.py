@@ -1,0 +1,36 @@
+"""``mlp info``: the backends usable here, their devices and versions, and why the others are not."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def add_parser(subparsers, common):
+    i = subparsers.add_parser("info", help="backends usable here, their devices and versions, and why the others "
+                                           "are not")
+    i.set_defaults(func=run)
+    return i
+
+
+def run(args) -> int:
+    import numpy
+
+    import mlp
+    from mlp import backends
+    from mlp.train.distributed import info_lines
+
+    print(f"mlp {mlp.__version__}, Python {sys.version.split()[0]}, NumPy {numpy.__version__}")
+    default = os.environ.get("MLP_BACKEND") or "numpy"
+    print(f"default backend: {default!r} (MLP_BACKEND={os.environ.get('MLP_BACKEND')!r}, "
+          f"MLP_DEVICE={os.environ.get('MLP_DEVICE')!r})")
+    print("available backends:")
+    for name in backends.available():
+        be = backends.get_backend(name)
+        print(f"  {name:17s} version {be.version:12s} device {be.device}")
+    missing = backends.unavailable()
+    if missing:
+        print("unavailable backends:")
+        for name, why in missing.items():
+            print(f"  {name:17s} {why}")
+    print(*info_lines(), sep="\n")
+    return 0

@@ -1,0 +1,293 @@
+"""``mlp train``: a new run on a built-in data set or a table, or ``--resume`` of a saved one."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .common import (EXIT_INTERRUPTED, backend_of_args, check_data, format_metrics, fraction_arg, is_table,
+                     hidden_arg, load_builtin, metrics, say, sizes_arg)
+
+#: the defaults of `mlp train`: a modern recipe that reaches ~98% on MNIST in about a minute on 2 CPU cores
+DEFAULTS = dict(data="mnist", sizes=[784, 512, 256, 10], activation="relu", loss="cross_entropy", init="he",
+                optimizer="sgd", lr=0.05, momentum=0.9, l2=0.0, l1=0.0, dropout=0.0, epochs=15, batch_size=64,
+                dtype="float32", seed=0)
+#: what differs for the small synthetic sets (used only where the option was not given)
+DATA_DEFAULTS = {
+    "xor": dict(sizes=[2, 8, 2], epochs=300, batch_size=4, lr=0.1),
+    "spirals": dict(sizes=[2, 64, 64, 2], epochs=60, batch_size=32, lr=0.05),
+}
+#: what differs for a table of your own: one hidden layer of 100, Adam (as scikit-learn's MLP defaults)
+TABLE_DEFAULTS = dict(hidden=[100], optimizer="adam", lr=0.001, epochs=50, batch_size=32)
+#: the share of a table held out for validation when neither --val-split nor --val-data is given
+VAL_SPLIT = 0.2
+#: the options that apply to a table of your own only
+TABLE_OPTIONS = ("target", "task", "val_split", "val_data")
+
+
+def _options_text(options: dict) -> str:
+    return ", ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                     for k, v in options.items())
+
+
+def add_parser(subparsers, common):
+    """Register ``train`` with ``func=run`` (wrapped for ``--distributed``)."""
+    from mlp.core.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
+    from mlp.io.datasets import DATASETS
+    from mlp.train.distributed import command as with_communicator
+
+    synthetic = "; ".join(f"{name}: {_options_text(o)}" for name, o in DATA_DEFAULTS.items())
+    t = subparsers.add_parser(
+        "train", parents=[common], help="train a network (default: MNIST, ~98%% in about a minute)",
+        description=f"Defaults: {_options_text(DEFAULTS)}. For {synthetic}. For a table: "
+                    f"{_options_text(TABLE_DEFAULTS)}, the loss from the task, --val-split {VAL_SPLIT}.")
+    t.add_argument("--data", default=DEFAULTS["data"], metavar="DATA",
+                   help=f"{', '.join(DATASETS)}, or a table file (.csv with a header, .parquet, .npy, .npz)")
+    t.add_argument("--target", help="a table's target column (default: the last column; comma-separated: several "
+                                    "regression targets)")
+    t.add_argument("--task", choices=("classification", "regression"),
+                   help="default: inferred from the target (text or few integer values: classification)")
+    t.add_argument("--val-split", type=fraction_arg("--val-split"), metavar="FRACTION",
+                   help=f"hold out this share of a table for validation (default {VAL_SPLIT}; 0: none)")
+    t.add_argument("--val-data", metavar="PATH", help="a separate validation table (instead of --val-split)")
+    t.add_argument("--no-standardize", action="store_true",
+                   help="do not standardise a table's features (default: mean 0, standard deviation 1 from the "
+                        "training split, saved in the checkpoint)")
+    t.add_argument("--sizes", type=sizes_arg, default=None,
+                   help="layer widths; input and output must fit the data")
+    t.add_argument("--hidden", type=hidden_arg, default=None, metavar="WIDTHS",
+                   help="hidden-layer widths only, e.g. 64,32 (input and output widths come from the data)")
+    t.add_argument("--activation", choices=sorted(ACTIVATIONS), default=None, help="hidden-layer activation")
+    t.add_argument("--loss", choices=sorted(LOSSES), default=None,
+                   help="quadratic adds a sigmoid output (the book's chapter 1 network)")
+    t.add_argument("--init", choices=INITS, default=None)
+    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=None)
+    t.add_argument("--lr", type=float, default=None, help="learning rate (the book's eta)")
+    t.add_argument("--momentum", type=float, default=None, help="SGD momentum")
+    t.add_argument("--l2", type=float, default=None, help="the book's L2 lambda (scaled by the training-set size)")
+    t.add_argument("--l1", type=float, default=None, metavar="LAMBDA",
+                   help="the book's L1 lambda (scaled by the training-set size)")
+    t.add_argument("--dropout", type=float, default=None, metavar="P",
+                   help="drop each hidden unit with probability P in training (inverted dropout; default 0)")
+    t.add_argument("--epochs", type=int, default=None, help="epochs to train (with --resume: more epochs)")
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--dtype", choices=("float32", "float64"), default=None)
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--save", metavar="PATH",
+                   help="checkpoint file, written after every epoch (default: runs/<data>-<time>.safetensors)")
+    t.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
+    t.add_argument("--plot", metavar="PATH", help="write a PNG of loss and accuracy per epoch (needs matplotlib)")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the processes of an MPI job: mpiexec -n 4 mlp train "
+                        "--distributed (needs: pip install mpi4py mpich); --batch-size is the global batch")
+    t.set_defaults(func=with_communicator(run))
+    return t
+
+
+class Run:
+    """What a ``mlp train`` invocation trains: the settings, model, optimizer and where it resumes and saves."""
+
+    def __init__(self, config, save_path, epochs, model=None, optimizer=None, ckpt=None,
+                 initial_epoch=0, initial_step=0, history=None):
+        self.config, self.save_path, self.epochs = config, save_path, epochs
+        self.model, self.optimizer, self.ckpt = model, optimizer, ckpt
+        self.initial_epoch, self.initial_step, self.history = initial_epoch, initial_step, history
+
+
+def _given(args) -> dict:
+    return {k: getattr(args, k) for k in (*DEFAULTS, "hidden") if getattr(args, k) is not None}
+
+
+def resumed_run(args) -> Run:
+    """The run saved in ``args.resume``; only ``--epochs`` (more epochs), ``--save`` and the machine may change."""
+    import mlp
+    from mlp.io.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.resume, backend=backend_of_args(args))
+    extra = ckpt.metadata.get("extra", {})
+    saved = extra.get("cli")
+    asked = (_given(args).keys() - {"data", "epochs"}) | {k for k in TABLE_OPTIONS if getattr(args, k) is not None}
+    if args.no_standardize:
+        asked.add("no_standardize")
+    if asked:
+        raise ValueError(f"--resume continues the saved run with its own settings; drop "
+                         f"{', '.join('--' + k.replace('_', '-') for k in sorted(asked))}")
+    if not saved:
+        raise mlp.CheckpointError(f"{args.resume}: this checkpoint was not written by `mlp train`, so it cannot be "
+                                  f"resumed from the command line")
+    if ckpt.optimizer is None:
+        raise mlp.CheckpointError(f"{args.resume}: the checkpoint holds no optimizer state to resume from")
+    config = dict(saved)
+    initial_epoch, initial_step = int(extra.get("epoch", 0)), int(extra.get("step", 0))
+    args.data = config["data"]
+    epochs = initial_epoch + (args.epochs if args.epochs is not None else config["epochs"])
+    return Run(config, args.save or args.resume, epochs, ckpt.model, ckpt.optimizer, ckpt,
+               initial_epoch, initial_step, mlp.History.from_dict(extra.get("history", {})))
+
+
+def new_run(args) -> Run:
+    """A new run: the defaults for the kind of data, overridden by the options given."""
+    check_data(args.data)
+    table = is_table(args.data)
+    if not table and (args.no_standardize or any(getattr(args, k) is not None for k in TABLE_OPTIONS)):
+        raise ValueError(f"--target, --task, --val-split, --val-data and --no-standardize apply to a table of "
+                         f"your own, not to --data {args.data}")
+    given = _given(args)
+    base = {**DEFAULTS, **(TABLE_DEFAULTS if table else DATA_DEFAULTS.get(args.data, {}))}
+    if table:
+        base["loss"] = None  # chosen from the task once the table is read
+    if "sizes" in given:
+        base.pop("hidden", None)
+    config = {**base, **given}
+    stem = Path(args.data).stem if table else args.data
+    save_path = args.save or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors")
+    return Run(config, save_path, config["epochs"])
+
+
+def run(args) -> int:
+    import mlp
+    from mlp.train.distributed import communicator_of
+
+    _check_plot_possible(args.plot)
+    if args.sizes is not None and args.hidden is not None:
+        raise ValueError("give --sizes (every width) or --hidden (hidden widths only), not both")
+    comm = communicator_of(args)  # --distributed: one MPI job, where rank 0 alone prints and writes files
+    quiet = args.quiet or not comm.is_root
+    r = resumed_run(args) if args.resume else new_run(args)
+    config = r.config
+    if is_table(args.data):
+        from .table_data import table_data
+
+        data = table_data(args, config, r.ckpt, quiet, VAL_SPLIT)
+    else:
+        data = _builtin_data(args, quiet)
+    (X, y), val, evaluation, task, pre = data
+    if not args.resume:
+        r.model, r.optimizer = _new_model(args, config, X, y, task, pre)
+        config["loss"] = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
+    if not quiet:
+        say(f"training {r.model.sizes} ({config['activation']}, {config['loss']}, {r.optimizer!r}) on {args.data}: "
+            f"{len(X)} samples, batch {config['batch_size']}, backend {r.model.backend.name} "
+            f"({r.model.backend.device}), {r.model.dtype}")
+        if r.initial_epoch or r.initial_step:
+            say(f"resuming {args.resume} after epoch {r.initial_epoch}"
+                + (f", step {r.initial_step}" if r.initial_step else ""))
+    saved_config = {k: v for k, v in config.items() if k != "hidden"}
+    saved_config["sizes"] = list(config["sizes"])
+    extra = {"cli": saved_config, "data": args.data}
+    if pre is not None:
+        extra["preprocessing"] = pre.to_dict()
+    try:
+        history = mlp.fit(r.model, X, y, loss=config["loss"], optimizer=r.optimizer, epochs=r.epochs,
+                          batch_size=config["batch_size"], validation_data=val, seed=config["seed"],
+                          progress=not quiet, callbacks=[mlp.ModelCheckpoint(r.save_path)],
+                          initial_epoch=r.initial_epoch, initial_step=r.initial_step, history=r.history,
+                          extra=extra, task=task, communicator=comm)
+    except mlp.TrainingInterrupted as stop:
+        if comm.is_root:  # every rank stopped at the same step; rank 0 saves it
+            _save_interrupted(r, stop, extra, task)
+        return EXIT_INTERRUPTED
+    if not comm.is_root:
+        return 0
+    if args.plot:
+        write_plot(history, args.plot)
+    seconds = sum(history.history["seconds"][-(r.epochs - r.initial_epoch):]) if history.epoch else 0.0
+    name, (X_eval, y_eval) = evaluation
+    summary = format_metrics(metrics(r.model, X_eval, y_eval, config["loss"], task, pre))
+    print(f"{name} {summary} after {len(history.epoch)} epochs "
+          f"({seconds:.1f} s of training); checkpoint saved to {r.save_path}"
+          + (f"; plot in {args.plot}" if args.plot else ""), flush=True)
+    return 0
+
+
+def _save_interrupted(r: Run, stop, extra, task):
+    import mlp
+    from mlp.train.loop import save_training_state
+
+    state = mlp.FitState(r.model, r.optimizer, mlp.get_loss(r.config["loss"]), stop.history, r.epochs,
+                         r.config["seed"], extra={**extra, "step": stop.step}, task=task)
+    save_training_state(r.save_path, state, stop.epoch)
+    print(f"mlp: interrupted at epoch {stop.epoch + 1}, step {stop.step}; checkpoint saved to {r.save_path} "
+          f"(continue with: mlp train --resume {r.save_path})", file=sys.stderr, flush=True)
+
+
+def _split(args, data):
+    """Training, validation and test sets: MNIST-like data use the book's split (50k/10k/10k)."""
+    (X, y), (X_test, y_test) = data
+    if args.data in ("mnist", "fashion-mnist") and len(X) == 60_000:
+        return (X[:50_000], y[:50_000]), (X[50_000:], y[50_000:]), (X_test, y_test)
+    return (X, y), None, (X_test, y_test)
+
+
+def _builtin_data(args, quiet):
+    """``((X, y), validation or None, ("test", (X_test, y_test)), "classification", None)``."""
+    data = load_builtin(args, quiet)
+    (X, y), val, test = _split(args, data)
+    return (X, y), val, ("test", test), "classification", None
+
+
+def _new_model(args, config, X, y, task, pre):
+    import mlp
+    from mlp.core.registry import OPTIMIZERS
+
+    n_in = X.shape[1]
+    n_out = pre.n_outputs() if pre is not None else int(y.max()) + 1
+    sizes = [n_in, *config["hidden"], n_out] if config.get("hidden") is not None else config["sizes"]
+    if pre is None:
+        n_classes = n_out
+        n_out = 1 if n_classes == 2 and sizes[-1] == 1 else n_classes
+    elif task == "classification" and n_out == 2 and sizes[-1] == 1:
+        n_out = 1
+    if sizes[0] != n_in or sizes[-1] != n_out:
+        raise ValueError(f"--sizes {','.join(map(str, sizes))} does not fit --data {args.data}: "
+                         f"the input width must be {n_in} and the output width {n_out}")
+    config["sizes"] = sizes
+    loss = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
+    output = "identity" if task == "regression" else None
+    model = mlp.build_mlp(sizes, config["activation"], loss, config["init"], backend_of_args(args), config["dtype"],
+                          config["seed"], output=output,
+                          **({"dropout": config["dropout"]} if config.get("dropout") else {}))
+    settings = {"lr": config["lr"],
+                "weight_decay": mlp.l2_weight_decay(config["l2"], len(X)) if config["l2"] else 0.0,
+                "l1": mlp.l1_strength(config["l1"], len(X)) if config.get("l1") else 0.0}
+    if config["optimizer"] == "sgd":
+        settings["momentum"] = config["momentum"]
+    optimizer = OPTIMIZERS[config["optimizer"]](**settings)
+    return model, optimizer
+
+
+def _check_plot_possible(path):
+    if path is None:
+        return
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SystemExit(f"mlp: error: --plot {path} needs matplotlib: pip install 'mlp-arrayapi[plot]' "
+                         f"(or pip install matplotlib)") from None
+
+
+def write_plot(history, path):
+    """A PNG with loss and accuracy per epoch (training and validation)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    h = history.history
+    epochs = [e + 1 for e in history.epoch]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    metric = "r2" if "r2" in h else "accuracy"
+    for key, ax in ((("loss", ax1)), (metric, ax2)):
+        ax.plot(epochs, h[key], marker="o", label="training")
+        if any(v == v for v in h["val_" + key]):
+            ax.plot(epochs, h["val_" + key], marker="o", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,48 @@
+"""Atomic writes: a crash, a kill or a full disk leaves either the old file or the new one, never a mix."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+
+def _fsync_dir(folder: Path):
+    if not hasattr(os, "O_DIRECTORY"):  # pragma: no cover - Windows cannot open folders
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, data: bytes):
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(folder)
+
+
+def write_atomic(path, data: bytes) -> Path:
+    """Write ``data`` to the file ``path`` atomically (temporary file, fsync, rename); returns ``path``.
+
+    A crash at any point leaves either the old file or the new one at ``path``, never a mix.
+    Missing parent folders are created.
+    """
+    path = Path(os.fspath(path))
+    _write(path, data)
+    return path
