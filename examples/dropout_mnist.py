@@ -1,6 +1,6 @@
 """Dropout on MNIST: a wide ReLU network trained with and without dropout, side by side.
 
-    MLP_DATA_DIR=/work/shared/data python examples/dropout_mnist.py [--epochs 30] [--hidden 1024] [--p 0.5]
+    MLP_DATA_DIR=path/to/data python examples/dropout_mnist.py [--epochs 30] [--hidden 1024] [--p 0.5]
 
 Both runs use the same network (784-H-H-10, ReLU, He initialisation), the same initial weights
 (one seed), the same mini-batch order, SGD with momentum 0.9 and a learning rate that decays

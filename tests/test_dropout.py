@@ -176,7 +176,7 @@ def test_ctrl_c_resume_replays_the_same_masks(monkeypatch):
     import os
     import signal
 
-    import mlp.train.loop as training
+    import mlp.train.runner as training
 
     X, y = datasets.spirals(n_samples=160, seed=7)
     kw = dict(loss="cross_entropy", epochs=2, batch_size=16, seed=5, progress=False)
@@ -186,12 +186,12 @@ def test_ctrl_c_resume_replays_the_same_masks(monkeypatch):
     monkeypatch.setattr(training, "CHECK_EVERY", 1)
     real, done = training.StepRunner.run, []
 
-    def run(self, first, last):
-        values = real(self, first, last)
+    def run(self, state, first, last):
+        out = real(self, state, first, last)
         done.append(last - first)
         if sum(done) >= 13 > sum(done) - (last - first):
             os.kill(os.getpid(), signal.SIGINT)
-        return values
+        return out
 
     monkeypatch.setattr(training.StepRunner, "run", run)
     model, opt = dropout_net(sizes=(2, 12, 2)), mlp.SGD(0.05, momentum=0.9)

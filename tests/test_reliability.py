@@ -711,7 +711,7 @@ def test_model_checkpoint_saves_every_epoch(tmp_path):
 def test_interrupt_mid_epoch_checkpoint_and_resume_equal_an_uninterrupted_run(tmp_path, monkeypatch):
     """Ctrl-C in the middle of epoch 2: TrainingInterrupted says where, the checkpoint written from it
     resumes through the file to exactly the weights of a run that was never stopped."""
-    import mlp.train.loop as training
+    import mlp.train.runner as training
 
     monkeypatch.setattr(training, "CHECK_EVERY", 1)  # notice Ctrl-C after the very step it came in
     X, y = datasets.spirals(n_samples=160, seed=7)
@@ -741,14 +741,14 @@ def test_interrupt_mid_epoch_checkpoint_and_resume_equal_an_uninterrupted_run(tm
 def test_cli_ctrl_c_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch, capsys):
     """`mlp train` stopped by SIGINT in the middle of epoch 2: status 130, one line naming the checkpoint,
     a checkpoint with epoch 1 and step 7; `mlp train --resume` then ends where an unbroken run ends."""
-    import mlp.train.loop as training
+    import mlp.train.runner as training
 
     monkeypatch.setattr(training, "CHECK_EVERY", 1)
     common = ["train", "--data", "spirals", "--quiet", "--dtype", "float64", "--batch-size", "100"]  # 16 steps/epoch
     whole, stopped = tmp_path / "whole.safetensors", tmp_path / "stopped.safetensors"
     assert run_cli([*common, "--epochs", "3", "--save", str(whole)], capsys)[0] == 0
 
-    import mlp.train.loop as training
+    import mlp.train.runner as training
 
     real_run = training.StepRunner.run
     interrupt_after(monkeypatch, 16 + 7)  # epoch 1 (16 steps), then 7 steps of epoch 2

@@ -93,7 +93,7 @@ def _jax():
 def test_jax_compiled_chunks_equal_the_step_by_step_path(dtype, opt, monkeypatch):
     """fit on JAX: chunks of steps as one compiled call == the same steps one by one, including a short
     last batch, chunks that end mid-epoch and a resumed epoch."""
-    import mlp.train.loop as training
+    import mlp.train.runner as training
 
     _jax()
     monkeypatch.setattr(training, "CHECK_EVERY", 7)  # several chunks an epoch, of uneven lengths
@@ -118,7 +118,7 @@ def test_jax_compiled_chunks_equal_the_step_by_step_path(dtype, opt, monkeypatch
 
 
 def test_jax_compiles_once_per_shape_not_per_chunk(monkeypatch):
-    import mlp.train.loop as training
+    import mlp.train.runner as training
 
     jax_be = _jax()
     monkeypatch.setattr(training, "CHECK_EVERY", 5)

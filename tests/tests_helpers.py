@@ -64,15 +64,15 @@ def interrupt_after(monkeypatch, n):
     import os
     import signal
 
-    import mlp.train.loop as training
+    import mlp.train.runner as training
 
     real, done = training.StepRunner.run, []
 
-    def run(self, first, last):
-        values = real(self, first, last)
+    def run(self, state, first, last):
+        out = real(self, state, first, last)
         done.append(last - first)
         if sum(done) >= n > sum(done) - (last - first):
             os.kill(os.getpid(), signal.SIGINT)
-        return values
+        return out
 
     monkeypatch.setattr(training.StepRunner, "run", run)

@@ -37,7 +37,7 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
     from .losses import get_loss
     from .model import Sequential
 
-    m = Sequential.from_config({**model.config(), "dtype": "float64"}, backend=model.backend, fast=model._fast)
+    m = Sequential.from_config({**model.config(), "dtype": "float64"}, backend=model.backend, fast=model.fast)
     m.load_state_dict(model.state_dict())
     loss = type(get_loss(loss))().bind(m.K)
     be = m.backend
@@ -47,7 +47,7 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
     # one fixed training-mode context: random layers (dropout) draw the same mask at every evaluation
     ctx = StepContext(True, model.seed, 0, 0) if ctx is None else ctx
     forward, backward = m.forward_function(), m.backward_function()
-    m._check_input(Xd)  # the pure passes do not check: the object API's message, naming the layer and shapes
+    m.check_input(Xd)  # the pure passes do not check: the object API's message, naming the layer and shapes
     Y, caches = forward(m.parameters(), Xd, ctx)
     loss.forward(Y, Td)
     _, grads = backward(m.parameters(), caches, loss.backward(), True)

@@ -156,6 +156,12 @@ class Kernels:
     def mse_backward(self, D, T):
         return D * (2.0 / (D.shape[0] * D.shape[1]))
 
+    def softmax(self, Y):
+        """Row-wise softmax of logits ``(n, k)``, shifted by the row maximum so that exp never overflows."""
+        xp = self.xp
+        E = xp.exp(Y - xp.max(Y, axis=1, keepdims=True))
+        return E / xp.sum(E, axis=1, keepdims=True)
+
     def softmax_ce_forward(self, Y, T):
         xp = self.xp
         S = Y - xp.max(Y, axis=1, keepdims=True)

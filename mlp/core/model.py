@@ -84,6 +84,21 @@ class Sequential:
         lin = self.linears
         return [lin[0].n_in] + [l.n_out for l in lin]
 
+    @property
+    def n_out(self) -> int:
+        """Width of the output layer."""
+        return self._n_out
+
+    @property
+    def input_dtype(self):
+        """The backend's dtype object of :attr:`dtype` (what inputs and targets must have)."""
+        return self._xdtype
+
+    @property
+    def fast(self):
+        """Whether the backend's fast paths were asked for (None: the default, see :func:`get_kernels`)."""
+        return self._fast
+
     def param_names(self):
         """Names in :meth:`state_dict` order: ``W0, b0, W1, b1, ...`` (numbered by parametrised layer)."""
         with_params = [l for l in self.layers if l.param_names]
@@ -95,7 +110,7 @@ class Sequential:
     def _is_weight(self):
         return [name.startswith("W") for name in self.param_names()]
 
-    def _new_bank(self, values=None):
+    def new_bank(self, values=None):
         """A bank laid out like the parameters (zeros, or the host ``values``), on this model's kernels."""
         return self.K.bank(self.param_shapes(), self._is_weight(), self._xdtype, values)
 
@@ -104,10 +119,10 @@ class Sequential:
         self.K = get_kernels(backend, self._fast)
         self.xp = backend.xp
         self._xdtype = getattr(self.xp, self.dtype)
-        self._params = self._new_bank(host_values)
+        self._params = self.new_bank(host_values)
         # a cheap first test of "is X one of ours?": same array type on the same device
         self._array_type, self._device = type(self._params.arrays[0]), self._params.arrays[0].device
-        self._grads = self._new_bank()
+        self._grads = self.new_bank()
         self._caches = None
         self._calls = 0
         self._updates = {}
@@ -179,7 +194,7 @@ class Sequential:
                 a[...] = g
         return bank.groups
 
-    def _update_function(self, optimizer):
+    def update_function(self, optimizer):
         """The optimizer's pure update for this binding (made once per hyperparameter set)."""
         key = (id(optimizer), type(optimizer), optimizer.static_key())
         fn = self._updates.get(key)
@@ -206,7 +221,7 @@ class Sequential:
         Keeps what :meth:`backward` needs.  In training mode, random layers draw from
         the key ``(seed, 0, number of training-mode forwards so far)``.
         """
-        self._check_input(X)
+        self.check_input(X)
         ctx = EVAL
         if self.training:
             ctx = StepContext(True, self.seed, 0, self._calls)
@@ -234,14 +249,15 @@ class Sequential:
 
     def layer_outputs(self, X) -> list:
         """Each layer's output for ``X`` (evaluation mode), in layer order: for inspection and tests."""
-        self._check_input(X)
+        self.check_input(X)
         outputs = []
         for (f, _), (a, b) in zip(self._fns, self._bounds):
             X, _ = f(self._params.arrays[a:b], X, EVAL)
             outputs.append(X)
         return outputs
 
-    def _ours(self, X) -> bool:
+    def owns(self, X) -> bool:
+        """Whether ``X`` is an array of this model's backend on its device (no conversion needed)."""
         return (type(X) is self._array_type and X.device == self._device) or self.backend.owns(X)
 
     def classes(self, Y, loss=None):
@@ -267,10 +283,9 @@ class Sequential:
         xp = self.xp
         output = loss.output if loss is not None else "values"
         if output == "logits" and Y.shape[1] > 1:
-            E = xp.exp(Y - xp.max(Y, axis=1, keepdims=True))
-            P = E / xp.sum(E, axis=1, keepdims=True)
+            P = self.K.softmax(Y)
         elif output in ("sigmoid logits", "logits"):
-            P = 0.5 * xp.tanh(0.5 * Y) + 0.5
+            P = self.K.sigmoid_forward(Y)
         else:
             P = xp.clip(Y, min=0.0, max=1.0) if isinstance(self.layers[-1], Sigmoid) else Y
         if P.shape[1] == 1:
@@ -278,7 +293,7 @@ class Sequential:
         return P
 
     def _host_input(self, X):
-        if self._ours(X):
+        if self.owns(X):
             return X if X.dtype == self._xdtype else self.xp.astype(X, self._xdtype)
         if isinstance(X, (np.ndarray, list, tuple)):
             return self.backend.asarray(np.asarray(X), dtype=self._xdtype)
@@ -287,7 +302,7 @@ class Sequential:
     def _eval_outputs(self, X, batch_size=10_000):
         """Evaluation-mode outputs for ``X`` (host data or ours), in batches, on the backend."""
         X = self._host_input(X)
-        self._check_input(X)
+        self.check_input(X)
         n = X.shape[0]
         parts = [self._forward_fn(self._params.arrays, X[i : min(i + batch_size, n), ...], EVAL)[0]
                  for i in range(0, n, batch_size)]
@@ -308,9 +323,10 @@ class Sequential:
         """Raw outputs as a host float array ``(n, n_out)`` (regression); evaluation mode."""
         return np.asarray(self.backend.to_numpy(self._eval_outputs(X)))
 
-    def _check_input(self, X):
+    def check_input(self, X):
+        """Raise a TypeError/ValueError naming the problem unless ``X`` is ours, ``(n, n_in)`` and of our dtype."""
         # the type test first: comparing another library's dtype with ours may warn (array-api-strict)
-        if not self._ours(X):
+        if not self.owns(X):
             raise TypeError(self._foreign("input X", X))
         input_shape(X.shape, self._n_in, self.layers[0])
         if X.dtype != self._xdtype:
@@ -340,6 +356,28 @@ class Sequential:
         """Gradient arrays from the last :meth:`backward`, in the order of :meth:`parameters`."""
         return list(self._grads.arrays)
 
+    def param_arrays(self, groups=None) -> tuple:
+        """Per-parameter arrays (the pure passes' ``params``): the current ones, or those of ``groups``.
+
+        On NumPy's fast paths these are views of the flat group buffers, so no copy is made.
+        """
+        bank = self._params if groups is None else self._params.with_groups(groups)
+        return bank.arrays
+
+    def gradient_buffers(self) -> tuple:
+        """Per-parameter buffers that :meth:`backward_function` may fill in place (``out=``)."""
+        return self._grads.arrays
+
+    def set_gradient_groups(self, groups):
+        """Make ``groups`` (gradients grouped as :meth:`param_groups`) the model's gradients."""
+        self._grads = self._grads.with_groups(groups)
+
+    def check_targets(self, X, T, loss):
+        """Raise the loss's own message, or a ValueError, unless ``T`` fits ``X`` (ours, ``(n, n_out)``, dtype)."""
+        if not self.owns(T) or T.shape != (X.shape[0], self._n_out) or T.dtype != self._xdtype:
+            loss.check(self._forward_fn(self._params.arrays, X)[0], T)  # raises the loss's own message
+            raise ValueError(f"targets T have shape {tuple(T.shape)}, expected ({X.shape[0]}, {self._n_out})")
+
     def param_groups(self) -> tuple:
         """The parameter arrays an optimizer updates (see :class:`mlp.core.kernels.Bank`)."""
         return self._params.groups
@@ -357,7 +395,7 @@ class Sequential:
         self._grads = self._grads.with_groups(self.grads_to_groups(grads))
 
     def zero_grad(self):
-        self._grads = self._new_bank()
+        self._grads = self.new_bank()
 
     def state_dict(self) -> dict:
         """Parameters as host NumPy arrays, keys ``W0, b0, W1, b1, ...`` in that order."""
@@ -383,7 +421,7 @@ class Sequential:
             if value.dtype.kind != "f":
                 raise ValueError(f"state dict entry {name} has dtype {value.dtype}, expected a float array")
             values.append(value)
-        self._params = self._new_bank(values)
+        self._params = self.new_bank(values)
         return self
 
     def to(self, backend):

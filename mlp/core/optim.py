@@ -77,7 +77,7 @@ class Optimizer:
             self._state = {}
             for s in self.state_names:
                 values = None if host is None else [host[f"{s}.{n}"] for n in model.param_names()]
-                self._state[s] = model._new_bank(values)
+                self._state[s] = model.new_bank(values)
             self._owner = key
             self._names = model.param_names()
         return self._state
@@ -98,7 +98,7 @@ class Optimizer:
         """Update ``model``'s parameters from the gradients of its last backward."""
         state = self.state_groups(model)
         self.t += 1
-        update = model._update_function(self)
+        update = model.update_function(self)
         groups, state = update(model.param_groups(), model.gradient_groups(), state, self.lr, self.t)
         model.set_param_groups(groups)
         self.set_state_groups(model, state)
@@ -128,7 +128,7 @@ class Optimizer:
                     if key not in arrays or tuple(arrays[key].shape) != tuple(shape):
                         raise ValueError(f"optimizer state {key} is missing or has the wrong shape (need {shape})")
                     values.append(arrays[key])
-                banks[s] = model._new_bank(values)
+                banks[s] = model.new_bank(values)
             self._state, self._owner, self._names = banks, (id(model), model.backend, model.K), model.param_names()
         elif self.state_names and t > 0:
             raise ValueError(

@@ -16,8 +16,44 @@ and ``ctx`` carries the mode and the random key (dropout).
 """
 from __future__ import annotations
 
+import weakref
+from typing import NamedTuple
+
 from .layers import StepContext
 from .losses import Loss, get_loss
+
+
+class TrainState(NamedTuple):
+    """What a training loop carries from step to step, as optax's caller-held state: one value.
+
+    ``groups`` are the model's parameter groups, ``opt_state`` the optimizer's state groups (as
+    :func:`make_step`'s step takes and returns them) and ``t`` the optimizer steps done.  The loop
+    owns it: it can snapshot it (copies of the arrays), roll back to it, or hand it to a compiled loop.
+    """
+
+    groups: tuple
+    opt_state: tuple
+    t: int
+
+    @classmethod
+    def of(cls, model, optimizer) -> "TrainState":
+        """The current state of ``model`` and ``optimizer``."""
+        return cls(model.param_groups(), optimizer.state_groups(model), optimizer.t)
+
+    def apply_to(self, model, optimizer):
+        """Make this the state of ``model`` and ``optimizer`` (their object API then sees it)."""
+        model.set_param_groups(self.groups)
+        optimizer.set_state_groups(model, self.opt_state)
+        optimizer.t = self.t
+
+    def copy(self, keep) -> "TrainState":
+        """A copy whose arrays later in-place updates cannot change (``keep``: the kernels' copy)."""
+        return TrainState(tuple(keep(g) for g in self.groups),
+                          tuple(tuple(keep(a) for a in s) for s in self.opt_state), self.t)
+
+
+#: the steps made for each model (dropped with the model)
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def make_step(model, loss, optimizer, reduce=None):
@@ -35,7 +71,7 @@ def make_step(model, loss, optimizer, reduce=None):
     """
     K = model.K
     forward, backward = model.forward_function(), model.backward_function()
-    update = model._update_function(optimizer)
+    update = model.update_function(optimizer)
     if type(loss).apply is Loss.apply and type(loss).grad is Loss.grad:  # the kernels, looked up once
         apply, grad = loss.functions(K)
     else:  # a loss that overrides apply/grad itself
@@ -46,11 +82,13 @@ def make_step(model, loss, optimizer, reduce=None):
         def grad(cache, T):
             return loss.grad(K, cache, T)
 
+    param_arrays, buffers = model.param_arrays, model.gradient_buffers
+
     def step(groups, state, X, T, lr, t, ctx):
-        params = model._params.with_groups(groups).arrays  # NumPy: its flat buffers' own views
+        params = param_arrays(groups)  # NumPy: its flat buffers' own views
         Y, caches = forward(params, X, ctx)
         value, cache = apply(Y, T)
-        _, grads = backward(params, caches, grad(cache, T), False, model._grads.arrays)
+        _, grads = backward(params, caches, grad(cache, T), False, buffers())
         grad_groups = model.grads_to_groups(grads)
         if reduce is not None:
             grad_groups, value = reduce(grad_groups, value, X.shape[0])
@@ -62,7 +100,7 @@ def make_step(model, loss, optimizer, reduce=None):
 
 def step_for(model, loss, optimizer, reduce=None):
     """:func:`make_step`, made once per (model binding, loss, optimizer hyperparameters, reduce)."""
-    steps = model.__dict__.setdefault("_steps", {})
+    steps = _STEPS.setdefault(model, {})
     key = (model.K, id(loss), type(loss), id(optimizer), type(optimizer), optimizer.static_key(), reduce)
     fn = steps.get(key)
     if fn is None:
@@ -92,10 +130,8 @@ def train_step(model, loss, optimizer, X, T, *, ctx: StepContext | None = None, 
     The mini-batch loss, a 0-d array on the model's device (reading it is the only sync).
     """
     loss = get_loss(loss)
-    model._check_input(X)
-    if not model._ours(T) or T.shape != (X.shape[0], model._n_out) or T.dtype != model._xdtype:
-        loss.check(model.forward_function()(model._params.arrays, X)[0], T)  # raises the loss's own message
-        raise ValueError(f"targets T have shape {tuple(T.shape)}, expected ({X.shape[0]}, {model._n_out})")
+    model.check_input(X)
+    model.check_targets(X, T, loss)
     step = step_for(model, loss, optimizer, reduce)
     state = optimizer.state_groups(model)
     if ctx is None:
@@ -104,5 +140,5 @@ def train_step(model, loss, optimizer, X, T, *, ctx: StepContext | None = None, 
     optimizer.t += 1
     model.set_param_groups(groups)
     optimizer.set_state_groups(model, state)
-    model._grads = model._grads.with_groups(grads)
+    model.set_gradient_groups(grads)
     return value

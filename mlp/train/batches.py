@@ -116,8 +116,8 @@ def prepare(model, X, y, name="", task="classification"):
         raise ValueError(f"{name}y has {T.shape[0]} labels but {name}X has {X.shape[0]} rows")
     be = model.backend
     Xd = X if not isinstance(X, np.ndarray) else be.asarray(X, dtype=model.dtype)
-    if Xd.dtype != model._xdtype:
-        Xd = model.xp.astype(Xd, model._xdtype)
+    if Xd.dtype != model.input_dtype:
+        Xd = model.xp.astype(Xd, model.input_dtype)
     return Xd, be.asarray(T, dtype=model.dtype), (labels_of(T) if task == "classification" else None)
 
 

@@ -35,9 +35,11 @@ import numpy as np
 from . import metrics
 from .batches import batch_bounds
 from mlp.core.layers import StepContext
-from .loop import ModelCheckpoint, StepRunner
 
-__all__ = ["DataParallel", "GradientAllreduce", "ShardedRunner", "data_parallel", "shard_bounds"]
+from .callbacks import ModelCheckpoint
+from .runner import StepRunner
+
+__all__ = ["DataParallel", "GradientAllreduce", "ShardSlicer", "data_parallel", "shard_bounds"]
 
 #: gradient arrays at least this long are summed on their own (in place where the backend allows);
 #: the smaller ones and the loss travel together in one buffer, to pay the latency of one message
@@ -98,36 +100,26 @@ class GradientAllreduce:
         return tuple(out), loss
 
 
-class ShardedRunner(StepRunner):
-    """A :class:`mlp.train.loop.StepRunner` whose steps take this rank's shard of each global batch.
+class ShardSlicer:
+    """The batch slicer (see :mod:`mlp.train.runner`) that gives each rank its shard of each global batch.
 
-    Chunk sizes (how many steps run between two host reads) are agreed by all ranks, so that
-    the collective Ctrl-C check happens at the same step everywhere.
+    It also sets the gradient hook's weight (this shard's share of the global batch) and hands random
+    layers the global batch's rows, so that dropout draws the same numbers as one process would.
     """
 
-    def __init__(self, comm, model, loss, optimizer, batch_size, n, seed, compiled=None):
-        self.comm = comm
-        self.hook = GradientAllreduce(comm, model)
-        if compiled:
-            raise ValueError("compiled=True cannot be combined with a communicator: data-parallel steps run one by one")
-        super().__init__(model, loss, optimizer, batch_size, n, seed, reduce=self.hook, compiled=False)
+    def __init__(self, comm, hook, batch_size, n, seed):
+        self.comm, self.hook, self.batch_size, self.n, self.seed = comm, hook, batch_size, n, seed
 
-    def batch(self, s):
+    def __call__(self, Xe, Te, epoch, s):
         i, j = batch_bounds(s, self.batch_size, self.n)
         a, b = shard_bounds(i, j, self.comm.rank, self.comm.size)
         self.hook.weight = (b - a) / (j - i)
+        rows = (a - i, j - i)
         if a == b:  # an empty shard of a short last batch: one real row, weighted 0, keeps shapes valid
             a, b = i, i + 1
-        self._rows = (a - i, j - i)
-        return self.Xe[a:b, ...], self.Te[a:b, ...]
-
-    def context(self, s):
+            rows = (a - i, j - i)
         # random layers (dropout) draw the global batch's numbers and keep this shard's rows
-        return StepContext(True, self.seed, self.epoch, s, rows=self._rows)
-
-    def chunk_size(self, per_step: float) -> int:
-        # the timing differs from rank to rank; the smallest proposal is everyone's
-        return int(self.comm.allreduce(super().chunk_size(per_step), op="min"))
+        return Xe[a:b, ...], Te[a:b, ...], StepContext(True, self.seed, epoch, s, rows=rows)
 
 
 class DataParallel:
@@ -138,7 +130,7 @@ class DataParallel:
 
     def __init__(self, comm):
         self.comm = comm
-        self.runner_ = None
+        self.hook = self.slicer = None
 
     @property
     def is_root(self) -> bool:
@@ -172,14 +164,23 @@ class DataParallel:
         optimizer.set_state_groups(model, state)
 
     def runner(self, model, loss, optimizer, batch_size, n, seed, compiled=None):
-        """The :class:`ShardedRunner` for this fit (kept for :attr:`allreduce_seconds`)."""
-        self.runner_ = ShardedRunner(self.comm, model, loss, optimizer, batch_size, n, seed, compiled=compiled)
-        return self.runner_
+        """A :class:`StepRunner` whose steps take this rank's shard of each global batch.
+
+        Its gradient hook is the allreduce; chunk sizes (steps between two host reads) are agreed by
+        all ranks (the smallest proposal), so that the collective Ctrl-C check happens at the same step.
+        """
+        if compiled:
+            raise ValueError("compiled=True cannot be combined with a communicator: data-parallel steps run one by one")
+        self.hook = GradientAllreduce(self.comm, model)
+        self.slicer = ShardSlicer(self.comm, self.hook, batch_size, n, seed)
+        runner = StepRunner(model, loss, optimizer, batch_size, n, seed, reduce=self.hook, compiled=False,
+                            slicer=self.slicer, agree=lambda chunk: self.comm.allreduce(chunk, op="min"))
+        return runner
 
     @property
     def allreduce_seconds(self) -> float:
         """Seconds this rank has spent in the gradient allreduce (hook included) so far."""
-        return 0.0 if self.runner_ is None else self.runner_.hook.seconds
+        return 0.0 if self.hook is None else self.hook.seconds
 
     def callbacks(self, callbacks):
         """The callbacks this rank runs: all on rank 0; elsewhere all but those that write files."""

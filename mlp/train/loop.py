@@ -24,22 +24,17 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import metrics
-from .batches import batch_bounds, batch_order, n_steps, prepare
+from .batches import batch_order, n_steps, prepare
+from .runner import StepRunner
 from .callbacks import (KEYS, Callback, EarlyStopping, FitState, HalveOnPlateau, History,  # noqa: F401
                         ModelCheckpoint, save_training_state)
 from mlp.core.errors import DivergenceError, TrainingInterrupted
 from mlp.core.layers import StepContext
 from mlp.core.losses import get_loss
 from mlp.core.tasks import task_of_loss
-from mlp.core.step import step_for
+from mlp.core.step import TrainState
 from mlp.core.validate import non_negative, non_negative_int, positive_int
 
-#: how many optimizer steps may pass between two host reads of the losses
-CHECK_EVERY = 200
-#: and about how many seconds (the reads are where progress, Ctrl-C and divergence are handled)
-CHECK_SECONDS = 0.2
-#: compiled loops of steps, by structure (see StepRunner._compiled)
-_COMPILED: dict = {}
 
 
 def l2_weight_decay(lmbda: float, n: int) -> float:
@@ -81,160 +76,20 @@ def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None 
     return result
 
 
-# -- the step ----------------------------------------------------------------------------------
-class StepRunner:
-    """Runs steps ``first..last-1`` of an epoch and returns their losses (host float64).
-
-    The model's and optimizer's arrays are read before and written back after each
-    run, so between two runs both are consistent (ready to snapshot, save or stop).
-    With a backend that compiles (``backend.compiler``, JAX) and ``compiled`` not
-    False, the full batches of a run are one compiled call: a loop of the same pure
-    step, compiled once per data shape and batch size, not per run.
-
-    Parameters
-    ----------
-    reduce : callable or None
-        The gradient hook of :func:`mlp.core.step.make_step` (runs step by step, never compiled).
-    """
-
-    def __init__(self, model, loss, optimizer, batch_size, n, seed, reduce=None, compiled=None):
-        self.model, self.optimizer, self.batch_size, self.n, self.seed = model, optimizer, batch_size, n, seed
-        self.step = step_for(model, loss, optimizer, reduce)
-        compiler = model.backend.compiler
-        self.compiler = compiler if (compiled is not False and reduce is None and compiler is not None) else None
-        if compiled and self.compiler is None:
-            raise ValueError(f"compiled=True, but the {model.backend.name} backend does not compile loops of steps"
-                             + (" with a gradient hook" if reduce is not None else ""))
-        self.loss = loss
-        self.epoch, self.Xe, self.Te = 0, None, None
-
-    def set_epoch(self, epoch, Xe, Te):
-        """The epoch's number and its data in batch order (on the device)."""
-        self.epoch, self.Xe, self.Te = epoch, Xe, Te
-
-    def batch(self, s):
-        """``(Xb, Tb)`` of step ``s`` (a data-parallel runner returns its own shard)."""
-        i = s * self.batch_size
-        j = min(i + self.batch_size, self.n)  # the standard leaves out-of-range slice ends unspecified
-        return self.Xe[i:j, ...], self.Te[i:j, ...]
-
-    def context(self, s):
-        """The :class:`StepContext` of step ``s`` (a data-parallel runner adds its shard's rows)."""
-        return StepContext(True, self.seed, self.epoch, s)
-
-    def chunk_size(self, per_step: float) -> int:
-        """How many steps to run before the next host read, given the seconds a step has taken."""
-        return max(1, min(CHECK_EVERY, int(CHECK_SECONDS / per_step))) if per_step > 0 else 1
-
-    def run(self, first: int, last: int) -> np.ndarray:
-        model, opt = self.model, self.optimizer
-        groups, state = model.param_groups(), opt.state_groups(model)
-        if self.compiler is not None:
-            groups, state, values = self._run_compiled(groups, state, first, last)
-        else:
-            groups, state, values = self._run_steps(groups, state, first, last)
-        model.set_param_groups(groups)
-        opt.set_state_groups(model, state)
-        opt.t += last - first
-        return values
-
-    def _run_steps(self, groups, state, first, last):
-        step, xp, lr, t0 = self.step, self.model.xp, self.optimizer.lr, self.optimizer.t
-        seed, epoch = self.seed, self.epoch
-        values = []
-        if type(self).batch is StepRunner.batch and type(self).context is StepRunner.context:
-            # the plain slices and contexts, inline: this loop is the hot path on NumPy
-            Xe, Te, bs, n = self.Xe, self.Te, self.batch_size, self.n
-            for s in range(first, last):
-                i = s * bs
-                j = i + bs if i + bs < n else n
-                groups, state, value, _ = step(groups, state, Xe[i:j, ...], Te[i:j, ...], lr, t0 + s - first + 1,
-                                               StepContext(True, seed, epoch, s))
-                values.append(value)
-        else:
-            for s in range(first, last):
-                Xb, Tb = self.batch(s)
-                groups, state, value, _ = step(groups, state, Xb, Tb, lr, t0 + s - first + 1, self.context(s))
-                values.append(value)
-        return groups, state, np.asarray(self.model.backend.to_numpy(xp.stack(values)), dtype=np.float64)
-
-    def _compiled(self, kind):
-        """The compiled loop (``"loop"``) or single step (``"step"``) for this step, made once per structure.
-
-        The key is what the traced computation depends on (backend, kernels, layers, dtype, loss,
-        optimizer hyperparameters, seed), not the model object: a compiling backend's step reads the
-        model only for its layout, so models of the same structure share one compilation.
-        """
-        model, opt, loss = self.model, self.optimizer, self.loss
-        key = (kind, model.backend, type(model.K), repr([l.config() for l in model.layers]), model.dtype,
-               type(loss), repr(loss.config()), type(opt), opt.static_key(), self.seed, CHECK_EVERY)
-        fn = _COMPILED.get(key)
-        if fn is None:
-            step, seed = self.step, self.seed
-
-            def raw(carry, Xb, Tb, lr, t, epoch, s):
-                groups, state, value, _ = step(carry[0], carry[1], Xb, Tb, lr, t, StepContext(True, seed, epoch, s))
-                return (groups, state), value
-
-            fn = self.compiler.loop(raw, CHECK_EVERY) if kind == "loop" else self.compiler.jit(raw)
-            if len(_COMPILED) >= 64:
-                _COMPILED.pop(next(iter(_COMPILED)))
-            _COMPILED[key] = fn
-        return fn
-
-    def _run_compiled(self, groups, state, first, last):
-        be = self.model.backend
-        lr, t0 = float(self.optimizer.lr), self.optimizer.t  # Python numbers: traced, weakly typed, no transfer
-        full = self.n // self.batch_size  # steps before this one take a whole batch
-        carry, parts = (groups, state), []
-        for lo in range(first, min(last, full), CHECK_EVERY):
-            hi = min(lo + CHECK_EVERY, last, full)
-            carry, values = self._compiled("loop")(carry, self.Xe, self.Te, lr, float(t0 + lo - first), self.epoch, lo,
-                                                   hi - lo, self.batch_size)
-            parts.append(be.to_numpy(values)[: hi - lo])
-        if last > full:  # the epoch's short last batch: one compiled step of its own shape
-            i, j = batch_bounds(full, self.batch_size, self.n)
-            carry, value = self._compiled("step")(carry, self.Xe[i:j, ...], self.Te[i:j, ...], lr,
-                                                  float(t0 + full - first + 1), self.epoch, full)
-            parts.append(np.reshape(be.to_numpy(value), (1,)))
-        return carry[0], carry[1], np.concatenate(parts).astype(np.float64)
-
-
 # -- the loop ------------------------------------------------------------------------------------
-class _Snapshot:
-    """Copies of parameters and optimizer state, for rolling back a diverged run."""
+def _roll_back(runner, good: TrainState, first, bad) -> TrainState:
+    """From ``good`` (the state before step ``first``), redo the steps up to ``bad`` (the first non-finite loss).
 
-    def __init__(self, model, optimizer):
-        self.model, self.optimizer = model, optimizer
-
-    def take(self):
-        keep = self.model.K.keep
-        self.groups = tuple(keep(g) for g in self.model.param_groups())
-        self.state = tuple(tuple(keep(a) for a in s) for s in self.optimizer.state_groups(self.model))
-        self.t = self.optimizer.t
-
-    def restore(self):
-        keep = self.model.K.keep  # copies again: the restored arrays may be updated in place later
-        self.model.set_param_groups(tuple(keep(g) for g in self.groups))
-        self.optimizer.set_state_groups(self.model, tuple(tuple(keep(a) for a in s) for s in self.state))
-        self.optimizer.t = self.t
-
-
-def _roll_back(model, snapshot, runner, first, bad):
-    """Restore the snapshot taken before step ``first`` and redo the good steps up to ``bad``.
-
-    Steps are deterministic, so this reproduces the weights the model had right before
-    the first step with a non-finite loss.  If those contain Inf/NaN themselves (the update
-    of the step before overflowed), stop one step earlier still.
+    Steps are deterministic, so this reproduces the weights the model had right before the first step
+    with a non-finite loss.  If those contain Inf/NaN themselves (the update of the step before
+    overflowed), stop one step earlier still.  ``good`` itself is left untouched.
     """
-    xp = model.xp
-    for last in range(bad, first - 1, -1):
-        snapshot.restore()
-        if last > first:
-            runner.run(first, last)
-        if all(bool(xp.all(xp.isfinite(p))) for p in model.param_groups()):
-            return
-    snapshot.restore()
+    xp, keep = runner.model.xp, runner.model.K.keep
+    for last in range(bad, first, -1):
+        state, _ = runner.run(good.copy(keep), first, last)
+        if all(bool(xp.all(xp.isfinite(p))) for p in state.groups):
+            return state
+    return good.copy(keep)
 
 
 def _progress_bar(enabled, epoch, epochs, n):
@@ -254,20 +109,23 @@ def _mean_loss(values, first, batch_size, n):
     return float(values @ weights / weights.sum())
 
 
-def run_epoch(runner, snapshot, state, first_step, bar, interrupted):
+def run_epoch(runner, state, first_step, bar, interrupted):
     """Steps ``first_step..`` of ``state.epoch`` in chunks between host reads; returns the seconds they took.
 
-    Raises :class:`TrainingInterrupted` (between chunks) and :class:`DivergenceError` (after rolling
-    back to the weights before the first non-finite loss).
+    The loop holds the :class:`TrainState`; after each chunk it is written back to the model and optimizer,
+    so that between chunks both are consistent (ready to save, stop or roll back).  Raises
+    :class:`TrainingInterrupted` (between chunks) and :class:`DivergenceError` (after rolling back to the
+    weights before the first non-finite loss).
     """
-    model, epoch, n, batch_size = state.model, state.epoch, runner.n, runner.batch_size
+    model, optimizer, epoch, n, batch_size = state.model, state.optimizer, state.epoch, runner.n, runner.batch_size
     steps = n_steps(n, batch_size)
-    be = model.backend
+    be, keep = model.backend, model.K.keep
     be.synchronize()
     start = time.perf_counter()
     checked = first_step
     losses = np.empty(0)
-    snapshot.take()
+    current = TrainState.of(model, optimizer)
+    good = current.copy(keep)  # the last state with finite losses: what a roll-back starts from
     next_refresh = start
     while checked < steps:
         if interrupted():
@@ -275,16 +133,17 @@ def run_epoch(runner, snapshot, state, first_step, bar, interrupted):
         done = checked - first_step
         per_step = (time.perf_counter() - start) / done if done else 0.0
         chunk_end = min(steps, checked + runner.chunk_size(per_step))
-        recent = runner.run(checked, chunk_end)  # the one host read: syncs the device
+        current, recent = runner.run(current, checked, chunk_end)  # the one host read: syncs the device
         if not np.all(np.isfinite(recent)):
             bad = checked + int(np.flatnonzero(~np.isfinite(recent))[0])
-            _roll_back(model, snapshot, runner, checked, bad)
+            _roll_back(runner, good, checked, bad).apply_to(model, optimizer)
             raise DivergenceError(
                 f"the loss became {recent[bad - checked]} at epoch {epoch + 1}, step {bad + 1} of "
-                f"{steps} (lr={state.optimizer.lr:g}); try a smaller learning rate. The model keeps its "
+                f"{steps} (lr={optimizer.lr:g}); try a smaller learning rate. The model keeps its "
                 f"weights from before that step."
             )
-        snapshot.take()
+        current.apply_to(model, optimizer)
+        good = current.copy(keep)
         losses = np.concatenate([losses, recent])
         checked = chunk_end
         if bar is not None:
@@ -419,7 +278,6 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         runner = dp.runner(model, loss, optimizer, batch_size, n, seed, compiled=compiled)
     else:
         runner = StepRunner(model, loss, optimizer, batch_size, n, seed, reduce=reduce, compiled=compiled)
-    snapshot = _Snapshot(model, optimizer)
     be, xp = model.backend, model.xp
     for cb in callbacks:
         cb.on_train_begin(state)
@@ -437,8 +295,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
                 runner.set_epoch(epoch, xp.take(Xd, order, axis=0), xp.take(Td, order, axis=0))
             bar = _progress_bar(progress, epoch, epochs, n)
             try:
-                seconds = run_epoch(runner, snapshot, state, initial_step if epoch == initial_epoch else 0, bar,
-                                    interrupted)
+                seconds = run_epoch(runner, state, initial_step if epoch == initial_epoch else 0, bar, interrupted)
             except BaseException:
                 if bar is not None:
                     bar.close()

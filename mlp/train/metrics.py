@@ -15,7 +15,7 @@ from mlp.core.tasks import r2_score
 
 
 def _outputs(model, Xd, batch_size):
-    forward, params, n = model.forward_function(), model._params.arrays, Xd.shape[0]
+    forward, params, n = model.forward_function(), model.param_arrays(), Xd.shape[0]
     for i in range(0, n, batch_size):
         j = min(i + batch_size, n)
         yield i, j, forward(params, Xd[i:j, ...], EVAL)[0]
