@@ -25,11 +25,11 @@ import numpy as np
 
 from . import metrics
 from .batches import batch_order, n_steps, prepare
+from .distributed import data_parallel
 from .runner import StepRunner
 from .callbacks import (KEYS, Callback, EarlyStopping, FitState, HalveOnPlateau, History,  # noqa: F401
                         ModelCheckpoint, save_training_state)
 from mlp.core.errors import DivergenceError, TrainingInterrupted
-from mlp.core.layers import StepContext
 from mlp.core.losses import get_loss
 from mlp.core.tasks import task_of_loss
 from mlp.core.step import TrainState
@@ -238,38 +238,18 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         Ctrl-C: raised between two steps (``.epoch``, ``.step`` say where), model and
         optimizer consistent, ready to be checkpointed and resumed.
     """
-    from mlp.core.optim import Optimizer
-
     loss = get_loss(loss)
     task = task_of_loss(loss, task)
-    if not isinstance(optimizer, Optimizer):
-        hint = f"an instance, e.g. {optimizer.__name__}(lr=0.1)" if isinstance(optimizer, type) else "e.g. mlp.SGD(lr=0.1)"
-        raise TypeError(f"optimizer must be an mlp optimizer ({hint}), got {optimizer!r}")
-    epochs = positive_int("epochs", epochs)
-    batch_size = positive_int("batch_size", batch_size)
+    _check_optimizer(optimizer)
+    epochs, batch_size = positive_int("epochs", epochs), positive_int("batch_size", batch_size)
     initial_epoch = non_negative_int("initial_epoch", initial_epoch)
     initial_step = non_negative_int("initial_step", initial_step)
-    train = prepare(model, X, y, "", task)
-    val = None
-    if validation_data is not None:
-        if len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (X_val, y_val)")
-        val = prepare(model, validation_data[0], validation_data[1], "validation_data ", task)
-
-    Xd, Td, _ = train
-    n = Xd.shape[0]
-    steps = n_steps(n, batch_size)
-    if initial_step >= steps:
-        raise ValueError(
-            f"initial_step={initial_step}, but an epoch has only {steps} steps ({n} samples, batch_size "
-            f"{batch_size}); was the run saved with another data set or batch size?"
-        )
+    train, val = _prepare_data(model, X, y, validation_data, task, batch_size, initial_step)
+    n = train[0].shape[0]
     state = FitState(model, optimizer, loss, history or History(keys=KEYS[task]), epochs, seed,
                      extra=dict(extra or {}), task=task)
     loss.bind(model.K)  # the model's kernels: fast paths or the reference, as the model chose
     optimizer.state_groups(model)  # state exists before the first snapshot, so a roll-back restores it too
-    from .distributed import data_parallel
-
     dp = data_parallel(communicator)
     if dp is not None:  # same settings everywhere, rank 0's weights everywhere, files and bars on rank 0 only
         dp.start(model, optimizer, reduce, samples=n, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
@@ -278,21 +258,15 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         runner = dp.runner(model, loss, optimizer, batch_size, n, seed, compiled=compiled)
     else:
         runner = StepRunner(model, loss, optimizer, batch_size, n, seed, reduce=reduce, compiled=compiled)
-    be, xp = model.backend, model.xp
+    epoch_logs = dp.epoch_logs if dp is not None else _epoch_logs
     for cb in callbacks:
         cb.on_train_begin(state)
-
-    with _sigint_as_flag() as interrupted, be.quiet_float_errors():
+    with _sigint_as_flag() as interrupted, model.backend.quiet_float_errors():
         if dp is not None:  # Ctrl-C on one rank stops every rank at the same step
             interrupted = dp.interrupted(interrupted)
         for epoch in range(initial_epoch, epochs):
             state.epoch = epoch
-            order = batch_order(n, seed, epoch, shuffle)
-            if order is None:
-                runner.set_epoch(epoch, Xd, Td)
-            else:
-                order = be.asarray(order)
-                runner.set_epoch(epoch, xp.take(Xd, order, axis=0), xp.take(Td, order, axis=0))
+            runner.set_epoch(epoch, *_in_batch_order(model, train, seed, epoch, shuffle))
             bar = _progress_bar(progress, epoch, epochs, n)
             try:
                 seconds = run_epoch(runner, state, initial_step if epoch == initial_epoch else 0, bar, interrupted)
@@ -300,8 +274,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
                 if bar is not None:
                     bar.close()
                 raise
-            logs = (dp.epoch_logs if dp is not None else _epoch_logs)(state, seconds, train, val, train_metrics)
-            logs["batch_loss"] = state.batch_loss
+            logs = {**epoch_logs(state, seconds, train, val, train_metrics), "batch_loss": state.batch_loss}
             if bar is not None:
                 bar.set_postfix(_postfix(logs, task, train_metrics, val is not None), refresh=False)
                 bar.close()
@@ -313,6 +286,43 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     for cb in callbacks:
         cb.on_train_end(state)
     return state.history
+
+
+def _check_optimizer(optimizer):
+    from mlp.core.optim import Optimizer
+
+    if not isinstance(optimizer, Optimizer):
+        hint = (f"an instance, e.g. {optimizer.__name__}(lr=0.1)" if isinstance(optimizer, type)
+                else "e.g. mlp.SGD(lr=0.1)")
+        raise TypeError(f"optimizer must be an mlp optimizer ({hint}), got {optimizer!r}")
+
+
+def _prepare_data(model, X, y, validation_data, task, batch_size, initial_step):
+    """The training and validation data checked and on the device (see :func:`mlp.train.batches.prepare`)."""
+    train = prepare(model, X, y, "", task)
+    val = None
+    if validation_data is not None:
+        if len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (X_val, y_val)")
+        val = prepare(model, validation_data[0], validation_data[1], "validation_data ", task)
+    n = train[0].shape[0]
+    steps = n_steps(n, batch_size)
+    if initial_step >= steps:
+        raise ValueError(
+            f"initial_step={initial_step}, but an epoch has only {steps} steps ({n} samples, batch_size "
+            f"{batch_size}); was the run saved with another data set or batch size?"
+        )
+    return train, val
+
+
+def _in_batch_order(model, train, seed, epoch, shuffle):
+    """The epoch's data in its ``(seed, epoch)`` order, on the device."""
+    Xd, Td, _ = train
+    order = batch_order(Xd.shape[0], seed, epoch, shuffle)
+    if order is None:
+        return Xd, Td
+    order = model.backend.asarray(order)
+    return model.xp.take(Xd, order, axis=0), model.xp.take(Td, order, axis=0)
 
 
 @contextmanager
