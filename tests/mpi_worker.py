@@ -125,20 +125,29 @@ def parity_setup(optimizer, dtype, n, dropout=0.0):
 #: (optimizer, dtype, samples, global batch, epochs, dropout) of the parity runs: 101 samples in batches of 10
 #: end with a batch of 1 (rank 1's shard is empty), in batches of 7 with shards of 4 and 3 and a last batch of 3;
 #: with dropout, each shard keeps its rows of the global batch's mask
+#: weighted: sample weights (some zero), so that each rank's share of a step is its share of the weight sum
 PARITY = [("sgd", "float64", 101, 10, 2, 0.0), ("adam", "float64", 101, 7, 2, 0.0),
           ("sgd", "float32", 101, 7, 2, 0.0), ("adam", "float32", 101, 10, 2, 0.0),
-          ("sgd", "float64", 101, 7, 2, 0.3), ("adam", "float32", 101, 10, 2, 0.3)]
+          ("sgd", "float64", 101, 7, 2, 0.3), ("adam", "float32", 101, 10, 2, 0.3),
+          ("sgd", "float64", 101, 7, 2, "weighted")]
 
 
 def parity_key(optimizer, dtype, dropout):
     return f"{optimizer}-{dtype}" + (f"-dropout{dropout}" if dropout else "")
 
 
-def parity_fit(model, opt, X, y, batch, epochs, communicator=None):
+def parity_weights(n):
+    """Weights 0, 0.5, 1, ..., 3 in turn: zero-weight rows and uneven shards of the weight sum."""
+    return (np.arange(n) % 7) * 0.5
+
+
+def parity_fit(model, opt, X, y, batch, epochs, communicator=None, weighted=False):
     import mlp
 
+    w = parity_weights(len(X)) if weighted else None
+    val = (X[:17], y[:17]) if not weighted else (X[:17], y[:17], w[:17])
     return mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=epochs, batch_size=batch,
-                   validation_data=(X[:17], y[:17]), seed=5, progress=False, communicator=communicator)
+                   validation_data=val, seed=5, progress=False, communicator=communicator, sample_weight=w)
 
 
 def case_fit(comm):
@@ -147,10 +156,12 @@ def case_fit(comm):
 
     runs = {}
     for optimizer, dtype, n, batch, epochs, dropout in PARITY:
+        weighted, dropout = dropout == "weighted", (0.0 if dropout == "weighted" else dropout)
         model, opt, X, y = parity_setup(optimizer, dtype, n, dropout)
         if comm.rank != 0:  # other ranks start from other weights: the broadcast must make rank 0's everyone's
             model = mlp.build_mlp([12, 16, 3], activation="tanh", dtype=dtype, seed=99, dropout=dropout)
-        history = parity_fit(model, opt, X, y, batch, epochs, comm)
+        history = parity_fit(model, opt, X, y, batch, epochs, comm, weighted)
+        dropout = "weighted" if weighted else dropout
         runs[parity_key(optimizer, dtype, dropout)] = {
             "params": {k: np.asarray(v, dtype=np.float64).ravel().tolist() for k, v in model.state_dict().items()},
             "history": {k: list(map(float, v)) for k, v in history.history.items() if k != "seconds"},

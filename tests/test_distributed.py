@@ -256,14 +256,16 @@ def parity_runs(tmp_path_factory):
 def _one_process(optimizer, dtype, n, batch, epochs, dropout):
     from mpi_worker import parity_fit, parity_setup
 
-    model, opt, X, y = parity_setup(optimizer, dtype, n, dropout)
-    history = parity_fit(model, opt, X, y, batch, epochs)
+    weighted = dropout == "weighted"
+    model, opt, X, y = parity_setup(optimizer, dtype, n, 0.0 if weighted else dropout)
+    history = parity_fit(model, opt, X, y, batch, epochs, weighted=weighted)
     return model, opt, history
 
 
 @needs_mpi
 @pytest.mark.parametrize("setting", __import__("mpi_worker").PARITY,
-                         ids=lambda p: f"{p[0]}-{p[1]}-batch{p[3]}" + (f"-dropout{p[5]}" if p[5] else ""))
+                         ids=lambda p: f"{p[0]}-{p[1]}-batch{p[3]}" + (f"-{p[5]}" if p[5] == "weighted" else
+                                                               f"-dropout{p[5]}" if p[5] else ""))
 def test_two_processes_train_as_one_with_the_same_global_batch(parity_runs, setting):
     from mpi_worker import parity_key
 

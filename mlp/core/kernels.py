@@ -182,6 +182,26 @@ class Kernels:
     def sigmoid_bce_backward(self, S, T):
         return (S - T) * (1.0 / S.shape[0])
 
+    # -- per-sample losses ``(n,)`` (weighted means: ``sum(w * rows) / sum(w)``) ----------------
+    # Each loss above is the mean over the batch of these rows, so a weighted step scales the
+    # rows of the unweighted dL/dY by ``n * w / sum(w)`` and needs no kernel of its own.
+    def quadratic_rows(self, Y, T):
+        D = Y - T
+        return 0.5 * self.xp.sum(D * D, axis=1)
+
+    def mse_rows(self, Y, T):
+        D = Y - T
+        return self.xp.sum(D * D, axis=1) / Y.shape[1]
+
+    def softmax_ce_rows(self, Y, T):
+        xp = self.xp
+        S = Y - xp.max(Y, axis=1, keepdims=True)
+        return -xp.sum(T * (S - xp.log(xp.sum(xp.exp(S), axis=1, keepdims=True))), axis=1)
+
+    def sigmoid_bce_rows(self, Y, T):
+        xp = self.xp
+        return xp.sum(xp.clip(Y, min=0.0) - Y * T + xp.log1p(xp.exp(-xp.abs(Y))), axis=1)
+
     # -- optimizers: (p, g, state..., hyperparameters) -> (p, state...) ----------------------
     def _regularised(self, p, g, weight_decay, l1):
         if weight_decay:

@@ -1,5 +1,7 @@
 """Losses: each summed over outputs (averaged, for MSE) and averaged over the mini-batch.
 
+With sample weights the average is weighted: ``sum(w * rows) / sum(w)`` (:meth:`Loss.rows`).
+
 The maths is two pure functions on a model's kernels ``K``:
 ``loss.apply(K, Y, T) -> (0-d loss, cache)`` and ``loss.grad(K, cache, T) -> dL/dY``.
 ``T`` has the shape of ``Y``.
@@ -37,6 +39,10 @@ class Loss:
     def functions(self, K):
         """``(apply, grad)`` bound to ``K`` (the kernel methods looked up once)."""
         return getattr(K, self.kernel + "_forward"), getattr(K, self.kernel + "_backward")
+
+    def rows(self, K, Y, T):
+        """Per-sample losses ``(n_samples,)``: :meth:`apply`'s loss is their mean (a weighted mean weights them)."""
+        return getattr(K, self.kernel + "_rows")(Y, T)
 
     # -- object API ---------------------------------------------------------------------------
     def bind(self, K):

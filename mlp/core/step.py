@@ -56,7 +56,7 @@ class TrainState(NamedTuple):
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def make_step(model, loss, optimizer, reduce=None):
+def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
     """The pure step for ``model``'s current binding (see the module docstring).
 
     Parameters
@@ -68,6 +68,10 @@ def make_step(model, loss, optimizer, reduce=None):
     reduce : callable or None
         ``reduce(grad_groups, loss, n_samples) -> (grad_groups, loss)``, applied to the
         gradients (grouped as the parameters) and the mini-batch loss before the update.
+    weighted : bool
+        ``T`` carries one more column, the samples' weights: the step minimises the weighted mean
+        ``sum(w * rows) / sum(w)`` of the per-sample losses (see :meth:`mlp.Loss.rows`).  The weights
+        travel with the targets so that every way of slicing and compiling batches carries them.
     """
     K = model.K
     forward, backward = model.forward_function(), model.backward_function()
@@ -95,18 +99,39 @@ def make_step(model, loss, optimizer, reduce=None):
         groups, state = update(groups, grad_groups, state, lr, t)
         return groups, state, value, grad_groups
 
-    return step
+    if not weighted:
+        return step
+    xp = model.xp
+
+    def weighted_step(groups, state, X, Tw, lr, t, ctx):
+        T, w = Tw[:, :-1], Tw[:, -1]
+        params = param_arrays(groups)
+        Y, caches = forward(params, X, ctx)
+        total = xp.sum(w)
+        # an all-zero-weight batch (possible in a data-parallel shard) contributes nothing, not NaN
+        safe = xp.where(total > 0, total, xp.ones_like(total))
+        value = xp.sum(w * loss.rows(K, Y, T)) / safe
+        _, cache = apply(Y, T)
+        scale = xp.reshape(w * (Y.shape[0] / safe), (-1, 1))
+        _, grads = backward(params, caches, grad(cache, T) * scale, False, buffers())
+        grad_groups = model.grads_to_groups(grads)
+        if reduce is not None:
+            grad_groups, value = reduce(grad_groups, value, X.shape[0])
+        groups, state = update(groups, grad_groups, state, lr, t)
+        return groups, state, value, grad_groups
+
+    return weighted_step
 
 
-def step_for(model, loss, optimizer, reduce=None):
-    """:func:`make_step`, made once per (model binding, loss, optimizer hyperparameters, reduce)."""
+def step_for(model, loss, optimizer, reduce=None, weighted: bool = False):
+    """:func:`make_step`, made once per (model binding, loss, optimizer hyperparameters, reduce, weighted)."""
     steps = _STEPS.setdefault(model, {})
-    key = (model.K, id(loss), type(loss), id(optimizer), type(optimizer), optimizer.static_key(), reduce)
+    key = (model.K, id(loss), type(loss), id(optimizer), type(optimizer), optimizer.static_key(), reduce, weighted)
     fn = steps.get(key)
     if fn is None:
         if len(steps) > 8:
             steps.clear()
-        fn = steps[key] = make_step(model, loss, optimizer, reduce)
+        fn = steps[key] = make_step(model, loss, optimizer, reduce, weighted)
     return fn
 
 

@@ -7,9 +7,11 @@
 """
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
-from mlp.core.util import describe
+from mlp.core.util import describe, to_host
 from mlp.core.validate import input_shape
 
 
@@ -107,8 +109,86 @@ def labels_of(T):
     return (T[:, 0] > 0.5).astype(np.int64) if T.shape[1] == 1 else np.argmax(T, axis=1)
 
 
-def prepare(model, X, y, name="", task="classification"):
-    """``(X, T, labels)`` on the model's device (labels on the host; None for regression), checked once."""
+class Data(NamedTuple):
+    """Data checked once and on the model's device: features, targets, host labels, weights.
+
+    ``labels`` (host int64) is None for regression; ``w`` (device ``(n,)``) is None without weights.
+    """
+
+    X: Any
+    T: Any
+    labels: Any
+    w: Any = None
+
+    def targets_with_weights(self):
+        """``T``, or ``T`` with the weights as one more column: what a weighted step slices batch by batch."""
+        if self.w is None:
+            return self.T
+        xp = array_namespace_of(self.T)
+        return xp.concat([self.T, xp.reshape(self.w, (-1, 1))], axis=1)
+
+
+def array_namespace_of(x):
+    """The array API namespace of a backend array (through the backend that owns it)."""
+    from mlp.backends import backend_of
+
+    return backend_of(x).xp
+
+
+def sample_weights(sample_weight, class_weight, labels, n, name="", task="classification"):
+    """Host float64 weights ``(n,)`` from ``sample_weight`` and ``class_weight``, or None when neither is given.
+
+    ``class_weight``: ``"balanced"`` (``n / (n_classes * count)`` per class, as scikit-learn) or a mapping
+    from class index to weight; it multiplies ``sample_weight``.  Weights must be finite, non-negative and
+    not all zero.
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    w = np.ones(n)
+    if sample_weight is not None:
+        host = sample_weight if isinstance(sample_weight, (np.ndarray, list, tuple)) else to_host(sample_weight)
+        w = np.asarray(host, dtype=np.float64)
+        if w.shape != (n,):
+            raise ValueError(f"{name}sample_weight has shape {w.shape}, expected ({n},): one weight per row")
+        finite = np.isfinite(w)
+        if not finite.all():
+            raise ValueError(f"{name}sample_weight contains NaN or Inf in {rows(finite)}")
+        if (w < 0).any():
+            raise ValueError(f"{name}sample_weight must be non-negative; found {w[w < 0][0]} at index "
+                             f"{int(np.flatnonzero(w < 0)[0])}")
+    if class_weight is not None:
+        if task != "classification":
+            raise ValueError("class_weight applies to classification, not regression")
+        w = w * class_weights(class_weight, labels)[labels]
+    if not w.sum() > 0:
+        raise ValueError(f"{name}sample_weight sums to {w.sum()}: at least one row needs a positive weight")
+    return w
+
+
+def class_weights(class_weight, labels) -> np.ndarray:
+    """Per-class weights (host float64, indexed by class) for ``"balanced"`` or a ``{class index: weight}``."""
+    n_classes = int(labels.max()) + 1 if labels.size else 0
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be 'balanced' or a mapping of class to weight, got {class_weight!r}")
+        counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+        present = counts > 0
+        out = np.zeros(n_classes)
+        out[present] = labels.size / (present.sum() * counts[present])
+        return out
+    out = np.ones(n_classes)
+    for k, v in dict(class_weight).items():
+        if not isinstance(k, (int, np.integer)) or not 0 <= int(k) < max(n_classes, 1):
+            raise ValueError(f"class_weight names class {k!r}, but the classes are 0..{n_classes - 1}")
+        v = float(v)
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"class_weight for class {k} must be a finite non-negative number, got {v}")
+        out[int(k)] = v
+    return out
+
+
+def prepare(model, X, y, name="", task="classification", sample_weight=None, class_weight=None) -> Data:
+    """:class:`Data` on the model's device (labels on the host; None for regression), checked once."""
     X = host_or_model(model, name + "X", X)
     check_features(model, X, name + "X")
     T = targets_for(model, host_or_model(model, name + "y", y), name + "y", task)
@@ -118,7 +198,10 @@ def prepare(model, X, y, name="", task="classification"):
     Xd = X if not isinstance(X, np.ndarray) else be.asarray(X, dtype=model.dtype)
     if Xd.dtype != model.input_dtype:
         Xd = model.xp.astype(Xd, model.input_dtype)
-    return Xd, be.asarray(T, dtype=model.dtype), (labels_of(T) if task == "classification" else None)
+    labels = labels_of(T) if task == "classification" else None
+    w = sample_weights(sample_weight, class_weight, labels, T.shape[0], name, task)
+    wd = None if w is None else be.asarray(w, dtype=model.dtype)
+    return Data(Xd, be.asarray(T, dtype=model.dtype), labels, wd)
 
 
 def batch_order(n: int, seed: int, epoch: int, shuffle: bool = True):

@@ -107,13 +107,19 @@ class ShardSlicer:
     layers the global batch's rows, so that dropout draws the same numbers as one process would.
     """
 
-    def __init__(self, comm, hook, batch_size, n, seed):
+    def __init__(self, comm, hook, batch_size, n, seed, weighted=False):
         self.comm, self.hook, self.batch_size, self.n, self.seed = comm, hook, batch_size, n, seed
+        self.weighted = weighted
 
     def __call__(self, Xe, Te, epoch, s):
         i, j = batch_bounds(s, self.batch_size, self.n)
         a, b = shard_bounds(i, j, self.comm.rank, self.comm.size)
-        self.hook.weight = (b - a) / (j - i)
+        if self.weighted:  # the share of the global batch's weight sum, not of its rows
+            xp, host = self.hook.xp, self.hook.backend.to_numpy
+            total = float(host(xp.sum(Te[i:j, -1])))
+            self.hook.weight = float(host(xp.sum(Te[a:b, -1]))) / total if total > 0 and b > a else 0.0
+        else:
+            self.hook.weight = (b - a) / (j - i)
         rows = (a - i, j - i)
         if a == b:  # an empty shard of a short last batch: one real row, weighted 0, keeps shapes valid
             a, b = i, i + 1
@@ -163,7 +169,7 @@ class DataParallel:
                       for s in optimizer.state_groups(model))
         optimizer.set_state_groups(model, state)
 
-    def runner(self, model, loss, optimizer, batch_size, n, seed, compiled=None):
+    def runner(self, model, loss, optimizer, batch_size, n, seed, compiled=None, weighted=False):
         """A :class:`StepRunner` whose steps take this rank's shard of each global batch.
 
         Its gradient hook is the allreduce; chunk sizes (steps between two host reads) are agreed by
@@ -172,9 +178,10 @@ class DataParallel:
         if compiled:
             raise ValueError("compiled=True cannot be combined with a communicator: data-parallel steps run one by one")
         self.hook = GradientAllreduce(self.comm, model)
-        self.slicer = ShardSlicer(self.comm, self.hook, batch_size, n, seed)
+        self.slicer = ShardSlicer(self.comm, self.hook, batch_size, n, seed, weighted)
         runner = StepRunner(model, loss, optimizer, batch_size, n, seed, reduce=self.hook, compiled=False,
-                            slicer=self.slicer, agree=lambda chunk: self.comm.allreduce(chunk, op="min"))
+                            slicer=self.slicer, agree=lambda chunk: self.comm.allreduce(chunk, op="min"),
+                            weighted=weighted)
         return runner
 
     @property
@@ -194,18 +201,24 @@ class DataParallel:
 
     # -- after each epoch ---------------------------------------------------------------------------
     def _measure(self, state, data):
-        Xd, Td, labels = data
+        Xd, Td, labels, w = data
         n = Xd.shape[0]
         if state.task == "regression":  # R2 is not a sum over shards: every rank measures the whole set
-            return metrics.measure(state.model, state.loss, Xd, Td, labels, state.task)
+            return metrics.measure(state.model, state.loss, Xd, Td, labels, w, task=state.task)
         a, b = shard_bounds(0, n, self.comm.rank, self.comm.size)
-        if b > a:
-            part = metrics.measure(state.model, state.loss, Xd[a:b, ...], Td[a:b, ...], labels[a:b], state.task)
-            local = [part["loss"] * (b - a), round(part["accuracy"] * (b - a))]
+        weight = float(b - a)
+        if b > a and w is not None:
+            weight = float(state.model.backend.to_numpy(state.model.xp.sum(w[a:b])))
+        if b > a and weight > 0:
+            part = metrics.measure(state.model, state.loss, Xd[a:b, ...], Td[a:b, ...], labels[a:b],
+                                   None if w is None else w[a:b], task=state.task)
+            local = [part["loss"] * weight, part["accuracy"] * weight, weight]
         else:
-            local = [0.0, 0]
-        loss_sum, correct = self.comm.allreduce(np.array(local, dtype=np.float64))
-        return {"loss": float(loss_sum / n), "accuracy": float(correct / n)}
+            local = [0.0, 0.0, 0.0]
+        loss_sum, correct, total = self.comm.allreduce(np.array(local, dtype=np.float64))
+        # counts are whole numbers of rows without weights: round away the float error of the shares
+        correct = round(correct) if w is None else correct
+        return {"loss": float(loss_sum / total), "accuracy": float(correct / total)}
 
     def epoch_logs(self, state, seconds, train, val, train_metrics):
         """The epoch's logs, the same on every rank (``seconds``: the slowest rank's)."""

@@ -60,17 +60,19 @@ def l1_strength(lmbda: float, n: int) -> float:
 
 
 # -- evaluation ---------------------------------------------------------------------------------
-def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None = None) -> dict:
+def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None = None,
+             sample_weight=None) -> dict:
     """Metrics of ``model`` on ``(X, y)`` in evaluation mode.
 
     Classification (``y`` integer labels ``(n,)`` or targets ``(n, n_out)``): ``{"accuracy"}``;
     regression (``task="regression"``, or a mean squared error ``loss``): ``{"mse", "mae", "r2"}``.
-    With ``loss`` the mean loss is added as ``"loss"``.
+    With ``loss`` the mean loss is added as ``"loss"``.  With ``sample_weight`` ``(n,)`` every metric is a
+    weighted mean (R2 as scikit-learn's ``r2_score(..., sample_weight=...)``).
     """
     task = task_of_loss(get_loss(loss if loss is not None else "quadratic"), task)
     loss = get_loss(loss).bind(model.K) if loss is not None else None
-    Xd, Td, labels = prepare(model, X, y, "", task)
-    result = metrics.measure(model, loss, Xd, Td, labels, task, positive_int("batch_size", batch_size))
+    data = prepare(model, X, y, "", task, sample_weight=sample_weight)
+    result = metrics.measure(model, loss, *data, task=task, batch_size=positive_int("batch_size", batch_size))
     if loss is None:
         del result["loss"]
     return result
@@ -178,7 +180,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         shuffle: bool = True, seed: int = 0, progress: bool = True, callbacks=(), initial_epoch: int = 0,
         history: History | None = None, extra: dict | None = None, train_metrics: bool = True,
         initial_step: int = 0, task: str | None = None, compiled: bool | None = None, reduce=None,
-        communicator=None) -> History:
+        communicator=None, sample_weight=None, class_weight=None) -> History:
     """Train ``model`` with mini-batch gradient descent.
 
     Parameters
@@ -195,7 +197,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         Train until this many epochs are done in total (counting ``initial_epoch``).
     batch_size : int
         Mini-batch size; the last batch of an epoch may be smaller.
-    validation_data : (X_val, y_val) or None
+    validation_data : (X_val, y_val), (X_val, y_val, sample_weight_val) or None
     shuffle : bool
         Shuffle every epoch with ``numpy.random.default_rng((seed, epoch))``.
     seed : int
@@ -221,6 +223,13 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         under ``mpiexec -n N``): each process takes its shard of every global batch of ``batch_size``
         and the gradients are averaged; the result is that of one process (see :mod:`mlp.train.distributed`).
         Only rank 0 shows progress and writes checkpoints.  None or one process: nothing changes.
+    sample_weight : array (n_samples,) or None
+        Non-negative weights: each step minimises the weighted mean loss of its batch
+        (``sum(w * loss_i) / sum(w)``), and the metrics are weighted means.  Under MPI the weight sums
+        are reduced, not the row counts.
+    class_weight : "balanced", dict or None
+        Classification: a weight per class index (``"balanced"``: ``n / (n_classes * count)``, as
+        scikit-learn), multiplying ``sample_weight``.
 
     Returns
     -------
@@ -244,8 +253,10 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     epochs, batch_size = positive_int("epochs", epochs), positive_int("batch_size", batch_size)
     initial_epoch = non_negative_int("initial_epoch", initial_epoch)
     initial_step = non_negative_int("initial_step", initial_step)
-    train, val = _prepare_data(model, X, y, validation_data, task, batch_size, initial_step)
-    n = train[0].shape[0]
+    train, val = _prepare_data(model, X, y, validation_data, task, batch_size, initial_step, sample_weight,
+                               class_weight)
+    weighted = train.w is not None
+    n = train.X.shape[0]
     state = FitState(model, optimizer, loss, history or History(keys=KEYS[task]), epochs, seed,
                      extra=dict(extra or {}), task=task)
     loss.bind(model.K)  # the model's kernels: fast paths or the reference, as the model chose
@@ -255,10 +266,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         dp.start(model, optimizer, reduce, samples=n, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
                  initial_step=initial_step, seed=seed, shuffle=shuffle)
         callbacks, progress = dp.callbacks(callbacks), progress and dp.is_root
-        runner = dp.runner(model, loss, optimizer, batch_size, n, seed, compiled=compiled)
+        runner = dp.runner(model, loss, optimizer, batch_size, n, seed, compiled=compiled, weighted=weighted)
     else:
-        runner = StepRunner(model, loss, optimizer, batch_size, n, seed, reduce=reduce, compiled=compiled)
+        runner = StepRunner(model, loss, optimizer, batch_size, n, seed, reduce=reduce, compiled=compiled,
+                            weighted=weighted)
     epoch_logs = dp.epoch_logs if dp is not None else _epoch_logs
+    steps_T = train.targets_with_weights()  # what the steps slice: the weights travel with the targets
     for cb in callbacks:
         cb.on_train_begin(state)
     with _sigint_as_flag() as interrupted, model.backend.quiet_float_errors():
@@ -266,7 +279,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
             interrupted = dp.interrupted(interrupted)
         for epoch in range(initial_epoch, epochs):
             state.epoch = epoch
-            runner.set_epoch(epoch, *_in_batch_order(model, train, seed, epoch, shuffle))
+            runner.set_epoch(epoch, *_in_batch_order(model, train.X, steps_T, seed, epoch, shuffle))
             bar = _progress_bar(progress, epoch, epochs, n)
             try:
                 seconds = run_epoch(runner, state, initial_step if epoch == initial_epoch else 0, bar, interrupted)
@@ -297,15 +310,16 @@ def _check_optimizer(optimizer):
         raise TypeError(f"optimizer must be an mlp optimizer ({hint}), got {optimizer!r}")
 
 
-def _prepare_data(model, X, y, validation_data, task, batch_size, initial_step):
-    """The training and validation data checked and on the device (see :func:`mlp.train.batches.prepare`)."""
-    train = prepare(model, X, y, "", task)
+def _prepare_data(model, X, y, validation_data, task, batch_size, initial_step, sample_weight, class_weight):
+    """The training and validation :class:`mlp.train.batches.Data`, checked and on the device."""
+    train = prepare(model, X, y, "", task, sample_weight=sample_weight, class_weight=class_weight)
     val = None
     if validation_data is not None:
-        if len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (X_val, y_val)")
-        val = prepare(model, validation_data[0], validation_data[1], "validation_data ", task)
-    n = train[0].shape[0]
+        if len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, sample_weight)")
+        val = prepare(model, validation_data[0], validation_data[1], "validation_data ", task,
+                      sample_weight=validation_data[2] if len(validation_data) == 3 else None)
+    n = train.X.shape[0]
     steps = n_steps(n, batch_size)
     if initial_step >= steps:
         raise ValueError(
@@ -315,9 +329,8 @@ def _prepare_data(model, X, y, validation_data, task, batch_size, initial_step):
     return train, val
 
 
-def _in_batch_order(model, train, seed, epoch, shuffle):
+def _in_batch_order(model, Xd, Td, seed, epoch, shuffle):
     """The epoch's data in its ``(seed, epoch)`` order, on the device."""
-    Xd, Td, _ = train
     order = batch_order(Xd.shape[0], seed, epoch, shuffle)
     if order is None:
         return Xd, Td

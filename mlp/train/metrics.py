@@ -21,24 +21,29 @@ def _outputs(model, Xd, batch_size):
         yield i, j, forward(params, Xd[i:j, ...], EVAL)[0]
 
 
-def _loss_total(model, loss, Y, T):
-    return float(model.backend.to_numpy(loss.apply(model.K, Y, T)[0])) * Y.shape[0]
+def _loss_total(model, loss, Y, T, w=None):
+    """The batch's summed loss (weighted by ``w`` when given), as a host float."""
+    if w is None:
+        return float(model.backend.to_numpy(loss.apply(model.K, Y, T)[0])) * Y.shape[0]
+    return float(model.backend.to_numpy(model.xp.sum(w * loss.rows(model.K, Y, T))))
 
 
-def classification(model, loss, Xd, Td, labels, batch_size=10_000) -> dict:
-    """``{"loss", "accuracy"}`` (loss nan when ``loss`` is None)."""
-    correct, total = 0, 0.0
+def classification(model, loss, Xd, Td, labels, batch_size=10_000, w=None) -> dict:
+    """``{"loss", "accuracy"}`` (loss nan when ``loss`` is None); weighted means with weights ``w``."""
+    correct, total = 0.0, 0.0
+    hw = None if w is None else np.asarray(model.backend.to_numpy(w), dtype=np.float64)
     for i, j, Y in _outputs(model, Xd, batch_size):
         pred = model.backend.to_numpy(model.classes(Y, loss))
-        correct += int(np.count_nonzero(pred == labels[i:j]))
+        hit = pred == labels[i:j]
+        correct += float(np.count_nonzero(hit)) if hw is None else float(hw[i:j] @ hit)
         if loss is not None:
-            total += _loss_total(model, loss, Y, Td[i:j, ...])
-    n = Xd.shape[0]
+            total += _loss_total(model, loss, Y, Td[i:j, ...], None if w is None else w[i:j])
+    n = Xd.shape[0] if hw is None else float(hw.sum())
     return {"loss": total / n if loss is not None else math.nan, "accuracy": correct / n}
 
 
-def regression(model, loss, Xd, Td, batch_size=10_000) -> dict:
-    """``{"loss", "mse", "mae", "r2"}`` (loss nan when ``loss`` is None)."""
+def regression(model, loss, Xd, Td, batch_size=10_000, w=None) -> dict:
+    """``{"loss", "mse", "mae", "r2"}`` (loss nan when ``loss`` is None); weighted as scikit-learn with ``w``."""
     xp, be = model.xp, model.backend
     k = Td.shape[1]
     sse, sae, s1, s2 = (np.zeros(k) for _ in range(4))
@@ -46,21 +51,23 @@ def regression(model, loss, Xd, Td, batch_size=10_000) -> dict:
     for i, j, Y in _outputs(model, Xd, batch_size):
         T = Td[i:j, ...]
         D = Y - T
-        parts = xp.stack([xp.sum(D * D, axis=0), xp.sum(xp.abs(D), axis=0), xp.sum(T, axis=0), xp.sum(T * T, axis=0)])
+        W = xp.ones((j - i, 1), dtype=Y.dtype) if w is None else xp.reshape(w[i:j], (-1, 1))
+        parts = xp.stack([xp.sum(W * D * D, axis=0), xp.sum(W * xp.abs(D), axis=0), xp.sum(W * T, axis=0),
+                          xp.sum(W * T * T, axis=0)])
         host = np.asarray(be.to_numpy(parts), dtype=np.float64)
         sse += host[0]
         sae += host[1]
         s1 += host[2]
         s2 += host[3]
         if loss is not None:
-            total += _loss_total(model, loss, Y, T)
-    n = Xd.shape[0]
+            total += _loss_total(model, loss, Y, T, None if w is None else w[i:j])
+    n = Xd.shape[0] if w is None else float(be.to_numpy(xp.sum(w)))
     return {"loss": total / n if loss is not None else math.nan, "mse": float(sse.sum() / (n * k)),
             "mae": float(sae.sum() / (n * k)), "r2": r2_score(sse, s2 - s1 * s1 / n)}
 
 
-def measure(model, loss, Xd, Td, labels, task, batch_size=10_000) -> dict:
-    """The task's metrics (see the module docstring)."""
+def measure(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000) -> dict:
+    """The task's metrics (see the module docstring); ``w``: per-sample weights on the device, or None."""
     if task == "regression":
-        return regression(model, loss, Xd, Td, batch_size)
-    return classification(model, loss, Xd, Td, labels, batch_size)
+        return regression(model, loss, Xd, Td, batch_size, w)
+    return classification(model, loss, Xd, Td, labels, batch_size, w)

@@ -44,12 +44,15 @@ class StepRunner:
         The gradient hook of :func:`mlp.core.step.make_step` (runs step by step, never compiled).
     agree : callable or None
         ``agree(chunk) -> chunk``: the number of steps to run before the next host read, agreed with others.
+    weighted : bool
+        The epoch's targets carry the samples' weights as their last column (see :func:`mlp.core.step.make_step`).
     """
 
     def __init__(self, model, loss, optimizer, batch_size, n, seed, reduce=None, compiled=None, slicer=None,
-                 agree=None):
+                 agree=None, weighted=False):
         self.model, self.optimizer, self.batch_size, self.n, self.seed = model, optimizer, batch_size, n, seed
-        self.step = step_for(model, loss, optimizer, reduce)
+        self.step = step_for(model, loss, optimizer, reduce, weighted)
+        self.weighted = weighted
         self.slicer, self.agree = slicer, agree
         plain = reduce is None and slicer is None
         compiler = model.backend.compiler
@@ -107,7 +110,7 @@ class StepRunner:
         """
         model, opt, loss = self.model, self.optimizer, self.loss
         key = (kind, model.backend, type(model.K), repr([layer.config() for layer in model.layers]), model.dtype,
-               type(loss), repr(loss.config()), type(opt), opt.static_key(), self.seed, CHECK_EVERY)
+               type(loss), repr(loss.config()), type(opt), opt.static_key(), self.seed, CHECK_EVERY, self.weighted)
         fn = _COMPILED.get(key)
         if fn is None:
             step, seed = self.step, self.seed
