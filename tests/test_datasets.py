@@ -13,7 +13,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from mlp.io import datasets
+from mlp.io import datasets, download  # download: where the network seam and the mirrors live
 from mlp.core.errors import DataError, DownloadError
 from data_server import MirrorServer, closed_port
 
@@ -28,10 +28,10 @@ def offline(monkeypatch, tmp_path):
                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(datasets, "MIRRORS", {"mnist": [], "fashion-mnist": []})
-    monkeypatch.setattr(datasets, "TIMEOUT", 5.0)
+    monkeypatch.setattr(download, "MIRRORS", {"mnist": [], "fashion-mnist": []})
+    monkeypatch.setattr(download, "TIMEOUT", 5.0)
     opened = []
-    real_urlopen = datasets._urlopen
+    real_urlopen = download._urlopen
 
     def local_only(url, timeout):
         if urllib.parse.urlsplit(url).hostname != "127.0.0.1":
@@ -39,7 +39,7 @@ def offline(monkeypatch, tmp_path):
         opened.append(url)
         return real_urlopen(url, timeout)
 
-    monkeypatch.setattr(datasets, "_urlopen", local_only)
+    monkeypatch.setattr(download, "_urlopen", local_only)
     return opened
 
 
@@ -86,8 +86,8 @@ def test_downloads_verifies_and_loads_mnist(shared_data, tmp_path, monkeypatch, 
 
         # Second load: no request, no re-hash (verification is cached by path, size, mtime).
         hashed = []
-        real_hash = datasets._file_sha256
-        monkeypatch.setattr(datasets, "_file_sha256", lambda p: hashed.append(p) or real_hash(p))
+        real_hash = download._file_sha256
+        monkeypatch.setattr(download, "_file_sha256", lambda p: hashed.append(p) or real_hash(p))
         paths = datasets.fetch("mnist", progress=False)
         assert paths == {name: folder / name for name in FILES}
         assert len(server.requests) == 4 and hashed == []
@@ -121,7 +121,7 @@ def test_falls_back_to_the_next_mirror(shared_data, tmp_path, monkeypatch, first
     with MirrorServer(shared_data, corrupt={f"/mnist/{name}": 100}) as bad, MirrorServer(shared_data) as good:
         first_url = bad.url if first == "corrupt" else f"http://127.0.0.1:{closed_port()}"
         monkeypatch.setenv("MLP_DATA_MIRROR", first_url)
-        monkeypatch.setattr(datasets, "MIRRORS", {"mnist": [good.url + "/mnist/"], "fashion-mnist": []})
+        monkeypatch.setattr(download, "MIRRORS", {"mnist": [good.url + "/mnist/"], "fashion-mnist": []})
         (_, y), _ = datasets.load_mnist(data_dir=tmp_path, progress=False)
     assert good.requests == [f"/mnist/{name}"]
     assert bad.requests == ([f"/mnist/{name}"] if first == "corrupt" else [])
@@ -379,7 +379,7 @@ def test_load_unknown_name_lists_known_ones():
 
 def test_interrupted_download_leaves_nothing(shared_data, tmp_path, monkeypatch):
     # Ctrl-C in the middle of the body: the KeyboardInterrupt propagates, the temp file goes.
-    real_urlopen = datasets._urlopen
+    real_urlopen = download._urlopen
 
     class Interrupting:
         def __init__(self, response):
@@ -397,7 +397,7 @@ def test_interrupted_download_leaves_nothing(shared_data, tmp_path, monkeypatch)
         def __exit__(self, *exc):
             self.response.close()
 
-    monkeypatch.setattr(datasets, "_urlopen", lambda url, timeout: Interrupting(real_urlopen(url, timeout)))
+    monkeypatch.setattr(download, "_urlopen", lambda url, timeout: Interrupting(real_urlopen(url, timeout)))
     with MirrorServer(shared_data) as server:
         monkeypatch.setenv("MLP_DATA_MIRROR", server.url)
         with pytest.raises(KeyboardInterrupt):

@@ -177,45 +177,23 @@ class Network(EngineNetwork):
         (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy)
             Per-epoch lists (empty where the flag is off); costs are floats, accuracies counts.
         """
-        non_negative("lmbda", lmbda, "SGD")
-        early_stopping_n = non_negative_int("early_stopping_n", early_stopping_n, "SGD")
-        if not isinstance(training_data, list):
-            training_data = list(training_data)  # a zip object: materialised once, then shuffled as a list
-        if evaluation_data is not None and not isinstance(evaluation_data, (list, tuple)):
-            evaluation_data = list(evaluation_data)
-        wanted = [f for f, on in (("monitor_evaluation_cost", monitor_evaluation_cost),
-                                  ("monitor_evaluation_accuracy", monitor_evaluation_accuracy)) if on]
-        if wanted and not evaluation_data:
-            raise ValueError(f"SGD: {wanted[0]}=True needs evaluation_data")
-        if early_stopping_n and not monitor_evaluation_accuracy:
-            raise ValueError("SGD: early_stopping_n needs monitor_evaluation_accuracy=True (it watches that accuracy)")
+        training_data, evaluation_data, early_stopping_n = self._sgd_arguments(
+            training_data, evaluation_data, lmbda, early_stopping_n, monitor_evaluation_cost,
+            monitor_evaluation_accuracy)
         n = len(training_data)
         evaluation = self._dataset(evaluation_data, "evaluation_data") if evaluation_data else None
         training = self._dataset(training_data, "training_data") if (
             monitor_training_cost or monitor_training_accuracy) else None
-        evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = [], [], [], []
+        # the four flags and the four lists, in the order SGD returns them
+        monitors = (monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
+                    monitor_training_accuracy)
+        history = ([], [], [], [])
+        evaluation_accuracy = history[1]
         best, since_best = -1, 0
 
         def after_epoch(j):
             nonlocal best, since_best
-            print("Epoch %s training complete" % j)
-            if monitor_training_cost:
-                cost = self.total_cost(training, lmbda)
-                training_cost.append(cost)
-                print("Cost on training data: {}".format(cost))
-            if monitor_training_accuracy:
-                accuracy = self.accuracy(training, convert=True)
-                training_accuracy.append(accuracy)
-                print("Accuracy on training data: {} / {}".format(accuracy, n))
-            if monitor_evaluation_cost:
-                cost = self.total_cost(evaluation, lmbda, convert=True)
-                evaluation_cost.append(cost)
-                print("Cost on evaluation data: {}".format(cost))
-            if monitor_evaluation_accuracy:
-                accuracy = self.accuracy(evaluation)
-                evaluation_accuracy.append(accuracy)
-                print("Accuracy on evaluation data: {} / {}".format(accuracy, evaluation.n))
-            print(flush=True)
+            self._monitor_epoch(j, monitors, history, training, evaluation, lmbda, n)
             if early_stopping_n:
                 if evaluation_accuracy[-1] > best:
                     best, since_best = evaluation_accuracy[-1], 0
@@ -228,7 +206,49 @@ class Network(EngineNetwork):
         self._epochs(training_data, epochs, mini_batch_size, eta, lmbda / n if n else 0.0, after_epoch,
                      update=None if own else (lambda batch: self.update_mini_batch(batch, eta, lmbda, n)),
                      train=training)
-        return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
+        return history
+
+    @staticmethod
+    def _sgd_arguments(training_data, evaluation_data, lmbda, early_stopping_n, monitor_evaluation_cost,
+                       monitor_evaluation_accuracy):
+        """SGD's arguments checked: ``(training_data, evaluation_data, early_stopping_n)``, the data as lists."""
+        non_negative("lmbda", lmbda, "SGD")
+        early_stopping_n = non_negative_int("early_stopping_n", early_stopping_n, "SGD")
+        if not isinstance(training_data, list):
+            training_data = list(training_data)  # a zip object: materialised once, then shuffled as a list
+        if evaluation_data is not None and not isinstance(evaluation_data, (list, tuple)):
+            evaluation_data = list(evaluation_data)
+        wanted = [f for f, on in (("monitor_evaluation_cost", monitor_evaluation_cost),
+                                  ("monitor_evaluation_accuracy", monitor_evaluation_accuracy)) if on]
+        if wanted and not evaluation_data:
+            raise ValueError(f"SGD: {wanted[0]}=True needs evaluation_data")
+        if early_stopping_n and not monitor_evaluation_accuracy:
+            raise ValueError("SGD: early_stopping_n needs monitor_evaluation_accuracy=True (it watches that accuracy)")
+        return training_data, evaluation_data, early_stopping_n
+
+    def _monitor_epoch(self, j, monitors, history, training, evaluation, lmbda, n):
+        """Print the book's lines after epoch ``j`` and append what ``monitors`` asks for to ``history``."""
+        (monitor_evaluation_cost, monitor_evaluation_accuracy,
+         monitor_training_cost, monitor_training_accuracy) = monitors
+        evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = history
+        print("Epoch %s training complete" % j)
+        if monitor_training_cost:
+            cost = self.total_cost(training, lmbda)
+            training_cost.append(cost)
+            print("Cost on training data: {}".format(cost))
+        if monitor_training_accuracy:
+            accuracy = self.accuracy(training, convert=True)
+            training_accuracy.append(accuracy)
+            print("Accuracy on training data: {} / {}".format(accuracy, n))
+        if monitor_evaluation_cost:
+            cost = self.total_cost(evaluation, lmbda, convert=True)
+            evaluation_cost.append(cost)
+            print("Cost on evaluation data: {}".format(cost))
+        if monitor_evaluation_accuracy:
+            accuracy = self.accuracy(evaluation)
+            evaluation_accuracy.append(accuracy)
+            print("Accuracy on evaluation data: {} / {}".format(accuracy, evaluation.n))
+        print(flush=True)
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
         """One step on ``mini_batch``: ``w -> (1 - eta * lmbda / n) * w - (eta / m) * sum of gradients``.
