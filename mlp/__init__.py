@@ -44,7 +44,8 @@ from mlp.core.kernels import Kernels, get_kernels  # noqa: E402
 from mlp.core.layers import Dropout, Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid, StepContext, Tanh  # noqa: E402
 from mlp.core.losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, Quadratic, get_loss  # noqa: E402
 from mlp.core.model import Sequential, build_mlp  # noqa: E402
-from mlp.core.optim import SGD, Adam, Optimizer  # noqa: E402
+from mlp.core.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
+from mlp.core.schedules import Cosine, InverseScaling, Schedule, Warmup  # noqa: E402
 from mlp.train.callbacks import Callback, EarlyStopping, FitState, HalveOnPlateau, History, ModelCheckpoint  # noqa: E402
 from mlp.core.step import make_step, train_step  # noqa: E402
 from mlp.train.loop import evaluate, fit, l1_strength, l2_weight_decay  # noqa: E402
@@ -57,6 +58,11 @@ __all__ = [
     "use_backend",
     "tables",
     "Adam",
+    "AdamW",
+    "Cosine",
+    "InverseScaling",
+    "Schedule",
+    "Warmup",
     "Checkpoint",
     "CheckpointNotFoundError",
     "Callback",

@@ -1,0 +1,6 @@
+"""The maths: kernels, layers, losses, optimizers, schedules, the model and the pure step.
+
+Importing the package registers every built-in component (the registries in :mod:`mlp.core.registry`).
+"""
+from . import layers, losses, optim, schedules  # noqa: F401  (each registers its components)
+from . import lbfgs  # noqa: F401,E402  (an Optimizer subclass: after optim)

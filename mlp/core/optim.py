@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .util import to_host
 from .registry import OPTIMIZERS
+from .schedules import get_schedule
+from .util import to_host
 from .validate import fraction, non_negative, positive
 
 
@@ -24,11 +25,15 @@ class Optimizer:
 
     state_names: tuple = ()
 
-    def __init__(self, lr, weight_decay=0.0, l1=0.0):
+    def __init__(self, lr, weight_decay=0.0, l1=0.0, schedule=None, clip_norm=None):
         owner = type(self).__name__
         self.lr = positive("lr", lr, owner)
         self.weight_decay = non_negative("weight_decay", weight_decay, owner)
         self.l1 = non_negative("l1", l1, owner)
+        #: a :class:`mlp.core.schedules.Schedule`: the step's rate is ``lr * schedule.factor(t)``
+        self.schedule = get_schedule(schedule)
+        #: clip the gradients by their global norm (over every parameter) to at most this, before the update
+        self.clip_norm = None if clip_norm is None else positive("clip_norm", clip_norm, owner)
         self.t = 0
         self._state = None  # {state name: Bank}
         self._owner = None  # (model, backend, kernels) the state was made for
@@ -45,16 +50,40 @@ class Optimizer:
         """
         regs = [(self.weight_decay, self.l1) if w else (0.0, 0.0) for w in group_is_weight]
         one = self._update_one(K)
+        schedule, clip, xp = self.schedule, self.clip_norm, K.xp
 
         def update(groups, grads, state, lr, t):
+            if schedule is not None:
+                lr = lr * schedule.factor(t, xp)
+            if clip is not None:  # the global norm: under MPI the gradients are already the allreduced ones
+                norm = xp.sqrt(sum(xp.sum(g * g) for g in grads))
+                # torch.nn.utils.clip_grad_norm_'s rule, its 1e-6 included: max_norm / (norm + 1e-6), at most 1
+                scale = xp.clip(clip / (norm + 1e-6), max=1.0)
+                grads = tuple(g * scale for g in grads)
             new_groups, new_state = [], []
-            for p, g, s, (wd, l1) in zip(groups, grads, state, regs):
+            for p, g, s, (wd, l1) in zip(groups, grads, state, regs, strict=True):
                 p, s = one(p, g, s, lr, t, wd, l1)
                 new_groups.append(p)
                 new_state.append(s)
             return tuple(new_groups), tuple(new_state)
 
         return update
+
+    def current_lr(self) -> float:
+        """The rate of the last step taken (``lr`` times the schedule's factor at step ``t``)."""
+        if self.schedule is None or self.t == 0:
+            return self.lr
+        return self.lr * self.schedule.factor(self.t)
+
+    def _common_hyperparameters(self, h: dict) -> dict:
+        """``h`` plus the settings every optimizer shares, where they are not the defaults."""
+        if self.l1:
+            h["l1"] = self.l1
+        if self.schedule is not None:
+            h["schedule"] = self.schedule.config()
+        if self.clip_norm is not None:
+            h["clip_norm"] = self.clip_norm
+        return h
 
     def _update_one(self, K):
         """``(p, g, state, lr, t, weight_decay, l1) -> (p, state)`` for one group."""
@@ -65,8 +94,12 @@ class Optimizer:
 
     def static_key(self) -> tuple:
         """The hyperparameters an update function is made with (all but ``lr``): a change needs a new one."""
-        return tuple((k, v if not isinstance(v, list) else tuple(v)) for k, v in self.hyperparameters().items()
-                     if k != "lr")
+        def frozen(v):
+            if isinstance(v, dict):
+                return tuple(sorted((k, frozen(x)) for k, x in v.items()))
+            return tuple(v) if isinstance(v, list) else v
+
+        return tuple((k, frozen(v)) for k, v in self.hyperparameters().items() if k != "lr")
 
     # -- state on a model ---------------------------------------------------------------------
     def _state_for(self, model):
@@ -153,8 +186,8 @@ class SGD(Optimizer):
     ``weight_decay`` is the book's L2 (``lmbda / n``), ``l1`` the book's L1 (``lmbda / n``).
     """
 
-    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0, l1=0.0):
-        super().__init__(lr, weight_decay, l1)
+    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0, l1=0.0, schedule=None, clip_norm=None):
+        super().__init__(lr, weight_decay, l1, schedule, clip_norm)
         self.momentum = fraction("momentum", momentum, "SGD")
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
@@ -172,9 +205,7 @@ class SGD(Optimizer):
 
     def hyperparameters(self):
         h = {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
-        if self.l1:
-            h["l1"] = self.l1
-        return h
+        return self._common_hyperparameters(h)
 
 
 @OPTIMIZERS.register("adam")
@@ -183,8 +214,9 @@ class Adam(Optimizer):
 
     state_names = ("m", "v")
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0):
-        super().__init__(lr, weight_decay, l1)
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0, schedule=None,
+                 clip_norm=None):
+        super().__init__(lr, weight_decay, l1, schedule, clip_norm)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
         self.betas = (fraction("betas[0]", betas[0], "Adam"), fraction("betas[1]", betas[1], "Adam"))
@@ -201,17 +233,44 @@ class Adam(Optimizer):
 
     def hyperparameters(self):
         h = {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
-        if self.l1:
-            h["l1"] = self.l1
-        return h
+        return self._common_hyperparameters(h)
+
+
+@OPTIMIZERS.register("adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``.
+
+    Each step first shrinks the weights, ``p -= lr * weight_decay * p``, then takes Adam's step on the
+    gradient alone (Adam's ``weight_decay`` adds ``weight_decay * p`` to the gradient instead, which the
+    moment estimates then rescale).  As everywhere in mlp, the decay applies to weights, not biases.
+    """
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, l1=0.0, schedule=None,
+                 clip_norm=None):
+        super().__init__(lr, betas, eps, weight_decay, l1, schedule, clip_norm)
+
+    def _update_one(self, K):
+        adam, (beta1, beta2), eps = K.adam_update, self.betas, self.eps
+
+        def one(p, g, state, lr, t, wd, l1):
+            if wd:
+                p = p - (lr * wd) * p
+            p, m, v = adam(p, g, state[0], state[1], lr, beta1, beta2, eps, 0.0, t, l1)
+            return p, (m, v)
+
+        return one
 
 
 def from_state(state: dict):
-    """Build an optimizer from :meth:`Optimizer.state_dict` hyperparameters (arrays not loaded)."""
-    name = {"SGD": "sgd", "Adam": "adam"}.get(state.get("type"))
-    if name is None:
-        raise ValueError(f"unknown optimizer type {state.get('type')!r}")
+    """Build an optimizer from :meth:`Optimizer.state_dict` hyperparameters (arrays not loaded).
+
+    The ``type`` is a class name of the :data:`mlp.core.registry.OPTIMIZERS` registry.
+    """
+    by_class = {cls.__name__: cls for _, cls in OPTIMIZERS.items()}
+    cls = by_class.get(state.get("type")) if isinstance(state.get("type"), str) else None
+    if cls is None:
+        raise ValueError(f"unknown optimizer type {state.get('type')!r}; known: {', '.join(sorted(by_class))}")
     hyper = dict(state["hyper"])
     if "betas" in hyper:
         hyper["betas"] = tuple(hyper["betas"])
-    return OPTIMIZERS.get(name)(**hyper)
+    return cls(**hyper)

@@ -72,6 +72,8 @@ LAYERS = Registry("layer")
 ACTIVATIONS = Registry("activation")
 LOSSES = Registry("loss")
 OPTIMIZERS = Registry("optimizer")
+#: learning-rate schedules (filled by :mod:`mlp.core.schedules`)
+SCHEDULES = Registry("schedule")
 #: built-in data sets (filled by :mod:`mlp.io.datasets`): name -> loader of ``(X, y), (X_test, y_test)``
 DATASETS = Registry("data set")
 #: weight initialisations of :class:`mlp.core.layers.Linear`

@@ -222,7 +222,7 @@ class DataParallel:
 
     def epoch_logs(self, state, seconds, train, val, train_metrics):
         """The epoch's logs, the same on every rank (``seconds``: the slowest rank's)."""
-        logs = {"seconds": float(self.comm.allreduce(float(seconds), op="max")), "lr": state.optimizer.lr}
+        logs = {"seconds": float(self.comm.allreduce(float(seconds), op="max")), "lr": state.optimizer.current_lr()}
         if train_metrics:
             logs.update(self._measure(state, train))
         if val is not None:

@@ -159,7 +159,7 @@ def run_epoch(runner, state, first_step, bar, interrupted):
 
 
 def _epoch_logs(state, seconds, train, val, train_metrics):
-    logs = {"seconds": seconds, "lr": state.optimizer.lr}
+    logs = {"seconds": seconds, "lr": state.optimizer.current_lr()}
     if train_metrics:
         logs.update(metrics.measure(state.model, state.loss, *train, task=state.task))
     if val is not None:
