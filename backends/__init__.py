@@ -26,6 +26,7 @@ __all__ = [
     "KNOWN",
     "available",
     "backend_of",
+    "default_name",
     "prepare_benchmark",
     "get_backend",
     "use",
@@ -52,6 +53,8 @@ def _check_name(name, source):
         hint = ""
         if name.strip().lower() in KNOWN:
             hint = f" (did you mean {name.strip().lower()!r}? names are lower case, without spaces)"
+        elif not name.strip():
+            hint = " (unset the variable for the default, numpy)" if source == "MLP_BACKEND" else ""
         raise ValueError(
             f"unknown backend {name!r} (from {source}){hint}; known backends: {', '.join(KNOWN)}"
         )
@@ -61,6 +64,17 @@ def _check_name(name, source):
 def _resolve(name):
     if name is not None:
         return _check_name(name, "argument")
+    return default_name()
+
+
+def default_name() -> str:
+    """The name of the default backend: the one set with :func:`use`, else ``MLP_BACKEND``, else ``numpy``.
+
+    The one reading of ``MLP_BACKEND`` that every command and function shares (``mlp info`` shows it,
+    ``mlp train`` uses it): the exact name, or a ValueError. A value that differs from a known name only by
+    case or spaces (``'NumPy'``, ``' numpy '``), or that is empty, is refused with a hint rather than
+    guessed, so that a typo never silently selects another backend.
+    """
     if _default is not None:
         return _default
     env = os.environ.get("MLP_BACKEND")

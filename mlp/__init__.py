@@ -41,7 +41,8 @@ from mlp.io import datasets, tables  # noqa: E402
 from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save  # noqa: E402
 from mlp.core.gradcheck import gradcheck  # noqa: E402
 from mlp.core.kernels import Kernels, get_kernels  # noqa: E402
-from mlp.core.layers import Dropout, Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid, StepContext, Tanh  # noqa: E402
+from mlp.core.layers import (Dropout, Embedding, Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid,  # noqa: E402
+                             StepContext, Tanh)
 from mlp.core.losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, Quadratic, get_loss  # noqa: E402
 from mlp.core.model import Sequential, build_mlp  # noqa: E402
 from mlp.core.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
@@ -86,6 +87,7 @@ __all__ = [
     "DivergenceError",
     "DownloadError",
     "Dropout",
+    "Embedding",
     "MLPError",
     "BinaryCrossEntropy",
     "CrossEntropy",

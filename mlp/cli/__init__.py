@@ -43,14 +43,12 @@ def main(argv=None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        threads = getattr(args, "threads", None)
-        if threads is None:
-            return args.func(args)
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            raise ValueError("--threads needs threadpoolctl: pip install threadpoolctl") from None
-        with threadpool_limits(limits=threads):
+        from . import threads  # the default is measured, not "all cores": see mlp/cli/threads.py
+
+        from mlp.io.readers import csv_separator
+
+        with threads.applied(threads.choose(getattr(args, "threads", None))), \
+                csv_separator(getattr(args, "sep", None)):  # --sep: every table the command reads
             return args.func(args)
     except BrokenPipeError:
         # the reader went away (mlp info | head): not an error of ours. Point stdout at devnull so

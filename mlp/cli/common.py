@@ -19,10 +19,45 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._argv = []
+
+    def parse_known_args(self, args=None, namespace=None):
+        # kept for error(): the top-level parser reports a sub-command's unknown options, and needs the
+        # command line to know which sub-command's options to suggest
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
         text = " ".join(message.split())
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {text}; see {self.prog} --help\n")
+        prog = self.prog
+        if text.startswith("unrecognized arguments:"):
+            command = self._command_parser()
+            prog = command.prog
+            hints = [_closest_option(token, command, self) for token in text.split(":", 1)[1].split()]
+            text += "".join(f"; {hint}" for hint in hints if hint)
+        self.exit(EXIT_ERROR, f"{prog}: error: {text}; see {prog} --help\n")
+
+    def _command_parser(self):
+        """The sub-command's parser named on the command line (this parser if none is)."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for token in self._argv:
+                    if token in action.choices:
+                        return action.choices[token]
+        return self
+
+
+def _closest_option(token, *parsers) -> str:
+    """``--epoch: did you mean --epochs?`` for an unknown option close to a known one, else ``""``."""
+    import difflib
+
+    name = token.split("=", 1)[0]
+    if not name.startswith("--") or len(name) < 3:
+        return ""
+    # compared without the leading dashes, which every option shares and which would make any two look alike
+    options = {o[2:]: o for p in parsers for o in p._option_string_actions if o.startswith("--")}
+    close = difflib.get_close_matches(name[2:], sorted(options), n=1, cutoff=0.6)
+    return f"{name}: did you mean {options[close[0]]}?" if close else ""
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -31,8 +66,9 @@ def common_options() -> argparse.ArgumentParser:
     common.add_argument("--backend", help="numpy, cupy, torch, jax or array_api_strict (overrides MLP_BACKEND)")
     common.add_argument("--device", help="the backend's device, e.g. cuda:1 (overrides MLP_DEVICE)")
     common.add_argument("--threads", type=positive_int_arg("--threads"), metavar="N",
-                        help="limit BLAS/OpenMP threads to N (needs threadpoolctl: pip install threadpoolctl; "
-                             "scikit-learn brings it); on a shared machine an oversubscribed BLAS is many times slower")
+                        help="BLAS/OpenMP threads (default: MLP_THREADS, else OMP_NUM_THREADS, else measured when "
+                             "the command starts: 1 unless more are clearly faster now; on a busy machine "
+                             "threads beyond the free cores make training many times slower)")
     common.add_argument("--data-dir", help="data root for mnist and fashion-mnist, like MLP_DATA_DIR (which it "
                                            "overrides): a folder holding mnist/ and fashion-mnist/ (or the four files "
                                            "directly); default $MLP_DATA_DIR, else ~/.cache/mlp")
@@ -134,6 +170,44 @@ def check_data(data):
         return
     raise ValueError(f"--data {data!r} is neither a built-in data set ({', '.join(DATASETS)}) nor a table file "
                      f"({', '.join(FORMATS)})")
+
+
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (after resolving links; hard links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): the same file only if they resolve alike
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def refuse_overwrite(outputs: dict, inputs: dict):
+    """Refuse, before any work, an output path that is the same file as an input.
+
+    ``outputs`` and ``inputs`` map how the message names each path (``"--save"``, ``"--data"``) to the
+    path (None: not given).  A typo such as ``--out data.csv`` would otherwise replace the input.
+    """
+    for out_name, out in outputs.items():
+        if out is None:
+            continue
+        for in_name, source in inputs.items():
+            if source is not None and Path(source).exists() and same_file(out, source):
+                raise ValueError(f"{out_name} {out} is the same file as {in_name} {source}: writing it would destroy the "
+                                 f"input; choose another {out_name.lstrip('-')} path")
+
+
+def add_sep_option(parser):
+    """``--sep``: a CSV file's delimiter (default: sniffed from the header line; a tab for .tsv files)."""
+    parser.add_argument("--sep", metavar="CHAR", type=sep_arg,
+                        help="the delimiter of a CSV table, e.g. ';' or '\\t' (default: the most frequent of , ; "
+                             "tab | in the header line; a tab for .tsv files)")
+
+
+def sep_arg(text):
+    """``--sep`` text: one character; ``\\t``, ``tab``, ``\\\\t`` spell a tab."""
+    value = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
+    if len(value) != 1 or value in "\"\r\n":
+        raise argparse.ArgumentTypeError(f"--sep must be one character (or \\t for a tab), got {text!r}")
+    return value
 
 
 # -- results ------------------------------------------------------------------------------------

@@ -14,9 +14,13 @@ def add_parser(subparsers, common):
         help="metrics of a saved model on a built-in test split or on a table with the target column")
     e.add_argument("path", help="checkpoint (.safetensors)")
     e.add_argument("--data", default=None, metavar="DATA",
-                   help=f"{', '.join(DATASETS)} (its test split) or a table file; default: the built-in data set "
-                        "the model was trained on")
+                   help=f"{', '.join(DATASETS)} (its test split) or a table file with the target column; default: "
+                        "the built-in data set the model was trained on (a model trained on a table needs --data: "
+                        "its training file holds the rows it learnt)")
     e.add_argument("--quiet", action="store_true")
+    from .common import add_sep_option
+
+    add_sep_option(e)  # read by mlp.cli.main for every table the command reads
     e.set_defaults(func=run)
     return e
 
@@ -27,9 +31,15 @@ def run(args) -> int:
     ckpt = load_checkpoint(args.path, backend=backend_of_args(args))
     extra = ckpt.metadata.get("extra", {})
     loss_name = saved_loss(ckpt)
-    args.data = args.data or extra.get("data") or "mnist"
-    check_data(args.data)
     pre = ckpt.preprocessor
+    trained_on = extra.get("data")
+    if args.data is None and (pre is not None or is_table(trained_on)):
+        # its own file would score the training rows along with the held-out ones, and look better than it is
+        raise ValueError(f"{args.path} was trained on the table {trained_on or '(unknown)'}: give --data TABLE "
+                         f"with rows it was not trained on (and the target column); the training file's score "
+                         f"would count the rows it learnt")
+    args.data = args.data or trained_on or "mnist"
+    check_data(args.data)
     if is_table(args.data):
         from mlp.io.tables import read_table
 
@@ -37,13 +47,20 @@ def run(args) -> int:
             raise ValueError(f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
                              f"preprocessing metadata; evaluate it with --data {extra.get('data', 'mnist')}")
         X, y = pre.select(read_table(args.data), need_target=True)
-        X, y = pre.transform(X, ckpt.model.dtype), pre.encode(y, args.data)
+        X, y = pre.transform(X, ckpt.model.dtype, args.data), pre.encode(y, args.data)
         where, task = f"{args.data} ({len(X)} samples)", pre.task
     else:
         if not Path(args.data).suffix and pre is not None:
             raise ValueError(f"{args.path} was trained on a table; evaluate it on a table file with the target column")
         _, (X, y) = load_builtin(args, args.quiet)
         where, task = f"{args.data} test ({len(X)} samples)", "classification"
-    line = format_metrics(metrics(ckpt.model, X, y, loss_name, task, pre), loss_name)
+    result = metrics(ckpt.model, X, y, loss_name, task, pre)
+    if task == "regression" and getattr(pre, "target_mean", None) is not None:
+        # mse above is in the targets' units; the loss is the training objective on the standardised targets,
+        # a different number that must not be called "mse" on the same line
+        loss = result.pop("loss")
+        line = format_metrics(result) + f", training loss ({loss_name or 'mse'} of the standardised targets) {loss:.4f}"
+    else:
+        line = format_metrics(result, loss_name)
     print(f"{args.path} on {where}, backend {ckpt.model.backend.name}: {line}", flush=True)
     return 0

@@ -19,8 +19,8 @@ def run(args) -> int:
     from mlp import backends
     from mlp.train.distributed import info_lines
 
+    default = backends.default_name()  # the reading every command uses: a malformed MLP_BACKEND is refused here too
     print(f"mlp {mlp.__version__}, Python {sys.version.split()[0]}, NumPy {numpy.__version__}")
-    default = os.environ.get("MLP_BACKEND") or "numpy"
     print(f"default backend: {default!r} (MLP_BACKEND={os.environ.get('MLP_BACKEND')!r}, "
           f"MLP_DEVICE={os.environ.get('MLP_DEVICE')!r})")
     print("available backends:")
@@ -32,5 +32,9 @@ def run(args) -> int:
         print("unavailable backends:")
         for name, why in missing.items():
             print(f"  {name:17s} {why}")
+    from . import threads
+
+    choice = threads.current or threads.choose()
+    print(f"BLAS/OpenMP threads: {choice.describe()}; --threads N, MLP_THREADS or OMP_NUM_THREADS override")
     print(*info_lines(), sep="\n")
     return 0

@@ -7,61 +7,71 @@ from .common import say
 def table_data(args, config, ckpt, quiet, default_val_split):
     """A table read, checked, split and preprocessed: ``((X, y), val, (name, eval set), task, Preprocessor)``.
 
+    Each column's kind is inferred (or named with ``--categorical``, ``--numeric``, ``--drop``) and said,
+    one line per kind (``--verbose``: per column); rows whose target is missing are left out and said.
     When resuming (``ckpt`` given), the saved preprocessing is applied, never new statistics.
     """
     import numpy as np
 
     from mlp.io.tables import Preprocessor, class_labels, load_table, read_table, split_indices
 
+    sep = getattr(args, "sep", None)
     if ckpt is not None:
         pre = ckpt.preprocessor
         if pre is None:
             raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
-        ds = load_table(args.data, ",".join(pre.targets), pre.task)
+        read = (lambda p: read_table(p, sep)) if sep is not None else read_table
+        X_all, y_all = pre.select(read(args.data), need_target=True)  # the same rows as the first run
+        source, task = args.data, pre.task
+        classes = pre.classes
     else:
-        ds = load_table(args.data, args.target, args.task)
-    task = ds.task
-    if ckpt is None:
+        ds = load_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
+                        drop=args.drop, sep=sep)
+        X_all, y_all, source, task = ds.X, ds.y, ds.source, ds.task
         config.update(target=",".join(ds.targets), task=task, standardize=not args.no_standardize,
                       val_data=args.val_data,
                       val_split=(args.val_split if args.val_split is not None
-                                 else (0.0 if args.val_data else default_val_split)))
+                                 else (0.0 if args.val_data else default_val_split)),
+                      categorical=args.categorical, numeric=args.numeric, drop=args.drop)
         if not quiet:
-            say(f"{ds.source}: {len(ds.X)} rows, {len(ds.features)} features, target "
+            left = f" ({len(ds.left_out)} left out: target missing)" if len(ds.left_out) else ""
+            say(f"{ds.source}: {len(ds.X)} rows{left}, {len(ds.features)} features, target "
                 f"{', '.join(ds.targets)}; task {task} ({ds.reason})")
-    # the classes of the whole file, so that a class seen only in the validation rows is still known
-    classes = class_labels(ds.y) if task == "classification" else None
+        # the classes of the whole file, so that a class seen only in the validation rows is still known
+        classes = class_labels(ds.y) if task == "classification" else None
     fraction = config.get("val_split") or 0.0
     if config.get("val_data") and fraction:
         raise ValueError("give --val-data or --val-split, not both")
-    train_idx, val_idx = np.arange(len(ds.X)), None
+    train_idx, val_idx = np.arange(len(X_all)), None
     if fraction:
         strata = None
         if task == "classification":
-            strata = Preprocessor(ds.features, ds.targets, task, classes).encode(ds.y, ds.source)
-        train_idx, val_idx = split_indices(len(ds.X), fraction, config["seed"], strata, ds.source)
+            strata = Preprocessor(["_"], ["_"], task, classes).encode(y_all, source)
+        train_idx, val_idx = split_indices(len(X_all), fraction, config["seed"], strata, source)
     if ckpt is None:
-        pre = Preprocessor.fit(ds.X[train_idx], ds.y[train_idx], ds.features, ds.targets, task,
-                               standardize=config["standardize"], classes=classes)
+        pre = ds.preprocessor(train_idx, standardize=config["standardize"], classes=classes)
         if not quiet:
+            for line in ds.lines(pre, verbose=getattr(args, "verbose", False)):
+                say(line)
             say(_scaling_line(config["standardize"], task, pre))
     dtype = config["dtype"]
-    X, y = pre.transform(ds.X[train_idx], dtype), pre.encode(ds.y[train_idx], ds.source)
+    X, y = pre.transform(X_all[train_idx], dtype, source), pre.encode(y_all[train_idx], source)
     val = None
     if val_idx is not None:
-        val = (pre.transform(ds.X[val_idx], dtype), pre.encode(ds.y[val_idx], ds.source))
+        val = (pre.transform(X_all[val_idx], dtype, source), pre.encode(y_all[val_idx], source))
     elif config.get("val_data"):
         X_val, y_val = pre.select(read_table(config["val_data"]), need_target=True)
-        val = (pre.transform(X_val, dtype), pre.encode(y_val, config["val_data"]))
+        val = (pre.transform(X_val, dtype, config["val_data"]), pre.encode(y_val, config["val_data"]))
     evaluation = ("validation", val) if val is not None else ("training", (X, y))
     return (X, y), val, evaluation, task, pre
 
 
 def _scaling_line(standardize, task, pre) -> str:
-    scaled = ("standardised with the training split's mean and standard deviation" if standardize
+    scaled = ("numbers standardised with the training split's mean and standard deviation" if standardize
               else "not standardised (--no-standardize)")
     if task == "regression" and standardize:
         scaled += " (the target too; predictions come back in its units)"
     if standardize:
         scaled += "; --no-standardize turns this off"
-    return f"features {scaled}" + (f"; classes {pre.classes}" if pre.classes is not None else "")
+    inputs = f"{pre.n_inputs()} model inputs from {len(pre.features)} columns"
+    return f"features: {inputs}, {scaled}" + (f"; classes {pre.classes}" if pre.classes is not None else "")

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .registry import ACTIVATIONS, INITS, LAYERS
-from .validate import finite, positive_int
+from .validate import finite, non_negative_int, positive_int
 
 
 
@@ -237,6 +237,95 @@ class Dropout(Layer):
 
     def config(self):
         return {"type": "Dropout", "p": self.p}
+
+
+@LAYERS.register("Embedding")
+class Embedding(Layer):
+    """Learned vectors for category codes: the first layer of a network on a table with categorical columns.
+
+    The input ``X`` is ``(n_samples, n_in)``; the columns ``columns`` hold category codes (whole numbers
+    ``0..n_categories[c]-1``; a code out of range is clipped to the nearest end, so a preprocessor's
+    "unknown" slot is a code like any other).  The output is the other columns, in order, followed by one
+    learned vector of width ``dim`` per code column: ``(n_samples, n_in - len(columns) + len(columns) * dim)``.
+
+    One parameter ``E`` of shape ``(sum(n_categories), dim)`` holds every column's table, one after the
+    other.  Forward is a ``take``; backward is a matrix product with the batch's one-hot codes,
+    ``dE = onehot(codes).T @ dY``, since the array API has no scatter-add; the code columns get no
+    gradient (they are not differentiable), the other columns pass theirs through.
+
+    Parameters
+    ----------
+    n_in : int
+        Input width (code columns included).
+    columns : list of int
+        Positions of the code columns in the input.
+    n_categories : list of int
+        Number of categories of each code column.
+    dim : int
+        Width of each vector.
+    """
+
+    param_names = ("E",)
+
+    def __init__(self, n_in: int, columns, n_categories, dim: int):
+        self.n_in = positive_int("n_in", n_in, "Embedding")
+        self.dim = positive_int("dim", dim, "Embedding")
+        if not isinstance(columns, (list, tuple)) or not columns:
+            raise ValueError(f"Embedding: columns must be a non-empty list of input positions, got {columns!r}")
+        self.columns = [non_negative_int("columns", c, "Embedding") for c in columns]
+        if len(set(self.columns)) != len(self.columns) or max(self.columns) >= self.n_in:
+            raise ValueError(f"Embedding: columns {self.columns} must be distinct positions below n_in={self.n_in}")
+        if not isinstance(n_categories, (list, tuple)) or len(n_categories) != len(self.columns):
+            raise ValueError(f"Embedding: n_categories must give one count per column ({len(self.columns)}), "
+                             f"got {n_categories!r}")
+        self.n_categories = [positive_int("n_categories", k, "Embedding") for k in n_categories]
+        self.kept = [i for i in range(self.n_in) if i not in set(self.columns)]
+        self.n_out = len(self.kept) + len(self.columns) * self.dim
+
+    @property
+    def shapes(self):
+        return [(sum(self.n_categories), self.dim)]
+
+    def initial_values(self, rng: np.random.Generator):
+        """``E`` drawn N(0, 1) on the host (as ``torch.nn.Embedding``): the same on every backend."""
+        return [rng.standard_normal((sum(self.n_categories), self.dim))]
+
+    def functions(self, K, index):
+        xp, device = K.xp, K.backend.device
+        m, dim, total = len(self.columns), self.dim, sum(self.n_categories)
+        starts = np.cumsum([0] + self.n_categories[:-1])
+        code_cols = xp.asarray(np.asarray(self.columns, dtype=np.int64), device=device)
+        kept = xp.asarray(np.asarray(self.kept, dtype=np.int64), device=device)
+        offsets = xp.asarray(starts.astype(np.int64), device=device)
+        highest = xp.asarray(np.asarray(self.n_categories, dtype=np.int64) - 1, device=device)
+        categories = xp.asarray(np.arange(total, dtype=np.int64), device=device)
+        n_kept, n_in = len(self.kept), self.n_in
+
+        def forward(params, X, ctx):
+            E = params[0]
+            codes = xp.astype(xp.round(xp.take(X, code_cols, axis=1)), xp.int64)
+            codes = xp.clip(codes, min=0, max=highest) + offsets  # per column: its own slice of E
+            flat = xp.reshape(codes, (-1,))
+            vectors = xp.reshape(xp.take(E, flat, axis=0), (X.shape[0], m * dim))
+            Y = xp.concat([xp.take(X, kept, axis=1), vectors], axis=1) if n_kept else vectors
+            return Y, flat
+
+        def backward(params, flat, dY, need_dX, out):
+            onehot = xp.astype(xp.reshape(flat, (-1, 1)) == xp.reshape(categories, (1, -1)), dY.dtype)
+            dV = xp.reshape(dY[:, n_kept:], (-1, dim))
+            dE = xp.matmul(xp.matrix_transpose(onehot), dV)
+            dX = None
+            if need_dX:  # the kept columns' gradients back in their places (a product with a selection matrix)
+                select = xp.astype(xp.reshape(kept, (-1, 1)) == xp.reshape(
+                    xp.asarray(np.arange(n_in, dtype=np.int64), device=device), (1, -1)), dY.dtype)
+                dX = xp.matmul(dY[:, :n_kept], select)
+            return dX, (dE,)
+
+        return forward, backward
+
+    def config(self):
+        return {"type": "Embedding", "n_in": self.n_in, "columns": list(self.columns),
+                "n_categories": list(self.n_categories), "dim": self.dim}
 
 
 for _name, _cls in (("sigmoid", Sigmoid), ("tanh", Tanh), ("relu", ReLU), ("leaky_relu", LeakyReLU),

@@ -24,6 +24,32 @@ def check_dtype(dtype) -> str:
     return name
 
 
+def resizing(layers) -> list:
+    """The layers that set the width (those with ``n_in`` and ``n_out``: Linear, Embedding), in order."""
+    return [layer for layer in layers if hasattr(layer, "n_in") and hasattr(layer, "n_out")]
+
+
+def check_widths(layers):
+    """Raise a ValueError naming the layers unless the widths chain (each layer's ``n_in`` the last ``n_out``)
+    and there is a Linear layer (the one check, for models and for checkpoints' architectures)."""
+    if not any(isinstance(layer, Linear) for layer in layers):
+        raise ValueError("Sequential needs at least one Linear layer")
+    indexed = [(i, layer) for i, layer in enumerate(layers) if hasattr(layer, "n_in") and hasattr(layer, "n_out")]
+    for (i, a), (j, b) in zip(indexed, indexed[1:]):
+        if a.n_out != b.n_in:
+            raise ValueError(
+                f"layer {j} ({b!r}) expects inputs of width n_in={b.n_in}, but layer {i} ({a!r}) "
+                f"outputs width n_out={a.n_out}"
+            )
+
+
+def parameter_layout(layers) -> list:
+    """``[(name, shape)]`` of a model's parameters: ``W0, b0, W1, ...`` numbered by parametrised layer."""
+    with_params = [layer for layer in layers if layer.param_names]
+    return [(f"{p}{i}", tuple(s)) for i, layer in enumerate(with_params)
+            for p, s in zip(layer.param_names, layer.shapes, strict=True)]
+
+
 class Sequential:
     """Layers applied in order, all on one backend and one floating dtype.
 
@@ -56,15 +82,7 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is {layer!r}, not an mlp layer (Linear, Sigmoid, ReLU, ...)")
-        linears = [(i, l) for i, l in enumerate(self.layers) if isinstance(l, Linear)]
-        if not linears:
-            raise ValueError("Sequential needs at least one Linear layer")
-        for (i, a), (j, b) in zip(linears, linears[1:]):
-            if a.n_out != b.n_in:
-                raise ValueError(
-                    f"layer {j} ({b!r}) expects inputs of width n_in={b.n_in}, but layer {i} ({a!r}) "
-                    f"outputs width n_out={a.n_out}"
-                )
+        check_widths(self.layers)
         self.dtype = check_dtype(dtype)
         self.seed = non_negative_int("seed", seed, "Sequential")
         self._fast = fast
@@ -80,8 +98,8 @@ class Sequential:
 
     @property
     def sizes(self):
-        """Widths of the layers, the book's ``sizes``: e.g. ``[784, 30, 10]``."""
-        lin = self.linears
+        """Widths of the layers, the book's ``sizes``: e.g. ``[784, 30, 10]`` (an Embedding's output counts too)."""
+        lin = resizing(self.layers)
         return [lin[0].n_in] + [l.n_out for l in lin]
 
     @property
@@ -101,8 +119,7 @@ class Sequential:
 
     def param_names(self):
         """Names in :meth:`state_dict` order: ``W0, b0, W1, b1, ...`` (numbered by parametrised layer)."""
-        with_params = [l for l in self.layers if l.param_names]
-        return [f"{p}{i}" for i, l in enumerate(with_params) for p in l.param_names]
+        return [name for name, _ in parameter_layout(self.layers)]
 
     def param_shapes(self):
         return [s for l in self.layers for s in l.shapes]
@@ -127,7 +144,7 @@ class Sequential:
         self._calls = 0
         self._updates = {}
         # fixed once bound: the hot path reads these, not recomputed lists
-        lin = self.linears
+        lin = resizing(self.layers)
         self._n_in, self._n_out = lin[0].n_in, lin[-1].n_out
         self._first_param = next(i for i, l in enumerate(self.layers) if l.param_names)
         self._fns = [l.functions(self.K, i) for i, l in enumerate(self.layers)]

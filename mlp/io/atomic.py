@@ -42,7 +42,23 @@ def write_atomic(path, data: bytes) -> Path:
 
     A crash at any point leaves either the old file or the new one at ``path``, never a mix.
     Missing parent folders are created.
+
+    Raises
+    ------
+    OSError
+        Of the original errno (and subclass: ``PermissionError``, ...), its message naming ``path``:
+        ``[Errno 28] cannot write runs/a.safetensors: No space left on device (the file there, if any, is
+        unchanged)``.
     """
     path = Path(os.fspath(path))
-    _write(path, data)
+    try:
+        _write(path, data)
+    except OSError as e:
+        # the error names the temporary file, or nothing ("[Errno 28] No space left on device"): name the file
+        # the caller asked for, and say that it is untouched (the write is atomic)
+        why = e.strerror or str(e) or type(e).__name__
+        text = f"cannot write {path}: {why} (the file there, if any, is unchanged)"
+        if e.errno is None:
+            raise OSError(text) from e
+        raise OSError(e.errno, text) from e
     return path

@@ -311,11 +311,12 @@ def _parse_header(path, data: bytes) -> tuple[dict, dict, int]:
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise _fail(path, f"invalid header entry for tensor {name!r}: {entry!r:.200}")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in _ST_DTYPES:
+        if not isinstance(dtype, str) or dtype not in _ST_DTYPES:
             raise _fail(path, f"tensor {name!r} has dtype {dtype!r}; mlp checkpoints hold only F32 and F64 tensors")
-        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r} in the header")
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
+        if not _small_shape(shape):
+            raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r:.200} in the header")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int and 0 <= o < 2**63
+                                                                          for o in offsets)):
             raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r} in the header")
         begin, end = offsets
         if not 0 <= begin <= end:
@@ -342,33 +343,28 @@ def _parse_header(path, data: bytes) -> tuple[dict, dict, int]:
 
 def _expected_tensors(path, meta) -> tuple[dict, Any]:
     """Check the metadata's architecture and optimizer; return ``({tensor: shape}, optimizer or None)``."""
-    from mlp.core.layers import Linear
     from mlp.core.layers import from_config as layer_from_config
+    from mlp.core.model import check_widths, parameter_layout
     from mlp.core.optim import from_state
 
     arch = meta["architecture"]
     if not isinstance(arch, dict) or not isinstance(arch.get("layers"), list) or not arch["layers"]:
         raise _fail(path, "invalid metadata: architecture must be an object with a non-empty list of layers")
+    if not all(isinstance(cfg, dict) for cfg in arch["layers"]):
+        raise _fail(path, "invalid metadata: each architecture layer must be an object")
     if arch.get("dtype", meta["dtype"]) != meta["dtype"]:
         raise _fail(path, f"metadata dtype {meta['dtype']!r} disagrees with the architecture's {arch.get('dtype')!r}")
-    linears = []
+    layers = []
     for i, cfg in enumerate(arch["layers"]):
         try:
-            layer = layer_from_config(cfg)
-        except (TypeError, ValueError) as e:
+            layers.append(layer_from_config(cfg))
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
             raise _fail(path, f"architecture layer {i}: {e}") from None
-        if isinstance(layer, Linear):
-            linears.append((i, layer))
-    if not linears:
-        raise _fail(path, "invalid architecture: it has no Linear layer")
-    for (i, a), (j, b) in zip(linears, linears[1:]):
-        if a.n_out != b.n_in:
-            raise _fail(path, f"invalid architecture: layer {j} expects width {b.n_in} but layer {i} outputs {a.n_out}")
-    names, shapes = [], []
-    for k, (_, layer) in enumerate(linears):
-        for p, shape in zip(layer.param_names, layer.shapes):
-            names.append(f"{p}{k}")
-            shapes.append(tuple(shape))
+    try:
+        check_widths(layers)
+    except ValueError as e:
+        raise _fail(path, f"invalid architecture: {e}") from None
+    names, shapes = zip(*parameter_layout(layers), strict=True)
     expected = {f"model.{n}": s for n, s in zip(names, shapes)}
 
     optimizer = None
@@ -380,7 +376,7 @@ def _expected_tensors(path, meta) -> tuple[dict, Any]:
             raise _fail(path, f"invalid metadata: optimizer step count t={info['t']!r} is not a non-negative integer")
         try:
             optimizer = from_state({"type": info["type"], "hyper": info["hyper"]})
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
             raise _fail(path, f"invalid optimizer in the metadata: {e}") from None
         state = {
             f"optimizer.{s}.{n}": tuple(shape) for s in optimizer.state_names for n, shape in zip(names, shapes)
@@ -400,8 +396,9 @@ def _check_preprocessing(data, sizes):
     from .tables import Preprocessor
 
     pre = Preprocessor.from_dict(data)
-    if len(pre.features) != sizes[0]:
-        raise ValueError(f"preprocessing names {len(pre.features)} features, but the model reads {sizes[0]} inputs")
+    if pre.n_inputs() != sizes[0]:  # columns encode to n_inputs (one-hot slots, indicators, date parts)
+        raise ValueError(f"preprocessing makes {pre.n_inputs()} inputs from {len(pre.features)} features, but the "
+                         f"model reads {sizes[0]} inputs")
     n_out = pre.n_outputs()
     if pre.task == "classification" and n_out == 2 and sizes[-1] == 1:
         n_out = 1  # two classes on one logistic output
@@ -409,6 +406,62 @@ def _check_preprocessing(data, sizes):
         what = f"{len(pre.classes)} classes" if pre.task == "classification" else f"{len(pre.targets)} targets"
         raise ValueError(f"preprocessing has {what}, but the model has {sizes[-1]} outputs")
     return pre
+
+
+#: the largest tensor dimension and rank a checkpoint may claim (far above any MLP; far below an overflow)
+_MAX_DIM, _MAX_RANK = 2**40, 8
+#: the largest magnitude of a number in the metadata: past it a float() of an int overflows, or a hyperparameter
+#: (lr, eps, Dropout p, a LeakyReLU slope, a mean) is no longer a number any computation can use
+_MAX_NUMBER = 1e300
+
+
+def _small_shape(shape) -> bool:
+    return (isinstance(shape, list) and len(shape) <= _MAX_RANK
+            and all(type(d) is int and 0 <= d <= _MAX_DIM for d in shape))
+
+
+def _check_values(path, meta: dict):
+    """Every number of the metadata finite and of sane magnitude (NaN and inf allowed in ``extra["history"]``).
+
+    JSON holds integers of any length and ``NaN``/``Infinity``: a 401-digit integer would make the first
+    ``float()`` of it (a Dropout p, an lr, a mean) raise OverflowError. Walked without recursion, so a deeply
+    nested document cannot exhaust the stack.
+    """
+    stack = [(meta, "")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            for k, v in value.items():
+                stack.append((v, f"{where}.{k}" if where else str(k)))
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
+        elif isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        elif isinstance(value, int):
+            if abs(value) > 2**63:
+                raise _fail(path, f'invalid "mlp" metadata: {where} is an integer of {len(str(abs(value)))} digits')
+        elif isinstance(value, float):
+            if where.startswith("extra.history") and not math.isfinite(value):
+                continue  # an epoch without validation logs NaN
+            if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
+                raise _fail(path, f'invalid "mlp" metadata: {where} is {value!r}, not a finite number of sane '
+                                  "magnitude")
+
+
+def _check_extra_fields(path, extra: dict):
+    """The ``extra`` keys that ``mlp train`` reads back: epoch and step counts, the history, the run's settings."""
+    for key in ("epoch", "step"):
+        if key in extra and (type(extra[key]) is not int or extra[key] < 0):
+            raise _fail(path, f"invalid metadata: extra {key}={extra[key]!r:.100} is not a non-negative integer")
+    history = extra.get("history")
+    if history is not None and (not isinstance(history, dict) or not all(
+            isinstance(v, list) and all(type(x) in (int, float) or x is None for x in v) for v in history.values())):
+        raise _fail(path, "invalid metadata: extra history must map names to lists of numbers")
+    for key in ("cli", "preprocessing"):
+        if key in extra and not isinstance(extra[key], dict):
+            raise _fail(path, f"invalid metadata: extra {key} must be an object, got {type(extra[key]).__name__}")
+    if "data" in extra and not isinstance(extra["data"], str):
+        raise _fail(path, f"invalid metadata: extra data must be a string, got {type(extra['data']).__name__}")
 
 
 def _parse_metadata(path, metadata: dict) -> dict:
@@ -424,20 +477,22 @@ def _parse_metadata(path, metadata: dict) -> dict:
     missing = [k for k in required if k not in meta]
     if missing:
         raise _fail(path, f'invalid "mlp" metadata: missing {", ".join(missing)}')
-    if meta["format"] != FORMAT:
-        raise _fail(path, f"unsupported checkpoint format {meta['format']!r}; this mlp reads format {FORMAT}")
-    if meta["dtype"] not in DTYPES:
-        raise _fail(path, f"unsupported dtype {meta['dtype']!r}; checkpoints hold {' or '.join(DTYPES)}")
+    _check_values(path, meta)
+    if type(meta["format"]) is not int or meta["format"] != FORMAT:
+        raise _fail(path, f"unsupported checkpoint format {meta['format']!r:.100}; this mlp reads format {FORMAT}")
+    if not isinstance(meta["dtype"], str) or meta["dtype"] not in DTYPES:
+        raise _fail(path, f"unsupported dtype {meta['dtype']!r:.100}; checkpoints hold {' or '.join(DTYPES)}")
     if not isinstance(meta["extra"], dict):
         raise _fail(path, 'invalid "mlp" metadata: extra must be an object')
+    _check_extra_fields(path, meta["extra"])
     table = meta["tensors"]
     if not isinstance(table, dict):
         raise _fail(path, 'invalid "mlp" metadata: tensors must be an object')
     for name, entry in table.items():
         if (
             not isinstance(entry, dict)
-            or not isinstance(entry.get("shape"), list)
-            or not all(type(d) is int and d >= 0 for d in entry["shape"])
+            or not _small_shape(entry.get("shape"))
+            or not isinstance(entry.get("dtype"), str)
             or entry.get("dtype") not in DTYPES
         ):
             raise _fail(path, f"invalid metadata tensors entry for {name!r}: {entry!r:.200}")
@@ -512,9 +567,13 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
 
     be = get_backend(backend)  # an unknown or unusable backend is the caller's problem, not the file's
     data = _read(path)
-    header, metadata, _ = _parse_header(path, data)
-    meta = _parse_metadata(path, metadata)
-    optimizer = _validate(path, header, meta)
+    try:
+        header, metadata, _ = _parse_header(path, data)
+        meta = _parse_metadata(path, metadata)
+        optimizer = _validate(path, header, meta)
+    except (TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
+        # a combination of values the checks above did not foresee: still the file's fault, and named so
+        raise _fail(path, f"invalid metadata ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
     try:
         tensors = safetensors.numpy.load(data)
     except Exception as e:  # SafetensorError and friends
@@ -527,19 +586,23 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
     arch = dict(meta["architecture"], dtype=meta["dtype"])
     try:
         model = Sequential.from_config(arch, backend=be)
-    except (TypeError, ValueError) as e:
+        model.load_state_dict({n: tensors[f"model.{n}"] for n in model.param_names()})
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
         raise _fail(path, f"invalid architecture ({e})") from None
-    model.load_state_dict({n: tensors[f"model.{n}"] for n in model.param_names()})
     preprocessor = None
     if "preprocessing" in meta["extra"]:
         try:
             preprocessor = _check_preprocessing(meta["extra"]["preprocessing"], model.sizes)
-        except ValueError as e:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
             raise _fail(path, f"invalid preprocessing metadata: {e}") from None
     if optimizer is not None:
         info = meta["optimizer"]
         arrays = {k[len("optimizer.") :]: v for k, v in tensors.items() if k.startswith("optimizer.")}
-        optimizer.load_state_dict({"type": info["type"], "hyper": info["hyper"], "t": info["t"], "arrays": arrays}, model)
+        try:
+            optimizer.load_state_dict({"type": info["type"], "hyper": info["hyper"], "t": info["t"],
+                                       "arrays": arrays}, model)
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+            raise _fail(path, f"invalid optimizer state ({e})") from None
     return Checkpoint(model=model, optimizer=optimizer, metadata=meta, preprocessor=preprocessor)
 
 

@@ -16,25 +16,37 @@ Formats, chosen by the file's suffix:
     objects is refused, never unpickled.
 
 Every problem with the data is a :class:`mlp.core.errors.DataError` naming the file, the row (1-based,
-counting data rows; for CSV files also the line) and the column: a missing value, a feature that
-is not a number, a target column that does not exist, a target with one class only.
+counting data rows; for CSV files also the line) and the column: a value of the wrong kind (text in a
+mostly numeric column), a target column that does not exist, a target with one class only.
+
+Columns come as they are (:mod:`mlp.io.columns`): numbers, categories (text, booleans), dates; gaps are
+filled (numbers: the training median plus a missing-indicator; categories: a category of their own);
+identifier-like and constant columns are dropped.  Rows whose target is missing are left out.
 
 :class:`Preprocessor` holds what a model needs to read new data the way it read its training
-data: the feature names, the standardisation statistics (from the training split only), the
-task, and the classes (the original labels: strings, integers, booleans).  Its
-:meth:`Preprocessor.to_dict` is plain JSON that :mod:`mlp.io.checkpoint` stores in the checkpoint.
+data: the feature columns and their encoders (kind, fill values, indicators, categories), the
+standardisation statistics (from the training split only), the task, and the classes (the original
+labels: strings, integers, booleans).  Its :meth:`Preprocessor.to_dict` is plain JSON that
+:mod:`mlp.io.checkpoint` stores in the checkpoint.  :func:`from_frame` reads a pandas DataFrame or a
+pyarrow Table into the same :class:`Table` as the file readers, so the same preprocessing applies.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mlp.core.errors import DataError
 from mlp.core.tasks import TASKS, task_of_target
 
-from .readers import FORMATS, Table, label_column, numeric_column, read_table
+from .columns import Column, guess_kind, infer_kinds, kind_lines, parse_column, parse_labels, parse_numeric, raw_matrix
+from .columns import is_missing as _is_missing
+from .columns import label_key as _key
+from .columns import python_label as _python_label
+from .columns import sort_key as _sort_key
+from .frames import as_table, from_frame
+from .readers import FORMATS, Table, check_cast, check_spread, label_column, numeric_column, read_table
 
 __all__ = [
     "FORMATS",
@@ -42,6 +54,8 @@ __all__ = [
     "Preprocessor",
     "Table",
     "class_labels",
+    "from_frame",
+    "kind_lines",
     "label_column",
     "load_table",
     "numeric_column",
@@ -50,8 +64,8 @@ __all__ = [
     "split_indices",
 ]
 
-#: the version of :meth:`Preprocessor.to_dict`'s layout
-PREPROCESSING_FORMAT = 1
+#: the version of :meth:`Preprocessor.to_dict`'s layout (2: per-column encoders; 1, read still: numbers only)
+PREPROCESSING_FORMAT = 2
 
 def resolve_targets(table: Table, target) -> list:
     """The target column names: ``target`` (a name, or comma-separated names), default the last column."""
@@ -70,26 +84,10 @@ def resolve_targets(table: Table, target) -> list:
     return names
 
 
-def _python_label(v):
-    """A label as a JSON-able Python value: integral floats become ints (1.0 -> 1)."""
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return int(v) if float(v).is_integer() else float(v)
-    return str(v)
-
-
 def class_labels(y) -> list:
     """The distinct labels of ``y`` as JSON-able Python values, sorted (numbers first, then text)."""
     labels = {_key(_python_label(v)): _python_label(v) for v in np.asarray(y, dtype=object).ravel()}
     return sorted(labels.values(), key=_sort_key)
-
-
-def _sort_key(v):
-    # numbers before text, each in its natural order, so mixed columns still sort
-    return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
 
 
 # -- split --------------------------------------------------------------------------------------
@@ -144,7 +142,7 @@ class Preprocessor:
     Attributes
     ----------
     features : list of str
-        Feature column names, in the order of the model's inputs.
+        The feature columns the model reads, in order (dropped columns are not among them).
     targets : list of str
         Target column names (one for classification).
     task : {"classification", "regression"}
@@ -152,9 +150,12 @@ class Preprocessor:
         The original class labels (str, int, float or bool), sorted; the model's output ``k`` is
         ``classes[k]``.  None for regression.
     mean, scale : numpy.ndarray or None
-        Feature standardisation ``(x - mean) / scale`` from the training split only; None: off.
+        Standardisation ``(x - mean) / scale`` of the model's inputs (after the column encoders),
+        from the training split only; one-hot slots and indicators keep 0 and 1.  None: off.
     target_mean, target_scale : numpy.ndarray or None
         Regression targets standardised the same way (predictions are mapped back); None: off.
+    columns : list of mlp.io.columns.Column
+        One encoder per feature (default: numbers without fill values, as in format-1 checkpoints).
     """
 
     features: list
@@ -165,77 +166,134 @@ class Preprocessor:
     scale: np.ndarray | None = None
     target_mean: np.ndarray | None = None
     target_scale: np.ndarray | None = None
+    columns: list | None = None
+
+    def __post_init__(self):
+        if self.columns is None:
+            self.columns = [Column(f, "numeric") for f in self.features]
 
     # -- building --
     @classmethod
-    def fit(cls, X, y, features, targets, task, standardize=True, classes=None):
-        """Statistics from ``X`` (the training split) and ``y`` (its raw targets).
+    def fit(cls, X, y, features, targets, task, standardize=True, classes=None, kinds=None):
+        """Encoders and statistics from ``X`` (the training split) and ``y`` (its raw targets).
 
         Parameters
         ----------
         X : numpy.ndarray, shape (n_samples, n_features)
+            Parsed feature values (float64 with NaN gaps, or an object array; see :func:`load_table`).
         y : numpy.ndarray, shape (n_samples,) or (n_samples, n_targets)
             Raw labels (classification) or numbers (regression).
         features, targets : list of str
         task : {"classification", "regression"}
         standardize : bool
-            Standardise features (and regression targets) with the mean and standard deviation of
-            ``X`` (and ``y``); a constant column gets scale 1.
+            Standardise numeric inputs (and regression targets) with the mean and standard deviation
+            of the training rows; a constant input gets scale 1.
         classes : list, optional
             The labels to encode against (default: the sorted distinct values of ``y``).
+        kinds : dict or list, optional
+            Each feature's kind (``{name: kind}`` or ``{name: (kind, reason)}``, or a list in
+            ``features`` order); default guessed from the values (:func:`mlp.io.columns.guess_kind`:
+            numbers are numeric, dates datetime, anything else categorical).
         """
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-        pre = cls(list(features), list(targets), task)
+        features = list(features)
+        X = np.asarray(X)
+        if kinds is None:
+            kinds = [guess_kind(X[:, j]) for j in range(X.shape[1])]
+        elif isinstance(kinds, dict):
+            kinds = [kinds[f] for f in features]
+        kinds = [k[0] if isinstance(k, tuple) else k for k in kinds]
+        columns = [Column.fit(f, k, X[:, j]) for j, (f, k) in enumerate(zip(features, kinds, strict=True))]
+        pre = cls(features, list(targets), task, columns=columns)
         if task == "classification":
             pre.classes = class_labels(y) if classes is None else list(classes)
         if standardize:
-            pre.mean, pre.scale = _stats(np.asarray(X, dtype=np.float64))
+            E = pre.encode_features(X)
+            pre.mean, pre.scale = _stats(E)
+            keep = np.array([s for c in columns for s in c.scaled()], dtype=bool)
+            pre.mean, pre.scale = np.where(keep, pre.mean, 0.0), np.where(keep, pre.scale, 1.0)
             if task == "regression":
                 Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
                 pre.target_mean, pre.target_scale = _stats(Y)
         return pre
 
     # -- applying --
-    def select(self, table: Table, need_target: bool = False):
-        """``(X, y)`` from ``table``: the features by name (or by position in a file without names).
+    def n_inputs(self) -> int:
+        """The width of the model's input layer: the sum of the columns' encoded widths."""
+        return sum(c.width for c in self.columns)
 
-        ``y`` is the raw target (labels or numbers), or None when the table lacks the target
-        columns and ``need_target`` is False.
+    def input_names(self) -> list:
+        """A name for each model input (``age``, ``age:missing``, ``sex=male``, ``sex:unknown``, ...)."""
+        return [n for c in self.columns for n in c.input_names()]
+
+    def select(self, table, need_target: bool = False):
+        """``(X, y)`` from ``table``: the features by name (or by position in a file without names), parsed.
+
+        ``table`` is a :class:`Table`, or a pandas DataFrame or pyarrow Table (see :func:`from_frame`).
+        ``X`` is ``(n, n_features)``: float64 when every feature is numeric, else an object array;
+        :meth:`transform` makes the model's inputs from it.  ``y`` is the raw target (labels or
+        numbers), or None when the table lacks the target columns and ``need_target`` is False; with
+        ``need_target``, rows whose target is missing are left out of both.
         """
+        table = as_table(table)
         names = table.names
         if all(f in names for f in self.features):
-            X = np.stack([numeric_column(table, f) for f in self.features], axis=1)
+            chosen = self.features
         elif not table.named and len(names) == len(self.features):
-            X = np.stack([numeric_column(table, f) for f in names], axis=1)
+            chosen = names
         else:
             missing = [f for f in self.features if f not in names]
             raise DataError(f"{table.path}: the model was trained with feature column"
                             f"{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing[:10])}"
                             f"{', ...' if len(missing) > 10 else ''}, missing here (it has {len(names)} columns)")
+        X = raw_matrix([parse_column(table, n, c.kind) for n, c in zip(chosen, self.columns, strict=True)],
+                       table.n_rows)
         y = None
         if all(t in names for t in self.targets) and (table.named or len(names) > len(self.features)):
             y = self.raw_targets(table)
+            if need_target:
+                keep = ~_target_gaps(y)
+                if not keep.any():
+                    raise DataError(f"{table.path}: every value of the target column "
+                                    f"{', '.join(repr(t) for t in self.targets)} is missing")
+                X, y = X[keep], y[keep]
         elif need_target:
             raise DataError(f"{table.path}: no target column {', '.join(repr(t) for t in self.targets)} "
                             "to evaluate against")
         return X, y
 
     def raw_targets(self, table: Table):
+        """The target columns of ``table``: labels (None where missing) or float64 numbers (NaN where missing)."""
         if self.task == "classification":
-            return label_column(table, self.targets[0])
-        cols = [numeric_column(table, t, role="target") for t in self.targets]
+            return parse_labels(table.column(self.targets[0]))
+        cols = [parse_numeric(table, t, table.column(t), role="target") for t in self.targets]
         return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
 
-    def transform(self, X, dtype="float32") -> np.ndarray:
-        """Standardised features ``(n_samples, n_features)`` in ``dtype``."""
-        X = np.asarray(X, dtype=np.float64)
+    def encode_features(self, X) -> np.ndarray:
+        """The columns' encodings side by side, float64 ``(n_samples, n_inputs)``, before standardisation."""
+        X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != len(self.features):
             raise ValueError(f"features have shape {X.shape}, but the model reads {len(self.features)} columns "
                              f"({', '.join(self.features[:5])}{', ...' if len(self.features) > 5 else ''})")
+        if X.dtype != object and all(c.kind == "numeric" and not c.indicator for c in self.columns):
+            X = X.astype(np.float64)  # the all-numbers fast path: only gaps to fill
+            if self.columns and np.isnan(X).any():
+                return np.concatenate([c.encode(X[:, j]) for j, c in enumerate(self.columns)], axis=1)
+            return X
+        return np.concatenate([c.encode(X[:, j]) for j, c in enumerate(self.columns)], axis=1)
+
+    def transform(self, X, dtype="float32", source: str = "data") -> np.ndarray:
+        """The model's inputs ``(n_samples, n_inputs)`` in ``dtype``: encoded, gaps filled, standardised.
+
+        A value too large for ``dtype`` once standardised is refused, naming ``source``, the row and the input.
+        """
+        E = self.encode_features(X)
         if self.mean is not None:
-            X = (X - self.mean) / self.scale
-        return X.astype(dtype)
+            with np.errstate(over="ignore", invalid="ignore"):
+                E = (E - self.mean) / self.scale
+        check_cast(E, self.input_names(), dtype, source)
+        return E.astype(dtype)
 
     def encode(self, y, source: str = "data") -> np.ndarray:
         """Targets for training: class indices (int64) or (standardised) float targets."""
@@ -243,10 +301,10 @@ class Preprocessor:
             index = {_key(c): k for k, c in enumerate(self.classes)}
             out = np.empty(len(y), dtype=np.int64)
             for i, v in enumerate(np.asarray(y, dtype=object)):
-                k = index.get(_key(_python_label(v)))
+                k = None if _is_missing(v) else index.get(_key(_python_label(v)))
                 if k is None:
-                    raise DataError(f"{source}, row {i + 1}: label {_python_label(v)!r} is not one of the "
-                                    f"model's classes {self.classes!r}")
+                    raise DataError(f"{source}, row {i + 1}: label {None if _is_missing(v) else _python_label(v)!r} "
+                                    f"is not one of the model's classes {self.classes!r}")
                 out[i] = k
             return out
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
@@ -271,22 +329,32 @@ class Preprocessor:
 
     # -- storing --
     def to_dict(self) -> dict:
-        """JSON-able metadata (floats exact: JSON keeps a float64's shortest round-trip digits)."""
+        """JSON-able metadata (floats exact: JSON keeps a float64's shortest round-trip digits).
+
+        Layout (format 2): ``format``, ``task``, ``features``, ``targets``, ``classes``, ``columns``
+        (one object per feature, see :mod:`mlp.io.columns`), and ``mean``, ``scale`` (one number per
+        model input, in the columns' input order; or null), ``target_mean``, ``target_scale`` (one per
+        target, or null).
+        """
         def listed(a):
             return None if a is None else [float(v) for v in np.asarray(a).ravel()]
 
         return {"format": PREPROCESSING_FORMAT, "task": self.task, "features": list(self.features),
-                "targets": list(self.targets), "classes": self.classes, "mean": listed(self.mean),
+                "targets": list(self.targets), "classes": self.classes,
+                "columns": [c.to_dict() for c in self.columns], "mean": listed(self.mean),
                 "scale": listed(self.scale), "target_mean": listed(self.target_mean),
                 "target_scale": listed(self.target_scale)}
 
     @classmethod
     def from_dict(cls, d) -> "Preprocessor":
-        """The inverse of :meth:`to_dict`, checking every field (ValueError naming the field)."""
+        """The inverse of :meth:`to_dict` (format 2, or format 1: numbers only), checking every field.
+
+        Raises ValueError naming the field.
+        """
         if not isinstance(d, dict):
             raise ValueError(f"preprocessing must be an object, got {type(d).__name__}")
-        if d.get("format") != PREPROCESSING_FORMAT:
-            raise ValueError(f"unsupported preprocessing format {d.get('format')!r}; this mlp reads "
+        if d.get("format") not in (1, PREPROCESSING_FORMAT):
+            raise ValueError(f"unsupported preprocessing format {d.get('format')!r}; this mlp reads 1 and "
                              f"{PREPROCESSING_FORMAT}")
         task = d.get("task")
         if task not in TASKS:
@@ -309,8 +377,17 @@ class Preprocessor:
                 raise ValueError("preprocessing classes hold a label twice")
         elif classes is not None:
             raise ValueError("preprocessing: a regression model has no classes")
-        pre = cls(features, targets, task, classes)
-        for stat, width, positive in (("mean", len(features), False), ("scale", len(features), True),
+        columns = None
+        if d["format"] >= 2:
+            if not isinstance(d.get("columns"), list):
+                raise ValueError("preprocessing columns must be a list (one object per feature)")
+            columns = [Column.from_dict(c) for c in d["columns"]]
+            if [c.name for c in columns] != features:
+                raise ValueError("preprocessing columns do not name the features, in their order")
+        elif "columns" in d:
+            raise ValueError("preprocessing format 1 has no columns")
+        pre = cls(features, targets, task, classes, columns=columns)
+        for stat, width, positive in (("mean", pre.n_inputs(), False), ("scale", pre.n_inputs(), True),
                                       ("target_mean", len(targets), False), ("target_scale", len(targets), True)):
             v = d.get(stat)
             if v is None:
@@ -328,9 +405,11 @@ class Preprocessor:
         return pre
 
 
-def _key(label):
-    # True == 1 in Python: keep booleans apart from integers when matching labels
-    return (type(label) is bool, label)
+def _target_gaps(y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.dtype == object:
+        return np.array([_is_missing(v) for v in y], dtype=bool)
+    return np.isnan(y).reshape(len(y), -1).any(axis=1)
 
 
 def _stats(A: np.ndarray):
@@ -344,7 +423,12 @@ def _stats(A: np.ndarray):
 # -- the whole path -------------------------------------------------------------------------------
 @dataclass
 class Dataset:
-    """Features and targets of a table, ready for :class:`Preprocessor`."""
+    """Features and targets of a table, ready for :class:`Preprocessor`.
+
+    ``X`` holds the parsed features of the rows with a target (``rows``: their 0-based indices in
+    the file; ``left_out``: those whose target is missing); ``kinds`` is ``{name: (kind, reason)}``
+    and ``dropped`` ``{name: reason}`` (see :func:`mlp.io.columns.infer_kinds`).
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -353,54 +437,136 @@ class Dataset:
     task: str
     reason: str
     source: str
+    kinds: dict = field(default_factory=dict)
+    dropped: dict = field(default_factory=dict)
+    rows: np.ndarray | None = None
+    left_out: np.ndarray | None = None
+
+    def preprocessor(self, rows=None, standardize=True, classes=None) -> Preprocessor:
+        """A :class:`Preprocessor` fitted on ``rows`` (indices into ``X``; default all), with this table's kinds.
+
+        The classes default to those of every row, so that a class seen only in validation rows is known.
+        """
+        rows = np.arange(len(self.X)) if rows is None else np.asarray(rows)
+        if classes is None and self.task == "classification":
+            classes = class_labels(self.y)
+        return Preprocessor.fit(self.X[rows], self.y[rows], self.features, self.targets, self.task,
+                                standardize=standardize, classes=classes, kinds=self.kinds)
+
+    def lines(self, pre: Preprocessor | None = None, verbose: bool = False) -> list:
+        """What was made of the columns and rows, in words (one line per kind; ``verbose``: per column)."""
+        columns = {c.name: c for c in pre.columns} if pre is not None else None
+        out = kind_lines(self.kinds, self.dropped, columns, verbose)
+        if self.left_out is not None and len(self.left_out):
+            shown = ", ".join(str(int(i) + 1) for i in self.left_out[:8]) + (", ..." if len(self.left_out) > 8 else "")
+            out.append(f"rows left out: {len(self.left_out)} with a missing target (rows {shown})")
+        return out
 
 
-def load_table(path, target=None, task=None) -> Dataset:
-    """Read ``path`` and split it into features and target, checking both.
+def _names_arg(names) -> list:
+    if names is None:
+        return []
+    return [n.strip() for n in names.split(",") if n.strip()] if isinstance(names, str) else list(names)
+
+
+def _check_targets(table, targets, task, y, rows):
+    """Refuse non-finite targets (``inf`` among labels or values) and target values whose spread overflows."""
+    if task == "classification":
+        for i, v in enumerate(y):
+            if isinstance(v, (float, np.floating)) and not math.isfinite(v):
+                raise DataError(f"{table.where(int(rows[i]), targets[0])}: {v} is not a finite number, so not a "
+                                "class label")
+        return
+    Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    for k, name in enumerate(targets):
+        bad = np.flatnonzero(~np.isfinite(Y[:, k]))
+        if bad.size:
+            raise DataError(f"{table.where(int(rows[bad[0]]), name)}: target value {Y[bad[0], k]} is not a finite "
+                            "number")
+        check_spread(table, name, Y[:, k], role="target")
+
+
+def load_table(path, target=None, task=None, categorical=None, numeric=None, drop=None, sep=None) -> Dataset:
+    """Read ``path`` and split it into features and target, inferring each column's kind and checking both.
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, os.PathLike, Table, pandas.DataFrame or pyarrow.Table
     target : str or None
         The target column (comma-separated names: several regression targets); default the last.
     task : {"classification", "regression"} or None
         None: inferred from the target (see :func:`mlp.core.tasks.task_of_target`).
+    categorical, numeric, drop : list of str or comma-separated str, optional
+        Columns to read as categories, as numbers (text that is not a number: a gap), or to leave out;
+        they override the inference (see :mod:`mlp.io.columns`).
+    sep : str, optional
+        A CSV file's delimiter (see :func:`read_table`).
 
     Returns
     -------
     Dataset
-        ``X`` float64 ``(n, n_features)``, ``y`` raw labels ``(n,)`` or numbers ``(n,)``/``(n, k)``,
-        the names, the task and why it was chosen.
+        ``X`` parsed features ``(n, n_features)`` of the rows whose target is present (float64 when all
+        are numeric, else object), ``y`` raw labels ``(n,)`` or numbers ``(n,)``/``(n, k)``, the names,
+        the kinds, the task and why it was chosen.
 
     Raises
     ------
     mlp.core.errors.DataError
-        Any problem of the file or its values (see the module's docstring); a classification target
-        with one class only.
+        Any problem of the file or its values (see the module's docstring); a column named in
+        ``categorical``, ``numeric`` or ``drop`` that is not there; a classification target with one
+        class only; no feature left.
     """
-    table = read_table(path)
+    table = as_table(path, sep)
     targets = resolve_targets(table, target)
+    overrides = {k: _names_arg(v) for k, v in (("categorical", categorical), ("numeric", numeric), ("drop", drop))}
+    listing = ", ".join(repr(n) for n in table.names[:20]) + (", ..." if len(table.names) > 20 else "")
+    for option, names in overrides.items():
+        for n in names:
+            if n not in table.names:
+                raise DataError(f"{table.path}: no column {n!r} (--{option}); the columns are {listing}")
+            if n in targets:
+                raise DataError(f"{table.path}: column {n!r} is the target; --{option} names feature columns")
+    both = set(overrides["categorical"]) & set(overrides["numeric"])
+    if both:
+        raise ValueError(f"column {sorted(both)[0]!r} is named both categorical and numeric")
     features = [n for n in table.names if n not in targets]
-    X = np.stack([numeric_column(table, f) for f in features], axis=1)
+    kinds, dropped = infer_kinds(table, features, **overrides)
+    if not kinds:
+        raise DataError(f"{table.path}: no feature column left: "
+                        + "; ".join(f"{n!r} {why}" for n, why in list(dropped.items())[:5]))
     if task is None:
         if len(targets) > 1:
             task, reason = "regression", f"{len(targets)} target columns"
         else:
-            task, reason = task_of_target(label_column(table, targets[0]))
+            present = [v for v in table.column(targets[0]) if not _is_missing(v)]
+            if not present:
+                raise DataError(f"{table.path}, column {targets[0]!r}: every target value is missing")
+            task, reason = task_of_target(np.array(present + [None], dtype=object)[:-1]
+                                          if table.column(targets[0]).dtype == object else np.array(present))
         reason = f"inferred: target {', '.join(targets)!r} - {reason}; --task to override"
     elif task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     else:
         reason = "as asked"
+    pre = Preprocessor(features, targets, task, columns=[])
+    if task == "classification" and len(targets) > 1:
+        raise DataError(f"{table.path}: classification takes one target column, got {', '.join(targets)}")
+    y = pre.raw_targets(table)
+    gaps = _target_gaps(y)
+    rows, left_out = np.flatnonzero(~gaps), np.flatnonzero(gaps)
+    if not len(rows):
+        raise DataError(f"{table.path}, column {targets[0]!r}: every target value is missing")
+    y = y[rows]
     if task == "classification":
-        if len(targets) > 1:
-            raise DataError(f"{table.path}: classification takes one target column, got {', '.join(targets)}")
-        y = label_column(table, targets[0])
-        distinct = {_key(_python_label(v)) for v in y}
+        distinct = {_key(v) for v in y}
         if len(distinct) < 2:
             raise DataError(f"{table.path}, column {targets[0]!r}: the target holds one class only "
-                            f"({_python_label(y[0])!r}); a classifier needs at least two")
-    else:
-        cols = [numeric_column(table, t, role="target") for t in targets]
-        y = cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
-    return Dataset(X, y, features, targets, task, reason, table.path)
+                            f"({y[0]!r}); a classifier needs at least two")
+    _check_targets(table, targets, task, y, rows)
+    names = list(kinds)
+    parsed = [parse_column(table, n, kinds[n][0], lenient=kinds[n][1] == "--numeric") for n in names]
+    for n, col in zip(names, parsed, strict=True):
+        if kinds[n][0] == "numeric":
+            check_spread(table, n, col)  # numbers whose standardisation would overflow, refused at the door
+    X = raw_matrix(parsed, table.n_rows)[rows]
+    return Dataset(X, y, names, targets, task, reason, table.path, kinds, dropped, rows, left_out)

@@ -1,0 +1,285 @@
+"""Columns as they come: each kind inferred and encoded, gaps filled, the overrides, the errors, unseen values at
+prediction, the preprocessing in the checkpoint, and tables from pandas and Arrow."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mlp
+from mlp.core.errors import CheckpointError, DataError
+from mlp.io.columns import MAX_LEVELS, Column
+from mlp.io.tables import Preprocessor, from_frame, load_table, read_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["pyarrow", "stdlib"])
+def reader(request, monkeypatch):
+    """Each CSV reader in turn: pyarrow, and the standard library's when pyarrow is missing."""
+    if request.param == "pyarrow":
+        pytest.importorskip("pyarrow")
+    else:
+        monkeypatch.setitem(sys.modules, "pyarrow", None)
+    return request.param
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def messy_csv(n=40):
+    """Every kind of column: an id, numbers and text with gaps, booleans, dates, a constant; two targets missing."""
+    lines = ["id,age,city,member,joined,const,label"]
+    for i in range(n):
+        age = "" if i % 5 == 0 else str(20 + i)
+        city = "" if i % 7 == 3 else ["paris", "rome", "oslo"][i % 3]
+        member = ["True", "False"][i % 2]
+        joined = "" if i % 9 == 4 else f"2021-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        label = "" if i in (6, 13) else ["yes", "no"][(i // 2) % 2]
+        lines.append(f"c{i:03d},{age},{city},{member},{joined},7,{label}")
+    return "\n".join(lines) + "\n"
+
+
+# -- kinds ------------------------------------------------------------------------------------------
+def test_each_kind_is_inferred_and_said(tmp_path, reader):
+    ds = load_table(write(tmp_path, messy_csv()))
+    assert {n: k for n, (k, _) in ds.kinds.items()} == {"age": "numeric", "city": "categorical",
+                                                         "member": "categorical", "joined": "datetime"}
+    assert ds.dropped["id"].startswith("identifier-like") and ds.dropped["const"].startswith("constant")
+    assert ds.features == ["age", "city", "member", "joined"]
+    np.testing.assert_array_equal(ds.left_out, [6, 13])  # rows whose target is missing: left out, and said
+    assert len(ds.X) == 38 and None not in list(ds.y)
+    lines = ds.lines(ds.preprocessor())
+    assert any(line.startswith("columns numeric: 1 (age); gaps in age") for line in lines), lines
+    assert any("identifier-like: 1 (id)" in line for line in lines) and any("constant: 1 (const)" in line
+                                                                            for line in lines)
+    assert "rows left out: 2 with a missing target (rows 7, 14)" in lines
+    verbose = ds.lines(ds.preprocessor(), verbose=True)
+    assert len(verbose) == len(lines) + 6 and "  column 'id': dropped, identifier-like" in "\n".join(verbose)
+
+
+def test_numeric_gaps_get_the_training_median_and_an_indicator():
+    X = np.array([[1.0], [np.nan], [3.0], [10.0]])
+    pre = Preprocessor.fit(X, np.array([0.5, 1.0, 2.0, 3.0]), ["a"], ["t"], "regression", standardize=False)
+    assert pre.columns[0].fill == 3.0 and pre.columns[0].indicator and pre.n_inputs() == 2
+    np.testing.assert_array_equal(pre.transform(X, "float64"), [[1, 0], [3, 1], [3, 0], [10, 0]])
+    # statistics from the training rows only: a new gap takes their median, whatever the new rows hold
+    np.testing.assert_array_equal(pre.transform(np.array([[np.nan], [100.0]]), "float64"), [[3, 1], [100, 0]])
+    # standardisation leaves the indicator as it is (mean 0, scale 1)
+    pre = Preprocessor.fit(X, np.array([0.5, 1.0, 2.0, 3.0]), ["a"], ["t"], "regression")
+    assert pre.mean[1] == 0.0 and pre.scale[1] == 1.0 and pre.mean[0] == pytest.approx(np.mean([1, 3, 3, 10]))
+
+
+def test_a_column_without_training_gaps_fills_a_new_gap_without_indicator():
+    pre = Preprocessor.fit(np.array([[1.0], [2.0], [4.0]]), np.array([0.0, 1.0, 0.0]), ["a"], ["t"],
+                           "classification", standardize=False)
+    assert not pre.columns[0].indicator and pre.n_inputs() == 1
+    np.testing.assert_array_equal(pre.transform(np.array([[np.nan]]), "float64"), [[2.0]])
+
+
+def test_categories_one_hot_gap_slot_and_unknown_slot():
+    X = np.array([["red"], ["blue"], [None], ["red"]], dtype=object)
+    pre = Preprocessor.fit(X, np.array(["a", "b", "a", "b"], dtype=object), ["colour"], ["t"], "classification")
+    col = pre.columns[0]
+    assert col.categories == ["blue", "red"] and col.missing and col.width == 4
+    assert pre.input_names() == ["colour=blue", "colour=red", "colour:missing", "colour:unknown"]
+    assert pre.mean is not None and not pre.mean.any() and (pre.scale == 1).all()  # one-hot slots are not scaled
+    new = np.array([["red"], [None], ["green"], ["blue"]], dtype=object)
+    np.testing.assert_array_equal(pre.transform(new, "float64"),
+                                  [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]])
+    # without gaps in training, a gap at prediction goes to the unknown slot
+    pre = Preprocessor.fit(X[[0, 1]], np.array(["a", "b"], dtype=object), ["colour"], ["t"], "classification")
+    np.testing.assert_array_equal(pre.transform(np.array([[None]], dtype=object), "float64"), [[0, 0, 1]])
+
+
+def test_categories_match_across_readers_numbers_and_text_booleans_and_words():
+    col = Column.fit("c", "categorical", np.array(["1", "2", True], dtype=object))
+    enc = col.encode(np.array([1.0, "2", "true", True, False], dtype=object))
+    assert enc.argmax(axis=1).tolist() == [col.categories.index("1"), col.categories.index("2"),
+                                           col.categories.index(True), col.categories.index(True), col.width - 1]
+
+
+def test_many_levels_keep_the_most_frequent_and_share_the_unknown_slot():
+    values = np.array([f"v{i}" for i in range(MAX_LEVELS + 10)] + ["v0"] * 5, dtype=object)
+    col = Column.fit("c", "categorical", values)
+    assert len(col.categories) == MAX_LEVELS and "v0" in col.categories
+    dropped = [f"v{i}" for i in range(MAX_LEVELS + 10) if f"v{i}" not in col.categories]
+    assert len(dropped) == 10 and col.encode(np.array(dropped, dtype=object))[:, -1].tolist() == [1.0] * 10
+
+
+def test_dates_become_numeric_parts_and_times_add_the_hour(tmp_path, reader):
+    ds = load_table(write(tmp_path, "when,x,y\n2024-05-31,1,a\n2023-01-02T13:30,2,b\n,3,a\n2022-12-25,4,b\n"))
+    pre = ds.preprocessor(standardize=False)
+    col = pre.columns[0]
+    assert col.kind == "datetime" and col.parts == ["year", "month", "day", "weekday", "hour"] and col.indicator
+    E = pre.transform(ds.X, "float64")
+    np.testing.assert_array_equal(E[0, :6], [2024, 5, 31, 4, 0.0, 0])  # a Friday, midnight
+    np.testing.assert_array_equal(E[1, :6], [2023, 1, 2, 0, 13.5, 0])  # a Monday, 13:30
+    np.testing.assert_array_equal(E[2, :6], [*col.fill, 1])  # a gap: the training medians, and the indicator
+    assert col.fill == [2023.0, 5.0, 25.0, 4.0, 0.0]
+
+
+def test_a_column_of_mostly_dates_with_other_text_is_refused_naming_the_column_and_the_option(tmp_path, reader):
+    path = write(tmp_path, "when,y\n2024-05-31,a\n2024-06-01,b\nyesterday,a\n2024-06-03,b\n")
+    with pytest.raises(DataError) as info:
+        load_table(path)
+    message = str(info.value)
+    assert f"{path}, row 3 (line 4), column 'when': 'yesterday' is not a date/time" in message
+    assert "--categorical when" in message and "--drop when" in message and "\n" not in message
+    assert load_table(path, categorical="when").kinds["when"] == ("categorical", "--categorical")
+
+
+def test_mostly_numbers_with_text_is_refused_then_settled_by_the_options(tmp_path, reader):
+    path = write(tmp_path, "a,b,y\n1,2,x\n2,?,y\n3,4,x\n4,5,y\n")
+    with pytest.raises(DataError, match=r"row 2 \(line 3\), column 'b': '\?' is not a number, though 3 of the 4 "
+                                         r"values .* --numeric b reads such values as gaps, --categorical b"):
+        load_table(path)
+    ds = load_table(path, numeric=["b"])
+    assert np.isnan(ds.X[1, 1]) and ds.preprocessor().columns[1].indicator
+    ds = load_table(path, categorical="b")
+    assert ds.preprocessor().columns[1].categories == ["2", "4", "5", "?"]
+    assert load_table(path, drop="b").features == ["a"]
+
+
+def test_numbers_named_categorical_and_overrides_checked(tmp_path, reader):
+    path = write(tmp_path, "code,x,y\n10,1.5,a\n20,2.5,b\n10,3.5,a\n30,4.5,b\n")
+    pre = load_table(path, categorical=["code"]).preprocessor()
+    assert pre.columns[0].categories == [10, 20, 30] and pre.n_inputs() == 5
+    with pytest.raises(DataError, match=r"no column 'kode' \(--categorical\); the columns are 'code', 'x', 'y'"):
+        load_table(path, categorical=["kode"])
+    with pytest.raises(DataError, match=r"column 'y' is the target; --drop names feature columns"):
+        load_table(path, drop="y")
+    with pytest.raises(DataError, match=r"no feature column left: 'code' --drop; 'x' --drop"):
+        load_table(path, drop="code,x")
+    with pytest.raises(ValueError, match="named both categorical and numeric"):
+        load_table(path, categorical="x", numeric="x")
+
+
+def test_small_text_columns_stay_categories_and_empty_columns_are_dropped(tmp_path, reader):
+    ds = load_table(write(tmp_path, "name,blank,x,y\nann,,1,a\nbob,,2,b\ncid,,3,a\n"))
+    assert ds.kinds["name"][0] == "categorical"  # unique per row, but too few rows to call it an identifier
+    assert ds.dropped["blank"].startswith("empty")
+
+
+# -- prediction and the checkpoint ------------------------------------------------------------------
+def test_preprocessing_round_trips_through_json_and_the_checkpoint(tmp_path, reader):
+    ds = load_table(write(tmp_path, messy_csv()))
+    pre = ds.preprocessor()
+    d = pre.to_dict()
+    assert d["format"] == 2 and [c["kind"] for c in d["columns"]] == ["numeric", "categorical", "categorical",
+                                                                       "datetime"]
+    assert len(d["mean"]) == pre.n_inputs() == 2 + 5 + 3 + 5
+    back = Preprocessor.from_dict(json.loads(json.dumps(d)))
+    assert back.to_dict() == d
+    np.testing.assert_array_equal(back.transform(ds.X, "float64"), pre.transform(ds.X, "float64"))
+    model = mlp.build_mlp([pre.n_inputs(), 4, 2], loss="cross_entropy")
+    loaded = mlp.load_checkpoint(mlp.save(model, tmp_path / "m.safetensors", preprocessor=pre)).preprocessor
+    assert loaded.to_dict() == d
+
+
+def test_a_format_1_checkpoint_is_still_read(tmp_path):
+    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), np.array(["x", "y"], dtype=object), ["u", "v"],
+                           ["label"], "classification")
+    d = pre.to_dict()
+    old = {k: v for k, v in d.items() if k != "columns"} | {"format": 1}
+    back = Preprocessor.from_dict(old)
+    assert [c.kind for c in back.columns] == ["numeric", "numeric"] and back.columns[0].fill is None
+    np.testing.assert_array_equal(back.transform(np.array([[2.0, 4.0]])), pre.transform(np.array([[2.0, 4.0]])))
+    with pytest.raises(DataError, match="column 'u', row 1: missing value"):  # no fill values saved: said
+        back.transform(np.array([[np.nan, 4.0]]))
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda c: c[0].update(kind="ordinal"), "column 'age': kind must be one of"),
+    (lambda c: c[0].update(fill=None, indicator="yes"), "indicator and missing must be true or false"),
+    (lambda c: c[1].update(categories=["paris", "paris"]), "column 'city': categories hold a label twice"),
+    (lambda c: c[1].update(categories=[["a"]]), "categories must be a list of labels"),
+    (lambda c: c[1].update(categories=["oslo"]), "preprocessing mean must be a list of 13 finite numbers"),
+    (lambda c: c[3].update(parts=["month", "year"]), "parts must be a non-empty list"),
+    (lambda c: c[3].update(fill=[1.0]), "fill must be a list of 4 finite numbers"),
+    (lambda c: c[3].update(extra=1), "unexpected field 'extra'"),
+    (lambda c: c.pop(), "columns do not name the features"),
+])
+def test_tampered_columns_are_refused_on_load_naming_the_file(tmp_path, edit, needle):
+    import safetensors.numpy
+
+    ds = load_table(write(tmp_path, messy_csv()))
+    pre = ds.preprocessor()
+    path = mlp.save(mlp.build_mlp([pre.n_inputs(), 2], loss="cross_entropy"), tmp_path / "m.safetensors",
+                    preprocessor=pre)
+    data = path.read_bytes()
+    header_len = int.from_bytes(data[:8], "little")
+    meta = json.loads(json.loads(data[8:8 + header_len])["__metadata__"]["mlp"])
+    edit(meta["extra"]["preprocessing"]["columns"])
+    path.write_bytes(safetensors.numpy.save(safetensors.numpy.load(data), metadata={"mlp": json.dumps(meta)}))
+    with pytest.raises(CheckpointError) as info:
+        mlp.load_checkpoint(path)
+    assert str(path) in str(info.value) and needle in str(info.value), str(info.value)
+
+
+def test_select_parses_new_rows_and_leaves_out_rows_without_a_target(tmp_path, reader):
+    pre = load_table(write(tmp_path, messy_csv())).preprocessor()
+    new = write(tmp_path, "joined,member,city,age,label\n2022-02-02,True,tokyo,,yes\n,False,,30,\n", "new.csv")
+    X, y = pre.select(read_table(new))
+    assert X.shape == (2, 4) and list(y) == ["yes", None]
+    E = pre.transform(X, "float64")
+    city = slice(2, 5 + 2)  # age, age:missing, then city's 5 slots
+    assert pre.input_names()[city] == ["city=oslo", "city=paris", "city=rome", "city:missing", "city:unknown"]
+    np.testing.assert_array_equal(E[:, city], [[0, 0, 0, 0, 1], [0, 0, 0, 1, 0]])
+    X, y = pre.select(read_table(new), need_target=True)
+    assert len(X) == 1 and list(y) == ["yes"]
+    bad = write(tmp_path, "joined,member,city,age\n2022-02-02,True,rome,old\n", "bad.csv")
+    with pytest.raises(DataError, match=r"bad.csv, row 1 \(line 2\), column 'age': 'old' is not a number"):
+        pre.select(read_table(bad))
+
+
+# -- from Python: pandas and Arrow --------------------------------------------------------------------
+def test_pandas_and_arrow_tables_read_like_the_file(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    path = write(tmp_path, messy_csv())
+    from_file = load_table(path)
+    df = pd.read_csv(path, dtype={"member": object})
+    df["joined"] = pd.to_datetime(df["joined"])
+    for frame in (df, pa.Table.from_pandas(df, preserve_index=False)):
+        ds = load_table(frame, target="label")
+        assert ds.kinds.keys() == from_file.kinds.keys() and ds.dropped.keys() == from_file.dropped.keys()
+        np.testing.assert_array_equal(ds.left_out, from_file.left_out)
+        pre = from_file.preprocessor()
+        np.testing.assert_allclose(pre.transform(pre.select(from_frame(frame))[0], "float64"),
+                                   pre.transform(pre.select(read_table(path))[0], "float64"))
+        np.testing.assert_array_equal(pre.transform(ds.X), pre.transform(from_file.X))
+    with pytest.raises(TypeError, match="pandas DataFrame or a pyarrow Table"):
+        from_frame([[1, 2]])
+
+
+# -- the command line ---------------------------------------------------------------------------------
+def run(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "mlp", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_cli_trains_on_a_messy_table_and_predicts_unseen_values(tmp_path):
+    path, ckpt = write(tmp_path, messy_csv(120)), tmp_path / "m.safetensors"
+    r = run("train", "--data", str(path), "--epochs", "3", "--save", str(ckpt), "--verbose", "--backend", "numpy")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "118 rows (2 left out: target missing), 4 features" in out
+    assert "columns categorical (one-hot, with an unknown slot): 2 (city, member)" in out
+    assert "columns dropped, identifier-like: 1 (id)" in out and "  column 'age': numeric (numbers)" in out
+    new = write(tmp_path, "age,city,member,joined\n,tokyo,True,\n99,,False,2030-01-01T23:59\n", "new.csv")
+    r = run("predict", str(ckpt), str(new), "--proba")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "label,proba_no,proba_yes" and len(lines) == 3
+    assert all(line.split(",")[0] in ("yes", "no") for line in lines[1:])
+    r = run("evaluate", str(ckpt), "--data", str(path))
+    assert r.returncode == 0 and "(118 samples)" in r.stdout, r.stderr
+    r = run("train", "--data", "xor", "--categorical", "a", "--quiet")
+    assert r.returncode == 2 and "--categorical" in r.stderr and "apply to a table of your own" in r.stderr
