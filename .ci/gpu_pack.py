@@ -233,7 +233,8 @@ def prepare_dir(pack):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog=".ci/gpu-pack", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+                                epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", nargs="?", default=str(ROOT / ".whl"), help="the pack's folder (default: .whl)")
     p.add_argument("--data-dir", help="data root holding mnist/ (or the four files); default $MLP_DATA_DIR, "
                                       "else ../shared/data")

@@ -174,7 +174,8 @@ def _machine_rows(r):
     elif r.get("dry_run"):
         rows.append(("GPU", "none (dry run: NumPy on the CPU stands in for each GPU backend)"))
     if smi.get("driver") or smi.get("cuda"):
-        rows.append(("driver", f"{smi.get('driver', '?')}" + (f", CUDA {smi['cuda']} (driver API)" if smi.get("cuda") else "")))
+        rows.append(("driver", f"{smi.get('driver', '?')}"
+                     + (f", CUDA {smi['cuda']} (driver API)" if smi.get("cuda") else "")))
     v = m.get("versions", {})
     if v.get("python"):
         rows.append(("Python", v["python"]))
@@ -183,7 +184,8 @@ def _machine_rows(r):
     cupy = dev.get("cupy", {})
     cupy_v = cupy.get("version") or dists.get("cupy-cuda13x") or dists.get("cupy-cuda12x") or dists.get("cupy")
     if cupy_v:
-        rows.append(("CuPy", cupy_v + (f" (CUDA runtime {cupy['runtime']}, driver {cupy['driver']})" if cupy.get("runtime") else "")
+        rows.append(("CuPy", cupy_v
+                     + (f" (CUDA runtime {cupy['runtime']}, driver {cupy['driver']})" if cupy.get("runtime") else "")
                      + (f"; error: {cupy['error']}" if cupy.get("error") else "")))
     jax = dev.get("jax", {})
     if jax.get("version") or dists.get("jax"):
@@ -240,8 +242,8 @@ def render(r):
     verdict = ", ".join(f"{s['title']}: {STATUS_WORDS.get(s['status'], s['status'])}" for s in steps)
     when = r.get("finished") or r.get("updated") or r.get("started")
     state = "" if r.get("finished") else " **(still running when this was written)**"
-    L += [f"`{r.get('command', '.ci/gpu')}` on {when}: {_f(r.get('elapsed_s'), '.0f')} s of a {r.get('budget_s', 0):.0f} s "
-          f"budget{state}.", "", f"Result: {verdict or 'nothing ran'}.", ""]
+    L += [f"`{r.get('command', '.ci/gpu')}` on {when}: {_f(r.get('elapsed_s'), '.0f')} s "
+          f"of a {r.get('budget_s', 0):.0f} s budget{state}.", "", f"Result: {verdict or 'nothing ran'}.", ""]
     if r.get("warnings"):
         L += [f"- **warning:** {w}" for w in r["warnings"]] + [""]
 
@@ -311,8 +313,8 @@ def render(r):
                 L += [f"### {cname}: {sizes} {cfg.get('activation')}, {str(cfg.get('loss')).replace('_', '-')} loss, "
                       f"mini-batch {cfg.get('batch')}, SGD lr {cfg.get('lr')}", ""]
                 L += [f"{data.get('data', '?')}; {data.get('samples_per_epoch', 0):,} samples an epoch; "
-                      f"{data.get('warmup')} warm-up + {data.get('epochs')} timed epochs of each contender, interleaved; "
-                      f"{data.get('dtype')}. `{b.get('command', '')}`", ""]
+                      f"{data.get('warmup')} warm-up + {data.get('epochs')} timed epochs of each contender, "
+                      f"interleaved; {data.get('dtype')}. `{b.get('command', '')}`", ""]
                 size = (data.get("matmul") or {}).get("size")
                 table = bench_table(cfg, mm, size)
                 L += table + [""]

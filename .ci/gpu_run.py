@@ -165,7 +165,7 @@ def run_all(procs, limit, extra_envs):
     limit = max(0.0, limit)
     grace = min(GRACE, max(3.0, 0.15 * limit))
     stop_at = time.monotonic() + max(0.0, limit - grace)
-    for p, extra in zip(procs, extra_envs):
+    for p, extra in zip(procs, extra_envs, strict=True):
         p.limit = limit
         p.start(extra)
     while any(p.popen.poll() is None for p in procs):
@@ -282,7 +282,8 @@ class Run:
         r = self.report
         r["elapsed_s"] = time.monotonic() - self.t0
         r["updated"] = now_iso()
-        for name, text in (("report.json", json.dumps(r, indent=1, default=str)), ("gpu.md", self.scrub(self._render()))):
+        for name, text in (("report.json", json.dumps(r, indent=1, default=str)),
+                           ("gpu.md", self.scrub(self._render()))):
             tmp = self.out / (name + ".tmp")
             tmp.write_text(text + "\n")
             os.replace(tmp, self.out / name)
@@ -333,7 +334,8 @@ class Run:
                 f.write(traceback.format_exc())
         finally:
             rec["seconds"] = time.monotonic() - t0
-            say(f"{name}: {rec['status']} after {rec['seconds']:.0f} s" + (f" ({rec['detail']})" if rec["detail"] else ""))
+            say(f"{name}: {rec['status']} after {rec['seconds']:.0f} s"
+                + (f" ({rec['detail']})" if rec["detail"] else ""))
             self.write_report()
         return rec
 
@@ -353,7 +355,8 @@ class Run:
             self.report["pack"] = {
                 "path": os.path.relpath(pack, ROOT) if str(pack).startswith(str(ROOT)) else str(pack),
                 "files": len(files), "mib": sum(f.stat().st_size for f in files) / 2**20,
-                "commit": (manifest.get("tree") or {}).get("commit"), "dirty": (manifest.get("tree") or {}).get("dirty"),
+                "commit": (manifest.get("tree") or {}).get("commit"),
+                "dirty": (manifest.get("tree") or {}).get("dirty"),
                 "created": manifest.get("created"), "wheels": [w.name for w in wheels]}
             if not wheels:
                 problems.append(f"{pack}: no wheels in it")
@@ -590,7 +593,8 @@ class Run:
                                                  summary=parsed["summary"], detail=detail)
             worst = _worse(worst, status)
         rec["status"] = worst
-        rec["detail"] = "; ".join(f"{label}: {s.get('summary') or s['status']}" for label, s in self.report["tests"].items())
+        rec["detail"] = "; ".join(f"{label}: {s.get('summary') or s['status']}"
+                                  for label, s in self.report["tests"].items())
 
     # 3. bench ------------------------------------------------------------------------------------
     def bench(self, rec, end):
@@ -822,7 +826,8 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="folder for gpu.md, report.json and logs/ (created)")
     p.add_argument("--pack", help="the folder .ci/gpu-pack made (wheels/, data/): installed into a virtual "
-                                  "environment of the run's own; without it, this Python's packages are used as they are")
+                                  "environment of the run's own; without it, this Python's packages are used "
+                                  "as they are")
     p.add_argument("--dry-run", action="store_true", help="the same steps on the CPU, NumPy standing in for the GPU")
     p.add_argument("--budget", type=float, default=None,
                    help=f"seconds for the whole run (default {BUDGET:.0f}; dry run {DRY_BUDGET:.0f}); each step gets "

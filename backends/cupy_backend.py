@@ -13,7 +13,9 @@ def create(device=None) -> Backend:
     try:
         import cupy
     except ImportError as e:
-        raise BackendUnavailableError(f"cupy backend: CuPy is not installed ({e}); install it with: {INSTALL}") from None
+        raise BackendUnavailableError(
+            f"cupy backend: CuPy is not installed ({e}); install it with: {INSTALL}"
+        ) from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDARuntimeError: no driver, no device, CUDA_VISIBLE_DEVICES=""

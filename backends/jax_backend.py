@@ -91,7 +91,8 @@ def _device(jax, device):
         ) from None
     i = int(index or 0)
     if i >= len(devices):
-        raise ValueError(f"MLP_DEVICE={device!r} does not exist for the jax backend: there are {len(devices)} {kind} devices")
+        raise ValueError(f"MLP_DEVICE={device!r} does not exist for the jax backend: "
+                         f"there are {len(devices)} {kind} devices")
     return devices[i]
 
 

@@ -81,7 +81,7 @@ class NumpyKernels:
             offset[w] += sizes[i]
         arrays = [groups[g][0][o : o + int(np.prod(shape))].reshape(shape) for g, o, shape in layout]
         if values is not None:
-            for a, v in zip(arrays, values):
+            for a, v in zip(arrays, values, strict=True):
                 a[...] = v  # the same float64 -> dtype rounding as asarray; a fresh buffer of our own
         return self.Bank(tuple(arrays), tuple(g for g, _ in groups), tuple(w for _, w in groups), tuple(layout))
 

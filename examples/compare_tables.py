@@ -5,6 +5,9 @@ writes a clean table and a messy version of it (a numeric column turned into tex
 columns, an identifier column, a date column; class labels as text), splits each once (75/25, seed 0), and
 scores three ways on the same held-out rows:
 
+A larger table made here (:func:`synthetic`: 50,000 rows of ``make_classification``, with text categories, one
+of 200 levels, and gaps) compares the times on a table of some size.
+
 * **mlp**: ``mlp train --data train.csv`` on the raw file with its defaults, then ``mlp predict`` on the
   raw test file; the seconds are both commands' wall time (Python start-up, and the checkpoint that
   ``mlp train`` writes after every epoch, included);
@@ -18,7 +21,7 @@ Scores: accuracy for classification, R2 for regression.  Every library runs on o
 (``OMP_NUM_THREADS=1``), so the seconds compare on a shared machine.  Run::
 
     python examples/compare_tables.py            # prints a Markdown table
-    python examples/compare_tables.py --quick    # iris and diabetes only
+    python examples/compare_tables.py --quick    # iris and diabetes only, no synthetic table
 """
 from __future__ import annotations
 
@@ -53,6 +56,26 @@ def bundled(name):
         return X, d.target.rename("target"), "regression"
     names = np.asarray(d.target_names)
     return X, pd.Series(names[d.target.to_numpy()], name="target"), "classification"
+
+
+def synthetic(n=50_000, seed=SEED):
+    """A larger table made here (no download): ``make_classification`` (3 classes, 20 features, 10 informative)
+    with two features turned into text (8 levels, and one of 200 levels in shuffled order), gaps in three
+    columns, as ``(frame, target series, "classification")``."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n, n_features=20, n_informative=10, n_redundant=4, n_classes=3,
+                               n_clusters_per_class=2, flip_y=0.02, random_state=seed)
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    levels = np.array(["a", "b", "c", "d", "e", "f", "g", "h"])
+    frame["x0"] = levels[pd.qcut(frame["x0"], 8, labels=False).to_numpy()]
+    names = np.array([f"shop-{k:03d}" for k in rng.permutation(200)])  # many levels, no order in the names
+    frame["x1"] = names[pd.qcut(frame["x1"], 200, labels=False).to_numpy()]
+    for col in ("x2", "x3", "x0"):
+        frame.loc[rng.random(n) < 0.1, col] = None
+    frame = frame.rename(columns={"x0": "grade", "x1": "shop"})
+    return frame, pd.Series(np.array(["red", "green", "blue"])[y], name="target"), "classification"
 
 
 def messy(X: pd.DataFrame, seed=SEED) -> pd.DataFrame:
@@ -147,26 +170,28 @@ def main(argv=None):
     from sklearn.model_selection import train_test_split
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="iris and diabetes only")
+    parser.add_argument("--quick", action="store_true", help="iris and diabetes only, no synthetic table")
     args = parser.parse_args(argv)
     names = ["iris", "diabetes"] if args.quick else ["iris", "wine", "breast_cancer", "diabetes"]
+    tables = [(name, version, table, y, task) for name in names for X, y, task in [bundled(name)]
+              for version, table in (("clean", X), ("messy", messy(X)))]
+    if not args.quick:
+        tables.append(("synthetic", "50k rows", *synthetic()))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
-            X, y, task = bundled(name)
-            for version, table in (("clean", X), ("messy", messy(X))):
-                Xtr, Xte, ytr, yte = train_test_split(table, y, test_size=0.25, random_state=SEED,
-                                                      stratify=y if task == "classification" else None)
-                folder = Path(tmp) / f"{name}-{version}"
-                folder.mkdir()
-                train = Xtr.assign(target=ytr.to_numpy())
-                test = Xte.assign(target=yte.to_numpy())
-                results = [run_mlp(task, train, test, folder), run_hgb(task, Xtr, ytr, Xte, yte),
-                           run_sklearn_mlp(task, Xtr, ytr, Xte, yte)]
-                rows.append((f"{name} ({version})", f"{len(table)}x{table.shape[1]}",
-                             "accuracy" if task == "classification" else "R2", results))
-                print(f"  {rows[-1][0]}: " + ", ".join(f"{s:.3f} in {t:.1f} s" for s, t in results),
-                      file=sys.stderr, flush=True)
+        for name, version, table, y, task in tables:
+            Xtr, Xte, ytr, yte = train_test_split(table, y, test_size=0.25, random_state=SEED,
+                                                  stratify=y if task == "classification" else None)
+            folder = Path(tmp) / f"{name}-{version}".replace(" ", "-")
+            folder.mkdir()
+            train = Xtr.assign(target=ytr.to_numpy())
+            test = Xte.assign(target=yte.to_numpy())
+            results = [run_mlp(task, train, test, folder), run_hgb(task, Xtr, ytr, Xte, yte),
+                       run_sklearn_mlp(task, Xtr, ytr, Xte, yte)]
+            rows.append((f"{name} ({version})", f"{len(table)}x{table.shape[1]}",
+                         "accuracy" if task == "classification" else "R2", results))
+            print(f"  {rows[-1][0]}: " + ", ".join(f"{s:.3f} in {t:.1f} s" for s, t in results),
+                  file=sys.stderr, flush=True)
     print("| table | rows x columns | score | mlp CLI (raw file) | s | HistGradientBoosting | s | "
           "scikit-learn MLP pipeline | s |")
     print("|---|---|---|---|---|---|---|---|---|")

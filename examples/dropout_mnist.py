@@ -57,7 +57,7 @@ def run(p, args, data):
                       progress=False, callbacks=[DecayLearningRate(args.lr, 10.0)])
     seconds = time.perf_counter() - start
     h = history.history
-    for e, (a, v) in enumerate(zip(h["accuracy"], h["val_accuracy"])):
+    for e, (a, v) in enumerate(zip(h["accuracy"], h["val_accuracy"], strict=True)):
         print(f"p={p}: epoch {e + 1}: train {a:.4f} test {v:.4f} gap {a - v:+.4f}", flush=True)
     return {"p": p, "train_accuracy": h["accuracy"], "test_accuracy": h["val_accuracy"],
             "loss": h["loss"], "seconds": seconds}
@@ -81,16 +81,17 @@ def svg(runs, path):
         for i in range(0, n, max(n // 6, 1)):
             out.append(f'<text x="{sx(i)}" y="{H - pad + 14}" text-anchor="middle" font-size="10">{i + 1}</text>')
         out.append(f'<text x="{x0 + W / 2}" y="{H - 8}" text-anchor="middle" font-size="11">epoch</text>')
-        for (label, s), c in zip(series, colours):
+        for (label, s), c in zip(series, colours, strict=True):
             pts = " ".join(f"{sx(i):.1f},{sy(v):.1f}" for i, v in enumerate(s))
             out.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2"/>')
-        for j, ((label, _), c) in enumerate(zip(series, colours)):
+        for j, ((label, _), c) in enumerate(zip(series, colours, strict=True)):
             out.append(f'<text x="{x0 + pad + 8}" y="{pad + 16 + 14 * j}" font-size="11" fill="{c}">{label}</text>')
         return out
 
     names = [("no dropout" if r["p"] == 0 else f"dropout p={r['p']}") for r in runs]
-    acc = [(n, r["test_accuracy"]) for n, r in zip(names, runs)]
-    gap = [(n, [a - v for a, v in zip(r["train_accuracy"], r["test_accuracy"])]) for n, r in zip(names, runs)]
+    acc = [(n, r["test_accuracy"]) for n, r in zip(names, runs, strict=True)]
+    gap = [(n, [a - v for a, v in zip(r["train_accuracy"], r["test_accuracy"], strict=True)])
+           for n, r in zip(names, runs, strict=True)]
     lo = min(min(s) for _, s in acc)
     body = panel(0, "test accuracy", acc, max(0.97, lo - 0.001), 1.0, lambda v: f"{100 * v:.1f}%")
     body += panel(W, "train - test accuracy", gap, min(0.0, min(min(s) for _, s in gap)),

@@ -40,6 +40,7 @@ from mlp.core.errors import CheckpointError, DataError, DivergenceError, Downloa
 from mlp.io import datasets, tables  # noqa: E402
 from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save  # noqa: E402
 from mlp.core.gradcheck import gradcheck  # noqa: E402
+from mlp.io.onnx import export_onnx  # noqa: E402  (onnx is imported only when it is called)
 from mlp.core.kernels import Kernels, get_kernels  # noqa: E402
 from mlp.core.layers import (Dropout, Embedding, Identity, Layer, LeakyReLU, Linear, ReLU, Sigmoid,  # noqa: E402
                              StepContext, Tanh)
@@ -73,6 +74,7 @@ __all__ = [
     "History",
     "ModelCheckpoint",
     "evaluate",
+    "export_onnx",
     "fit",
     "l1_strength",
     "l2_weight_decay",
@@ -111,4 +113,5 @@ __all__ = [
     "get_loss",
     "gradcheck",
     "save",
+    "__version__",
 ]

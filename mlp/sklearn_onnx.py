@@ -146,12 +146,12 @@ def _convert_classifier(scope, operator, container):
     est = operator.raw_operator
     g, z, dtype, proto = _forward(scope, operator, container)
     label = operator.outputs[0].full_name
-    half = g.const(np.asarray(0.5, dtype=dtype), "half")
     if est.out_activation_ == "softmax":
         p = g.node("Softmax", [z], axis=1, hint="softmax")
         index = g.node("ArgMax", [p], axis=1, keepdims=0, hint="index")
     elif _multilabel(est):  # the indicator matrix, int64 (N, n_labels)
         p = g.node("Sigmoid", [z], hint="sigmoid")
+        half = g.const(np.asarray(0.5, dtype=dtype), "half")
         g.node("Cast", [g.node("Greater", [p, half], hint="on")], to=elem_type(np.int64), outputs=[label])
         index = None
     else:  # two classes on one logistic output: columns [1 - p, p], the label where p > 0.5
@@ -159,6 +159,7 @@ def _convert_classifier(scope, operator, container):
         p = g.node("Concat", [g.node("Sub", [g.const(np.asarray(1.0, dtype=dtype), "one"), p1], hint="p0"), p1],
                    axis=1, hint="p01")
         flat = g.node("Reshape", [p1, g.const(np.array([-1], dtype=np.int64), "flat")], hint="p_flat")
+        half = g.const(np.asarray(0.5, dtype=dtype), "half")
         index = g.node("Cast", [g.node("Greater", [flat, half], hint="above")], to=elem_type(np.int64), hint="index")
     if index is not None:
         decode_labels(g, index, _classifier_labels(scope, est), outputs=[label])

@@ -66,7 +66,9 @@ def test_json_numbers_are_consistent(quick_report):
     assert set(report["configs"]) == {"book", "mid"}
     for name, cfg in report["configs"].items():
         samples = report["samples_per_epoch"]
-        assert cfg["flops_per_epoch"] == 6 * samples * sum(a * b for a, b in zip(cfg["sizes"], cfg["sizes"][1:]))
+        # pairwise zip(x, x[1:]) over consecutive layer sizes: one pair fewer than sizes, by design
+        assert cfg["flops_per_epoch"] == 6 * samples * sum(
+            a * b for a, b in zip(cfg["sizes"], cfg["sizes"][1:], strict=False))
         rows = {r["name"]: r for r in cfg["rows"]}
         for r in cfg["rows"]:
             assert len(r["seconds"]) == report["epochs"] and all(s > 0 for s in r["seconds"])
@@ -186,19 +188,19 @@ def test_every_contender_trains_the_same_network(config):
         assert c.epoch(0, 60) > 0
     state = fit.model.state_dict()
     want = [(state[f"W{i}"], state[f"b{i}"]) for i in range(len(weights))]
-    got = {"hand-written": list(zip(hand.Ws, hand.bs)),
-           "per-example": [(w.T, b[:, 0]) for w, b in zip(book.weights, book.biases)]}
+    got = {"hand-written": list(zip(hand.Ws, hand.bs, strict=True)),
+           "per-example": [(w.T, b[:, 0]) for w, b in zip(book.weights, book.biases, strict=True)]}
     if jax is not None:
         got["jax scan"] = [(np.asarray(W), np.asarray(b)) for W, b in contenders[3].params]
         jstate = contenders[4].model.state_dict()
         got["mlp jax"] = [(jstate[f"W{i}"], jstate[f"b{i}"]) for i in range(len(weights))]
     if sk is not None:
-        got["scikit-learn"] = list(zip(skl.clf.coefs_, skl.clf.intercepts_))
+        got["scikit-learn"] = list(zip(skl.clf.coefs_, skl.clf.intercepts_, strict=True))
     if torch is not None:
         lins = [m for m in contenders[-1].net if isinstance(m, torch.nn.Linear)]
         got["pytorch"] = [(l.weight.detach().numpy().T, l.bias.detach().numpy()) for l in lins]
     for who, params in got.items():
-        for (W, b), (W0, b0) in zip(params, want):
+        for (W, b), (W0, b0) in zip(params, want, strict=True):
             np.testing.assert_allclose(W, W0, rtol=1e-9, atol=1e-12, err_msg=who)
             np.testing.assert_allclose(b, b0, rtol=1e-9, atol=1e-12, err_msg=who)
-    assert any(not np.allclose(W, w0) for (W, _), (w0, _) in zip(want, weights)), "nothing was trained"
+    assert any(not np.allclose(W, w0) for (W, _), (w0, _) in zip(want, weights, strict=True)), "nothing was trained"

@@ -24,7 +24,7 @@ def _sig(z):
 def reference_backprop(weights, biases, x, y, quadratic):
     """Gradients of one example's cost, layer by layer: (nabla_b, nabla_w)."""
     activations, zs = [x], []
-    for w, b in zip(weights, biases):
+    for w, b in zip(weights, biases, strict=True):
         zs.append(w @ activations[-1] + b)
         activations.append(_sig(zs[-1]))
     delta = activations[-1] - y
@@ -44,11 +44,11 @@ def reference_update(weights, biases, batch, eta, quadratic, lmbda=0.0, n=1):
     sum_w = [np.zeros_like(w) for w in weights]
     for x, y in batch:
         nb, nw = reference_backprop(weights, biases, x, y, quadratic)
-        sum_b = [s + d for s, d in zip(sum_b, nb)]
-        sum_w = [s + d for s, d in zip(sum_w, nw)]
+        sum_b = [s + d for s, d in zip(sum_b, nb, strict=True)]
+        sum_w = [s + d for s, d in zip(sum_w, nw, strict=True)]
     m = len(batch)
-    return ([(1 - eta * lmbda / n) * w - eta / m * g for w, g in zip(weights, sum_w)],
-            [b - eta / m * g for b, g in zip(biases, sum_b)])
+    return ([(1 - eta * lmbda / n) * w - eta / m * g for w, g in zip(weights, sum_w, strict=True)],
+            [b - eta / m * g for b, g in zip(biases, sum_b, strict=True)])
 
 
 def copies(net):
@@ -56,7 +56,7 @@ def copies(net):
 
 
 def max_difference(a, b):
-    return max(float(np.max(np.abs(np.asarray(x, dtype=np.float64) - y))) for x, y in zip(a, b))
+    return max(float(np.max(np.abs(np.asarray(x, dtype=np.float64) - y))) for x, y in zip(a, b, strict=True))
 
 
 def toy_data(n=60, n_in=4, n_out=3, seed=0, labels=False):
@@ -65,8 +65,8 @@ def toy_data(n=60, n_in=4, n_out=3, seed=0, labels=False):
     X = rng.standard_normal((n, n_in))
     k = (np.argmax(X[:, :n_out], axis=1) + (X[:, -1] > 1)) % n_out  # learnable, not trivial
     if labels:
-        return [(x.reshape(n_in, 1), int(t)) for x, t in zip(X, k)]
-    return [(x.reshape(n_in, 1), np.eye(n_out)[t].reshape(n_out, 1)) for x, t in zip(X, k)]
+        return [(x.reshape(n_in, 1), int(t)) for x, t in zip(X, k, strict=True)]
+    return [(x.reshape(n_in, 1), np.eye(n_out)[t].reshape(n_out, 1)) for x, t in zip(X, k, strict=True)]
 
 
 # -- the book's sessions on a small MNIST subset -----------------------------------------------------
@@ -302,7 +302,7 @@ def test_sgd_shuffles_the_callers_list_as_random_shuffle_does(capsys):
     random.seed(4)
     net = network.Network([4, 5, 3])
     net.SGD(data, 2, 5, 1.0)
-    assert all(a is b for a, b in zip(data, expected))
+    assert all(a is b for a, b in zip(data, expected, strict=True))
     assert capsys.readouterr().out == "Epoch 0 complete\nEpoch 1 complete\n"
 
 
@@ -348,7 +348,7 @@ def test_backprop_equals_the_per_example_maths_and_finite_differences(module, co
 
     def cost_at(ws, bs):
         a = x
-        for w, b in zip(ws, bs):
+        for w, b in zip(ws, bs, strict=True):
             a = _sig(w @ a + b)
         return fn(a, y)
 
@@ -382,7 +382,7 @@ def test_an_epoch_agrees_with_the_books_algorithm(lmbda, capsys):
         random.shuffle(book)
         for k in range(0, len(book), 10):
             weights, biases = reference_update(weights, biases, book[k:k + 10], 0.9, False, lmbda, len(book))
-    assert all(a is b for a, b in zip(ours, book))
+    assert all(a is b for a, b in zip(ours, book, strict=True))
     assert max_difference(net.weights + net.biases, weights + biases) < 1e-12
 
 
@@ -481,14 +481,16 @@ def test_accuracy_and_evaluate_count_correct_examples():
 
 def test_zip_inputs_and_monitor_flags_without_data(capsys):
     net = network2.Network([4, 5, 3])
-    xs, ys = zip(*toy_data(n=20))
-    lists = net.SGD(zip(xs, ys), 2, 5, 0.5, evaluation_data=zip(*zip(*toy_data(n=10, labels=True))),
+    xs, ys = zip(*toy_data(n=20), strict=True)
+    lists = net.SGD(zip(xs, ys, strict=True), 2, 5, 0.5,
+                    evaluation_data=zip(*zip(*toy_data(n=10, labels=True), strict=True), strict=True),
                     monitor_evaluation_accuracy=True)
     assert [len(v) for v in lists] == [0, 2, 0, 0]
     with pytest.raises(ValueError, match="monitor_evaluation_cost=True needs evaluation_data"):
         net.SGD(toy_data(), 1, 10, 0.5, monitor_evaluation_cost=True)
     chapter1 = network.Network([4, 5, 3])
-    chapter1.SGD(zip(xs, ys), 1, 5, 1.0, zip(*zip(*toy_data(n=10, labels=True))))  # test data by position
+    # test data by position
+    chapter1.SGD(zip(xs, ys, strict=True), 1, 5, 1.0, zip(*zip(*toy_data(n=10, labels=True), strict=True), strict=True))
     assert re.fullmatch(r"Epoch 0: \d+ / 10", capsys.readouterr().out.splitlines()[-1])
 
 

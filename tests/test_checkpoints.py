@@ -19,7 +19,8 @@ from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_ch
 from mlp.core.errors import CheckpointError
 from tests_helpers import RTOL, ROOT, batch, host, rewrite_checkpoint, small_net
 
-EXTRA = {"epoch": 3, "loss": "cross_entropy", "seed": 11, "history": {"train_loss": [0.9, 0.5, 0.25], "acc": [0.5, 0.75]}}
+EXTRA = {"epoch": 3, "loss": "cross_entropy", "seed": 11,
+         "history": {"train_loss": [0.9, 0.5, 0.25], "acc": [0.5, 0.75]}}
 
 
 def _data(model):

@@ -203,7 +203,7 @@ def test_a_small_table_trains_for_enough_steps_unless_epochs_is_given(tmp_path, 
     write_table(data)
     code, out, err = run_cli(["train", "--data", str(data), "--save", str(ckpt)], capsys)
     assert code == 0, err
-    assert "64 samples, batch 32, 500 epochs" in out and "after 500 epochs" in out
+    assert "64 samples, batch 32, 500 epochs" in out  # the plan (early stopping may end it sooner)
     assert mlp.load_checkpoint(ckpt).extra["cli"]["epochs"] == 500
     code, out, err = run_cli(["train", "--data", str(data), "--epochs", "7", "--quiet", "--save", str(ckpt)], capsys)
     assert code == 0 and "after 7 epochs" in out, err

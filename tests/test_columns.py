@@ -11,7 +11,7 @@ import pytest
 
 import mlp
 from mlp.core.errors import CheckpointError, DataError
-from mlp.io.columns import MAX_LEVELS, Column
+from mlp.io.columns import MAX_CODES, MAX_LEVELS, Column
 from mlp.io.tables import Preprocessor, from_frame, load_table, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,12 +105,28 @@ def test_categories_match_across_readers_numbers_and_text_booleans_and_words():
                                            col.categories.index(True), col.categories.index(True), col.width - 1]
 
 
-def test_many_levels_keep_the_most_frequent_and_share_the_unknown_slot():
-    values = np.array([f"v{i}" for i in range(MAX_LEVELS + 10)] + ["v0"] * 5, dtype=object)
+def test_up_to_max_levels_one_hot_and_more_become_one_code_input():
+    values = np.array([f"v{i}" for i in range(MAX_LEVELS)], dtype=object)
     col = Column.fit("c", "categorical", values)
-    assert len(col.categories) == MAX_LEVELS and "v0" in col.categories
-    dropped = [f"v{i}" for i in range(MAX_LEVELS + 10) if f"v{i}" not in col.categories]
-    assert len(dropped) == 10 and col.encode(np.array(dropped, dtype=object))[:, -1].tolist() == [1.0] * 10
+    assert not col.codes and col.width == MAX_LEVELS + 1
+    more = np.array([f"v{i}" for i in range(MAX_LEVELS + 1)] + [None], dtype=object)
+    col = Column.fit("c", "categorical", more)
+    assert col.codes and col.width == 1 and col.n_slots == MAX_LEVELS + 1 + 2 and col.scaled() == [False]
+    assert col.input_names() == ["c:code"]
+    codes = col.encode(np.array(["v1", None, "never seen", "v0"], dtype=object))
+    assert codes.shape == (4, 1)
+    assert codes[:, 0].tolist() == [col.categories.index("v1"), MAX_LEVELS + 1, MAX_LEVELS + 2,
+                                    col.categories.index("v0")]
+    assert Column.from_dict(col.to_dict()) == col and col.to_dict()["codes"] is True
+    assert "codes" not in Column.fit("c", "categorical", values).to_dict()  # one-hot files read as before
+
+
+def test_many_levels_keep_the_most_frequent_and_share_the_unknown_code():
+    values = np.array([f"v{i}" for i in range(MAX_CODES + 10)] + ["v0"] * 5, dtype=object)
+    col = Column.fit("c", "categorical", values)
+    assert col.codes and len(col.categories) == MAX_CODES and "v0" in col.categories
+    dropped = [f"v{i}" for i in range(MAX_CODES + 10) if f"v{i}" not in col.categories]
+    assert len(dropped) == 10 and col.encode(np.array(dropped, dtype=object))[:, 0].tolist() == [MAX_CODES] * 10
 
 
 def test_dates_become_numeric_parts_and_times_add_the_hour(tmp_path, reader):
@@ -197,7 +213,9 @@ def test_a_format_1_checkpoint_is_still_read(tmp_path):
 
 @pytest.mark.parametrize("edit,needle", [
     (lambda c: c[0].update(kind="ordinal"), "column 'age': kind must be one of"),
-    (lambda c: c[0].update(fill=None, indicator="yes"), "indicator and missing must be true or false"),
+    (lambda c: c[0].update(fill=None, indicator="yes"), "indicator, missing and codes must be true or false"),
+    (lambda c: c[1].update(codes=1), "column 'city': indicator, missing and codes must be true or false"),
+    (lambda c: c[0].update(codes=True), "column 'age': unexpected field 'codes'"),
     (lambda c: c[1].update(categories=["paris", "paris"]), "column 'city': categories hold a label twice"),
     (lambda c: c[1].update(categories=[["a"]]), "categories must be a list of labels"),
     (lambda c: c[1].update(categories=["oslo"]), "preprocessing mean must be a list of 13 finite numbers"),

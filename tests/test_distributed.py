@@ -360,7 +360,6 @@ def test_shards_partition_the_batch_evenly(i, j, size):
 
 
 def test_one_process_communicator_changes_nothing_in_fit():
-    import mlp
     from mpi_worker import parity_fit, parity_setup
 
     runs = []

@@ -15,7 +15,7 @@ P = 0.4
 def dropout_net(backend="numpy", dtype="float64", p=P, sizes=(5, 16, 12, 3), seed=3, activation=mlp.Tanh):
     """Linear, activation, Dropout(p) per hidden layer, then a Linear output."""
     layers = []
-    for a, b in zip(sizes[:-2], sizes[1:-1]):
+    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
         layers += [mlp.Linear(a, b), activation(), mlp.Dropout(p)]
     layers.append(mlp.Linear(sizes[-2], sizes[-1]))
     return mlp.Sequential(layers, backend=backend, dtype=dtype, seed=seed)
@@ -98,12 +98,12 @@ def test_masks_identical_on_every_backend(backend, dtype):
         if model.backend.compiler is not None:  # JAX: one compiled call instead of hundreds of small ones
             pass_ = model.backend.compiler.jit(pass_)
         Y, caches = pass_(model.parameters(), X)
-        return host(Y), [host(c) for l, c in zip(model.layers, caches) if isinstance(l, mlp.Dropout)]
+        return host(Y), [host(c) for l, c in zip(model.layers, caches, strict=True) if isinstance(l, mlp.Dropout)]
 
     Y_ref, ref_masks = run(dropout_net("numpy", "float64"), X)
     Y, masks = run(dropout_net(backend, dtype), backend.asarray(X, dtype=dtype))
     assert len(masks) == 2
-    for m, r in zip(masks, ref_masks):
+    for m, r in zip(masks, ref_masks, strict=True):
         np.testing.assert_array_equal(m == 0, r == 0)
         np.testing.assert_allclose(m, r, rtol=RTOL[dtype])
     np.testing.assert_allclose(Y, Y_ref, rtol=RTOL[dtype], atol=RTOL[dtype])
@@ -157,7 +157,7 @@ def test_gradients_with_a_fixed_mask_match_finite_differences():
     _, grads = backward(params, caches, grad(apply(Y, T)[1], T), False)
     eps, worst = 1e-5, 0.0
     xp = model.xp
-    for i, (p, g) in enumerate(zip(params, grads)):
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
         p_host, g_host = host(p), host(g)
         for idx in list(np.ndindex(p_host.shape))[:12]:
             trial = []
@@ -226,7 +226,7 @@ def test_l1_step_is_the_books_rule():
     loss = mlp.CrossEntropy()
     loss.forward(model.forward(X), T)
     model.backward(loss.backward())
-    grads = dict(zip(model.param_names(), [host(g) for g in model.gradients()]))
+    grads = dict(zip(model.param_names(), [host(g) for g in model.gradients()], strict=True))
     mlp.SGD(eta, l1=mlp.l1_strength(lmbda, n)).step(model)
     after = model.state_dict()
     for name, w in before.items():

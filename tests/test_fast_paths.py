@@ -142,7 +142,7 @@ def _host(x):
 def _compare(got, ref, dtype, what):
     if isinstance(ref, tuple):
         assert isinstance(got, tuple) and len(got) == len(ref), what
-        for i, (g, r) in enumerate(zip(got, ref)):
+        for i, (g, r) in enumerate(zip(got, ref, strict=True)):
             _compare(g, r, dtype, f"{what}[{i}]")
         return
     if ref is None:
@@ -171,7 +171,7 @@ def test_fast_path_matches_reference(name, shape, layout, dtype):
         want = getattr(REF, name)(*ref_args)
         what = f"{name} case {case} {shape} {layout} {dtype}"
         _compare(got, want, dtype, what)
-        for i, (f, r, b) in enumerate(zip(fast_args, ref_args, before)):
+        for i, (f, r, b) in enumerate(zip(fast_args, ref_args, before, strict=True)):
             if b is None:
                 continue
             if i not in writable:  # inputs: untouched (buffers handed over for results are compared as results)
@@ -216,7 +216,7 @@ def test_bank_flat_views(dtype, with_values):
     values = [rng.standard_normal(s) for s in shapes] if with_values else None
     fast = FAST.bank(shapes, is_w, np.dtype(dtype), values)
     ref = REF.bank(shapes, is_w, np.dtype(dtype), values)
-    for f, r in zip(fast.arrays, ref.arrays):
+    for f, r in zip(fast.arrays, ref.arrays, strict=True):
         assert f.shape == r.shape and f.dtype == r.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(f, r)
     # two groups: all weights, then all biases, and the arrays are views of them
@@ -284,7 +284,7 @@ def test_results_handed_out_are_never_overwritten():
         loss.forward(model.forward(X2), T)
         model.backward(loss.backward())
         opt.step(model)
-    for a, k in zip((Y1, v1, g1), kept):
+    for a, k in zip((Y1, v1, g1), kept, strict=True):
         np.testing.assert_array_equal(a, k)
 
 

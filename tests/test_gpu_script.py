@@ -74,7 +74,8 @@ def test_dry_run_writes_the_report_of_every_step(shared_data, tmp_path):
     # the checkpoint: trained, evaluated twice, the same accuracy
     m = re.search(r"\*\*Checkpoint result: the same test accuracy, (0\.\d{4}), evaluated with numpy", page)
     assert m and float(m.group(1)) > 0.8, page[-2500:]
-    assert {e["accuracy"] for e in (record["mnist"][k] for k in ("train", "eval_gpu", "eval_cpu"))} == {float(m.group(1))}
+    assert ({e["accuracy"] for e in (record["mnist"][k] for k in ("train", "eval_gpu", "eval_cpu"))}
+            == {float(m.group(1))})
     # the page is meant to be committed: no path of this machine in it; the raw logs beside it
     assert str(tmp_path) not in page and str(ROOT) not in page
     assert len(list((out / "logs").glob("*.log"))) >= 10

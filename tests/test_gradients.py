@@ -51,7 +51,7 @@ def test_gradients_match_torch_autograd():
             h = torch.tanh(h)
     out = torch.nn.functional.cross_entropy(h, torch.tensor(T.argmax(1)))
     out.backward()
-    for mine, ref in zip(model.gradients(), params):
+    for mine, ref in zip(model.gradients(), params, strict=True):
         np.testing.assert_allclose(host(mine), ref.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(host(dX), Xt.grad.numpy(), rtol=1e-10, atol=1e-12)
 

@@ -33,8 +33,11 @@ RTOL = {"float32": 1e-5, "float64": 1e-12}
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny matrices: more BLAS threads only add contention on a shared machine."""
-    from threadpoolctl import threadpool_limits
-
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it the tests run as they are
+        yield
+        return
     with threadpool_limits(1):
         yield
 
@@ -47,7 +50,8 @@ def session(path_or_model):
 
 
 def export_cli(*argv) -> int:
-    """``mlp export ...``: through ``mlp.cli.main`` once the command is wired there, else its own parser."""
+    """``mlp export ...`` through the command's own ``add_parser`` and ``run`` (what ``mlp.cli.main`` calls), so that
+    errors arrive as exceptions to match; :func:`test_mlp_export_is_a_command` runs it through ``main``."""
     from mlp.cli import export as command
 
     parser = argparse.ArgumentParser(prog="mlp")
@@ -179,7 +183,8 @@ def test_regression_table_from_every_backend_matches_predict(backend, tmp_path):
 
 
 def categorical_table(path, rows, seed=2, unseen=False):
-    """Numbers with gaps, text categories with gaps, booleans, a numeric category column; ``unseen``: new values."""
+    """Numbers with gaps, text categories with gaps, booleans, a numeric category column, a category column of many
+    levels (codes for an Embedding); ``unseen``: new values."""
     rng = np.random.default_rng(seed)
     age = rng.normal(40, 12, rows)
     age[rng.random(rows) < 0.15] = np.nan
@@ -188,18 +193,20 @@ def categorical_table(path, rows, seed=2, unseen=False):
     member = rng.choice(["true", "false"], rows)
     zone = rng.choice([1, 2, 5], rows)
     income = rng.normal(3000, 800, rows)
+    shop = np.array([f"shop{k}" for k in rng.integers(0, 70, rows)], dtype=object)
     y = np.where((np.nan_to_num(age, nan=40) > 40) ^ (city == "rome"), "high", "low")
     if unseen:  # categories never seen in training, other cases, gaps where training had none
         city[:10] = ["berlin", "ROME", "Oslo", "", "paris", " Lima ", "lima", "NA", "x", "PARIS"]
         member[:4] = ["", "TRUE", "False", "maybe"]
         zone[:3] = [7, 1, 2]
         income[:2] = np.nan
+        shop[:3] = ["shop999", "", "SHOP3"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["age", "city", "member", "zone", "income", "y"])
+        w.writerow(["age", "city", "member", "zone", "income", "shop", "y"])
         for i in range(rows):
             w.writerow(["" if np.isnan(age[i]) else repr(float(age[i])), city[i], member[i], zone[i],
-                        "" if np.isnan(income[i]) else repr(float(income[i])), y[i]])
+                        "" if np.isnan(income[i]) else repr(float(income[i])), shop[i], y[i]])
 
 
 def test_table_with_categories_gaps_and_unseen_categories_from_every_backend(backend, tmp_path):
@@ -208,15 +215,17 @@ def test_table_with_categories_gaps_and_unseen_categories_from_every_backend(bac
     categorical_table(new, 80, seed=3, unseen=True)
     ckpt, out = tmp_path / "c.safetensors", tmp_path / "c.onnx"
     train_cli(train, ckpt, backend.name, "--categorical", "zone")
-    pre = mlp.load_checkpoint(ckpt).preprocessor
-    kinds = {c.name: (c.kind, c.indicator or c.missing) for c in pre.columns}
-    assert kinds == {"age": ("numeric", True), "city": ("categorical", True), "member": ("categorical", False),
-                     "zone": ("categorical", False), "income": ("numeric", False)}
+    ck = mlp.load_checkpoint(ckpt, backend="numpy")
+    kinds = {c.name: (c.kind, c.indicator or c.missing, c.codes) for c in ck.preprocessor.columns}
+    assert kinds == {"age": ("numeric", True, False), "city": ("categorical", True, False),
+                     "member": ("categorical", False, False), "zone": ("categorical", False, False),
+                     "income": ("numeric", False, False), "shop": ("categorical", False, True)}
+    assert type(ck.model.layers[0]).__name__ == "Embedding"  # the shop codes' learned vectors
     assert export_cli(ckpt, out) == 0
     sess = session(out)
     assert {i.name: i.type for i in sess.get_inputs()} == {
         "age": "tensor(double)", "city": "tensor(string)", "member": "tensor(string)", "zone": "tensor(double)",
-        "income": "tensor(double)"}
+        "income": "tensor(double)", "shop": "tensor(string)"}
     header, rows = predict_cli(ckpt, new, tmp_path / "p.csv", backend.name)
     assert_same_as_predict(sess, feeds_for(sess, new), header, rows)
 
@@ -300,6 +309,20 @@ def test_every_layer_and_output_rule_matches_predict(head, dtype, tmp_path):
     assert len({label_text(v) for v in label}) > 1, "a test that sees one class tests little"
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding_layer_matches_the_model(dtype):
+    model = mlp.Sequential([mlp.Embedding(4, [1, 3], [5, 3], 2), mlp.Linear(6, 5, init="normal"), mlp.ReLU(),
+                            mlp.Linear(5, 3)], backend="numpy", dtype=dtype, seed=8)
+    rng = np.random.default_rng(1)
+    X = np.stack([rng.normal(size=40), rng.integers(-2, 8, 40), rng.normal(size=40), rng.integers(0, 4, 40)],
+                 axis=1).astype(dtype)  # codes out of range too: the layer clips them
+    label, P = session(export.to_onnx(model, loss="cross_entropy")).run(None, {"input": X})
+    np.testing.assert_allclose(P, model.predict_proba(X, loss=mlp.CrossEntropy()), rtol=RTOL[dtype],
+                               atol=ULP1 if dtype == "float32" else 0)
+    assert (label == model.predict(X, loss=mlp.CrossEntropy())).all()
+    assert len(set(label.tolist())) > 1
+
+
 def test_float32_inputs_round_then_match(tmp_path):
     data = tmp_path / "kinds.csv"
     features = classification_table(data)
@@ -369,6 +392,18 @@ def test_cli_errors_name_the_file(tmp_path):
         export_cli(tmp_path / "missing.safetensors", tmp_path / "m.onnx")
     with pytest.raises(ValueError, match=r"\*\.onnx"):
         export_cli(tmp_path / "m.safetensors", tmp_path / "m.safetensors")
+
+
+def test_mlp_export_is_a_command(tmp_path, capsys):
+    if "export" not in getattr(mlp.cli, "COMMANDS", ()):
+        pytest.skip("`mlp export` is not wired into mlp.cli.main yet (mlp/cli/__init__.py COMMANDS)")
+    ckpt = tmp_path / "m.safetensors"
+    mlp.save(mlp.build_mlp([2, 3, 2], backend="numpy"), ckpt, loss="cross_entropy")
+    assert mlp.cli.main(["export", str(ckpt), str(tmp_path / "m.onnx")]) == 0
+    assert "outputs label, probabilities" in capsys.readouterr().out
+    assert mlp.cli.main(["export", str(tmp_path / "none.safetensors"), str(tmp_path / "n.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlp: error:") and "none.safetensors" in err and len(err.strip().splitlines()) == 1
 
 
 def test_without_onnx_the_error_says_what_to_install(monkeypatch, tmp_path):
@@ -471,6 +506,8 @@ COLUMNS = {
     "numbers": (Column("z", "categorical", categories=[1, 2, 5.5], missing=True), [1.0, 5.5, 3.0, np.nan, 2.0]),
     "numbers, no gap slot": (Column("z", "categorical", categories=[1, 2]), [2.0, np.nan, 7.0]),
     "no category": (Column("e", "categorical", categories=[]), ["a", ""]),
+    "codes": (Column("s", "categorical", categories=["a", "b", "c"], missing=True, codes=True), ["c", "", "B", "q"]),
+    "codes of numbers": (Column("s", "categorical", categories=[3, 4], codes=True), [4.0, np.nan, 3.0, 9.0]),
     "no category, text": (Column("e", "categorical", categories=[], missing=True), ["a", ""]),
 }
 
@@ -482,8 +519,8 @@ def test_category_slots_are_the_columns_own_encoding(case):
     column, values = COLUMNS[case]
     text = _reads_text(column)
     x = np.array(values, dtype=object if text else np.float64).reshape(-1, 1)
-    out = run_graph(lambda g, v: export.category_slots(g, v, column.categories, column.missing, text, "float64"),
-                    {"x": x})
+    out = run_graph(lambda g, v: export.category_slots(g, v, column.categories, column.missing, text, "float64",
+                                                       codes=column.codes), {"x": x})
     raw = [None if (v == "" if text else np.isnan(v)) else v for v in values]
     np.testing.assert_array_equal(out, column.encode(np.array(raw + [None], dtype=object)[:-1]))
     assert out.shape == (len(values), column.width)
@@ -632,7 +669,8 @@ with warnings.catch_warnings():
 import skl2onnx
 print(skl2onnx.to_onnx(est, X[:1]).graph.output[0].name)
 """
-    pytest.importorskip("skl2onnx")
+    pytest.importorskip("sklearn", minversion="1.6")
+    pytest.importorskip("skl2onnx", reason="converting mlp.sklearn pipelines needs skl2onnx")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "output_label"

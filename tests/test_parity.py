@@ -21,7 +21,8 @@ def run(backend, dtype, activation, loss_cls, out_act, fast, optimizer=None, ste
     Y = model.forward(X)
     value = loss.forward(Y, T)
     dX = model.backward(loss.backward())
-    first = {"Y": host(Y), "loss": host(value), "dX": host(dX), **{f"d{k}": host(g) for k, g in zip(model.param_names(), model.gradients())}}
+    first = {"Y": host(Y), "loss": host(value), "dX": host(dX),
+             **{f"d{k}": host(g) for k, g in zip(model.param_names(), model.gradients(), strict=True)}}
     for name in ("Y", "loss", "dX"):
         assert {"Y": Y, "loss": value, "dX": dX}[name].dtype == getattr(model.xp, dtype), f"{name} changed dtype"
     optimizer = optimizer or mlp.SGD(lr=0.05, momentum=0.9)
@@ -31,7 +32,7 @@ def run(backend, dtype, activation, loss_cls, out_act, fast, optimizer=None, ste
         optimizer.step(model)
     for p in model.parameters():
         assert p.dtype == getattr(model.xp, dtype)
-    after = {k: host(v) for k, v in zip(model.param_names(), model.parameters())}
+    after = {k: host(v) for k, v in zip(model.param_names(), model.parameters(), strict=True)}
     return first, after
 
 
@@ -101,5 +102,5 @@ def test_fast_and_reference_paths_differ_only_by_rounding(dtype):
         loss = mlp.CrossEntropy().bind(m.K)
         loss.forward(m.forward(m.backend.asarray(X, dtype=dtype)), m.backend.asarray(T, dtype=dtype))
         m.backward(loss.backward())
-    for gf, gr in zip(fast.gradients(), ref.gradients()):
+    for gf, gr in zip(fast.gradients(), ref.gradients(), strict=True):
         np.testing.assert_allclose(host(gf), host(gr), rtol=RTOL[dtype], atol=1e-12)

@@ -47,7 +47,7 @@ def networks(draw, max_width=6, max_batch=6):
 
 def _build(backend, dtype, sizes, activation, out_activation, seed, fast=None):
     layers = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
         layers.append(mlp.Linear(a, b))
         act = out_activation if i == len(sizes) - 2 else activation
         if act is not None:
@@ -164,7 +164,8 @@ def _clear_of_kinks(model, X):
         state[f"b{linears[id(model.layers[i - 1])]}"] += shifts
         model.load_state_dict(state)
     outputs = model.layer_outputs(Xd)
-    return min([float(np.min(np.abs(host(outputs[i - 1])))) for i, l in enumerate(model.layers) if isinstance(l, KINKED)],
+    return min([float(np.min(np.abs(host(outputs[i - 1]))))
+                for i, l in enumerate(model.layers) if isinstance(l, KINKED)],
                default=np.inf)
 
 

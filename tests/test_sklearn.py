@@ -39,9 +39,21 @@ def one_blas_thread():
 # The checks pin the NumPy backend: they test the scikit-learn interface, which does not depend on the
 # backend, and on array-api-strict (CI's second run, MLP_BACKEND=array_api_strict) they would take four
 # minutes; the other tests here run on the default backend.
-@parametrize_with_checks([MLPClassifier(random_state=0, backend="numpy"), MLPRegressor(random_state=0, backend="numpy")])
+@parametrize_with_checks([MLPClassifier(random_state=0, backend="numpy"),
+                          MLPRegressor(random_state=0, backend="numpy")])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.fixture
+def numpy_backend():
+    """For the tests of the scikit-learn interface, which does not depend on the backend: on JAX (CI's third run)
+    they would take minutes of compiling each operation for each new shape.  The tests of the steps run on every
+    backend."""
+    import mlp
+
+    with mlp.use_backend("numpy"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +127,7 @@ def test_the_same_steps_as_scikit_learn_from_the_same_random_state(problem, sett
         np.testing.assert_allclose(mine.predict(X), theirs.predict(X), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_partial_fit_and_warm_start_continue_as_scikit_learns_do(iris):
     """Several calls: the optimizer state carries over (partial_fit) or restarts (warm start) as in scikit-learn."""
     X, y = iris
@@ -134,6 +147,7 @@ def test_partial_fit_and_warm_start_continue_as_scikit_learns_do(iris):
         np.testing.assert_allclose(mine.loss_curve_, theirs.loss_curve_, rtol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_initial_weights_are_scikit_learns_glorot_draws():
     """Drawn from the estimator's RandomState in scikit-learn's order: uniform(+-sqrt(6 / (fan_in + fan_out))),
     sqrt(2 / ...) for logistic units; one SGD step of rate 1e-300 leaves them as they were."""
@@ -160,6 +174,7 @@ def test_losses_are_in_scikit_learns_units(n_targets):
 
 
 # -- what scikit-learn's MLPs accept -----------------------------------------------------------------
+@pytest.mark.usefixtures("numpy_backend")
 def test_one_class_is_fitted_and_predicted_like_scikit_learns(iris):
     X, _ = iris
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, ["a"] * len(X))
@@ -170,6 +185,7 @@ def test_one_class_is_fitted_and_predicted_like_scikit_learns(iris):
                                .fit(X, ["a"] * len(X)).predict_proba(X), rtol=1e-10)
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_multilabel_targets_get_one_logistic_output_per_label():
     X, Y = make_multilabel_classification(n_samples=60, n_classes=4, random_state=0)
     clf = MLPClassifier(hidden_layer_sizes=(20,), solver="lbfgs", max_iter=100, random_state=0).fit(X, Y)
@@ -180,6 +196,7 @@ def test_multilabel_targets_get_one_logistic_output_per_label():
     assert clf.score(X, Y) > 0.9
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_sparse_X_gives_the_dense_result(iris):
     X, y = iris
     dense = MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=30, random_state=0).fit(X, y)
@@ -189,6 +206,7 @@ def test_sparse_X_gives_the_dense_result(iris):
         np.testing.assert_array_equal(est.predict_proba(container(X)), dense.predict_proba(X))
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_integer_sample_weights_are_repeated_rows_and_zero_is_removed(iris):
     X, y = iris
     w = np.random.RandomState(0).randint(0, 3, len(X))
@@ -202,6 +220,7 @@ def test_integer_sample_weights_are_repeated_rows_and_zero_is_removed(iris):
         MLPClassifier(**kw).fit(X, y, sample_weight=np.r_[1, 1, 1, -1, np.ones(len(X) - 4)])
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_poisson_regression_is_a_log_link_glm_with_identity_units():
     """No hidden nonlinearity and no penalty: the Poisson network's predictions are the Poisson GLM's."""
     from sklearn.linear_model import PoissonRegressor
@@ -218,6 +237,7 @@ def test_poisson_regression_is_a_log_link_glm_with_identity_units():
         MLPRegressor(loss="poisson").fit(X[:3], [1.0, -1.0, 2.0])
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_weights_assigned_to_coefs_are_used(iris):
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, random_state=0, solver="sgd").fit(X, y)
@@ -234,6 +254,7 @@ def test_weights_assigned_to_coefs_are_used(iris):
     assert largest_difference(clf, theirs) < 1e-12
 
 
+@pytest.mark.usefixtures("numpy_backend")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_scikit_learns_errors_and_messages(iris):
     X, y = iris
@@ -249,6 +270,7 @@ def test_scikit_learns_errors_and_messages(iris):
         MLPRegressor(max_iter=3).fit(huge, np.arange(10.0))
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_a_diverging_fit_with_early_stopping_keeps_its_best_weights_and_a_nan_score(iris):
     X, y = iris
     reg = MLPRegressor(hidden_layer_sizes=(50,), activation="identity", solver="sgd", learning_rate_init=1.0,
@@ -271,6 +293,7 @@ def test_float32_data_trains_and_predicts_in_float32(Estimator, iris):
 
 
 # -- the scikit-learn interface ----------------------------------------------------------------------
+@pytest.mark.usefixtures("numpy_backend")
 def test_pipeline_grid_search_and_cross_val_score(iris):
     X, y = iris
     pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=0,
@@ -281,6 +304,7 @@ def test_pipeline_grid_search_and_cross_val_score(iris):
     assert grid.best_params_["mlpclassifier__alpha"] in (1e-4, 1e-1) and grid.score(X, y) > 0.8
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_string_labels_come_back_as_labels(iris):
     X, y = iris
     names = np.array(["setosa", "versicolor", "virginica"])[y]
@@ -292,6 +316,7 @@ def test_string_labels_come_back_as_labels(iris):
     np.testing.assert_array_equal(clf.classes_[P.argmax(axis=1)], clf.predict(X))
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_binary_uses_one_logistic_output_like_scikit_learn(iris):
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y == 0)
@@ -299,6 +324,7 @@ def test_binary_uses_one_logistic_output_like_scikit_learn(iris):
     assert clf.predict_proba(X).shape == (150, 2)
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_pickle_round_trip_predicts_the_same_and_keeps_training(iris):
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=0).fit(X, y)
@@ -310,6 +336,7 @@ def test_pickle_round_trip_predicts_the_same_and_keeps_training(iris):
     assert back.n_iter_ == clf.n_iter_ == 1 and back.t_ == clf.t_ == 11 * len(X)
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_early_stopping_keeps_the_best_validation_epoch(iris):
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=40, early_stopping=True, n_iter_no_change=3,
@@ -318,6 +345,7 @@ def test_early_stopping_keeps_the_best_validation_epoch(iris):
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_multioutput_regression_and_verbose(capsys):
     X, Y = make_regression(n_samples=40, n_features=4, n_targets=2, random_state=0)
     reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0, verbose=True).fit(X, Y / 100)
@@ -325,6 +353,7 @@ def test_multioutput_regression_and_verbose(capsys):
     assert "Iteration 2, loss = " in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_max_iter_without_convergence_warns_like_scikit_learn(iris):
     X, y = iris
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(2\) reached"):
@@ -345,6 +374,7 @@ def test_max_iter_without_convergence_warns_like_scikit_learn(iris):
     (dict(beta_2=1.0), "beta_2 must be in [0, 1)"),
     (dict(dtype="float16"), "dtype must be None (follow X), 'float32' or 'float64'"),
 ])
+@pytest.mark.usefixtures("numpy_backend")
 def test_bad_parameters_are_named(iris, params, needle):
     X, y = iris
     with pytest.raises(ValueError) as info:
@@ -354,6 +384,7 @@ def test_bad_parameters_are_named(iris, params, needle):
         MLPRegressor(loss="huber").fit(X, y)
 
 
+@pytest.mark.usefixtures("numpy_backend")
 def test_matches_scikit_learns_accuracy_on_breast_cancer():
     from sklearn.model_selection import train_test_split
 

@@ -31,7 +31,7 @@ def test_train_step_equals_the_object_api(backend, dtype, opt):
     assert opt_a.t == opt_b.t == 4
     for k, v in a.state_dict().items():
         np.testing.assert_allclose(b.state_dict()[k], v, rtol=RTOL[dtype], err_msg=k)
-    for ga, gb in zip(a.gradients(), b.gradients()):  # the step's gradients are the model's gradients
+    for ga, gb in zip(a.gradients(), b.gradients(), strict=True):  # the step's gradients are the model's gradients
         np.testing.assert_allclose(host(gb), host(ga), rtol=RTOL[dtype], atol=1e-12)
 
 
@@ -44,12 +44,12 @@ def test_the_pure_step_leaves_its_inputs_alone():
     groups, state = model.param_groups(), opt.state_groups(model)
     before = [np.array(g) for g in groups], [np.array(s[0]) for s in state]
     new_groups, new_state, value, grads = step(groups, state, X, T, 0.1, 1, mlp.StepContext(True))
-    for g, kept in zip(groups, before[0]):
+    for g, kept in zip(groups, before[0], strict=True):
         np.testing.assert_array_equal(g, kept)
-    for s, kept in zip(state, before[1]):
+    for s, kept in zip(state, before[1], strict=True):
         np.testing.assert_array_equal(s[0], kept)
-    assert all(n is not g for n, g in zip(new_groups, groups))
-    assert any(not np.array_equal(n, g) for n, g in zip(new_groups, groups))
+    assert all(n is not g for n, g in zip(new_groups, groups, strict=True))
+    assert any(not np.array_equal(n, g) for n, g in zip(new_groups, groups, strict=True))
     assert len(grads) == len(groups) and np.isfinite(float(value))
 
 

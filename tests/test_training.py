@@ -1,6 +1,5 @@
 """fit / evaluate / callbacks: real MNIST subsets, resume equivalence, interruption and divergence."""
 import math
-import os
 import signal
 
 import numpy as np
@@ -24,7 +23,7 @@ def mnist_small():
 
 def relu_net(backend=None, sizes=(784, 64, 10), seed=0, dtype="float32"):
     layers = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in zip(sizes, sizes[1:], strict=False):
         layers += [mlp.Linear(a, b, init="he"), mlp.ReLU()]
     return mlp.Sequential(layers[:-1], backend=backend, seed=seed, dtype=dtype)
 
@@ -50,7 +49,8 @@ def test_history_and_evaluate_keys():
     assert all(math.isnan(v) for v in h.history["val_accuracy"])
     assert all(s > 0 for s in h.history["seconds"])
     r = mlp.evaluate(model, X, y, loss="cross_entropy")
-    assert r["accuracy"] == pytest.approx(h.history["accuracy"][-1]) and r["loss"] == pytest.approx(h.history["loss"][-1], rel=1e-5)
+    assert (r["accuracy"] == pytest.approx(h.history["accuracy"][-1])
+            and r["loss"] == pytest.approx(h.history["loss"][-1], rel=1e-5))
 
 
 def test_resume_equals_training_in_one_go(backend):
@@ -161,7 +161,8 @@ def test_data_goes_to_the_device_once_and_batches_are_slices(monkeypatch):
     model = relu_net(sizes=(2, 16, 2))
     calls = []
     original = type(model.backend).asarray
-    monkeypatch.setattr(type(model.backend), "asarray", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    monkeypatch.setattr(type(model.backend), "asarray",
+                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
     mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=3, batch_size=4, progress=False,
             train_metrics=False)
     assert len(calls) == 2 + 3  # X and targets once; one permutation per epoch (300 steps in all)

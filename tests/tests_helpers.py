@@ -15,7 +15,7 @@ RTOL = {"float32": 1e-4, "float64": 1e-9}
 def small_net(backend, dtype, activation=mlp.Sigmoid, out_activation=None, sizes=(5, 7, 4, 3), seed=7, fast=None):
     """A small MLP with every Linear followed by ``activation`` (last: ``out_activation``)."""
     layers = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
         layers.append(mlp.Linear(a, b))
         last = i == len(sizes) - 2
         act = out_activation if last else activation

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 
 def load():
     """The jax module (with float64 enabled, as mlp's jax backend does), or None where JAX is not installed."""

@@ -33,7 +33,7 @@ class HandWritten:
             for i in range(0, m, batch):
                 a = X[i : i + batch]
                 acts = [a]
-                for W, b in zip(Ws[:-1], bs[:-1]):
+                for W, b in zip(Ws[:-1], bs[:-1], strict=True):
                     z = a @ W + b
                     a = 1 / (1 + np.exp(-z)) if sigmoid_hidden else np.maximum(z, 0)
                     acts.append(a)
@@ -92,7 +92,7 @@ class PerExample:
         activations = [x]
         zs = []
         last = len(self.weights) - 1
-        for k, (b, w) in enumerate(zip(self.biases, self.weights)):
+        for k, (b, w) in enumerate(zip(self.biases, self.weights, strict=True)):
             z = np.dot(w, activation) + b
             zs.append(z)
             if k < last:
@@ -122,10 +122,10 @@ class PerExample:
         nabla_w = [np.zeros(w.shape, self.dtype) for w in self.weights]
         for x, y in mini_batch:
             delta_nabla_b, delta_nabla_w = self.backprop(x, y)
-            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
-            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
-        self.weights = [w - (eta / len(mini_batch)) * nw for w, nw in zip(self.weights, nabla_w)]
-        self.biases = [b - (eta / len(mini_batch)) * nb for b, nb in zip(self.biases, nabla_b)]
+            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b, strict=True)]
+            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w, strict=True)]
+        self.weights = [w - (eta / len(mini_batch)) * nw for w, nw in zip(self.weights, nabla_w, strict=True)]
+        self.biases = [b - (eta / len(mini_batch)) * nb for b, nb in zip(self.biases, nabla_b, strict=True)]
 
     def epoch(self, epoch, m):
         p = self.problem

@@ -82,7 +82,7 @@ class Problem:
 
     @property
     def flops_per_sample(self):
-        return 6 * sum(a * b for a, b in zip(self.sizes, self.sizes[1:]))
+        return 6 * sum(a * b for a, b in zip(self.sizes, self.sizes[1:], strict=False))
 
     def perm(self, epoch, m):
         """The permutation :func:`mlp.fit` uses for an epoch of ``m`` samples."""

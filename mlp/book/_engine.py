@@ -72,7 +72,7 @@ class Dataset:
             raise ValueError(f"{what} is empty: there is nothing to train on or measure")
         self.n = len(data)
         try:
-            xs, ys = zip(*data)
+            xs, ys = zip(*data, strict=True)
             X = np.asarray(xs)  # one C loop over the columns: (n, n_in, 1)
         except (TypeError, ValueError):
             X = None
@@ -161,7 +161,8 @@ class EngineNetwork:
 
     @weights.setter
     def weights(self, value):
-        self._weights = self._checked_list(value, "weights", [(b, a) for a, b in zip(self.sizes, self.sizes[1:])])
+        self._weights = self._checked_list(value, "weights",
+                                           [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)])
 
     @property
     def biases(self):
@@ -180,7 +181,7 @@ class EngineNetwork:
         value = [np.asarray(v) for v in value]
         if len(value) != len(shapes):
             raise ValueError(f"net.{name} needs {len(shapes)} arrays for sizes {self.sizes}, got {len(value)}")
-        for i, (v, shape) in enumerate(zip(value, shapes)):
+        for i, (v, shape) in enumerate(zip(value, shapes, strict=True)):
             if v.shape != shape:
                 raise ValueError(f"net.{name}[{i}] has shape {v.shape}, sizes {self.sizes} need {shape}")
             if v.dtype.kind not in "iuf":
@@ -189,7 +190,7 @@ class EngineNetwork:
 
     def _draw(self, scale_by_fan_in):
         """Biases then weights from the global ``np.random``, in the book's order of draws."""
-        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:], strict=False))
         biases = [np.random.randn(n_out, 1) for _, n_out in pairs]
         weights = [np.random.randn(n_out, n_in) / (np.sqrt(n_in) if scale_by_fan_in else 1) for n_in, n_out in pairs]
         self.biases, self.weights = biases, weights
@@ -200,7 +201,7 @@ class EngineNetwork:
 
     def _layers(self, kind):
         layers = []
-        for k, (n_in, n_out) in enumerate(zip(self.sizes, self.sizes[1:])):
+        for k, (n_in, n_out) in enumerate(zip(self.sizes, self.sizes[1:], strict=False)):
             layers.append(mlp.Linear(n_in, n_out))
             if k < self.num_layers - 2 or kind == QUADRATIC:
                 layers.append(mlp.Sigmoid())
@@ -209,10 +210,10 @@ class EngineNetwork:
 
     def _state(self):
         state = {}
-        weights = self._checked_list(self._weights, "weights", [(b, a) for a, b in zip(self.sizes, self.sizes[1:])],
-                                     copy=False)
+        weights = self._checked_list(self._weights, "weights",
+                                     [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)], copy=False)
         biases = self._checked_list(self._biases, "biases", [(b, 1) for b in self.sizes[1:]], copy=False)
-        for i, (w, b) in enumerate(zip(weights, biases)):
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             state[f"W{i}"], state[f"b{i}"] = w.T, b.reshape(-1)
         return state
 
@@ -238,9 +239,9 @@ class EngineNetwork:
         if alias is None:
             return False
         params, wv, bv = alias
-        return (all(a is b for a, b in zip(model.parameters(), params))
-                and len(self._weights) == len(wv) and all(a is b for a, b in zip(self._weights, wv))
-                and len(self._biases) == len(bv) and all(a is b for a, b in zip(self._biases, bv)))
+        return (all(a is b for a, b in zip(model.parameters(), params, strict=True))
+                and len(self._weights) == len(wv) and all(a is b for a, b in zip(self._weights, wv, strict=True))
+                and len(self._biases) == len(bv) and all(a is b for a, b in zip(self._biases, bv, strict=True)))
 
     def _pull(self, model):
         """Make the lists show the engine's parameters (views on NumPy, copies elsewhere)."""
@@ -350,11 +351,11 @@ class EngineNetwork:
         nabla_w = [np.zeros(w.shape) for w in self._weights]
         for x, y in mini_batch:
             db, dw = self.backprop(x, y)
-            nabla_b = [s + d for s, d in zip(nabla_b, db)]
-            nabla_w = [s + d for s, d in zip(nabla_w, dw)]
+            nabla_b = [s + d for s, d in zip(nabla_b, db, strict=True)]
+            nabla_w = [s + d for s, d in zip(nabla_w, dw, strict=True)]
         step = eta / len(mini_batch)
-        self.weights = [(1 - eta * weight_decay) * w - step * g for w, g in zip(self._weights, nabla_w)]
-        self.biases = [b - step * g for b, g in zip(self._biases, nabla_b)]
+        self.weights = [(1 - eta * weight_decay) * w - step * g for w, g in zip(self._weights, nabla_w, strict=True)]
+        self.biases = [b - step * g for b, g in zip(self._biases, nabla_b, strict=True)]
 
     def _epochs(self, training_data, epochs, mini_batch_size, eta, weight_decay, after_epoch, update=None,
                 train=None):

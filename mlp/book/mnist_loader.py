@@ -65,9 +65,9 @@ def load_data_wrapper(data_dir=None, download=True):
     def columns(images):
         return [np.reshape(x, (-1, 1)) for x in images]
 
-    training_data = list(zip(columns(training[0]), [vectorized_result(j) for j in training[1]]))
-    validation_data = list(zip(columns(validation[0]), validation[1]))
-    test_data = list(zip(columns(test[0]), test[1]))
+    training_data = list(zip(columns(training[0]), [vectorized_result(j) for j in training[1]], strict=True))
+    validation_data = list(zip(columns(validation[0]), validation[1], strict=True))
+    test_data = list(zip(columns(test[0]), test[1], strict=True))
     return training_data, validation_data, test_data
 
 

@@ -291,8 +291,8 @@ class Network(EngineNetwork):
 
     def save(self, filename):
         """Write the network to ``filename`` in the book's JSON format (sizes, weights, biases, cost name)."""
-        weights = self._checked_list(self._weights, "weights", [(b, a) for a, b in zip(self.sizes, self.sizes[1:])],
-                                     copy=False)
+        weights = self._checked_list(self._weights, "weights",
+                                     [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)], copy=False)
         biases = self._checked_list(self._biases, "biases", [(b, 1) for b in self.sizes[1:]], copy=False)
         data = {"sizes": [int(s) for s in self.sizes],
                 "weights": [w.tolist() for w in weights],

@@ -20,7 +20,7 @@ import sys
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, Parser, common_options
 
 #: the sub-commands, each a module of this package
-COMMANDS = ("train", "evaluate", "predict", "info", "bench")
+COMMANDS = ("train", "evaluate", "predict", "export", "info", "bench")
 
 
 def build_parser() -> Parser:

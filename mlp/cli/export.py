@@ -26,10 +26,11 @@ def run(args) -> int:
     from mlp.io.checkpoint import load_checkpoint
     from mlp.io.onnx import IR_VERSION, OPSET, export_onnx
 
-    from .common import backend_of_args
+    from .common import backend_of_args, refuse_overwrite
 
     if Path(args.out).suffix.lower() != ".onnx":
         raise ValueError(f"{args.out}: an ONNX file is named *.onnx")
+    refuse_overwrite({"the ONNX file": args.out}, {"the checkpoint": args.path})
     ckpt = load_checkpoint(args.path, backend=backend_of_args(args))
     path = export_onnx(ckpt, args.out, input_dtype=args.input_dtype)
     import onnx

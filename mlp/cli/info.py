@@ -37,4 +37,7 @@ def run(args) -> int:
     choice = threads.current or threads.choose()
     print(f"BLAS/OpenMP threads: {choice.describe()}; --threads N, MLP_THREADS or OMP_NUM_THREADS override")
     print(*info_lines(), sep="\n")
+    from mlp.io.onnx import info_line as onnx_info_line
+
+    print(onnx_info_line())
     return 0

@@ -93,8 +93,11 @@ def measure(cores: int | None = None, budget: float = 0.25, load: float | None =
     one :data:`MARGIN` times faster and the small one no slower.
     """
     import numpy as np
-    from threadpoolctl import threadpool_limits
 
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a dependency of mlp; without it the loaded pools cannot be limited, so none is probed
+        return Choice(1, "measured", "threadpoolctl is missing: pip install threadpoolctl")
     cores = min(usable_cores() if cores is None else cores, MOST)
     if cores <= 1:
         return Choice(1, "measured", "1 usable core")
@@ -139,8 +142,10 @@ def decide(cores: int, large: float, small: float) -> Choice:
 def applied(choice: Choice):
     """Run the body with ``choice``: the pools loaded now limited, the variables set for those loaded later."""
     global current
-    from threadpoolctl import threadpool_limits
-
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ValueError(f"BLAS threads ({choice.source}) need threadpoolctl: pip install threadpoolctl") from None
     previous = current
     saved = {name: os.environ.get(name) for name in ENVIRONMENT[1:]}
     for name in saved:

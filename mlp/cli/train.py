@@ -1,6 +1,7 @@
 """``mlp train``: a new run on a built-in data set or a table, or ``--resume`` of a saved one."""
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -18,21 +19,44 @@ DATA_DEFAULTS = {
     "xor": dict(sizes=[2, 8, 2], epochs=300, batch_size=4, lr=0.1),
     "spirals": dict(sizes=[2, 64, 64, 2], epochs=60, batch_size=32, lr=0.05),
 }
-#: what differs for a table of your own: one hidden layer of 100, Adam (as scikit-learn's MLP defaults)
-TABLE_DEFAULTS = dict(hidden=[100], optimizer="adam", lr=0.001, epochs=50, batch_size=32)
+#: what differs for a table of your own: one hidden layer of 100, Adam (as scikit-learn's MLP) at lr 0.003
+#: (0.001 left the median score of examples/compare_tables.py's tables 0.009 lower, three splits each)
+TABLE_DEFAULTS = dict(hidden=[100], optimizer="adam", lr=0.003, epochs=50, batch_size=32)
 #: a small table gets more than TABLE_DEFAULTS' epochs (without --epochs): at least this many optimizer steps
 #: (iris, 120 training rows, 4 steps an epoch: 250 epochs; 50 left it at validation loss 0.16 to 0.42, 250 at
 #: 0.01 to 0.25, four seeds), and at most TABLE_MOST_EPOCHS epochs
 TABLE_STEPS, TABLE_MOST_EPOCHS = 1000, 500
 #: the share of a table held out for validation when neither --val-split nor --val-data is given
 VAL_SPLIT = 0.2
+#: early stopping for a table: stop after this many epochs without a better validation score (the monitor
+#: below), the best epoch's weights kept; --patience N changes it, --no-early-stopping turns it off
+TABLE_PATIENCE = 20
+#: what early stopping watches on a table: the validation loss (finer than the accuracy of a small split)
+TABLE_MONITOR = "val_loss"
+#: the widest learned vector of a categorical column of many levels (see embedding_dim)
+EMBEDDING_MOST = 16
+#: a table's learning-rate schedule (--schedule)
+TABLE_SCHEDULE = "constant"
 #: the options that apply to a table of your own only
-TABLE_OPTIONS = ("target", "task", "val_split", "val_data", "categorical", "numeric", "drop")
+TABLE_OPTIONS = ("target", "task", "val_split", "val_data", "categorical", "numeric", "drop", "patience",
+                 "class_weight", "schedule")
 
 
 def _columns_arg(text):
     """``--categorical a,b``: column names, comma-separated (the option may be given again: the lists add up)."""
     return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _positive_int(option):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{option} must be a whole number of at least 1, got {text!r}")
+        return value
+    return parse
 
 
 def _options_text(options: dict) -> str:
@@ -72,6 +96,16 @@ def add_parser(subparsers, common):
     t.add_argument("--drop", type=_columns_arg, action="extend", metavar="COLS",
                    help="leave these table columns out (default: identifier-like and constant columns are left out)")
     t.add_argument("--verbose", action="store_true", help="say each table column's kind, fill value and categories")
+    t.add_argument("--patience", type=_positive_int("--patience"), metavar="N",
+                   help=f"a table's early stopping: stop after N epochs without a better validation loss and keep "
+                        f"the best epoch's weights (default {TABLE_PATIENCE})")
+    t.add_argument("--no-early-stopping", action="store_true",
+                   help="train a table for every epoch of the budget and keep the last weights")
+    t.add_argument("--class-weight", choices=("balanced",),
+                   help="weigh a table's classes inversely to their frequency in the training split (as "
+                        "scikit-learn's class_weight='balanced')")
+    t.add_argument("--schedule", choices=("constant", "cosine"),
+                   help="a table's learning-rate schedule: constant, or a cosine decay over the epoch budget")
     t.add_argument("--sizes", type=sizes_arg, default=None,
                    help="layer widths; input and output must fit the data")
     t.add_argument("--hidden", type=hidden_arg, default=None, metavar="WIDTHS",
@@ -137,8 +171,7 @@ def resumed_run(args) -> Run:
     extra = ckpt.metadata.get("extra", {})
     saved = extra.get("cli")
     asked = (_given(args).keys() - {"data", "epochs"}) | {k for k in TABLE_OPTIONS if getattr(args, k) is not None}
-    if args.no_standardize:
-        asked.add("no_standardize")
+    asked |= {k for k in ("no_standardize", "no_early_stopping") if getattr(args, k, False)}
     if asked:
         raise ValueError(f"--resume continues the saved run with its own settings; drop "
                          f"{', '.join('--' + k.replace('_', '-') for k in sorted(asked))}")
@@ -166,9 +199,13 @@ def new_run(args) -> Run:
     """A new run: the defaults for the kind of data, overridden by the options given."""
     check_data(args.data)
     table = is_table(args.data)
-    if not table and (args.no_standardize or any(getattr(args, k) is not None for k in TABLE_OPTIONS)):
+    if not table and (args.no_standardize or args.no_early_stopping
+                      or any(getattr(args, k) is not None for k in TABLE_OPTIONS)):
         options = ", ".join("--" + k.replace("_", "-") for k in TABLE_OPTIONS)
-        raise ValueError(f"{options} and --no-standardize apply to a table of your own, not to --data {args.data}")
+        raise ValueError(f"{options}, --no-standardize and --no-early-stopping apply to a table of your own, not to "
+                         f"--data {args.data}")
+    if args.no_early_stopping and args.patience is not None:
+        raise ValueError("give --patience N (early stopping after N epochs) or --no-early-stopping, not both")
     given = _given(args)
     base = {**DEFAULTS, **(TABLE_DEFAULTS if table else DATA_DEFAULTS.get(args.data, {}))}
     if table:
@@ -176,6 +213,9 @@ def new_run(args) -> Run:
     if "sizes" in given:
         base.pop("hidden", None)
     config = {**base, **given}
+    if table:
+        config.update(patience=None if args.no_early_stopping else (args.patience or TABLE_PATIENCE),
+                      class_weight=args.class_weight, schedule=args.schedule or TABLE_SCHEDULE)
     stem = Path(args.data).stem if table else args.data
     save_path = args.save or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors")
     return Run(config, save_path, config["epochs"])
@@ -216,6 +256,9 @@ def run(args) -> int:
         if r.initial_epoch or r.initial_step:
             say(f"resuming {args.resume} after epoch {r.initial_epoch}"
                 + (f", step {r.initial_step}" if r.initial_step else "") + f", to epoch {r.epochs}")
+    stopper = _early_stopping(config, val, quiet)
+    if config.get("class_weight") and task != "classification":
+        raise ValueError(f"--class-weight {config['class_weight']} weighs classes; the task is {task}")
     saved_config = {k: v for k, v in config.items() if k != "hidden"}
     saved_config["sizes"] = list(config["sizes"])
     extra = {"cli": saved_config, "data": args.data}
@@ -224,9 +267,9 @@ def run(args) -> int:
     try:
         history = mlp.fit(r.model, X, y, loss=config["loss"], optimizer=r.optimizer, epochs=r.epochs,
                           batch_size=config["batch_size"], validation_data=val, seed=config["seed"],
-                          progress=not quiet, callbacks=[mlp.ModelCheckpoint(r.save_path)],
+                          progress=not quiet, callbacks=[*stopper, mlp.ModelCheckpoint(r.save_path)],
                           initial_epoch=r.initial_epoch, initial_step=r.initial_step, history=r.history,
-                          extra=extra, task=task, communicator=comm)
+                          extra=extra, task=task, communicator=comm, class_weight=config.get("class_weight"))
     except mlp.TrainingInterrupted as stop:
         if comm.is_root:  # every rank stopped at the same step; rank 0 saves it
             _save_interrupted(r, stop, extra, task)
@@ -238,10 +281,57 @@ def run(args) -> int:
     seconds = sum(history.history["seconds"][-(r.epochs - r.initial_epoch):]) if history.epoch else 0.0
     name, (X_eval, y_eval) = evaluation
     summary = format_metrics(metrics(r.model, X_eval, y_eval, config["loss"], task, pre))
-    print(f"{name} {summary} after {len(history.epoch)} epochs "
+    kept = ""
+    if stopper and stopper[0].best_epoch is not None:
+        watched = stopper[0].monitor.replace("val_", "validation ")
+        kept = (", stopped early" if stopper[0].stopped_epoch is not None else "") + \
+            f"; weights of epoch {stopper[0].best_epoch + 1} kept (the best {watched})"
+    print(f"{name} {summary} after {len(history.epoch)} epochs{kept} "
           f"({seconds:.1f} s of training); checkpoint saved to {r.save_path}"
           + (f"; plot in {args.plot}" if args.plot else ""), flush=True)
     return 0
+
+
+def _early_stopping(config, val, quiet) -> list:
+    """``[callback]`` for a table's early stopping (``config["patience"]``), or ``[]``; says which, unless quiet."""
+    import mlp
+
+    patience = config.get("patience")
+    if not patience:
+        if "patience" in config and not quiet:  # a table with --no-early-stopping
+            say("early stopping: off (--no-early-stopping); the last epoch's weights are kept")
+        return []
+    if val is None:
+        if not quiet:
+            say("early stopping: off (no validation data: --val-split 0); the last epoch's weights are kept")
+        return []
+
+    class KeepBest(mlp.EarlyStopping):
+        """Early stopping that keeps the best epoch's weights also when the epoch budget ends first.
+
+        It restores them in the epoch that stops (or ends the budget), before the checkpoint callback that
+        follows it writes the file, so that the checkpoint holds the weights that were measured best.
+        """
+
+        def __init__(self):
+            super().__init__(TABLE_MONITOR, patience, restore_best=False)
+            self.best_weights, self.stopped_epoch = None, None
+
+        def on_epoch_end(self, epoch, logs, state):
+            super().on_epoch_end(epoch, logs, state)
+            if self.best_epoch == epoch:
+                self.best_weights = state.model.state_dict()
+            last = state.stop_training or epoch + 1 == state.epochs
+            if state.stop_training:
+                self.stopped_epoch = epoch
+            if last and self.best_weights is not None and self.best_epoch != epoch:
+                state.model.load_state_dict(self.best_weights)
+
+    if not quiet:
+        watched = TABLE_MONITOR or mlp.train.callbacks.default_monitor(config["task"])
+        say(f"early stopping: on the {watched.replace('val_', 'validation ')}, patience {patience} epochs; "
+            f"the best epoch's weights are kept (--patience N, --no-early-stopping)")
+    return [KeepBest()]
 
 
 def table_epochs(n: int, batch_size: int, epochs: int) -> int:
@@ -302,16 +392,36 @@ def _new_model(args, config, X, y, task, pre):
     config["sizes"] = sizes
     loss = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
     output = "identity" if task == "regression" else None
+    codes = pre.code_inputs() if pre is not None else []
+    embedding = None
+    if codes:  # categorical columns of many levels: one code input each, learned vectors first
+        counts = [k for _, k in codes]
+        embedding = mlp.Embedding(n_in, [j for j, _ in codes], counts, embedding_dim(max(counts)))
+        sizes = [embedding.n_out, *sizes[1:]]
     model = mlp.build_mlp(sizes, config["activation"], loss, config["init"], backend_of_args(args), config["dtype"],
                           config["seed"], output=output,
                           **({"dropout": config["dropout"]} if config.get("dropout") else {}))
+    if embedding is not None:
+        model = mlp.Sequential([embedding, *model.layers], backend=model.backend, dtype=config["dtype"],
+                               seed=config["seed"])
     settings = {"lr": config["lr"],
                 "weight_decay": mlp.l2_weight_decay(config["l2"], len(X)) if config["l2"] else 0.0,
                 "l1": mlp.l1_strength(config["l1"], len(X)) if config.get("l1") else 0.0}
     if config["optimizer"] == "sgd":
         settings["momentum"] = config["momentum"]
+    if config["optimizer"] == "adamw" and not config["l2"]:
+        settings.pop("weight_decay")  # AdamW's own decoupled decay, not none
+    if config.get("schedule") == "cosine":  # over the whole budget: early stopping may end it sooner
+        steps = -(-len(X) // config["batch_size"]) * config["epochs"]
+        settings["schedule"] = mlp.Cosine(steps, warmup_steps=0, final=0.0)
     optimizer = OPTIMIZERS[config["optimizer"]](**settings)
     return model, optimizer
+
+
+def embedding_dim(n_codes: int) -> int:
+    """The width of the learned vectors for a column of ``n_codes`` codes: ``1.6 * n**0.56`` (fast.ai's rule of
+    thumb), at most :data:`EMBEDDING_MOST`."""
+    return max(1, min(EMBEDDING_MOST, round(1.6 * n_codes ** 0.56)))
 
 
 def _check_plot_possible(path):

@@ -63,7 +63,7 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
         m.load_state_dict(trial)
         return float(to_host(loss.forward(forward(m.parameters(), Xd, ctx)[0], Td)))
 
-    for name, grad in zip(m.param_names(), analytic):
+    for name, grad in zip(m.param_names(), analytic, strict=True):
         flat = list(np.ndindex(*state[name].shape))
         if max_per_param is not None and len(flat) > max_per_param:
             flat = [flat[i] for i in rng.choice(len(flat), max_per_param, replace=False)]

@@ -52,7 +52,7 @@ class Bank:
         groups = tuple(groups)
         old = self.groups
         if len(groups) == len(old):
-            for a, b in zip(groups, old):
+            for a, b in zip(groups, old, strict=True):
                 if a is not b:
                     break
             else:
@@ -130,7 +130,8 @@ class Kernels:
         return dA * (1.0 - A * A)
 
     def relu_forward(self, Z):
-        return self.xp.clip(Z, min=0.0)  # clip takes a Python scalar in every standard version; maximum only from 2024.12
+        # clip takes a Python scalar in every standard version; maximum only from 2024.12
+        return self.xp.clip(Z, min=0.0)
 
     def relu_backward(self, Z, A, dA):
         return dA * self.xp.astype(Z > 0, dA.dtype)

@@ -188,7 +188,8 @@ class _LineSearch:
             self.stmin = stp + 1.1 * (stp - self.stx)
             self.stmax = stp + 4.0 * (stp - self.stx)
         stp = min(self.stpmax, max(self.stpmin, stp))
-        if self.brackt and (stp <= self.stmin or stp >= self.stmax or self.stmax - self.stmin <= self.xtol * self.stmax):
+        if self.brackt and (stp <= self.stmin or stp >= self.stmax
+                            or self.stmax - self.stmin <= self.xtol * self.stmax):
             stp = self.stx
         return stp, "FG"
 
@@ -425,8 +426,8 @@ class LBFGS(Optimizer):
 
     def update_function(self, K, group_is_weight):
         raise TypeError("LBFGS evaluates the loss several times per step, so it has no update rule to pair with one "
-                        "gradient: train with mlp.fit or mlp.train_step (they ask for LBFGS.make_step), or call "
-                        "mlp.core.lbfgs.minimize")
+                        "gradient: its training step is LBFGS.make_step(model, loss) (which mlp.make_step hands out "
+                        "for it), or minimise a flat objective with mlp.core.lbfgs.minimize")
 
     def make_step(self, model, loss, reduce=None, weighted=False):
         """The pure step ``step(groups, state, X, T, lr, t, ctx) -> (groups, state, loss, grads)`` for ``model``.

@@ -35,7 +35,7 @@ def check_widths(layers):
     if not any(isinstance(layer, Linear) for layer in layers):
         raise ValueError("Sequential needs at least one Linear layer")
     indexed = [(i, layer) for i, layer in enumerate(layers) if hasattr(layer, "n_in") and hasattr(layer, "n_out")]
-    for (i, a), (j, b) in zip(indexed, indexed[1:]):
+    for (i, a), (j, b) in zip(indexed, indexed[1:], strict=False):
         if a.n_out != b.n_in:
             raise ValueError(
                 f"layer {j} ({b!r}) expects inputs of width n_in={b.n_in}, but layer {i} ({a!r}) "
@@ -158,7 +158,7 @@ class Sequential:
 
     # -- the pure maths -------------------------------------------------------------------------
     def _make_forward(self):
-        fns = [(f, a, b) for (f, _), (a, b) in zip(self._fns, self._bounds)]
+        fns = [(f, a, b) for (f, _), (a, b) in zip(self._fns, self._bounds, strict=True)]
 
         def forward(params, X, ctx=EVAL):
             caches = []
@@ -170,7 +170,7 @@ class Sequential:
         return forward
 
     def _make_backward(self):
-        steps = [(i, g, a, b) for i, ((_, g), (a, b)) in enumerate(zip(self._fns, self._bounds))]
+        steps = [(i, g, a, b) for i, ((_, g), (a, b)) in enumerate(zip(self._fns, self._bounds, strict=True))]
         steps.reverse()
         first_param = self._first_param
 
@@ -206,7 +206,7 @@ class Sequential:
         bank = self._grads
         if bank.layout is None:
             return tuple(grads)
-        for a, g in zip(bank.arrays, grads):
+        for a, g in zip(bank.arrays, grads, strict=True):
             if g is not a:  # not written in place: copy into our own buffers
                 a[...] = g
         return bank.groups
@@ -268,7 +268,7 @@ class Sequential:
         """Each layer's output for ``X`` (evaluation mode), in layer order: for inspection and tests."""
         self.check_input(X)
         outputs = []
-        for (f, _), (a, b) in zip(self._fns, self._bounds):
+        for (f, _), (a, b) in zip(self._fns, self._bounds, strict=True):
             X, _ = f(self._params.arrays[a:b], X, EVAL)
             outputs.append(X)
         return outputs
@@ -357,7 +357,8 @@ class Sequential:
         if not hasattr(X, "shape") or not hasattr(X, "dtype"):
             return (
                 f"{name} is {describe(X)}, not an array; the model (on the {self.backend.name} backend) "
-                f"takes arrays of shape (n_samples, {self.sizes[0]}): use model.backend.asarray(X, dtype={self.dtype!r})"
+                f"takes arrays of shape (n_samples, {self.sizes[0]}): "
+                f"use model.backend.asarray(X, dtype={self.dtype!r})"
             )
         return (
             f"{name} is {describe(X)}, but the model is on the {self.backend.name} backend "
@@ -416,7 +417,8 @@ class Sequential:
 
     def state_dict(self) -> dict:
         """Parameters as host NumPy arrays, keys ``W0, b0, W1, b1, ...`` in that order."""
-        return {n: np.array(self.backend.to_numpy(p)) for n, p in zip(self.param_names(), self._params.arrays)}
+        return {n: np.array(self.backend.to_numpy(p))
+                for n, p in zip(self.param_names(), self._params.arrays, strict=True)}
 
     def load_state_dict(self, state: dict):
         """Set the parameters from host (or backend) arrays, checking names, shapes and dtypes."""
@@ -427,7 +429,7 @@ class Sequential:
             missing, extra = sorted(set(names) - set(state)), sorted(set(state) - set(names))
             raise ValueError(f"state dict does not fit this model: missing {missing}, unexpected {extra}")
         values = []
-        for name, shape in zip(names, shapes):  # check every entry before changing any parameter
+        for name, shape in zip(names, shapes, strict=True):  # check every entry before changing any parameter
             value = state[name]
             if isinstance(value, (list, tuple)):
                 value = np.asarray(value)
@@ -493,7 +495,7 @@ def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtyp
     if activation is None:
         raise ValueError(f"unknown activation None; choose one of {', '.join(ACTIVATIONS)}")
     layers = []
-    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
         layers.append(Linear(a, b, init=init))
         if k < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())

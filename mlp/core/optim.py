@@ -142,7 +142,7 @@ class Optimizer:
         arrays = {}
         if self._state is not None:
             for s, bank in self._state.items():
-                for name, a in zip(self._names, bank.arrays):
+                for name, a in zip(self._names, bank.arrays, strict=True):
                     arrays[f"{s}.{name}"] = np.array(to_host(a))
         return {"type": type(self).__name__, "hyper": self.hyperparameters(), "t": self.t, "arrays": arrays}
 
@@ -156,7 +156,7 @@ class Optimizer:
             banks = {}
             for s in self.state_names:
                 values = []
-                for n, shape in zip(model.param_names(), model.param_shapes()):
+                for n, shape in zip(model.param_names(), model.param_shapes(), strict=True):
                     key = f"{s}.{n}"
                     if key not in arrays or tuple(arrays[key].shape) != tuple(shape):
                         raise ValueError(f"optimizer state {key} is missing or has the wrong shape (need {shape})")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from .registry import SCHEDULES
-from .validate import fraction, non_negative, non_negative_int, positive, positive_int
+from .validate import fraction, non_negative, non_negative_int, positive_int
 
 
 class Schedule:

@@ -144,7 +144,7 @@ def _optimizer_tensors(optimizer, model) -> tuple[dict, dict]:
         raise ValueError(f"optimizer {optimizer!r} cannot be checkpointed: {e}") from None
     names, shapes = model.param_names(), model.param_shapes()
     arrays = state["arrays"]
-    expected = {f"{s}.{n}": shape for s in optimizer.state_names for n, shape in zip(names, shapes)}
+    expected = {f"{s}.{n}": shape for s in optimizer.state_names for n, shape in zip(names, shapes, strict=True)}
     if arrays and set(arrays) != set(expected):
         raise ValueError(
             f"optimizer state {sorted(arrays)} does not belong to this model (expected {sorted(expected)}); "
@@ -273,7 +273,8 @@ def _not_safetensors(path, data: bytes, why: str) -> CheckpointError:
         )
     if _looks_like_pickle(data):
         return _fail(
-            path, "this looks like a pickle/torch.save file; mlp checkpoints are safetensors and pickles are never loaded"
+            path,
+            "this looks like a pickle/torch.save file; mlp checkpoints are safetensors and pickles are never loaded",
         )
     if data[:6] == b"\x93NUMPY":
         return _fail(path, "this is a NumPy .npy file, not a safetensors checkpoint")
@@ -285,14 +286,16 @@ def _parse_header(path, data: bytes) -> tuple[dict, dict, int]:
     if len(data) == 0:
         raise _fail(path, "the file is empty (truncated write?)")
     if len(data) < 8:
-        raise _not_safetensors(path, data, f"only {len(data)} bytes, shorter than the 8-byte header length (truncated?)")
+        raise _not_safetensors(path, data,
+                               f"only {len(data)} bytes, shorter than the 8-byte header length (truncated?)")
     (n,) = struct.unpack("<Q", data[:8])
     if n < 2 or n > _MAX_HEADER:
         raise _not_safetensors(path, data, f"absurd header length {n}")
     if 8 + n > len(data):
         if data[8:9] != b"{":
             raise _not_safetensors(path, data, f"header length {n} does not fit the file and the header is not JSON")
-        raise _fail(path, f"truncated: the header claims {n} bytes but the file has only {len(data) - 8} after the length")
+        raise _fail(path, f"truncated: the header claims {n} bytes but the file has only {len(data) - 8} "
+                          "after the length")
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -302,7 +305,8 @@ def _parse_header(path, data: bytes) -> tuple[dict, dict, int]:
     metadata = header.pop("__metadata__", None)
     if metadata is None:
         raise _fail(path, 'no "mlp" metadata in the header (a safetensors file, but not an mlp checkpoint)')
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in metadata.items()):
         raise _fail(path, "invalid header: __metadata__ must map strings to strings")
 
     body = len(data) - 8 - n
@@ -334,7 +338,8 @@ def _parse_header(path, data: bytes) -> tuple[dict, dict, int]:
     position = 0
     for begin, end, name in sorted(spans):
         if begin != position:
-            raise _fail(path, f"invalid header: tensor {name!r} starts at byte {begin}, expected {position} (overlap or gap)")
+            raise _fail(path, f"invalid header: tensor {name!r} starts at byte {begin}, expected {position} "
+                              "(overlap or gap)")
         position = end
     if position != body:
         raise _fail(path, f"{body - position} unexpected bytes after the last tensor (corrupt file)")
@@ -365,13 +370,14 @@ def _expected_tensors(path, meta) -> tuple[dict, Any]:
     except ValueError as e:
         raise _fail(path, f"invalid architecture: {e}") from None
     names, shapes = zip(*parameter_layout(layers), strict=True)
-    expected = {f"model.{n}": s for n, s in zip(names, shapes)}
+    expected = {f"model.{n}": s for n, s in zip(names, shapes, strict=True)}
 
     optimizer = None
     info = meta["optimizer"]
     if info is not None:
         if not isinstance(info, dict) or set(info) != {"type", "hyper", "t"} or not isinstance(info["hyper"], dict):
-            raise _fail(path, f'invalid metadata: optimizer must be {{"type", "hyper", "t"}} or null, got {info!r:.200}')
+            raise _fail(path, 'invalid metadata: optimizer must be {"type", "hyper", "t"} or null, '
+                              f"got {info!r:.200}")
         if type(info["t"]) is not int or info["t"] < 0:
             raise _fail(path, f"invalid metadata: optimizer step count t={info['t']!r} is not a non-negative integer")
         try:
@@ -379,7 +385,8 @@ def _expected_tensors(path, meta) -> tuple[dict, Any]:
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
             raise _fail(path, f"invalid optimizer in the metadata: {e}") from None
         state = {
-            f"optimizer.{s}.{n}": tuple(shape) for s in optimizer.state_names for n, shape in zip(names, shapes)
+            f"optimizer.{s}.{n}": tuple(shape)
+            for s in optimizer.state_names for n, shape in zip(names, shapes, strict=True)
         }
         present = {k for k in meta["tensors"] if k.startswith("optimizer.")}
         if present:

@@ -8,9 +8,12 @@ numeric
     with gaps in the training rows also gets a missing-indicator input.
 categorical
     Text and booleans (and numbers named ``categorical``).  One-hot: one input per category seen
-    in the training rows (the :data:`MAX_LEVELS` most frequent), then a slot for gaps when the
-    training rows had gaps, then an "unknown" slot for any other value (a category never seen in
-    training, or a gap in a column that had none).
+    in the training rows, then a slot for gaps when the training rows had gaps, then an "unknown"
+    slot for any other value (a category never seen in training, or a gap in a column that had
+    none).  A column with more than :data:`MAX_LEVELS` levels in the training rows is one input
+    instead, the slot's number (a code: categories ``0..k-1``, then the gap slot, then unknown; at
+    most :data:`MAX_CODES` categories, the most frequent), which the model's first layer, an
+    :class:`mlp.Embedding`, turns into learned vectors.
 datetime
     Dates or date-times (Arrow/pandas dates, or ISO 8601 text such as ``2024-05-31`` or
     ``2024-05-31T13:45``), turned into the numeric parts year, month, day, weekday (Monday 0) and,
@@ -26,6 +29,8 @@ The preprocessing JSON holds one object per feature column, in the order of the 
         inputs: the value (a gap -> fill); then, if indicator, 1.0 where the value was missing else 0.0
     {"name": "sex", "kind": "categorical", "categories": ["female", "male"], "missing": false}
         inputs: one per category, in list order; then a gap slot if "missing"; then one "unknown" slot
+    {"name": "shop", "kind": "categorical", "categories": [...], "missing": true, "codes": true}
+        one input: the slot's number (0-based, in the same slot order), for an Embedding (optional field)
     {"name": "when", "kind": "datetime", "parts": ["year", "month", "day", "weekday", "hour"],
      "fill": [2021.0, 6.0, 15.0, 2.0, 12.5], "indicator": false}
         inputs: one per part (a gap -> that part's fill); then, if indicator, the missing-indicator
@@ -46,17 +51,26 @@ from mlp.core.errors import DataError
 
 from .readers import parse_number
 
-__all__ = ["DATE_PARTS", "KINDS", "MAX_LEVELS", "MIN_ID_ROWS", "Column", "guess_kind", "infer_kinds",
+__all__ = ["DATE_PARTS", "KINDS", "MAX_CODES", "MAX_LEVELS", "MIN_ID_ROWS", "Column", "guess_kind", "infer_kinds",
            "parse_column", "raw_matrix"]
 
 #: the kinds of a feature column the model reads
 KINDS = ("numeric", "categorical", "datetime")
-#: one-hot keeps at most this many categories (the most frequent); the rest share the unknown slot
+#: a categorical column with at most this many levels in the training rows is one-hot; with more, one code input
+#: for an Embedding (see the module docstring)
 MAX_LEVELS = 50
+#: a code column keeps at most this many categories (the most frequent); the rest share the unknown code
+MAX_CODES = 1000
 #: a text column unique per row is identifier-like only from this many rows on (below, a category)
 MIN_ID_ROWS = 10
-#: the numeric parts of a date/time column (``hour`` only when a value has a time of day)
-DATE_PARTS = ("year", "month", "day", "weekday", "hour")
+#: the numeric parts a date/time column may have, in this order (a checkpoint names the ones it uses): ``days``
+#: since 1970-01-01 (with the time of day as a fraction), ``year``, ``month``, ``day`` of the month, ``weekday``
+#: (Monday 0), ``hour`` (hours since midnight, with minutes and seconds as a fraction)
+DATE_PARTS = ("days", "year", "month", "day", "weekday", "hour")
+#: the parts a new date/time column gets (``hour`` only when a value has a time of day): the time as one number
+#: (its trend), and the time of day (its daily cycle); year, month, day and weekday as inputs of their own cost
+#: more on small tables than they gave (measured: see docs/own_data.md, "What each piece gave")
+NEW_DATE_PARTS = ("days", "hour")
 
 
 # -- labels: JSON-able values, matched with booleans kept apart from integers -----------------------------
@@ -274,9 +288,16 @@ def _infer(table, name, col):
 
 
 # -- encoders --------------------------------------------------------------------------------------------
-def _date_parts(d: _dt.datetime) -> list:
+_EPOCH, _EPOCH_UTC = _dt.datetime(1970, 1, 1), _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _date_parts(d: _dt.datetime, parts) -> list:
+    """The ``parts`` (names from :data:`DATE_PARTS`) of ``d`` as floats."""
     hour = d.hour + d.minute / 60 + (d.second + d.microsecond / 1e6) / 3600
-    return [float(d.year), float(d.month), float(d.day), float(d.weekday()), hour]
+    days = (d - (_EPOCH if d.tzinfo is None else _EPOCH_UTC)).total_seconds() / 86400
+    every = {"days": days, "year": float(d.year), "month": float(d.month), "day": float(d.day),
+             "weekday": float(d.weekday()), "hour": hour}
+    return [every[p] for p in parts]
 
 
 @dataclass
@@ -297,6 +318,8 @@ class Column:
         categorical: a slot for gaps (the training rows had gaps).
     parts : list of str or None
         datetime: the parts, a prefix-free subset of :data:`DATE_PARTS` in that order.
+    codes : bool
+        categorical: one input holding the slot's number (for an Embedding) instead of one-hot slots.
     """
 
     name: str
@@ -306,16 +329,24 @@ class Column:
     categories: list | None = None
     missing: bool = False
     parts: list | None = None
+    codes: bool = False
+
+    @property
+    def n_slots(self) -> int:
+        """categorical: the number of slots (categories, the gap slot if any, unknown), one-hot or codes."""
+        return len(self.categories) + self.missing + 1
 
     @property
     def width(self) -> int:
         """The number of model inputs this column gives."""
         if self.kind == "categorical":
-            return len(self.categories) + self.missing + 1
+            return 1 if self.codes else self.n_slots
         return (1 if self.kind == "numeric" else len(self.parts)) + self.indicator
 
     def input_names(self) -> list:
         """A name for each input: ``age``, ``age:missing``, ``sex=male``, ``sex:unknown``, ``when:year``."""
+        if self.kind == "categorical" and self.codes:
+            return [f"{self.name}:code"]
         if self.kind == "categorical":
             names = [f"{self.name}={c}" for c in self.categories]
             return names + ([f"{self.name}:missing"] if self.missing else []) + [f"{self.name}:unknown"]
@@ -342,14 +373,15 @@ class Column:
                 if v is not None:
                     k = label_key(python_label(v))
                     counts[k] = counts.get(k, 0) + 1
-            top = sorted(counts, key=lambda k: (-counts[k], sort_key(k[1])))[:MAX_LEVELS]
+            codes = len(counts) > MAX_LEVELS
+            top = sorted(counts, key=lambda k: (-counts[k], sort_key(k[1])))[:MAX_CODES if codes else MAX_LEVELS]
             categories = sorted((k[1] for k in top), key=sort_key)
-            return cls(name, kind, categories=categories, missing=any(v is None for v in values))
+            return cls(name, kind, categories=categories, missing=any(v is None for v in values), codes=codes)
         if kind == "datetime":
             present = [v for v in values if v is not None]
             timed = any((d.hour, d.minute, d.second, d.microsecond) != (0, 0, 0, 0) for d in present)
-            parts = list(DATE_PARTS if timed else DATE_PARTS[:4])
-            P = np.array([_date_parts(d)[:len(parts)] for d in present], dtype=np.float64).reshape(-1, len(parts))
+            parts = [p for p in NEW_DATE_PARTS if timed or p != "hour"]
+            P = np.array([_date_parts(d, parts) for d in present], dtype=np.float64).reshape(-1, len(parts))
             fill = [float(v) for v in np.median(P, axis=0)] if len(P) else [0.0] * len(parts)
             return cls(name, kind, fill=fill, indicator=len(present) < len(values), parts=parts)
         raise ValueError(f"column {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -372,7 +404,7 @@ class Column:
             index = {label_key(c): k for k, c in enumerate(self.categories)}
             # text and numbers meet: a category "1" matches the number 1 read by another reader, "true" True
             loose = {str(c).lower(): k for k, c in enumerate(self.categories)}
-            unknown = self.width - 1
+            unknown = self.n_slots - 1
             slots = np.empty(n, dtype=np.int64)
             for i, v in enumerate(values):
                 if is_missing(v):
@@ -381,6 +413,8 @@ class Column:
                 label = python_label(v)
                 k = index.get(label_key(label))
                 slots[i] = k if k is not None else loose.get(str(label).lower(), unknown)
+            if self.codes:
+                return slots[:, None].astype(np.float64)
             return (slots[:, None] == np.arange(self.width)[None, :]).astype(np.float64)
         P = np.empty((n, len(self.parts)), dtype=np.float64)
         gaps = np.zeros(n, dtype=bool)
@@ -389,7 +423,7 @@ class Column:
             if d is None and not is_missing(v):
                 raise DataError(f"column {self.name!r}, row {i + 1}: {v!r} is not a date/time")
             gaps[i] = d is None
-            P[i] = self.fill if d is None else _date_parts(d)[:len(self.parts)]
+            P[i] = self.fill if d is None else _date_parts(d, self.parts)
         return np.concatenate([P, gaps[:, None].astype(np.float64)], axis=1) if self.indicator else P
 
     # -- storing --
@@ -399,6 +433,8 @@ class Column:
             d.update(fill=self.fill, indicator=self.indicator)
         elif self.kind == "categorical":
             d.update(categories=list(self.categories), missing=self.missing)
+            if self.codes:  # only when set: files written before codes existed read the same
+                d["codes"] = True
         else:
             d.update(parts=list(self.parts), fill=list(self.fill), indicator=self.indicator)
         return d
@@ -410,16 +446,16 @@ class Column:
             raise ValueError("preprocessing columns must be objects with a name")
         name, kind = d["name"], d.get("kind")
         where = f"preprocessing column {name!r}"
-        fields = {"numeric": {"fill", "indicator"}, "categorical": {"categories", "missing"},
+        fields = {"numeric": {"fill", "indicator"}, "categorical": {"categories", "missing", "codes"},
                   "datetime": {"parts", "fill", "indicator"}}
         if kind not in fields:
             raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         extra = set(d) - fields[kind] - {"name", "kind"}
         if extra:
             raise ValueError(f"{where}: unexpected field {sorted(extra)[0]!r}")
-        flags = {k: d.get(k, False) for k in ("indicator", "missing")}
+        flags = {k: d.get(k, False) for k in ("indicator", "missing", "codes")}
         if not all(isinstance(v, bool) for v in flags.values()):
-            raise ValueError(f"{where}: indicator and missing must be true or false")
+            raise ValueError(f"{where}: indicator, missing and codes must be true or false")
         if kind == "numeric":
             fill = d.get("fill")
             if fill is not None and not _finite(fill):
@@ -431,7 +467,7 @@ class Column:
                 raise ValueError(f"{where}: categories must be a list of labels (str, int, float, bool)")
             if len({label_key(c) for c in cats}) != len(cats):
                 raise ValueError(f"{where}: categories hold a label twice")
-            return cls(name, kind, categories=cats, missing=flags["missing"])
+            return cls(name, kind, categories=cats, missing=flags["missing"], codes=flags["codes"])
         parts, fill = d.get("parts"), d.get("fill")
         if not isinstance(parts, list) or not parts or parts != [p for p in DATE_PARTS if p in parts]:
             raise ValueError(f"{where}: parts must be a non-empty list from {', '.join(DATE_PARTS)}, in that order")
@@ -469,6 +505,10 @@ def kind_lines(kinds, dropped, columns=None, verbose=False) -> list:
         if gaps:
             line += (f"; gaps in {_names(gaps)}: " + ("their own category" if kind == "categorical"
                                                        else "filled with the training median, plus an indicator"))
+        coded = [n for n in names if n in columns and columns[n].codes]
+        if coded:
+            line += (f"; more than {MAX_LEVELS} levels in {_names(coded)}: one code input each, learned vectors "
+                     "(an Embedding layer first)")
         lines.append(line)
     groups = {}
     for n, why in dropped.items():
@@ -485,6 +525,7 @@ def kind_lines(kinds, dropped, columns=None, verbose=False) -> list:
             elif c is not None and kind == "categorical":
                 shown = ", ".join(map(repr, c.categories[:10])) + (", ..." if len(c.categories) > 10 else "")
                 text += f", {len(c.categories)} categories [{shown}]" + (" + a gap slot" if c.missing else "")
+                text += ", as codes for an Embedding" if c.codes else ""
             elif c is not None:
                 text += f", parts {', '.join(c.parts)}" + (" + indicator" if c.indicator else "")
             lines.append(text)

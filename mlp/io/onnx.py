@@ -16,7 +16,8 @@ Preprocessing
     number's gap filled with the training median (:func:`impute`) and its missing indicator
     (:func:`missing_indicator`); a category's one-hot slots with the gap slot and the unknown slot
     for a category never seen in training (:func:`category_slots`: ``LabelEncoder`` then
-    ``OneHotEncoder``); then the columns side by side, standardised (``Sub``, ``Div`` in the input
+    ``OneHotEncoder``; for a column of many levels the slot's number, which the model's ``Embedding``
+    turns into a learned vector); then the columns side by side, standardised (``Sub``, ``Div`` in the input
     dtype: NumPy's numbers to the last bit) and cast to the model's dtype.  A date/time column is
     refused with an :class:`ExportError` naming it (ONNX has no date operators).
 Network
@@ -101,7 +102,8 @@ def _column_inputs(g, column, input_dtype) -> list:
     if column.kind == "categorical":
         text = _reads_text(column)
         x = g.input(column.name, T.STRING if text else elem_type(input_dtype), [BATCH, 1])
-        return [category_slots(g, x, column.categories, column.missing, text, input_dtype, gaps=_GAPS)]
+        return [category_slots(g, x, column.categories, column.missing, text, input_dtype, gaps=_GAPS,
+                               codes=column.codes)]
     raise ExportError(_date_refusal(column.name))
 
 

@@ -12,8 +12,9 @@ Preprocessing steps
     :func:`label_encode` (``LabelEncoder``), :func:`embedding_lookup` (``Gather``).
 Layers
     :func:`network`: ``Gemm`` per ``Linear``, ``Relu``, ``Sigmoid``, ``Tanh``, ``Where(x > 0, x,
-    slope x)`` for ``LeakyReLU``; ``Identity`` and ``Dropout`` (evaluation mode) add nothing.  Any
-    other layer is refused with an :class:`ExportError` naming it.
+    slope x)`` for ``LeakyReLU``, ``Gather`` for an ``Embedding`` (its codes rounded and clipped as
+    the layer does); ``Identity`` and ``Dropout`` (evaluation mode) add nothing.  Any other layer is
+    refused with an :class:`ExportError` naming it.
 Heads
     :func:`classifier_head` (probabilities and the class index, as :class:`mlp.Sequential` computes
     them) and :func:`decode_labels` (the index back to the original labels).
@@ -29,9 +30,10 @@ import numpy as np
 
 from mlp.core.errors import MLPError
 
-__all__ = ["BATCH", "INSTALL_HINT", "IR_VERSION", "ML_OPSET", "OPSET", "ExportError", "Graph", "cast", "category_slots",
-           "check_layers", "classifier_head", "decode_labels", "elem_type", "embedding_lookup", "exportable_layers",
-           "impute", "label_encode", "layer_params", "missing_indicator", "network", "one_hot", "standardize"]
+__all__ = ["BATCH", "INSTALL_HINT", "IR_VERSION", "ML_OPSET", "OPSET", "ExportError", "Graph", "cast", "category_slot",
+           "category_slots", "check_layers", "classifier_head", "decode_labels", "elem_type", "embedding_lookup",
+           "exportable_layers", "impute", "label_encode", "layer_params", "missing_indicator", "network", "one_hot",
+           "standardize"]
 
 
 #: the default ONNX operator set (ai.onnx) of an exported file
@@ -226,31 +228,30 @@ def _where_negative(g, slot: str, replacement: str) -> str:
     return g.node("Where", [negative, replacement, slot], hint="slot")
 
 
-def category_slots(g, x: str, categories, missing: bool, text: bool, dtype, gaps=("",)) -> str:
-    """The one-hot inputs ``(N, K + missing + 1)`` of a categorical column ``x`` ``(N, 1)``, as ``Column.encode``.
+def category_slot(g, x: str, categories, missing: bool, text: bool, gaps=("",)) -> str:
+    """The slot number ``(N, 1)`` int64 of each value of a categorical column ``x`` ``(N, 1)``, as ``Column.encode``.
 
-    One slot per category, then a gap slot when the training rows had gaps, then the unknown slot
-    (an unseen category, or a gap in a column that had none).  Text (``text``): a value is its
-    category when equal to it, else when equal ignoring case (the way ``mlp predict`` lets ``"true"``
-    meet ``True`` and ``"1"`` meet ``1``; lower case as the C locale has it, ASCII letters only);
-    the strings in ``gaps`` are gaps.  Numbers: equality, NaN is a gap.
+    Slots ``0..K-1`` are the categories, then the gap slot when the training rows had gaps (``missing``),
+    then the unknown slot (an unseen category, or a gap in a column that had none).  Text (``text``): a
+    value is its category when equal to it, else when equal ignoring case (the way ``mlp predict`` lets
+    ``"true"`` meet ``True`` and ``"1"`` meet ``1``; lower case as the C locale has it, ASCII letters
+    only); the strings in ``gaps`` are gaps.  Numbers: equality; NaN is a gap.
     """
     cats = list(categories)
-    width = len(cats) + missing + 1
-    unknown, gap_slot = width - 1, (len(cats) if missing else width - 1)
-    if not text:
-        hits = [g.node("Cast", [g.node("Equal", [x, g.const(np.asarray([cats], dtype=dtype), "categories")],
-                                       hint="is_category")], to=elem_type(dtype), hint="hits")] if cats else []
-        gap = g.node("Cast", [g.node("IsNaN", [x], hint="gap")], to=elem_type(dtype), hint="gap_flag")
-        # a row is in exactly one slot: the unknown slot is 1 minus the others
-        taken = ([g.node("ReduceSum", [hits[0], g.const(np.array([1], dtype=np.int64), "axis")], keepdims=1,
-                         hint="found")] if cats else []) + ([gap] if missing else [])
-        rest = g.node("Expand", [g.const(np.ones((1, 1), dtype=dtype), "one"), g.node("Shape", [x], hint="shape")],
-                      hint="ones")
-        for t in taken:
-            rest = g.node("Sub", [rest, t], hint="unseen")
-        return g.node("Concat", [*hits, *([gap] if missing else []), rest], axis=1, hint="one_hot")
+    unknown = len(cats) + missing
+    gap_slot = g.const(np.asarray(len(cats) if missing else unknown, dtype=np.int64), "gap_slot")
     none = g.const(np.asarray(unknown, dtype=np.int64), "unknown_slot")
+    if not text:
+        slot = none
+        if cats:
+            hits = g.node("Cast", [g.node("Equal", [x, g.const(np.asarray([cats], dtype=np.float64), "categories")],
+                                          hint="is_category")], to=_onnx().TensorProto.FLOAT, hint="hits")
+            first = g.node("ArgMax", [hits], axis=1, keepdims=1, hint="category")
+            found = g.node("Cast", [g.node("ReduceMax", [hits, g.const(np.array([1], dtype=np.int64), "axis")],
+                                           keepdims=1, hint="any")], to=_onnx().TensorProto.BOOL, hint="found")
+            slot = g.node("Where", [found, first, none], hint="slot")
+        # NaN equals nothing, so a gap is not found above: its slot is set here
+        return g.node("Where", [g.node("IsNaN", [x], hint="gap"), gap_slot, slot], hint="slot")
     slot = none
     exact = {c: k for k, c in enumerate(cats) if isinstance(c, str)}
     loose = {str(c).lower(): k for k, c in enumerate(cats)}  # as Column.encode: the last category wins
@@ -264,7 +265,16 @@ def category_slots(g, x: str, categories, missing: bool, text: bool, dtype, gaps
     spellings = sorted(set(gaps))
     gap = g.node("Cast", [label_encode(g, x, spellings, [1] * len(spellings), 0)], to=_onnx().TensorProto.BOOL,
                  hint="gap")
-    slot = g.node("Where", [gap, g.const(np.asarray(gap_slot, dtype=np.int64), "gap_slot"), slot], hint="slot")
+    return g.node("Where", [gap, gap_slot, slot], hint="slot")
+
+
+def category_slots(g, x: str, categories, missing: bool, text: bool, dtype, gaps=("",), codes=False) -> str:
+    """A categorical column's model inputs in ``dtype``: its one-hot slots ``(N, K + missing + 1)``, or with
+    ``codes`` its slot number ``(N, 1)`` (the code an :class:`mlp.Embedding` reads); see :func:`category_slot`."""
+    slot = category_slot(g, x, categories, missing, text, gaps)
+    if codes:
+        return g.node("Cast", [slot], to=elem_type(dtype), hint="code")
+    width = len(categories) + missing + 1
     encoded = g.node("OneHotEncoder", [slot], domain="ai.onnx.ml", cats_int64s=list(range(width)), zeros=1,
                      hint="one_hot_3d")
     return cast(g, g.node("Flatten", [encoded], axis=1, hint="one_hot"), np.float32, dtype)
@@ -296,11 +306,32 @@ def _passthrough(g, x, layer, params, dtype):
     return x
 
 
+def _embedding(g, x, layer, params, dtype):
+    """:class:`mlp.Embedding`: the kept columns, then per code column the vector of its code (rounded, clipped)."""
+    (E,) = params
+    i64 = np.int64
+    codes = g.node("Gather", [x, g.const(np.asarray(layer.columns, dtype=i64), "code_columns")], axis=1, hint="codes")
+    codes = g.node("Cast", [g.node("Round", [codes], hint="rounded")], to=elem_type(i64), hint="codes_int")
+    # per column its own clip and its own slice of E: Max/Min broadcast a row, where Clip takes scalars only
+    codes = g.node("Max", [codes, g.const(np.zeros((1, len(layer.columns)), dtype=i64), "lowest")], hint="clipped")
+    codes = g.node("Min", [codes, g.const(np.asarray([layer.n_categories], dtype=i64) - 1, "highest")],
+                   hint="clipped")
+    starts = np.cumsum([0, *layer.n_categories[:-1]]).astype(i64).reshape(1, -1)
+    codes = g.node("Add", [codes, g.const(starts, "offsets")], hint="rows")
+    vectors = g.node("Gather", [g.const(np.asarray(E, dtype=dtype), "E"), codes], axis=0, hint="vectors_3d")
+    vectors = g.node("Flatten", [vectors], axis=1, hint="vectors")  # (N, m, dim) -> (N, m dim)
+    if not layer.kept:
+        return vectors
+    kept = g.node("Gather", [x, g.const(np.asarray(layer.kept, dtype=i64), "kept_columns")], axis=1, hint="kept")
+    return g.node("Concat", [kept, vectors], axis=1, hint="embedded_inputs")
+
+
 def _layer_exports() -> dict:
-    from mlp.core.layers import Dropout, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+    from mlp.core.layers import Dropout, Embedding, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
     return {Linear: _linear, ReLU: _elementwise("Relu"), Sigmoid: _elementwise("Sigmoid"),
-            Tanh: _elementwise("Tanh"), LeakyReLU: _leaky_relu, Identity: _passthrough, Dropout: _passthrough}
+            Tanh: _elementwise("Tanh"), LeakyReLU: _leaky_relu, Identity: _passthrough, Dropout: _passthrough,
+            Embedding: _embedding}
 
 
 def exportable_layers() -> list:

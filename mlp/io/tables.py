@@ -227,6 +227,16 @@ class Preprocessor:
         """A name for each model input (``age``, ``age:missing``, ``sex=male``, ``sex:unknown``, ...)."""
         return [n for c in self.columns for n in c.input_names()]
 
+    def code_inputs(self) -> list:
+        """``[(input position, number of codes), ...]`` of the categorical columns encoded as codes (many levels),
+        for the :class:`mlp.Embedding` a model of this table starts with; ``[]`` when every column is one-hot."""
+        out, start = [], 0
+        for c in self.columns:
+            if c.kind == "categorical" and c.codes:
+                out.append((start, c.n_slots))
+            start += c.width
+        return out
+
     def select(self, table, need_target: bool = False):
         """``(X, y)`` from ``table``: the features by name (or by position in a file without names), parsed.
 

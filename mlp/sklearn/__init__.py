@@ -27,7 +27,8 @@ try:
     import sklearn  # noqa: F401
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError(
-        f"mlp.sklearn needs scikit-learn >= 1.6 ({e}): pip install \"mlp-arrayapi[sklearn]\" (or pip install scikit-learn)"
+        f"mlp.sklearn needs scikit-learn >= 1.6 ({e}): pip install \"mlp-arrayapi[sklearn]\" "
+        "(or pip install scikit-learn)"
     ) from None
 
 from ._estimators import MLPClassifier, MLPRegressor

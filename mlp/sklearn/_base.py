@@ -15,33 +15,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mlp.core.util import to_host
 
+from ._checks import ACTIVATIONS, check_params, check_sample_weight, foreign
 from ._maths import BatchObjective, Solver, head_outputs
 
-#: scikit-learn's activation names -> mlp's layers
-ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-SOLVERS = ("lbfgs", "sgd", "adam")
-SCHEDULES = ("constant", "invscaling", "adaptive")
 NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to be "
               "preprocessed.")
-
-
-def foreign(X) -> bool:
-    """An array of another array library (torch, CuPy, JAX, array-api-strict), not host data."""
-    if isinstance(X, np.ndarray) or not hasattr(X, "shape") or not hasattr(X, "dtype"):
-        return False
-    from array_api_compat import is_array_api_obj
-
-    return is_array_api_obj(X) and type(X).__module__.split(".")[0] not in ("pandas", "numpy", "scipy")
-
-
-def _number(value, lo, hi=math.inf, lo_closed=True, hi_closed=False):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.number)) or math.isnan(value):
-        return False
-    return (lo <= value if lo_closed else lo < value) and (value <= hi if hi_closed else value < hi)
-
-
-def _integer(value, lo):
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool) and value >= lo
 
 
 class BaseMLP(BaseEstimator):
@@ -54,7 +32,8 @@ class BaseMLP(BaseEstimator):
                     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
                     nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
                     n_iter_no_change, max_fun, backend, dtype):
-        self.hidden_layer_sizes, self.activation, self.solver, self.alpha = hidden_layer_sizes, activation, solver, alpha
+        self.hidden_layer_sizes, self.activation = hidden_layer_sizes, activation
+        self.solver, self.alpha = solver, alpha
         self.batch_size, self.learning_rate, self.learning_rate_init = batch_size, learning_rate, learning_rate_init
         self.power_t, self.max_iter, self.shuffle, self.random_state = power_t, max_iter, shuffle, random_state
         self.tol, self.verbose, self.warm_start, self.momentum = tol, verbose, warm_start, momentum
@@ -64,50 +43,8 @@ class BaseMLP(BaseEstimator):
 
     # -- checks -----------------------------------------------------------------------------------
     def _check_params(self):
-        """The hidden sizes as a list, after checking every parameter (a ValueError names the first bad one)."""
-        name = type(self).__name__
-        hidden = self.hidden_layer_sizes
-        hidden = [hidden] if isinstance(hidden, (numbers.Integral, np.integer)) else hidden
-        try:
-            hidden = list(hidden)
-        except TypeError:
-            hidden = None
-        if hidden is None or not all(_integer(h, 1) for h in hidden):
-            raise ValueError(f"{name}: hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
-
-        def choice(param, value, options):
-            if not isinstance(value, str) or value not in options:
-                raise ValueError(f"{name}: {param} must be one of {', '.join(options)}, got {value!r}")
-
-        choice("activation", self.activation, tuple(ACTIVATIONS))
-        choice("solver", self.solver, SOLVERS)
-        choice("learning_rate", self.learning_rate, SCHEDULES)
-        for param, value, lo, lo_closed, hi, text in (
-                ("alpha", self.alpha, 0.0, True, math.inf, "a finite number >= 0"),
-                ("learning_rate_init", self.learning_rate_init, 0.0, False, math.inf, "a finite number > 0"),
-                ("power_t", self.power_t, 0.0, True, math.inf, "a finite number >= 0"),
-                ("tol", self.tol, 0.0, True, math.inf, "a finite number >= 0"),
-                ("epsilon", self.epsilon, 0.0, False, math.inf, "a finite number > 0"),
-                ("beta_1", self.beta_1, 0.0, True, 1.0, "in [0, 1)"),
-                ("beta_2", self.beta_2, 0.0, True, 1.0, "in [0, 1)"),
-                ("validation_fraction", self.validation_fraction, 0.0, True, 1.0, "in [0, 1)")):
-            if not _number(value, lo, hi, lo_closed):
-                raise ValueError(f"{name}: {param} must be {text}, got {value!r}")
-        if not _number(self.momentum, 0.0, 1.0, True, True):
-            raise ValueError(f"{name}: momentum must be in [0, 1], got {self.momentum!r}")
-        for param, value in (("max_iter", self.max_iter), ("max_fun", self.max_fun)):
-            if not _integer(value, 1):
-                raise ValueError(f"{name}: {param} must be an integer >= 1, got {value!r}")
-        if not (_integer(self.n_iter_no_change, 1) or (_number(self.n_iter_no_change, 1.0, math.inf, True, True)
-                                                       and self.n_iter_no_change == math.inf)):
-            raise ValueError(f"{name}: n_iter_no_change must be an integer >= 1 or np.inf, got {self.n_iter_no_change!r}")
-        if not (self.batch_size == "auto" or _integer(self.batch_size, 1)):
-            raise ValueError(f"{name}: batch_size must be 'auto' or a positive integer, got {self.batch_size!r}")
-        if self.dtype not in (None, "float32", "float64"):
-            raise ValueError(f"{name}: dtype must be None (follow X), 'float32' or 'float64', got {self.dtype!r}")
-        if self.early_stopping and self.validation_fraction == 0:
-            raise ValueError(f"{name}: early_stopping=True needs a validation_fraction > 0")
-        return [int(h) for h in hidden]
+        """The hidden sizes as a list of ints, after checking every parameter."""
+        return check_params(self)
 
     def _validate_X(self, X, reset, y=None):
         """``(X, y, backend or None)``: host data through scikit-learn's checks (sparse matrices made dense), a
@@ -117,6 +54,9 @@ class BaseMLP(BaseEstimator):
 
             if len(X.shape) != 2:
                 raise ValueError(f"Expected 2D array, got an array of shape {tuple(X.shape)}; reshape your data")
+            xp = backend_of(X).xp
+            if not bool(xp.all(xp.isfinite(X))):
+                raise ValueError("Input X contains NaN or infinity.")
             if reset:
                 self.n_features_in_ = int(X.shape[1])
             elif X.shape[1] != self.n_features_in_:
@@ -132,21 +72,6 @@ class BaseMLP(BaseEstimator):
             X = X.toarray()
         return X, y, None
 
-    def _sample_weight(self, sample_weight, n):
-        if sample_weight is None:
-            return None
-        w = np.asarray(to_host(sample_weight) if foreign(sample_weight) else sample_weight, dtype=np.float64)
-        if w.ndim == 0:
-            w = np.full(n, float(w))
-        if w.shape != (n,):
-            raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)!")
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
-            raise ValueError(f"sample_weight must be finite and >= 0; found {w[bad]} at index {bad}")
-        if not w.sum() > 0:
-            raise ValueError("sample_weight is zero everywhere: there is nothing to fit")
-        return w
-
     # -- the engine --------------------------------------------------------------------------------
     def _engine(self):
         """The backend the weights live on: the default (or ``backend``) for host data, else X's own library and device,
@@ -160,7 +85,7 @@ class BaseMLP(BaseEstimator):
         return be
 
     def _model(self):
-        """The engine network for the current ``coefs_`` shapes and ``activation`` (its pure passes, not its weights)."""
+        """The engine network for the current ``coefs_`` shapes and ``activation`` (its passes, not its weights)."""
         import mlp
 
         sizes = [int(self.coefs_[0].shape[0])] + [int(W.shape[1]) for W in self.coefs_]
@@ -180,7 +105,7 @@ class BaseMLP(BaseEstimator):
         coefs, intercepts = self.coefs_, self.intercepts_
         cached = self.__dict__.get("_params_cache")
         if cached is not None and len(cached[0]) == len(coefs) + len(intercepts) and \
-                all(a is b for a, b in zip(cached[0], [*coefs, *intercepts])):
+                all(a is b for a, b in zip(cached[0], [*coefs, *intercepts], strict=True)):
             return cached[1]
         if len(coefs) != len(intercepts):
             raise ValueError(f"{type(self).__name__}: {len(coefs)} coefs_ but {len(intercepts)} intercepts_")
@@ -227,7 +152,7 @@ class BaseMLP(BaseEstimator):
         sizes = [n_features, *hidden, n_outputs]
         factor = 2.0 if self.activation == "logistic" else 6.0
         host = []
-        for fan_in, fan_out in zip(sizes, sizes[1:]):
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             bound = math.sqrt(factor / (fan_in + fan_out))
             host.append(rs.uniform(-bound, bound, (fan_in, fan_out)))
             host.append(rs.uniform(-bound, bound, fan_out))
@@ -251,7 +176,7 @@ class BaseMLP(BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         n = int(X.shape[0])
-        w = self._sample_weight(sample_weight, n)
+        w = check_sample_weight(sample_weight, n)
         targets = self._targets(y, be, first_pass, incremental, n)  # host (n, k) targets, for the split and scores
         rs = check_random_state(self.random_state)
         self._random_state = rs
@@ -317,6 +242,7 @@ class BaseMLP(BaseEstimator):
         solver = self._optimizer.to(engine, self._dtype_)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        self._stochastic_counters()
         wd = None if w is None else engine.asarray(w, dtype=self._dtype_)
         val = None
         if self.early_stopping:
@@ -381,6 +307,18 @@ class BaseMLP(BaseEstimator):
         if self.early_stopping:
             params = self._best_params
         return params
+
+    def _stochastic_counters(self):
+        """The counters of the stochastic solvers, for a warm start after a fit that did not keep them (lbfgs, or the
+        other setting of early_stopping), where scikit-learn fails on a missing attribute."""
+        if getattr(self, "loss_curve_", None) is None:
+            self.loss_curve_ = []
+        if not hasattr(self, "_no_improvement_count"):
+            self._no_improvement_count = 0
+        if self.early_stopping and getattr(self, "validation_scores_", None) is None:
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        if not self.early_stopping and getattr(self, "best_loss_", None) is None:
+            self.best_loss_ = np.inf
 
     def _update_no_improvement_count(self, params, val):
         if self.early_stopping:

@@ -11,7 +11,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from mlp.core.util import to_host
 
-from ._base import BaseMLP, foreign
+from ._base import BaseMLP
+from ._checks import foreign
 
 _SHARED_PARAMETERS = """
     hidden_layer_sizes : int or sequence of int, default (100,)

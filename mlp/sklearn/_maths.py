@@ -142,7 +142,7 @@ class Solver:
         return tuple(p + (-lr * m / (xp.sqrt(v) + eps)) for p, m, v in zip(params, ms, vs, strict=True))
 
     def iteration_ends(self, time_step):
-        """After an epoch: ``invscaling`` sets ``lr = learning_rate_init / (t + 1) ** power_t`` (``t``: samples seen)."""
+        """After an epoch: ``invscaling`` sets ``learning_rate_init / (t + 1) ** power_t`` (``t``: samples seen)."""
         if self.kind == "sgd" and self.lr_schedule == "invscaling":
             self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
 
@@ -164,8 +164,8 @@ class Solver:
     def to(self, backend, dtype):
         """Put the state on ``backend`` in ``dtype`` (after unpickling, or when the parameters moved)."""
         xdtype = getattr(backend.xp, dtype)
-        self.state = tuple(tuple(a if backend.owns(a) and a.dtype == xdtype else backend.asarray(to_host(a), dtype=dtype)
-                                 for a in part) for part in self.state)
+        self.state = tuple(tuple(a if backend.owns(a) and a.dtype == xdtype
+                                 else backend.asarray(to_host(a), dtype=dtype) for a in part) for part in self.state)
         return self
 
     def __getstate__(self):

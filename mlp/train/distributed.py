@@ -157,7 +157,8 @@ class DataParallel:
         names = sorted(settings)
         mine = np.array([int(settings[k]) for k in names] + [int(optimizer.t)], dtype=np.int64)
         low, high = self.comm.allreduce(mine, op="min"), self.comm.allreduce(mine, op="max")
-        differ = [f"{k} (from {lo} to {hi})" for k, lo, hi in zip(names + ["optimizer step"], low, high) if lo != hi]
+        differ = [f"{k} (from {lo} to {hi})"
+                  for k, lo, hi in zip(names + ["optimizer step"], low, high, strict=True) if lo != hi]
         if differ:
             raise ValueError(f"the {self.comm.size} processes disagree on {', '.join(differ)}; every process must "
                              "load the same data and settings")
