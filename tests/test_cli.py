@@ -124,7 +124,7 @@ def write_classes_csv(path, n=120, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 2)) * [1.0, 100.0] + [0.0, 500.0]  # very different scales
     label = np.where(X[:, 0] + (X[:, 1] - 500.0) / 100.0 > 0, "yes", "no")
-    lines = ["width,height,answer"] + [f"{a!r},{b!r},{c}" for (a, b), c in zip(X.tolist(), label)]
+    lines = ["width,height,answer"] + [f"{a!r},{b!r},{c}" for (a, b), c in zip(X.tolist(), label, strict=True)]
     path.write_text("\n".join(lines) + "\n")
     return X, label
 
@@ -148,7 +148,7 @@ def test_csv_train_predict_evaluate_round_trip(tmp_path):
     assert r.returncode == 0, r.stderr
     rows = [line.split(",") for line in out.read_text().strip().splitlines()]
     assert rows[0] == ["answer", "proba_no", "proba_yes"] and len(rows) == 11
-    assert sum(row[0] == want for row, want in zip(rows[1:], label[:10])) >= 9
+    assert sum(row[0] == want for row, want in zip(rows[1:], label[:10], strict=True)) >= 9
     for row in rows[1:]:
         p_no, p_yes = float(row[1]), float(row[2])
         assert p_no + p_yes == pytest.approx(1.0, abs=1e-6) and row[0] == ("yes" if p_yes > p_no else "no")

@@ -1,4 +1,4 @@
-"""The communicator (backends/comm.py): one process, and real MPI jobs of 2 ranks.
+"""The communicator (backends/comm/): one process, and real MPI jobs of 2 ranks.
 
 The MPI tests start ``mpiexec -n 2 python tests/mpi_worker.py CASE`` as a subprocess,
 read the JSON record each rank writes (``rank<r>.json`` in a temporary folder) and check

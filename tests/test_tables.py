@@ -53,7 +53,8 @@ def test_parquet_reads_like_csv(tmp_path):
     import pyarrow.parquet as pq
 
     path = tmp_path / "data.parquet"
-    pq.write_table(pa.table({"a": [1.5, -3.0, 0.0, 7.0], "b": [2, 4, 1000, 8], "label": ["yes", "no", "yes", "no"]}), path)
+    pq.write_table(pa.table({"a": [1.5, -3.0, 0.0, 7.0], "b": [2, 4, 1000, 8], "label": ["yes", "no", "yes", "no"]}),
+                   path)
     ds = load_table(path)
     np.testing.assert_array_equal(ds.X, load_table(write(tmp_path, CSV.replace("4.25", "4"))).X)
     assert list(ds.y) == ["yes", "no", "yes", "no"]

@@ -191,8 +191,8 @@ def refuse_overwrite(outputs: dict, inputs: dict):
             continue
         for in_name, source in inputs.items():
             if source is not None and Path(source).exists() and same_file(out, source):
-                raise ValueError(f"{out_name} {out} is the same file as {in_name} {source}: writing it would destroy the "
-                                 f"input; choose another {out_name.lstrip('-')} path")
+                raise ValueError(f"{out_name} {out} is the same file as {in_name} {source}: writing it would "
+                                 f"destroy the input; choose another {out_name.lstrip('-')} path")
 
 
 def add_sep_option(parser):
