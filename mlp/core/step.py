@@ -76,32 +76,23 @@ def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
     K = model.K
     forward, backward = model.forward_function(), model.backward_function()
     update = model.update_function(optimizer)
-    if type(loss).apply is Loss.apply and type(loss).grad is Loss.grad:  # the kernels, looked up once
-        apply, grad = loss.functions(K)
-    else:  # a loss that overrides apply/grad itself
+    apply, grad = _loss_functions(loss, K)
+    param_arrays, buffers, to_groups = model.param_arrays, model.gradient_buffers, model.grads_to_groups
+    rows, xp = (lambda Y, T: loss.rows(K, Y, T)), model.xp
 
-        def apply(Y, T):
-            return loss.apply(K, Y, T)
-
-        def grad(cache, T):
-            return loss.grad(K, cache, T)
-
-    param_arrays, buffers = model.param_arrays, model.gradient_buffers
+    def finish(groups, state, grads, value, n, lr, t):
+        grad_groups = to_groups(grads)
+        if reduce is not None:
+            grad_groups, value = reduce(grad_groups, value, n)
+        groups, state = update(groups, grad_groups, state, lr, t)
+        return groups, state, value, grad_groups
 
     def step(groups, state, X, T, lr, t, ctx):
         params = param_arrays(groups)  # NumPy: its flat buffers' own views
         Y, caches = forward(params, X, ctx)
         value, cache = apply(Y, T)
         _, grads = backward(params, caches, grad(cache, T), False, buffers())
-        grad_groups = model.grads_to_groups(grads)
-        if reduce is not None:
-            grad_groups, value = reduce(grad_groups, value, X.shape[0])
-        groups, state = update(groups, grad_groups, state, lr, t)
-        return groups, state, value, grad_groups
-
-    if not weighted:
-        return step
-    xp = model.xp
+        return finish(groups, state, grads, value, X.shape[0], lr, t)
 
     def weighted_step(groups, state, X, Tw, lr, t, ctx):
         T, w = Tw[:, :-1], Tw[:, -1]
@@ -110,17 +101,27 @@ def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
         total = xp.sum(w)
         # an all-zero-weight batch (possible in a data-parallel shard) contributes nothing, not NaN
         safe = xp.where(total > 0, total, xp.ones_like(total))
-        value = xp.sum(w * loss.rows(K, Y, T)) / safe
+        value = xp.sum(w * rows(Y, T)) / safe
         _, cache = apply(Y, T)
         scale = xp.reshape(w * (Y.shape[0] / safe), (-1, 1))
         _, grads = backward(params, caches, grad(cache, T) * scale, False, buffers())
-        grad_groups = model.grads_to_groups(grads)
-        if reduce is not None:
-            grad_groups, value = reduce(grad_groups, value, X.shape[0])
-        groups, state = update(groups, grad_groups, state, lr, t)
-        return groups, state, value, grad_groups
+        return finish(groups, state, grads, value, X.shape[0], lr, t)
 
-    return weighted_step
+    return weighted_step if weighted else step
+
+
+def _loss_functions(loss, K):
+    """``(apply, grad)`` of ``loss`` on ``K``: the kernels looked up once, or the loss's own overrides."""
+    if type(loss).apply is Loss.apply and type(loss).grad is Loss.grad:
+        return loss.functions(K)
+
+    def apply(Y, T):
+        return loss.apply(K, Y, T)
+
+    def grad(cache, T):
+        return loss.grad(K, cache, T)
+
+    return apply, grad
 
 
 def step_for(model, loss, optimizer, reduce=None, weighted: bool = False):
