@@ -133,7 +133,7 @@ def test_bad_arguments_are_named(be):
         minimize(fun, be.asarray(np.zeros((2, 2))), xp=be.xp)
     with pytest.raises(ValueError, match="maxiter must be a positive integer"):
         minimize(fun, be.asarray(X0), xp=be.xp, maxiter=0)
-    with pytest.raises(ValueError, match="objective is inf"):
+    with pytest.raises(mlp.DivergenceError, match="objective is inf"):
         minimize(lambda x: (math.inf, x), be.asarray(X0), xp=be.xp)
     with pytest.raises(ValueError, match="l1 must be 0"):
         LBFGS(l1=0.1)
@@ -214,8 +214,9 @@ def test_optimizer_state_round_trips_through_its_state_dict(be, network):
         groups, state, _, _ = step(groups, state, Xd, Td, 1.0, t, EVAL)
     opt.set_state_groups(model, state)
     opt.t = 4
-    saved = opt.state_dict()
+    saved = opt.state_dict(pairs=True)
     assert saved["type"] == "LBFGS" and len([k for k in saved["arrays"] if k.startswith("s.")]) == 3
+    assert opt.state_dict()["arrays"] == {}  # what a checkpoint keeps: no pairs (see LBFGS.state_dict)
     from mlp.core.optim import from_state
 
     again = from_state(saved).load_state_dict(saved, model)
@@ -257,3 +258,16 @@ def test_fit_trains_with_lbfgs_full_batch(be, network):
     assert history.epoch == list(range(8))
     losses = history.history["loss"]
     assert losses[-1] < losses[0]
+
+
+def test_cli_trains_with_lbfgs_full_batch_and_saves(tmp_path):
+    """`mlp train --optimizer lbfgs`: the whole training set a batch, scipy's step (no --lr), a checkpoint that
+    evaluates to the accuracy the run printed."""
+    from mlp import cli
+
+    path = tmp_path / "lbfgs.safetensors"
+    assert cli.main(["train", "--data", "spirals", "--optimizer", "lbfgs", "--epochs", "20", "--quiet",
+                     "--save", str(path)]) == 0
+    ck = mlp.load_checkpoint(path)
+    assert type(ck.optimizer).__name__ == "LBFGS" and ck.optimizer.lr == 1.0 and ck.optimizer.t == 20
+    assert ck.metadata["extra"]["cli"]["batch_size"] == 1600  # spirals: 1,600 training rows

@@ -266,8 +266,9 @@ def test_scikit_learns_errors_and_messages(iris):
         MLPRegressor(early_stopping=True, max_iter=2).fit(X, y).partial_fit(X, y)
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
     huge = np.finfo(np.float64).max * np.random.RandomState(0).uniform(size=(10, 2))
-    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
-        MLPRegressor(max_iter=3).fit(huge, np.arange(10.0))
+    for solver in ("adam", "lbfgs"):
+        with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+            MLPRegressor(max_iter=3, solver=solver).fit(huge, np.arange(10.0))
 
 
 @pytest.mark.usefixtures("numpy_backend")

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .errors import DivergenceError
 from .optim import Optimizer
 from .registry import OPTIMIZERS
 from .util import to_host
@@ -292,6 +293,11 @@ def minimize(fun, x0, *, xp, maxiter: int = 15000, maxfun: int = 15000, gtol: fl
     Returns
     -------
     LBFGSResult
+
+    Raises
+    ------
+    DivergenceError
+        The objective or its gradient is not finite at ``x0``.
     """
     maxiter, maxfun = positive_int("maxiter", maxiter, "lbfgs"), positive_int("maxfun", maxfun, "lbfgs")
     history_size, maxls = positive_int("history_size", history_size, "lbfgs"), positive_int("maxls", maxls, "lbfgs")
@@ -302,7 +308,7 @@ def minimize(fun, x0, *, xp, maxiter: int = 15000, maxfun: int = 15000, gtol: fl
     x = x0
     f, g = evaluate(x)
     if not (math.isfinite(f) and bool(xp.all(xp.isfinite(g)))):
-        raise ValueError(f"lbfgs: the objective is {f} (or its gradient is not finite) at the starting point")
+        raise DivergenceError(f"lbfgs: the objective is {f} (or its gradient is not finite) at the starting point")
     nit, memory = 0, []
 
     def result(status, message):
@@ -469,7 +475,7 @@ class LBFGS(Optimizer):
             f, g = fg(x)
             memory = list(state)
             for it in range(iterations):
-                if float(xp.max(xp.abs(g))) <= tol:
+                if tol and float(xp.max(xp.abs(g))) <= tol:
                     break
                 x, f, g, memory, failed = _iterate(xp, fg, x, f, g, memory, t == 1 and it == 0 and not memory,
                                                    history, maxls, lr=float(lr), rho_array=True)
@@ -486,9 +492,14 @@ class LBFGS(Optimizer):
     def set_state_groups(self, model, state):
         self._pairs = tuple(tuple(pair) for pair in state)
 
-    def state_dict(self) -> dict:
+    def state_dict(self, pairs: bool = False) -> dict:
+        """Hyperparameters and step count; with ``pairs``, also the curvature pairs (host copies).
+
+        A checkpoint keeps no pairs (its optimizer tensors are laid out like the parameters): a run resumed
+        from one rebuilds its curvature memory from the next steps, as L-BFGS does after a restart.
+        """
         arrays = {}
-        for i, (s, y, rho) in enumerate(self._pairs):
+        for i, (s, y, rho) in enumerate(self._pairs if pairs else ()):
             arrays[f"s.{i}"], arrays[f"y.{i}"] = np.array(to_host(s)), np.array(to_host(y))
             arrays[f"rho.{i}"] = np.array(to_host(rho))
         return {"type": type(self).__name__, "hyper": self.hyperparameters(), "t": self.t, "arrays": arrays}

@@ -73,6 +73,9 @@ def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
         ``sum(w * rows) / sum(w)`` of the per-sample losses (see :meth:`mlp.Loss.rows`).  The weights
         travel with the targets so that every way of slicing and compiling batches carries them.
     """
+    own = getattr(optimizer, "make_step", None)
+    if own is not None:  # an optimizer that evaluates the loss several times a step (mlp.core.lbfgs.LBFGS)
+        return own(model, loss, reduce, weighted)
     K = model.K
     forward, backward = model.forward_function(), model.backward_function()
     update = model.update_function(optimizer)

@@ -33,4 +33,9 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
 
 from ._estimators import MLPClassifier, MLPRegressor
 
+# ONNX: skl2onnx converters for both estimators, registered when skl2onnx is imported (this imports nothing)
+from mlp.sklearn_onnx import register_when_imported  # noqa: E402
+
+register_when_imported(MLPClassifier, MLPRegressor)
+
 __all__ = ["MLPClassifier", "MLPRegressor"]

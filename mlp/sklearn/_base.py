@@ -22,6 +22,29 @@ NON_FINITE = ("Solver produced non-finite parameter weights. The input data may 
               "preprocessed.")
 
 
+_THREADS = []  # the measured thread default, chosen once per process (see mlp.cli.threads)
+
+
+def with_thread_default(method):
+    """Run an estimator method under mlp's thread default (``MLP_THREADS``/``OMP_NUM_THREADS``, else measured).
+
+    Small networks gain nothing from a second BLAS or PyTorch thread and lose many times over when the cores are
+    busy; the same choice as the ``mlp`` command's, made once per process.
+    """
+    import functools
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        from mlp.cli import threads
+
+        if not _THREADS:
+            _THREADS.append(threads.choose(None))
+        with threads.applied(_THREADS[0]):
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class BaseMLP(BaseEstimator):
     """The shared implementation (not public).  Subclasses define ``__init__`` (scikit-learn's signature), the head
     (:meth:`_head`), the targets (:meth:`_targets`) and the validation score (:meth:`_validation_score`)."""
@@ -345,6 +368,7 @@ class BaseMLP(BaseEstimator):
     def _fit_lbfgs(self, params, X, T, w):
         """scikit-learn's ``_fit_lbfgs``: :func:`mlp.core.lbfgs.minimize` on the whole data set, scipy's stopping
         rules with ``gtol=tol``, ``maxiter=max_iter``, ``maxfun=max_fun``."""
+        from mlp.core.errors import DivergenceError
         from mlp.core.lbfgs import flatten, minimize, unflatten
 
         engine = self._engine()
@@ -370,8 +394,11 @@ class BaseMLP(BaseEstimator):
             report.count += 1
 
         report.count = 1
-        result = minimize(fun, pack(params), xp=xp, maxiter=self.max_iter, maxfun=self.max_fun, gtol=float(self.tol),
-                          callback=report if self.verbose else None)
+        try:
+            result = minimize(fun, pack(params), xp=xp, maxiter=self.max_iter, maxfun=self.max_fun,
+                              gtol=float(self.tol), callback=report if self.verbose else None)
+        except DivergenceError as e:  # the loss overflows at the initial weights
+            raise ValueError(NON_FINITE) from e
         self.n_iter_ = min(result.nit, self.max_iter)
         params = unpack(result.x)
         self.loss_ = result.fun if objective.scale == 1.0 else float(objective(params, X, T, wd)[0])

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from mlp.core.util import to_host
 
-from ._base import BaseMLP
+from ._base import BaseMLP, with_thread_default
 from ._checks import foreign
 
 _SHARED_PARAMETERS = """
@@ -116,6 +116,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return float("nan")
         return float(accuracy_score(self._label_binarizer.inverse_transform(Tv), pred, sample_weight=wv))
 
+    @with_thread_default
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` (n_samples, n_features; dense or CSR/CSC) and labels ``y`` (or an indicator matrix).
 
@@ -132,6 +133,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return True
 
     @available_if(_check_solver)
+    @with_thread_default
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; ``classes`` (every label there will be) is required on the first call.
 
@@ -162,6 +164,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.classes_ = unique_labels(classes)
         return True
 
+    @with_thread_default
     def predict(self, X):
         """Labels (or the indicator matrix, multilabel) for ``X``."""
         check_is_fitted(self)
@@ -169,6 +172,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         labels = self._labels(self._to_host(P))
         return labels if host or labels.dtype.kind not in "biuf" else self._engine().asarray(labels)
 
+    @with_thread_default
     def predict_proba(self, X):
         """Probabilities ``(n_samples, n_classes)``, columns in the order of ``classes_`` (two for one output)."""
         check_is_fitted(self)
@@ -251,6 +255,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return float(r2_score(Tv[:, 0] if Tv.shape[1] == 1 else Tv, pred[:, 0] if pred.shape[1] == 1 else pred,
                               sample_weight=wv))
 
+    @with_thread_default
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` (n_samples, n_features; dense or CSR/CSC) and targets ``y``.
 
@@ -267,6 +272,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return True
 
     @available_if(_check_solver)
+    @with_thread_default
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``.
 
@@ -276,6 +282,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
+    @with_thread_default
     def predict(self, X):
         """Predicted values: ``(n_samples,)`` for one output, else ``(n_samples, n_outputs)``; in the weights' dtype."""
         check_is_fitted(self)

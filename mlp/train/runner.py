@@ -56,7 +56,8 @@ class StepRunner:
         self.slicer, self.agree = slicer, agree
         plain = reduce is None and slicer is None
         compiler = model.backend.compiler
-        self.compiler = compiler if (compiled is not False and plain and compiler is not None) else None
+        compilable = getattr(optimizer, "compilable", True)  # L-BFGS decides on host scalars: never compiled
+        self.compiler = compiler if (compiled is not False and plain and compiler is not None and compilable) else None
         if compiled and self.compiler is None:
             raise ValueError(f"compiled=True, but the {model.backend.name} backend does not compile loops of steps"
                              + ("" if plain else " with a gradient hook or a batch slicer"))
