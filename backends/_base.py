@@ -48,6 +48,7 @@ class Backend:
     slow: bool = False
     _to_numpy: Callable[[Any], np.ndarray] = field(default=np.asarray, repr=False)
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
+    _wait: Callable[..., None] | None = field(default=None, repr=False)
     _quiet: Callable[[], contextlib.AbstractContextManager] = field(default=contextlib.nullcontext, repr=False)
 
     def asarray(self, obj, dtype=None):
@@ -63,6 +64,14 @@ class Backend:
     def synchronize(self) -> None:
         """Block until all queued work on the device is finished (a no-op on the CPU)."""
         self._synchronize()
+
+    def wait(self, *arrays) -> None:
+        """Block until ``arrays`` are computed: :meth:`synchronize`, or the library's wait on those arrays where
+        it has no device-wide one (JAX dispatches asynchronously and has no global synchronisation)."""
+        if self._wait is None:
+            self._synchronize()
+        else:
+            self._wait(*arrays)
 
     def quiet_float_errors(self):
         """Context in which overflow/invalid floating-point warnings are not printed.
