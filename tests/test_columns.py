@@ -133,12 +133,16 @@ def test_dates_become_numeric_parts_and_times_add_the_hour(tmp_path, reader):
     ds = load_table(write(tmp_path, "when,x,y\n2024-05-31,1,a\n2023-01-02T13:30,2,b\n,3,a\n2022-12-25,4,b\n"))
     pre = ds.preprocessor(standardize=False)
     col = pre.columns[0]
-    assert col.kind == "datetime" and col.parts == ["year", "month", "day", "weekday", "hour"] and col.indicator
+    assert col.kind == "datetime" and col.parts == ["days", "hour"] and col.indicator
     E = pre.transform(ds.X, "float64")
-    np.testing.assert_array_equal(E[0, :6], [2024, 5, 31, 4, 0.0, 0])  # a Friday, midnight
-    np.testing.assert_array_equal(E[1, :6], [2023, 1, 2, 0, 13.5, 0])  # a Monday, 13:30
-    np.testing.assert_array_equal(E[2, :6], [*col.fill, 1])  # a gap: the training medians, and the indicator
-    assert col.fill == [2023.0, 5.0, 25.0, 4.0, 0.0]
+    np.testing.assert_array_equal(E[0, :3], [19874, 0.0, 0])  # days since 1970-01-01, midnight
+    np.testing.assert_allclose(E[1, :3], [19359 + 13.5 / 24, 13.5, 0], rtol=1e-15)  # 13:30
+    np.testing.assert_array_equal(E[2, :3], [*col.fill, 1])  # a gap: the training medians, and the indicator
+    assert col.fill == [19359 + 13.5 / 24, 0.0]  # per part, the median of the three dates
+    # a checkpoint of an earlier version names the parts it used: read, and encoded with them
+    old = Column.from_dict({"name": "when", "kind": "datetime", "parts": ["year", "month", "day", "weekday"],
+                            "fill": [2023.0, 5.0, 25.0, 4.0], "indicator": False})
+    np.testing.assert_array_equal(old.encode(ds.X[:2, 0]), [[2024, 5, 31, 4], [2023, 1, 2, 0]])  # Friday, Monday
 
 
 def test_a_column_of_mostly_dates_with_other_text_is_refused_naming_the_column_and_the_option(tmp_path, reader):
@@ -190,7 +194,7 @@ def test_preprocessing_round_trips_through_json_and_the_checkpoint(tmp_path, rea
     d = pre.to_dict()
     assert d["format"] == 2 and [c["kind"] for c in d["columns"]] == ["numeric", "categorical", "categorical",
                                                                        "datetime"]
-    assert len(d["mean"]) == pre.n_inputs() == 2 + 5 + 3 + 5
+    assert len(d["mean"]) == pre.n_inputs() == 2 + 5 + 3 + 2  # joined: days and its gap indicator
     back = Preprocessor.from_dict(json.loads(json.dumps(d)))
     assert back.to_dict() == d
     np.testing.assert_array_equal(back.transform(ds.X, "float64"), pre.transform(ds.X, "float64"))
@@ -218,9 +222,9 @@ def test_a_format_1_checkpoint_is_still_read(tmp_path):
     (lambda c: c[0].update(codes=True), "column 'age': unexpected field 'codes'"),
     (lambda c: c[1].update(categories=["paris", "paris"]), "column 'city': categories hold a label twice"),
     (lambda c: c[1].update(categories=[["a"]]), "categories must be a list of labels"),
-    (lambda c: c[1].update(categories=["oslo"]), "preprocessing mean must be a list of 13 finite numbers"),
+    (lambda c: c[1].update(categories=["oslo"]), "preprocessing mean must be a list of 10 finite numbers"),
     (lambda c: c[3].update(parts=["month", "year"]), "parts must be a non-empty list"),
-    (lambda c: c[3].update(fill=[1.0]), "fill must be a list of 4 finite numbers"),
+    (lambda c: c[3].update(fill=[1.0, 2.0]), "fill must be a list of 1 finite numbers"),
     (lambda c: c[3].update(extra=1), "unexpected field 'extra'"),
     (lambda c: c.pop(), "columns do not name the features"),
 ])

@@ -1,6 +1,7 @@
 """The table recipe of `mlp train`: early stopping on by default with the best weights kept, --class-weight,
 --schedule, and categorical columns of many levels as codes for an Embedding layer."""
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -52,6 +53,8 @@ def test_early_stopping_is_on_for_tables_and_the_checkpoint_holds_the_best_epoch
     # it stopped: fewer epochs than the budget, exactly the patience after the best one
     assert len(val_loss) < 300 and len(val_loss) == best + 1 + 20
     assert f"stopped early; weights of epoch {best + 1} kept" in last_line(out)
+    # the plan saved for --resume ends at the stop
+    assert load_checkpoint(save, backend="numpy").metadata["extra"]["cli"]["epochs"] == len(val_loss)
     # the file holds the best epoch's weights, not the last epoch's
     code, out, err = run_cli(["evaluate", save, "--data", val, "--backend", "numpy"], capsys)
     assert code == 0, err
@@ -171,3 +174,17 @@ def test_many_levels_become_codes_for_an_embedding_and_predict_reads_unseen_leve
     assert accuracy > 0.85, accuracy  # the shop carries the class: only learned vectors of 80 levels get it
     code, out, err = run_cli(["evaluate", save, "--data", test], capsys)
     assert code == 0, err
+
+
+def test_a_model_whose_code_inputs_reach_no_embedding_is_refused(tmp_path, capsys):
+    """Preprocessing that says "codes" with a model that reads them as plain numbers: a corrupt pair, refused
+    (the check that save and load share)."""
+    train = shop_table(tmp_path / "train.csv", 400, 0)
+    save = str(tmp_path / "m.safetensors")
+    assert run_cli(["train", "--data", train, "--save", save, "--backend", "numpy", "--epochs", "2"], capsys)[0] == 0
+    ckpt = load_checkpoint(save, backend="numpy")
+    n_codes = ckpt.model.layers[0].n_categories
+    plain = mlp.build_mlp(ckpt.model.sizes[:1] + ckpt.model.sizes[2:], "relu", "cross_entropy", "he", "numpy")
+    message = f"code inputs [1] with {n_codes} codes, but the model's first layer Linear reads no codes"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mlp.save(plain, tmp_path / "bad.safetensors", preprocessor=ckpt.preprocessor)

@@ -75,7 +75,8 @@ def add_parser(subparsers, common):
         "train", parents=[common], help="train a network (default: MNIST, ~98%% in about a minute)",
         description=f"Defaults: {_options_text(DEFAULTS)}. For {synthetic}. For a table: "
                     f"{_options_text(TABLE_DEFAULTS)} (more for a small table: enough for {TABLE_STEPS} steps, "
-                    f"at most {TABLE_MOST_EPOCHS}), the loss from the task, --val-split {VAL_SPLIT}.")
+                    f"at most {TABLE_MOST_EPOCHS}), the loss from the task, --val-split {VAL_SPLIT}, early stopping "
+                    f"on the validation loss (--patience {TABLE_PATIENCE}) keeping the best epoch's weights.")
     t.add_argument("--data", default=DEFAULTS["data"], metavar="DATA",
                    help=f"{', '.join(DATASETS)}, or a table file (.csv with a header, .parquet, .npy, .npz)")
     t.add_argument("--target", help="a table's target column (default: the last column; comma-separated: several "
@@ -244,6 +245,8 @@ def run(args) -> int:
     else:
         data = _builtin_data(args, quiet)
     (X, y), val, evaluation, task, pre = data
+    if config.get("optimizer") == "lbfgs" and not args.resume and args.batch_size is None:
+        config["batch_size"] = len(X)  # L-BFGS is a full-batch method: the whole training set, unless asked
     if is_table(args.data) and not args.resume and args.epochs is None:
         config["epochs"] = r.epochs = table_epochs(len(X), config["batch_size"], config["epochs"])
     if not args.resume:
@@ -324,6 +327,10 @@ def _early_stopping(config, val, quiet) -> list:
             last = state.stop_training or epoch + 1 == state.epochs
             if state.stop_training:
                 self.stopped_epoch = epoch
+                # the run's plan ends here: the checkpoint written next says so, so that --resume without
+                # --epochs does not train on past the stop (with --epochs N it trains N more, as for any run)
+                if isinstance(state.extra.get("cli"), dict):
+                    state.extra["cli"]["epochs"] = epoch + 1
             if last and self.best_weights is not None and self.best_epoch != epoch:
                 state.model.load_state_dict(self.best_weights)
 
@@ -414,6 +421,8 @@ def _new_model(args, config, X, y, task, pre):
     if config.get("schedule") == "cosine":  # over the whole budget: early stopping may end it sooner
         steps = -(-len(X) // config["batch_size"]) * config["epochs"]
         settings["schedule"] = mlp.Cosine(steps, warmup_steps=0, final=0.0)
+    if config["optimizer"] == "lbfgs" and args.lr is None:
+        settings.pop("lr")  # its line search sets the step; lr=1 (scipy's) unless --lr asks otherwise
     optimizer = OPTIMIZERS[config["optimizer"]](**settings)
     return model, optimizer
 

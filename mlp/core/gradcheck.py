@@ -53,17 +53,31 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
     _, grads = backward(m.parameters(), caches, loss.backward(), True)
     analytic = [to_host(g).copy() for g in grads]
 
+    def loss_of(params: dict) -> float:
+        m.load_state_dict(params)
+        return float(to_host(loss.forward(forward(m.parameters(), Xd, ctx)[0], Td)))
+
     state = m.state_dict()
+    worst = _worst_error(loss_of, state, m.param_names(), analytic, eps, max_per_param, seed, floor)
+    m.load_state_dict(state)
+    return worst
+
+
+def _worst_error(loss_of, state: dict, names, analytic, eps: float, max_per_param, seed: int, floor: float) -> float:
+    """The largest relative error between ``analytic`` and the fourth-order central differences of ``loss_of``.
+
+    ``loss_of(params)`` is the loss with the parameters ``params`` (name -> host array); each difference moves
+    one entry of a copy of ``state``.  ``max_per_param``, ``seed``, ``floor``: as in :func:`gradcheck`.
+    """
     rng = np.random.default_rng(seed)
     worst = 0.0
 
     def loss_at(name, idx, value):
         trial = {k: v.copy() for k, v in state.items()}
         trial[name][idx] = value
-        m.load_state_dict(trial)
-        return float(to_host(loss.forward(forward(m.parameters(), Xd, ctx)[0], Td)))
+        return loss_of(trial)
 
-    for name, grad in zip(m.param_names(), analytic, strict=True):
+    for name, grad in zip(names, analytic, strict=True):
         flat = list(np.ndindex(*state[name].shape))
         if max_per_param is not None and len(flat) > max_per_param:
             flat = [flat[i] for i in rng.choice(len(flat), max_per_param, replace=False)]
@@ -73,5 +87,4 @@ def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = 
             numeric = (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * eps)
             a = grad[idx]
             worst = max(worst, abs(a - numeric) / max(abs(a) + abs(numeric), floor))
-    m.load_state_dict(state)
     return worst

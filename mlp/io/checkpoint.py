@@ -39,14 +39,14 @@ metadata and the architecture against each other *before* handing the bytes to
 message names the file and the problem.  A missing file raises
 :class:`CheckpointNotFoundError`, which is both a ``CheckpointError`` and a
 ``FileNotFoundError``.
+
+The checks of the bytes, the metadata and the architecture live in :mod:`mlp.io.checkpoint_checks`.
 """
 from __future__ import annotations
 
 import errno
 import json
-import math
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,22 +54,12 @@ from typing import Any
 import numpy as np
 
 from mlp.core.errors import CheckpointError
-from mlp.core.model import DTYPES, Sequential
+from mlp.core.model import Sequential
 
 from .atomic import write_atomic
+from .checkpoint_checks import FORMAT, _check_file, _fail
 
 __all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "save"]
-
-#: Version of the ``mlp`` metadata layout written by :func:`save`.
-FORMAT = 1
-
-#: safetensors dtype codes of the dtypes a checkpoint may hold.
-_ST_DTYPES = {"F32": "float32", "F64": "float64"}
-_ST_CODES = {v: k for k, v in _ST_DTYPES.items()}
-_ITEMSIZE = {"float32": 4, "float64": 8}
-
-#: safetensors refuses headers above 100 MB; anything bigger is not a safetensors file.
-_MAX_HEADER = 100_000_000
 
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
@@ -193,27 +183,39 @@ def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
     """
     import safetensors.numpy
 
-    from mlp.core.version import __version__
-
     if not isinstance(model, Sequential):
         raise TypeError(f"save: model must be an mlp.Sequential, got {type(model).__name__}")
     path = Path(os.fspath(path))
-    if preprocessor is not None:
-        extra["preprocessing"] = preprocessor.to_dict()
-    extra = _check_extra(extra)
-    if "preprocessing" in extra:
-        try:
-            _check_preprocessing(extra["preprocessing"], model.sizes)
-        except ValueError as e:
-            raise ValueError(f"save: {e}") from None
+    extra = _checked_extra(model, preprocessor, extra)
 
     tensors = {f"model.{n}": np.ascontiguousarray(a, dtype=model.dtype) for n, a in model.state_dict().items()}
     opt_info = None
     if optimizer is not None:
         opt_info, opt_tensors = _optimizer_tensors(optimizer, model)
         tensors.update(opt_tensors)
+    data = safetensors.numpy.save(tensors, metadata={"mlp": json.dumps(_metadata(model, opt_info, tensors, extra))})
+    write_atomic(path, data)
+    return path
 
-    meta = {
+
+def _checked_extra(model, preprocessor, extra: dict) -> dict:
+    """``extra`` as JSON, with ``preprocessor`` as its ``"preprocessing"``, checked against ``model``."""
+    if preprocessor is not None:
+        extra["preprocessing"] = preprocessor.to_dict()
+    extra = _check_extra(extra)
+    if "preprocessing" in extra:
+        try:
+            _check_preprocessing(extra["preprocessing"], model.sizes, model.layers)
+        except ValueError as e:
+            raise ValueError(f"save: {e}") from None
+    return extra
+
+
+def _metadata(model, opt_info, tensors: dict, extra: dict) -> dict:
+    """The ``"mlp"`` metadata of a checkpoint of ``model`` holding ``tensors``."""
+    from mlp.core.version import __version__
+
+    return {
         "format": FORMAT,
         "mlp_version": __version__,
         "architecture": model.config(),
@@ -223,16 +225,9 @@ def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
         "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in tensors.items()},
         "extra": extra,
     }
-    data = safetensors.numpy.save(tensors, metadata={"mlp": json.dumps(meta)})
-    write_atomic(path, data)
-    return path
 
 
 # -- loading ---------------------------------------------------------------------------------------
-
-
-def _fail(path, problem) -> CheckpointError:
-    return CheckpointError(f"checkpoint {os.fspath(path)!r}: {problem}")
 
 
 def _read(path) -> bytes:
@@ -249,163 +244,23 @@ def _read(path) -> bytes:
         raise _fail(path, f"cannot be read ({e.strerror or e})") from None
 
 
-def _looks_like_pickle(data: bytes) -> bool:
-    """Recognise a pickle by decoding (never executing) its opcodes."""
-    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return True
-    if len(data) > 64 * 2**20 or not data.rstrip().endswith(b"."):
-        return False
-    import pickletools
-
-    try:
-        ops = list(pickletools.genops(data))  # decodes opcodes only; nothing is imported or called
-    except Exception:
-        return False
-    return bool(ops) and ops[-1][0].name == "STOP"
-
-
-def _not_safetensors(path, data: bytes, why: str) -> CheckpointError:
-    if data[:4] == b"PK\x03\x04":
-        return _fail(
-            path,
-            "this looks like a pickle/torch.save file (a zip archive); mlp checkpoints are safetensors "
-            "and pickles are never loaded",
-        )
-    if _looks_like_pickle(data):
-        return _fail(
-            path,
-            "this looks like a pickle/torch.save file; mlp checkpoints are safetensors and pickles are never loaded",
-        )
-    if data[:6] == b"\x93NUMPY":
-        return _fail(path, "this is a NumPy .npy file, not a safetensors checkpoint")
-    return _fail(path, f"not a safetensors file: {why}")
-
-
-def _parse_header(path, data: bytes) -> tuple[dict, dict, int]:
-    """Validate the safetensors framing; return ``(tensor entries, __metadata__, data start)``."""
-    if len(data) == 0:
-        raise _fail(path, "the file is empty (truncated write?)")
-    if len(data) < 8:
-        raise _not_safetensors(path, data,
-                               f"only {len(data)} bytes, shorter than the 8-byte header length (truncated?)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n < 2 or n > _MAX_HEADER:
-        raise _not_safetensors(path, data, f"absurd header length {n}")
-    if 8 + n > len(data):
-        if data[8:9] != b"{":
-            raise _not_safetensors(path, data, f"header length {n} does not fit the file and the header is not JSON")
-        raise _fail(path, f"truncated: the header claims {n} bytes but the file has only {len(data) - 8} "
-                          "after the length")
-    try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise _not_safetensors(path, data, f"the header is not valid JSON ({e})") from None
-    if not isinstance(header, dict):
-        raise _not_safetensors(path, data, f"the header is JSON {type(header).__name__}, not an object")
-    metadata = header.pop("__metadata__", None)
-    if metadata is None:
-        raise _fail(path, 'no "mlp" metadata in the header (a safetensors file, but not an mlp checkpoint)')
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in metadata.items()):
-        raise _fail(path, "invalid header: __metadata__ must map strings to strings")
-
-    body = len(data) - 8 - n
-    spans = []
-    for name, entry in header.items():
-        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise _fail(path, f"invalid header entry for tensor {name!r}: {entry!r:.200}")
-        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if not isinstance(dtype, str) or dtype not in _ST_DTYPES:
-            raise _fail(path, f"tensor {name!r} has dtype {dtype!r}; mlp checkpoints hold only F32 and F64 tensors")
-        if not _small_shape(shape):
-            raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r:.200} in the header")
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int and 0 <= o < 2**63
-                                                                          for o in offsets)):
-            raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r} in the header")
-        begin, end = offsets
-        if not 0 <= begin <= end:
-            raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r} in the header")
-        if end > body:
-            raise _fail(
-                path, f"truncated: tensor {name!r} ends at byte {end} of the data but the file holds only {body} bytes"
-            )
-        nbytes = math.prod(shape) * _ITEMSIZE[_ST_DTYPES[dtype]]
-        if end - begin != nbytes:
-            raise _fail(
-                path, f"tensor {name!r}: shape {shape} of {dtype} needs {nbytes} bytes, the header gives {end - begin}"
-            )
-        spans.append((begin, end, name))
-    position = 0
-    for begin, end, name in sorted(spans):
-        if begin != position:
-            raise _fail(path, f"invalid header: tensor {name!r} starts at byte {begin}, expected {position} "
-                              "(overlap or gap)")
-        position = end
-    if position != body:
-        raise _fail(path, f"{body - position} unexpected bytes after the last tensor (corrupt file)")
-    return header, metadata, 8 + n
-
-
-def _expected_tensors(path, meta) -> tuple[dict, Any]:
-    """Check the metadata's architecture and optimizer; return ``({tensor: shape}, optimizer or None)``."""
-    from mlp.core.layers import from_config as layer_from_config
-    from mlp.core.model import check_widths, parameter_layout
-    from mlp.core.optim import from_state
-
-    arch = meta["architecture"]
-    if not isinstance(arch, dict) or not isinstance(arch.get("layers"), list) or not arch["layers"]:
-        raise _fail(path, "invalid metadata: architecture must be an object with a non-empty list of layers")
-    if not all(isinstance(cfg, dict) for cfg in arch["layers"]):
-        raise _fail(path, "invalid metadata: each architecture layer must be an object")
-    if arch.get("dtype", meta["dtype"]) != meta["dtype"]:
-        raise _fail(path, f"metadata dtype {meta['dtype']!r} disagrees with the architecture's {arch.get('dtype')!r}")
-    layers = []
-    for i, cfg in enumerate(arch["layers"]):
-        try:
-            layers.append(layer_from_config(cfg))
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
-            raise _fail(path, f"architecture layer {i}: {e}") from None
-    try:
-        check_widths(layers)
-    except ValueError as e:
-        raise _fail(path, f"invalid architecture: {e}") from None
-    names, shapes = zip(*parameter_layout(layers), strict=True)
-    expected = {f"model.{n}": s for n, s in zip(names, shapes, strict=True)}
-
-    optimizer = None
-    info = meta["optimizer"]
-    if info is not None:
-        if not isinstance(info, dict) or set(info) != {"type", "hyper", "t"} or not isinstance(info["hyper"], dict):
-            raise _fail(path, 'invalid metadata: optimizer must be {"type", "hyper", "t"} or null, '
-                              f"got {info!r:.200}")
-        if type(info["t"]) is not int or info["t"] < 0:
-            raise _fail(path, f"invalid metadata: optimizer step count t={info['t']!r} is not a non-negative integer")
-        try:
-            optimizer = from_state({"type": info["type"], "hyper": info["hyper"]})
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
-            raise _fail(path, f"invalid optimizer in the metadata: {e}") from None
-        state = {
-            f"optimizer.{s}.{n}": tuple(shape)
-            for s in optimizer.state_names for n, shape in zip(names, shapes, strict=True)
-        }
-        present = {k for k in meta["tensors"] if k.startswith("optimizer.")}
-        if present:
-            expected.update(state)
-        elif state and info["t"] > 0:
-            raise _fail(
-                path, f"the {info['type']} optimizer has taken {info['t']} steps but its state tensors are missing"
-            )
-    return expected, optimizer
-
-
-def _check_preprocessing(data, sizes):
-    """The :class:`~mlp.io.tables.Preprocessor` in ``data``, checked against a model of widths ``sizes``."""
+def _check_preprocessing(data, sizes, layers=()):
+    """The :class:`~mlp.io.tables.Preprocessor` in ``data``, checked against a model of widths ``sizes``
+    (and, given its ``layers``, that its code inputs reach an Embedding that reads them)."""
     from .tables import Preprocessor
 
     pre = Preprocessor.from_dict(data)
     if pre.n_inputs() != sizes[0]:  # columns encode to n_inputs (one-hot slots, indicators, date parts)
         raise ValueError(f"preprocessing makes {pre.n_inputs()} inputs from {len(pre.features)} features, but the "
                          f"model reads {sizes[0]} inputs")
+    codes = pre.code_inputs()
+    if codes and layers:  # code inputs must reach an Embedding that reads them, each with its number of codes
+        first = layers[0]
+        want = ([j for j, _ in codes], [k for _, k in codes])
+        got = (list(getattr(first, "columns", [])), list(getattr(first, "n_categories", [])))
+        if got != want:
+            raise ValueError(f"preprocessing has code inputs {want[0]} with {want[1]} codes, but the model's first "
+                             f"layer {type(first).__name__} reads {got[0] or 'no codes'}")
     n_out = pre.n_outputs()
     if pre.task == "classification" and n_out == 2 and sizes[-1] == 1:
         n_out = 1  # two classes on one logistic output
@@ -413,132 +268,6 @@ def _check_preprocessing(data, sizes):
         what = f"{len(pre.classes)} classes" if pre.task == "classification" else f"{len(pre.targets)} targets"
         raise ValueError(f"preprocessing has {what}, but the model has {sizes[-1]} outputs")
     return pre
-
-
-#: the largest tensor dimension and rank a checkpoint may claim (far above any MLP; far below an overflow)
-_MAX_DIM, _MAX_RANK = 2**40, 8
-#: the largest magnitude of a number in the metadata: past it a float() of an int overflows, or a hyperparameter
-#: (lr, eps, Dropout p, a LeakyReLU slope, a mean) is no longer a number any computation can use
-_MAX_NUMBER = 1e300
-
-
-def _small_shape(shape) -> bool:
-    return (isinstance(shape, list) and len(shape) <= _MAX_RANK
-            and all(type(d) is int and 0 <= d <= _MAX_DIM for d in shape))
-
-
-def _check_values(path, meta: dict):
-    """Every number of the metadata finite and of sane magnitude (NaN and inf allowed in ``extra["history"]``).
-
-    JSON holds integers of any length and ``NaN``/``Infinity``: a 401-digit integer would make the first
-    ``float()`` of it (a Dropout p, an lr, a mean) raise OverflowError. Walked without recursion, so a deeply
-    nested document cannot exhaust the stack.
-    """
-    stack = [(meta, "")]
-    while stack:
-        value, where = stack.pop()
-        if isinstance(value, dict):
-            for k, v in value.items():
-                stack.append((v, f"{where}.{k}" if where else str(k)))
-        elif isinstance(value, list):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
-        elif isinstance(value, bool) or value is None or isinstance(value, str):
-            continue
-        elif isinstance(value, int):
-            if abs(value) > 2**63:
-                raise _fail(path, f'invalid "mlp" metadata: {where} is an integer of {len(str(abs(value)))} digits')
-        elif isinstance(value, float):
-            if where.startswith("extra.history") and not math.isfinite(value):
-                continue  # an epoch without validation logs NaN
-            if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
-                raise _fail(path, f'invalid "mlp" metadata: {where} is {value!r}, not a finite number of sane '
-                                  "magnitude")
-
-
-def _check_extra_fields(path, extra: dict):
-    """The ``extra`` keys that ``mlp train`` reads back: epoch and step counts, the history, the run's settings."""
-    for key in ("epoch", "step"):
-        if key in extra and (type(extra[key]) is not int or extra[key] < 0):
-            raise _fail(path, f"invalid metadata: extra {key}={extra[key]!r:.100} is not a non-negative integer")
-    history = extra.get("history")
-    if history is not None and (not isinstance(history, dict) or not all(
-            isinstance(v, list) and all(type(x) in (int, float) or x is None for x in v) for v in history.values())):
-        raise _fail(path, "invalid metadata: extra history must map names to lists of numbers")
-    for key in ("cli", "preprocessing"):
-        if key in extra and not isinstance(extra[key], dict):
-            raise _fail(path, f"invalid metadata: extra {key} must be an object, got {type(extra[key]).__name__}")
-    if "data" in extra and not isinstance(extra["data"], str):
-        raise _fail(path, f"invalid metadata: extra data must be a string, got {type(extra['data']).__name__}")
-
-
-def _parse_metadata(path, metadata: dict) -> dict:
-    if "mlp" not in metadata:
-        raise _fail(path, 'no "mlp" metadata in the header (a safetensors file, but not an mlp checkpoint)')
-    try:
-        meta = json.loads(metadata["mlp"])
-    except (ValueError, RecursionError) as e:
-        raise _fail(path, f'invalid "mlp" metadata: not JSON ({e})') from None
-    if not isinstance(meta, dict):
-        raise _fail(path, f'invalid "mlp" metadata: a JSON {type(meta).__name__}, not an object')
-    required = ("format", "architecture", "dtype", "optimizer", "tensors", "extra")
-    missing = [k for k in required if k not in meta]
-    if missing:
-        raise _fail(path, f'invalid "mlp" metadata: missing {", ".join(missing)}')
-    _check_values(path, meta)
-    if type(meta["format"]) is not int or meta["format"] != FORMAT:
-        raise _fail(path, f"unsupported checkpoint format {meta['format']!r:.100}; this mlp reads format {FORMAT}")
-    if not isinstance(meta["dtype"], str) or meta["dtype"] not in DTYPES:
-        raise _fail(path, f"unsupported dtype {meta['dtype']!r:.100}; checkpoints hold {' or '.join(DTYPES)}")
-    if not isinstance(meta["extra"], dict):
-        raise _fail(path, 'invalid "mlp" metadata: extra must be an object')
-    _check_extra_fields(path, meta["extra"])
-    table = meta["tensors"]
-    if not isinstance(table, dict):
-        raise _fail(path, 'invalid "mlp" metadata: tensors must be an object')
-    for name, entry in table.items():
-        if (
-            not isinstance(entry, dict)
-            or not _small_shape(entry.get("shape"))
-            or not isinstance(entry.get("dtype"), str)
-            or entry.get("dtype") not in DTYPES
-        ):
-            raise _fail(path, f"invalid metadata tensors entry for {name!r}: {entry!r:.200}")
-    return meta
-
-
-def _validate(path, header: dict, meta: dict):
-    """Cross-check header, metadata table and architecture; return the optimizer to fill, or None."""
-    table = meta["tensors"]
-    if set(header) != set(table):
-        only_header, only_meta = sorted(set(header) - set(table)), sorted(set(table) - set(header))
-        raise _fail(
-            path,
-            f"header and metadata disagree on the tensor list (edited file?): only in the header {only_header}, "
-            f"only in the metadata {only_meta}",
-        )
-    for name, entry in header.items():
-        want = table[name]
-        if list(entry["shape"]) != list(want["shape"]) or _ST_DTYPES[entry["dtype"]] != want["dtype"]:
-            raise _fail(
-                path,
-                f"tensor {name!r} is {_ST_DTYPES[entry['dtype']]} {entry['shape']} in the header but "
-                f"{want['dtype']} {want['shape']} in the metadata (edited file?)",
-            )
-        if want["dtype"] != meta["dtype"]:
-            raise _fail(path, f"tensor {name!r} has dtype {want['dtype']} but the model is {meta['dtype']}")
-    expected, optimizer = _expected_tensors(path, meta)
-    if set(expected) != set(header):
-        missing, unexpected = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
-        raise _fail(
-            path, f"the tensors do not fit the architecture: missing {missing}, unexpected {unexpected}"
-        )
-    for name, shape in expected.items():
-        if tuple(header[name]["shape"]) != shape:
-            raise _fail(
-                path,
-                f"tensor {name!r} has shape {tuple(header[name]['shape'])}, but the architecture needs {shape}",
-            )
-    return optimizer
 
 
 def load_checkpoint(path, backend=None) -> Checkpoint:
@@ -568,19 +297,28 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
     ValueError, BackendUnavailableError
         ``backend`` is unknown or cannot run here (not a problem of the file).
     """
-    import safetensors.numpy
-
     from mlp.backends import get_backend
 
     be = get_backend(backend)  # an unknown or unusable backend is the caller's problem, not the file's
     data = _read(path)
-    try:
-        header, metadata, _ = _parse_header(path, data)
-        meta = _parse_metadata(path, metadata)
-        optimizer = _validate(path, header, meta)
-    except (TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
-        # a combination of values the checks above did not foresee: still the file's fault, and named so
-        raise _fail(path, f"invalid metadata ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+    header, meta, optimizer = _check_file(path, data)
+    tensors = _read_tensors(path, data, header, meta)
+    model = _rebuild_model(path, meta, tensors, be)
+    preprocessor = None
+    if "preprocessing" in meta["extra"]:
+        try:
+            preprocessor = _check_preprocessing(meta["extra"]["preprocessing"], model.sizes, model.layers)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
+            raise _fail(path, f"invalid preprocessing metadata: {e}") from None
+    if optimizer is not None:
+        _fill_optimizer(path, optimizer, meta, tensors, model)
+    return Checkpoint(model=model, optimizer=optimizer, metadata=meta, preprocessor=preprocessor)
+
+
+def _read_tensors(path, data: bytes, header: dict, meta: dict) -> dict:
+    """The tensors of the checked ``data``, each as the header and the metadata describe it."""
+    import safetensors.numpy
+
     try:
         tensors = safetensors.numpy.load(data)
     except Exception as e:  # SafetensorError and friends
@@ -589,28 +327,29 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
         a = tensors.get(name)
         if a is None or list(a.shape) != entry["shape"] or str(a.dtype) != meta["dtype"]:
             raise _fail(path, f"tensor {name!r} did not read back as {meta['dtype']} {entry['shape']}")
+    return tensors
 
+
+def _rebuild_model(path, meta: dict, tensors: dict, be) -> Sequential:
+    """The model of the saved architecture on backend ``be``, with the saved weights."""
     arch = dict(meta["architecture"], dtype=meta["dtype"])
     try:
         model = Sequential.from_config(arch, backend=be)
         model.load_state_dict({n: tensors[f"model.{n}"] for n in model.param_names()})
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
         raise _fail(path, f"invalid architecture ({e})") from None
-    preprocessor = None
-    if "preprocessing" in meta["extra"]:
-        try:
-            preprocessor = _check_preprocessing(meta["extra"]["preprocessing"], model.sizes)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
-            raise _fail(path, f"invalid preprocessing metadata: {e}") from None
-    if optimizer is not None:
-        info = meta["optimizer"]
-        arrays = {k[len("optimizer.") :]: v for k, v in tensors.items() if k.startswith("optimizer.")}
-        try:
-            optimizer.load_state_dict({"type": info["type"], "hyper": info["hyper"], "t": info["t"],
-                                       "arrays": arrays}, model)
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
-            raise _fail(path, f"invalid optimizer state ({e})") from None
-    return Checkpoint(model=model, optimizer=optimizer, metadata=meta, preprocessor=preprocessor)
+    return model
+
+
+def _fill_optimizer(path, optimizer, meta: dict, tensors: dict, model):
+    """Load the saved step count and state tensors into the rebuilt ``optimizer``."""
+    info = meta["optimizer"]
+    arrays = {k[len("optimizer.") :]: v for k, v in tensors.items() if k.startswith("optimizer.")}
+    try:
+        optimizer.load_state_dict({"type": info["type"], "hyper": info["hyper"], "t": info["t"],
+                                   "arrays": arrays}, model)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+        raise _fail(path, f"invalid optimizer state ({e})") from None
 
 
 def load(path, backend=None):

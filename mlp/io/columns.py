@@ -16,9 +16,11 @@ categorical
     :class:`mlp.Embedding`, turns into learned vectors.
 datetime
     Dates or date-times (Arrow/pandas dates, or ISO 8601 text such as ``2024-05-31`` or
-    ``2024-05-31T13:45``), turned into the numeric parts year, month, day, weekday (Monday 0) and,
-    when any value has a time of day, ``hour`` (hours since midnight, with minutes and seconds as
-    a fraction); gaps filled per part with the training median, plus an indicator.
+    ``2024-05-31T13:45``), turned into numeric parts (:data:`NEW_DATE_PARTS`): ``days`` since
+    1970-01-01 and, when any value has a time of day, ``hour`` (hours since midnight, with minutes
+    and seconds as a fraction); gaps filled per part with the training median, plus an indicator.
+    Checkpoints may name other parts of :data:`DATE_PARTS` (year, month, day, weekday: what
+    earlier versions wrote), and are read with them.
 dropped
     identifier-like (text, unique per row, at least :data:`MIN_ID_ROWS` rows), constant (one
     value and no gaps), empty (no value at all), or named by ``drop``.
@@ -31,8 +33,7 @@ The preprocessing JSON holds one object per feature column, in the order of the 
         inputs: one per category, in list order; then a gap slot if "missing"; then one "unknown" slot
     {"name": "shop", "kind": "categorical", "categories": [...], "missing": true, "codes": true}
         one input: the slot's number (0-based, in the same slot order), for an Embedding (optional field)
-    {"name": "when", "kind": "datetime", "parts": ["year", "month", "day", "weekday", "hour"],
-     "fill": [2021.0, 6.0, 15.0, 2.0, 12.5], "indicator": false}
+    {"name": "when", "kind": "datetime", "parts": ["days", "hour"], "fill": [18795.5, 12.5], "indicator": false}
         inputs: one per part (a gap -> that part's fill); then, if indicator, the missing-indicator
 
 Categories are JSON values (text, integers, finite floats, booleans).  The standardisation
@@ -51,8 +52,8 @@ from mlp.core.errors import DataError
 
 from .readers import parse_number
 
-__all__ = ["DATE_PARTS", "KINDS", "MAX_CODES", "MAX_LEVELS", "MIN_ID_ROWS", "Column", "guess_kind", "infer_kinds",
-           "parse_column", "raw_matrix"]
+__all__ = ["DATE_PARTS", "KINDS", "MAX_CODES", "MAX_LEVELS", "MIN_ID_ROWS", "NEW_DATE_PARTS", "Column", "guess_kind",
+           "infer_kinds", "parse_column", "raw_matrix"]
 
 #: the kinds of a feature column the model reads
 KINDS = ("numeric", "categorical", "datetime")
@@ -496,7 +497,7 @@ def kind_lines(kinds, dropped, columns=None, verbose=False) -> list:
     columns = columns or {}
     lines = []
     for kind, what in (("numeric", "numeric"), ("categorical", "categorical (one-hot, with an unknown slot)"),
-                       ("datetime", "date/time (year, month, day, weekday, hour of day when present)")):
+                       ("datetime", "date/time (days since 1970, hour of day when present)")):
         names = [n for n, (k, _) in kinds.items() if k == kind]
         if not names:
             continue

@@ -1,0 +1,222 @@
+"""Tables stored as arrays: ``.npy``, ``.npz`` (NumPy) and ``.parquet`` (pyarrow), as named columns.
+
+What :func:`mlp.io.readers.read_table` calls for these suffixes (see there for the formats).  Each reader
+returns ``(names, columns, named)``: the column names, one 1-D numpy array per column (float64 with NaN
+for a gap, or object), and whether the names come from the file.  The sizes an ``.npy``/``.npz`` header
+claims are checked against the file before anything is allocated; an array of Python objects is refused,
+never unpickled.  The pyarrow column conversion here also serves the CSV reader (:mod:`mlp.io.delimited`).
+"""
+from __future__ import annotations
+
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mlp.core.errors import DataError
+
+from .cells import _NULLS, _column_from_text, _text
+
+_INSTALL_HINT = 'pip install "mlp-arrayapi[tables]" (or pip install pyarrow)'
+
+
+# -- NPY, NPZ -------------------------------------------------------------------------------------
+def _npy_header(f, where: str):
+    """``(shape, dtype, data offset)`` of the .npy stream ``f``, or a DataError naming ``where``."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    except Exception as e:  # noqa: BLE001 - numpy parses the header as a Python literal: any error is possible
+        raise DataError(f"{where}: not a valid .npy file (its header cannot be read: {' '.join(str(e).split())})") \
+            from None
+    return shape, dtype, f.tell()
+
+
+def _check_npy_size(where: str, shape, dtype, available: int):
+    """Refuse a header whose claimed size is not the data that follows it (before numpy allocates)."""
+    if dtype.hasobject:
+        raise DataError(f"{where}: cannot be read without unpickling Python objects (dtype {dtype}); save numeric "
+                        "arrays (or strings) instead")
+    need = math.prod(shape) * dtype.itemsize
+    if need != available:
+        what = "truncated" if need > available else "corrupt"
+        raise DataError(f"{where}: {what}: the header claims shape {tuple(shape)} of {dtype} ({need:,} bytes of "
+                        f"data), but the file holds {available:,}")
+
+
+def _read_numpy(path: Path, kind: str):
+    """``(names, columns, named)`` of the ``.npy`` or ``.npz`` (``kind``) file ``path``."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    signature = b"\x93NUMPY" if kind == ".npy" else b"PK\x03\x04"
+    if not magic.startswith(signature):
+        raise DataError(f"{path}: not a valid {kind} file (it does not start with the "
+                        f"{'NumPy' if kind == '.npy' else 'zip'} signature)")
+    if kind == ".npy":
+        return _read_npy(path)
+    try:
+        _check_npz_members(path)
+        with np.load(path, allow_pickle=False) as data:
+            return _read_npz(path, data)
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile and zlib raise a dozen types (BadZipFile, zlib.error, ...)
+        raise DataError(f"{path}: not a valid .npz file (truncated or corrupt: {' '.join(str(e).split())})") \
+            from None
+
+
+def _read_npy(path: Path):
+    with open(path, "rb") as f:
+        shape, dtype, offset = _npy_header(f, str(path))
+    _check_npy_size(str(path), shape, dtype, path.stat().st_size - offset)
+    try:
+        return _from_matrix(path, np.load(path, allow_pickle=False), None)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"{path}: not a valid .npy file ({' '.join(str(e).split())})") from None
+
+
+def _check_npz_members(path: Path):
+    """Every member of the zip an array whose header fits its size (read before numpy loads any)."""
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                raise DataError(f"{path}: holds {info.filename!r}, which is not an array (.npy); not an .npz "
+                                "table")
+            where = f"{path}, array {info.filename[:-4]!r}"
+            with z.open(info) as member:
+                shape, dtype, offset = _npy_header(member, where)
+            _check_npy_size(where, shape, dtype, info.file_size - offset)
+
+
+def _read_npz(path, data):
+    keys = list(data.keys())
+    if "X" not in keys:
+        if len(keys) == 1:
+            return _from_matrix(path, data[keys[0]], None)
+        raise DataError(f"{path}: an .npz table needs an array 'X' (and optionally 'y', 'feature_names'); "
+                        f"it holds {', '.join(keys) or 'nothing'}")
+    unknown = set(keys) - {"X", "y", "feature_names"}
+    if unknown:
+        raise DataError(f"{path}: unexpected arrays {', '.join(sorted(unknown))}; an .npz table holds 'X', "
+                        "'y' and 'feature_names'")
+    X = data["X"]
+    names = None
+    if "feature_names" in keys:
+        fn = data["feature_names"]
+        if fn.ndim != 1 or fn.dtype.kind not in "US":
+            raise DataError(f"{path}: 'feature_names' must be a 1-D array of strings, got {fn.dtype} {fn.shape}")
+        names = [_text(v, f"{path}, 'feature_names'") for v in fn]
+    names, columns, named = _from_matrix(path, X, names, what="'X'")
+    if "y" in keys:
+        _add_targets(path, data["y"], names, columns)
+    return names, columns, named
+
+
+def _add_targets(path, y, names: list, columns: list):
+    """Append the target ``y`` (1-D: column ``y``; 2-D: ``y0``, ``y1``, ...) to the columns of ``X``."""
+    n_rows = len(columns[0]) if columns else 0  # what Table.n_rows counts
+    if y.ndim not in (1, 2) or len(y) != n_rows:
+        raise DataError(f"{path}: 'y' has shape {y.shape}; it must have one row per row of 'X' "
+                        f"({n_rows})")
+    if y.dtype.kind not in "fiubUS":
+        raise DataError(f"{path}: 'y' has dtype {y.dtype}; targets are numbers, booleans or text")
+    if y.ndim == 1:
+        names.append("y")
+        columns.append(_numpy_column(y, f"{path}, 'y'"))
+    else:
+        for j in range(y.shape[1]):
+            names.append(f"y{j}")
+            columns.append(_numpy_column(y[:, j], f"{path}, 'y' column {j}"))
+
+
+def _numpy_column(a: np.ndarray, where: str = "") -> np.ndarray:
+    if a.dtype.kind in "fiu":
+        return a.astype(np.float64)
+    if a.dtype.kind == "b":
+        return a.astype(object)
+    if a.dtype.kind in "US":  # bytes are text only when they are UTF-8 (never a b'...' repr)
+        return np.array([_text(v, f"{where}, row {i + 1}") for i, v in enumerate(a)] + [None], dtype=object)[:-1]
+    raise ValueError(a.dtype)
+
+
+def _from_matrix(path, a, names, what="the array"):
+    if a.ndim != 2:
+        raise DataError(f"{path}: {what} has shape {a.shape}; a table is 2-D (n_samples, n_columns)")
+    if a.dtype.kind not in "fiubUS":
+        raise DataError(f"{path}: {what} has dtype {a.dtype}; tables hold numbers (or text labels)")
+    if names is not None and len(names) != a.shape[1]:
+        raise DataError(f"{path}: {len(names)} feature_names for {a.shape[1]} columns of 'X'")
+    columns = [_numpy_column(a[:, j], f"{path}, {what} column {j}") for j in range(a.shape[1])]
+    return names or [str(j) for j in range(a.shape[1])], columns, names is not None
+
+
+# -- pyarrow: Parquet, and the columns of CSV files ---------------------------------------------------
+def _arrow_modules(path: Path, kind: str):
+    """``(pyarrow, pyarrow.compute)``, or a DataError saying how to install them."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        raise DataError(f"{path}: reading {kind} files needs pyarrow: {_INSTALL_HINT}") from None
+    return pa, pc
+
+
+def _read_parquet(path: Path, kind: str = ".parquet"):
+    """``(names, columns, named)`` of the Parquet file ``path``."""
+    pa, pc = _arrow_modules(path, kind)
+    try:
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(path)
+    except pa.ArrowInvalid as e:
+        text = " ".join(str(e).split())
+        raise DataError(f"{path}: cannot be read as {kind[1:].upper()} ({text})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e})") from None
+    names = [str(n) for n in t.column_names]
+    arrow_columns = list(t.columns)
+    del t  # the list now holds the only references: _arrow_columns releases each column once converted
+    return names, _arrow_columns(pa, pc, names, arrow_columns, False, path), True
+
+
+def _arrow_columns(pa, pc, names: list, arrow_columns: list, from_csv: bool, path) -> list:
+    """The numpy columns of ``arrow_columns``, emptying that list as it goes (so the table is never held twice)."""
+    columns = []
+    for j in range(len(arrow_columns)):
+        col, arrow_columns[j] = arrow_columns[j], None
+        columns.append(_arrow_column(pa, pc, col, from_csv, f"{path}, column {names[j]!r}"))
+        del col
+    pa.default_memory_pool().release_unused()  # mimalloc/jemalloc keep freed pages otherwise
+    return columns
+
+
+def _arrow_column(pa, pc, col, from_csv: bool, where: str) -> np.ndarray:
+    typ = col.type
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+        values = pc.cast(col, pa.float64()) if not pa.types.is_float64(typ) else col
+        if values.null_count:
+            values = pc.fill_null(values, math.nan)
+        return values.to_numpy()
+    if pa.types.is_null(typ):
+        return np.full(len(col), None, dtype=object)
+    if pa.types.is_boolean(typ):
+        return np.array(col.to_pylist() + [None], dtype=object)[:-1]
+    if pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+        for i, v in enumerate(col.to_pylist()):
+            if v is not None:
+                _text(v, f"{where}, row {i + 1}")
+        col = pc.cast(col, pa.string())
+        typ = col.type
+    if from_csv and (pa.types.is_temporal(typ)):
+        col = pc.cast(col, pa.string())  # dates stay text, as the csv module reads them
+        typ = col.type
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        values = pc.utf8_trim_whitespace(col).to_pylist()
+        if from_csv:  # the same rule as without pyarrow: numbers, booleans, then text
+            return _column_from_text([None if v is None or v in _NULLS else v for v in values])
+        return np.array(values + [None], dtype=object)[:-1]
+    return np.array(col.to_pylist() + [None], dtype=object)[:-1]  # dates, lists... for the checks to name

@@ -1,0 +1,274 @@
+"""CSV and TSV files as named columns: the UTF-8 check, the delimiter, the rows, and the two readers.
+
+What :func:`mlp.io.readers.read_table` calls for ``.csv`` and ``.tsv`` files (see there for the rules).
+With pyarrow installed, its CSV reader reads the file (block by block); without it, the standard
+library's :mod:`csv` reader does.  Both apply the cell rules of :mod:`mlp.io.cells`, so they give the
+same columns; a malformed row is refused naming the row and the line, whichever reader found it.
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import contextvars
+import csv
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mlp.core.errors import DataError
+
+from .arrays import _arrow_column, _arrow_columns, _arrow_modules
+from .cells import _NULLS, _column_from_text
+
+__all__ = ["SEPARATORS", "csv_separator", "sniff_separator"]
+
+#: the delimiters :func:`sniff_separator` chooses from, in the order that breaks ties
+SEPARATORS = (",", ";", "\t", "|")
+
+#: the delimiter :func:`mlp.io.readers.read_table` uses when it is given none (set with :func:`csv_separator`)
+_SEP = contextvars.ContextVar("mlp_csv_separator", default=None)
+
+_CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def csv_separator(sep):
+    """Within the block, :func:`~mlp.io.readers.read_table` reads CSV files with delimiter ``sep`` (None: sniffed).
+
+    What ``--sep`` of ``mlp train``, ``mlp evaluate`` and ``mlp predict`` sets, for every table the
+    command reads (``--data``, ``--val-data``).
+    """
+    token = _SEP.set(sep)
+    try:
+        yield
+    finally:
+        _SEP.reset(token)
+
+
+def _read_csv(path: Path, sep):
+    """``(names, columns, lines)`` of a CSV file: ``lines(row)`` is the line where 0-based data ``row`` starts.
+
+    ``sep`` None: a tab for ``.tsv`` files, else sniffed.  pyarrow reads the file when it can be imported.
+    """
+    _check_utf8(path, sep)
+    if sep is None:
+        sep = "\t" if path.suffix.lower() == ".tsv" else sniff_separator(path)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        names, columns = _read_csv_stdlib(path, sep)
+    else:
+        names, columns = _read_csv_arrow(path, sep)
+    return names, columns, _line_finder(path, sep)
+
+
+# -- bytes, delimiter, structure ------------------------------------------------------------------------
+def _check_utf8(path: Path, sep):
+    """Decode the whole file as UTF-8 in chunks (constant memory); locate the first invalid byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as f:
+        try:
+            while True:
+                chunk = f.read(_CHUNK)
+                decoder.decode(chunk, final=not chunk)
+                if not chunk:
+                    return
+        except UnicodeDecodeError:
+            pass
+    if sep is None:
+        sep = "\t" if path.suffix.lower() == ".tsv" else sniff_separator(path)
+    for line, row_index, row in _csv_rows(path, sep, errors="surrogateescape"):
+        for j, cell in enumerate(row):
+            bad = re.search("[\udc80-\udcff]", cell)
+            if bad:
+                raw = cell.encode("utf-8", "surrogateescape")
+                where = (f"{path}, line 1 (the header), column {j + 1}" if row_index < 0
+                         else f"{path}, row {row_index + 1} (line {line}), column {j + 1}")
+                raise DataError(f"{where}: {raw[:40]!r} is not valid UTF-8 text (byte "
+                                f"0x{ord(bad.group()) - 0xDC00:02x}); save the file as UTF-8")
+    raise DataError(f"{path}: not valid UTF-8 text; save the file as UTF-8")  # pragma: no cover
+
+
+def sniff_separator(path) -> str:
+    """The delimiter of a CSV file: the most frequent of ``,`` ``;`` tab ``|`` in its header line.
+
+    Quoted text is not counted; a header without any of them (one column) is read with ``,``.
+    """
+    with open(path, "rb") as f:
+        head = f.read(64 * 1024)
+    text = head.decode("utf-8", "replace").lstrip("\ufeff")
+    line, quoted = [], False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "\r\n":
+            break
+        elif not quoted:
+            line.append(ch)
+    counts = {s: line.count(s) for s in SEPARATORS}
+    best = max(SEPARATORS, key=lambda s: (counts[s], -SEPARATORS.index(s)))
+    return best if counts[best] else ","
+
+
+def _csv_rows(path: Path, sep: str, errors: str = "strict"):
+    """``(line, row index, cells)`` for the header (row index -1) and each data row, skipping blank lines.
+
+    ``line`` is the 1-based line where the row starts, counting blank lines and the lines of quoted cells.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors=errors) as f:
+        reader = csv.reader(f, delimiter=sep)
+        row_index, previous = -1, 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise DataError(f"{path}, {'the header' if row_index < 0 else f'row {row_index + 2}'} (line "
+                                f"{previous + 1}): cannot be read as CSV ({e}); an unbalanced quote \" opens a cell "
+                                "that never closes?") from None
+            start, previous = previous + 1, reader.line_num
+            if not row:  # a blank line is not a row (as pyarrow reads it)
+                continue
+            yield start, row_index, row
+            row_index += 1
+
+
+def _structure_error(path: Path, sep: str, width: int, line: int, row_index: int, row: list) -> DataError:
+    where = f"{path}, row {row_index + 1} (line {line})"
+    text = f"{where}: {len(row)} value{'s' if len(row) != 1 else ''}, but the header has {width} columns"
+    spans = [c for c in row if "\n" in c or "\r" in c]
+    if spans:
+        n = max(c.count("\n") for c in spans)
+        text += f"; a quoted cell spans {n + 1} lines from line {line}: an unbalanced quote \"?"
+    elif len(row) < width:
+        text += f" (a missing delimiter {'tab' if sep == chr(9) else repr(sep)}?)"
+    else:
+        text += " (an extra delimiter, or a value that needs quotes?)"
+    return DataError(text)
+
+
+def _scan_structure(path: Path, sep: str):
+    """The first row whose width differs from the header's, as a DataError, or None."""
+    rows = _csv_rows(path, sep)
+    first = next(rows, None)
+    if first is None:
+        return None
+    width = len(first[2])
+    for line, row_index, row in rows:
+        if len(row) != width:
+            return _structure_error(path, sep, width, line, row_index, row)
+    return None
+
+
+def _line_finder(path: Path, sep: str) -> Callable[[int], int]:
+    def line_of(row: int) -> int:
+        for line, index, _ in _csv_rows(path, sep, errors="replace"):
+            if index == row:
+                return line
+        return row + 2  # pragma: no cover - the row exists: the table was read from this file
+
+    return line_of
+
+
+# -- the standard library's reader ------------------------------------------------------------------
+def _read_csv_stdlib(path: Path, sep: str):
+    """``(names, columns)`` without pyarrow: the standard library's reader, numbers parsed by ``parse_number``."""
+    rows = _csv_rows(path, sep)
+    first = next(rows, None)
+    if first is None:
+        raise DataError(f"{path}: empty file (a CSV table needs a header line)")
+    header = [h.strip() for h in first[2]]
+    width = len(header)
+    cells = [[] for _ in range(width)]
+    for line, row_index, row in rows:
+        if len(row) != width:
+            if len(row) == 1 and not row[0].strip():  # a line of spaces only is not a row
+                continue
+            raise _structure_error(path, sep, width, line, row_index, row)
+        for j, v in enumerate(row):
+            v = v.strip()
+            cells[j].append(None if v in _NULLS else v)
+    columns = []
+    for j in range(width):
+        columns.append(_column_from_text(cells[j]))
+        cells[j] = None  # free each column's text once it is converted
+    return header, columns
+
+
+# -- pyarrow's reader ---------------------------------------------------------------------------------
+def _read_csv_arrow(path: Path, sep: str):
+    """``(names, columns)`` read by pyarrow: block by block, or (when the types change) the whole file at once."""
+    pa, pc = _arrow_modules(path, ".csv")
+    try:
+        import pyarrow.csv as pacsv
+
+        # strings_can_be_null: an empty label is a missing value, not the class "";
+        # newlines_in_values: a quoted cell may hold a line break, as the csv module reads it
+        options = {"parse_options": pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+                   "convert_options": pacsv.ConvertOptions(strings_can_be_null=True)}
+        streamed = _stream_csv(pa, pc, pacsv, path, options)
+        if streamed is not None:
+            return streamed
+        t = pacsv.read_csv(path, **options)  # the types change after the first block: infer from all rows
+    except pa.ArrowInvalid as e:
+        located = _scan_structure(path, sep)  # pyarrow names neither row nor line: find them
+        if located is not None:
+            raise located from None
+        text = " ".join(str(e).split())
+        raise DataError(f"{path}: cannot be read as CSV ({text})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e})") from None
+    names = [str(n) for n in t.column_names]
+    arrow_columns = list(t.columns)
+    del t  # the list now holds the only references: _arrow_columns releases each column once converted
+    return names, _arrow_columns(pa, pc, names, arrow_columns, True, path)
+
+
+def _stream_csv(pa, pc, pacsv, path: Path, options: dict):
+    """``(names, columns)`` of a CSV file read block by block, each block's columns converted at once: about
+    one float64 copy of the numbers is ever held (reading the whole file first held 2.5 to 3 times that in
+    Arrow's buffers).
+
+    None when a later block does not fit the column types the first block showed (a column of integers
+    that turns to text): the caller then reads the whole file, inferring the types from every row.
+    """
+    pool = pa.default_memory_pool()
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False, block_size=4 << 20),
+                            **options)
+    schema = reader.schema
+    names = [str(n) for n in schema.names]
+    numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+               for f in schema]
+    parts = [[] for _ in names]
+    try:
+        for batch in reader:
+            for j, col in enumerate(batch.columns):
+                if numeric[j]:
+                    values = pc.cast(col, pa.float64())
+                    if values.null_count:
+                        values = pc.fill_null(values, math.nan)
+                    parts[j].append(values.to_numpy(zero_copy_only=False).copy())
+                else:
+                    parts[j].append(col)
+            del batch
+            pool.release_unused()  # the pool keeps each block's freed buffers otherwise (mimalloc, jemalloc)
+    except pa.ArrowInvalid as e:
+        if "conversion error" in str(e):
+            return None
+        raise
+    finally:
+        reader.close()
+    columns = []
+    for j, field_ in enumerate(schema):
+        if numeric[j]:
+            columns.append(np.concatenate(parts[j]) if parts[j] else np.empty(0, dtype=np.float64))
+        else:
+            columns.append(_arrow_column(pa, pc, pa.chunked_array(parts[j], type=field_.type), True,
+                                         f"{path}, column {names[j]!r}"))
+        parts[j] = None  # each column's blocks freed once joined
+    pa.default_memory_pool().release_unused()  # mimalloc/jemalloc keep freed pages otherwise
+    return names, columns
