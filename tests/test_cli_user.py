@@ -207,3 +207,21 @@ def test_a_small_table_trains_for_enough_steps_unless_epochs_is_given(tmp_path, 
     assert mlp.load_checkpoint(ckpt).extra["cli"]["epochs"] == 500
     code, out, err = run_cli(["train", "--data", str(data), "--epochs", "7", "--quiet", "--save", str(ckpt)], capsys)
     assert code == 0 and "after 7 epochs" in out, err
+
+
+def test_info_warns_when_the_default_backend_cannot_run(monkeypatch, capsys):
+    """`MLP_BACKEND=cupy mlp info` on a machine without CuPy: the default is named, and a warning says it cannot run
+    and why (the other backends are still listed)."""
+    from mlp import backends, cli
+
+    if "cupy" in backends.available():
+        pytest.skip("CuPy runs here: nothing to warn about")
+    monkeypatch.setenv("MLP_BACKEND", "cupy")
+    assert cli.main(["info"]) == 0
+    out, err = capsys.readouterr()
+    assert "default backend: 'cupy'" in out
+    assert "warning: the default backend 'cupy' cannot run here" in out and "cupy backend:" in out
+    assert "warning: the default backend 'cupy' cannot run here" in err
+    monkeypatch.setenv("MLP_BACKEND", "numpy")
+    assert cli.main(["info"]) == 0
+    assert "warning" not in capsys.readouterr().out

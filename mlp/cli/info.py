@@ -23,11 +23,16 @@ def run(args) -> int:
     print(f"mlp {mlp.__version__}, Python {sys.version.split()[0]}, NumPy {numpy.__version__}")
     print(f"default backend: {default!r} (MLP_BACKEND={os.environ.get('MLP_BACKEND')!r}, "
           f"MLP_DEVICE={os.environ.get('MLP_DEVICE')!r})")
+    missing = backends.unavailable()
+    if default in missing:  # every command that trains or loads would fail: say so here, on both streams
+        warning = (f"warning: the default backend {default!r} cannot run here, so mlp train, evaluate and predict "
+                   f"will stop with this reason: {missing[default]}")
+        print(warning)
+        print(f"mlp info: {warning}", file=sys.stderr)
     print("available backends:")
     for name in backends.available():
         be = backends.get_backend(name)
         print(f"  {name:17s} version {be.version:12s} device {be.device}")
-    missing = backends.unavailable()
     if missing:
         print("unavailable backends:")
         for name, why in missing.items():
