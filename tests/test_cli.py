@@ -22,7 +22,7 @@ def test_info_lists_backends_and_reasons():
     r = run("info")
     assert r.returncode == 0, r.stderr
     assert "available backends:" in r.stdout and "numpy" in r.stdout
-    for name, why in __import__("backends").unavailable().items():
+    for name, why in mlp.backends.unavailable().items():
         assert name in r.stdout.split("unavailable backends:")[1]
 
 
