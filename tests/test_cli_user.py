@@ -201,10 +201,16 @@ def test_a_small_table_trains_for_enough_steps_unless_epochs_is_given(tmp_path, 
     assert table_epochs(3, 32, 50) == 500  # at most 500
     data, ckpt = tmp_path / "t.csv", tmp_path / "m.safetensors"
     write_table(data)
-    code, out, err = run_cli(["train", "--data", str(data), "--save", str(ckpt)], capsys)
+    code, out, err = run_cli(["train", "--data", str(data), "--save", str(ckpt), "--no-early-stopping"], capsys)
     assert code == 0, err
-    assert "64 samples, batch 32, 500 epochs" in out  # the plan (early stopping may end it sooner)
+    assert "64 samples, batch 32, 500 epochs" in out  # the plan
     assert mlp.load_checkpoint(ckpt).extra["cli"]["epochs"] == 500
+    # with early stopping (the tables' default) the plan is the same; a run that stops early saves the epochs it
+    # ended at as its plan, so that --resume without --epochs says it is finished instead of training on
+    code, out, err = run_cli(["train", "--data", str(data), "--save", str(ckpt)], capsys)
+    assert code == 0 and "64 samples, batch 32, 500 epochs" in out, err
+    saved = mlp.load_checkpoint(ckpt).extra
+    assert saved["cli"]["epochs"] == len(saved["history"]["loss"]) <= 500
     code, out, err = run_cli(["train", "--data", str(data), "--epochs", "7", "--quiet", "--save", str(ckpt)], capsys)
     assert code == 0 and "after 7 epochs" in out, err
 
