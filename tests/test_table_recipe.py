@@ -92,7 +92,7 @@ def test_no_early_stopping_trains_every_epoch_and_says_so(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["--patience", "5", "--no-early-stopping"], "not both"),
-    (["--patience", "0"], "--patience must be a whole number of at least 1"),
+    (["--patience", "0"], "--patience must be a positive integer"),
     (["--class-weight", "balanced", "--target", "a"], "--class-weight balanced weighs classes"),
 ])
 def test_bad_recipe_options_are_one_line_errors(tmp_path, capsys, argv, needle):

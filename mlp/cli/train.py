@@ -1,14 +1,13 @@
 """``mlp train``: a new run on a built-in data set or a table, or ``--resume`` of a saved one."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
 from .common import (EXIT_INTERRUPTED, add_sep_option, backend_of_args, check_data, format_metrics, fraction_arg,
-                     hidden_arg, is_table, load_builtin, metrics, refuse_overwrite, say, sizes_arg)
+                     hidden_arg, is_table, load_builtin, metrics, positive_int_arg, refuse_overwrite, say, sizes_arg)
 
 #: the defaults of `mlp train`: a modern recipe that reaches ~98% on MNIST in about a minute on 2 CPU cores
 DEFAULTS = dict(data="mnist", sizes=[784, 512, 256, 10], activation="relu", loss="cross_entropy", init="he",
@@ -46,17 +45,6 @@ def _columns_arg(text):
     """``--categorical a,b``: column names, comma-separated (the option may be given again: the lists add up)."""
     return [c.strip() for c in text.split(",") if c.strip()]
 
-
-def _positive_int(option):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{option} must be a whole number of at least 1, got {text!r}")
-        return value
-    return parse
 
 
 def _options_text(options: dict) -> str:
@@ -97,7 +85,7 @@ def add_parser(subparsers, common):
     t.add_argument("--drop", type=_columns_arg, action="extend", metavar="COLS",
                    help="leave these table columns out (default: identifier-like and constant columns are left out)")
     t.add_argument("--verbose", action="store_true", help="say each table column's kind, fill value and categories")
-    t.add_argument("--patience", type=_positive_int("--patience"), metavar="N",
+    t.add_argument("--patience", type=positive_int_arg("--patience"), metavar="N",
                    help=f"a table's early stopping: stop after N epochs without a better validation loss and keep "
                         f"the best epoch's weights (default {TABLE_PATIENCE})")
     t.add_argument("--no-early-stopping", action="store_true",
