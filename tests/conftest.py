@@ -3,6 +3,7 @@
 Backends unusable here are skipped with their reason (``pytest -rs`` shows it).
 """
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,13 @@ def _no_process_default_leak():
     before = backends._default
     yield
     backends._default = before
+
+
+@pytest.fixture(params=["pyarrow", "stdlib"])
+def reader(request, monkeypatch):
+    """Each CSV reader in turn: pyarrow, and the standard library's when pyarrow is missing."""
+    if request.param == "pyarrow":
+        pytest.importorskip("pyarrow")
+    else:
+        monkeypatch.setitem(sys.modules, "pyarrow", None)
+    return request.param

@@ -6,21 +6,12 @@ import re
 
 import numpy as np
 import pytest
-from tests_helpers import interrupt_after
+from tests_helpers import interrupt_after, run_cli
 
 import mlp
 from mlp import cli
 from mlp.cli import threads
 
-
-def run_cli(argv, capsys):
-    """``mlp.cli.main`` in this process; argparse's own exits are caught too."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(code, err, *needles):
@@ -218,7 +209,7 @@ def test_a_small_table_trains_for_enough_steps_unless_epochs_is_given(tmp_path, 
 def test_info_warns_when_the_default_backend_cannot_run(monkeypatch, capsys):
     """`MLP_BACKEND=cupy mlp info` on a machine without CuPy: the default is named, and a warning says it cannot run
     and why (the other backends are still listed)."""
-    from mlp import backends, cli
+    from mlp import backends
 
     if "cupy" in backends.available():
         pytest.skip("CuPy runs here: nothing to warn about")

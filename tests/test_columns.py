@@ -17,15 +17,6 @@ from mlp.io.tables import Preprocessor, from_frame, load_table, read_table
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["pyarrow", "stdlib"])
-def reader(request, monkeypatch):
-    """Each CSV reader in turn: pyarrow, and the standard library's when pyarrow is missing."""
-    if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
-    else:
-        monkeypatch.setitem(sys.modules, "pyarrow", None)
-    return request.param
-
 
 def write(tmp_path, text, name="data.csv"):
     path = tmp_path / name

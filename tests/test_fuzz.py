@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import struct
-import sys
 import time
 
 import numpy as np
@@ -139,14 +138,6 @@ TABLE = ("age,height,smoker,city,label\n"
 TABLE_NASTY = [b"\xff", b"\xc3", b"\x00", b",", b";", b"\t", b'"', b"\n", b"\r\n", b"\n\n", b"1_5", b"1e400",
                b"-1e308", b"inf", b"nan", b"0x1F", b" ", b"\xef\xbb\xbf", b"1" * 400, b"True", b""]
 
-
-@pytest.fixture(params=["pyarrow", "stdlib"])
-def reader(request, monkeypatch):
-    if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
-    else:
-        monkeypatch.setitem(sys.modules, "pyarrow", None)
-    return request.param
 
 
 def test_mutated_tables_raise_only_data_errors(tmp_path, reader):

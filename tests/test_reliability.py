@@ -17,10 +17,9 @@ import pytest
 
 from mlp import backends
 import mlp
-from mlp import cli
 from mlp.io import datasets, download
 from mlp.core.errors import CheckpointError
-from tests_helpers import interrupt_after, rewrite_checkpoint, small_net
+from tests_helpers import interrupt_after, rewrite_checkpoint, run_cli, small_net
 
 MLP_DIR = Path(mlp.__file__).resolve().parent
 BACKENDS_DIR = Path(backends.__file__).resolve().parent
@@ -542,15 +541,6 @@ def test_loss_targets_of_another_dtype_or_not_an_array(backend):
 # CLI: one readable line, non-zero status, no traceback
 # ================================================================================================
 
-
-def run_cli(argv, capsys):
-    """``mlp.cli.main`` in this process (fast); argparse's own exits are caught too."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(code, err, *needles, status=2):

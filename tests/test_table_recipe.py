@@ -7,17 +7,9 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp import cli
+from tests_helpers import run_cli
 from mlp.io.checkpoint import load_checkpoint
 
-
-def run_cli(argv, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write(path, header, rows):

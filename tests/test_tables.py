@@ -15,16 +15,6 @@ from mlp.io.tables import Preprocessor, load_table, read_table, split_indices
 CSV = "a,b,label\n1.5,2,yes\n-3,4.25,no\n0,1e3,yes\n7,8,no\n"
 
 
-@pytest.fixture(params=["pyarrow", "stdlib"])
-def reader(request, monkeypatch):
-    """Each CSV reader in turn: pyarrow, and the standard library's when pyarrow is missing."""
-    if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
-    else:
-        monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now raises ImportError
-    return request.param
-
-
 def write(tmp_path, text, name="data.csv"):
     path = tmp_path / name
     path.write_text(text)

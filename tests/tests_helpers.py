@@ -76,3 +76,15 @@ def interrupt_after(monkeypatch, n):
         return out
 
     monkeypatch.setattr(training.StepRunner, "run", run)
+
+
+def run_cli(argv, capsys):
+    """``mlp.cli.main`` in this process (fast); argparse's own exits are caught too: ``(status, stdout, stderr)``."""
+    from mlp import cli
+
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
