@@ -110,14 +110,18 @@ class ShardSlicer:
     def __init__(self, comm, hook, batch_size, n, seed, weighted=False):
         self.comm, self.hook, self.batch_size, self.n, self.seed = comm, hook, batch_size, n, seed
         self.weighted = weighted
+        self._weights, self._weights_epoch = None, None
 
     def __call__(self, Xe, Te, epoch, s):
         i, j = batch_bounds(s, self.batch_size, self.n)
         a, b = shard_bounds(i, j, self.comm.rank, self.comm.size)
         if self.weighted:  # the share of the global batch's weight sum, not of its rows
-            xp, host = self.hook.xp, self.hook.backend.to_numpy
-            total = float(host(xp.sum(Te[i:j, -1])))
-            self.hook.weight = float(host(xp.sum(Te[a:b, -1]))) / total if total > 0 and b > a else 0.0
+            if self._weights_epoch != epoch:  # one host copy of the epoch's weights, not two reads per step
+                self._weights = np.asarray(self.hook.backend.to_numpy(Te[:, -1]), dtype=np.float64)
+                self._weights_epoch = epoch
+            w = self._weights
+            total = float(w[i:j].sum())
+            self.hook.weight = float(w[a:b].sum()) / total if total > 0 and b > a else 0.0
         else:
             self.hook.weight = (b - a) / (j - i)
         rows = (a - i, j - i)
