@@ -236,18 +236,6 @@ def format_metrics(m: dict, loss_name: str | None = None) -> str:
     return text
 
 
-def saved_loss(ckpt):
-    """The registry name of the loss a checkpoint was trained with, or None."""
-    from mlp.core.registry import LOSSES
-
-    extra = ckpt.metadata.get("extra", {})
-    name = (extra.get("cli") or {}).get("loss") or extra.get("loss")
-    for key, cls in LOSSES.items():
-        if name in (key, cls.__name__):
-            return key
-    return None
-
-
 def write_csv(path, header, rows):
     """CSV to ``path`` (atomically: a temporary file, then renamed) or to standard output."""
     import csv

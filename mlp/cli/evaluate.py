@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import backend_of_args, check_data, format_metrics, is_table, load_builtin, metrics, saved_loss
+from .common import backend_of_args, check_data, format_metrics, is_table, load_builtin, metrics
 
 
 def add_parser(subparsers, common):
@@ -30,7 +30,7 @@ def run(args) -> int:
 
     ckpt = load_checkpoint(args.path, backend=backend_of_args(args))
     extra = ckpt.metadata.get("extra", {})
-    loss_name = saved_loss(ckpt)
+    loss_name = ckpt.loss_name
     pre = ckpt.preprocessor
     trained_on = extra.get("data")
     if args.data is None and (pre is not None or is_table(trained_on)):

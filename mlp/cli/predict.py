@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import add_sep_option, backend_of_args, refuse_overwrite, saved_loss, write_csv
+from .common import add_sep_option, backend_of_args, refuse_overwrite, write_csv
 
 
 def add_parser(subparsers, common):
@@ -47,7 +47,7 @@ def run(args) -> int:
         task = "classification"
     if args.proba and task != "classification":
         raise ValueError(f"--proba needs a classifier; {args.path} does regression")
-    loss_name = saved_loss(ckpt)
+    loss_name = ckpt.loss_name
     loss = get_loss(loss_name) if loss_name else None
     if task == "regression":
         names = list(pre.targets)

@@ -97,6 +97,18 @@ class Checkpoint:
         """The keyword arguments given to :func:`save` (epoch, loss, seed, history, ...)."""
         return self.metadata.get("extra", {})
 
+    @property
+    def loss_name(self) -> str | None:
+        """The registry name of the loss the model was trained with (from ``mlp train`` or ``save(..., loss=)``),
+        or None when the checkpoint does not say."""
+        from mlp.core.registry import LOSSES
+
+        name = (self.extra.get("cli") or {}).get("loss") or self.extra.get("loss")
+        for key, cls in LOSSES.items():
+            if name in (key, cls.__name__):
+                return key
+        return None
+
 
 # -- saving ----------------------------------------------------------------------------------------
 

@@ -138,18 +138,6 @@ def _regression_values(g, y, pre, dtype, outputs=None):
     return g.node("Identity", [y], outputs=outputs, hint="values")
 
 
-def _saved_loss(checkpoint):
-    """The loss a checkpoint was trained with (as ``mlp predict`` finds it), or None."""
-    from mlp.core.registry import LOSSES
-
-    extra = checkpoint.metadata.get("extra", {})
-    name = (extra.get("cli") or {}).get("loss") or extra.get("loss")
-    for key, cls in LOSSES.items():
-        if name in (key, cls.__name__):
-            return cls()
-    return None
-
-
 def _what_to_export(model, preprocessor, loss, task, input_dtype):
     """``(model, preprocessor, loss or None, task, trained-on backend)``, everything checked before a node is built."""
     from mlp.core.losses import get_loss
@@ -161,7 +149,8 @@ def _what_to_export(model, preprocessor, loss, task, input_dtype):
         checkpoint = model
         model = checkpoint.model
         preprocessor = preprocessor if preprocessor is not None else checkpoint.preprocessor
-        loss = loss if loss is not None else _saved_loss(checkpoint)
+        loss = loss if loss is not None else (
+            get_loss(checkpoint.loss_name) if checkpoint.loss_name else None)
         source_backend = checkpoint.metadata.get("backend")
     if not isinstance(model, Sequential):
         raise TypeError(f"export_onnx: model must be an mlp.Sequential or a Checkpoint, got {type(model).__name__}")
