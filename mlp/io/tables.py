@@ -1,19 +1,7 @@
 """Your own data: tables from files, checked, and the preprocessing that travels with a model.
 
-Formats, chosen by the file's suffix:
-
-``.csv`` (a header line, then one sample per line)
-    Read with `pyarrow <https://arrow.apache.org/docs/python/csv.html>`_ when it is
-    installed (the ``tables`` extra: ``pip install "mlp-arrayapi[tables]"``); without it, the
-    standard library's :mod:`csv` reader still reads it (numeric features, any target).
-``.parquet`` / ``.pq``
-    Needs pyarrow.
-``.npy``
-    A 2-D numeric array; its columns are named ``"0"``, ``"1"``, ... (so ``--target 3`` works).
-``.npz``
-    Arrays ``X`` (2-D) and optionally ``y`` (the target) and ``feature_names``; or a single
-    2-D array, read like ``.npy``.  Read with ``allow_pickle=False``: a file holding Python
-    objects is refused, never unpickled.
+Files are read by :mod:`mlp.io.readers` (CSV, TSV, Parquet, NPY, NPZ: the formats and their rules are
+described there).
 
 Every problem with the data is a :class:`mlp.core.errors.DataError` naming the file, the row (1-based,
 counting data rows; for CSV files also the line) and the column: a value of the wrong kind (text in a
