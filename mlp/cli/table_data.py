@@ -48,6 +48,7 @@ def table_data(args, config, ckpt, quiet, default_val_split):
         if task == "classification":
             strata = Preprocessor(["_"], ["_"], task, classes).encode(y_all, source)
         train_idx, val_idx = split_indices(len(X_all), fraction, config["seed"], strata, source)
+        del strata
     if ckpt is None:
         pre = ds.preprocessor(train_idx, standardize=config["standardize"], classes=classes)
         if not quiet:
@@ -55,10 +56,11 @@ def table_data(args, config, ckpt, quiet, default_val_split):
                 say(line)
             say(_scaling_line(config["standardize"], task, pre))
     dtype = config["dtype"]
-    X, y = pre.transform(X_all[train_idx], dtype, source), pre.encode(y_all[train_idx], source)
+    # the model's inputs in its dtype, made block by block from the parsed table (no float64 copy of a split)
+    X, y = pre.transform(X_all, dtype, source, rows=train_idx), pre.encode(y_all[train_idx], source)
     val = None
     if val_idx is not None:
-        val = (pre.transform(X_all[val_idx], dtype, source), pre.encode(y_all[val_idx], source))
+        val = (pre.transform(X_all, dtype, source, rows=val_idx), pre.encode(y_all[val_idx], source))
     elif config.get("val_data"):
         X_val, y_val = pre.select(read_table(config["val_data"]), need_target=True)
         val = (pre.transform(X_val, dtype, config["val_data"]), pre.encode(y_val, config["val_data"]))

@@ -53,7 +53,7 @@ from mlp.core.errors import DataError
 from .readers import parse_number
 
 __all__ = ["DATE_PARTS", "KINDS", "MAX_CODES", "MAX_LEVELS", "MIN_ID_ROWS", "NEW_DATE_PARTS", "Column", "guess_kind",
-           "infer_kinds", "parse_column", "raw_matrix"]
+           "infer_kinds", "parse_column"]
 
 #: the kinds of a feature column the model reads
 KINDS = ("numeric", "categorical", "datetime")
@@ -183,18 +183,6 @@ def parse_column(table, name, kind, lenient=False) -> np.ndarray:
     if kind == "categorical":
         return parse_labels(col)
     return parse_datetimes(table, name, col)
-
-
-def raw_matrix(columns, n_rows) -> np.ndarray:
-    """Parsed columns side by side: float64 when every column is numeric, else an object array."""
-    if not columns:
-        return np.empty((n_rows, 0))
-    if all(c.dtype != object for c in columns):
-        return np.stack(columns, axis=1)
-    out = np.empty((n_rows, len(columns)), dtype=object)
-    for j, c in enumerate(columns):
-        out[:, j] = c
-    return out
 
 
 def guess_kind(values) -> str:

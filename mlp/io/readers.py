@@ -235,8 +235,10 @@ def check_spread(table: Table, name: str, col: np.ndarray, role: str = "feature"
                         "deviation overflow float64, so it cannot be standardised; rescale the column")
 
 
-def check_cast(X: np.ndarray, names, dtype, source: str, what: str = "feature"):
+def check_cast(X: np.ndarray, names, dtype, source: str, what: str = "feature", rows=None):
     """Refuse values of ``X`` (n, k) too large for the model's ``dtype``, naming the row and column.
+
+    ``rows``: the 0-based row number of each row of ``X`` in ``source`` (default ``0..n-1``), for the message.
 
     Too large: past the square root of the dtype's largest number (1.8e19 for float32), whose square, and
     so the model's products and losses, overflow to inf.  Call it on the standardised features just before
@@ -252,7 +254,8 @@ def check_cast(X: np.ndarray, names, dtype, source: str, what: str = "feature"):
         X = X[:, None]
     if over.any():
         i, j = (int(v[0]) for v in np.nonzero(over))
-        raise DataError(f"{source}, row {i + 1}, column {list(names)[j]!r}: {what} value {X[i, j]:g} (after "
+        row = i if rows is None else int(rows[i])
+        raise DataError(f"{source}, row {row + 1}, column {list(names)[j]!r}: {what} value {X[i, j]:g} (after "
                         f"standardisation) is too large for {np.dtype(dtype).name}: past {limit:.3g} its square "
                         "overflows, and so would the model's outputs and loss; check that value")
 

@@ -28,7 +28,7 @@ import numpy as np
 from mlp.core.errors import DataError
 from mlp.core.tasks import TASKS, task_of_target
 
-from .columns import Column, guess_kind, infer_kinds, kind_lines, parse_column, parse_labels, parse_numeric, raw_matrix
+from .columns import Column, guess_kind, infer_kinds, kind_lines, parse_column, parse_labels, parse_numeric
 from .columns import is_missing as _is_missing
 from .columns import label_key as _key
 from .columns import python_label as _python_label
@@ -52,6 +52,8 @@ __all__ = [
     "split_indices",
 ]
 
+#: the values :meth:`Preprocessor.transform` and :meth:`Preprocessor.fit` encode at a time (2 MB of float64)
+_BLOCK_CELLS = 1 << 18
 #: the version of :meth:`Preprocessor.to_dict`'s layout (2: per-column encoders; 1, read still: numbers only)
 PREPROCESSING_FORMAT = 2
 
@@ -162,7 +164,7 @@ class Preprocessor:
 
     # -- building --
     @classmethod
-    def fit(cls, X, y, features, targets, task, standardize=True, classes=None, kinds=None):
+    def fit(cls, X, y, features, targets, task, standardize=True, classes=None, kinds=None, rows=None):
         """Encoders and statistics from ``X`` (the training split) and ``y`` (its raw targets).
 
         Parameters
@@ -182,28 +184,37 @@ class Preprocessor:
             Each feature's kind (``{name: kind}`` or ``{name: (kind, reason)}``, or a list in
             ``features`` order); default guessed from the values (:func:`mlp.io.columns.guess_kind`:
             numbers are numeric, dates datetime, anything else categorical).
+        rows : array of int, optional
+            Fit on these rows of ``X`` and ``y`` only (the training split), without copying them out first;
+            default every row.
         """
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         features = list(features)
         X = np.asarray(X)
+        if rows is not None:
+            rows = np.asarray(rows)
+            y = np.asarray(y)[rows]
+
+        def values(j):  # one column of the fitted rows (a copy of one column, never of the matrix)
+            return X[:, j] if rows is None else X[rows, j]
+
         if kinds is None:
-            kinds = [guess_kind(X[:, j]) for j in range(X.shape[1])]
+            kinds = [guess_kind(values(j)) for j in range(X.shape[1])]
         elif isinstance(kinds, dict):
             kinds = [kinds[f] for f in features]
         kinds = [k[0] if isinstance(k, tuple) else k for k in kinds]
-        columns = [Column.fit(f, k, X[:, j]) for j, (f, k) in enumerate(zip(features, kinds, strict=True))]
+        columns = [Column.fit(f, k, values(j)) for j, (f, k) in enumerate(zip(features, kinds, strict=True))]
         pre = cls(features, list(targets), task, columns=columns)
         if task == "classification":
             pre.classes = class_labels(y) if classes is None else list(classes)
         if standardize:
-            E = pre.encode_features(X)
-            pre.mean, pre.scale = _stats(E)
+            pre.mean, pre.scale = _stats(E for _, _, E in pre._encoded(X, rows))
             keep = np.array([s for c in columns for s in c.scaled()], dtype=bool)
             pre.mean, pre.scale = np.where(keep, pre.mean, 0.0), np.where(keep, pre.scale, 1.0)
             if task == "regression":
                 Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-                pre.target_mean, pre.target_scale = _stats(Y)
+                pre.target_mean, pre.target_scale = _stats([Y])
         return pre
 
     # -- applying --
@@ -245,9 +256,7 @@ class Preprocessor:
             raise DataError(f"{table.path}: the model was trained with feature column"
                             f"{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing[:10])}"
                             f"{', ...' if len(missing) > 10 else ''}, missing here (it has {len(names)} columns)")
-        X = raw_matrix([parse_column(table, n, c.kind) for n, c in zip(chosen, self.columns, strict=True)],
-                       table.n_rows)
-        y = None
+        y, rows = None, None
         if all(t in names for t in self.targets) and (table.named or len(names) > len(self.features)):
             y = self.raw_targets(table)
             if need_target:
@@ -255,10 +264,12 @@ class Preprocessor:
                 if not keep.any():
                     raise DataError(f"{table.path}: every value of the target column "
                                     f"{', '.join(repr(t) for t in self.targets)} is missing")
-                X, y = X[keep], y[keep]
+                rows = None if keep.all() else np.flatnonzero(keep)
+                y = y if rows is None else y[rows]
         elif need_target:
             raise DataError(f"{table.path}: no target column {', '.join(repr(t) for t in self.targets)} "
                             "to evaluate against")
+        X = _feature_matrix(table, chosen, [c.kind for c in self.columns], rows)
         return X, y
 
     def raw_targets(self, table: Table):
@@ -268,12 +279,30 @@ class Preprocessor:
         cols = [parse_numeric(table, t, table.column(t), role="target") for t in self.targets]
         return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
 
-    def encode_features(self, X) -> np.ndarray:
-        """The columns' encodings side by side, float64 ``(n_samples, n_inputs)``, before standardisation."""
-        X = np.asarray(X)
+    def _check_shape(self, X):
         if X.ndim != 2 or X.shape[1] != len(self.features):
             raise ValueError(f"features have shape {X.shape}, but the model reads {len(self.features)} columns "
                              f"({', '.join(self.features[:5])}{', ...' if len(self.features) > 5 else ''})")
+
+    def _encoded(self, X, rows=None):
+        """``(start, positions, E)`` block by block: ``E`` the encodings of rows ``rows`` of ``X`` (default all)
+        in blocks of about :data:`_BLOCK_CELLS` values, ``start`` the block's first row among them, and
+        ``positions`` those rows' places in ``X`` (a range or an index array).
+
+        What :meth:`fit` and :meth:`transform` walk, so that no float64 copy of the whole table is made.
+        """
+        self._check_shape(X)
+        n = len(X) if rows is None else len(rows)
+        step = max(1, _BLOCK_CELLS // max(1, self.n_inputs()))
+        for a in range(0, n, step):
+            b = min(a + step, n)
+            at = range(a, b) if rows is None else rows[a:b]
+            yield a, at, self.encode_features(X[a:b] if rows is None else X[at])
+
+    def encode_features(self, X) -> np.ndarray:
+        """The columns' encodings side by side, float64 ``(n_samples, n_inputs)``, before standardisation."""
+        X = np.asarray(X)
+        self._check_shape(X)
         if X.dtype != object and all(c.kind == "numeric" and not c.indicator for c in self.columns):
             X = X.astype(np.float64)  # the all-numbers fast path: only gaps to fill
             if self.columns and np.isnan(X).any():
@@ -281,17 +310,26 @@ class Preprocessor:
             return X
         return np.concatenate([c.encode(X[:, j]) for j, c in enumerate(self.columns)], axis=1)
 
-    def transform(self, X, dtype="float32", source: str = "data") -> np.ndarray:
+    def transform(self, X, dtype="float32", source: str = "data", rows=None) -> np.ndarray:
         """The model's inputs ``(n_samples, n_inputs)`` in ``dtype``: encoded, gaps filled, standardised.
 
-        A value too large for ``dtype`` once standardised is refused, naming ``source``, the row and the input.
+        ``rows`` (an index array): only these rows of ``X``, in this order (``transform(X, rows=i)`` is
+        ``transform(X[i])`` without the copy).  The output is allocated once in ``dtype`` and filled block by
+        block, so that no float64 copy of the whole table is held.  A value too large for ``dtype`` once
+        standardised is refused, naming ``source``, the row (of ``X``) and the input.
         """
-        E = self.encode_features(X)
-        if self.mean is not None:
-            with np.errstate(over="ignore", invalid="ignore"):
-                E = (E - self.mean) / self.scale
-        check_cast(E, self.input_names(), dtype, source)
-        return E.astype(dtype)
+        X = np.asarray(X)
+        if rows is not None:
+            rows = np.asarray(rows)
+        names = self.input_names()
+        out = np.empty((len(X) if rows is None else len(rows), self.n_inputs()), dtype=dtype)
+        for a, at, E in self._encoded(X, rows):
+            if self.mean is not None:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    E = (E - self.mean) / self.scale
+            check_cast(E, names, dtype, source, rows=at)
+            out[a:a + len(E)] = E
+        return out
 
     def encode(self, y, source: str = "data") -> np.ndarray:
         """Targets for training: class indices (int64) or (standardised) float targets."""
@@ -410,9 +448,30 @@ def _target_gaps(y) -> np.ndarray:
     return np.isnan(y).reshape(len(y), -1).any(axis=1)
 
 
-def _stats(A: np.ndarray):
-    mean = A.mean(axis=0)
-    scale = A.std(axis=0)
+def _stats(blocks):
+    """The mean and standard deviation of the rows of ``blocks`` (arrays ``(n_b, k)``, one after the other).
+
+    Each block's mean and sum of squared deviations, combined with Chan, Golub and LeVeque's update (as
+    stable as one pass over all the rows); one block gives numpy's ``mean`` and ``std`` bit for bit.
+    """
+    n, mean, m2 = 0, None, None
+    for A in blocks:
+        k = len(A)
+        if not k:
+            continue
+        mu = A.mean(axis=0)
+        d = A - mu
+        q = (d * d).sum(axis=0)
+        if not n:
+            n, mean, m2 = k, mu, q
+            continue
+        delta = mu - mean
+        mean = mean + delta * (k / (n + k))
+        m2 = m2 + q + delta * delta * (n * k / (n + k))
+        n += k
+    if not n:
+        raise ValueError("no rows to compute the standardisation from")
+    scale = np.sqrt(m2 / n)
     # a constant column: nothing to scale (as scikit-learn's StandardScaler does)
     scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
     return mean, scale
@@ -423,9 +482,9 @@ def _stats(A: np.ndarray):
 class Dataset:
     """Features and targets of a table, ready for :class:`Preprocessor`.
 
-    ``X`` holds the parsed features of the rows with a target (``rows``: their 0-based indices in
-    the file; ``left_out``: those whose target is missing); ``kinds`` is ``{name: (kind, reason)}``
-    and ``dropped`` ``{name: reason}`` (see :func:`mlp.io.columns.infer_kinds`).
+    ``X`` holds the parsed features of the rows with a target (``rows``: their 0-based indices in the
+    file, None when that is every row; ``left_out``: those whose target is missing); ``kinds`` is
+    ``{name: (kind, reason)}`` and ``dropped`` ``{name: reason}`` (see :func:`mlp.io.columns.infer_kinds`).
     """
 
     X: np.ndarray
@@ -445,11 +504,10 @@ class Dataset:
 
         The classes default to those of every row, so that a class seen only in validation rows is known.
         """
-        rows = np.arange(len(self.X)) if rows is None else np.asarray(rows)
         if classes is None and self.task == "classification":
             classes = class_labels(self.y)
-        return Preprocessor.fit(self.X[rows], self.y[rows], self.features, self.targets, self.task,
-                                standardize=standardize, classes=classes, kinds=self.kinds)
+        return Preprocessor.fit(self.X, self.y, self.features, self.targets, self.task, standardize=standardize,
+                                classes=classes, kinds=self.kinds, rows=rows)
 
     def lines(self, pre: Preprocessor | None = None, verbose: bool = False) -> list:
         """What was made of the columns and rows, in words (one line per kind; ``verbose``: per column)."""
@@ -536,11 +594,15 @@ def load_table(path, target=None, task=None, categorical=None, numeric=None, dro
         if len(targets) > 1:
             task, reason = "regression", f"{len(targets)} target columns"
         else:
-            present = [v for v in table.column(targets[0]) if not _is_missing(v)]
-            if not present:
+            col = table.column(targets[0])
+            if col.dtype == object:
+                present = np.array([v for v in col if not _is_missing(v)] + [None], dtype=object)[:-1]
+            else:
+                present = col[~np.isnan(col)]
+            if not len(present):
                 raise DataError(f"{table.path}, column {targets[0]!r}: every target value is missing")
-            task, reason = task_of_target(np.array(present + [None], dtype=object)[:-1]
-                                          if table.column(targets[0]).dtype == object else np.array(present))
+            task, reason = task_of_target(present)
+            del col, present
         reason = f"inferred: target {', '.join(targets)!r} - {reason}; --task to override"
     elif task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -554,7 +616,8 @@ def load_table(path, target=None, task=None, categorical=None, numeric=None, dro
     rows, left_out = np.flatnonzero(~gaps), np.flatnonzero(gaps)
     if not len(rows):
         raise DataError(f"{table.path}, column {targets[0]!r}: every target value is missing")
-    y = y[rows]
+    if len(left_out):
+        y = y[rows]
     if task == "classification":
         distinct = {_key(v) for v in y}
         if len(distinct) < 2:
@@ -562,9 +625,34 @@ def load_table(path, target=None, task=None, categorical=None, numeric=None, dro
                             f"({y[0]!r}); a classifier needs at least two")
     _check_targets(table, targets, task, y, rows)
     names = list(kinds)
-    parsed = [parse_column(table, n, kinds[n][0], lenient=kinds[n][1] == "--numeric") for n in names]
-    for n, col in zip(names, parsed, strict=True):
-        if kinds[n][0] == "numeric":
-            check_spread(table, n, col)  # numbers whose standardisation would overflow, refused at the door
-    X = raw_matrix(parsed, table.n_rows)[rows]
-    return Dataset(X, y, names, targets, task, reason, table.path, kinds, dropped, rows, left_out)
+    lenient = [kinds[n][1] == "--numeric" for n in names]  # text in a column named --numeric: a gap
+    # a table read here is held by nobody else: its columns are dropped as the matrix takes them
+    X = _feature_matrix(table, names, [kinds[n][0] for n in names], rows, lenient, release=table is not path,
+                        checked=True)
+    return Dataset(X, y, names, targets, task, reason, table.path, kinds, dropped,
+                   rows if len(left_out) else None, left_out)
+
+
+def _feature_matrix(table: Table, names, kinds, rows=None, lenient=None, release=False, checked=False):
+    """The parsed columns ``names`` of ``table`` (of ``kinds``), rows ``rows`` (default all), side by side.
+
+    float64 ``(len(rows), len(names))`` when every column is numeric, else an object array, allocated
+    once (column-major) and filled column by column; ``release``: each column of ``table`` is dropped from it once
+    copied (a table read here, that nobody else holds), so that the table and the matrix are never both
+    held whole.  ``checked``: numeric columns whose standardisation would overflow are refused (see
+    :func:`mlp.io.readers.check_spread`).
+    """
+    all_rows = rows is None or len(rows) == table.n_rows
+    n = table.n_rows if rows is None else len(rows)
+    numeric = all(k == "numeric" for k in kinds)
+    # column-major: filling a column touches that column's pages only, so the table's columns go as X grows
+    X = np.empty((n, len(names)), dtype=np.float64 if numeric else object, order="F")
+    for j, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        col = parse_column(table, name, kind, lenient=bool(lenient[j]) if lenient is not None else False)
+        if checked and kind == "numeric":
+            check_spread(table, name, col)  # numbers whose standardisation would overflow, refused at the door
+        X[:, j] = col if all_rows else col[rows]
+        del col
+        if release:
+            table.columns[table.names.index(name)] = None
+    return X

@@ -58,11 +58,11 @@ def rows(finite):
     return f"{bad.size} rows (rows {shown})"
 
 
-def targets_for(model, y, name="y", task="classification"):
+def targets_for(model, y, name="y", task="classification", dtype=np.float64):
     """Host targets of shape ``(n, n_out)`` for ``y``.
 
-    Classification: integer labels ``(n,)`` become one-hot rows (one output: 0/1), or ``y``
-    itself when it is ``(n, n_out)``.  Regression: float values ``(n,)`` (a one-output model)
+    Classification: integer labels ``(n,)`` become one-hot rows (one output: 0/1) of ``dtype``, or
+    ``y`` itself when it is ``(n, n_out)``.  Regression: float values ``(n,)`` (a one-output model)
     or ``(n, n_out)``.
     """
     n_out = model.sizes[-1]
@@ -100,8 +100,8 @@ def targets_for(model, y, name="y", task="classification"):
             f"found {y[bad[0]]} at index {bad[0]} ({bad.size} labels out of range)"
         )
     if n_out == 1:
-        return y.astype(np.float64)[:, None]
-    return np.eye(n_out)[y]
+        return y.astype(dtype)[:, None]
+    return np.eye(n_out, dtype=dtype)[y]
 
 
 def labels_of(T):
@@ -191,7 +191,8 @@ def prepare(model, X, y, name="", task="classification", sample_weight=None, cla
     """:class:`Data` on the model's device (labels on the host; None for regression), checked once."""
     X = host_or_model(model, name + "X", X)
     check_features(model, X, name + "X")
-    T = targets_for(model, host_or_model(model, name + "y", y), name + "y", task)
+    # one-hot rows made in the model's dtype: no float64 copy of them on the way
+    T = targets_for(model, host_or_model(model, name + "y", y), name + "y", task, dtype=np.dtype(model.dtype))
     if T.shape[0] != X.shape[0]:
         raise ValueError(f"{name}y has {T.shape[0]} labels but {name}X has {X.shape[0]} rows")
     be = model.backend
