@@ -46,7 +46,7 @@ def run(args) -> int:
         if pre is None:
             raise ValueError(f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
                              f"preprocessing metadata; evaluate it with --data {extra.get('data', 'mnist')}")
-        X, y = pre.select(read_table(args.data), need_target=True)
+        X, y = pre.select(read_table(args.data), need_target=True, release=True)
         X, y = pre.transform(X, ckpt.model.dtype, args.data), pre.encode(y, args.data)
         where, task = f"{args.data} ({len(X)} samples)", pre.task
     else:

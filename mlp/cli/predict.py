@@ -39,7 +39,8 @@ def run(args) -> int:
     table = read_table(args.data)
     kept = _kept_columns(table, args.keep)
     if pre is not None:
-        X, _ = pre.select(table)
+        X, _ = pre.select(table, release=True)  # the kept columns are copied out already
+        del table
         X = pre.transform(X, model.dtype, args.data)
         task = pre.task
     else:  # a model trained on a built-in set: the columns in order, as they are
@@ -49,27 +50,29 @@ def run(args) -> int:
         raise ValueError(f"--proba needs a classifier; {args.path} does regression")
     loss_name = ckpt.loss_name
     loss = get_loss(loss_name) if loss_name else None
+    # the output rows are made as they are written (generators): a list of a million small lists is 100 MB
+    n_rows = len(X)
     if task == "regression":
         names = list(pre.targets)
-        rows = pre.values(model.predict_values(X)).tolist()
+        rows = (v.tolist() for v in pre.values(model.predict_values(X)))
     else:
         classes = pre.classes if pre is not None else list(range(max(2, model.sizes[-1])))
         names = [pre.targets[0] if pre is not None else "prediction"]
-        rows = [[classes[int(k)]] for k in model.predict(X, loss=loss)]
+        rows = ([classes[int(k)]] for k in model.predict(X, loss=loss))
         if args.proba:
             P = np.asarray(model.predict_proba(X, loss=loss))
             names += [f"proba_{c}" for c in classes]
             # NumPy's shortest round-trip text of the model's own dtype (no float32 noise digits)
-            rows = [row + [str(v) for v in p] for row, p in zip(rows, P, strict=True)]
+            rows = (row + [str(v) for v in p] for row, p in zip(rows, P, strict=True))
     if kept:
         clash = sorted(set(kept) & set(names))
         if clash:
             raise ValueError(f"--keep {clash[0]}: the output already has a column {clash[0]!r} (the model's)")
         names = [*kept, *names]
-        rows = [[*(kept[k][i] for k in kept), *row] for i, row in enumerate(rows)]
+        rows = ([*(kept[k][i] for k in kept), *row] for i, row in enumerate(rows))
     write_csv(args.out, names, rows)
     if args.out:
-        print(f"{len(rows)} predictions for {args.data} written to {args.out}", file=sys.stderr, flush=True)
+        print(f"{n_rows} predictions for {args.data} written to {args.out}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -21,7 +21,7 @@ def table_data(args, config, ckpt, quiet, default_val_split):
         if pre is None:
             raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
         read = (lambda p: read_table(p, sep)) if sep is not None else read_table
-        X_all, y_all = pre.select(read(args.data), need_target=True)  # the same rows as the first run
+        X_all, y_all = pre.select(read(args.data), need_target=True, release=True)  # the same rows as the first run
         source, task = args.data, pre.task
         classes = pre.classes
     else:
@@ -62,7 +62,7 @@ def table_data(args, config, ckpt, quiet, default_val_split):
     if val_idx is not None:
         val = (pre.transform(X_all, dtype, source, rows=val_idx), pre.encode(y_all[val_idx], source))
     elif config.get("val_data"):
-        X_val, y_val = pre.select(read_table(config["val_data"]), need_target=True)
+        X_val, y_val = pre.select(read_table(config["val_data"]), need_target=True, release=True)
         val = (pre.transform(X_val, dtype, config["val_data"]), pre.encode(y_val, config["val_data"]))
     evaluation = ("validation", val) if val is not None else ("training", (X, y))
     return (X, y), val, evaluation, task, pre

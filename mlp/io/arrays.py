@@ -23,17 +23,17 @@ _INSTALL_HINT = 'pip install "mlp-arrayapi[tables]" (or pip install pyarrow)'
 
 # -- NPY, NPZ -------------------------------------------------------------------------------------
 def _npy_header(f, where: str):
-    """``(shape, dtype, data offset)`` of the .npy stream ``f``, or a DataError naming ``where``."""
+    """``(shape, dtype, data offset, fortran order)`` of the .npy stream ``f``, or a DataError naming ``where``."""
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
         else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
     except Exception as e:  # noqa: BLE001 - numpy parses the header as a Python literal: any error is possible
         raise DataError(f"{where}: not a valid .npy file (its header cannot be read: {' '.join(str(e).split())})") \
             from None
-    return shape, dtype, f.tell()
+    return shape, dtype, f.tell(), bool(fortran)
 
 
 def _check_npy_size(where: str, shape, dtype, available: int):
@@ -71,12 +71,41 @@ def _read_numpy(path: Path, kind: str):
 
 def _read_npy(path: Path):
     with open(path, "rb") as f:
-        shape, dtype, offset = _npy_header(f, str(path))
+        shape, dtype, offset, fortran = _npy_header(f, str(path))
     _check_npy_size(str(path), shape, dtype, path.stat().st_size - offset)
     try:
+        if len(shape) == 2 and dtype.kind in "fiu":
+            return [str(j) for j in range(shape[1])], _npy_number_columns(path, shape, dtype, offset, fortran), False
         return _from_matrix(path, np.load(path, allow_pickle=False), None)
     except (ValueError, OSError, EOFError) as e:
         raise DataError(f"{path}: not a valid .npy file ({' '.join(str(e).split())})") from None
+
+
+def _npy_number_columns(path: Path, shape, dtype, offset: int, fortran: bool) -> list:
+    """The float64 columns of a 2-D numeric ``.npy`` file, read from the file a block of rows (or a column) at a
+    time: one float64 copy is held, never the file's array and its columns both."""
+    n, k = shape
+    columns = [np.empty(n, dtype=np.float64) for _ in range(k)]
+    with open(path, "rb") as f:
+        f.seek(offset)
+        if fortran:  # column after column in the file
+            for column in columns:
+                column[:] = _read_values(f, dtype, n)
+        else:
+            step = max(1, (4 << 20) // max(1, k * dtype.itemsize))
+            for a in range(0, n, step):
+                b = min(n, a + step)
+                block = _read_values(f, dtype, (b - a) * k).reshape(b - a, k)
+                for j, column in enumerate(columns):
+                    column[a:b] = block[:, j]
+    return columns
+
+
+def _read_values(f, dtype, count: int) -> np.ndarray:
+    values = np.fromfile(f, dtype=dtype, count=count)
+    if len(values) != count:
+        raise EOFError(f"the file ends {count - len(values)} values early")
+    return values
 
 
 def _check_npz_members(path: Path):
@@ -88,7 +117,7 @@ def _check_npz_members(path: Path):
                                 "table")
             where = f"{path}, array {info.filename[:-4]!r}"
             with z.open(info) as member:
-                shape, dtype, offset = _npy_header(member, where)
+                shape, dtype, offset, _ = _npy_header(member, where)
             _check_npy_size(where, shape, dtype, info.file_size - offset)
 
 
@@ -174,21 +203,84 @@ def _arrow_modules(path: Path, kind: str):
 
 
 def _read_parquet(path: Path, kind: str = ".parquet"):
-    """``(names, columns, named)`` of the Parquet file ``path``."""
+    """``(names, columns, named)`` of the Parquet file ``path``, read one column at a time.
+
+    Parquet stores each column apart: reading and converting them one by one holds one Arrow column beside
+    the numpy columns (reading the whole table first held all of it in Arrow's buffers too).
+    """
     pa, pc = _arrow_modules(path, kind)
     try:
         import pyarrow.parquet as pq
 
-        t = pq.read_table(path)
+        with pq.ParquetFile(path) as f:
+            names = [str(n) for n in f.schema_arrow.names]
+            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            if twice is not None:
+                raise DataError(f"{path}: column name {twice!r} appears twice")
+            columns = []
+            for name in names:
+                col = f.read(columns=[name], use_threads=False).column(0)
+                columns.append(_arrow_column(pa, pc, col, False, f"{path}, column {name!r}"))
+                del col
+                pa.default_memory_pool().release_unused()
+            return names, columns, True
     except pa.ArrowInvalid as e:
         text = " ".join(str(e).split())
         raise DataError(f"{path}: cannot be read as {kind[1:].upper()} ({text})") from None
     except OSError as e:
         raise DataError(f"{path}: cannot be read ({e})") from None
-    names = [str(n) for n in t.column_names]
-    arrow_columns = list(t.columns)
-    del t  # the list now holds the only references: _arrow_columns releases each column once converted
-    return names, _arrow_columns(pa, pc, names, arrow_columns, False, path), True
+
+
+class _BatchColumns:
+    """Arrow record batches (of one schema) gathered into the numpy columns of a table, batch after batch.
+
+    Numbers are written as each batch comes into a float64 array per column, allocated once for ``rows``
+    rows (grown if more come); other columns keep their batches' Arrow arrays until :meth:`columns`
+    converts them.  So a table of numbers is held once, as float64, and no batch's buffers outlive it
+    (Arrow's pool is asked to give them back after each batch: mimalloc and jemalloc keep them otherwise).
+    """
+
+    def __init__(self, pa, pc, schema, rows: int, path, from_csv: bool):
+        self.pa, self.pc, self.schema, self.path, self.from_csv = pa, pc, schema, path, from_csv
+        self.names = [str(n) for n in schema.names]
+        numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+                   for f in schema]
+        self.numbers = {j: np.empty(max(int(rows), 1), dtype=np.float64) for j, yes in enumerate(numeric) if yes}
+        self.parts = {j: [] for j, yes in enumerate(numeric) if not yes}
+        self.filled = 0
+
+    def add(self, batch):
+        n, at = batch.num_rows, self.filled
+        if self.numbers and at + n > len(next(iter(self.numbers.values()))):  # more rows than the hint (CR ends)
+            size = max(2 * (at + n), 1024)
+            for j, buf in self.numbers.items():
+                grown = np.empty(size, dtype=np.float64)
+                grown[:at] = buf[:at]
+                self.numbers[j] = grown
+        for j, col in enumerate(batch.columns):
+            if j in self.numbers:
+                _arrow_numbers(self.pa, self.pc, col, out=self.numbers[j][at:at + n])
+            else:
+                self.parts[j].append(col)
+        self.filled += n
+        batch = col = None
+        self.pa.default_memory_pool().release_unused()
+
+    def columns(self) -> list:
+        """The columns (float64, NaN for a gap; or object arrays), each batch's pieces freed as converted."""
+        pa, filled, out = self.pa, self.filled, []
+        for j, field_ in enumerate(self.schema):
+            if j in self.numbers:
+                buf = self.numbers.pop(j)
+                # a few spare rows (blank lines, the header, quoted line breaks) stay as a view; many are given back
+                out.append(buf[:filled] if len(buf) - filled <= max(16, filled // 16) else buf[:filled].copy())
+                del buf
+            else:
+                chunked = pa.chunked_array(self.parts.pop(j), type=field_.type)
+                out.append(_arrow_column(pa, self.pc, chunked, self.from_csv, f"{self.path}, column {self.names[j]!r}"))
+                del chunked
+        pa.default_memory_pool().release_unused()
+        return out
 
 
 def _arrow_columns(pa, pc, names: list, arrow_columns: list, from_csv: bool, path) -> list:

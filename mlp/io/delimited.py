@@ -21,7 +21,7 @@ import numpy as np
 
 from mlp.core.errors import DataError
 
-from .arrays import _arrow_column, _arrow_columns, _arrow_modules, _arrow_numbers
+from .arrays import _arrow_columns, _arrow_modules, _BatchColumns
 from .cells import _NULLS, _column_from_text, parse_number
 
 __all__ = ["SEPARATORS", "csv_separator", "sniff_separator"]
@@ -288,57 +288,24 @@ def _read_csv_arrow(path: Path, sep: str, rows_hint: int = 0):
 
 
 def _stream_csv(pa, pc, pacsv, path: Path, options: dict, rows_hint: int = 0, block: int = 1 << 19):
-    """``(names, columns)`` of a CSV file read block by block, each block's numbers written at once into its
-    column's float64 array, allocated once for ``rows_hint`` rows (the file's line count, from the UTF-8 pass;
-    grown if it was short): one float64 copy of the numbers is held, and no block's buffers outlive it.
-    (Reading the whole file first held 2.5 to 3 times that in Arrow's buffers; joining per-block arrays at the
-    end left as much again in freed heap that the allocator kept.)
+    """``(names, columns)`` of a CSV file read block by block into :class:`~mlp.io.arrays._BatchColumns`
+    allocated for ``rows_hint`` rows (the file's line count, from the UTF-8 pass): one float64 copy of the
+    numbers is held.  (Reading the whole file first held 2.5 to 3 times that in Arrow's buffers.)
 
     None when a later block does not fit the column types the first block showed (a column of integers
     that turns to text): the caller then reads the whole file, inferring the types from every row.
     """
-    pool = pa.default_memory_pool()
     reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False, block_size=block),
                             **options)
-    schema = reader.schema
-    names = [str(n) for n in schema.names]
-    numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
-               for f in schema]
-    filled = 0
-    numbers = {j: np.empty(max(int(rows_hint), 1), dtype=np.float64) for j in range(len(names)) if numeric[j]}
-    parts = {j: [] for j in range(len(names)) if not numeric[j]}
+    gathered = _BatchColumns(pa, pc, reader.schema, rows_hint, path, from_csv=True)
     try:
         for batch in reader:
-            n = batch.num_rows
-            if numbers and filled + n > len(next(iter(numbers.values()))):  # the hint was short (CR line ends)
-                size = max(2 * (filled + n), 1024)
-                for j, buf in numbers.items():
-                    grown = np.empty(size, dtype=np.float64)
-                    grown[:filled] = buf[:filled]
-                    numbers[j] = grown
-            for j, col in enumerate(batch.columns):
-                if numeric[j]:
-                    _arrow_numbers(pa, pc, col, out=numbers[j][filled:filled + n])
-                else:
-                    parts[j].append(col)
-            filled += n
-            batch = col = None
-            pool.release_unused()  # the pool keeps each block's freed buffers otherwise (mimalloc, jemalloc)
+            gathered.add(batch)
+            batch = None
     except pa.ArrowInvalid as e:
         if "conversion error" in str(e):
             return None
         raise
     finally:
         reader.close()
-    columns = []
-    for j, field_ in enumerate(schema):
-        if numeric[j]:
-            buf = numbers.pop(j)
-            # a few spare rows (blank lines, the header, quoted line breaks) stay as a view; many are given back
-            columns.append(buf[:filled] if len(buf) - filled <= max(16, filled // 16) else buf[:filled].copy())
-            del buf
-        else:
-            columns.append(_arrow_column(pa, pc, pa.chunked_array(parts.pop(j), type=field_.type), True,
-                                         f"{path}, column {names[j]!r}"))
-    pool.release_unused()  # mimalloc/jemalloc keep freed pages otherwise
-    return names, columns
+    return gathered.names, gathered.columns()

@@ -236,14 +236,16 @@ class Preprocessor:
             start += c.width
         return out
 
-    def select(self, table, need_target: bool = False):
+    def select(self, table, need_target: bool = False, release: bool = False):
         """``(X, y)`` from ``table``: the features by name (or by position in a file without names), parsed.
 
         ``table`` is a :class:`Table`, or a pandas DataFrame or pyarrow Table (see :func:`from_frame`).
         ``X`` is ``(n, n_features)``: float64 when every feature is numeric, else an object array;
         :meth:`transform` makes the model's inputs from it.  ``y`` is the raw target (labels or
         numbers), or None when the table lacks the target columns and ``need_target`` is False; with
-        ``need_target``, rows whose target is missing are left out of both.
+        ``need_target``, rows whose target is missing are left out of both.  ``release``: each feature
+        column is dropped from ``table`` once copied into ``X`` (for a table read only for this), so that
+        the two are not held whole together.
         """
         table = as_table(table)
         names = table.names
@@ -269,7 +271,7 @@ class Preprocessor:
         elif need_target:
             raise DataError(f"{table.path}: no target column {', '.join(repr(t) for t in self.targets)} "
                             "to evaluate against")
-        X = _feature_matrix(table, chosen, [c.kind for c in self.columns], rows)
+        X = _feature_matrix(table, chosen, [c.kind for c in self.columns], rows, release=release)
         return X, y
 
     def raw_targets(self, table: Table):
