@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mlp.core.errors import DataError
-from mlp.io import delimited, tables
+from mlp.io import delimited, preprocessing, tables
 from mlp.io.readers import read_table
 
 N_ROWS, N_FEATURES = 60_000, 8
@@ -58,22 +58,22 @@ def test_18_5_reading_holds_one_float64_copy(numbers_csv, reader):
 
 def test_18_5_load_table_copies_the_numbers_once(numbers_csv, reader):
     ds, peak = _peak(lambda: tables.load_table(numbers_csv))
-    assert ds.X.shape == (N_ROWS, N_FEATURES) and ds.rows is None and ds.X.flags.f_contiguous
     # the table (1.0), the matrix (0.89: allocated at once, but column-major, so that its pages are touched
     # column by column as the table's columns are dropped) and the labels (an object array, its list: 0.35);
     # stacking the columns and then copying the rows with a target (every one) made it 3.0
     assert peak < 2.35 * FLOAT64_TABLE, f"{reader}: load_table peaked at {peak / FLOAT64_TABLE:.2f}x the numbers"
+    assert ds.X.shape == (N_ROWS, N_FEATURES) and ds.rows is None and ds.X.flags.f_contiguous
 
 
 def test_18_5_the_model_inputs_are_made_without_float64_copies(numbers_csv, monkeypatch):
-    monkeypatch.setattr(tables, "_BLOCK_CELLS", 4096)  # blocks small against the table, to see what else is made
+    monkeypatch.setattr(preprocessing, "_BLOCK_CELLS", 4096)  # blocks small against the table, to see what else is made
     ds = tables.load_table(numbers_csv)
     train, val = tables.split_indices(len(ds.X), 0.2, seed=0)
     pre, fit_peak = _peak(lambda: ds.preprocessor(train))
     X, peak = _peak(lambda: pre.transform(ds.X, "float32", "numbers.csv", rows=train))
     assert X.shape == (len(train), N_FEATURES) and X.dtype == np.float32
     # the float32 inputs, and a few blocks of float64 on the way (not the split's float64 copy: 2x X more)
-    blocks = 6 * tables._BLOCK_CELLS * 8  # the float64 blocks being encoded and standardised
+    blocks = 6 * preprocessing._BLOCK_CELLS * 8  # the float64 blocks being encoded and standardised
     assert peak < 1.1 * X.nbytes + blocks, f"transform peaked at {peak / X.nbytes:.2f}x its output"
     # fitting copies a column of the training rows at a time, and blocks, never the matrix
     assert fit_peak < 0.4 * ds.X.nbytes + blocks, f"fitting peaked at {fit_peak / ds.X.nbytes:.2f}x the matrix"
@@ -81,7 +81,7 @@ def test_18_5_the_model_inputs_are_made_without_float64_copies(numbers_csv, monk
 
 def test_18_5_rows_argument_equals_taking_the_rows_first(numbers_csv, monkeypatch):
     """``fit(rows=)`` and ``transform(rows=)`` are ``fit(X[rows])`` and ``transform(X[rows])``, block by block."""
-    monkeypatch.setattr(tables, "_BLOCK_CELLS", 1000)  # many blocks, so that their combination is tested
+    monkeypatch.setattr(preprocessing, "_BLOCK_CELLS", 1000)  # many blocks, so that their combination is tested
     ds = tables.load_table(numbers_csv)
     rows = np.random.default_rng(1).permutation(len(ds.X))[:7_001]
     pre = ds.preprocessor(rows)
@@ -107,13 +107,13 @@ def test_18_5_a_mixed_table_reads_the_same_block_by_block(tmp_path, monkeypatch)
     ds = tables.load_table(path)
     train, _ = tables.split_indices(len(ds.X), 0.25, seed=0)
     one = ds.preprocessor(train).transform(ds.X, "float64", rows=train)
-    monkeypatch.setattr(tables, "_BLOCK_CELLS", 64)
+    monkeypatch.setattr(preprocessing, "_BLOCK_CELLS", 64)
     many = ds.preprocessor(train).transform(ds.X, "float64", rows=train)
     np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
 
 
 def test_18_5_a_value_too_large_is_named_by_its_row_in_a_later_block(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "_BLOCK_CELLS", 8)
+    monkeypatch.setattr(preprocessing, "_BLOCK_CELLS", 8)
     path = tmp_path / "n.csv"
     path.write_text("a,b\n" + "".join(f"{i % 5},{i % 2}\n" for i in range(40)))
     ds = tables.load_table(path)

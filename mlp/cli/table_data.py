@@ -11,9 +11,7 @@ def table_data(args, config, ckpt, quiet, default_val_split):
     one line per kind (``--verbose``: per column); rows whose target is missing are left out and said.
     When resuming (``ckpt`` given), the saved preprocessing is applied, never new statistics.
     """
-    import numpy as np
-
-    from mlp.io.tables import Preprocessor, class_labels, load_table, read_table, split_indices
+    from mlp.io.tables import class_labels, load_table, read_table
 
     sep = getattr(args, "sep", None)
     if ckpt is not None:
@@ -42,13 +40,7 @@ def table_data(args, config, ckpt, quiet, default_val_split):
     fraction = config.get("val_split") or 0.0
     if config.get("val_data") and fraction:
         raise ValueError("give --val-data or --val-split, not both")
-    train_idx, val_idx = np.arange(len(X_all)), None
-    if fraction:
-        strata = None
-        if task == "classification":
-            strata = Preprocessor(["_"], ["_"], task, classes).encode(y_all, source)
-        train_idx, val_idx = split_indices(len(X_all), fraction, config["seed"], strata, source)
-        del strata
+    train_idx, val_idx = _split(y_all, task, classes, fraction, config["seed"], source)
     if ckpt is None:
         pre = ds.preprocessor(train_idx, standardize=config["standardize"], classes=classes)
         if not quiet:
@@ -66,6 +58,19 @@ def table_data(args, config, ckpt, quiet, default_val_split):
         val = (pre.transform(X_val, dtype, config["val_data"]), pre.encode(y_val, config["val_data"]))
     evaluation = ("validation", val) if val is not None else ("training", (X, y))
     return (X, y), val, evaluation, task, pre
+
+
+def _split(y_all, task, classes, fraction, seed, source):
+    """``(training rows, validation rows or None)`` of the table: a share ``fraction`` held out, stratified by
+    class for a classifier (every row for training when ``fraction`` is 0)."""
+    import numpy as np
+
+    from mlp.io.tables import Preprocessor, split_indices
+
+    if not fraction:
+        return np.arange(len(y_all)), None
+    strata = Preprocessor(["_"], ["_"], task, classes).encode(y_all, source) if task == "classification" else None
+    return split_indices(len(y_all), fraction, seed, strata, source)
 
 
 def _scaling_line(standardize, task, pre) -> str:

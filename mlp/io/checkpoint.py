@@ -259,7 +259,7 @@ def _read(path) -> bytes:
 def _check_preprocessing(data, sizes, layers=()):
     """The :class:`~mlp.io.tables.Preprocessor` in ``data``, checked against a model of widths ``sizes``
     (and, given its ``layers``, that its code inputs reach an Embedding that reads them)."""
-    from .tables import Preprocessor
+    from .preprocessing import Preprocessor
 
     pre = Preprocessor.from_dict(data)
     if pre.n_inputs() != sizes[0]:  # columns encode to n_inputs (one-hot slots, indicators, date parts)
