@@ -153,3 +153,67 @@ def test_18_5_old_mac_line_ends_and_long_rows_read_alike(tmp_path, monkeypatch):
     wide.write_text(",".join(f"column{j}" for j in range(40)) + "\n" + ",".join(["1.5"] * 40) + "\n")
     t = read_table(wide)
     assert t.n_rows == 1 and len(t.names) == 40 and t.columns[39][0] == 1.5
+
+
+def test_18_5_a_line_of_spaces_before_a_column_turns_to_text(tmp_path, reader):
+    """A line of spaces is not a row (of a table of several columns) in both passes of the standard library's
+    reader, and rows after it are named by their own line; pyarrow refuses such a line, naming it."""
+    path = tmp_path / "spaces.csv"
+    path.write_text("x,c,y\n1,1,a\n   \n2,2,b\n3,3,a\n4,red,b\n5,inf,a\n")
+    if reader == "pyarrow":
+        with pytest.raises(DataError, match=r"row 2 \(line 3\): 1 value, but the header has 3 columns"):
+            read_table(path)
+        return
+    table = read_table(path)
+    assert [len(c) for c in table.columns] == [5, 5, 5]
+    assert table.column("c").tolist() == ["1", "2", "3", "red", "inf"]
+    assert table.where(3) == f"{path}, row 4 (line 6)"  # the value 4 is on line 6
+    one = tmp_path / "one.csv"
+    one.write_text("a\n1\n   \n2\nx\n")  # of one column, a line of spaces is a gap
+    assert read_table(one).column("a").tolist() == ["1", None, "2", "x"]
+
+
+def test_18_5_messages_name_the_row_of_the_table_in_any_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(preprocessing, "_BLOCK_CELLS", 10)
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(60)))
+    ds = tables.load_table(path)
+    pre = ds.preprocessor()
+    pre.columns[1].fill = None  # as a model saved without fill values
+    X = ds.X.copy()
+    X[47, 1] = np.nan
+    with pytest.raises(DataError, match=r"column 'b', row 48: missing value"):
+        pre.transform(X, "float32", "t.csv")
+    # the rows of the file, when the matrix holds only some of them (rows with a target)
+    X[47, 1], pre.columns[1].fill = 1.0, 1.0
+    X[50, 0] = 1e30
+    with pytest.raises(DataError, match=r"t.csv, row 54, column 'a'"):
+        pre.transform(X, "float32", "t.csv", rows=np.arange(40, 60), row_numbers=np.arange(60) + 3)
+
+
+def test_18_5_parquet_columns_are_read_by_name(tmp_path):
+    """Read column by column: a column named "s.a" beside a struct column "s" is itself, not the struct."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "clash.parquet"
+    pq.write_table(pa.table({"s": pa.array([{"a": 1}, {"a": 2}]), "s.a": [5.0, 6.0], "y": [0, 1]}), path)
+    table = read_table(path)
+    assert table.names == ["s", "s.a", "y"]
+    assert table.column("s.a").tolist() == [5.0, 6.0]
+
+
+def test_18_5_a_type_that_changes_after_the_first_block_is_read_again(tmp_path, monkeypatch):
+    """pyarrow guesses a column's type from its first block; a later fraction or text re-reads that column as
+    float64 or text (still one copy), and the table is the one the standard library's reader gives."""
+    pytest.importorskip("pyarrow")
+    monkeypatch.setattr(delimited, "_BLOCK", 1 << 10)
+    path = tmp_path / "late.csv"
+    path.write_text("a,b,c,d\n" + "".join(f"{i},{i},{i % 2},x{i}\n" for i in range(2_000)) + "1.5,abc,true,y\n")
+    arrow = read_table(path)
+    assert arrow.columns[0].dtype == np.float64 and arrow.columns[0][-1] == 1.5
+    assert arrow.column("b").tolist()[-2:] == ["1999", "abc"]
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
+    stdlib = read_table(path)
+    for x, y in zip(arrow.columns, stdlib.columns, strict=True):
+        assert x.dtype == y.dtype and x.tolist() == y.tolist()

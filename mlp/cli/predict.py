@@ -50,7 +50,8 @@ def run(args) -> int:
         raise ValueError(f"--proba needs a classifier; {args.path} does regression")
     loss_name = ckpt.loss_name
     loss = get_loss(loss_name) if loss_name else None
-    # the output rows are made as they are written (generators): a list of a million small lists is 100 MB
+    # the output rows are made as they are written (generators), not held as a list of a million small lists
+    # (100 MB); the CSV text itself is still made whole before it is written atomically
     n_rows = len(X)
     if task == "regression":
         names = list(pre.targets)

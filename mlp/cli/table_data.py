@@ -20,12 +20,12 @@ def table_data(args, config, ckpt, quiet, default_val_split):
             raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
         read = (lambda p: read_table(p, sep)) if sep is not None else read_table
         X_all, y_all = pre.select(read(args.data), need_target=True, release=True)  # the same rows as the first run
-        source, task = args.data, pre.task
+        source, task, file_rows = args.data, pre.task, None
         classes = pre.classes
     else:
         ds = load_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
                         drop=args.drop, sep=sep)
-        X_all, y_all, source, task = ds.X, ds.y, ds.source, ds.task
+        X_all, y_all, source, task, file_rows = ds.X, ds.y, ds.source, ds.task, ds.rows
         config.update(target=",".join(ds.targets), task=task, standardize=not args.no_standardize,
                       val_data=args.val_data,
                       val_split=(args.val_split if args.val_split is not None
@@ -48,11 +48,14 @@ def table_data(args, config, ckpt, quiet, default_val_split):
                 say(line)
             say(_scaling_line(config["standardize"], task, pre))
     dtype = config["dtype"]
-    # the model's inputs in its dtype, made block by block from the parsed table (no float64 copy of a split)
-    X, y = pre.transform(X_all, dtype, source, rows=train_idx), pre.encode(y_all[train_idx], source)
+    # the model's inputs in its dtype, made block by block from the parsed table (no float64 copy of a split);
+    # messages name the file's rows (file_rows: those with a target, when some were left out)
+    X = pre.transform(X_all, dtype, source, rows=train_idx, row_numbers=file_rows)
+    y = pre.encode(y_all[train_idx], source)
     val = None
     if val_idx is not None:
-        val = (pre.transform(X_all, dtype, source, rows=val_idx), pre.encode(y_all[val_idx], source))
+        val = (pre.transform(X_all, dtype, source, rows=val_idx, row_numbers=file_rows),
+               pre.encode(y_all[val_idx], source))
     elif config.get("val_data"):
         X_val, y_val = pre.select(read_table(config["val_data"]), need_target=True, release=True)
         val = (pre.transform(X_val, dtype, config["val_data"]), pre.encode(y_val, config["val_data"]))

@@ -219,7 +219,8 @@ def _read_parquet(path: Path, kind: str = ".parquet"):
                 raise DataError(f"{path}: column name {twice!r} appears twice")
             columns = []
             for name in names:
-                col = f.read(columns=[name], use_threads=False).column(0)
+                # by name: read(columns=) matches column paths, so "s.a" also brings a struct column s
+                col = f.read(columns=[name], use_threads=False).column(name)
                 columns.append(_arrow_column(pa, pc, col, False, f"{path}, column {name!r}"))
                 del col
                 pa.default_memory_pool().release_unused()

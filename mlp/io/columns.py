@@ -375,15 +375,23 @@ class Column:
             return cls(name, kind, fill=fill, indicator=len(present) < len(values), parts=parts)
         raise ValueError(f"column {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
 
-    def encode(self, values) -> np.ndarray:
-        """``(n, width)`` float64 inputs from parsed values; gaps filled, unseen categories in the unknown slot."""
+    def encode(self, values, rows=None) -> np.ndarray:
+        """``(n, width)`` float64 inputs from parsed values; gaps filled, unseen categories in the unknown slot.
+
+        ``rows``: the 0-based row number of each value, for messages (default its position).
+        """
         n = len(values)
+
+        def row(i):
+            return int(i if rows is None else rows[i]) + 1
+
         if self.kind == "numeric":
-            x = np.asarray([math.nan if is_missing(v) else _checked_number(self.name, v) for v in values]
+            x = np.asarray([math.nan if is_missing(v) else _checked_number(self.name, v, row(i))
+                            for i, v in enumerate(values)]
                            if np.asarray(values).dtype == object else values, dtype=np.float64)
             gaps = np.isnan(x)
             if gaps.any() and self.fill is None:
-                raise DataError(f"column {self.name!r}, row {int(np.flatnonzero(gaps)[0]) + 1}: missing value "
+                raise DataError(f"column {self.name!r}, row {row(np.flatnonzero(gaps)[0])}: missing value "
                                 "(this model was saved without fill values; fill such rows first)")
             out = [np.where(gaps, self.fill if self.fill is not None else 0.0, x)]
             if self.indicator:
@@ -410,7 +418,7 @@ class Column:
         for i, v in enumerate(values):
             d = None if is_missing(v) else _datetime(v)
             if d is None and not is_missing(v):
-                raise DataError(f"column {self.name!r}, row {i + 1}: {v!r} is not a date/time")
+                raise DataError(f"column {self.name!r}, row {row(i)}: {v!r} is not a date/time")
             gaps[i] = d is None
             P[i] = self.fill if d is None else _date_parts(d, self.parts)
         return np.concatenate([P, gaps[:, None].astype(np.float64)], axis=1) if self.indicator else P
@@ -469,10 +477,10 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _checked_number(name, v):
+def _checked_number(name, v, row=None):
     x = _number(v)
     if x is None:
-        raise DataError(f"column {name!r}: {v!r} is not a number")
+        raise DataError(f"column {name!r}{'' if row is None else f', row {row}'}: {v!r} is not a number")
     return x
 
 

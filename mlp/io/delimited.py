@@ -122,14 +122,16 @@ def sniff_separator(path) -> str:
     return best if counts[best] else ","
 
 
-def _csv_rows(path: Path, sep: str, errors: str = "strict"):
-    """``(line, row index, cells)`` for the header (row index -1) and each data row, skipping blank lines.
+def _csv_rows(path: Path, sep: str, errors: str = "strict", spaces: bool = False):
+    """``(line, row index, cells)`` for the header (row index -1) and each data row, skipping blank lines
+    and (unless ``spaces``) lines of spaces only in a table of several columns: the rows the standard
+    library's reader reads, so that their index is the data row's everywhere (its cells, its line).
 
     ``line`` is the 1-based line where the row starts, counting blank lines and the lines of quoted cells.
     """
     with open(path, newline="", encoding="utf-8-sig", errors=errors) as f:
         reader = csv.reader(f, delimiter=sep)
-        row_index, previous = -1, 0
+        row_index, previous, width = -1, 0, None
         while True:
             try:
                 row = next(reader)
@@ -142,6 +144,10 @@ def _csv_rows(path: Path, sep: str, errors: str = "strict"):
             start, previous = previous + 1, reader.line_num
             if not row:  # a blank line is not a row (as pyarrow reads it)
                 continue
+            if width is None:
+                width = len(row)
+            elif not spaces and width > 1 and len(row) == 1 and not row[0].strip():
+                continue  # a line of spaces only is not a row (of a table of one column, it is a gap)
             yield start, row_index, row
             row_index += 1
 
@@ -162,7 +168,7 @@ def _structure_error(path: Path, sep: str, width: int, line: int, row_index: int
 
 def _scan_structure(path: Path, sep: str):
     """The first row whose width differs from the header's, as a DataError, or None."""
-    rows = _csv_rows(path, sep)
+    rows = _csv_rows(path, sep, spaces=True)  # pyarrow refuses a line of spaces: name it
     first = next(rows, None)
     if first is None:
         return None
@@ -204,8 +210,6 @@ def _read_csv_stdlib(path: Path, sep: str):
     n = 0
     for line, row_index, row in rows:
         if len(row) != width:
-            if len(row) == 1 and not row[0].strip():  # a line of spaces only is not a row
-                continue
             raise _structure_error(path, sep, width, line, row_index, row)
         for j, v in enumerate(row):
             v = v.strip()
@@ -237,7 +241,7 @@ def _earlier_texts(path: Path, sep: str, texts: list, since: dict):
     """Put before ``texts[j]`` the cells of the rows before ``since[j]`` (columns that turned to text late)."""
     late = {j: [] for j, k in since.items() if k}
     for _, row_index, row in _csv_rows(path, sep):
-        if row_index < 0 or (len(row) == 1 and not row[0].strip()):
+        if row_index < 0:
             continue
         for j, earlier in late.items():
             if row_index < since[j]:
@@ -258,21 +262,29 @@ def _read_csv_arrow(path: Path, sep: str, rows_hint: int = 0):
 
         # strings_can_be_null: an empty label is a missing value, not the class "";
         # newlines_in_values: a quoted cell may hold a line break, as the csv module reads it
-        options = {"parse_options": pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
-                   "convert_options": pacsv.ConvertOptions(strings_can_be_null=True)}
-        block = _BLOCK
+        parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=True)
+        block, types, tries = _BLOCK, {}, 0
         while True:
+            options = {"parse_options": parse,
+                       "convert_options": pacsv.ConvertOptions(strings_can_be_null=True, column_types=types)}
             try:
                 streamed = _stream_csv(pa, pc, pacsv, path, options, rows_hint, block)
-                break
             except pa.ArrowInvalid as e:  # a row (or the header) longer than the block: read in larger blocks
                 longer = "straddl" in str(e) or "cannot infer number of columns" in str(e)
                 if not longer or block >= path.stat().st_size:
                     raise
                 block *= 16
-        if streamed is not None:
-            return streamed
-        t = pacsv.read_csv(path, **options)  # the types change after the first block: infer from all rows
+                continue
+            if not isinstance(streamed, _Retype):
+                return streamed
+            # a column's type, guessed from the first block, does not fit a later one: read it again as
+            # float64 (integers that turn out to have fractions) or as text (whose cells follow the stdlib
+            # reader's rules, numbers included), and stream again; held memory stays one copy
+            tries += 1
+            if streamed.name is None or tries > 2 * len(streamed.names):
+                break
+            types[streamed.name] = pa.float64() if streamed.was_integer and streamed.name not in types else pa.string()
+        t = pacsv.read_csv(path, **options)  # cannot tell which column: infer the types from all rows at once
     except pa.ArrowInvalid as e:
         located = _scan_structure(path, sep)  # pyarrow names neither row nor line: find them
         if located is not None:
@@ -292,8 +304,8 @@ def _stream_csv(pa, pc, pacsv, path: Path, options: dict, rows_hint: int = 0, bl
     allocated for ``rows_hint`` rows (the file's line count, from the UTF-8 pass): one float64 copy of the
     numbers is held.  (Reading the whole file first held 2.5 to 3 times that in Arrow's buffers.)
 
-    None when a later block does not fit the column types the first block showed (a column of integers
-    that turns to text): the caller then reads the whole file, inferring the types from every row.
+    A :class:`_Retype` when a later block does not fit the column types the first block showed (a column of
+    integers that turns to text): the caller then reads it again with that column's type given.
     """
     reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False, block_size=block),
                             **options)
@@ -304,8 +316,20 @@ def _stream_csv(pa, pc, pacsv, path: Path, options: dict, rows_hint: int = 0, bl
             batch = None
     except pa.ArrowInvalid as e:
         if "conversion error" in str(e):
-            return None
+            return _Retype(str(e), reader.schema)
         raise
     finally:
         reader.close()
     return gathered.names, gathered.columns()
+
+
+class _Retype:
+    """Which column did not fit the type pyarrow guessed from a CSV's first block (``name`` None: not known)."""
+
+    def __init__(self, message: str, schema):
+        self.names = [str(n) for n in schema.names]
+        found = re.match(r"In CSV column #(\d+): CSV conversion error to (\w+)", message)
+        j = int(found.group(1)) if found else -1
+        unique = len(set(self.names)) == len(self.names)
+        self.name = self.names[j] if 0 <= j < len(self.names) and unique else None
+        self.was_integer = bool(found) and found.group(2).startswith(("int", "uint"))

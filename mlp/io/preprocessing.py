@@ -204,10 +204,11 @@ class Preprocessor:
             raise ValueError(f"features have shape {X.shape}, but the model reads {len(self.features)} columns "
                              f"({', '.join(self.features[:5])}{', ...' if len(self.features) > 5 else ''})")
 
-    def _encoded(self, X, rows=None):
+    def _encoded(self, X, rows=None, row_numbers=None):
         """``(start, positions, E)`` block by block: ``E`` the encodings of rows ``rows`` of ``X`` (default all)
         in blocks of about :data:`_BLOCK_CELLS` values, ``start`` the block's first row among them, and
-        ``positions`` those rows' places in ``X`` (a range or an index array).
+        ``positions`` those rows' numbers for messages: their places in ``X`` (a range or an index array), or
+        ``row_numbers`` at those places.
 
         What :meth:`fit` and :meth:`transform` walk, so that no float64 copy of the whole table is made.
         """
@@ -217,33 +218,38 @@ class Preprocessor:
         for a in range(0, n, step):
             b = min(a + step, n)
             at = range(a, b) if rows is None else rows[a:b]
-            yield a, at, self.encode_features(X[a:b] if rows is None else X[at])
+            named = at if row_numbers is None else np.asarray(row_numbers)[at]
+            yield a, named, self.encode_features(X[a:b] if rows is None else X[at], rows=named)
 
-    def encode_features(self, X) -> np.ndarray:
-        """The columns' encodings side by side, float64 ``(n_samples, n_inputs)``, before standardisation."""
+    def encode_features(self, X, rows=None) -> np.ndarray:
+        """The columns' encodings side by side, float64 ``(n_samples, n_inputs)``, before standardisation.
+
+        ``rows``: the 0-based row number of each row of ``X``, for messages (default its position).
+        """
         X = np.asarray(X)
         self._check_shape(X)
         if X.dtype != object and all(c.kind == "numeric" and not c.indicator for c in self.columns):
             X = X.astype(np.float64)  # the all-numbers fast path: only gaps to fill
             if self.columns and np.isnan(X).any():
-                return np.concatenate([c.encode(X[:, j]) for j, c in enumerate(self.columns)], axis=1)
+                return np.concatenate([c.encode(X[:, j], rows) for j, c in enumerate(self.columns)], axis=1)
             return X
-        return np.concatenate([c.encode(X[:, j]) for j, c in enumerate(self.columns)], axis=1)
+        return np.concatenate([c.encode(X[:, j], rows) for j, c in enumerate(self.columns)], axis=1)
 
-    def transform(self, X, dtype="float32", source: str = "data", rows=None) -> np.ndarray:
+    def transform(self, X, dtype="float32", source: str = "data", rows=None, row_numbers=None) -> np.ndarray:
         """The model's inputs ``(n_samples, n_inputs)`` in ``dtype``: encoded, gaps filled, standardised.
 
         ``rows`` (an index array): only these rows of ``X``, in this order (``transform(X, rows=i)`` is
         ``transform(X[i])`` without the copy).  The output is allocated once in ``dtype`` and filled block by
         block, so that no float64 copy of the whole table is held.  A value too large for ``dtype`` once
-        standardised is refused, naming ``source``, the row (of ``X``) and the input.
+        standardised is refused, naming ``source``, the row and the input: the row of ``X``, or
+        ``row_numbers[i]`` (0-based) for row ``i`` of ``X`` (the rows of the file, when some were left out).
         """
         X = np.asarray(X)
         if rows is not None:
             rows = np.asarray(rows)
         names = self.input_names()
         out = np.empty((len(X) if rows is None else len(rows), self.n_inputs()), dtype=dtype)
-        for a, at, E in self._encoded(X, rows):
+        for a, at, E in self._encoded(X, rows, row_numbers):
             if self.mean is not None:
                 with np.errstate(over="ignore", invalid="ignore"):
                     E = (E - self.mean) / self.scale
