@@ -775,16 +775,6 @@ from mlp.io.checkpoint import load_checkpoint  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["pyarrow", "stdlib"])
-def csv_reader(request, monkeypatch):
-    """Each CSV reader in turn: pyarrow, and the standard library's when pyarrow is missing."""
-    if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
-    else:
-        monkeypatch.setitem(sys.modules, "pyarrow", None)
-    return request.param
-
-
 def _table_csv(tmp_path, name="data.csv"):
     path = tmp_path / name
     rows = "".join(f"{i % 7},{(i * 3) % 5},{'ab'[i % 2]}\n" for i in range(20))
@@ -828,14 +818,14 @@ def test_18_1_predict_out_onto_its_inputs_is_refused(tmp_path, capsys):
 
 
 # -- 2. nothing silently wrong: invalid UTF-8, a number with an underscore ----------------------------------
-def test_18_2_invalid_utf8_in_a_label_is_refused_naming_row_and_column(tmp_path, csv_reader):
+def test_18_2_invalid_utf8_in_a_label_is_refused_naming_row_and_column(tmp_path, reader):
     path = tmp_path / "data.csv"
     path.write_bytes(b"a,label\n1,0\n2,1\n3,\xff1\n4,0\n")
     with raises(DataError, f"{path}, row 3 (line 4), column 2", "is not valid UTF-8"):
         readers.read_table(path)
 
 
-def test_18_2_a_number_with_an_underscore_is_not_a_number(tmp_path, csv_reader):
+def test_18_2_a_number_with_an_underscore_is_not_a_number(tmp_path, reader):
     path = tmp_path / "data.csv"
     path.write_text("a,b\n1_5,1\n2,2\n")
     table = readers.read_table(path)
@@ -911,7 +901,7 @@ def test_18_3_hostile_checkpoint_metadata_is_a_checkpoint_error(full_checkpoint,
         load_checkpoint(full_checkpoint)
 
 
-def test_18_3_invalid_utf8_in_a_csv_header(tmp_path, csv_reader):
+def test_18_3_invalid_utf8_in_a_csv_header(tmp_path, reader):
     path = tmp_path / "data.csv"
     path.write_bytes(b"a\xff,label\n1,0\n2,1\n")
     with raises(DataError, f"{path}, line 1 (the header), column 1", "not valid UTF-8"):
@@ -1003,14 +993,14 @@ def test_18_6_full_disk_names_the_file(tmp_path, monkeypatch):
     ("a,b,c\n1,2,3\n\n\n4,5,6,7\n", "row 2 (line 5): 4 values"),
     ("a,b,c\n\"1\n2\",2,3\n4,5,6,7\n", "row 2 (line 4): 4 values"),
 ], ids=["extra-column", "removed-delimiter", "unbalanced-quote", "after-blank-lines", "after-a-quoted-line-break"])
-def test_18_6_structural_csv_errors_name_row_and_line(tmp_path, csv_reader, text, needle):
+def test_18_6_structural_csv_errors_name_row_and_line(tmp_path, reader, text, needle):
     path = tmp_path / "data.csv"
     path.write_text(text)
     with raises(DataError, f"{path}, {needle}"):
         readers.read_table(path)
 
 
-def test_18_6_line_numbers_count_blank_and_quoted_lines(tmp_path, csv_reader):
+def test_18_6_line_numbers_count_blank_and_quoted_lines(tmp_path, reader):
     path = tmp_path / "data.csv"
     path.write_text('a,b\n1,x\n\n2,"two\nlines"\n3,\n')
     table = readers.read_table(path)
@@ -1018,7 +1008,7 @@ def test_18_6_line_numbers_count_blank_and_quoted_lines(tmp_path, csv_reader):
                                                   f"{path}, row 3 (line 6)"]
 
 
-def test_18_6_numbers_checked_at_the_door(tmp_path, csv_reader):
+def test_18_6_numbers_checked_at_the_door(tmp_path, reader):
     path = tmp_path / "data.csv"
     path.write_text("a,b,label\n1,1e300,0\n2,-1e300,1\n3,5e299,0\n4,2,inf\n")
     table = readers.read_table(path)

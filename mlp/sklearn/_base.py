@@ -25,6 +25,14 @@ NON_FINITE = ("Solver produced non-finite parameter weights. The input data may 
 _THREADS = []  # the measured thread default, chosen once per process (see mlp.cli.threads)
 
 
+def stochastic_solver(estimator) -> bool:
+    """Whether ``estimator`` offers ``partial_fit`` (scikit-learn's rule and message: sgd and adam only)."""
+    if estimator.solver not in ("sgd", "adam"):
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {estimator.solver} is not "
+                             "stochastic.")
+    return True
+
+
 def with_thread_default(method):
     """Run an estimator method under mlp's thread default (``MLP_THREADS``/``OMP_NUM_THREADS``, else measured).
 

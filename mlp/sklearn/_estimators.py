@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from mlp.core.util import to_host
 
-from ._base import BaseMLP, with_thread_default
+from ._base import BaseMLP, stochastic_solver, with_thread_default
 from ._checks import foreign
 
 _SHARED_PARAMETERS = """
@@ -126,13 +126,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _check_solver(self):
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
-                                 "stochastic.")
-        return True
-
-    @available_if(_check_solver)
+    @available_if(stochastic_solver)
     @with_thread_default
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; ``classes`` (every label there will be) is required on the first call.
@@ -265,13 +259,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _check_solver(self):
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
-                                 "stochastic.")
-        return True
-
-    @available_if(_check_solver)
+    @available_if(stochastic_solver)
     @with_thread_default
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``.
