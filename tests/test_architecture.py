@@ -219,3 +219,11 @@ def test_cycle_finder_finds_a_cycle():
 def test_a_forbidden_import_would_be_caught(layer):
     # the layer test can fail: each layer refuses the faces
     assert "cli" not in ALLOWED[layer] and "sklearn" not in ALLOWED[layer]
+
+
+def test_every_package_is_installed():
+    """A sub-package missing from pyproject.toml's list works in a checkout and is absent from `pip install .`."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {m for m, path in SOURCES.items() if path.name == "__init__.py"}
+    assert packages == listed, (sorted(packages - listed), sorted(listed - packages))

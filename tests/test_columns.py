@@ -11,11 +11,28 @@ import pytest
 
 import mlp
 from mlp.core.errors import CheckpointError, DataError
-from mlp.io.columns import MAX_CODES, MAX_LEVELS, Column
-from mlp.io.tables import Preprocessor, from_frame, load_table, read_table
+from mlp.io.tables import MAX_CODES, MAX_LEVELS, Preprocessor, from_frame, load_for, load_table
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+
+def expanded(pre, X):
+    """The inputs the first Linear layer sees: the model inputs ``X`` with the codes of the categorical columns
+    expanded by the preprocessor's input layers (a OneHot; an Embedding's codes are left as they are)."""
+    for layer in pre.input_layers():
+        if isinstance(layer, mlp.OneHot):
+            forward, _ = layer.functions(mlp.get_kernels(mlp.get_backend("numpy")), 0)
+            X = np.asarray(forward((), np.asarray(X, dtype=np.float64), None)[0])
+    return X
+
+
+def categorical(values, y=None, **kw):
+    """A preprocessor of one categorical column ``c`` fitted on ``values`` (labels; None a gap)."""
+    values = np.array([*values, None], dtype=object)[:-1, None]
+    y = np.arange(len(values)) % 2 if y is None else y
+    return Preprocessor.fit(values, ["c"], ["t"], "classification", y=y, kinds={"c": "categorical"}, **kw)
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -40,12 +57,12 @@ def messy_csv(n=40):
 # -- kinds ------------------------------------------------------------------------------------------
 def test_each_kind_is_inferred_and_said(tmp_path, reader):
     ds = load_table(write(tmp_path, messy_csv()))
-    assert {n: k for n, (k, _) in ds.kinds.items()} == {"age": "numeric", "city": "categorical",
-                                                         "member": "categorical", "joined": "datetime"}
+    assert {n: k.kind for n, k in ds.kinds.items() if k.used} == {"age": "numeric", "city": "categorical",
+                                                                   "member": "categorical", "joined": "datetime"}
     assert ds.dropped["id"].startswith("identifier-like") and ds.dropped["const"].startswith("constant")
     assert ds.features == ["age", "city", "member", "joined"]
     np.testing.assert_array_equal(ds.left_out, [6, 13])  # rows whose target is missing: left out, and said
-    assert len(ds.X) == 38 and None not in list(ds.y)
+    assert len(ds) == 38 and ds.y.min() >= 0
     lines = ds.lines(ds.preprocessor())
     assert any(line.startswith("columns numeric: 1 (age); gaps in age") for line in lines), lines
     assert any("identifier-like: 1 (id)" in line for line in lines) and any("constant: 1 (const)" in line
@@ -57,67 +74,79 @@ def test_each_kind_is_inferred_and_said(tmp_path, reader):
 
 def test_numeric_gaps_get_the_training_median_and_an_indicator():
     X = np.array([[1.0], [np.nan], [3.0], [10.0]])
-    pre = Preprocessor.fit(X, np.array([0.5, 1.0, 2.0, 3.0]), ["a"], ["t"], "regression", standardize=False)
+    pre = Preprocessor.fit(X, ["a"], ["t"], "regression", y=np.array([0.5, 1.0, 2.0, 3.0]), standardize=False)
     assert pre.columns[0].fill == 3.0 and pre.columns[0].indicator and pre.n_inputs() == 2
     np.testing.assert_array_equal(pre.transform(X, "float64"), [[1, 0], [3, 1], [3, 0], [10, 0]])
     # statistics from the training rows only: a new gap takes their median, whatever the new rows hold
     np.testing.assert_array_equal(pre.transform(np.array([[np.nan], [100.0]]), "float64"), [[3, 1], [100, 0]])
     # standardisation leaves the indicator as it is (mean 0, scale 1)
-    pre = Preprocessor.fit(X, np.array([0.5, 1.0, 2.0, 3.0]), ["a"], ["t"], "regression")
+    pre = Preprocessor.fit(X, ["a"], ["t"], "regression", y=np.array([0.5, 1.0, 2.0, 3.0]))
     assert pre.mean[1] == 0.0 and pre.scale[1] == 1.0 and pre.mean[0] == pytest.approx(np.mean([1, 3, 3, 10]))
 
 
 def test_a_column_without_training_gaps_fills_a_new_gap_without_indicator():
-    pre = Preprocessor.fit(np.array([[1.0], [2.0], [4.0]]), np.array([0.0, 1.0, 0.0]), ["a"], ["t"],
-                           "classification", standardize=False)
+    pre = Preprocessor.fit(np.array([[1.0], [2.0], [4.0]]), ["a"], ["t"], "classification",
+                           y=np.array([0.0, 1.0, 0.0]), standardize=False)
     assert not pre.columns[0].indicator and pre.n_inputs() == 1
     np.testing.assert_array_equal(pre.transform(np.array([[np.nan]]), "float64"), [[2.0]])
 
 
 def test_categories_one_hot_gap_slot_and_unknown_slot():
-    X = np.array([["red"], ["blue"], [None], ["red"]], dtype=object)
-    pre = Preprocessor.fit(X, np.array(["a", "b", "a", "b"], dtype=object), ["colour"], ["t"], "classification")
+    pre = categorical(["red", "blue", None, "red"])
     col = pre.columns[0]
-    assert col.categories == ["blue", "red"] and col.missing and col.width == 4
-    assert pre.input_names() == ["colour=blue", "colour=red", "colour:missing", "colour:unknown"]
-    assert pre.mean is not None and not pre.mean.any() and (pre.scale == 1).all()  # one-hot slots are not scaled
+    assert col.categories == ["blue", "red"] and col.missing and col.n_slots == 4
+    # the table holds one code; the model's OneHot layer makes the slots a batch at a time
+    assert col.codes and col.layer == "OneHot" and pre.n_inputs() == 1 and pre.input_names() == ["c:code"]
+    assert pre.mean is not None and not pre.mean.any() and (pre.scale == 1).all()  # codes are not scaled
     new = np.array([["red"], [None], ["green"], ["blue"]], dtype=object)
-    np.testing.assert_array_equal(pre.transform(new, "float64"),
+    np.testing.assert_array_equal(pre.transform(new, "float64"), [[1], [2], [3], [0]])
+    np.testing.assert_array_equal(expanded(pre, pre.transform(new, "float64")),
                                   [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]])
     # without gaps in training, a gap at prediction goes to the unknown slot
-    pre = Preprocessor.fit(X[[0, 1]], np.array(["a", "b"], dtype=object), ["colour"], ["t"], "classification")
-    np.testing.assert_array_equal(pre.transform(np.array([[None]], dtype=object), "float64"), [[0, 0, 1]])
+    pre = categorical(["red", "blue"])
+    np.testing.assert_array_equal(expanded(pre, pre.transform(np.array([[None]], dtype=object), "float64")),
+                                  [[0, 0, 1]])
 
 
 def test_categories_match_across_readers_numbers_and_text_booleans_and_words():
-    col = Column.fit("c", "categorical", np.array(["1", "2", True], dtype=object))
-    enc = col.encode(np.array([1.0, "2", "true", True, False], dtype=object))
-    assert enc.argmax(axis=1).tolist() == [col.categories.index("1"), col.categories.index("2"),
-                                           col.categories.index(True), col.categories.index(True), col.width - 1]
+    col = categorical(["1", "2", True]).columns[0]
+    slots = col.slots_of([1.0, "2", "true", True, False])
+    assert slots[:-1].tolist() == [col.categories.index("1"), col.categories.index("2"), col.categories.index(True),
+                                   col.categories.index(True), col.n_slots - 1]
 
 
-def test_up_to_max_levels_one_hot_and_more_become_one_code_input():
-    values = np.array([f"v{i}" for i in range(MAX_LEVELS)], dtype=object)
-    col = Column.fit("c", "categorical", values)
-    assert not col.codes and col.width == MAX_LEVELS + 1
-    more = np.array([f"v{i}" for i in range(MAX_LEVELS + 1)] + [None], dtype=object)
-    col = Column.fit("c", "categorical", more)
-    assert col.codes and col.width == 1 and col.n_slots == MAX_LEVELS + 1 + 2 and col.scaled() == [False]
-    assert col.input_names() == ["c:code"]
-    codes = col.encode(np.array(["v1", None, "never seen", "v0"], dtype=object))
-    assert codes.shape == (4, 1)
+def test_up_to_max_levels_one_hot_and_more_become_learned_vectors():
+    values = [f"v{i}" for i in range(MAX_LEVELS)]
+    pre = categorical(values)
+    col = pre.columns[0]
+    assert col.layer == "OneHot" and col.width == 1 and col.n_slots == MAX_LEVELS + 1
+    assert [type(layer).__name__ for layer in pre.input_layers()] == ["OneHot"]
+    assert expanded(pre, pre.transform(np.array([["v3"]], dtype=object))).shape == (1, MAX_LEVELS + 1)
+    pre = categorical([f"v{i}" for i in range(MAX_LEVELS + 1)] + [None])
+    col = pre.columns[0]
+    assert col.layer == "Embedding" and col.width == 1 and col.n_slots == MAX_LEVELS + 1 + 2
+    assert col.scaled() == [False] and col.input_names() == ["c:code"] and col.embedded
+    assert [type(layer).__name__ for layer in pre.input_layers()] == ["Embedding"]
+    codes = pre.transform(np.array([["v1"], [None], ["never seen"], ["v0"]], dtype=object), "float64")
     assert codes[:, 0].tolist() == [col.categories.index("v1"), MAX_LEVELS + 1, MAX_LEVELS + 2,
                                     col.categories.index("v0")]
-    assert Column.from_dict(col.to_dict()) == col and col.to_dict()["codes"] is True
-    assert "codes" not in Column.fit("c", "categorical", values).to_dict()  # one-hot files read as before
+    d = col.to_dict()
+    assert type(col).from_dict(d) == col and d["codes"] is True and d["layer"] == "Embedding"
+    # a format-2 file's code column (no layer) is an Embedding's; its one-hot columns are made by the preprocessor
+    old = type(col).from_dict({k: v for k, v in d.items() if k != "layer"}, format=2)
+    assert old.layer == "Embedding" and old.codes
+    onehot = type(col).from_dict({"name": "c", "kind": "categorical", "categories": ["a", "b"], "missing": False},
+                                 format=2)
+    assert not onehot.codes and onehot.width == 3 and onehot.layer is None
 
 
 def test_many_levels_keep_the_most_frequent_and_share_the_unknown_code():
-    values = np.array([f"v{i}" for i in range(MAX_CODES + 10)] + ["v0"] * 5, dtype=object)
-    col = Column.fit("c", "categorical", values)
-    assert col.codes and len(col.categories) == MAX_CODES and "v0" in col.categories
+    pre = categorical([f"v{i}" for i in range(MAX_CODES + 10)] + ["v0"] * 5)
+    col = pre.columns[0]
+    assert col.embedded and len(col.categories) == MAX_CODES and "v0" in col.categories
     dropped = [f"v{i}" for i in range(MAX_CODES + 10) if f"v{i}" not in col.categories]
-    assert len(dropped) == 10 and col.encode(np.array(dropped, dtype=object))[:, 0].tolist() == [MAX_CODES] * 10
+    codes = pre.transform(np.array(dropped, dtype=object)[:, None], "float64")
+    assert len(dropped) == 10 and codes[:, 0].tolist() == [MAX_CODES] * 10
 
 
 def test_dates_become_numeric_parts_and_times_add_the_hour(tmp_path, reader):
@@ -125,15 +154,16 @@ def test_dates_become_numeric_parts_and_times_add_the_hour(tmp_path, reader):
     pre = ds.preprocessor(standardize=False)
     col = pre.columns[0]
     assert col.kind == "datetime" and col.parts == ["days", "hour"] and col.indicator
-    E = pre.transform(ds.X, "float64")
+    E = ds.inputs(pre, "float64")
     np.testing.assert_array_equal(E[0, :3], [19874, 0.0, 0])  # days since 1970-01-01, midnight
     np.testing.assert_allclose(E[1, :3], [19359 + 13.5 / 24, 13.5, 0], rtol=1e-15)  # 13:30
     np.testing.assert_array_equal(E[2, :3], [*col.fill, 1])  # a gap: the training medians, and the indicator
     assert col.fill == [19359 + 13.5 / 24, 0.0]  # per part, the median of the three dates
     # a checkpoint of an earlier version names the parts it used: read, and encoded with them
-    old = Column.from_dict({"name": "when", "kind": "datetime", "parts": ["year", "month", "day", "weekday"],
-                            "fill": [2023.0, 5.0, 25.0, 4.0], "indicator": False})
-    np.testing.assert_array_equal(old.encode(ds.X[:2, 0]), [[2024, 5, 31, 4], [2023, 1, 2, 0]])  # Friday, Monday
+    old = type(col).from_dict({"name": "when", "kind": "datetime", "parts": ["year", "month", "day", "weekday"],
+                               "fill": [2023.0, 5.0, 25.0, 4.0], "indicator": False})
+    np.testing.assert_array_equal(old.encode(old.parse(ds.table), slice(0, 2)), [[2024, 5, 31, 4], [2023, 1, 2, 0]])
+    # (Friday, Monday)
 
 
 def test_a_column_of_mostly_dates_with_other_text_is_refused_naming_the_column_and_the_option(tmp_path, reader):
@@ -143,7 +173,7 @@ def test_a_column_of_mostly_dates_with_other_text_is_refused_naming_the_column_a
     message = str(info.value)
     assert f"{path}, row 3 (line 4), column 'when': 'yesterday' is not a date/time" in message
     assert "--categorical when" in message and "--drop when" in message and "\n" not in message
-    assert load_table(path, categorical="when").kinds["when"] == ("categorical", "--categorical")
+    assert load_table(path, categorical="when").kinds["when"][:2] == ("categorical", "asked")
 
 
 def test_mostly_numbers_with_text_is_refused_then_settled_by_the_options(tmp_path, reader):
@@ -152,7 +182,8 @@ def test_mostly_numbers_with_text_is_refused_then_settled_by_the_options(tmp_pat
                                          r"values .* --numeric b reads such values as gaps, --categorical b"):
         load_table(path)
     ds = load_table(path, numeric=["b"])
-    assert np.isnan(ds.X[1, 1]) and ds.preprocessor().columns[1].indicator
+    pre = ds.preprocessor(standardize=False)
+    assert pre.columns[1].indicator and ds.inputs(pre, "float64")[1].tolist() == [2.0, 4.0, 1.0]  # '?': a gap
     ds = load_table(path, categorical="b")
     assert ds.preprocessor().columns[1].categories == ["2", "4", "5", "?"]
     assert load_table(path, drop="b").features == ["a"]
@@ -161,12 +192,12 @@ def test_mostly_numbers_with_text_is_refused_then_settled_by_the_options(tmp_pat
 def test_numbers_named_categorical_and_overrides_checked(tmp_path, reader):
     path = write(tmp_path, "code,x,y\n10,1.5,a\n20,2.5,b\n10,3.5,a\n30,4.5,b\n")
     pre = load_table(path, categorical=["code"]).preprocessor()
-    assert pre.columns[0].categories == [10, 20, 30] and pre.n_inputs() == 5
+    assert pre.columns[0].categories == [10, 20, 30] and pre.n_inputs() == 2 and pre.input_layers()[0].n_out == 5
     with pytest.raises(DataError, match=r"no column 'kode' \(--categorical\); the columns are 'code', 'x', 'y'"):
         load_table(path, categorical=["kode"])
     with pytest.raises(DataError, match=r"column 'y' is the target; --drop names feature columns"):
         load_table(path, drop="y")
-    with pytest.raises(DataError, match=r"no feature column left: 'code' --drop; 'x' --drop"):
+    with pytest.raises(DataError, match=r"no feature column left: 'code' asked for \(--drop\); 'x' asked for"):
         load_table(path, drop="code,x")
     with pytest.raises(ValueError, match="named both categorical and numeric"):
         load_table(path, categorical="x", numeric="x")
@@ -174,7 +205,7 @@ def test_numbers_named_categorical_and_overrides_checked(tmp_path, reader):
 
 def test_small_text_columns_stay_categories_and_empty_columns_are_dropped(tmp_path, reader):
     ds = load_table(write(tmp_path, "name,blank,x,y\nann,,1,a\nbob,,2,b\ncid,,3,a\n"))
-    assert ds.kinds["name"][0] == "categorical"  # unique per row, but too few rows to call it an identifier
+    assert ds.kinds["name"].kind == "categorical"  # unique per row, but too few rows to call it an identifier
     assert ds.dropped["blank"].startswith("empty")
 
 
@@ -183,37 +214,40 @@ def test_preprocessing_round_trips_through_json_and_the_checkpoint(tmp_path, rea
     ds = load_table(write(tmp_path, messy_csv()))
     pre = ds.preprocessor()
     d = pre.to_dict()
-    assert d["format"] == 2 and [c["kind"] for c in d["columns"]] == ["numeric", "categorical", "categorical",
+    assert d["format"] == 3 and [c["kind"] for c in d["columns"]] == ["numeric", "categorical", "categorical",
                                                                        "datetime"]
-    assert len(d["mean"]) == pre.n_inputs() == 2 + 5 + 3 + 2  # joined: days and its gap indicator
+    assert len(d["mean"]) == pre.n_inputs() == 2 + 1 + 1 + 2  # a code per category column; joined: days, gap
+    assert pre.input_layers()[0].n_out == 2 + 5 + 3 + 2  # the first Linear sees the one-hot slots
     back = Preprocessor.from_dict(json.loads(json.dumps(d)))
     assert back.to_dict() == d
-    np.testing.assert_array_equal(back.transform(ds.X, "float64"), pre.transform(ds.X, "float64"))
-    model = mlp.build_mlp([pre.n_inputs(), 4, 2], loss="cross_entropy")
+    np.testing.assert_array_equal(back.transform(ds.table, "float64"), pre.transform(ds.table, "float64"))
+    model = mlp.build_mlp([pre.n_inputs(), 4, 2], loss="cross_entropy", input_layers=pre.input_layers())
     loaded = mlp.load_checkpoint(mlp.save(model, tmp_path / "m.safetensors", preprocessor=pre)).preprocessor
     assert loaded.to_dict() == d
 
 
 def test_a_format_1_checkpoint_is_still_read(tmp_path):
-    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), np.array(["x", "y"], dtype=object), ["u", "v"],
-                           ["label"], "classification")
+    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), ["u", "v"], ["label"], "classification",
+                           y=np.array(["x", "y"], dtype=object))
     d = pre.to_dict()
     old = {k: v for k, v in d.items() if k != "columns"} | {"format": 1}
     back = Preprocessor.from_dict(old)
     assert [c.kind for c in back.columns] == ["numeric", "numeric"] and back.columns[0].fill is None
     np.testing.assert_array_equal(back.transform(np.array([[2.0, 4.0]])), pre.transform(np.array([[2.0, 4.0]])))
-    with pytest.raises(DataError, match="column 'u', row 1: missing value"):  # no fill values saved: said
+    with pytest.raises(DataError, match="row 1, column 'u': missing value"):  # no fill values saved: said
         back.transform(np.array([[np.nan, 4.0]]))
 
 
 @pytest.mark.parametrize("edit,needle", [
     (lambda c: c[0].update(kind="ordinal"), "column 'age': kind must be one of"),
-    (lambda c: c[0].update(fill=None, indicator="yes"), "indicator, missing and codes must be true or false"),
-    (lambda c: c[1].update(codes=1), "column 'city': indicator, missing and codes must be true or false"),
+    (lambda c: c[0].update(fill=None, indicator="yes"), "indicator, missing, codes and lenient must be true or false"),
+    (lambda c: c[1].update(codes=1), "column 'city': indicator, missing, codes and lenient must be true or false"),
     (lambda c: c[0].update(codes=True), "column 'age': unexpected field 'codes'"),
     (lambda c: c[1].update(categories=["paris", "paris"]), "column 'city': categories hold a label twice"),
     (lambda c: c[1].update(categories=[["a"]]), "categories must be a list of labels"),
-    (lambda c: c[1].update(categories=["oslo"]), "preprocessing mean must be a list of 10 finite numbers"),
+    (lambda c: c[1].update(layer="Gather"), "column 'city': a code column's layer must be one of OneHot"),
+    (lambda c: c[1].update(categories=["oslo"]), "preprocessing has code inputs"),
+    (lambda c: c[1].update(codes=False, layer=None), "preprocessing mean must be a list of 10 finite numbers"),
     (lambda c: c[3].update(parts=["month", "year"]), "parts must be a non-empty list"),
     (lambda c: c[3].update(fill=[1.0, 2.0]), "fill must be a list of 1 finite numbers"),
     (lambda c: c[3].update(extra=1), "unexpected field 'extra'"),
@@ -224,8 +258,8 @@ def test_tampered_columns_are_refused_on_load_naming_the_file(tmp_path, edit, ne
 
     ds = load_table(write(tmp_path, messy_csv()))
     pre = ds.preprocessor()
-    path = mlp.save(mlp.build_mlp([pre.n_inputs(), 2], loss="cross_entropy"), tmp_path / "m.safetensors",
-                    preprocessor=pre)
+    path = mlp.save(mlp.build_mlp([pre.n_inputs(), 2], loss="cross_entropy", input_layers=pre.input_layers()),
+                    tmp_path / "m.safetensors", preprocessor=pre)
     data = path.read_bytes()
     header_len = int.from_bytes(data[:8], "little")
     meta = json.loads(json.loads(data[8:8 + header_len])["__metadata__"]["mlp"])
@@ -236,20 +270,22 @@ def test_tampered_columns_are_refused_on_load_naming_the_file(tmp_path, edit, ne
     assert str(path) in str(info.value) and needle in str(info.value), str(info.value)
 
 
-def test_select_parses_new_rows_and_leaves_out_rows_without_a_target(tmp_path, reader):
+def test_a_new_table_is_read_for_the_model_and_rows_without_a_target_left_out_when_asked(tmp_path, reader):
     pre = load_table(write(tmp_path, messy_csv())).preprocessor()
     new = write(tmp_path, "joined,member,city,age,label\n2022-02-02,True,tokyo,,yes\n,False,,30,\n", "new.csv")
-    X, y = pre.select(read_table(new))
-    assert X.shape == (2, 4) and list(y) == ["yes", None]
-    E = pre.transform(X, "float64")
-    city = slice(2, 5 + 2)  # age, age:missing, then city's 5 slots
-    assert pre.input_names()[city] == ["city=oslo", "city=paris", "city=rome", "city:missing", "city:unknown"]
-    np.testing.assert_array_equal(E[:, city], [[0, 0, 0, 0, 1], [0, 0, 0, 1, 0]])
-    X, y = pre.select(read_table(new), need_target=True)
-    assert len(X) == 1 and list(y) == ["yes"]
+    ds = load_for(pre, new)
+    assert len(ds) == 2 and ds.table.names == ["joined", "member", "city", "age"]  # no target read to predict
+    E = ds.inputs(pre, "float64")
+    assert pre.input_names()[2] == "city:code"  # age, age:missing, then city's code
+    assert pre.columns[1].categories == ["oslo", "paris", "rome"] and pre.columns[1].missing
+    np.testing.assert_array_equal(E[:, 2], [4, 3])  # tokyo: unknown; a gap: the gap slot
+    np.testing.assert_array_equal(expanded(pre, E)[:, 2:7], [[0, 0, 0, 0, 1], [0, 0, 0, 1, 0]])
+    ds = load_for(pre, new, need_target=True)
+    assert len(ds) == 1 and [pre.classes[k] for k in ds.y] == ["yes"]
+    np.testing.assert_array_equal(ds.inputs(pre, "float64"), E[:1])
     bad = write(tmp_path, "joined,member,city,age\n2022-02-02,True,rome,old\n", "bad.csv")
     with pytest.raises(DataError, match=r"bad.csv, row 1 \(line 2\), column 'age': 'old' is not a number"):
-        pre.select(read_table(bad))
+        load_for(pre, bad).inputs(pre)
 
 
 # -- from Python: pandas and Arrow --------------------------------------------------------------------
@@ -260,14 +296,14 @@ def test_pandas_and_arrow_tables_read_like_the_file(tmp_path):
     from_file = load_table(path)
     df = pd.read_csv(path, dtype={"member": object})
     df["joined"] = pd.to_datetime(df["joined"])
+    pre = from_file.preprocessor()
     for frame in (df, pa.Table.from_pandas(df, preserve_index=False)):
         ds = load_table(frame, target="label")
         assert ds.kinds.keys() == from_file.kinds.keys() and ds.dropped.keys() == from_file.dropped.keys()
+        assert [k.kind for k in ds.kinds.values()] == [k.kind for k in from_file.kinds.values()]
         np.testing.assert_array_equal(ds.left_out, from_file.left_out)
-        pre = from_file.preprocessor()
-        np.testing.assert_allclose(pre.transform(pre.select(from_frame(frame))[0], "float64"),
-                                   pre.transform(pre.select(read_table(path))[0], "float64"))
-        np.testing.assert_array_equal(pre.transform(ds.X), pre.transform(from_file.X))
+        np.testing.assert_allclose(pre.transform(from_frame(frame), "float64"), pre.transform(path, "float64"))
+        np.testing.assert_array_equal(ds.inputs(pre), from_file.inputs(pre))
     with pytest.raises(TypeError, match="pandas DataFrame or a pyarrow Table"):
         from_frame([[1, 2]])
 
@@ -296,3 +332,30 @@ def test_cli_trains_on_a_messy_table_and_predicts_unseen_values(tmp_path):
     assert r.returncode == 0 and "(118 samples)" in r.stdout, r.stderr
     r = run("train", "--data", "xor", "--categorical", "a", "--quiet")
     assert r.returncode == 2 and "--categorical" in r.stderr and "apply to a table of your own" in r.stderr
+
+
+def test_a_format_2_checkpoint_makes_its_one_hot_columns_as_before(tmp_path, reader):
+    """Before format 3 the preprocessing made a category's one-hot columns itself (and a column of many levels was
+    an Embedding's code): such a file is read, and gives the inputs its model was trained on."""
+    path = write(tmp_path, messy_csv())
+    ds = load_table(path)
+    pre = ds.preprocessor()
+    d = pre.to_dict()
+    old = {**d, "format": 2, "columns": [], "mean": [], "scale": []}
+    at = 0
+    for c, column in zip(d["columns"], pre.columns, strict=True):
+        width = column.n_slots if column.kind == "categorical" else column.width
+        if column.kind == "categorical":
+            c = {k: v for k, v in c.items() if k not in ("codes", "layer")}
+            old["mean"] += [0.0] * width
+            old["scale"] += [1.0] * width
+        else:
+            old["mean"] += d["mean"][at:at + width]
+            old["scale"] += d["scale"][at:at + width]
+        old["columns"].append(c)
+        at += column.width
+    back = Preprocessor.from_dict(old)
+    assert not any(c.codes for c in back.columns) and back.input_layers() == []
+    np.testing.assert_array_equal(back.transform(path, "float64"), expanded(pre, pre.transform(path, "float64")))
+    with pytest.raises(ValueError, match="unsupported preprocessing format 4; this mlp reads 1 to 3"):
+        Preprocessor.from_dict({**d, "format": 4})

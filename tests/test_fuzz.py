@@ -19,7 +19,7 @@ from tests_helpers import split_checkpoint
 import mlp
 from mlp.core.errors import CheckpointError, DataError
 from mlp.io.checkpoint import load_checkpoint
-from mlp.io.readers import read_table
+from mlp.io.tables import Coded, read_table
 
 #: mutations per test, and the wall-clock cap of each test (the count is what normally ends it)
 N_MUTATIONS, BUDGET_S = 300, 20.0
@@ -65,7 +65,7 @@ def valid_checkpoint(tmp_path_factory):
     X, y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
     opt = mlp.Adam(lr=0.01, weight_decay=1e-4)
     mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=8, progress=False)
-    pre = Preprocessor.fit(X, np.array(["a", "b"] * 8), ["f0", "f1", "f2"], ["label"], "classification")
+    pre = Preprocessor.fit(X, ["f0", "f1", "f2"], ["label"], "classification", y=np.array(["a", "b"] * 8))
     path = folder / "valid.safetensors"
     mlp.save(model, path, optimizer=opt, preprocessor=pre, epoch=1, history={"loss": [0.5], "val_loss": [None]})
     load_checkpoint(path)  # the starting point is valid
@@ -158,15 +158,18 @@ def test_mutated_tables_raise_only_data_errors(tmp_path, reader):
         what = f"mutation {done}: {bytes(b)[:120]!r}"
         try:
             table = read_table(path)
-            load_table(table)
+            ds = load_table(table)
+            pre = ds.preprocessor()
+            X = ds.inputs(pre)  # the whole pipeline: kinds, target, preprocessing, the model's inputs
+            assert X.dtype == np.float32 and np.isfinite(X).all(), what
         except DataError as e:
             assert str(path) in str(e), f"{what}: the message does not name the file: {e}"
         except Exception as e:  # noqa: BLE001
             pytest.fail(f"{what}: {type(e).__name__} escaped instead of DataError: {e}")
         else:  # what was read must be what the file says: no bytes reprs, no underscores read as digits
             for col in table.columns:
-                if col.dtype == object:
-                    assert not any(isinstance(v, bytes) for v in col), what
+                if isinstance(col, Coded):
+                    assert not any(isinstance(v, bytes) for v in col.levels), what
         done += 1
     assert done >= 100, f"only {done} mutations"
 

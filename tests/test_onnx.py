@@ -20,8 +20,8 @@ import mlp  # noqa: E402
 import mlp.cli  # noqa: E402
 from mlp.io import onnx as export  # noqa: E402
 from mlp.io import onnx_graph  # noqa: E402
-from mlp.io.columns import Column  # noqa: E402
-from mlp.io.tables import Preprocessor  # noqa: E402
+from mlp.io.tables import Preprocessor, Table, column_of  # noqa: E402
+from mlp.io.tables.encoders import Column  # noqa: E402
 from tests_helpers import ROOT  # noqa: E402
 
 #: float32 probabilities near 0 carry one ulp of 1 of absolute error: mlp computes a logistic as
@@ -216,11 +216,12 @@ def test_table_with_categories_gaps_and_unseen_categories_from_every_backend(bac
     ckpt, out = tmp_path / "c.safetensors", tmp_path / "c.onnx"
     train_cli(train, ckpt, backend.name, "--categorical", "zone")
     ck = mlp.load_checkpoint(ckpt, backend="numpy")
-    kinds = {c.name: (c.kind, c.indicator or c.missing, c.codes) for c in ck.preprocessor.columns}
-    assert kinds == {"age": ("numeric", True, False), "city": ("categorical", True, False),
-                     "member": ("categorical", False, False), "zone": ("categorical", False, False),
-                     "income": ("numeric", False, False), "shop": ("categorical", False, True)}
-    assert type(ck.model.layers[0]).__name__ == "Embedding"  # the shop codes' learned vectors
+    kinds = {c.name: (c.kind, c.indicator or c.missing, c.layer) for c in ck.preprocessor.columns}
+    assert kinds == {"age": ("numeric", True, None), "city": ("categorical", True, "OneHot"),
+                     "member": ("categorical", False, "OneHot"), "zone": ("categorical", False, "OneHot"),
+                     "income": ("numeric", False, None), "shop": ("categorical", False, "Embedding")}
+    # the codes' one-hot slots, then the shop codes' learned vectors
+    assert [type(layer).__name__ for layer in ck.model.layers[:2]] == ["OneHot", "Embedding"]
     assert export_cli(ckpt, out) == 0
     sess = session(out)
     assert {i.name: i.type for i in sess.get_inputs()} == {
@@ -522,7 +523,8 @@ def test_category_slots_are_the_columns_own_encoding(case):
     out = run_graph(lambda g, v: export.category_slots(g, v, column.categories, column.missing, text, "float64",
                                                        codes=column.codes), {"x": x})
     raw = [None if (v == "" if text else np.isnan(v)) else v for v in values]
-    np.testing.assert_array_equal(out, column.encode(np.array(raw + [None], dtype=object)[:-1]))
+    table = Table("x", [column.name], [column_of(raw)])
+    np.testing.assert_array_equal(out, column.encode(column.parse(table), slice(None)))
     assert out.shape == (len(values), column.width)
 
 

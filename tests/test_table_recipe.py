@@ -168,7 +168,7 @@ def test_many_levels_become_codes_for_an_embedding_and_predict_reads_unseen_leve
     assert code == 0, err
 
 
-def test_a_model_whose_code_inputs_reach_no_embedding_is_refused(tmp_path, capsys):
+def test_a_model_whose_code_inputs_reach_no_embedding_or_one_hot_is_refused(tmp_path, capsys):
     """Preprocessing that says "codes" with a model that reads them as plain numbers: a corrupt pair, refused
     (the check that save and load share)."""
     train = shop_table(tmp_path / "train.csv", 400, 0)
@@ -177,6 +177,32 @@ def test_a_model_whose_code_inputs_reach_no_embedding_is_refused(tmp_path, capsy
     ckpt = load_checkpoint(save, backend="numpy")
     n_codes = ckpt.model.layers[0].n_categories
     plain = mlp.build_mlp(ckpt.model.sizes[:1] + ckpt.model.sizes[2:], "relu", "cross_entropy", "he", "numpy")
-    message = f"code inputs [1] with {n_codes} codes, but the model's first layer Linear reads no codes"
+    message = f"code inputs (Embedding of inputs [1] with {n_codes} codes), but the model's first layers (Linear) " \
+              "read no codes"
     with pytest.raises(ValueError, match=re.escape(message)):
         mlp.save(plain, tmp_path / "bad.safetensors", preprocessor=ckpt.preprocessor)
+    # a column of few levels: its code reaches a OneHot, or the pair is refused
+    few = tmp_path / "few.csv"
+    few.write_text("x,colour,label\n" + "".join(f"{i % 5},{'rgb'[i % 3]},{'ab'[i % 2]}\n" for i in range(60)))
+    assert run_cli(["train", "--data", str(few), "--save", save, "--backend", "numpy", "--epochs", "1"],
+                   capsys)[0] == 0
+    ckpt = load_checkpoint(save, backend="numpy")
+    assert isinstance(ckpt.model.layers[0], mlp.OneHot) and ckpt.model.layers[0].columns == [1]
+    plain = mlp.build_mlp([2, *ckpt.model.sizes[2:]], "relu", "cross_entropy", "he", "numpy")
+    with pytest.raises(ValueError, match=re.escape("code inputs (OneHot of inputs [1] with [4] codes)")):
+        mlp.save(plain, tmp_path / "bad.safetensors", preprocessor=ckpt.preprocessor)
+
+
+def test_running_out_of_memory_on_a_table_names_the_file_and_a_remedy(tmp_path, capsys, monkeypatch):
+    """Not "MemoryError: MemoryError": the file, its size, what takes memory and what to do, on one line."""
+    import mlp.io.tables
+
+    data = shop_table(tmp_path / "train.csv", 50, 0)
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(mlp.io.tables, "load_table", out_of_memory)
+    code, out, err = run_cli(["train", "--data", data, "--quiet"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{data}: out of memory while reading and encoding the table" in err and "--drop" in err

@@ -10,7 +10,16 @@ import mlp
 from mlp.core.errors import CheckpointError, DataError
 from mlp.core.tasks import regression_metrics
 from mlp.core.tasks import task_of_target as infer_task
-from mlp.io.tables import Preprocessor, load_table, read_table, split_indices
+from mlp.io.tables import Preprocessor, load_for, load_table, read_table, split_indices
+
+
+def labels(ds):
+    """The target labels of a Dataset's rows (it holds class indices into ds.classes)."""
+    return [ds.classes[k] for k in ds.y]
+
+
+def numbers(ds, name):
+    return ds.table.column(name).values
 
 CSV = "a,b,label\n1.5,2,yes\n-3,4.25,no\n0,1e3,yes\n7,8,no\n"
 
@@ -25,8 +34,9 @@ def write(tmp_path, text, name="data.csv"):
 def test_csv_features_target_and_names(tmp_path, reader):
     ds = load_table(write(tmp_path, CSV))
     assert ds.features == ["a", "b"] and ds.targets == ["label"]
-    np.testing.assert_array_equal(ds.X, [[1.5, 2], [-3, 4.25], [0, 1000], [7, 8]])
-    assert list(ds.y) == ["yes", "no", "yes", "no"]
+    np.testing.assert_array_equal(np.stack([numbers(ds, "a"), numbers(ds, "b")], axis=1),
+                                  [[1.5, 2], [-3, 4.25], [0, 1000], [7, 8]])
+    assert labels(ds) == ["yes", "no", "yes", "no"]
     assert ds.task == "classification" and "text" in ds.reason
 
 
@@ -46,8 +56,10 @@ def test_parquet_reads_like_csv(tmp_path):
     pq.write_table(pa.table({"a": [1.5, -3.0, 0.0, 7.0], "b": [2, 4, 1000, 8], "label": ["yes", "no", "yes", "no"]}),
                    path)
     ds = load_table(path)
-    np.testing.assert_array_equal(ds.X, load_table(write(tmp_path, CSV.replace("4.25", "4"))).X)
-    assert list(ds.y) == ["yes", "no", "yes", "no"]
+    csv = load_table(write(tmp_path, CSV.replace("4.25", "4")))
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(numbers(ds, name), numbers(csv, name))
+    assert labels(ds) == ["yes", "no", "yes", "no"]
 
 
 def test_npy_columns_are_numbered_and_the_last_is_the_target(tmp_path):
@@ -62,7 +74,7 @@ def test_npz_with_X_y_and_feature_names(tmp_path):
     path = tmp_path / "data.npz"
     np.savez(path, X=np.arange(8.0).reshape(4, 2), y=np.array(["a", "b", "a", "b"]), feature_names=np.array(["u", "v"]))
     ds = load_table(path)
-    assert ds.features == ["u", "v"] and ds.targets == ["y"] and list(ds.y) == ["a", "b", "a", "b"]
+    assert ds.features == ["u", "v"] and ds.targets == ["y"] and labels(ds) == ["a", "b", "a", "b"]
 
 
 def test_npz_with_python_objects_is_refused_not_unpickled(tmp_path):
@@ -122,9 +134,10 @@ def test_npy_gap_is_filled_not_refused(tmp_path):
     path = tmp_path / "data.npy"
     np.save(path, np.array([[0.5, 1.0, 0], [1.5, np.nan, 1], [2.5, 3.0, 0]]))
     ds = load_table(path)
-    assert np.isnan(ds.X[1, 1]) and ds.kinds["1"][0] == "numeric"
+    assert np.isnan(numbers(ds, "1")[1]) and ds.kinds["1"].kind == "numeric"
     pre = ds.preprocessor(standardize=False)
-    np.testing.assert_array_equal(pre.transform(ds.X, "float64"), [[0.5, 1.0, 0.0], [1.5, 2.0, 1.0], [2.5, 3.0, 0.0]])
+    np.testing.assert_array_equal(ds.inputs(pre, "float64"), [[0.5, 1.0, 0.0], [1.5, 2.0, 1.0], [2.5, 3.0, 0.0]])
+    np.testing.assert_array_equal(pre.transform(path, "float64"), ds.inputs(pre, "float64"))
 
 
 def test_parquet_without_pyarrow_says_how_to_install(tmp_path, monkeypatch):
@@ -170,7 +183,7 @@ def test_regression_metrics_by_hand():
 # -- preprocessing -------------------------------------------------------------------------------
 def test_statistics_come_from_the_training_rows_only():
     X = np.array([[0.0, 5.0], [2.0, 5.0], [100.0, 5.0]])
-    pre = Preprocessor.fit(X[:2], np.array(["a", "b"], dtype=object), ["u", "v"], ["t"], "classification")
+    pre = Preprocessor.fit(X[:2], ["u", "v"], ["t"], "classification", y=np.array(["a", "b"], dtype=object))
     np.testing.assert_array_equal(pre.mean, [1.0, 5.0])
     np.testing.assert_array_equal(pre.scale, [1.0, 1.0])  # the constant column keeps scale 1
     np.testing.assert_allclose(pre.transform(X, "float64")[:, 0], [-1.0, 1.0, 99.0])
@@ -178,7 +191,7 @@ def test_statistics_come_from_the_training_rows_only():
 
 def test_labels_round_trip_through_json():
     y = np.array([True, False, True], dtype=object)
-    pre = Preprocessor.fit(np.ones((3, 1)), y, ["x"], ["t"], "classification")
+    pre = Preprocessor.fit(np.ones((3, 1)), ["x"], ["t"], "classification", y=y)
     back = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
     assert back.classes == [False, True] and back.decode(back.encode(y)) == [True, False, True]
     with pytest.raises(DataError, match="label 1 is not one of the model's classes"):
@@ -187,25 +200,30 @@ def test_labels_round_trip_through_json():
 
 def test_regression_targets_are_standardised_and_mapped_back():
     y = np.array([10.0, 20.0, 30.0])
-    pre = Preprocessor.fit(np.zeros((3, 1)), y, ["x"], ["t"], "regression")
+    pre = Preprocessor.fit(np.zeros((3, 1)), ["x"], ["t"], "regression", y=y)
     Y = pre.encode(y)
     assert Y.mean() == pytest.approx(0.0) and Y.std() == pytest.approx(1.0)
     np.testing.assert_allclose(pre.values(Y)[:, 0], y)
 
 
-def test_select_matches_features_by_name_and_ignores_the_target(tmp_path):
-    pre = Preprocessor.fit(np.ones((2, 2)), np.array([0.5, 1.5]), ["b", "a"], ["t"], "regression")
-    X, y = pre.select(read_table(write(tmp_path, "a,t,b,extra\n1,2,3,4\n")))
-    np.testing.assert_array_equal(X, [[3.0, 1.0]]) and y.tolist() == [2.0]
-    X, y = pre.select(read_table(write(tmp_path, "a,b\n1,3\n", "new.csv")))
-    assert y is None
+def test_a_table_for_a_model_matches_features_by_name_and_reads_the_target_when_there(tmp_path):
+    pre = Preprocessor.fit(np.ones((2, 2)), ["b", "a"], ["t"], "regression", y=np.array([0.5, 1.5]),
+                           standardize=False)
+    ds = load_for(pre, write(tmp_path, "a,t,b,extra\n1,2,3,4\n"), need_target=True)
+    np.testing.assert_array_equal(ds.inputs(pre, "float64"), [[3.0, 1.0]])
+    assert ds.has_target and ds.y.tolist() == [2.0] and "extra" not in ds.table.names  # never read
+    assert not load_for(pre, write(tmp_path, "a,t,b,extra\n1,2,3,4\n")).has_target  # to predict: not read
+    ds = load_for(pre, write(tmp_path, "a,b\n1,3\n", "new.csv"))
+    assert not ds.has_target and len(ds) == 1
+    with pytest.raises(DataError, match="no target column 't' to evaluate against"):
+        load_for(pre, write(tmp_path, "a,b\n1,3\n", "new.csv"), need_target=True)
     with pytest.raises(DataError, match=r"trained with feature column 'b', missing here"):
-        pre.select(read_table(write(tmp_path, "a,c\n1,3\n", "bad.csv")))
+        load_for(pre, write(tmp_path, "a,c\n1,3\n", "bad.csv"))
 
 
 def test_checkpoint_carries_the_preprocessing(tmp_path):
-    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), np.array(["x", "y"], dtype=object), ["u", "v"],
-                           ["label"], "classification")
+    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), ["u", "v"], ["label"], "classification",
+                           y=np.array(["x", "y"], dtype=object))
     model = mlp.build_mlp([2, 4, 2], loss="cross_entropy")
     path = mlp.save(model, tmp_path / "m.safetensors", preprocessor=pre)
     back = mlp.load_checkpoint(path).preprocessor
@@ -215,7 +233,7 @@ def test_checkpoint_carries_the_preprocessing(tmp_path):
 
 
 def test_save_refuses_preprocessing_that_does_not_fit_the_model(tmp_path):
-    pre = Preprocessor.fit(np.ones((2, 3)), np.array([0.5, 1.5]), ["a", "b", "c"], ["t"], "regression")
+    pre = Preprocessor.fit(np.ones((2, 3)), ["a", "b", "c"], ["t"], "regression", y=np.array([0.5, 1.5]))
     with pytest.raises(ValueError, match="3 features, but the model reads 2 inputs"):
         mlp.save(mlp.build_mlp([2, 1], loss="mse"), tmp_path / "m.safetensors", preprocessor=pre)
 
@@ -232,8 +250,8 @@ def test_save_refuses_preprocessing_that_does_not_fit_the_model(tmp_path):
 def test_tampered_preprocessing_is_refused_on_load(tmp_path, edit, needle):
     import safetensors.numpy
 
-    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), np.array(["x", "y"], dtype=object), ["u", "v"],
-                           ["label"], "classification")
+    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), ["u", "v"], ["label"], "classification",
+                           y=np.array(["x", "y"], dtype=object))
     path = mlp.save(mlp.build_mlp([2, 2], loss="cross_entropy"), tmp_path / "m.safetensors", preprocessor=pre)
     data = path.read_bytes()
     header_len = int.from_bytes(data[:8], "little")
@@ -244,3 +262,43 @@ def test_tampered_preprocessing_is_refused_on_load(tmp_path, edit, needle):
     with pytest.raises(CheckpointError) as info:
         mlp.load_checkpoint(path)
     assert str(path) in str(info.value) and needle in str(info.value)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_evaluate_block_by_block_gives_the_metrics_of_the_whole_table(tmp_path, capsys, monkeypatch, task):
+    from mlp.io.tables import batches
+    from tests_helpers import run_cli
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    target = np.where(X[:, 0] > 0, "up", "down") if task == "classification" else np.round(X @ [1.0, 2.0, -1.0], 3)
+    rows = "".join(f"{a:.4f},{b:.4f},{'xyz'[i % 3]},{t}\n" for i, ((a, b, _), t) in enumerate(zip(X, target,
+                                                                                                   strict=True)))
+    data = write(tmp_path, "a,b,c,t\n" + rows)
+    save = str(tmp_path / "m.safetensors")
+    assert run_cli(["train", "--data", str(data), "--target", "t", "--epochs", "2", "--quiet", "--save", save],
+                   capsys)[0] == 0
+    code, whole, err = run_cli(["evaluate", save, "--data", str(data)], capsys)
+    assert code == 0, err
+    monkeypatch.setattr(batches, "BLOCK_ROWS", 7)  # 43 blocks, the last of 6 rows
+    code, blocks, err = run_cli(["evaluate", save, "--data", str(data)], capsys)
+    assert code == 0 and blocks == whole and "(300 samples)" in whole, (whole, blocks)
+
+
+def test_the_table_benchmark_runs(tmp_path):
+    """examples/bench_tables.py --quick: every command it measures runs, and its table has every row."""
+    import subprocess
+    from pathlib import Path
+
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("onnxruntime")
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, str(root / "examples" / "bench_tables.py"), "--quick", "--dir", str(tmp_path),
+                        "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=root)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [(row["what"].split(",")[0], row["rows"]) for row in rows] == [
+        ("mlp train", 5000), ("mlp train", 5000), ("mlp predict", 5000), ("pyarrow + ONNX Runtime", 5000)]
+    assert all(row["peak_mib"] > 0 and row["seconds"] > 0 for row in rows)
+    assert all(row["read"] >= 0 and row["preprocessing"] >= 0 for row in rows[:2])  # the phases mlp train says

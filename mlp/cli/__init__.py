@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         from . import threads  # the default is measured, not "all cores": see mlp/cli/threads.py
 
-        from mlp.io.readers import csv_separator
+        from mlp.io.tables import csv_separator
 
         with threads.applied(threads.choose(getattr(args, "threads", None))), \
                 csv_separator(getattr(args, "sep", None)):  # --sep: every table the command reads

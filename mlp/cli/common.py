@@ -213,15 +213,32 @@ def sep_arg(text):
 # -- results ------------------------------------------------------------------------------------
 def metrics(model, X, y, loss, task, pre) -> dict:
     """Accuracy, or MSE, MAE and R2 in the targets' own units (standardisation undone); and ``loss``."""
+    return block_metrics(model, [(X, y)], loss, task, pre)
+
+
+def block_metrics(model, blocks, loss, task, pre) -> dict:
+    """:func:`metrics` of the rows of ``blocks`` (pairs ``(X, y)``), measured a block at a time: means weighted by
+    the blocks' rows; regression metrics from every row's value in the targets' units (a number a row)."""
+    import numpy as np
+
     from mlp.core.tasks import regression_metrics
     from mlp.train.loop import evaluate
 
-    result = evaluate(model, X, y, loss=loss, task=task)
+    total, sums, values, truths = 0, {}, [], []
+    for X, y in blocks:
+        result = evaluate(model, X, y, loss=loss, task=task)
+        total += len(X)
+        for k, v in result.items():
+            sums[k] = sums.get(k, 0.0) + v * len(X)
+        if task == "regression":
+            v, t = model.predict_values(X), y
+            if pre is not None:
+                v, t = pre.values(v), pre.values(t)
+            values.append(v)
+            truths.append(t)
+    result = {k: v / total for k, v in sums.items()}
     if task == "regression":
-        values, truth = model.predict_values(X), y
-        if pre is not None:
-            values, truth = pre.values(values), pre.values(y)
-        result.update(regression_metrics(truth, values))
+        result.update(regression_metrics(np.concatenate(truths), np.concatenate(values)))
     return result
 
 
@@ -236,23 +253,36 @@ def format_metrics(m: dict, loss_name: str | None = None) -> str:
     return text
 
 
-def write_csv(path, header, rows):
-    """CSV to ``path`` (atomically: a temporary file, then renamed) or to standard output."""
-    import csv
-    import io
+def csv_field(text: str) -> str:
+    """``text`` as one CSV field: quoted (its quotes doubled) when it holds a delimiter, a quote or a line break."""
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
-    def cell(v):
-        return repr(v) if isinstance(v, float) else v
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([cell(v) for v in row] for row in rows)
-    text = buf.getvalue()
+def write_csv(path, header, blocks):
+    """CSV to ``path`` (atomically: a temporary file, then renamed) or to standard output, block by block.
+
+    ``header``: the column names; ``blocks``: an iterable of blocks of rows, each a list of columns (sequences
+    of the same length) of CSV fields, text already quoted where needed (:func:`csv_field`).  A file is written
+    block by block as the blocks come, never held whole; standard output gets the text once every block is
+    made, so that an error on the way leaves no partial table there either.
+    """
+    def chunks():
+        yield (",".join(csv_field(h) for h in header) + "\n").encode("utf-8")
+        for columns in blocks:
+            if len(columns) == 1:  # a row of one empty field is written "", not as a blank line
+                text = "\n".join(v or '""' for v in columns[0])
+            else:
+                text = "\n".join(map(",".join, zip(*columns, strict=True)))
+            if len(columns[0]):
+                yield (text + "\n").encode("utf-8")
+
     if path is None:
+        text = b"".join(chunks()).decode("utf-8")
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     from mlp.io.atomic import write_atomic
 
-    write_atomic(Path(path), text.encode("utf-8"))
+    write_atomic(Path(path), chunks())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import backend_of_args, check_data, format_metrics, is_table, load_builtin, metrics
+from .common import backend_of_args, block_metrics, check_data, format_metrics, is_table, load_builtin, metrics
 
 
 def add_parser(subparsers, common):
@@ -41,20 +41,23 @@ def run(args) -> int:
     args.data = args.data or trained_on or "mnist"
     check_data(args.data)
     if is_table(args.data):
-        from mlp.io.tables import read_table
+        from mlp.io.tables import load_for
 
         if pre is None:
             raise ValueError(f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
                              f"preprocessing metadata; evaluate it with --data {extra.get('data', 'mnist')}")
-        X, y = pre.select(read_table(args.data), need_target=True, release=True)
-        X, y = pre.transform(X, ckpt.model.dtype, args.data), pre.encode(y, args.data)
-        where, task = f"{args.data} ({len(X)} samples)", pre.task
+        ds = load_for(pre, args.data, need_target=True, sep=getattr(args, "sep", None))
+        y = ds.encoded_targets(pre)
+        # the inputs made and measured a block at a time: one block's inputs held, not the table's
+        blocks = ((X, y[start:start + len(X)]) for start, X in ds.blocks(pre, ckpt.model.dtype))
+        result = block_metrics(ckpt.model, blocks, loss_name, pre.task, pre)
+        where, task = f"{args.data} ({len(ds)} samples)", pre.task
     else:
         if not Path(args.data).suffix and pre is not None:
             raise ValueError(f"{args.path} was trained on a table; evaluate it on a table file with the target column")
         _, (X, y) = load_builtin(args, args.quiet)
         where, task = f"{args.data} test ({len(X)} samples)", "classification"
-    result = metrics(ckpt.model, X, y, loss_name, task, pre)
+        result = metrics(ckpt.model, X, y, loss_name, task, pre)
     if task == "regression" and getattr(pre, "target_mean", None) is not None:
         # mse above is in the targets' units; the loss is the training objective on the standardised targets,
         # a different number that must not be called "mse" on the same line

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import add_sep_option, backend_of_args, refuse_overwrite, write_csv
+from .common import add_sep_option, backend_of_args, csv_field, refuse_overwrite, write_csv
 
 
 def add_parser(subparsers, common):
@@ -29,49 +29,51 @@ def run(args) -> int:
 
     from mlp.core.losses import get_loss
     from mlp.io.checkpoint import load_checkpoint
-    from mlp.io.tables import numeric_column, read_table
+    from mlp.io.tables import load_for, numeric_column, read_table
 
     if args.out and not Path(args.out).parent.is_dir():
         raise ValueError(f"--out {args.out}: the folder {Path(args.out).parent} does not exist (create it first)")
     refuse_overwrite({"--out": args.out}, {"the table": args.data, "the checkpoint": args.path})
     ckpt = load_checkpoint(args.path, backend=backend_of_args(args))
     model, pre = ckpt.model, ckpt.preprocessor
-    table = read_table(args.data)
-    kept = _kept_columns(table, args.keep)
-    if pre is not None:
-        X, _ = pre.select(table, release=True)  # the kept columns are copied out already
-        del table
-        X = pre.transform(X, model.dtype, args.data)
-        task = pre.task
-    else:  # a model trained on a built-in set: the columns in order, as they are
-        X = np.stack([numeric_column(table, n) for n in table.names], axis=1).astype(model.dtype)
-        task = "classification"
+    task = pre.task if pre is not None else "classification"
     if args.proba and task != "classification":
         raise ValueError(f"--proba needs a classifier; {args.path} does regression")
-    loss_name = ckpt.loss_name
-    loss = get_loss(loss_name) if loss_name else None
-    # the output rows are made as they are written (generators), not held as a list of a million small lists
-    # (100 MB); the CSV text itself is still made whole before it is written atomically
-    n_rows = len(X)
+    loss = get_loss(ckpt.loss_name).bind(model.K) if ckpt.loss_name else None
+    _check_kept_names(args.data, args.keep, getattr(args, "sep", None))
+    if pre is not None:
+        ds = load_for(pre, args.data, keep=args.keep)  # the features and the kept columns only
+        table, blocks, n_rows = ds.table, ds.blocks(pre, model.dtype), len(ds)
+    else:  # a model trained on a built-in set: the columns in order, as they are
+        table = read_table(args.data)
+        X = np.stack([numeric_column(table, n) for n in table.names], axis=1).astype(model.dtype)
+        blocks, n_rows = [(0, X)], len(X)
+    kept = {name: kept_fields(table, name) for name in args.keep}
     if task == "regression":
         names = list(pre.targets)
-        rows = (v.tolist() for v in pre.values(model.predict_values(X)))
     else:
         classes = pre.classes if pre is not None else list(range(max(2, model.sizes[-1])))
-        names = [pre.targets[0] if pre is not None else "prediction"]
-        rows = ([classes[int(k)]] for k in model.predict(X, loss=loss))
-        if args.proba:
-            P = np.asarray(model.predict_proba(X, loss=loss))
-            names += [f"proba_{c}" for c in classes]
-            # NumPy's shortest round-trip text of the model's own dtype (no float32 noise digits)
-            rows = (row + [str(v) for v in p] for row, p in zip(rows, P, strict=True))
-    if kept:
-        clash = sorted(set(kept) & set(names))
-        if clash:
-            raise ValueError(f"--keep {clash[0]}: the output already has a column {clash[0]!r} (the model's)")
-        names = [*kept, *names]
-        rows = ([*(kept[k][i] for k in kept), *row] for i, row in enumerate(rows))
-    write_csv(args.out, names, rows)
+        labels = np.array([csv_field(_label_text(c)) for c in classes])  # indexed by the predicted classes
+        names = [pre.targets[0] if pre is not None else "prediction"] + \
+            ([f"proba_{c}" for c in classes] if args.proba else [])
+    clash = sorted(set(kept) & set(names))
+    if clash:
+        raise ValueError(f"--keep {clash[0]}: the output already has a column {clash[0]!r} (the model's)")
+
+    def rows():  # one forward pass a block: labels and probabilities from the same outputs
+        for start, X in blocks:
+            Y = model.outputs(X)
+            if task == "regression":
+                columns = [_number_fields(v) for v in pre.values(model.backend.to_numpy(Y)).T]
+            else:
+                index = np.asarray(model.backend.to_numpy(model.classes(Y, loss)), dtype=np.int64)
+                columns = [labels[index].tolist()]
+                if args.proba:  # NumPy's shortest round-trip text of the model's own dtype (no float32 noise)
+                    columns += [_number_fields(p) for p in np.asarray(model.backend.to_numpy(
+                        model.probabilities(Y, loss))).T]
+            yield [*(fields(start, start + len(X)) for fields in kept.values()), *columns]
+
+    write_csv(args.out, [*kept, *names], rows())
     if args.out:
         print(f"{n_rows} predictions for {args.data} written to {args.out}", file=sys.stderr, flush=True)
     return 0
@@ -87,25 +89,57 @@ def _names_arg(text):
     return names
 
 
-def _kept_columns(table, names) -> dict:
-    """``{name: [cell, ...]}`` for ``--keep``, cells as the file had them (whole numbers without ``.0``, missing
-    as empty); a name the table lacks is an error that names it and the closest column."""
+def _label_text(v) -> str:
+    """A class label as the CSV writes it: text as it is, numbers as Python prints them."""
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def _number_fields(values) -> list:
+    """Numbers as their shortest round-trip text in their own dtype (float32 stays short: 0.1, not 0.10000000149)."""
+    import numpy as np
+
+    return np.asarray(values).astype(str).tolist()
+
+
+def _check_kept_names(data, names, sep):
+    """A ``--keep`` name the table lacks is an error that names it and the closest column."""
     import difflib
-    import math
 
-    kept = {}
+    from mlp.io.tables import table_names
+
+    if not names:
+        return
+    columns = table_names(data, sep)
     for name in names:
-        if name not in table.names:
-            close = difflib.get_close_matches(name, table.names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; its columns: {', '.join(table.names)}"
-            raise ValueError(f"--keep {name}: {table.path} has no column {name!r}{hint}")
+        if name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; its columns: {', '.join(columns)}"
+            raise ValueError(f"--keep {name}: {data} has no column {name!r}{hint}")
 
-        def cell(v):
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                return ""
-            if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
-                return str(int(v))  # an id read as a number: 17, not 17.0
-            return v if isinstance(v, str) else str(v)
 
-        kept[name] = [cell(v.item() if hasattr(v, "item") else v) for v in table.column(name)]
-    return kept
+def kept_fields(table, name):
+    """``fields(start, stop)``: the CSV fields of rows ``start..stop-1`` of column ``name`` for ``--keep``, cells
+    as the file had them (whole numbers without ``.0``, missing as empty; a text's field made once per distinct
+    value), made a block at a time."""
+    import numpy as np
+
+    from mlp.io.tables import Numbers
+    from mlp.io.tables.values import as_levels
+
+    col = table.column(name)
+    if isinstance(col, Numbers):
+        def numbers(start, stop):
+            v = col.values[start:stop]
+            whole = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2 ** 53)
+            out = v.astype(str)
+            out = np.where(whole, np.where(whole, v, 0).astype(np.int64).astype(str), out)
+            return np.where(np.isnan(v), "", out).tolist()
+
+        return numbers
+    coded = as_levels(table, name, column=col) if not hasattr(col, "codes") else col
+    fields = np.array([csv_field(str(v)) for v in coded.levels] + [""])
+
+    def texts(start, stop):
+        return fields[coded.codes[start:stop]].tolist()
+
+    return texts

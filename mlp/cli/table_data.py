@@ -1,5 +1,7 @@
-"""The table path of ``mlp train``: read, check, split and preprocess a table of the user's own."""
+"""The table path of ``mlp train``: the table pipeline (:mod:`mlp.io.tables`) called as one line, and said."""
 from __future__ import annotations
+
+import time
 
 from .common import say
 
@@ -9,71 +11,86 @@ def table_data(args, config, ckpt, quiet, default_val_split):
 
     Each column's kind is inferred (or named with ``--categorical``, ``--numeric``, ``--drop``) and said,
     one line per kind (``--verbose``: per column); rows whose target is missing are left out and said.
-    When resuming (``ckpt`` given), the saved preprocessing is applied, never new statistics.
+    When resuming (``ckpt`` given), the saved preprocessing is applied, never new statistics.  Running out of
+    memory on the way is a DataError naming the file, its size and what holds memory, not a bare MemoryError.
     """
-    from mlp.io.tables import class_labels, load_table, read_table
+    try:
+        return _table_data(args, config, ckpt, quiet, default_val_split)
+    except MemoryError:
+        from pathlib import Path
+
+        from mlp.core.errors import DataError
+
+        size = Path(args.data).stat().st_size / 2**20
+        raise DataError(f"{args.data}: out of memory while reading and encoding the table ({size:,.0f} MiB on "
+                        f"disk; it takes about 8 bytes a number and 4 a text cell, then the model's inputs, "
+                        f"{config.get('dtype', 'float32')}, about as much again): leave columns out (--drop), or "
+                        "use a machine with more memory") from None
+
+
+def _table_data(args, config, ckpt, quiet, default_val_split):
+    from mlp.io.tables import load_for, load_table
 
     sep = getattr(args, "sep", None)
+    start = time.perf_counter()
     if ckpt is not None:
         pre = ckpt.preprocessor
         if pre is None:
             raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
-        read = (lambda p: read_table(p, sep)) if sep is not None else read_table
-        X_all, y_all = pre.select(read(args.data), need_target=True, release=True)  # the same rows as the first run
-        source, task, file_rows = args.data, pre.task, None
-        classes = pre.classes
+        ds = load_for(pre, args.data, need_target=True, sep=sep)  # the same rows as the first run
     else:
         ds = load_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
                         drop=args.drop, sep=sep)
-        X_all, y_all, source, task, file_rows = ds.X, ds.y, ds.source, ds.task, ds.rows
-        config.update(target=",".join(ds.targets), task=task, standardize=not args.no_standardize,
+        config.update(target=",".join(ds.target.names), task=ds.task, standardize=not args.no_standardize,
                       val_data=args.val_data,
                       val_split=(args.val_split if args.val_split is not None
                                  else (0.0 if args.val_data else default_val_split)),
                       categorical=args.categorical, numeric=args.numeric, drop=args.drop)
         if not quiet:
             left = f" ({len(ds.left_out)} left out: target missing)" if len(ds.left_out) else ""
-            say(f"{ds.source}: {len(ds.X)} rows{left}, {len(ds.features)} features, target "
-                f"{', '.join(ds.targets)}; task {task} ({ds.reason})")
-        # the classes of the whole file, so that a class seen only in the validation rows is still known
-        classes = class_labels(ds.y) if task == "classification" else None
+            say(f"{ds.source}: {len(ds)} rows{left}, {len(ds.features)} features, target "
+                f"{', '.join(ds.target.names)}; task {ds.task} ({ds.reason})")
+    read_seconds = time.perf_counter() - start
+    task = ds.task
     fraction = config.get("val_split") or 0.0
     if config.get("val_data") and fraction:
         raise ValueError("give --val-data or --val-split, not both")
-    train_idx, val_idx = _split(y_all, task, classes, fraction, config["seed"], source)
+    train_idx, val_idx = _split(ds, fraction, config["seed"])
+    start = time.perf_counter()
     if ckpt is None:
-        pre = ds.preprocessor(train_idx, standardize=config["standardize"], classes=classes)
+        pre = ds.preprocessor(train_idx, standardize=config["standardize"])
         if not quiet:
             for line in ds.lines(pre, verbose=getattr(args, "verbose", False)):
                 say(line)
             say(_scaling_line(config["standardize"], task, pre))
     dtype = config["dtype"]
-    # the model's inputs in its dtype, made block by block from the parsed table (no float64 copy of a split);
-    # messages name the file's rows (file_rows: those with a target, when some were left out)
-    X = pre.transform(X_all, dtype, source, rows=train_idx, row_numbers=file_rows)
-    y = pre.encode(y_all[train_idx], source)
+    # the model's inputs in its dtype, made block by block from the typed columns (a code per categorical column)
+    X, y = ds.inputs(pre, dtype, rows=train_idx), ds.encoded_targets(pre, train_idx)
     val = None
     if val_idx is not None:
-        val = (pre.transform(X_all, dtype, source, rows=val_idx, row_numbers=file_rows),
-               pre.encode(y_all[val_idx], source))
+        val = (ds.inputs(pre, dtype, rows=val_idx), ds.encoded_targets(pre, val_idx))
     elif config.get("val_data"):
-        X_val, y_val = pre.select(read_table(config["val_data"]), need_target=True, release=True)
-        val = (pre.transform(X_val, dtype, config["val_data"]), pre.encode(y_val, config["val_data"]))
+        vds = load_for(pre, config["val_data"], need_target=True, sep=sep)
+        val = (vds.inputs(pre, dtype), vds.encoded_targets(pre))
+    ds.release()
+    if not quiet:
+        say(f"table: read {read_seconds:.2f} s, preprocessing {time.perf_counter() - start:.2f} s "
+            f"({X.nbytes / 2**20:,.0f} MiB of model inputs, {X.shape[1]} a row)")
     evaluation = ("validation", val) if val is not None else ("training", (X, y))
     return (X, y), val, evaluation, task, pre
 
 
-def _split(y_all, task, classes, fraction, seed, source):
-    """``(training rows, validation rows or None)`` of the table: a share ``fraction`` held out, stratified by
-    class for a classifier (every row for training when ``fraction`` is 0)."""
+def _split(ds, fraction, seed):
+    """``(training rows, validation rows or None)`` among the table's rows with a target: a share ``fraction``
+    held out, stratified by class for a classifier (every row for training when ``fraction`` is 0)."""
     import numpy as np
 
-    from mlp.io.tables import Preprocessor, split_indices
+    from mlp.io.tables import split_indices
 
     if not fraction:
-        return np.arange(len(y_all)), None
-    strata = Preprocessor(["_"], ["_"], task, classes).encode(y_all, source) if task == "classification" else None
-    return split_indices(len(y_all), fraction, seed, strata, source)
+        return np.arange(len(ds)), None
+    strata = ds.y if ds.task == "classification" else None
+    return split_indices(len(ds), fraction, seed, strata, ds.source)
 
 
 def _scaling_line(standardize, task, pre) -> str:

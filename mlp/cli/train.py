@@ -32,8 +32,6 @@ VAL_SPLIT = 0.2
 TABLE_PATIENCE = 20
 #: what early stopping watches on a table: the validation loss (finer than the accuracy of a small split)
 TABLE_MONITOR = "val_loss"
-#: the widest learned vector of a categorical column of many levels (see embedding_dim)
-EMBEDDING_MOST = 16
 #: a table's learning-rate schedule (--schedule)
 TABLE_SCHEDULE = "constant"
 #: the options that apply to a table of your own only
@@ -387,18 +385,11 @@ def _new_model(args, config, X, y, task, pre):
     config["sizes"] = sizes
     loss = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
     output = "identity" if task == "regression" else None
-    codes = pre.code_inputs() if pre is not None else []
-    embedding = None
-    if codes:  # categorical columns of many levels: one code input each, learned vectors first
-        counts = [k for _, k in codes]
-        embedding = mlp.Embedding(n_in, [j for j, _ in codes], counts, embedding_dim(max(counts)))
-        sizes = [embedding.n_out, *sizes[1:]]
+    # a table's categorical columns are codes: its OneHot and Embedding layers come first
+    inputs = pre.input_layers() if pre is not None else []
     model = mlp.build_mlp(sizes, config["activation"], loss, config["init"], backend_of_args(args), config["dtype"],
-                          config["seed"], output=output,
+                          config["seed"], output=output, input_layers=inputs,
                           **({"dropout": config["dropout"]} if config.get("dropout") else {}))
-    if embedding is not None:
-        model = mlp.Sequential([embedding, *model.layers], backend=model.backend, dtype=config["dtype"],
-                               seed=config["seed"])
     settings = {"lr": config["lr"],
                 "weight_decay": mlp.l2_weight_decay(config["l2"], len(X)) if config["l2"] else 0.0,
                 "l1": mlp.l1_strength(config["l1"], len(X)) if config.get("l1") else 0.0}
@@ -413,12 +404,6 @@ def _new_model(args, config, X, y, task, pre):
         settings.pop("lr")  # its line search sets the step; lr=1 (scipy's) unless --lr asks otherwise
     optimizer = OPTIMIZERS[config["optimizer"]](**settings)
     return model, optimizer
-
-
-def embedding_dim(n_codes: int) -> int:
-    """The width of the learned vectors for a column of ``n_codes`` codes: ``1.6 * n**0.56`` (fast.ai's rule of
-    thumb), at most :data:`EMBEDDING_MOST`."""
-    return max(1, min(EMBEDDING_MOST, round(1.6 * n_codes ** 0.56)))
 
 
 def _check_plot_possible(path):

@@ -328,6 +328,107 @@ class Embedding(Layer):
                 "n_categories": list(self.n_categories), "dim": self.dim}
 
 
+@LAYERS.register("OneHot", "one_hot")
+class OneHot(Layer):
+    """Category codes expanded to one-hot inputs, in place: the first layer of a network on a table with categories.
+
+    The input ``X`` is ``(n_samples, n_in)``; the columns ``columns`` hold category codes, whole numbers
+    ``0..n_categories[c]-1``.  Each code column is replaced, where it stands, by ``n_categories[c]`` columns of
+    0 and 1 (a 1 in the code's place; any other value, out of range or not whole, gives a row of zeros: no
+    category); the other columns pass as they are.  So a table's inputs hold one code per categorical column
+    (4 bytes a row in float32) and its one-hot columns exist a batch at a time; the :class:`Linear` layer after
+    it sees what it would see were the table stored one-hot.
+
+    Forward is one ``take`` of the input's columns (a code column once per slot) and one comparison with each
+    slot's code.  It has no parameters.  Backward passes the other columns' gradients back to their places (a
+    code column gets none: it is not differentiable); as the first layer it is skipped, as any layer before the
+    first one with parameters.
+
+    Parameters
+    ----------
+    n_in : int
+        Input width (code columns included).
+    columns : list of int
+        Positions of the code columns in the input, increasing.
+    n_categories : list of int
+        Number of categories (one-hot columns) of each code column.
+    """
+
+    def __init__(self, n_in: int, columns, n_categories):
+        self.n_in = positive_int("n_in", n_in, "OneHot")
+        if not isinstance(columns, (list, tuple)) or not columns:
+            raise ValueError(f"OneHot: columns must be a non-empty list of input positions, got {columns!r}")
+        self.columns = [non_negative_int("columns", c, "OneHot") for c in columns]
+        if any(b <= a for a, b in zip(self.columns, self.columns[1:], strict=False)) or self.columns[-1] >= self.n_in:
+            raise ValueError(f"OneHot: columns {self.columns} must be increasing positions below n_in={self.n_in}")
+        if not isinstance(n_categories, (list, tuple)) or len(n_categories) != len(self.columns):
+            raise ValueError(f"OneHot: n_categories must give one count per column ({len(self.columns)}), "
+                             f"got {n_categories!r}")
+        self.n_categories = [positive_int("n_categories", k, "OneHot") for k in n_categories]
+        self.n_out = self.n_in - len(self.columns) + sum(self.n_categories)
+
+    def pieces(self) -> list:
+        """The output, left to right: ``("keep", a, b)`` for input columns ``a..b-1`` as they are, and
+        ``("code", c, k)`` for the ``k`` one-hot columns of input column ``c``."""
+        out, at = [], 0
+        for c, k in zip(self.columns, self.n_categories, strict=True):
+            if c > at:
+                out.append(("keep", at, c))
+            out.append(("code", c, k))
+            at = c + 1
+        if at < self.n_in:
+            out.append(("keep", at, self.n_in))
+        return out
+
+    def source_columns(self) -> list:
+        """For each output column, the input column it comes from (``-1``: a one-hot column)."""
+        return [j for kind, a, b in self.pieces() for j in (range(a, b) if kind == "keep" else [-1] * b)]
+
+    def plan(self):
+        """``(read, slot, code)`` per output column: the input column it reads, whether it is a one-hot slot,
+        and that slot's code (host arrays)."""
+        read, slot, code = [], [], []
+        for kind, a, b in self.pieces():
+            if kind == "keep":
+                read += range(a, b)
+                slot += [False] * (b - a)
+                code += [0] * (b - a)
+            else:
+                read += [a] * b
+                slot += [True] * b
+                code += range(b)
+        return np.asarray(read, dtype=np.int64), np.asarray(slot), np.asarray(code, dtype=np.float64)
+
+    def functions(self, K, index):
+        xp, device = K.xp, K.backend.device
+        read, slot, code = self.plan()
+        read_d = xp.asarray(read, device=device)
+        slot_d = xp.asarray(slot, device=device)
+        # backward: each input column's gradient is the output column it went to; a code column's is a zero column
+        source = np.asarray(self.source_columns())
+        back = np.full(self.n_in, self.n_out, dtype=np.int64)
+        back[source[source >= 0]] = np.flatnonzero(source >= 0)
+        back = xp.asarray(back, device=device)
+
+        def forward(params, X, ctx):
+            G = xp.take(X, read_d, axis=1)
+            # the slots' codes made here, in X's dtype (a constant to a compiler; a cache would keep its tracers)
+            hits = xp.astype(G == xp.asarray(code, dtype=X.dtype, device=device), X.dtype)
+            return xp.where(slot_d, hits, G), None
+
+        def backward(params, cache, dY, need_dX, out):
+            if not need_dX:
+                return None, ()
+            padded = xp.concat([dY, xp.zeros((dY.shape[0], 1), dtype=dY.dtype, device=device)], axis=1)
+            return xp.take(padded, back, axis=1), ()
+
+        return forward, backward
+
+    def config(self):
+        return {"type": "OneHot", "n_in": self.n_in, "columns": list(self.columns),
+                "n_categories": list(self.n_categories)}
+
+
 for _name, _cls in (("sigmoid", Sigmoid), ("tanh", Tanh), ("relu", ReLU), ("leaky_relu", LeakyReLU),
                    ("identity", Identity)):
     ACTIVATIONS.register(_name)(_cls)

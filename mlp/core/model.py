@@ -316,6 +316,12 @@ class Sequential:
             return self.backend.asarray(np.asarray(X), dtype=self._xdtype)
         raise TypeError(self._foreign("input X", X))
 
+    def outputs(self, X, batch_size: int = 10_000):
+        """Evaluation-mode outputs ``(n, n_out)`` for ``X`` (host data of any numeric dtype, or ours), on the
+        backend, computed ``batch_size`` rows at a time: what :meth:`classes` and :meth:`probabilities` take, so
+        that labels and probabilities come from one forward pass."""
+        return self._eval_outputs(X, batch_size)
+
     def _eval_outputs(self, X, batch_size=10_000):
         """Evaluation-mode outputs for ``X`` (host data or ours), in batches, on the backend."""
         X = self._host_input(X)
@@ -464,7 +470,7 @@ class Sequential:
 
 
 def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtype="float32", seed=0, fast=None,
-              output=None, dropout=0.0):
+              output=None, dropout=0.0, input_layers=()):
     """The usual network for ``sizes``: ``Linear`` + ``activation`` per hidden layer, and an output that fits ``loss``.
 
     With the quadratic loss the output gets a sigmoid (the book's chapter 1 network); the
@@ -485,6 +491,10 @@ def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtyp
         from ``loss`` as above.
     dropout : float
         ``p`` of a :class:`mlp.Dropout` after every hidden layer's activation (0: none).
+    input_layers : sequence of Layer
+        Layers that read the inputs before the first ``Linear`` (a table's :class:`mlp.OneHot` and
+        :class:`mlp.Embedding`, from ``Preprocessor.input_layers()``): ``sizes[0]`` is then their input
+        width, and the first ``Linear`` reads the width they output.
     """
     from .layers import ACTIVATIONS, Dropout, Identity, Sigmoid
     from .losses import Quadratic, get_loss
@@ -494,7 +504,13 @@ def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtyp
             raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(ACTIVATIONS)}")
     if activation is None:
         raise ValueError(f"unknown activation None; choose one of {', '.join(ACTIVATIONS)}")
-    layers = []
+    layers = list(input_layers)
+    if layers:
+        widths = resizing(layers)
+        if not widths or widths[0].n_in != sizes[0]:
+            raise ValueError(f"input_layers read {widths[0].n_in if widths else 'any'} inputs, but sizes[0] is "
+                             f"{sizes[0]}")
+        sizes = [widths[-1].n_out, *sizes[1:]]
     for k, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
         layers.append(Linear(a, b, init=init))
         if k < len(sizes) - 2:

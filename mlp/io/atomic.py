@@ -18,13 +18,14 @@ def _fsync_dir(folder: Path):
         os.close(fd)
 
 
-def _write(path: Path, data: bytes):
+def _write(path: Path, data):
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         with open(tmp, "xb") as f:
-            f.write(data)
+            for chunk in ([data] if isinstance(data, (bytes, bytearray, memoryview)) else data):
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -37,10 +38,12 @@ def _write(path: Path, data: bytes):
     _fsync_dir(folder)
 
 
-def write_atomic(path, data: bytes) -> Path:
+def write_atomic(path, data) -> Path:
     """Write ``data`` to the file ``path`` atomically (temporary file, fsync, rename); returns ``path``.
 
-    A crash at any point leaves either the old file or the new one at ``path``, never a mix.
+    ``data``: bytes, or an iterable of bytes written one after the other (a file made as it goes, never
+    held whole).  A crash at any point, or an error raised by the iterable, leaves either the old file or
+    the new one at ``path``, never a mix.
     Missing parent folders are created.
 
     Raises

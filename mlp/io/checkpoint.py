@@ -258,21 +258,21 @@ def _read(path) -> bytes:
 
 def _check_preprocessing(data, sizes, layers=()):
     """The :class:`~mlp.io.tables.Preprocessor` in ``data``, checked against a model of widths ``sizes``
-    (and, given its ``layers``, that its code inputs reach an Embedding that reads them)."""
-    from .preprocessing import Preprocessor
+    (and, given its ``layers``, that its code inputs reach the OneHot and Embedding layers that read them)."""
+    from .tables import Preprocessor
 
     pre = Preprocessor.from_dict(data)
-    if pre.n_inputs() != sizes[0]:  # columns encode to n_inputs (one-hot slots, indicators, date parts)
+    if pre.n_inputs() != sizes[0]:  # columns encode to n_inputs (codes, one-hot slots, indicators, date parts)
         raise ValueError(f"preprocessing makes {pre.n_inputs()} inputs from {len(pre.features)} features, but the "
                          f"model reads {sizes[0]} inputs")
-    codes = pre.code_inputs()
-    if codes and layers:  # code inputs must reach an Embedding that reads them, each with its number of codes
-        first = layers[0]
-        want = ([j for j, _ in codes], [k for _, k in codes])
-        got = (list(getattr(first, "columns", [])), list(getattr(first, "n_categories", [])))
+    want = [_reads(layer) for layer in pre.input_layers()]
+    if want and layers:  # code inputs must reach the layers that read them, each with its number of codes
+        got = [_reads(layer) for layer in list(layers)[:len(want)]]
         if got != want:
-            raise ValueError(f"preprocessing has code inputs {want[0]} with {want[1]} codes, but the model's first "
-                             f"layer {type(first).__name__} reads {got[0] or 'no codes'}")
+            shown = "; ".join(f"{kind} of inputs {columns} with {counts} codes" for kind, columns, counts in want)
+            first = ", ".join(type(layer).__name__ for layer in list(layers)[:len(want)])
+            raise ValueError(f"preprocessing has code inputs ({shown}), but the model's first layers ({first}) "
+                             f"read {'; '.join(f'{k} {c}' for k, c, _ in got if k) or 'no codes'}")
     n_out = pre.n_outputs()
     if pre.task == "classification" and n_out == 2 and sizes[-1] == 1:
         n_out = 1  # two classes on one logistic output
@@ -280,6 +280,13 @@ def _check_preprocessing(data, sizes, layers=()):
         what = f"{len(pre.classes)} classes" if pre.task == "classification" else f"{len(pre.targets)} targets"
         raise ValueError(f"preprocessing has {what}, but the model has {sizes[-1]} outputs")
     return pre
+
+
+def _reads(layer) -> tuple:
+    """``(type, code columns, numbers of codes)`` of a layer that reads codes; ``(None, [], [])`` otherwise."""
+    if type(layer).__name__ not in ("OneHot", "Embedding"):
+        return (None, [], [])
+    return (type(layer).__name__, list(layer.columns), list(layer.n_categories))
 
 
 def load_checkpoint(path, backend=None) -> Checkpoint:

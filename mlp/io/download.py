@@ -19,14 +19,9 @@ re-exports the public names.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import secrets
-import urllib.error
-import urllib.request
 from pathlib import Path
-
-from tqdm import tqdm
 
 from mlp.core.errors import DataError, DownloadError
 
@@ -88,8 +83,14 @@ _CHUNK = 1 << 20
 _verified: dict[tuple, str] = {}
 
 
+# urllib, http.client and tqdm are imported where a download happens: 35 ms that every `mlp` command (and `import
+# mlp`) would otherwise pay for files already on disk
+
+
 def _urlopen(url, timeout):
     # One seam for every network access, so tests can forbid anything but their local server.
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "mlp-datasets (python urllib)"})
     return urllib.request.urlopen(request, timeout=timeout)
 
@@ -211,6 +212,10 @@ class _ChecksumMismatch(Exception):
 
 def _download_one(url, dest, expected, progress):
     """Fetch ``url`` into a temp file beside ``dest``; move it to ``dest`` only once verified."""
+    import urllib.error
+
+    from tqdm import tqdm
+
     folder = dest.parent
     # A unique hidden name in the same folder: os.replace is then atomic, concurrent downloads
     # cannot collide, and nothing ever sits at the canonical name unverified.
@@ -326,6 +331,8 @@ def _target_folder(dataset, data_dir, data_root):
 
 def _download_file(dataset, name, folder, dest, expected, progress, still_missing):
     """Download ``name`` to ``dest`` from the first mirror that delivers a verified copy, else raise."""
+    import http.client
+
     failures, last_net_error, bad_sum = [], None, False
     for url in _mirror_urls(dataset, name):
         try:
@@ -353,6 +360,8 @@ def _download_file(dataset, name, folder, dest, expected, progress, still_missin
 
 
 def _describe(e):
+    import urllib.error
+
     if isinstance(e, urllib.error.HTTPError):
         return f"HTTP {e.code} {e.reason}"
     if isinstance(e, urllib.error.URLError):

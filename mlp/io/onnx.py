@@ -12,17 +12,18 @@ Inputs
     categories are all numbers takes numbers).  A model without preprocessing (trained
     on MNIST, say) takes one matrix ``input`` of shape ``(N, n_in)`` in the model's dtype.
 Preprocessing
-    Each column's encoder (:mod:`mlp.io.columns`) is a few nodes of :mod:`mlp.io.onnx_graph`: a
+    Each column's encoder (:mod:`mlp.io.tables.encoders`) is a few nodes of :mod:`mlp.io.onnx_graph`: a
     number's gap filled with the training median (:func:`impute`) and its missing indicator
-    (:func:`missing_indicator`); a category's one-hot slots with the gap slot and the unknown slot
-    for a category never seen in training (:func:`category_slots`: ``LabelEncoder`` then
-    ``OneHotEncoder``; for a column of many levels the slot's number, which the model's ``Embedding``
-    turns into a learned vector); then the columns side by side, standardised (``Sub``, ``Div`` in the input
-    dtype: NumPy's numbers to the last bit) and cast to the model's dtype.  A date/time column is
+    (:func:`missing_indicator`); a category's slot number, with the gap slot and the unknown slot for a
+    category never seen in training (:func:`category_slots`: ``LabelEncoder``), which the model's first
+    layers read (a ``OneHot``, or an ``Embedding`` for a column of many levels; a format-2 preprocessing's
+    one-hot slots are made here, ``OneHotEncoder``); then the columns side by side, standardised (``Sub``,
+    ``Div`` in the input dtype: NumPy's numbers to the last bit) and cast to the model's dtype.  A date/time column is
     refused with an :class:`ExportError` naming it (ONNX has no date operators).
 Network
     ``Gemm`` per :class:`~mlp.core.layers.Linear`, ``Relu``, ``Sigmoid``, ``Tanh``, ``Where(x > 0,
-    x, slope x)`` for LeakyReLU (its slope in the model's dtype), nothing for ``Identity`` and ``Dropout``
+    x, slope x)`` for LeakyReLU (its slope in the model's dtype), ``Gather`` and ``Equal`` for a
+    ``OneHot``, ``Gather`` for an ``Embedding``, nothing for ``Identity`` and ``Dropout``
     (the identity in evaluation).  Any other layer is refused with an :class:`ExportError`
     naming it.
 Outputs
@@ -51,7 +52,7 @@ from .onnx_graph import (BATCH, INSTALL_HINT, IR_VERSION, ML_OPSET, OPSET, Expor
                          category_slots, check_layers, classifier_head, decode_labels, elem_type, embedding_lookup,
                          exportable_layers, impute, label_encode, layer_params, missing_indicator, network, one_hot,
                          standardize)
-from .readers import _NULLS
+from .tables import NULLS
 
 __all__ = ["INSTALL_HINT", "IR_VERSION", "ML_OPSET", "OPSET", "OUTPUTS", "ExportError", "Graph", "category_slots",
            "classifier_head", "decode_labels", "elem_type", "embedding_lookup", "export_onnx", "exportable_layers",
@@ -63,7 +64,7 @@ OUTPUTS = {"classification": ("label", "probabilities"), "regression": ("values"
 #: protobuf refuses messages over 2 GiB; keep a margin for the graph itself
 _MAX_BYTES = 2**31 - 2**24
 #: the text a category input reads as a gap: the empty string and the spellings mlp's table readers take for one
-_GAPS = ("", *sorted(_NULLS))
+_GAPS = ("", *sorted(NULLS))
 
 
 def info_line() -> str:

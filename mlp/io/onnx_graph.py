@@ -12,8 +12,9 @@ Preprocessing steps
     :func:`label_encode` (``LabelEncoder``), :func:`embedding_lookup` (``Gather``).
 Layers
     :func:`network`: ``Gemm`` per ``Linear``, ``Relu``, ``Sigmoid``, ``Tanh``, ``Where(x > 0, x,
-    slope x)`` for ``LeakyReLU``, ``Gather`` for an ``Embedding`` (its codes rounded and clipped as
-    the layer does); ``Identity`` and ``Dropout`` (evaluation mode) add nothing.  Any other layer is
+    slope x)`` for ``LeakyReLU``, ``Gather`` and ``Equal`` for a ``OneHot``, ``Gather`` for an ``Embedding``
+    (its codes rounded and clipped as the layer does); ``Identity`` and ``Dropout`` (evaluation mode) add
+    nothing.  Any other layer is
     refused with an :class:`ExportError` naming it.
 Heads
     :func:`classifier_head` (probabilities and the class index, as :class:`mlp.Sequential` computes
@@ -270,7 +271,8 @@ def category_slot(g, x: str, categories, missing: bool, text: bool, gaps=("",)) 
 
 def category_slots(g, x: str, categories, missing: bool, text: bool, dtype, gaps=("",), codes=False) -> str:
     """A categorical column's model inputs in ``dtype``: its one-hot slots ``(N, K + missing + 1)``, or with
-    ``codes`` its slot number ``(N, 1)`` (the code an :class:`mlp.Embedding` reads); see :func:`category_slot`."""
+    ``codes`` its slot number ``(N, 1)`` (the code an :class:`mlp.OneHot` or :class:`mlp.Embedding` reads); see
+    :func:`category_slot`."""
     slot = category_slot(g, x, categories, missing, text, gaps)
     if codes:
         return g.node("Cast", [slot], to=elem_type(dtype), hint="code")
@@ -326,12 +328,22 @@ def _embedding(g, x, layer, params, dtype):
     return g.node("Concat", [kept, vectors], axis=1, hint="embedded_inputs")
 
 
+def _one_hot(g, x, layer, params, dtype):
+    """:class:`mlp.OneHot`: the input's columns gathered (a code column once per slot), and each slot 1 where its
+    code is the value (``Where``), as the layer computes it."""
+    read, slot, code = layer.plan()
+    gathered = g.node("Gather", [x, g.const(read, "read_columns")], axis=1, hint="gathered")
+    hits = g.node("Cast", [g.node("Equal", [gathered, g.const(code.astype(dtype).reshape(1, -1), "slot_codes")],
+                                  hint="is_code")], to=elem_type(dtype), hint="hits")
+    return g.node("Where", [g.const(slot.reshape(1, -1), "is_slot"), hits, gathered], hint="one_hot_inputs")
+
+
 def _layer_exports() -> dict:
-    from mlp.core.layers import Dropout, Embedding, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+    from mlp.core.layers import Dropout, Embedding, Identity, LeakyReLU, Linear, OneHot, ReLU, Sigmoid, Tanh
 
     return {Linear: _linear, ReLU: _elementwise("Relu"), Sigmoid: _elementwise("Sigmoid"),
             Tanh: _elementwise("Tanh"), LeakyReLU: _leaky_relu, Identity: _passthrough, Dropout: _passthrough,
-            Embedding: _embedding}
+            Embedding: _embedding, OneHot: _one_hot}
 
 
 def exportable_layers() -> list:
