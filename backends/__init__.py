@@ -115,6 +115,25 @@ def get_backend(name: str | Backend | None = None, device: str | int | None = No
     return _cache[key]
 
 
+def device_for_rank(name, device, local_rank: int):
+    """The device of the process of local rank ``local_rank`` (its place among the processes of its machine): a GPU
+    named without its number (``cuda``, ``gpu``; CuPy's default) becomes that rank's GPU, so that the processes of
+    one machine take one GPU each; anything else (a CPU, a GPU named with its number) stays as it is.
+
+    A process that sees one GPU alone (``CUDA_VISIBLE_DEVICES`` naming one, as ``srun --gpus-per-task=1`` sets it)
+    takes that one, whatever its local rank."""
+    resolved = _resolve(name or None)
+    visible = [v for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    index = 0 if len(visible) == 1 else local_rank
+    if resolved == "cupy" and device in (None, ""):
+        return str(index)
+    if resolved == "torch" and device == "cuda":
+        return f"cuda:{index}"
+    if resolved == "jax" and device == "gpu":
+        return f"gpu:{index}"
+    return device
+
+
 class use:
     """Set the process-wide default backend; also usable as a context manager.
 

@@ -50,6 +50,7 @@ class Backend:
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
     _wait: Callable[..., None] | None = field(default=None, repr=False)
     _quiet: Callable[[], contextlib.AbstractContextManager] = field(default=contextlib.nullcontext, repr=False)
+    _device_memory: Callable[[Any], Any] | None = field(default=None, repr=False)
 
     def asarray(self, obj, dtype=None):
         """Copy host data (NumPy array, list, scalar) to an array on this backend's device."""
@@ -72,6 +73,12 @@ class Backend:
             self._synchronize()
         else:
             self._wait(*arrays)
+
+    def device_memory(self, x):
+        """``(array, pointer, stream pointer, device index)`` for an array in CUDA memory that a collective may sum
+        in place (``array``: ``x`` itself, or a contiguous copy of it on the device), or None: the array is in host
+        memory, or its library's arrays are not to be written in place (JAX)."""
+        return None if self._device_memory is None else self._device_memory(x)
 
     def quiet_float_errors(self):
         """Context in which overflow/invalid floating-point warnings are not printed.

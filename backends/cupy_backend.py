@@ -42,6 +42,10 @@ def create(device=None) -> Backend:
     dev = cupy.cuda.Device(index)
     dev.use()  # cupy runs kernels on the current device; make it the one asked for
 
+    def device_memory(x):
+        x = cupy.ascontiguousarray(x)
+        return x, x.data.ptr, cupy.cuda.get_current_stream().ptr, x.device.id
+
     return Backend(
         name="cupy",
         xp=xp,
@@ -51,6 +55,7 @@ def create(device=None) -> Backend:
         kernels=None,
         _to_numpy=cupy.asnumpy,
         _synchronize=dev.synchronize,
+        _device_memory=device_memory,
     )
 
 

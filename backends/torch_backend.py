@@ -43,6 +43,12 @@ def create(device=None) -> Backend:
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
+    def device_memory(x):
+        if x.device.type != "cuda":
+            return None
+        x = x.contiguous()  # the tensor itself when it already is
+        return x, x.data_ptr(), torch.cuda.current_stream(x.device).cuda_stream, x.device.index
+
     return Backend(
         name="torch",
         xp=xp,
@@ -52,6 +58,7 @@ def create(device=None) -> Backend:
         kernels=None,
         _to_numpy=to_numpy,
         _synchronize=synchronize,
+        _device_memory=device_memory,
     )
 
 

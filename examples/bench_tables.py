@@ -9,9 +9,15 @@ resident memory comes from the kernel (``os.wait4``) and whose phases from the l
 ONNX file: pyarrow reads the CSV, ONNX Runtime runs ``mlp export``'s file, pyarrow writes the labels (one thread
 each, also a fresh process).
 
+With ``--streaming`` it measures tables read block by block instead (``mlp train --stream``): the million-row table
+in memory and streamed, a folder of Parquet files, two MPI processes (``mpiexec -n 2 ... --distributed``, each
+reading its share: peak memory and bytes of the file read per process), and a table several times larger than an
+address-space cap (``ulimit -v``), streamed under it.
+
 Run::
 
     python examples/bench_tables.py --rows 1000000 --predict-rows 200000,1000000 --repeat 3
+    python examples/bench_tables.py --streaming --rows 1000000 --big-rows 10000000 --cap-mib 1280
     python examples/bench_tables.py --rows 10000000 --formats parquet --kinds text   # the 10M-row table
     python examples/bench_tables.py --quick                                          # a smoke run, seconds
 
@@ -201,6 +207,89 @@ def best_of(repeat: int, fn, *args) -> dict:
     return min(runs, key=lambda r: r["seconds"])
 
 
+CHILD = r"""
+import json, os, resource, sys
+cap = int(os.environ.get("MLP_BENCH_CAP", "0"))
+if cap:
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+import mlp_entry
+code = mlp_entry.main(sys.argv[1:])
+status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+io = dict(l.split(":", 1) for l in open("/proc/self/io"))
+print("BENCH " + json.dumps({"code": code, "rank": int(os.environ.get("PMI_RANK", "0")),
+                             "peak_mib": int(status["VmHWM"].split()[0]) / 1024,
+                             "rchar_mib": int(io["rchar"]) / 2**20}), flush=True)
+sys.exit(code)
+"""
+
+
+def measured_ranks(argv, n=1, cap=0):
+    """``mlp`` under the :data:`CHILD` wrapper (``n`` processes under mpiexec, or one): per process its peak resident
+    memory and the bytes it read (``rchar``), and the command's seconds and output."""
+    env = _env()
+    if cap:
+        env["MLP_BENCH_CAP"] = str(cap)
+    cmd = [sys.executable, "-c", CHILD, *argv]
+    if n > 1:
+        mpiexec = Path(sys.executable).parent / "mpiexec"
+        cmd = [str(mpiexec if mpiexec.exists() else shutil.which("mpiexec")), "-n", str(n), *cmd]
+    r = measured(cmd, env=env)
+    ranks = [json.loads(line[6:]) for line in r["out"].splitlines() if line.startswith("BENCH ")]
+    r["ranks"] = sorted(ranks, key=lambda x: x["rank"])
+    read = re.search(r"([0-9,]+) MiB of the table's files read", r["out"])
+    r["read_mib"] = float(read.group(1).replace(",", "")) if read else None
+    r.update(_phases(r["out"]))
+    return r
+
+
+def bench_streaming(args, work: Path) -> list:
+    """The measurements of ``--streaming`` (see the module docstring)."""
+    import pyarrow.parquet as pq
+
+    out = []
+    n = int(args.rows.split(",")[0])
+    path = table_path(work, n, "text", "parquet")
+    size = path.stat().st_size / 2**20
+    train = ["train", "--data", str(path), "--target", "label", "--epochs", "1", "--threads", "1",
+             "--save", str(work / "s.safetensors")]
+    for what, extra, procs in (("in memory", [], 1), ("streamed", ["--stream"], 1),
+                               ("streamed, 2 processes", ["--distributed"], 2)):
+        r = measured_ranks(train + extra, n=procs)
+        out.append({"what": f"mlp train, 40 numbers + 2 text, {what}", "rows": n, "file_mib": round(size),
+                    "peak_mib": " / ".join(str(round(x["peak_mib"])) for x in r["ranks"]),
+                    "read_mib": r["read_mib"], "seconds": round(r["seconds"], 2), "training": r.get("training")})
+        print(out[-1], file=sys.stderr, flush=True)
+    folder = work / f"parts-{n}"
+    if not folder.exists():
+        folder.mkdir()
+        table = pq.read_table(path)
+        step = -(-table.num_rows // 8)
+        for k in range(8):
+            pq.write_table(table.slice(k * step, step), folder / f"part{k}.parquet")
+        del table
+    r = measured_ranks(["train", "--data", str(folder), "--target", "label", "--epochs", "1", "--threads", "1",
+                        "--save", str(work / "f.safetensors")])
+    accuracy = re.search(r"validation accuracy ([0-9.]+)", r["out"])
+    out.append({"what": "mlp train, the same table as 8 Parquet files (a folder)", "rows": n,
+                "file_mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20),
+                "peak_mib": round(r["ranks"][0]["peak_mib"]), "read_mib": r["read_mib"],
+                "seconds": round(r["seconds"], 2), "training": r.get("training"),
+                "accuracy": accuracy.group(1) if accuracy else None})
+    print(out[-1], file=sys.stderr, flush=True)
+    if args.big_rows:
+        big = table_path(work, args.big_rows, "text", "parquet")
+        cap = args.cap_mib * 2**20
+        r = measured_ranks(["train", "--data", str(big), "--target", "label", "--epochs", "1", "--threads", "1",
+                            "--save", str(work / "b.safetensors")], cap=cap)
+        out.append({"what": f"mlp train under ulimit -v {args.cap_mib} MiB (streamed by itself)",
+                    "rows": args.big_rows, "file_mib": round(big.stat().st_size / 2**20),
+                    "peak_mib": round(r["ranks"][0]["peak_mib"]), "read_mib": r["read_mib"],
+                    "seconds": round(r["seconds"], 2), "training": r.get("training"),
+                    "streamed_by_itself": "streaming" in r["out"]})
+        print(out[-1], file=sys.stderr, flush=True)
+    return out
+
+
 def _row(what, fmt, rows, r, extra=None) -> dict:
     row = {"what": what, "format": fmt, "rows": rows, "peak_mib": round(r["peak_mib"]),
            "seconds": round(r["seconds"], 2), "rows_per_s": round(rows / r["seconds"])}
@@ -247,6 +336,9 @@ def main(argv=None):
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--repeat", type=int, default=1, help="run each command this many times and report the fastest")
     p.add_argument("--quick", action="store_true", help="5,000-row tables, CSV only: a smoke run")
+    p.add_argument("--streaming", action="store_true", help="measure streamed tables instead (see the docstring)")
+    p.add_argument("--big-rows", type=int, default=0, help="--streaming: rows of the table trained under the cap")
+    p.add_argument("--cap-mib", type=int, default=1280, help="--streaming: the address-space cap (ulimit -v), MiB")
     p.add_argument("--against", metavar="CHECKOUT",
                    help="measure the mlp of another source checkout (its folder, put first on PYTHONPATH) instead")
     args = p.parse_args(argv)
@@ -256,6 +348,18 @@ def main(argv=None):
         args.rows, args.predict_rows, args.formats, args.predict_train = "5000", "5000", "csv", 5000
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="mlp-bench-tables-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.streaming:
+        found = bench_streaming(args, work)
+        print(f"CPU: {_cpu()} ({os.cpu_count()} cores); one thread each; "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        keys = ["what", "rows", "file_mib", "peak_mib", "read_mib", "training", "seconds"]
+        print("| run | rows | file MiB | peak MiB (per process) | MiB of the files read | training s "
+              "| whole command s |\n|---|---|---|---|---|---|---|")
+        for r in found:
+            print("| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"cpu": _cpu(), "rows": found}, indent=1))
+        return
     rows = []
     try:
         for n in [int(v) for v in args.rows.split(",") if v]:

@@ -69,6 +69,70 @@ def case_backend(comm):
     report(comm, "backend", backend=out)
 
 
+def case_reduce(comm):
+    """reduce_objects: every rank's value merged in rank order, the same on every rank."""
+    merged = comm.reduce_objects([comm.rank], lambda a, b: a + b)
+    report(comm, "reduce", merged=merged)
+
+
+def case_nccl(comm):
+    """A CUDA array (stood for by host memory behind a pointer) is summed by NCCL in place, never copied to the
+    host: CuPy's NCCL is a stand-in here that sums the memory at the pointer over MPI, as NCCL would on devices."""
+    import ctypes
+    import dataclasses
+    import types
+
+    from mpi4py import MPI
+
+    from mlp import backends
+
+    calls = {"devices": [], "streams": [], "types": [], "uids": []}
+
+    class Device:
+        def __init__(self, index):
+            self.index = index
+
+        def __enter__(self):
+            calls["devices"].append(self.index)
+
+        def __exit__(self, *exc):
+            return False
+
+    class Communicator:
+        def __init__(self, size, uid, rank):
+            calls["uids"].append(uid)
+
+        def allReduce(self, send, recv, count, kind, op, stream):
+            assert send == recv and op == "sum"
+            calls["streams"].append(stream)
+            calls["types"].append(kind)
+            c_type = {"f32": ctypes.c_float, "f64": ctypes.c_double}[kind]
+            memory = np.ctypeslib.as_array(ctypes.cast(recv, ctypes.POINTER(c_type)), (count,))
+            MPI.COMM_WORLD.Allreduce(MPI.IN_PLACE, memory, op=MPI.SUM)
+
+    nccl = types.SimpleNamespace(available=True, get_unique_id=lambda: "id-of-rank-0", NcclCommunicator=Communicator,
+                                 NCCL_FLOAT32="f32", NCCL_FLOAT64="f64", NCCL_FLOAT16="f16", NCCL_SUM="sum")
+    cuda = types.SimpleNamespace(Device=Device, nccl=nccl)
+    sys.modules.update({"cupy": types.SimpleNamespace(cuda=cuda), "cupy.cuda": cuda, "cupy.cuda.nccl": nccl})
+
+    class OnDevice:  # an array in "device" memory: what Backend.device_memory hands to NCCL
+        def __init__(self, values):
+            self.memory, self.dtype, self.size = values, values.dtype, values.size
+
+    def no_host_copy(x):
+        raise AssertionError("a CUDA array was copied to the host")
+
+    device = 3 + comm.rank  # each rank's own GPU
+    be = dataclasses.replace(backends.get_backend("numpy"), _to_numpy=no_host_copy,
+                             _device_memory=lambda x: (x, x.memory.ctypes.data, 1000 + comm.rank, device))
+    out = {}
+    for dtype in ("float32", "float64"):
+        x = OnDevice(np.arange(5, dtype=dtype) * (comm.rank + 1))
+        res = comm.allreduce_sum(x, backend=be)
+        out[dtype] = {"same": res is x, "values": res.memory.tolist()}
+    report(comm, "nccl", sums=out, **calls)
+
+
 def check_scalars(comm):
     r = comm.rank
     return dict(sum=comm.allreduce(r + 1), max=comm.allreduce(float(r), op="max"),

@@ -74,6 +74,12 @@ def run_job(*args, n=2, timeout=JOB_TIMEOUT, results_dir=None):
         out, err = proc.communicate()
         pytest.fail(f"{' '.join(args)}: the job was still running after {timeout} s (a hang)\n"
                     f"stdout:\n{out}\nstderr:\n{err}")
+    finally:
+        # a rank that outlived mpiexec (seen once under load after an abort) must not spin on after the test
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     return proc.returncode, out, err, time.perf_counter() - start
 
 
@@ -123,6 +129,46 @@ def test_single_process_abort_exits_with_the_code(capsys):
         get_communicator(False).abort("stopping here", 4)
     assert e.value.code == 4
     assert "mlp: stopping here" in capsys.readouterr().err
+
+
+def test_each_process_of_a_machine_takes_its_own_gpu(monkeypatch):
+    from mlp.backends import device_for_rank
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert device_for_rank("torch", "cuda", 1) == "cuda:1" and device_for_rank("jax", "gpu", 2) == "gpu:2"
+    assert device_for_rank("cupy", None, 3) == "3"  # CuPy's default device is a GPU
+    # what MLP_DEVICE names exactly stays: a numbered GPU, a CPU; NumPy has no device to choose
+    assert device_for_rank("torch", "cuda:0", 1) == "cuda:0" and device_for_rank("torch", "cpu", 1) == "cpu"
+    assert device_for_rank("cupy", "0", 1) == "0" and device_for_rank("numpy", None, 1) is None
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5")  # the launcher gave this process one GPU: it is device 0
+    assert device_for_rank("torch", "cuda", 3) == "cuda:0" and device_for_rank("cupy", None, 3) == "0"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    assert device_for_rank("torch", "cuda", 1) == "cuda:1"
+
+
+class _TwoProcesses:
+    """What ``same_settings`` asks of a communicator, with the other process's settings made up."""
+
+    size, rank = 2, 0
+
+    def __init__(self, other):
+        self.other = other
+
+    def gather_objects(self, mine):
+        return [mine, json.dumps(self.other, sort_keys=True)]
+
+
+def test_processes_given_different_settings_are_refused_naming_each():
+    from mlp.train.distributed import same_settings
+
+    mine = {"lr": 0.01, "batch_size": 32, "hidden": [100, 10], "seed": 0}
+    same_settings(_TwoProcesses(dict(mine)), mine)  # the same: no word
+    same_settings(SingleProcess(), mine)
+    with pytest.raises(ValueError) as e:
+        same_settings(_TwoProcesses({**mine, "lr": 0.1, "hidden": [100, 20]}), mine)
+    text = str(e.value)
+    assert "lr (rank 0: 0.01 / rank 1: 0.1)" in text and "hidden (rank 0: [100, 10] / rank 1: [100, 20])" in text
+    assert "batch_size" not in text and "seed" not in text
 
 
 def test_distributed_without_mpi4py_says_how_to_install(monkeypatch):
@@ -214,6 +260,24 @@ def test_device_arrays_are_staged_through_the_host(tmp_path):
             assert r["owns"], f"rank {rank}: the sum of {name} arrays is not a {name} array"
             assert r["values"] == (np.arange(6) * 3.0).tolist(), f"rank {rank} {name}"
             assert r["input_after"] == (np.arange(6) * (rank + 1.0)).tolist(), f"rank {rank}: {name} input changed"
+
+
+@needs_mpi
+def test_objects_are_merged_up_a_tree_in_rank_order_on_every_rank(tmp_path):
+    got = ok_job(tmp_path, "reduce", n=3)  # an odd number: a rank without a partner at the first step
+    assert all(rec["merged"] == [0, 1, 2] for rec in got.values())
+    assert SingleProcess().reduce_objects([0], lambda a, b: a + b) == [0]
+
+
+@needs_mpi
+def test_cuda_arrays_are_summed_by_nccl_in_place_without_a_host_copy(tmp_path):
+    got = ok_job(tmp_path, "nccl")
+    for rank, rec in got.items():
+        for dtype in ("float32", "float64"):
+            assert rec["sums"][dtype] == {"same": True, "values": [0.0, 3.0, 6.0, 9.0, 12.0]}  # 1x + 2x, in place
+        assert rec["uids"] == ["id-of-rank-0"]  # one communicator, on rank 0's id
+        assert set(rec["devices"]) == {3 + rank}  # on this rank's device
+        assert rec["streams"] == [1000 + rank] * 2 and rec["types"] == ["f32", "f64"]
 
 
 @needs_mpi

@@ -280,7 +280,10 @@ def test_evaluate_block_by_block_gives_the_metrics_of_the_whole_table(tmp_path, 
                    capsys)[0] == 0
     code, whole, err = run_cli(["evaluate", save, "--data", str(data)], capsys)
     assert code == 0, err
+    from mlp.io.tables import sources
+
     monkeypatch.setattr(batches, "BLOCK_ROWS", 7)  # 43 blocks, the last of 6 rows
+    monkeypatch.setattr(sources, "CSV_BLOCK", 2048)  # and a CSV read in groups of about 60 rows
     code, blocks, err = run_cli(["evaluate", save, "--data", str(data)], capsys)
     assert code == 0 and blocks == whole and "(300 samples)" in whole, (whole, blocks)
 

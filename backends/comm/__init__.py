@@ -43,9 +43,11 @@ Device arrays of other backends are staged through host memory (``backend.to_num
 then ``backend.asarray``): the MPI of the ``mpich`` wheel on PyPI is **not CUDA-aware**
 (checked with MPICH 5.0.2 from the wheel: ``MPIX_Query_cuda_support()`` returns 0 and
 its configure line has no ``--with-cuda``; :func:`info` reports the query).  With CuPy
-and ``cupy.cuda.nccl`` available, gradients are summed by NCCL on the devices instead
-(the NCCL id is created on rank 0 and broadcast over MPI).  The CuPy/NCCL path is
-written and **untested**: no GPU was available where it was written.
+and ``cupy.cuda.nccl`` available, gradients of CuPy and of PyTorch on CUDA are summed by
+NCCL on the devices instead, in place, from their device pointers (the NCCL id is created
+on rank 0 and broadcast over MPI); JAX's arrays, which are not written in place, go
+through the host.  The NCCL path is written and **untested**: no GPU was available where
+it was written.
 
 Modules: :mod:`.base` (the interface, :class:`SingleProcess`), :mod:`.mpi` (:class:`MPICommunicator`),
 :mod:`.gpu` (the NCCL sum and the CUDA-awareness query); this package chooses among them.

@@ -47,6 +47,19 @@ class Communicator:
     def broadcast(self, array, root: int = 0):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def gather_objects(self, obj) -> list:  # pragma: no cover - interface
+        """Every rank's ``obj`` (small Python values: summaries, file fingerprints), in rank order, on every rank."""
+        raise NotImplementedError
+
+    def reduce_objects(self, obj, merge):  # pragma: no cover - interface
+        """``merge`` of every rank's ``obj`` (``merge(a, b)``: one value of two, ``a`` of the lower ranks), on every
+        rank: merged pairwise up a binary tree, so that a rank holds two values at a time, never all of them."""
+        raise NotImplementedError
+
+    def broadcast_object(self, obj, root: int = 0):  # pragma: no cover - interface
+        """Rank ``root``'s ``obj`` (a small Python value, bytes of a file), on every rank."""
+        raise NotImplementedError
+
     def barrier(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -97,6 +110,17 @@ class SingleProcess(Communicator):
         if array is None:
             raise ValueError("broadcast from rank 0 got None: the root must hold the array")
         return array
+
+    def gather_objects(self, obj) -> list:
+        return [obj]
+
+    def reduce_objects(self, obj, merge):
+        return obj
+
+    def broadcast_object(self, obj, root: int = 0):
+        if root != 0:
+            raise ValueError(f"root {root} out of range for a job of 1 process")
+        return obj
 
     def barrier(self) -> None:
         """Nothing to wait for."""

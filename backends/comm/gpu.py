@@ -1,23 +1,25 @@
 """The GPU parts of the communicators: gradients summed by NCCL on the devices, and whether MPI is CUDA-aware.
 
 The MPI of the ``mpich`` wheel on PyPI is not CUDA-aware, so device arrays are staged through host
-memory unless CuPy's NCCL can sum them on the devices (see :mod:`mlp.backends.comm`).  The NCCL path
-is written and **untested**: no GPU was available where it was written.
+memory unless CuPy's NCCL can sum them on the devices: CuPy arrays and PyTorch CUDA tensors, by their
+device pointers, with no host copy (see :mod:`mlp.backends.comm`).  The NCCL path is written and **untested**: no
+GPU was available where it was written.
 """
 from __future__ import annotations
 
 import os
 
-import numpy as np
 
+def nccl_communicator(comm, MPI, rank, size, device: int = 0):
+    """An NCCL communicator over the ranks of the MPI ``comm`` on this rank's CUDA ``device``, or False when NCCL is
+    not usable on every rank.
 
-def nccl_communicator(comm, MPI, rank, size):
-    """An NCCL communicator over the ranks of the MPI ``comm``, or False when NCCL is not usable on every rank.
-
-    A collective: every rank of ``comm`` must call it (rank 0 creates the NCCL id, MPI broadcasts it).
+    A collective: every rank of ``comm`` must call it (rank 0 creates the NCCL id, MPI broadcasts it).  NCCL comes
+    from CuPy (``cupy.cuda.nccl``), whichever library the arrays are of (CuPy or PyTorch).
     """
     # Every rank must take the same branch (a collective follows), so availability is agreed first.
     try:
+        import cupy
         from cupy.cuda import nccl
 
         ok = nccl.available if hasattr(nccl, "available") else True
@@ -27,25 +29,33 @@ def nccl_communicator(comm, MPI, rank, size):
         return False
     uid = nccl.get_unique_id() if rank == 0 else None
     uid = comm.bcast(uid, root=0)
-    return nccl.NcclCommunicator(size, uid, rank)
+    with cupy.cuda.Device(device):  # NCCL binds the communicator to the current device
+        return nccl.NcclCommunicator(size, uid, rank)
 
 
-def nccl_allreduce_sum(communicator, buffer):
-    """Sum the CuPy array ``buffer`` over the ranks in place with NCCL; None for a dtype other than float16/32/64."""
+#: NCCL's type of each float dtype, by name (``float32`` for NumPy/CuPy's dtype and for ``torch.float32``)
+_NCCL_TYPES = {"float16": "NCCL_FLOAT16", "float32": "NCCL_FLOAT32", "float64": "NCCL_FLOAT64",
+               "bfloat16": "NCCL_BFLOAT16"}
+
+
+def nccl_allreduce_sum(communicator, memory):
+    """Sum a CUDA array over the ranks in place with NCCL; None for a dtype NCCL does not sum.
+
+    ``memory``: ``(array, pointer, stream pointer, device index)`` from ``Backend.device_memory``; the array (CuPy
+    or PyTorch) is summed where it lies, on the stream its library queues work on, and returned.
+    """
     import cupy
     from cupy.cuda import nccl
 
-    types = {np.dtype(np.float32): nccl.NCCL_FLOAT32, np.dtype(np.float64): nccl.NCCL_FLOAT64,
-             np.dtype(np.float16): nccl.NCCL_FLOAT16}
-    kind = types.get(np.dtype(buffer.dtype))
+    array, pointer, stream, device = memory
+    kind = getattr(nccl, _NCCL_TYPES.get(str(array.dtype).rsplit(".", 1)[-1], ""), None)
     if kind is None:
         return None
-    if not buffer.flags.c_contiguous:
-        buffer = cupy.ascontiguousarray(buffer)
-    stream = cupy.cuda.get_current_stream()
-    # in place (send and receive the same pointer) is allowed by NCCL
-    communicator.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, kind, nccl.NCCL_SUM, stream.ptr)
-    return buffer
+    n = array.size if isinstance(array.size, int) else array.numel()  # torch: size is a method
+    with cupy.cuda.Device(device):
+        # in place (send and receive the same pointer) is allowed by NCCL
+        communicator.allReduce(pointer, pointer, n, kind, nccl.NCCL_SUM, stream)
+    return array
 
 
 def cuda_aware(MPI) -> bool | None:

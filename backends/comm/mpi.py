@@ -15,6 +15,9 @@ import numpy as np
 from . import gpu
 from .base import _OPS, Communicator
 
+#: the tag of reduce_objects' messages (apart from any other point-to-point message)
+_REDUCE_TAG = 0x6D6C70
+
 
 def _host_vector(value) -> tuple[np.ndarray, bool]:
     """``value`` (a number, bool or 1-D sequence) as a fresh contiguous host array, and whether it was a scalar."""
@@ -80,8 +83,9 @@ class MPICommunicator(Communicator):
         buffer : array
             A flat (or any contiguous) array of floats, the same shape and dtype on every rank.
             A writable C-contiguous NumPy array is summed **in place** and returned; an array of
-            another backend is copied to the host, summed and copied back (CuPy with NCCL:
-            summed on the device, in place; written and untested).
+            another backend is copied to the host, summed and copied back (CuPy arrays and
+            PyTorch CUDA tensors with CuPy's NCCL: summed on the device, in place; written and
+            untested).
         backend : backends.Backend or None
             The array's backend; default: found from the array (``backends.backend_of``).
         scale : float or None
@@ -106,8 +110,9 @@ class MPICommunicator(Communicator):
             backend = backend_of(buffer)
         if scale is not None:
             buffer = buffer * scale  # on the device, before any transfer
-        if backend.name == "cupy" and self._allow_nccl:
-            summed = self._nccl_allreduce(buffer)
+        memory = backend.device_memory(buffer) if self._allow_nccl else None
+        if memory is not None:  # CuPy, PyTorch on CUDA: summed on the devices, no host copy
+            summed = self._nccl_allreduce(memory)
             if summed is not None:
                 return summed
         # staged through the host: the MPI wheels are not CUDA-aware (see :mod:`mlp.backends.comm`).
@@ -116,17 +121,18 @@ class MPICommunicator(Communicator):
         self.comm.Allreduce(self._MPI.IN_PLACE, host, op=self._MPI.SUM)
         return backend.asarray(host)
 
-    def _nccl_allreduce(self, buffer):
-        """Sum a CuPy array in place with NCCL; None when NCCL is not usable (then MPI is used).
+    def _nccl_allreduce(self, memory):
+        """Sum a CUDA array in place with NCCL (``memory`` from ``Backend.device_memory``); None when NCCL is not
+        usable (then MPI is used, through the host).
 
-        Written and untested (no GPU where it was written).  Each rank must already use its own
-        GPU (``MLP_DEVICE`` or ``CUDA_VISIBLE_DEVICES`` from :attr:`local_rank`).
+        Written and untested (no GPU where it was written).  Each rank uses its own GPU: that of its local rank
+        (``backends.device_for_rank``) unless ``MLP_DEVICE`` says otherwise.
         """
         if self._nccl is None:
-            self._nccl = gpu.nccl_communicator(self.comm, self._MPI, self.rank, self.size)
+            self._nccl = gpu.nccl_communicator(self.comm, self._MPI, self.rank, self.size, memory[3])
         if self._nccl is False:
             return None
-        return gpu.nccl_allreduce_sum(self._nccl, buffer)
+        return gpu.nccl_allreduce_sum(self._nccl, memory)
 
     # -- small host values -----------------------------------------------------------------
     def allreduce(self, value, op: str = "sum"):
@@ -195,6 +201,29 @@ class MPICommunicator(Communicator):
             out = np.empty(shape, dtype=dtype)
         self.comm.Bcast(out, root=root)
         return out
+
+    def gather_objects(self, obj) -> list:
+        """Every rank's ``obj`` in rank order, on every rank (mpi4py's pickled ``allgather``: values this job's
+        own processes made, never a file's contents)."""
+        return self.comm.allgather(obj)
+
+    def reduce_objects(self, obj, merge):
+        """``merge`` of every rank's ``obj`` on every rank: a binomial tree of pickled sends to rank 0 (rank ``r``
+        merges in rank ``r + step``'s value at each doubling ``step``), then a broadcast."""
+        step = 1
+        while step < self.size:
+            if self.rank % (2 * step):
+                self.comm.send(obj, dest=self.rank - step, tag=_REDUCE_TAG)
+                obj = None  # this rank's part is on its way up; it waits for the result
+                break
+            if self.rank + step < self.size:
+                obj = merge(obj, self.comm.recv(source=self.rank + step, tag=_REDUCE_TAG))
+            step *= 2
+        return self.comm.bcast(obj, root=0)
+
+    def broadcast_object(self, obj, root: int = 0):
+        """Rank ``root``'s ``obj`` on every rank (mpi4py's pickled ``bcast``, between this job's own processes)."""
+        return self.comm.bcast(obj, root=root)
 
     def barrier(self) -> None:
         """Wait until every rank has reached this call."""

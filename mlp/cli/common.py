@@ -131,12 +131,17 @@ def say(*text):
 
 
 def backend_of_args(args):
-    """``--backend`` overrides MLP_BACKEND and ``--device`` MLP_DEVICE (the default backend's device)."""
-    device = getattr(args, "device", None)
-    if not args.backend and not device:
-        return None
+    """``--backend`` overrides MLP_BACKEND and ``--device`` MLP_DEVICE (the default backend's device).  In a job
+    of several processes, a GPU named without its number (or none, for CuPy) is the process's local rank's."""
     from mlp import backends
 
+    device = getattr(args, "device", None)
+    comm = getattr(args, "communicator", None)
+    if comm is not None and comm.size > 1:
+        name = args.backend or os.environ.get("MLP_BACKEND") or None
+        device = backends.device_for_rank(name, device or os.environ.get("MLP_DEVICE") or None, comm.local_rank)
+    if not args.backend and not device:
+        return None
     return backends.get_backend(args.backend or None, device=device or os.environ.get("MLP_DEVICE") or None)
 
 
@@ -162,11 +167,13 @@ def is_table(data) -> bool:
 
 
 def check_data(data):
-    """A built-in name, or a table path with a known suffix (an unknown name says what is accepted)."""
+    """A built-in name, a table path with a known suffix, a folder or a glob of Parquet files (an unknown name says
+    what is accepted)."""
     from mlp.io.datasets import DATASETS
     from mlp.io.tables import FORMATS
 
-    if data in DATASETS or Path(data).suffix.lower() in FORMATS:
+    if data in DATASETS or Path(data).suffix.lower() in FORMATS or Path(data).is_dir() or \
+            any(ch in str(data) for ch in "*?["):
         return
     raise ValueError(f"--data {data!r} is neither a built-in data set ({', '.join(DATASETS)}) nor a table file "
                      f"({', '.join(FORMATS)})")
@@ -239,6 +246,30 @@ def block_metrics(model, blocks, loss, task, pre) -> dict:
     result = {k: v / total for k, v in sums.items()}
     if task == "regression":
         result.update(regression_metrics(np.concatenate(truths), np.concatenate(values)))
+    return result
+
+
+def streamed_metrics(model, rows, loss, task, pre, comm) -> dict:
+    """:func:`metrics` of a streamed table's rows (read from disk a block at a time; summed over the processes of
+    ``comm``): regression's in the targets' own units."""
+    import numpy as np
+
+    from mlp.core.losses import get_loss
+    from mlp.train.metrics import from_sums
+    from mlp.train.streaming import measure_rows
+
+    result = measure_rows(model, get_loss(loss).bind(model.K) if loss else None, rows, task, comm)
+    if task == "regression":  # the errors again, in the targets' units (the sums of what metrics.regression sums)
+        sums = np.zeros(2 + 4 * rows.cache.targets)
+        for X, y in rows.blocks():
+            v, t = pre.values(model.predict_values(X)), pre.values(y)
+            d = v - t
+            sums += np.concatenate([[0.0, len(t)], (d * d).sum(axis=0), np.abs(d).sum(axis=0), t.sum(axis=0),
+                                    (t * t).sum(axis=0)])
+        if comm.size > 1:
+            sums = comm.allreduce(sums)
+        units = from_sums(sums, "regression", False)
+        result.update({k: units[k] for k in ("mse", "mae", "r2")})
     return result
 
 

@@ -42,16 +42,28 @@ def run(args) -> int:
     check_data(args.data)
     if is_table(args.data):
         from mlp.io.tables import load_for
+        from mlp.io.tables.stream import by_groups, groups_for
 
         if pre is None:
             raise ValueError(f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
                              f"preprocessing metadata; evaluate it with --data {extra.get('data', 'mnist')}")
-        ds = load_for(pre, args.data, need_target=True, sep=getattr(args, "sep", None))
-        y = ds.encoded_targets(pre)
-        # the inputs made and measured a block at a time: one block's inputs held, not the table's
-        blocks = ((X, y[start:start + len(X)]) for start, X in ds.blocks(pre, ckpt.model.dtype))
-        result = block_metrics(ckpt.model, blocks, loss_name, pre.task, pre)
-        where, task = f"{args.data} ({len(ds)} samples)", pre.task
+        sep, counted = getattr(args, "sep", None), [0]
+        if by_groups(args.data):  # Parquet or CSV: read, encoded and measured a group at a time
+            blocks = ((X, y) for _, X, y in groups_for(pre, args.data, ckpt.model.dtype, need_target=True, sep=sep))
+        else:
+            ds = load_for(pre, args.data, need_target=True, sep=sep)
+            y = ds.encoded_targets(pre)
+            # the inputs made and measured a block at a time: one block's inputs held, not the table's
+            blocks = ((X, y[start:start + len(X)]) for start, X in ds.blocks(pre, ckpt.model.dtype))
+
+        def counting(blocks):
+            for X, y in blocks:
+                counted[0] += len(X)
+                if len(X):
+                    yield X, y
+
+        result = block_metrics(ckpt.model, counting(blocks), loss_name, pre.task, pre)
+        where, task = f"{args.data} ({counted[0]} samples)", pre.task
     else:
         if not Path(args.data).suffix and pre is not None:
             raise ValueError(f"{args.path} was trained on a table; evaluate it on a table file with the target column")

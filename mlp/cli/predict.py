@@ -30,6 +30,7 @@ def run(args) -> int:
     from mlp.core.losses import get_loss
     from mlp.io.checkpoint import load_checkpoint
     from mlp.io.tables import load_for, numeric_column, read_table
+    from mlp.io.tables.stream import by_groups, groups_for
 
     if args.out and not Path(args.out).parent.is_dir():
         raise ValueError(f"--out {args.out}: the folder {Path(args.out).parent} does not exist (create it first)")
@@ -41,14 +42,17 @@ def run(args) -> int:
         raise ValueError(f"--proba needs a classifier; {args.path} does regression")
     loss = get_loss(ckpt.loss_name).bind(model.K) if ckpt.loss_name else None
     _check_kept_names(args.data, args.keep, getattr(args, "sep", None))
-    if pre is not None:
+    sep = getattr(args, "sep", None)
+    if pre is not None and by_groups(args.data):  # Parquet or CSV: read, encoded and written a group at a time
+        groups = ((table, [(0, X)]) for table, X, _ in groups_for(pre, args.data, model.dtype, keep=args.keep,
+                                                                   sep=sep))
+    elif pre is not None:
         ds = load_for(pre, args.data, keep=args.keep)  # the features and the kept columns only
-        table, blocks, n_rows = ds.table, ds.blocks(pre, model.dtype), len(ds)
+        groups = [(ds.table, ds.blocks(pre, model.dtype))]
     else:  # a model trained on a built-in set: the columns in order, as they are
         table = read_table(args.data)
         X = np.stack([numeric_column(table, n) for n in table.names], axis=1).astype(model.dtype)
-        blocks, n_rows = [(0, X)], len(X)
-    kept = {name: kept_fields(table, name) for name in args.keep}
+        groups = [(table, [(0, X)])]
     if task == "regression":
         names = list(pre.targets)
     else:
@@ -56,26 +60,32 @@ def run(args) -> int:
         labels = np.array([csv_field(_label_text(c)) for c in classes])  # indexed by the predicted classes
         names = [pre.targets[0] if pre is not None else "prediction"] + \
             ([f"proba_{c}" for c in classes] if args.proba else [])
-    clash = sorted(set(kept) & set(names))
+    clash = sorted(set(args.keep) & set(names))
     if clash:
         raise ValueError(f"--keep {clash[0]}: the output already has a column {clash[0]!r} (the model's)")
 
-    def rows():  # one forward pass a block: labels and probabilities from the same outputs
-        for start, X in blocks:
-            Y = model.outputs(X)
-            if task == "regression":
-                columns = [_number_fields(v) for v in pre.values(model.backend.to_numpy(Y)).T]
-            else:
-                index = np.asarray(model.backend.to_numpy(model.classes(Y, loss)), dtype=np.int64)
-                columns = [labels[index].tolist()]
-                if args.proba:  # NumPy's shortest round-trip text of the model's own dtype (no float32 noise)
-                    columns += [_number_fields(p) for p in np.asarray(model.backend.to_numpy(
-                        model.probabilities(Y, loss))).T]
-            yield [*(fields(start, start + len(X)) for fields in kept.values()), *columns]
+    counted = [0]
 
-    write_csv(args.out, [*kept, *names], rows())
+    def rows():  # one forward pass a block: labels and probabilities from the same outputs
+        for table, blocks in groups:
+            kept = {name: kept_fields(table, name) for name in args.keep}
+            for start, X in blocks:
+                yield [*(fields(start, start + len(X)) for fields in kept.values()), *predictions(X)]
+                counted[0] += len(X)
+
+    def predictions(X) -> list:
+        Y = model.outputs(X)
+        if task == "regression":
+            return [_number_fields(v) for v in pre.values(model.backend.to_numpy(Y)).T]
+        index = np.asarray(model.backend.to_numpy(model.classes(Y, loss)), dtype=np.int64)
+        columns = [labels[index].tolist()]
+        if args.proba:  # NumPy's shortest round-trip text of the model's own dtype (no float32 noise)
+            columns += [_number_fields(p) for p in np.asarray(model.backend.to_numpy(model.probabilities(Y, loss))).T]
+        return columns
+
+    write_csv(args.out, [*args.keep, *names], rows())
     if args.out:
-        print(f"{n_rows} predictions for {args.data} written to {args.out}", file=sys.stderr, flush=True)
+        print(f"{counted[0]} predictions for {args.data} written to {args.out}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -24,8 +24,8 @@ def table_data(args, config, ckpt, quiet, default_val_split):
         size = Path(args.data).stat().st_size / 2**20
         raise DataError(f"{args.data}: out of memory while reading and encoding the table ({size:,.0f} MiB on "
                         f"disk; it takes about 8 bytes a number and 4 a text cell, then the model's inputs, "
-                        f"{config.get('dtype', 'float32')}, about as much again): leave columns out (--drop), or "
-                        "use a machine with more memory") from None
+                        f"{config.get('dtype', 'float32')}, about as much again): read it block by block (--stream), "
+                        "or leave columns out (--drop)") from None
 
 
 def _table_data(args, config, ckpt, quiet, default_val_split):
@@ -102,3 +102,76 @@ def _scaling_line(standardize, task, pre) -> str:
         scaled += "; --no-standardize turns this off"
     inputs = f"{pre.n_inputs()} model inputs from {len(pre.features)} columns"
     return f"features: {inputs}, {scaled}" + (f"; classes {pre.classes}" if pre.classes is not None else "")
+
+
+def stream_data(args, config, ckpt, quiet, default_val_split, comm):
+    """A table streamed (read block by block into an encoded copy on disk; see :mod:`mlp.io.tables.stream`):
+    ``((training rows, None), validation rows or None, (name, eval rows), task, Preprocessor)``, as
+    :func:`table_data` gives arrays.  Each process reads its share; only rank 0 says what was done.  Memory holds a
+    group of rows at a time: running out of it is a DataError naming the largest group and what to do."""
+    try:
+        return _stream_data(args, config, ckpt, quiet, default_val_split, comm)
+    except MemoryError:
+        from mlp.core.errors import DataError
+        from mlp.io.tables.sources import CsvSource, open_source
+
+        source = open_source(args.data, getattr(args, "sep", None))
+        if isinstance(source, CsvSource):  # blocks of 1 MiB: what is left is the columns and the window
+            raise DataError(f"{args.data}: out of memory while streaming it, a block of rows at a time: leave "
+                            "columns out (--drop), or free memory") from None
+        largest = max(source.group_rows, default=0)
+        raise DataError(f"{args.data}: out of memory while streaming it, a row group at a time (its largest row "
+                        f"group holds {largest:,} rows): write it with smaller row groups "
+                        "(pyarrow.parquet.write_table(..., row_group_size=100_000)), or leave columns out "
+                        "(--drop)") from None
+
+
+def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
+    from mlp.io.tables import stream_table
+    from mlp.io.tables.stream import stream_for
+
+    sep = getattr(args, "sep", None)
+    if config.get("val_data") or getattr(args, "val_data", None):
+        raise ValueError("a streamed table holds out its own validation rows (--val-split); --val-data is for a "
+                         "table in memory")
+    start = time.perf_counter()
+    if ckpt is not None:
+        pre = ckpt.preprocessor
+        if pre is None:
+            raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
+        table = stream_for(pre, args.data, val_split=config.get("val_split") or 0.0, seed=config["seed"], comm=comm,
+                           sep=sep)
+    else:
+        fraction = args.val_split if args.val_split is not None else default_val_split
+        table = stream_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
+                             drop=args.drop, sep=sep, val_split=fraction, seed=config["seed"], comm=comm)
+        config.update(target=",".join(table.targets), task=table.task, standardize=not args.no_standardize,
+                      val_data=None, val_split=fraction, categorical=args.categorical, numeric=args.numeric,
+                      drop=args.drop, stream=True)
+        if not quiet:
+            left = f" ({table.left_out} left out: target missing)" if table.left_out else ""
+            say(f"{table.source.path}: {table.rows_with_target} rows{left} in {len(table.source.group_rows)} "
+                f"groups, {len(table.features)} features, target {', '.join(table.targets)}; task {table.task} "
+                f"({table.reason}); streamed, {comm.size} process{'es' if comm.size > 1 else ''}")
+        pre = table.preprocessor(standardize=config["standardize"])
+        if not quiet:
+            for line in table.lines(pre, verbose=getattr(args, "verbose", False)):
+                say(line)
+            say(_scaling_line(config["standardize"], pre.task, pre))
+    read_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    table.encode(pre, config["dtype"])  # its cache goes with an error on the way (StreamedTable.encode)
+    try:
+        train, val = table.rows("train"), table.rows("val")
+    except BaseException:
+        table.close()
+        raise
+    read = comm.allreduce(float(table.source.bytes_read), op="max") if comm.size > 1 else table.source.bytes_read
+    if not quiet:
+        say(f"table: read {read_seconds:.2f} s, preprocessing {time.perf_counter() - start:.2f} s (the model's "
+            f"inputs on disk: {len(train)} training and {len(val)} validation rows, {train.width} a row, held out "
+            f"by a keyed hash of the row number; {read / 2**20:,.0f} MiB of the table's files read"
+            + (", by the process that read most" if comm.size > 1 else "") + ")")
+    val = val if len(val) else None
+    evaluation = ("validation", val) if val is not None else ("training", train)
+    return (train, None), val, evaluation, pre.task, pre, table

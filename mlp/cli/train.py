@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from .common import (EXIT_INTERRUPTED, add_sep_option, backend_of_args, check_data, format_metrics, fraction_arg,
-                     hidden_arg, is_table, load_builtin, metrics, positive_int_arg, refuse_overwrite, say, sizes_arg)
+                     hidden_arg, is_table, load_builtin, metrics, positive_int_arg, refuse_overwrite, say, sizes_arg,
+                     streamed_metrics)
 
 #: the defaults of `mlp train`: a modern recipe that reaches ~98% on MNIST in about a minute on 2 CPU cores
 DEFAULTS = dict(data="mnist", sizes=[784, 512, 256, 10], activation="relu", loss="cross_entropy", init="he",
@@ -37,12 +38,15 @@ TABLE_SCHEDULE = "constant"
 #: the options that apply to a table of your own only
 TABLE_OPTIONS = ("target", "task", "val_split", "val_data", "categorical", "numeric", "drop", "patience",
                  "class_weight", "schedule")
+#: options that name files, which may lie under other paths on other hosts (the table is compared by its contents)
+HOST_PATHS = ("data", "val_data", "save", "resume", "plot", "data_dir")
+#: stream a table when it would take more than this share of the memory available to hold it whole
+STREAM_SHARE = 0.6
 
 
 def _columns_arg(text):
     """``--categorical a,b``: column names, comma-separated (the option may be given again: the lists add up)."""
     return [c.strip() for c in text.split(",") if c.strip()]
-
 
 
 def _options_text(options: dict) -> str:
@@ -83,6 +87,11 @@ def add_parser(subparsers, common):
     t.add_argument("--drop", type=_columns_arg, action="extend", metavar="COLS",
                    help="leave these table columns out (default: identifier-like and constant columns are left out)")
     t.add_argument("--verbose", action="store_true", help="say each table column's kind, fill value and categories")
+    t.add_argument("--stream", action="store_true",
+                   help="read the table block by block and train from its encoded rows on disk, a window at a time: "
+                        "memory is a window's, not the table's (default: when the table would not fit in memory, "
+                        "for a folder or glob of Parquet files, and with --distributed, where each process reads "
+                        "its share)")
     t.add_argument("--patience", type=positive_int_arg("--patience"), metavar="N",
                    help=f"a table's early stopping: stop after N epochs without a better validation loss and keep "
                         f"the best epoch's weights (default {TABLE_PATIENCE})")
@@ -152,13 +161,14 @@ def resumed_run(args) -> Run:
     checkpoint then saves.
     """
     import mlp
-    from mlp.io.checkpoint import load_checkpoint
+    from mlp.train.distributed import communicator_of, load_checkpoint_shared
 
-    ckpt = load_checkpoint(args.resume, backend=backend_of_args(args))
+    comm = communicator_of(args)  # several processes: rank 0 reads the checkpoint and hands it to the others
+    ckpt = load_checkpoint_shared(args.resume, backend=backend_of_args(args), comm=comm)
     extra = ckpt.metadata.get("extra", {})
     saved = extra.get("cli")
     asked = (_given(args).keys() - {"data", "epochs"}) | {k for k in TABLE_OPTIONS if getattr(args, k) is not None}
-    asked |= {k for k in ("no_standardize", "no_early_stopping") if getattr(args, k, False)}
+    asked |= {k for k in ("no_standardize", "no_early_stopping", "stream") if getattr(args, k, False)}
     if asked:
         raise ValueError(f"--resume continues the saved run with its own settings; drop "
                          f"{', '.join('--' + k.replace('_', '-') for k in sorted(asked))}")
@@ -209,7 +219,6 @@ def new_run(args) -> Run:
 
 
 def run(args) -> int:
-    import mlp
     from mlp.train.distributed import communicator_of
 
     _check_plot_possible(args.plot)
@@ -217,6 +226,11 @@ def run(args) -> int:
         raise ValueError("give --sizes (every width) or --hidden (hidden widths only), not both")
     comm = communicator_of(args)  # --distributed: one MPI job, where rank 0 alone prints and writes files
     quiet = args.quiet or not comm.is_root
+    if comm.size > 1:  # the same options everywhere (paths may differ between hosts), before any file is read
+        from mlp.train.distributed import same_settings
+
+        same_settings(comm, {k: v for k, v in vars(args).items()  # the options, as parsed (not what was added)
+                             if k not in HOST_PATHS and isinstance(v, (type(None), bool, int, float, str, list))})
     r = resumed_run(args) if args.resume else new_run(args)
     config = r.config
     # before any work: a typo such as --save train.csv would replace the table with a checkpoint
@@ -224,12 +238,46 @@ def run(args) -> int:
               or getattr(args, "val_data", None)}
     refuse_overwrite({"--save": r.save_path, "--plot": args.plot}, tables)
     refuse_overwrite({"--plot": args.plot}, {"--resume": args.resume})  # --save may be --resume: it goes on
-    if is_table(args.data):
+    streamed = None
+    if is_table(args.data) and _streams(args, config, comm, quiet):
+        from .table_data import stream_data
+
+        *data, streamed = stream_data(args, config, r.ckpt, quiet, VAL_SPLIT, comm)
+    elif is_table(args.data):
         from .table_data import table_data
 
         data = table_data(args, config, r.ckpt, quiet, VAL_SPLIT)
     else:
         data = _builtin_data(args, quiet)
+    try:
+        return _train(args, r, config, comm, quiet, data, streamed)
+    finally:
+        if streamed is not None:
+            streamed.close()
+
+
+def _streams(args, config, comm, quiet) -> bool:
+    """Whether the table is streamed: as the resumed run was; else when asked (``--stream``), for a folder or glob,
+    for several processes, or for a table that would take more than :data:`STREAM_SHARE` of the memory available
+    (said)."""
+    from mlp.io.tables.sources import available_memory, memory_needed
+
+    if args.resume:  # as the run was (--stream is refused there): its validation rows and its order depend on it
+        return bool(config.get("stream"))
+    if args.stream or comm.size > 1 or Path(args.data).is_dir() or any(ch in str(args.data) for ch in "*?["):
+        return True
+    need, have = memory_needed(args.data, config["dtype"]), available_memory()
+    if need is not None and have is not None and need > STREAM_SHARE * have:
+        if not quiet:
+            say(f"streaming {args.data}: held whole it would take about {need / 2**30:.1f} GiB of the "
+                f"{have / 2**30:.1f} GiB of memory available; it is read block by block instead (--stream)")
+        return True
+    return False
+
+
+def _train(args, r, config, comm, quiet, data, streamed) -> int:
+    import mlp
+
     (X, y), val, evaluation, task, pre = data
     if config.get("optimizer") == "lbfgs" and not args.resume and args.batch_size is None:
         config["batch_size"] = len(X)  # L-BFGS is a full-batch method: the whole training set, unless asked
@@ -250,6 +298,9 @@ def run(args) -> int:
         raise ValueError(f"--class-weight {config['class_weight']} weighs classes; the task is {task}")
     saved_config = {k: v for k, v in config.items() if k != "hidden"}
     saved_config["sizes"] = list(config["sizes"])
+    from mlp.train.distributed import same_settings
+
+    same_settings(comm, saved_config)  # several processes: the same command everywhere, or a refusal naming it
     extra = {"cli": saved_config, "data": args.data}
     if pre is not None:
         extra["preprocessing"] = pre.to_dict()
@@ -264,12 +315,18 @@ def run(args) -> int:
             _save_interrupted(r, stop, extra, task)
         return EXIT_INTERRUPTED
     if not comm.is_root:
+        if streamed is not None:  # the final metrics are measured by every process (a sum over their rows)
+            streamed_metrics(r.model, evaluation[1], config["loss"], task, pre, comm)
         return 0
     if args.plot:
         write_plot(history, args.plot)
     seconds = sum(history.history["seconds"][-(r.epochs - r.initial_epoch):]) if history.epoch else 0.0
-    name, (X_eval, y_eval) = evaluation
-    summary = format_metrics(metrics(r.model, X_eval, y_eval, config["loss"], task, pre))
+    if streamed is not None:
+        name, rows = evaluation
+        summary = format_metrics(streamed_metrics(r.model, rows, config["loss"], task, pre, comm))
+    else:
+        name, (X_eval, y_eval) = evaluation
+        summary = format_metrics(metrics(r.model, X_eval, y_eval, config["loss"], task, pre))
     kept = ""
     if stopper and stopper[0].best_epoch is not None:
         watched = stopper[0].monitor.replace("val_", "validation ")
@@ -371,7 +428,7 @@ def _new_model(args, config, X, y, task, pre):
     import mlp
     from mlp.core.registry import OPTIMIZERS
 
-    n_in = X.shape[1]
+    n_in = pre.n_inputs() if pre is not None else X.shape[1]
     n_out = pre.n_outputs() if pre is not None else int(y.max()) + 1
     sizes = [n_in, *config["hidden"], n_out] if config.get("hidden") is not None else config["sizes"]
     if pre is None:
@@ -399,6 +456,13 @@ def _new_model(args, config, X, y, task, pre):
         settings.pop("weight_decay")  # AdamW's own decoupled decay, not none
     if config.get("schedule") == "cosine":  # over the whole budget: early stopping may end it sooner
         steps = -(-len(X) // config["batch_size"]) * config["epochs"]
+        from mlp.io.tables import StreamedRows
+
+        if isinstance(X, StreamedRows):  # a streamed epoch's last batch of each window may be short: more steps
+            from mlp.train.windows import WindowPlan
+
+            plan = WindowPlan(X.layout, config["batch_size"], config["seed"])
+            steps = sum(plan.n_steps(e) for e in range(config["epochs"]))
         settings["schedule"] = mlp.Cosine(steps, warmup_steps=0, final=0.0)
     if config["optimizer"] == "lbfgs" and args.lr is None:
         settings.pop("lr")  # its line search sets the step; lr=1 (scipy's) unless --lr asks otherwise

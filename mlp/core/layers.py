@@ -37,7 +37,9 @@ class StepContext(NamedTuple):
     epoch: Any = 0
     step: Any = 0
     #: ``(first, total)`` when the batch is rows ``first..`` of a global batch of ``total`` rows (a data-parallel
-    #: shard): random layers then draw the global batch's numbers and keep their own rows, as one process would
+    #: shard), or ``(places, total)`` with ``places`` a host array of its rows' places in the global batch (a
+    #: streamed table's): random layers then draw the global batch's numbers and keep their own rows, as one
+    #: process would
     rows: Any = None
 
 
@@ -227,7 +229,11 @@ class Dropout(Layer):
             else:  # a shard: the global batch's mask, this shard's rows (the same numbers as one process)
                 first, total = ctx.rows
                 mask = keep_mask(xp, (total, X.shape[1]), p, X.dtype, ctx.seed, ctx.epoch, ctx.step, index,
-                                 device=device)[first : first + X.shape[0], ...]
+                                 device=device)
+                if isinstance(first, np.ndarray):  # rows at these places of the global batch (a streamed table)
+                    mask = xp.take(mask, xp.asarray(first.astype(np.int64), device=device), axis=0)
+                else:
+                    mask = mask[first : first + X.shape[0], ...]
             return X * mask, mask
 
         def backward(params, mask, dY, need_dX, out):

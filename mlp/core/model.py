@@ -214,11 +214,12 @@ class Sequential:
     def update_function(self, optimizer):
         """The optimizer's pure update for this binding (made once per hyperparameter set)."""
         key = (id(optimizer), type(optimizer), optimizer.static_key())
-        fn = self._updates.get(key)
-        if fn is None:
+        owner, fn = self._updates.get(key, (None, None))
+        if owner is not optimizer:  # not made, or made for another object that had the same id and is gone
             if len(self._updates) > 8:
                 self._updates.clear()
-            fn = self._updates[key] = optimizer.update_function(self.K, self._params.group_is_weight)
+            fn = optimizer.update_function(self.K, self._params.group_is_weight)
+            self._updates[key] = (optimizer, fn)
         return fn
 
     # -- modes ----------------------------------------------------------------------------------

@@ -168,13 +168,19 @@ def sample_weights(sample_weight, class_weight, labels, n, name="", task="classi
 def class_weights(class_weight, labels) -> np.ndarray:
     """Per-class weights (host float64, indexed by class) for ``"balanced"`` or a ``{class index: weight}``."""
     n_classes = int(labels.max()) + 1 if labels.size else 0
+    return class_weights_of_counts(class_weight, np.bincount(labels, minlength=n_classes))
+
+
+def class_weights_of_counts(class_weight, counts) -> np.ndarray:
+    """:func:`class_weights` from the rows of each class (``counts[k]``: rows of class ``k``)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    n_classes = len(counts)
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ValueError(f"class_weight must be 'balanced' or a mapping of class to weight, got {class_weight!r}")
-        counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
         present = counts > 0
         out = np.zeros(n_classes)
-        out[present] = labels.size / (present.sum() * counts[present])
+        out[present] = counts.sum() / (present.sum() * counts[present])
         return out
     out = np.ones(n_classes)
     for k, v in dict(class_weight).items():

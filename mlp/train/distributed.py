@@ -283,3 +283,64 @@ def info_lines() -> list[str]:
              None: "unknown"}[mpi["cuda_aware"]]
     return [f"MPI: {mpi['library']} (mpi4py {mpi['mpi4py']}), world size {mpi['world_size']}, "
             f"CUDA-aware: {aware}"]
+
+
+def load_checkpoint_shared(path, backend=None, comm=None):
+    """:func:`mlp.io.checkpoint.load_checkpoint` of ``path`` read by rank 0 alone and handed to every process: the
+    checkpoint of a multi-host run need only be where rank 0 runs.  An error reading it (no such file, not a
+    checkpoint) is raised by every process alike."""
+    import os
+    import tempfile
+
+    from mlp.io.checkpoint import load_checkpoint
+
+    if comm is None or comm.size == 1:
+        return load_checkpoint(path, backend=backend)
+    data, error = None, None
+    if comm.is_root:
+        try:
+            load_checkpoint(path, backend="numpy")  # checked where it is, before it travels
+            with open(path, "rb") as f:
+                data = np.frombuffer(f.read(), dtype=np.uint8)
+        except Exception as e:  # noqa: BLE001 - said by every process below
+            error = (type(e).__name__, str(e))
+    error = comm.broadcast_object(error)
+    if error is not None:
+        from mlp.core.errors import CheckpointError
+        from mlp.io.checkpoint import CheckpointNotFoundError
+
+        kinds = {"CheckpointNotFoundError": CheckpointNotFoundError, "CheckpointError": CheckpointError}
+        raise kinds.get(error[0], ValueError)(error[1])
+    size = comm.broadcast_object(None if data is None else len(data))
+    data = comm.broadcast(data if comm.is_root else np.empty(size, dtype=np.uint8))
+    if comm.is_root:
+        return load_checkpoint(path, backend=backend)
+    fd, tmp = tempfile.mkstemp(suffix=".safetensors", prefix="mlp-resume-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.tobytes())
+        ckpt = load_checkpoint(tmp, backend=backend)
+    finally:
+        os.unlink(tmp)
+    return ckpt
+
+
+def same_settings(comm, settings: dict):
+    """Refuse, on every process alike, settings (a JSON-able dict) that differ between the processes of ``comm``,
+    naming each that differs and its values: every process of a job must run the same command."""
+    import json
+
+    if comm is None or comm.size == 1:
+        return
+    texts = comm.gather_objects(json.dumps(settings, sort_keys=True, default=str))
+    if len(set(texts)) == 1:
+        return
+    parsed = [json.loads(t) for t in texts]
+    keys = sorted(set().union(*parsed))
+    differ = []
+    for k in keys:
+        values = [json.dumps(p.get(k), sort_keys=True) for p in parsed]
+        if len(set(values)) > 1:
+            differ.append(f"{k} ({' / '.join(f'rank {r}: {v}' for r, v in enumerate(values))})")
+    raise ValueError(f"the {comm.size} processes were given different settings: {'; '.join(differ)}; every process "
+                     "must run the same command")

@@ -4,9 +4,9 @@
   which moved to the model's device once; a resumed run starts at its step offset;
 * **the step** (:mod:`mlp.core.step`): :class:`StepRunner` runs steps ``first..last-1`` of an
   epoch through the pure step, or through the backend's compiled loop of steps (JAX);
-* **the loop** (:func:`fit`, :func:`run_epoch`): chunks of steps between two host reads of
-  the losses (about every 0.2 s), where the progress bar, Ctrl-C and divergence are handled,
-  then per-epoch metrics and callbacks.
+* **the loop** (:func:`fit`; :func:`run_epoch` of :mod:`mlp.train.epoch`): chunks of steps between two host
+  reads of the losses (about every 0.2 s), where the progress bar, Ctrl-C and divergence are handled,
+  then per-epoch metrics and callbacks.  A table streamed from disk goes to :mod:`mlp.train.streaming`.
 
 A GPU is never stalled by a per-step synchronisation: the host reads the losses once
 per chunk.  Those reads also detect divergence: the parameters and optimizer state are
@@ -16,25 +16,17 @@ snapshot are replayed to stop exactly before the first bad step (see
 """
 from __future__ import annotations
 
-import signal
-import threading
-import time
-from contextlib import contextmanager
-
-import numpy as np
-
 from . import metrics
 from .batches import batch_order, n_steps, prepare
 from .distributed import data_parallel
+from .epoch import (check_optimizer, end_epoch, end_training, progress_bar, run_epoch, run_steps,  # noqa: F401
+                    sigint_as_flag)
 from .runner import StepRunner
 from .callbacks import (KEYS, Callback, EarlyStopping, FitState, HalveOnPlateau, History,  # noqa: F401
                         ModelCheckpoint, save_training_state)
-from mlp.core.errors import DivergenceError, TrainingInterrupted
 from mlp.core.losses import get_loss
 from mlp.core.tasks import task_of_loss
-from mlp.core.step import TrainState
 from mlp.core.validate import non_negative, non_negative_int, positive_int
-
 
 
 def l2_weight_decay(lmbda: float, n: int) -> float:
@@ -79,85 +71,6 @@ def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None 
 
 
 # -- the loop ------------------------------------------------------------------------------------
-def _roll_back(runner, good: TrainState, first, bad) -> TrainState:
-    """From ``good`` (the state before step ``first``), redo the steps up to ``bad`` (the first non-finite loss).
-
-    Steps are deterministic, so this reproduces the weights the model had right before the first step
-    with a non-finite loss.  If those contain Inf/NaN themselves (the update of the step before
-    overflowed), stop one step earlier still.  ``good`` itself is left untouched.
-    """
-    xp, keep = runner.model.xp, runner.model.K.keep
-    for last in range(bad, first, -1):
-        state, _ = runner.run(good.copy(keep), first, last)
-        if all(bool(xp.all(xp.isfinite(p))) for p in state.groups):
-            return state
-    return good.copy(keep)
-
-
-def _progress_bar(enabled, epoch, epochs, n):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=n, desc=f"epoch {epoch + 1}/{epochs}", unit="sample", unit_scale=True,
-                leave=True, dynamic_ncols=True, mininterval=0.2)
-
-
-def _mean_loss(values, first, batch_size, n):
-    """Sample-weighted mean of the losses of steps ``first, first+1, ...`` (the last batch may be short)."""
-    steps = first + len(values)
-    weights = np.full(len(values), float(batch_size))
-    weights[-1] = min(batch_size, n - (steps - 1) * batch_size)
-    return float(values @ weights / weights.sum())
-
-
-def run_epoch(runner, state, first_step, bar, interrupted):
-    """Steps ``first_step..`` of ``state.epoch`` in chunks between host reads; returns the seconds they took.
-
-    The loop holds the :class:`TrainState`; after each chunk it is written back to the model and optimizer,
-    so that between chunks both are consistent (ready to save, stop or roll back).  Raises
-    :class:`TrainingInterrupted` (between chunks) and :class:`DivergenceError` (after rolling back to the
-    weights before the first non-finite loss).
-    """
-    model, optimizer, epoch, n, batch_size = state.model, state.optimizer, state.epoch, runner.n, runner.batch_size
-    steps = n_steps(n, batch_size)
-    be, keep = model.backend, model.K.keep
-    be.wait(runner.Xe, runner.Te)  # the epoch's shuffled data is made before the clock starts, on every backend
-    start = time.perf_counter()
-    checked = first_step
-    losses = np.empty(0)
-    current = TrainState.of(model, optimizer)
-    good = current.copy(keep)  # the last state with finite losses: what a roll-back starts from
-    next_refresh = start
-    while checked < steps:
-        if interrupted():
-            raise TrainingInterrupted(epoch, checked, state.history)
-        done = checked - first_step
-        per_step = (time.perf_counter() - start) / done if done else 0.0
-        chunk_end = min(steps, checked + runner.chunk_size(per_step))
-        current, recent = runner.run(current, checked, chunk_end)  # the one host read: syncs the device
-        if not np.all(np.isfinite(recent)):
-            bad = checked + int(np.flatnonzero(~np.isfinite(recent))[0])
-            _roll_back(runner, good, checked, bad).apply_to(model, optimizer)
-            raise DivergenceError(
-                f"the loss became {recent[bad - checked]} at epoch {epoch + 1}, step {bad + 1} of "
-                f"{steps} (lr={optimizer.lr:g}); try a smaller learning rate. The model keeps its "
-                f"weights from before that step."
-            )
-        current.apply_to(model, optimizer)
-        good = current.copy(keep)
-        losses = np.concatenate([losses, recent])
-        checked = chunk_end
-        if bar is not None:
-            bar.update(min(n, checked * batch_size) - bar.n)
-            if time.perf_counter() >= next_refresh:
-                bar.set_postfix(loss=f"{_mean_loss(losses, first_step, batch_size, n):.4f}", refresh=False)
-                next_refresh = time.perf_counter() + 0.5
-    be.synchronize()
-    state.batch_loss = _mean_loss(losses, first_step, batch_size, n) if losses.size else float("nan")
-    return time.perf_counter() - start
-
-
 def _epoch_logs(state, seconds, train, val, train_metrics):
     logs = {"seconds": seconds, "lr": state.optimizer.current_lr()}
     if train_metrics:
@@ -186,8 +99,11 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     Parameters
     ----------
     model : Sequential
-    X : array, shape (n_samples, n_in)
-        Host NumPy data or an array on the model's backend.
+    X : array, shape (n_samples, n_in), or a streamed table
+        Host NumPy data or an array on the model's backend; or a table streamed from disk, with ``y=None``
+        (``mlp.tables.stream_table(...)`` once encoded, or its ``.rows()``): trained a window at a time, in the
+        order of :mod:`mlp.train.windows` (see :mod:`mlp.train.streaming`); ``validation_data`` may then be the
+        same table (its validation rows) or its ``.rows("val")``.
     y : array, shape (n_samples,) or (n_samples, n_out)
         Classification: integer class labels (one-hot targets are made as the loss needs) or
         targets.  Regression: float targets.
@@ -247,9 +163,30 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         Ctrl-C: raised between two steps (``.epoch``, ``.step`` say where), model and
         optimizer consistent, ready to be checkpointed and resumed.
     """
+    from mlp.io.tables.stream import StreamedRows, StreamedTable
+
+    if isinstance(X, StreamedTable):  # its training rows (encoded: StreamedTable.encode)
+        X = X.rows()
+    if isinstance(validation_data, StreamedTable):
+        validation_data = validation_data.rows("val")
+    if isinstance(X, StreamedRows):  # a table streamed from disk, a window at a time
+        from .streaming import fit_rows
+
+        if y is not None or sample_weight is not None or reduce is not None or compiled or not shuffle:
+            raise ValueError("fit of streamed rows: y, sample_weight, reduce, compiled and shuffle=False do not "
+                             "apply (the rows carry their targets; the order is the stream's windows)")
+        if validation_data is not None and not isinstance(validation_data, StreamedRows):
+            raise TypeError("fit of streamed rows: validation_data must be streamed rows too (StreamedTable.rows)")
+        return fit_rows(model, X, loss=loss, optimizer=optimizer, epochs=positive_int("epochs", epochs),
+                        batch_size=positive_int("batch_size", batch_size), validation_data=validation_data, seed=seed,
+                        progress=progress, callbacks=callbacks, initial_epoch=non_negative_int("initial_epoch",
+                                                                                               initial_epoch),
+                        history=history, extra=extra, train_metrics=train_metrics,
+                        initial_step=non_negative_int("initial_step", initial_step), task=task,
+                        communicator=communicator, class_weight=class_weight)
     loss = get_loss(loss)
     task = task_of_loss(loss, task)
-    _check_optimizer(optimizer)
+    check_optimizer(optimizer)
     epochs, batch_size = positive_int("epochs", epochs), positive_int("batch_size", batch_size)
     initial_epoch = non_negative_int("initial_epoch", initial_epoch)
     initial_step = non_negative_int("initial_step", initial_step)
@@ -274,13 +211,13 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
     steps_T = train.targets_with_weights()  # what the steps slice: the weights travel with the targets
     for cb in callbacks:
         cb.on_train_begin(state)
-    with _sigint_as_flag() as interrupted, model.backend.quiet_float_errors():
+    with sigint_as_flag() as interrupted, model.backend.quiet_float_errors():
         if dp is not None:  # Ctrl-C on one rank stops every rank at the same step
             interrupted = dp.interrupted(interrupted)
         for epoch in range(initial_epoch, epochs):
             state.epoch = epoch
             runner.set_epoch(epoch, *_in_batch_order(model, train.X, steps_T, seed, epoch, shuffle))
-            bar = _progress_bar(progress, epoch, epochs, n)
+            bar = progress_bar(progress, epoch, epochs, n)
             try:
                 seconds = run_epoch(runner, state, initial_step if epoch == initial_epoch else 0, bar, interrupted)
             except BaseException:
@@ -291,23 +228,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
             if bar is not None:
                 bar.set_postfix(_postfix(logs, task, train_metrics, val is not None), refresh=False)
                 bar.close()
-            state.history.append(epoch, logs)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs, state)
-            if state.stop_training:
+            if end_epoch(state, epoch, logs, callbacks):
                 break
-    for cb in callbacks:
-        cb.on_train_end(state)
-    return state.history
-
-
-def _check_optimizer(optimizer):
-    from mlp.core.optim import Optimizer
-
-    if not isinstance(optimizer, Optimizer):
-        hint = (f"an instance, e.g. {optimizer.__name__}(lr=0.1)" if isinstance(optimizer, type)
-                else "e.g. mlp.SGD(lr=0.1)")
-        raise TypeError(f"optimizer must be an mlp optimizer ({hint}), got {optimizer!r}")
+    return end_training(state, callbacks)
 
 
 def _prepare_data(model, X, y, validation_data, task, batch_size, initial_step, sample_weight, class_weight):
@@ -336,28 +259,3 @@ def _in_batch_order(model, Xd, Td, seed, epoch, shuffle):
         return Xd, Td
     order = model.backend.asarray(order)
     return model.xp.take(Xd, order, axis=0), model.xp.take(Td, order, axis=0)
-
-
-@contextmanager
-def _sigint_as_flag():
-    """While training, Ctrl-C sets a flag that the loop reads between steps.
-
-    A KeyboardInterrupt raised in the middle of an update could leave half the
-    parameters stepped; the flag lets the loop stop at a consistent point instead.
-    Only the main thread can own signal handlers; elsewhere Ctrl-C behaves as usual.
-    """
-    flag = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-
-    def handler(signum, frame):
-        if flag:  # a second Ctrl-C while the first is being handled: give up at once
-            raise KeyboardInterrupt
-        flag.append(signum)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(flag)
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -30,6 +30,12 @@ def _loss_total(model, loss, Y, T, w=None):
 
 def classification(model, loss, Xd, Td, labels, batch_size=10_000, w=None) -> dict:
     """``{"loss", "accuracy"}`` (loss nan when ``loss`` is None); weighted means with weights ``w``."""
+    return from_sums(classification_sums(model, loss, Xd, Td, labels, batch_size, w), "classification",
+                     loss is not None)
+
+
+def classification_sums(model, loss, Xd, Td, labels, batch_size=10_000, w=None) -> np.ndarray:
+    """``[correct, summed loss, rows]`` (weighted by ``w``): sums that add up over blocks and processes."""
     correct, total = 0.0, 0.0
     hw = None if w is None else np.asarray(model.backend.to_numpy(w), dtype=np.float64)
     for i, j, Y in _outputs(model, Xd, batch_size):
@@ -39,11 +45,17 @@ def classification(model, loss, Xd, Td, labels, batch_size=10_000, w=None) -> di
         if loss is not None:
             total += _loss_total(model, loss, Y, Td[i:j, ...], None if w is None else w[i:j])
     n = Xd.shape[0] if hw is None else float(hw.sum())
-    return {"loss": total / n if loss is not None else math.nan, "accuracy": correct / n}
+    return np.array([correct, total, n], dtype=np.float64)
 
 
 def regression(model, loss, Xd, Td, batch_size=10_000, w=None) -> dict:
     """``{"loss", "mse", "mae", "r2"}`` (loss nan when ``loss`` is None); weighted as scikit-learn with ``w``."""
+    return from_sums(regression_sums(model, loss, Xd, Td, batch_size, w), "regression", loss is not None)
+
+
+def regression_sums(model, loss, Xd, Td, batch_size=10_000, w=None) -> np.ndarray:
+    """``[summed loss, rows, sse (k), sae (k), sum of targets (k), sum of squared targets (k)]`` (weighted by ``w``):
+    sums that add up over blocks and processes."""
     xp, be = model.xp, model.backend
     k = Td.shape[1]
     sse, sae, s1, s2 = (np.zeros(k) for _ in range(4))
@@ -62,12 +74,28 @@ def regression(model, loss, Xd, Td, batch_size=10_000, w=None) -> dict:
         if loss is not None:
             total += _loss_total(model, loss, Y, T, None if w is None else w[i:j])
     n = Xd.shape[0] if w is None else float(be.to_numpy(xp.sum(w)))
-    return {"loss": total / n if loss is not None else math.nan, "mse": float(sse.sum() / (n * k)),
+    return np.concatenate([[total, n], sse, sae, s1, s2])
+
+
+def from_sums(sums, task, has_loss=True) -> dict:
+    """The metrics of :func:`classification_sums` or :func:`regression_sums` (added up over blocks)."""
+    if task == "classification":
+        correct, total, n = sums
+        return {"loss": total / n if has_loss else math.nan, "accuracy": correct / n}
+    total, n = sums[0], sums[1]
+    sse, sae, s1, s2 = np.split(np.asarray(sums[2:]), 4)
+    k = len(sse)
+    return {"loss": total / n if has_loss else math.nan, "mse": float(sse.sum() / (n * k)),
             "mae": float(sae.sum() / (n * k)), "r2": r2_score(sse, s2 - s1 * s1 / n)}
+
+
+def sums(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000) -> np.ndarray:
+    """The task's sums (see :func:`classification_sums`, :func:`regression_sums`)."""
+    if task == "regression":
+        return regression_sums(model, loss, Xd, Td, batch_size, w)
+    return classification_sums(model, loss, Xd, Td, labels, batch_size, w)
 
 
 def measure(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000) -> dict:
     """The task's metrics (see the module docstring); ``w``: per-sample weights on the device, or None."""
-    if task == "regression":
-        return regression(model, loss, Xd, Td, batch_size, w)
-    return classification(model, loss, Xd, Td, labels, batch_size, w)
+    return from_sums(sums(model, loss, Xd, Td, labels, w, task=task, batch_size=batch_size), task, loss is not None)

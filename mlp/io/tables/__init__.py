@@ -24,15 +24,19 @@ from .kinds import KINDS, ColumnKind, infer_kinds, kind_lines
 from .pipeline import Dataset, load_for, load_table
 from .preprocessing import PREPROCESSING_FORMAT, Preprocessor, class_labels, embedding_dim
 from .read import FORMATS, read_table, table_names
+from .sources import open_source
 from .split import split_indices
+from .stream import StreamedRows, StreamedTable, stream_table
 from .target import Target, infer_task, read_target, resolve_targets
 from .typed import Coded, Dates, Numbers, Table, column_of
 from .values import check_cast, check_spread, numeric_column
 
 __all__ = [
     "FORMATS", "KINDS", "MAX_CODES", "MAX_LEVELS", "NULLS", "PREPROCESSING_FORMAT", "SEPARATORS",
-    "Coded", "Column", "ColumnKind", "Dataset", "Dates", "Numbers", "Preprocessor", "Table", "Target",
+    "Coded", "Column", "ColumnKind", "Dataset", "Dates", "Numbers", "Preprocessor", "StreamedRows", "StreamedTable",
+    "Table", "Target",
     "as_table", "check_cast", "check_spread", "class_labels", "column_of", "csv_separator", "embedding_dim",
     "from_frame", "infer_kinds", "infer_task", "kind_lines", "load_for", "load_table", "numeric_column", "parse_number",
-    "read_table", "read_target", "resolve_targets", "sniff_separator", "split_indices", "table_names",
+    "open_source", "read_table", "read_target", "resolve_targets", "sniff_separator", "split_indices",
+    "stream_table", "table_names",
 ]

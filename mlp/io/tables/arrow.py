@@ -22,7 +22,8 @@ from mlp.core.errors import DataError
 from .cells import FALSE, NULLS, TRUE, level_numbers, utf8_text
 from .typed import CODE_DTYPE, Coded, CodedBuilder, Dates, Numbers, NumbersBuilder
 
-__all__ = ["INSTALL_HINT", "ArrowColumns", "arrow_column", "arrow_modules", "read_parquet", "text_rules"]
+__all__ = ["INSTALL_HINT", "ArrowColumns", "arrow_column", "arrow_modules", "gaps_of_text", "read_parquet",
+           "text_rules"]
 
 INSTALL_HINT = 'pip install "mlp-arrayapi[tables]" (or pip install pyarrow)'
 
@@ -42,7 +43,22 @@ def arrow_modules(path, kind: str):
         import pyarrow as pa
     except ImportError:
         raise DataError(f"{path}: reading {kind} files needs pyarrow: {INSTALL_HINT}") from None
+    _fit_address_limit(pa)
     return pa, _Compute()
+
+
+def _fit_address_limit(pa) -> None:
+    """Under an address-space limit (``ulimit -v``, ``prlimit --as``, as some clusters set), allocate Arrow's
+    buffers with the system allocator: pyarrow's default (mimalloc) reserves about 1 GiB of addresses up front,
+    which such a limit counts as if it were memory in use."""
+    try:
+        import resource
+
+        limited = resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+    except (ImportError, OSError, ValueError):
+        return
+    if limited and pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 # -- one Arrow array's values -----------------------------------------------------------------------------
@@ -251,6 +267,21 @@ def _gatherer(pa, pc, typ, rows_hint: int, from_csv: bool, where: str):
     return _ObjectColumn(rows_hint)
 
 
+def gaps_of_text(column):
+    """A column of trimmed CSV text with the spellings of a gap (:data:`NULLS`) made gaps, and nothing else:
+    what a block of a table read block by block gets (whether a column is numbers is decided on all its blocks)."""
+    if not isinstance(column, Coded):
+        return column
+    levels = column.levels
+    gap = np.fromiter((isinstance(v, str) and v in NULLS for v in levels), dtype=bool, count=len(levels))
+    if not gap.any():
+        return column
+    keep = np.flatnonzero(~gap)
+    remap = np.full(len(levels) + 1, -1, dtype=CODE_DTYPE)
+    remap[keep] = np.arange(len(keep), dtype=CODE_DTYPE)
+    return Coded(remap[column.codes], [levels[k] for k in keep])
+
+
 def text_rules(column):
     """A column of trimmed CSV text under the cell rules: gaps (:data:`NULLS`), then numbers when every present
     value is one (:class:`Numbers`), booleans when every one is a boolean spelling, else text (:class:`Coded`).
@@ -259,15 +290,8 @@ def text_rules(column):
     """
     if not isinstance(column, Coded):
         return column
-    levels = column.levels
-    gap = np.fromiter((isinstance(v, str) and v in NULLS for v in levels), dtype=bool, count=len(levels))
-    codes = column.codes
-    if gap.any():  # the spellings of a gap become gaps, and leave the levels
-        keep = np.flatnonzero(~gap)
-        remap = np.full(len(levels) + 1, -1, dtype=CODE_DTYPE)
-        remap[keep] = np.arange(len(keep), dtype=CODE_DTYPE)
-        codes = remap[codes]
-        levels = [levels[k] for k in keep]
+    column = gaps_of_text(column)
+    levels, codes = column.levels, column.codes
     numbers = level_numbers(levels)
     if not np.isnan(numbers).any():  # every value a number (or none present): a column of numbers
         return Numbers(np.concatenate([numbers, [math.nan]])[codes])
@@ -281,11 +305,13 @@ class ArrowColumns:
     """Arrow record batches (of one schema) gathered into typed columns, batch after batch.
 
     ``rows_hint``: the rows to allocate for (grown if more come).  ``from_csv``: text follows the CSV cell
-    rules (:func:`text_rules`), and dates stay text (as the standard library's reader reads them).
+    rules (:func:`text_rules`; with ``rules="gaps"`` only the spellings of a gap, :func:`gaps_of_text`: a block of
+    a table read block by block), and dates stay text (as the standard library's reader reads them).
     """
 
-    def __init__(self, pa, pc, schema, rows_hint: int, path, from_csv: bool):
+    def __init__(self, pa, pc, schema, rows_hint: int, path, from_csv: bool, rules: str = "cells"):
         self.pa, self.path, self.from_csv = pa, path, from_csv
+        self.rules = text_rules if rules == "cells" else gaps_of_text
         self.names = [str(n) for n in schema.names]
         self.parts = [_gatherer(pa, pc, f.type, rows_hint, from_csv, f"{path}, column {n!r}")
                       for f, n in zip(schema, self.names, strict=True)]
@@ -302,7 +328,7 @@ class ArrowColumns:
         for j, part in enumerate(self.parts):
             column = part.finish()
             self.parts[j] = None
-            out.append(text_rules(column) if self.from_csv and isinstance(part, _TextColumn) else column)
+            out.append(self.rules(column) if self.from_csv and isinstance(part, _TextColumn) else column)
         return out
 
 

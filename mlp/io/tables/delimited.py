@@ -27,7 +27,8 @@ from .arrow import ArrowColumns, arrow_column, arrow_modules, text_rules
 from .cells import NULLS, parse_number
 from .typed import CODE_DTYPE, Coded, Numbers
 
-__all__ = ["SEPARATORS", "csv_header", "csv_separator", "current_separator", "read_csv", "sniff_separator"]
+__all__ = ["SEPARATORS", "csv_header", "csv_separator", "current_separator", "line_finder", "read_csv",
+           "sniff_separator"]
 
 #: the delimiters :func:`sniff_separator` chooses from, in the order that breaks ties
 SEPARATORS = (",", ";", "\t", "|")
@@ -87,7 +88,7 @@ def read_csv(path: Path, sep, columns=None):
     else:
         names, typed, n_rows = _read_csv_arrow(path, sep, rows_hint=line_breaks, columns=columns)
         names = [n.strip() for n in names]  # as the standard library's reader names them
-    return names, typed, n_rows, _line_finder(path, sep)
+    return names, typed, n_rows, line_finder(path, sep)
 
 
 # -- bytes, delimiter, structure ------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def _scan_structure(path: Path, sep: str):
     return None
 
 
-def _line_finder(path: Path, sep: str) -> Callable[[int], int]:
+def line_finder(path: Path, sep: str) -> Callable[[int], int]:
     def line_of(row: int) -> int:
         for line, index, _ in _csv_rows(path, sep, errors="replace"):
             if index == row:

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 
 from mlp.core.errors import DataError
 
-from .cells import label_key, level_dates, number_of, python_label
-from .typed import Dates, Numbers
+from .cells import python_label
+from .summary import ColumnSummary
 from .values import date_text
 
-__all__ = ["KINDS", "MIN_ID_ROWS", "ColumnKind", "infer_kinds", "kind_lines"]
+__all__ = ["KINDS", "MIN_ID_ROWS", "ColumnKind", "KindsOf", "infer_kind", "infer_kinds", "kind_lines"]
 
 #: the kinds of a feature column the model reads
 KINDS = ("numeric", "categorical", "datetime")
@@ -54,12 +53,28 @@ class ColumnKind(NamedTuple):
         return self.source == "asked"
 
 
-def infer_kinds(table, features, categorical=(), numeric=(), drop=(), keep_all=False) -> dict:
+class KindsOf:
+    """What a table with ``kinds`` (``{name: ColumnKind}``) says of its columns: a Dataset's, a streamed table's."""
+
+    kinds: dict
+
+    @property
+    def features(self) -> list:
+        """The feature columns the model reads (dropped ones left out), in file order."""
+        return [n for n, k in self.kinds.items() if k.used]
+
+    @property
+    def dropped(self) -> dict:
+        return {n: k.reason for n, k in self.kinds.items() if not k.used}
+
+
+def infer_kinds(table, features, categorical=(), numeric=(), drop=(), keep_all=False, summaries=None) -> dict:
     """``{name: ColumnKind}`` for each column of ``features``, in their order (dropped columns included).
 
     ``keep_all``: no column is dropped for what it holds (a constant, empty or identifier-like column is read
     as numbers, or as categories when it is text), and text that is mostly numbers or dates is categories: what
-    :meth:`Preprocessor.fit` does with the columns it is handed.
+    :meth:`Preprocessor.fit` does with the columns it is handed.  ``summaries``: ``{name: ColumnSummary}`` made
+    block by block (a table streamed); default: made from ``table``'s columns.
 
     Raises
     ------
@@ -76,16 +91,18 @@ def infer_kinds(table, features, categorical=(), numeric=(), drop=(), keep_all=F
         elif name in categorical:
             kinds[name] = ColumnKind("categorical", "asked", "asked for (--categorical)")
         else:
+            summary = summaries[name] if summaries is not None else ColumnSummary.of(table.column(name))
             try:
-                kind = _infer(table, name, table.column(name))
+                kind = infer_kind(summary, name, table.where)
             except DataError:
                 if not keep_all:
                     raise
                 kind = _inferred("categorical", "text, some of it numbers or dates")
             if keep_all and not kind.used:
-                col = table.column(name)
-                kind = _inferred("numeric" if isinstance(col, Numbers) else "datetime" if isinstance(col, Dates)
-                                 else "categorical", kind.reason)
+                stored = ("numeric" if not (summary.texts or summary.bools or summary.dates)
+                          else "datetime" if not (summary.texts or summary.bools or summary.numbers)
+                          else "categorical")
+                kind = _inferred(stored, kind.reason)
             kinds[name] = kind
     return kinds
 
@@ -94,60 +111,48 @@ def _inferred(kind, reason):
     return ColumnKind(kind, "inferred", reason)
 
 
-def _infer(table, name, col) -> ColumnKind:
-    n = len(col)
-    if isinstance(col, (Numbers, Dates)):
-        values = col.values if isinstance(col, Numbers) else col.days
-        present = values[~np.isnan(values)]
-        if present.size == 0:
-            return _inferred("dropped", "empty (every value missing)")
-        if present.size == n and np.all(present == present[0]):
-            shown = (python_label(present[0]) if isinstance(col, Numbers)
-                     else date_text(col.days[0], col.hours[0], col.style))
-            return _inferred("dropped", f"constant ({shown!r} in every row)")
-        return _inferred("numeric", "numbers") if isinstance(col, Numbers) else _inferred("datetime", "dates")
-    counts = col.counts()
-    used = np.flatnonzero(counts)
-    n_present = int(counts.sum())
-    if n_present == 0:
+def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
+    """The kind of column ``name`` from its summary ``s``; ``where(row, name)`` names a row in a message."""
+    present = s.present
+    if present == 0:
         return _inferred("dropped", "empty (every value missing)")
-    levels = [col.levels[k] for k in used]
-    labels = [python_label(v) for v in levels]
-    distinct = {label_key(v) for v in labels}
-    if len(distinct) == 1 and n_present == n:
-        return _inferred("dropped", f"constant ({labels[0]!r} in every row)")
-    is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in levels])
-    if is_bool.all():
+    if not (s.texts or s.bools or s.dates):  # numbers
+        if s.numbers == s.n and s.lo == s.hi:
+            return _inferred("dropped", f"constant ({python_label(s.lo)!r} in every row)")
+        return _inferred("numeric", "numbers")
+    if not (s.texts or s.bools or s.numbers):  # dates
+        if s.dates == s.n and s.date_lo == s.date_hi:
+            return _inferred("dropped", f"constant ({date_text(*s.first_date)!r} in every row)")
+        return _inferred("datetime", "dates")
+    distinct = len(s.levels) + (s.numbers > 0) + (s.dates > 0)
+    if distinct == 1 and present == s.n and not s.capped:
+        return _inferred("dropped", f"constant ({s.labels()[0]!r} in every row)")
+    if s.bools == present:
         return _inferred("categorical", "booleans")
-    rows = counts[used]
-    texts = int(rows[~is_bool].sum())
-    numbers = np.array([not b and number_of(v) is not None for v, b in zip(levels, is_bool, strict=True)])
-    n_numbers = int(rows[numbers].sum())
-    if n_numbers == texts:
+    texts = present - s.bools
+    numbers = s.coded_numbers + s.numbers
+    if numbers == texts:
         return _inferred("numeric", "numbers written as text")
-    if 2 * n_numbers >= texts:
-        other = np.zeros(len(col.levels), dtype=bool)
-        other[used[~numbers & ~is_bool]] = True
-        row = col.first_row(other)
-        raise DataError(f"{table.where(row, name)}: {col.levels[col.codes[row]]!r} is not a number, though "
-                        f"{n_numbers} of the {texts} values of the column are; --numeric {name} reads such "
-                        f"values as gaps, --categorical {name} the column as categories")
-    dates = ~np.isnan(level_dates(levels)[0]) & ~is_bool
-    n_dates = int(rows[dates].sum())
-    if n_dates == texts:
+    if 2 * numbers >= texts:
+        row, value = s.first_not_number
+        raise DataError(f"{where(row, name)}: {value!r} is not a number, though {numbers} of the {texts} values of "
+                        f"the column are; --numeric {name} reads such values as gaps, --categorical {name} the "
+                        "column as categories")
+    dates = s.coded_dates + s.dates
+    if dates == texts:
         return _inferred("datetime", "dates written as text")
-    if 2 * n_dates > texts:
-        other = np.zeros(len(col.levels), dtype=bool)
-        other[used[~dates & ~is_bool]] = True
-        row = col.first_row(other)
-        raise DataError(f"{table.where(row, name)}: {col.levels[col.codes[row]]!r} is not a date/time (ISO 8601, "
-                        f"e.g. 2024-05-31 or 2024-05-31T13:45); --categorical {name} reads the column as "
-                        f"categories, --drop {name} leaves it out")
-    if len(distinct) == n_present and n_present >= MIN_ID_ROWS:
-        return _inferred("dropped", f"identifier-like (unique text in each of {n_present} rows); "
+    if 2 * dates > texts:
+        row, value = s.first_not_date
+        raise DataError(f"{where(row, name)}: {value!r} is not a date/time (ISO 8601, e.g. 2024-05-31 or "
+                        f"2024-05-31T13:45); --categorical {name} reads the column as categories, --drop {name} "
+                        "leaves it out")
+    unique = all(count == 1 for _, count, _ in s.levels.values())
+    if present >= MIN_ID_ROWS and ((distinct == present and not s.capped) or (s.capped and unique)):
+        return _inferred("dropped", f"identifier-like (unique text in each of {present} rows); "
                                     f"--categorical {name} keeps it")
-    kind = "text" if texts == n_present else "text and booleans"
-    return _inferred("categorical", f"{kind}, {len(distinct)} distinct values")
+    kind = "text" if texts == present else "text and booleans"
+    shown = f"more than {len(s.levels):,}" if s.capped else f"{distinct}"
+    return _inferred("categorical", f"{kind}, {shown} distinct values")
 
 
 # -- words -----------------------------------------------------------------------------------------------

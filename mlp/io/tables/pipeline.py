@@ -32,7 +32,7 @@ from mlp.core.errors import DataError
 
 from .batches import input_blocks, model_inputs
 from .frames import as_table
-from .kinds import ColumnKind, infer_kinds, kind_lines
+from .kinds import ColumnKind, KindsOf, infer_kinds, kind_lines
 from .preprocessing import Preprocessor, feature_names_in
 from .read import table_names
 from .target import Target, infer_task, read_target, resolve_targets
@@ -48,7 +48,7 @@ def _names_arg(names) -> list:
 
 
 @dataclass
-class Dataset:
+class Dataset(KindsOf):
     """A table read for a model: its typed columns, each feature's kind, and the targets.
 
     ``table`` holds every row of the file (the feature and target columns only); ``target`` the targets of
@@ -62,16 +62,7 @@ class Dataset:
     source: str
     _parsed: tuple | None = field(default=None, repr=False)
 
-    # -- what was read --
-    @property
-    def features(self) -> list:
-        """The feature columns the model reads (dropped ones left out), in file order."""
-        return [n for n, k in self.kinds.items() if k.used]
-
-    @property
-    def dropped(self) -> dict:
-        return {n: k.reason for n, k in self.kinds.items() if not k.used}
-
+    # -- what was read (features, dropped: KindsOf) --
     @property
     def targets(self) -> list:
         """The target column names."""

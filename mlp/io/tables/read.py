@@ -131,7 +131,7 @@ def read_table(path, sep: str | None = None, columns=None) -> Table:
         raise DataError(f"{path}: text that is not valid UTF-8 ({e})") from None
     except MemoryError:
         raise DataError(f"{path}: too large to read into memory ({path.stat().st_size / 2**20:,.0f} MiB on disk); "
-                        "read fewer columns (--drop), or free memory") from None
+                        "mlp train reads it block by block with --stream; or read fewer columns (--drop)") from None
     _check_names(table)
     if table.n_rows == 0:
         raise DataError(f"{path}: no data rows")

@@ -266,6 +266,8 @@ class Table:
         blank lines and the lines inside quoted cells (computed only when a message needs it).
     n_rows : int
         Rows of the file (every column has them; a table read with some columns only still counts them).
+    offset : int
+        The file's row of the table's first row (a block of a table read block by block), for messages.
     """
 
     path: str
@@ -275,13 +277,16 @@ class Table:
     line_offset: int | None = None
     lines: Callable[[int], int] | None = field(default=None, repr=False)
     n_rows: int = -1
+    offset: int = 0
 
     def __post_init__(self):
         if self.n_rows < 0:
             self.n_rows = len(self.columns[0]) if self.columns else 0
 
     def where(self, row: int, column: str | None = None) -> str:
-        """``"data.csv, row 17 (line 18), column 'age'"`` for 0-based ``row``."""
+        """``"data.csv, row 17 (line 18), column 'age'"`` for 0-based ``row`` (of this table: its block's offset is
+        added)."""
+        row += self.offset
         text = f"{self.path}, row {row + 1}"
         if self.lines is not None:
             text += f" (line {self.lines(row)})"

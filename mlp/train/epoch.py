@@ -1,0 +1,166 @@
+"""An epoch's steps: run in chunks between host reads, with the progress bar, Ctrl-C and divergence handled.
+
+What :func:`mlp.fit` (arrays in memory, :mod:`mlp.train.loop`) and the fit of a streamed table
+(:mod:`mlp.train.streaming`) share: :func:`run_steps` runs steps ``first..last-1`` of an epoch through a
+:class:`~mlp.train.runner.StepRunner`, reading the losses back about every 0.2 s; a NaN or Inf loss rolls the model
+back to the weights before its step (:class:`mlp.DivergenceError`); Ctrl-C (:func:`sigint_as_flag`) stops between
+two chunks (:class:`mlp.TrainingInterrupted`).
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+from mlp.core.errors import DivergenceError, TrainingInterrupted
+from mlp.core.step import TrainState
+
+from .batches import n_steps
+
+__all__ = ["check_optimizer", "end_epoch", "end_training", "mean_loss", "progress_bar", "run_epoch", "run_steps",
+           "sigint_as_flag"]
+
+
+def _roll_back(runner, good: TrainState, first, bad) -> TrainState:
+    """From ``good`` (the state before step ``first``), redo the steps up to ``bad`` (the first non-finite loss).
+
+    Steps are deterministic, so this reproduces the weights the model had right before the first step
+    with a non-finite loss.  If those contain Inf/NaN themselves (the update of the step before
+    overflowed), stop one step earlier still.  ``good`` itself is left untouched.
+    """
+    xp, keep = runner.model.xp, runner.model.K.keep
+    for last in range(bad, first, -1):
+        state, _ = runner.run(good.copy(keep), first, last)
+        if all(bool(xp.all(xp.isfinite(p))) for p in state.groups):
+            return state
+    return good.copy(keep)
+
+
+def progress_bar(enabled, epoch, epochs, n):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n, desc=f"epoch {epoch + 1}/{epochs}", unit="sample", unit_scale=True,
+                leave=True, dynamic_ncols=True, mininterval=0.2)
+
+
+def mean_loss(values, first, batch_size, n):
+    """Sample-weighted mean of the losses of steps ``first, first+1, ...`` (the last batch may be short)."""
+    steps = first + len(values)
+    weights = np.full(len(values), float(batch_size))
+    weights[-1] = min(batch_size, n - (steps - 1) * batch_size)
+    return float(values @ weights / weights.sum())
+
+
+def run_epoch(runner, state, first_step, bar, interrupted):
+    """Steps ``first_step..`` of ``state.epoch`` in chunks between host reads; returns the seconds they took.
+
+    The loop holds the :class:`TrainState`; after each chunk it is written back to the model and optimizer,
+    so that between chunks both are consistent (ready to save, stop or roll back).  Raises
+    :class:`TrainingInterrupted` (between chunks) and :class:`DivergenceError` (after rolling back to the
+    weights before the first non-finite loss).
+    """
+    n, batch_size = runner.n, runner.batch_size
+    runner.model.backend.wait(runner.Xe, runner.Te)  # the epoch's shuffled data exists before the clock starts
+    seconds, losses = run_steps(runner, state, first_step, n_steps(n, batch_size), bar, interrupted,
+                                lambda s: min(n, s * batch_size))
+    state.batch_loss = mean_loss(losses, first_step, batch_size, n) if losses.size else float("nan")
+    return seconds
+
+
+def run_steps(runner, state, first, last, bar, interrupted, rows_before, total_steps=None):
+    """Steps ``first..last-1`` of ``state.epoch`` in chunks between host reads: ``(seconds, the steps' losses)``.
+
+    ``rows_before(s)``: the epoch's rows taken by the steps before step ``s`` (the progress bar counts them);
+    ``total_steps``: the epoch's steps, for messages (default ``last``).
+    """
+    model, optimizer, epoch = state.model, state.optimizer, state.epoch
+    keep = model.K.keep
+    start = time.perf_counter()
+    checked = first
+    losses = np.empty(0)
+    current = TrainState.of(model, optimizer)
+    good = current.copy(keep)  # the last state with finite losses: what a roll-back starts from
+    next_refresh = start
+    while checked < last:
+        if interrupted():
+            raise TrainingInterrupted(epoch, checked, state.history)
+        done = checked - first
+        per_step = (time.perf_counter() - start) / done if done else 0.0
+        chunk_end = min(last, checked + runner.chunk_size(per_step))
+        current, recent = runner.run(current, checked, chunk_end)  # the one host read: syncs the device
+        if not np.all(np.isfinite(recent)):
+            bad = checked + int(np.flatnonzero(~np.isfinite(recent))[0])
+            _roll_back(runner, good, checked, bad).apply_to(model, optimizer)
+            raise DivergenceError(
+                f"the loss became {recent[bad - checked]} at epoch {epoch + 1}, step {bad + 1} of "
+                f"{total_steps or last} (lr={optimizer.lr:g}); try a smaller learning rate. The model keeps its "
+                f"weights from before that step."
+            )
+        current.apply_to(model, optimizer)
+        good = current.copy(keep)
+        losses = np.concatenate([losses, recent])
+        checked = chunk_end
+        if bar is not None:
+            bar.update(rows_before(checked) - bar.n)
+            if time.perf_counter() >= next_refresh:
+                bar.set_postfix(loss=f"{float(np.mean(losses)):.4f}", refresh=False)
+                next_refresh = time.perf_counter() + 0.5
+    model.backend.synchronize()
+    return time.perf_counter() - start, losses
+
+
+def check_optimizer(optimizer):
+    from mlp.core.optim import Optimizer
+
+    if not isinstance(optimizer, Optimizer):
+        hint = (f"an instance, e.g. {optimizer.__name__}(lr=0.1)" if isinstance(optimizer, type)
+                else "e.g. mlp.SGD(lr=0.1)")
+        raise TypeError(f"optimizer must be an mlp optimizer ({hint}), got {optimizer!r}")
+
+
+
+
+@contextmanager
+def sigint_as_flag():
+    """While training, Ctrl-C sets a flag that the loop reads between steps.
+
+    A KeyboardInterrupt raised in the middle of an update could leave half the
+    parameters stepped; the flag lets the loop stop at a consistent point instead.
+    Only the main thread can own signal handlers; elsewhere Ctrl-C behaves as usual.
+    """
+    flag = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if flag:  # a second Ctrl-C while the first is being handled: give up at once
+            raise KeyboardInterrupt
+        flag.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(flag)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def end_epoch(state, epoch: int, logs: dict, callbacks) -> bool:
+    """The epoch's logs into the history and to each callback; whether training stops (a callback said so)."""
+    state.history.append(epoch, logs)
+    for cb in callbacks:
+        cb.on_epoch_end(epoch, logs, state)
+    return state.stop_training
+
+
+def end_training(state, callbacks):
+    """Each callback's ``on_train_end``; the history."""
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return state.history
+
