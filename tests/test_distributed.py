@@ -55,32 +55,45 @@ if os.environ.get("MLP_REQUIRE_MPI") == "1" and _mpi_missing():
 needs_mpi = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
 
 
-def run_job(*args, n=2, timeout=JOB_TIMEOUT, results_dir=None):
-    """Run the worker under ``mpiexec -n n`` (n=0: plain python); return (returncode, stdout, stderr, seconds).
+def job_timeout(n: int) -> float:
+    """Seconds a job of ``n`` processes may take: :data:`JOB_TIMEOUT`, times how far they outnumber the cores
+    (MPICH's ranks poll while they wait, so oversubscribed ranks take turns on the cores)."""
+    return JOB_TIMEOUT * max(1, -(-n // (os.cpu_count() or 1)))
 
-    A job still running after ``timeout`` seconds has its whole process group killed and fails the test.
+
+def run_command(cmd, timeout, env=None, cwd=None):
+    """Run ``cmd`` in a process group of its own: ``(returncode, stdout, stderr)``.
+
+    A command still running after ``timeout`` seconds has its whole group killed (mpiexec and every rank) and
+    fails the test with what it printed; the group is killed after it ends too, so that a rank that outlived
+    mpiexec (seen once under load after an abort) does not spin on and slow the tests after it.
     """
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    if results_dir is not None:
-        env["MLP_MPI_RESULTS"] = str(results_dir)
-    cmd = [_mpiexec(), "-n", str(n), sys.executable, str(WORKER), *args] if n else [sys.executable, str(WORKER), *args]
-    start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, env=env, start_new_session=True)
+                            text=True, env=env, cwd=cwd, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        pytest.fail(f"{' '.join(args)}: the job was still running after {timeout} s (a hang)\n"
-                    f"stdout:\n{out}\nstderr:\n{err}")
+        pytest.fail(f"{' '.join(map(str, cmd))}: still running after {timeout} s (a hang)\n"
+                    f"stdout:\n{out[-4000:]}\nstderr:\n{err[-4000:]}")
     finally:
-        # a rank that outlived mpiexec (seen once under load after an abort) must not spin on after the test
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    return proc.returncode, out, err, time.perf_counter() - start
+    return proc.returncode, out, err
+
+
+def run_job(*args, n=2, timeout=None, results_dir=None):
+    """Run the worker under ``mpiexec -n n`` (n=0: plain python); return (returncode, stdout, stderr, seconds)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if results_dir is not None:
+        env["MLP_MPI_RESULTS"] = str(results_dir)
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, str(WORKER), *args] if n else [sys.executable, str(WORKER), *args]
+    start = time.perf_counter()
+    code, out, err = run_command(cmd, timeout or job_timeout(n), env=env)
+    return code, out, err, time.perf_counter() - start
 
 
 def results(folder):
@@ -370,10 +383,10 @@ def _cli(*args, n=2):
 def test_cli_distributed_training_prints_once_and_saves(tmp_path):
     save = tmp_path / "xor.safetensors"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    proc = subprocess.run(_cli("--data", "xor", "--epochs", "2", "--quiet", "--save", str(save)), capture_output=True,
-                          text=True, timeout=JOB_TIMEOUT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("checkpoint saved to") == 1, proc.stdout  # rank 0 alone reports
+    code, out, err = run_command(_cli("--data", "xor", "--epochs", "2", "--quiet", "--save", str(save)), JOB_TIMEOUT,
+                                 env=env)
+    assert code == 0, err
+    assert out.count("checkpoint saved to") == 1, out  # rank 0 alone reports
     import mlp
 
     assert mlp.load_checkpoint(save).metadata["extra"]["epoch"] == 2

@@ -38,8 +38,9 @@ TABLE_SCHEDULE = "constant"
 #: the options that apply to a table of your own only
 TABLE_OPTIONS = ("target", "task", "val_split", "val_data", "categorical", "numeric", "drop", "patience",
                  "class_weight", "schedule")
-#: options that name files, which may lie under other paths on other hosts (the table is compared by its contents)
-HOST_PATHS = ("data", "val_data", "save", "resume", "plot", "data_dir")
+#: options a process of a job may set its own way: files, which may lie under other paths on other hosts (the table
+#: is compared by its contents), its device and its threads
+PER_PROCESS = ("data", "val_data", "save", "resume", "plot", "data_dir", "device", "threads")
 #: stream a table when it would take more than this share of the memory available to hold it whole
 STREAM_SHARE = 0.6
 
@@ -230,7 +231,7 @@ def run(args) -> int:
         from mlp.train.distributed import same_settings
 
         same_settings(comm, {k: v for k, v in vars(args).items()  # the options, as parsed (not what was added)
-                             if k not in HOST_PATHS and isinstance(v, (type(None), bool, int, float, str, list))})
+                             if k not in PER_PROCESS and isinstance(v, (type(None), bool, int, float, str, list))})
     r = resumed_run(args) if args.resume else new_run(args)
     config = r.config
     # before any work: a typo such as --save train.csv would replace the table with a checkpoint
@@ -300,7 +301,8 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
     saved_config["sizes"] = list(config["sizes"])
     from mlp.train.distributed import same_settings
 
-    same_settings(comm, saved_config)  # several processes: the same command everywhere, or a refusal naming it
+    # several processes: the same settings everywhere (as the table made them), or a refusal naming them
+    same_settings(comm, {k: v for k, v in saved_config.items() if k not in PER_PROCESS})
     extra = {"cli": saved_config, "data": args.data}
     if pre is not None:
         extra["preprocessing"] = pre.to_dict()

@@ -64,6 +64,7 @@ class Levels:
             self._prune()
 
     def merge(self, other: "Levels"):
+        self.capped = self.capped or other.capped
         if other._below is not None:
             self._below = other._below if self._below is None else min(self._below, other._below)
             self.capped = True
