@@ -10,7 +10,7 @@ from tests_helpers import interrupt_after, run_cli
 
 import mlp
 from mlp import cli
-from mlp.cli import threads
+from mlp.train import threads
 
 
 
@@ -173,6 +173,35 @@ def test_threads_are_said_by_info_and_by_the_training_line(tmp_path, capsys, mon
                               "--save", str(tmp_path / "x.safetensors")], capsys)
     assert code == 0, err
     assert out.startswith("training ") and "BLAS 2 threads (--threads)" in out.splitlines()[0]
+
+
+def test_mlp_fit_and_evaluate_run_under_the_commands_thread_policy(monkeypatch):
+    """One thread policy for every face: mlp.fit and mlp.evaluate apply the process default (here
+    MLP_THREADS=1) as the command and the estimators do, and leave the pools as they found them; a choice
+    applied around them (the command's --threads) is kept."""
+    from threadpoolctl import threadpool_info
+
+    import mlp
+
+    monkeypatch.setenv("MLP_THREADS", "1")
+    monkeypatch.setattr(threads, "_default", [])
+    model = mlp.Sequential([mlp.Linear(2, 3), mlp.ReLU(), mlp.Linear(3, 2)], dtype="float64")
+    seen = []
+
+    class Watch(mlp.Callback):
+        def on_epoch_end(self, epoch, logs, state):
+            seen.append((threads.current, [pool["num_threads"] for pool in threadpool_info()]))
+
+    X, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
+    before = threads.current
+    mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(lr=0.1), epochs=1, batch_size=5,
+            progress=False, callbacks=[Watch()])
+    assert seen == [(threads.Choice(1, "MLP_THREADS=1"), [1] * len(seen[0][1]))]
+    assert threads.current is before is None
+    with threads.applied(threads.Choice(2, "--threads")):
+        mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(lr=0.1), epochs=2, initial_epoch=1,
+                batch_size=5, progress=False, callbacks=[Watch()])
+    assert seen[1][0] == threads.Choice(2, "--threads")
 
 
 # -- 7. smaller items -------------------------------------------------------------------------------

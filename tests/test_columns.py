@@ -65,7 +65,8 @@ def test_each_kind_is_inferred_and_said(tmp_path, reader):
     assert len(ds) == 38 and ds.y.min() >= 0
     lines = ds.lines(ds.preprocessor())
     assert any(line.startswith("columns numeric: 1 (age); gaps in age") for line in lines), lines
-    assert any("identifier-like: 1 (id)" in line for line in lines) and any("constant: 1 (const)" in line
+    assert any("identifier-like: 1 (id: unique text in each of 40 rows)" in line for line in lines) and any(
+        "constant: 1 (const)" in line
                                                                             for line in lines)
     assert "rows left out: 2 with a missing target (rows 7, 14)" in lines
     verbose = ds.lines(ds.preprocessor(), verbose=True)
@@ -166,14 +167,21 @@ def test_dates_become_numeric_parts_and_times_add_the_hour(tmp_path, reader):
     # (Friday, Monday)
 
 
-def test_a_column_of_mostly_dates_with_other_text_is_refused_naming_the_column_and_the_option(tmp_path, reader):
+def test_a_column_of_mostly_dates_reads_its_other_text_as_gaps_and_says_how_many(tmp_path, reader):
     path = write(tmp_path, "when,y\n2024-05-31,a\n2024-06-01,b\nyesterday,a\n2024-06-03,b\n")
-    with pytest.raises(DataError) as info:
-        load_table(path)
-    message = str(info.value)
-    assert f"{path}, row 3 (line 4), column 'when': 'yesterday' is not a date/time" in message
-    assert "--categorical when" in message and "--drop when" in message and "\n" not in message
+    ds = load_table(path)
+    assert ds.kinds["when"].kind == "datetime"
+    note = [line for line in ds.lines(ds.preprocessor()) if line.startswith("note: ")]
+    assert note == ["note: column 'when': 1 of its 4 values are not dates ('yesterday' at row 3 (line 4) first; "
+                    "read: ISO 8601, e.g. 2024-05-31 or 2024-05-31T13:45; also US 05/31/2024 and 31.05.2024), read "
+                    "as gaps; --categorical when reads the column as categories, --drop when leaves it out"]
+    pre = ds.preprocessor(standardize=False)
+    assert pre.columns[0].indicator and pre.columns[0].lenient
+    np.testing.assert_array_equal(ds.inputs(pre, "float64")[:, -1], [0, 0, 1, 0])  # the gap's indicator
     assert load_table(path, categorical="when").kinds["when"][:2] == ("categorical", "asked")
+    # fewer dates than other values: not a date column (categories, as ever)
+    other = write(tmp_path, "when,y\n2024-05-31,a\nsoon,b\nyesterday,a\nlater,b\n", "other.csv")
+    assert load_table(other).kinds["when"].kind == "categorical"
 
 
 def test_mostly_numbers_with_text_is_refused_then_settled_by_the_options(tmp_path, reader):
@@ -270,12 +278,16 @@ def test_tampered_columns_are_refused_on_load_naming_the_file(tmp_path, edit, ne
     assert str(path) in str(info.value) and needle in str(info.value), str(info.value)
 
 
+@pytest.mark.filterwarnings("ignore::mlp.io.tables.notices.TableWarning")  # said once, checked below
 def test_a_new_table_is_read_for_the_model_and_rows_without_a_target_left_out_when_asked(tmp_path, reader):
     pre = load_table(write(tmp_path, messy_csv())).preprocessor()
     new = write(tmp_path, "joined,member,city,age,label\n2022-02-02,True,tokyo,,yes\n,False,,30,\n", "new.csv")
+    from mlp.io.tables.notices import TableWarning
+
     ds = load_for(pre, new)
     assert len(ds) == 2 and ds.table.names == ["joined", "member", "city", "age"]  # no target read to predict
-    E = ds.inputs(pre, "float64")
+    with pytest.warns(TableWarning, match=r"column 'city': 1 of 2 rows hold categories not seen in training"):
+        E = ds.inputs(pre, "float64")
     assert pre.input_names()[2] == "city:code"  # age, age:missing, then city's code
     assert pre.columns[1].categories == ["oslo", "paris", "rome"] and pre.columns[1].missing
     np.testing.assert_array_equal(E[:, 2], [4, 3])  # tokyo: unknown; a gap: the gap slot
@@ -321,7 +333,8 @@ def test_cli_trains_on_a_messy_table_and_predicts_unseen_values(tmp_path):
     out = r.stdout
     assert "118 rows (2 left out: target missing), 4 features" in out
     assert "columns categorical (one-hot, with an unknown slot): 2 (city, member)" in out
-    assert "columns dropped, identifier-like: 1 (id)" in out and "  column 'age': numeric (numbers)" in out
+    assert "columns dropped, identifier-like: 1 (id: unique text in each of 120 rows)" in out
+    assert "  column 'age': numeric (numbers)" in out
     new = write(tmp_path, "age,city,member,joined\n,tokyo,True,\n99,,False,2030-01-01T23:59\n", "new.csv")
     r = run("predict", str(ckpt), str(new), "--proba")
     assert r.returncode == 0, r.stderr
@@ -331,7 +344,7 @@ def test_cli_trains_on_a_messy_table_and_predicts_unseen_values(tmp_path):
     r = run("evaluate", str(ckpt), "--data", str(path))
     assert r.returncode == 0 and "(118 samples)" in r.stdout, r.stderr
     r = run("train", "--data", "xor", "--categorical", "a", "--quiet")
-    assert r.returncode == 2 and "--categorical" in r.stderr and "apply to a table of your own" in r.stderr
+    assert r.returncode == 2 and "--categorical" in r.stderr and "to a table of your own" in r.stderr
 
 
 def test_a_format_2_checkpoint_makes_its_one_hot_columns_as_before(tmp_path, reader):

@@ -393,7 +393,36 @@ def test_cli_distributed_training_prints_once_and_saves(tmp_path):
 
 
 @needs_mpi
-def test_ctrl_c_under_mpiexec_stops_all_ranks_with_a_checkpoint(tmp_path):
+def test_resume_from_a_named_pipe_reads_it_once_on_rank_0(tmp_path):
+    """Rank 0 reads the checkpoint once (a pipe cannot be read twice) and hands its bytes to the other ranks."""
+    import threading
+
+    save = tmp_path / "xor.safetensors"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    code, _, err = run_command(_cli("--data", "xor", "--epochs", "2", "--quiet", "--save", str(save)), JOB_TIMEOUT,
+                               env=env)
+    assert code == 0, err
+    pipe = tmp_path / "ck.fifo"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_bytes(save.read_bytes()), daemon=True)
+    writer.start()
+    out_path = tmp_path / "more.safetensors"
+    code, out, err = run_command(_cli("--resume", str(pipe), "--epochs", "1", "--quiet", "--save", str(out_path)),
+                                 JOB_TIMEOUT, env=env)
+    writer.join(timeout=5)
+    assert code == 0, err
+    assert "after 3 epochs" in out
+    import mlp
+
+    assert mlp.load_checkpoint(out_path).metadata["extra"]["epoch"] == 3
+
+
+@needs_mpi
+@pytest.mark.parametrize("signum, status, line", [
+    (signal.SIGINT, 130, "mlp: interrupted at epoch"),  # Ctrl-C in a terminal: mpiexec forwards it to every rank
+    (signal.SIGTERM, 143, "mlp: interrupted by SIGTERM at epoch"),  # what a scheduler sends the job before a kill
+])
+def test_a_stop_signal_under_mpiexec_stops_all_ranks_with_a_checkpoint(tmp_path, signum, status, line):
     save = tmp_path / "spirals.safetensors"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     proc = subprocess.Popen(_cli("--data", "spirals", "--epochs", "100000", "--quiet", "--save", str(save)),
@@ -404,14 +433,14 @@ def test_ctrl_c_under_mpiexec_stops_all_ranks_with_a_checkpoint(tmp_path):
         while not save.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)  # the first epoch's checkpoint: training is under way
         assert save.exists(), f"no checkpoint appeared (status {proc.poll()})"
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does: mpiexec forwards it to every rank
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=FAULT_TIMEOUT)
     except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise
-    assert proc.returncode == 130, err
-    assert err.count("mlp: interrupted at epoch") == 1, err  # one report, from rank 0
+    assert proc.returncode == status, err
+    assert err.count(line) == 1, err  # one report, from rank 0
     import mlp
 
     extra = mlp.load_checkpoint(save).metadata["extra"]

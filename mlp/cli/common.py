@@ -8,6 +8,10 @@ from pathlib import Path
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+#: the status of a command whose standard output was a pipe that its reader closed: 128 + SIGPIPE, as a Unix tool
+#: killed by SIGPIPE (``yes | head -1``) reports it
+EXIT_BROKEN_PIPE = 128 + 13
+_lost = []
 
 
 class Parser(argparse.ArgumentParser):
@@ -35,7 +39,28 @@ class Parser(argparse.ArgumentParser):
             prog = command.prog
             hints = [_closest_option(token, command, self) for token in text.split(":", 1)[1].split()]
             text += "".join(f"; {hint}" for hint in hints if hint)
+        hint = self._dash_hint(text)
+        if hint:
+            text += f"; {hint}"
         self.exit(EXIT_ERROR, f"{prog}: error: {text}; see {prog} --help\n")
+
+    def _dash_hint(self, text) -> str:
+        """What to write for a value or file name that begins with ``-`` (which argparse reads as an option):
+        ``--save=-m.safetensors``, ``./-m.safetensors``; ``""`` when the command line has none."""
+        command = self._command_parser()
+        known = {o for p in (self, command) for o in p._option_string_actions}
+        argv = self._argv[:self._argv.index("--")] if "--" in self._argv else self._argv
+        for i, token in enumerate(argv):
+            if not token.startswith("-") or token.split("=", 1)[0] in known or _is_number(token):
+                continue
+            if token.startswith("--") and "." not in token and "/" not in token:
+                continue  # an unknown option (its closest known one is suggested above), not a file name
+            before = argv[i - 1] if i else ""
+            if before in known and f"argument {before}" in text:
+                return (f"{token} was read as an option, not as the value of {before}: write {before}={token} "
+                        f"(or {before} ./{token} for a file)")
+            return f"{token} was read as an option: write ./{token} for a file whose name begins with '-'"
+        return ""
 
     def _command_parser(self):
         """The sub-command's parser named on the command line (this parser if none is)."""
@@ -45,6 +70,14 @@ class Parser(argparse.ArgumentParser):
                     if token in action.choices:
                         return action.choices[token]
         return self
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _closest_option(token, *parsers) -> str:
@@ -125,9 +158,50 @@ def positive_int_arg(option: str):
     return parse
 
 
+#: seeds are integers in [0, SEED_LIMIT): what the weights' and the shuffling's generators take and what a checkpoint
+#: records (its metadata holds integers of at most 2**63)
+SEED_LIMIT = 2**63
+
+
+def seed_arg(text):
+    """``--seed``: an integer in [0, 2**63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer in [0, 2**63), got {text!r:.60}")
+    return value
+
+
 # -- what a command asks for --------------------------------------------------------------------
 def say(*text):
-    print(*text, flush=True)
+    """Print a line of progress or a result to standard output.  If its reader went away (``mlp train | head -1``),
+    the command goes on without output (a training run to its end and its checkpoint) and exits
+    :data:`EXIT_BROKEN_PIPE`."""
+    if _lost:
+        return
+    try:
+        print(*text, flush=True)
+    except BrokenPipeError:
+        lose_output()
+
+
+def lose_output():
+    """Standard output's reader went away: point descriptor 1 at the null device (so that no later write or the
+    interpreter's last flush raises again) and remember it (:func:`output_lost`)."""
+    _lost.append(True)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no descriptor to point anywhere
+        pass
+
+
+def output_lost() -> bool:
+    """Whether standard output's reader went away during this command (:func:`say`)."""
+    return bool(_lost)
 
 
 def backend_of_args(args):
@@ -225,15 +299,17 @@ def metrics(model, X, y, loss, task, pre) -> dict:
 
 def block_metrics(model, blocks, loss, task, pre) -> dict:
     """:func:`metrics` of the rows of ``blocks`` (pairs ``(X, y)``), measured a block at a time: means weighted by
-    the blocks' rows; regression metrics from every row's value in the targets' units (a number a row)."""
+    the blocks' rows; regression metrics from every row's value in the targets' units (a number a row);
+    classification's report of its confusion matrix (see :func:`class_report`)."""
     import numpy as np
 
     from mlp.core.tasks import regression_metrics
     from mlp.train.loop import evaluate
 
     total, sums, values, truths = 0, {}, [], []
+    counts = np.zeros((n_classes(model, pre),) * 2, dtype=np.int64) if task == "classification" else None
     for X, y in blocks:
-        result = evaluate(model, X, y, loss=loss, task=task)
+        result = evaluate(model, X, y, loss=loss, task=task, confusion=counts)
         total += len(X)
         for k, v in result.items():
             sums[k] = sums.get(k, 0.0) + v * len(X)
@@ -246,7 +322,53 @@ def block_metrics(model, blocks, loss, task, pre) -> dict:
     result = {k: v / total for k, v in sums.items()}
     if task == "regression":
         result.update(regression_metrics(np.concatenate(truths), np.concatenate(values)))
+    else:
+        result.update(class_report(counts, pre))
     return result
+
+
+def n_classes(model, pre) -> int:
+    """The classes a classifier tells apart: its preprocessing's, else its outputs (two for one output)."""
+    if pre is not None and getattr(pre, "classes", None):
+        return len(pre.classes)
+    return max(2, int(model.sizes[-1]))
+
+
+def class_report(counts, pre=None) -> dict:
+    """:func:`mlp.train.metrics.class_report` of a confusion matrix, with the classes' names (``pre.classes``, or
+    0, 1, ...) as ``class_names``."""
+    from mlp.train.metrics import class_report as report
+
+    names = list(pre.classes) if pre is not None and getattr(pre, "classes", None) else list(range(len(counts)))
+    return {**report(counts), "class_names": names}
+
+
+def class_lines(m: dict) -> list[str]:
+    """The per-class lines of a classification report: each class's precision and recall."""
+    import math
+
+    lines = []
+    width = max(len(str(c)) for c in m["class_names"])
+    for name, p, r, n in zip(m["class_names"], m["precision"], m["recall"], m["support"], strict=True):
+        if not n and math.isnan(p):
+            continue
+        hit = round(r * n) if n else 0
+        lines.append(f"  class {str(name):<{width}}  precision {_num(p)}  recall {_num(r)} "
+                     f"({hit} of {n} found)")
+    return lines
+
+
+def baseline_warning(m: dict, what: str = "accuracy") -> str | None:
+    """``mlp: warning: ...`` when a classifier's accuracy is no better than always answering the most frequent
+    class (its share of the rows), else None."""
+    if "baseline" not in m or len(m["support"]) < 2 or not m["accuracy"] <= m["baseline"]:
+        return None
+    return (f"mlp: warning: {what} {m['accuracy']:.4f} is no better than always answering "
+            f"{m['class_names'][m['majority']]!r}, the most frequent class ({m['baseline']:.4f} of the rows)")
+
+
+def _num(x) -> str:
+    return "   n/a" if x != x else f"{x:.4f}"
 
 
 def streamed_metrics(model, rows, loss, task, pre, comm) -> dict:
@@ -270,15 +392,34 @@ def streamed_metrics(model, rows, loss, task, pre, comm) -> dict:
             sums = comm.allreduce(sums)
         units = from_sums(sums, "regression", False)
         result.update({k: units[k] for k in ("mse", "mae", "r2")})
+    elif task == "classification":  # the confusion matrix: one more pass over the blocks, summed over processes
+        from mlp.train.metrics import confusion
+
+        bound = get_loss(loss).bind(model.K) if loss else None
+        counts = np.zeros((n_classes(model, pre),) * 2, dtype=np.int64)
+        for X, y in rows.blocks():
+            if len(X):
+                counts += confusion(model, bound, model.backend.asarray(X, dtype=model.dtype),
+                                    rows.targets(y), len(counts))
+        if comm.size > 1:
+            k = len(counts)
+            counts = np.rint(np.asarray(comm.allreduce(counts.ravel().astype(np.float64)))).astype(np.int64)
+            counts = counts.reshape(k, k)
+        result.update(class_report(counts, pre))
     return result
 
 
 def format_metrics(m: dict, loss_name: str | None = None) -> str:
-    """``accuracy 0.9737 (loss 0.0712)`` or ``mse 2890, mae 43.1, r2 0.4770 (loss 0.52)``."""
+    """``accuracy 0.9737, balanced accuracy 0.9730 (loss 0.0712)`` or ``mse 2890, mae 43.1, r2 0.4770 (loss 0.52)``
+    (with ``, majority-class baseline 0.9900`` when the classes are unbalanced, above 0.6 the rows)."""
     if "r2" in m:
         text = f"mse {m['mse']:.6g}, mae {m['mae']:.6g}, r2 {m['r2']:.4f}"
     else:
         text = f"accuracy {m['accuracy']:.4f}"
+        if "balanced_accuracy" in m:
+            text += f", balanced accuracy {m['balanced_accuracy']:.4f}"
+            if m["baseline"] > 0.6:
+                text += f", majority-class baseline {m['baseline']:.4f}"
     if "loss" in m:
         text += f", {loss_name} loss {m['loss']:.4f}" if loss_name else f" (loss {m['loss']:.4f})"
     return text

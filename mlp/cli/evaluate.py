@@ -1,6 +1,7 @@
 """``mlp evaluate``: a saved model's metrics on a built-in test split or on a table with the target column."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .common import backend_of_args, block_metrics, check_data, format_metrics, is_table, load_builtin, metrics
@@ -21,11 +22,22 @@ def add_parser(subparsers, common):
     from .common import add_sep_option
 
     add_sep_option(e)  # read by mlp.cli.main for every table the command reads
+    from .table_data import add_decimal_option
+
+    add_decimal_option(e)  # --decimal ,
     e.set_defaults(func=run)
     return e
 
 
 def run(args) -> int:
+    """The metrics, with what the table's values told on the way (unseen categories, ...) said after them."""
+    from .table_data import decimal_of, said_notices
+
+    with decimal_of(args), said_notices():
+        return _run(args)
+
+
+def _run(args) -> int:
     from mlp.io.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(args.path, backend=backend_of_args(args))
@@ -78,4 +90,13 @@ def run(args) -> int:
     else:
         line = format_metrics(result, loss_name)
     print(f"{args.path} on {where}, backend {ckpt.model.backend.name}: {line}", flush=True)
+    if task == "classification":
+        from .common import baseline_warning, class_lines
+
+        # what accuracy hides: each class's precision and recall, and a warning when one answer does as well
+        for text in [] if args.quiet else class_lines(result):
+            print(text, flush=True)
+        warning = baseline_warning(result)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
     return 0

@@ -37,7 +37,7 @@ def run(args) -> int:
         print("unavailable backends:")
         for name, why in missing.items():
             print(f"  {name:17s} {why}")
-    from . import threads
+    from mlp.train import threads
 
     choice = threads.current or threads.choose()
     print(f"BLAS/OpenMP threads: {choice.describe()}; --threads N, MLP_THREADS or OMP_NUM_THREADS override")

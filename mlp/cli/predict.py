@@ -20,11 +20,22 @@ def add_parser(subparsers, common):
                          "predictions, to join them back on")
     pr.add_argument("--proba", action="store_true", help="class probabilities, one column per class")
     add_sep_option(pr)
+    from .table_data import add_decimal_option
+
+    add_decimal_option(pr)
     pr.set_defaults(func=run)
     return pr
 
 
 def run(args) -> int:
+    """The predictions, with what the table's values told on the way said after them (:func:`said_notices`)."""
+    from .table_data import decimal_of, said_notices
+
+    with decimal_of(args), said_notices():
+        return _run(args)
+
+
+def _run(args) -> int:
     import numpy as np
 
     from mlp.core.losses import get_loss

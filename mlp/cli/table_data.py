@@ -1,9 +1,51 @@
 """The table path of ``mlp train``: the table pipeline (:mod:`mlp.io.tables`) called as one line, and said."""
 from __future__ import annotations
 
+import contextlib
 import time
 
 from .common import say
+
+
+def add_decimal_option(parser):
+    """``--decimal ,``: numbers written with a decimal comma (``46,2``): ``mlp train``, ``evaluate``, ``predict``."""
+    parser.add_argument("--decimal", metavar="CHAR", type=decimal_arg, default=None,
+                        help="the decimal point of numbers in a CSV table: '.' (default) or ',' (46,2; the "
+                             "delimiter is then another character, e.g. --sep ';')")
+
+
+def decimal_arg(text):
+    """``--decimal`` text: ``.`` or ``,``."""
+    import argparse
+
+    if text not in (".", ","):
+        raise argparse.ArgumentTypeError(f"--decimal must be '.' or ',', got {text!r}")
+    return text
+
+
+def decimal_of(args):
+    """The context in which every table of the command is read with ``--decimal`` (see
+    :func:`mlp.io.tables.decimal_point`)."""
+    from mlp.io.tables import decimal_point
+
+    return decimal_point(getattr(args, "decimal", None))
+
+
+@contextlib.contextmanager
+def said_notices():
+    """Within the block, what a table's values tell without stopping (categories never seen in training, text of a
+    date column read as gaps; :mod:`mlp.io.tables.notices`) is counted per column and said at the end, one line
+    each on standard error: ``mlp: warning: new.csv, column 'colour': 3 of 120 rows hold categories ...``."""
+    import sys
+
+    from mlp.io.tables.notices import collected
+
+    with collected() as notices:
+        try:
+            yield notices
+        finally:
+            for line in notices.lines():
+                print(f"mlp: warning: {line}", file=sys.stderr, flush=True)
 
 
 def table_data(args, config, ckpt, quiet, default_val_split):
@@ -15,7 +57,8 @@ def table_data(args, config, ckpt, quiet, default_val_split):
     memory on the way is a DataError naming the file, its size and what holds memory, not a bare MemoryError.
     """
     try:
-        return _table_data(args, config, ckpt, quiet, default_val_split)
+        with decimal_of(args), said_notices():  # --val-data, --resume: values the model does not know, said
+            return _table_data(args, config, ckpt, quiet, default_val_split)
     except MemoryError:
         from pathlib import Path
 
@@ -110,7 +153,8 @@ def stream_data(args, config, ckpt, quiet, default_val_split, comm):
     :func:`table_data` gives arrays.  Each process reads its share; only rank 0 says what was done.  Memory holds a
     group of rows at a time: running out of it is a DataError naming the largest group and what to do."""
     try:
-        return _stream_data(args, config, ckpt, quiet, default_val_split, comm)
+        with decimal_of(args), said_notices():
+            return _stream_data(args, config, ckpt, quiet, default_val_split, comm)
     except MemoryError:
         from mlp.core.errors import DataError
         from mlp.io.tables.sources import CsvSource, open_source

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
-from .common import (EXIT_INTERRUPTED, add_sep_option, backend_of_args, check_data, format_metrics, fraction_arg,
-                     hidden_arg, is_table, load_builtin, metrics, positive_int_arg, refuse_overwrite, say, sizes_arg,
-                     streamed_metrics)
+from .common import (add_sep_option, backend_of_args, baseline_warning, check_data, format_metrics, fraction_arg,
+                     hidden_arg, is_table, load_builtin, metrics, positive_int_arg, refuse_overwrite, same_file, say,
+                     seed_arg, sizes_arg, streamed_metrics)
 
 #: the defaults of `mlp train`: a modern recipe that reaches ~98% on MNIST in about a minute on 2 CPU cores
 DEFAULTS = dict(data="mnist", sizes=[784, 512, 256, 10], activation="relu", loss="cross_entropy", init="he",
@@ -68,8 +69,10 @@ def add_parser(subparsers, common):
                     f"{_options_text(TABLE_DEFAULTS)} (more for a small table: enough for {TABLE_STEPS} steps, "
                     f"at most {TABLE_MOST_EPOCHS}), the loss from the task, --val-split {VAL_SPLIT}, early stopping "
                     f"on the validation loss (--patience {TABLE_PATIENCE}) keeping the best epoch's weights.")
-    t.add_argument("--data", default=DEFAULTS["data"], metavar="DATA",
-                   help=f"{', '.join(DATASETS)}, or a table file (.csv with a header, .parquet, .npy, .npz)")
+    t.add_argument("--data", default=None, metavar="DATA",
+                   help=f"{', '.join(DATASETS)}, or a table file (.csv with a header, .parquet, .npy, .npz); default "
+                        f"{DEFAULTS['data']}, or with --resume the run's own data (another table with the columns "
+                        f"the run was trained on continues the run on it)")
     t.add_argument("--target", help="a table's target column (default: the last column; comma-separated: several "
                                     "regression targets)")
     t.add_argument("--task", choices=("classification", "regression"),
@@ -119,17 +122,21 @@ def add_parser(subparsers, common):
                    help="the book's L1 lambda (scaled by the training-set size)")
     t.add_argument("--dropout", type=float, default=None, metavar="P",
                    help="drop each hidden unit with probability P in training (inverted dropout; default 0)")
-    t.add_argument("--epochs", type=int, default=None,
+    t.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="epochs to train (with --resume: N more epochs than the checkpoint holds)")
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--dtype", choices=("float32", "float64"), default=None)
-    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--seed", type=seed_arg, default=None, metavar="N",
+                   help="seed of the initial weights, the shuffling and dropout: an integer in [0, 2**63)")
     t.add_argument("--save", metavar="PATH",
                    help="checkpoint file, written after every epoch (default: runs/<data>-<time>.safetensors)")
     t.add_argument("--resume", metavar="PATH",
                    help="continue the run saved in this checkpoint to the epochs it planned (the hint an "
                         "interrupted run prints); with --epochs N, train N more instead")
     add_sep_option(t)
+    from .table_data import add_decimal_option
+
+    add_decimal_option(t)  # --decimal ,
     t.add_argument("--plot", metavar="PATH", help="write a PNG of loss and accuracy per epoch (needs matplotlib)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.add_argument("--distributed", action="store_true",
@@ -147,6 +154,7 @@ class Run:
         self.config, self.save_path, self.epochs = config, save_path, epochs
         self.model, self.optimizer, self.ckpt = model, optimizer, ckpt
         self.initial_epoch, self.initial_step, self.history = initial_epoch, initial_step, history
+        self.previous_data = None  # resumed on other data (--data): what the run trained on before
 
 
 def _given(args) -> dict:
@@ -169,7 +177,8 @@ def resumed_run(args) -> Run:
     extra = ckpt.metadata.get("extra", {})
     saved = extra.get("cli")
     asked = (_given(args).keys() - {"data", "epochs"}) | {k for k in TABLE_OPTIONS if getattr(args, k) is not None}
-    asked |= {k for k in ("no_standardize", "no_early_stopping", "stream") if getattr(args, k, False)}
+    # --verbose says how the columns are read, which the run decided when it started (it is not said again)
+    asked |= {k for k in ("no_standardize", "no_early_stopping", "stream", "verbose") if getattr(args, k, False)}
     if asked:
         raise ValueError(f"--resume continues the saved run with its own settings; drop "
                          f"{', '.join('--' + k.replace('_', '-') for k in sorted(asked))}")
@@ -180,7 +189,8 @@ def resumed_run(args) -> Run:
         raise mlp.CheckpointError(f"{args.resume}: the checkpoint holds no optimizer state to resume from")
     config = dict(saved)
     initial_epoch, initial_step = int(extra.get("epoch", 0)), int(extra.get("step", 0))
-    args.data = config["data"]
+    previous = config["data"]
+    config["data"] = args.data = _resumed_data(args, config, ckpt, initial_epoch, initial_step)
     if args.epochs is not None:
         epochs = initial_epoch + args.epochs
     else:
@@ -189,18 +199,48 @@ def resumed_run(args) -> Run:
             raise ValueError(f"{args.resume} has finished the {epochs} epochs its run planned; to train more, "
                              f"give --epochs N (N more epochs)")
     config["epochs"] = epochs
-    return Run(config, args.save or args.resume, epochs, ckpt.model, ckpt.optimizer, ckpt,
-               initial_epoch, initial_step, mlp.History.from_dict(extra.get("history", {})))
+    r = Run(config, args.save or args.resume, epochs, ckpt.model, ckpt.optimizer, ckpt,
+            initial_epoch, initial_step, mlp.History.from_dict(extra.get("history", {})))
+    r.previous_data = previous if previous != args.data else None
+    return r
+
+
+def _resumed_data(args, config, ckpt, epoch: int, step: int) -> str:
+    """The data a resumed run trains on: its own (no ``--data``, or the same), or the ``--data`` given where the run
+    can go on with it: a table read with the run's saved preprocessing (the same columns and classes), or a built-in
+    set of the same width.  Anything else is refused, naming both."""
+    saved, new = config["data"], args.data
+    if new is None or new == saved or (is_table(new) and is_table(saved) and Path(new).exists()
+                                       and same_file(new, saved)):
+        return saved
+    check_data(new)
+    hint = f"drop --data to continue on {saved}, or start a new run without --resume"
+    if is_table(saved) != is_table(new) or (is_table(saved) and ckpt.preprocessor is None):
+        kind = "the table" if is_table(saved) else "the built-in data set"
+        fits = "another table with the same columns" if is_table(saved) else "another built-in data set of its width"
+        raise ValueError(f"--data {new}: {args.resume} is a run on {kind} {saved}; it can go on only on {fits} "
+                         f"({hint})")
+    if config.get("stream"):
+        raise ValueError(f"--data {new}: {args.resume} streamed its table {saved} (its order and validation rows are "
+                         f"the table's); a streamed run goes on only on its own table ({hint})")
+    if step:
+        raise ValueError(f"--data {new}: {args.resume} stopped in the middle of epoch {epoch + 1} (after step {step}) "
+                         f"of {saved}; finish that epoch on it first (mlp train --resume {args.resume} --epochs 1), "
+                         f"then go on with --data {new}")
+    return new
 
 
 def new_run(args) -> Run:
     """A new run: the defaults for the kind of data, overridden by the options given."""
+    if args.data is None:
+        args.data = DEFAULTS["data"]
     check_data(args.data)
     table = is_table(args.data)
-    if not table and (args.no_standardize or args.no_early_stopping
-                      or any(getattr(args, k) is not None for k in TABLE_OPTIONS)):
-        options = ", ".join("--" + k.replace("_", "-") for k in TABLE_OPTIONS)
-        raise ValueError(f"{options}, --no-standardize and --no-early-stopping apply to a table of your own, not to "
+    flags = ("no_standardize", "no_early_stopping", "verbose", "stream")
+    given = [k for k in TABLE_OPTIONS if getattr(args, k) is not None] + [k for k in flags if getattr(args, k, False)]
+    if not table and given:
+        named = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(f"{named} {'applies' if len(given) == 1 else 'apply'} to a table of your own, not to "
                          f"--data {args.data}")
     if args.no_early_stopping and args.patience is not None:
         raise ValueError("give --patience N (early stopping after N epochs) or --no-early-stopping, not both")
@@ -225,6 +265,9 @@ def run(args) -> int:
     _check_plot_possible(args.plot)
     if args.sizes is not None and args.hidden is not None:
         raise ValueError("give --sizes (every width) or --hidden (hidden widths only), not both")
+    if args.epochs is not None and args.epochs < 1:  # with --resume: the epochs to add, which is no fewer than one
+        raise ValueError(f"--epochs must be a positive integer, got {args.epochs}"
+                         + (" (with --resume: the epochs to train beyond the checkpoint's)" if args.resume else ""))
     comm = communicator_of(args)  # --distributed: one MPI job, where rank 0 alone prints and writes files
     quiet = args.quiet or not comm.is_root
     if comm.size > 1:  # the same options everywhere (paths may differ between hosts), before any file is read
@@ -234,11 +277,17 @@ def run(args) -> int:
                              if k not in PER_PROCESS and isinstance(v, (type(None), bool, int, float, str, list))})
     r = resumed_run(args) if args.resume else new_run(args)
     config = r.config
+    for option in ("sep", "decimal"):  # how a CSV table is read: never silently unused
+        if getattr(args, option, None) is not None and not is_table(args.data):
+            raise ValueError(f"--{option} applies to a CSV table, not to the built-in data set --data {args.data}")
     # before any work: a typo such as --save train.csv would replace the table with a checkpoint
     tables = {"--data": args.data if is_table(args.data) else None, "--val-data": config.get("val_data")
               or getattr(args, "val_data", None)}
     refuse_overwrite({"--save": r.save_path, "--plot": args.plot}, tables)
     refuse_overwrite({"--plot": args.plot}, {"--resume": args.resume})  # --save may be --resume: it goes on
+    if args.plot and same_file(args.plot, r.save_path):
+        raise ValueError(f"--plot {args.plot} is the same file as --save {r.save_path}: the plot would replace the "
+                         f"checkpoint; choose another plot path")
     streamed = None
     if is_table(args.data) and _streams(args, config, comm, quiet):
         from .table_data import stream_data
@@ -280,6 +329,9 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
     import mlp
 
     (X, y), val, evaluation, task, pre = data
+    if args.resume and r.previous_data and pre is None and X.shape[1] != r.model.sizes[0]:
+        raise ValueError(f"--data {args.data}: its rows have {X.shape[1]} values, but the model of {args.resume} (a "
+                         f"run on {r.previous_data}) reads {r.model.sizes[0]}")
     if config.get("optimizer") == "lbfgs" and not args.resume and args.batch_size is None:
         config["batch_size"] = len(X)  # L-BFGS is a full-batch method: the whole training set, unless asked
     if is_table(args.data) and not args.resume and args.epochs is None:
@@ -293,7 +345,8 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
             f"({r.model.backend.device}), {r.model.dtype}, {_threads_text()}")
         if r.initial_epoch or r.initial_step:
             say(f"resuming {args.resume} after epoch {r.initial_epoch}"
-                + (f", step {r.initial_step}" if r.initial_step else "") + f", to epoch {r.epochs}")
+                + (f", step {r.initial_step}" if r.initial_step else "") + f", to epoch {r.epochs}"
+                + (f", on {args.data} (the run so far trained on {r.previous_data})" if r.previous_data else ""))
     stopper = _early_stopping(config, val, quiet)
     if config.get("class_weight") and task != "classification":
         raise ValueError(f"--class-weight {config['class_weight']} weighs classes; the task is {task}")
@@ -306,6 +359,7 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
     extra = {"cli": saved_config, "data": args.data}
     if pre is not None:
         extra["preprocessing"] = pre.to_dict()
+    _check_saveable(r.save_path, extra)  # before any work: a checkpoint that could not be loaded back is no save
     try:
         history = mlp.fit(r.model, X, y, loss=config["loss"], optimizer=r.optimizer, epochs=r.epochs,
                           batch_size=config["batch_size"], validation_data=val, seed=config["seed"],
@@ -313,30 +367,41 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
                           initial_epoch=r.initial_epoch, initial_step=r.initial_step, history=r.history,
                           extra=extra, task=task, communicator=comm, class_weight=config.get("class_weight"))
     except mlp.TrainingInterrupted as stop:
-        if comm.is_root:  # every rank stopped at the same step; rank 0 saves it
-            _save_interrupted(r, stop, extra, task)
-        return EXIT_INTERRUPTED
+        from mlp.train.epoch import stop_signal
+
+        # every rank stopped at the same step, some perhaps by the signal of another: the job's signal is agreed
+        # (the highest number: SIGTERM over SIGINT over SIGHUP), and rank 0 saves the step
+        signum = stop_signal() or signal.SIGINT
+        if comm.size > 1:
+            signum = int(comm.allreduce(int(stop_signal() or 0), op="max")) or signal.SIGINT
+        if comm.is_root:
+            _save_interrupted(r, stop, extra, task, signum)
+        return 128 + signum
     if not comm.is_root:
         if streamed is not None:  # the final metrics are measured by every process (a sum over their rows)
             streamed_metrics(r.model, evaluation[1], config["loss"], task, pre, comm)
         return 0
     if args.plot:
         write_plot(history, args.plot)
+
     seconds = sum(history.history["seconds"][-(r.epochs - r.initial_epoch):]) if history.epoch else 0.0
     if streamed is not None:
         name, rows = evaluation
-        summary = format_metrics(streamed_metrics(r.model, rows, config["loss"], task, pre, comm))
+        result = streamed_metrics(r.model, rows, config["loss"], task, pre, comm)
     else:
         name, (X_eval, y_eval) = evaluation
-        summary = format_metrics(metrics(r.model, X_eval, y_eval, config["loss"], task, pre))
+        result = metrics(r.model, X_eval, y_eval, config["loss"], task, pre)
+    summary = format_metrics(result)
+    warning = baseline_warning(result, f"{name} accuracy")
+    if warning:  # on stderr, before the summary: the summary stays the last line
+        print(warning, file=sys.stderr, flush=True)
     kept = ""
     if stopper and stopper[0].best_epoch is not None:
         watched = stopper[0].monitor.replace("val_", "validation ")
         kept = (", stopped early" if stopper[0].stopped_epoch is not None else "") + \
             f"; weights of epoch {stopper[0].best_epoch + 1} kept (the best {watched})"
-    print(f"{name} {summary} after {len(history.epoch)} epochs{kept} "
-          f"({seconds:.1f} s of training); checkpoint saved to {r.save_path}"
-          + (f"; plot in {args.plot}" if args.plot else ""), flush=True)
+    say(f"{name} {summary} after {len(history.epoch)} epochs{kept} ({seconds:.1f} s of training); checkpoint saved "
+        f"to {r.save_path}" + (f"; plot in {args.plot}" if args.plot else ""))
     return 0
 
 
@@ -394,20 +459,43 @@ def table_epochs(n: int, batch_size: int, epochs: int) -> int:
 
 
 def _threads_text() -> str:
-    from . import threads
+    from mlp.train import threads
 
     choice = threads.current
     return f"BLAS {choice.describe(detail=False)}" if choice is not None else "BLAS threads as the libraries chose"
 
 
-def _save_interrupted(r: Run, stop, extra, task):
+def _check_saveable(path, extra: dict):
+    """Refuse, before training, a run whose checkpoint ``mlp`` could not load back (a value out of the metadata's
+    range, such as an integer category code of 20 digits), naming the value."""
+    from mlp.core.errors import CheckpointError
+    from mlp.io.checkpoint_checks import check_values
+
+    try:
+        check_values(path, {"extra": extra})
+    except CheckpointError as e:
+        problem = str(e).removeprefix(f"checkpoint {os.fspath(path)!r}: ").replace('invalid "mlp" metadata: ', "")
+        import re
+
+        found = re.match(r"extra\.preprocessing\.columns\[(\d+)\]", problem)
+        columns = (extra.get("preprocessing") or {}).get("columns") or []
+        if found and int(found[1]) < len(columns) and isinstance(columns[int(found[1])], dict):
+            problem = f"column {columns[int(found[1])].get('name')!r}: {problem}"
+        raise ValueError(f"--save {path}: this run's checkpoint could not be loaded back ({problem}; a checkpoint "
+                         f"holds integers of magnitude at most 2**63): nothing was trained") from None
+
+
+def _save_interrupted(r: Run, stop, extra, task, signum=signal.SIGINT):
     import mlp
     from mlp.train.loop import save_training_state
 
     state = mlp.FitState(r.model, r.optimizer, mlp.get_loss(r.config["loss"]), stop.history, r.epochs,
                          r.config["seed"], extra={**extra, "step": stop.step}, task=task)
     save_training_state(r.save_path, state, stop.epoch)
-    print(f"mlp: interrupted at epoch {stop.epoch + 1}, step {stop.step}; checkpoint saved to {r.save_path} "
+    from mlp.train.epoch import signal_name
+
+    by = "" if signum == signal.SIGINT else f" by {signal_name(signum)}"  # Ctrl-C's line is as it always was
+    print(f"mlp: interrupted{by} at epoch {stop.epoch + 1}, step {stop.step}; checkpoint saved to {r.save_path} "
           f"(continue with: mlp train --resume {r.save_path})", file=sys.stderr, flush=True)
 
 
@@ -442,6 +530,10 @@ def _new_model(args, config, X, y, task, pre):
         raise ValueError(f"--sizes {','.join(map(str, sizes))} does not fit --data {args.data}: "
                          f"the input width must be {n_in} and the output width {n_out}")
     config["sizes"] = sizes
+    if args.momentum is not None and config["optimizer"] != "sgd":
+        raise ValueError(f"--momentum applies to --optimizer sgd; {config['optimizer']} has no momentum to set"
+                         + (" (its moments are Adam's betas)" if config["optimizer"].startswith("adam") else ""))
+    _check_model_fits(args, config, sizes)
     loss = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
     output = "identity" if task == "regression" else None
     # a table's categorical columns are codes: its OneHot and Embedding layers come first
@@ -472,7 +564,34 @@ def _new_model(args, config, X, y, task, pre):
     return model, optimizer
 
 
+#: copies of the weights training holds: the weights, their gradients, the last good state kept for a roll-back,
+#: and the optimizer's state (per optimizer; L-BFGS its history of 10 pairs)
+_COPIES = {"sgd": 4, "adam": 5, "adamw": 5, "lbfgs": 24}
+
+
+def _check_model_fits(args, config, sizes):
+    """Refuse, before allocating, a model whose training state would not fit in this machine's memory (a CPU
+    backend; ``--hidden 100000000`` was killed by the system with no word), naming the option and the sizes."""
+    from mlp.backends import get_backend
+    from mlp.io.tables.sources import available_memory
+
+    if "cpu" not in str(get_backend(backend_of_args(args)).device).lower():
+        return
+    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    size = 4 if config["dtype"] == "float32" else 8
+    # the weights' copies, and a step's activations (forward values, their gradients and a temporary) at its batch
+    need = size * (params * _COPIES.get(config["optimizer"], 5) + 3 * config["batch_size"] * sum(sizes[1:]))
+    have = available_memory()
+    if have is not None and need > have:
+        option = "--hidden" if args.hidden is not None else "--sizes"
+        raise ValueError(f"{option}: a model of widths {','.join(map(str, sizes))} has {params:,} parameters; "
+                         f"training it ({config['optimizer']}, {config['dtype']}) needs about {need / 2**30:.1f} GiB, "
+                         f"and {have / 2**30:.1f} GiB of memory is available")
+
+
 def _check_plot_possible(path):
+    """Refuse, before training, a ``--plot`` that could not be written: matplotlib missing, or a file suffix that is
+    not an image format matplotlib writes."""
     if path is None:
         return
     try:
@@ -480,14 +599,32 @@ def _check_plot_possible(path):
     except ImportError:
         raise SystemExit(f"mlp: error: --plot {path} needs matplotlib: pip install 'mlp-arrayapi[plot]' "
                          f"(or pip install matplotlib)") from None
+    _plot_format(path)
+
+
+def _plot_format(path) -> str:
+    """The image format of ``--plot path``: its suffix (png without one), checked against matplotlib's formats."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise ValueError(f"--plot {path}: .{suffix} is not an image format matplotlib writes; name the file "
+                         f"{Path(path).stem}.png (or .{', .'.join(f for f in sorted(formats) if f != 'png')})")
+    return suffix or "png"
 
 
 def write_plot(history, path):
-    """A PNG with loss and accuracy per epoch (training and validation)."""
+    """An image (PNG unless the suffix says otherwise) with loss and accuracy per epoch (training and validation),
+    written atomically (through a link to its target)."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from mlp.io.atomic import write_atomic
 
     h = history.history
     epochs = [e + 1 for e in history.epoch]
@@ -502,6 +639,7 @@ def write_plot(history, path):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    image = io.BytesIO()
+    fig.savefig(image, format=_plot_format(path), dpi=100)
     plt.close(fig)
+    write_atomic(path, image.getvalue())

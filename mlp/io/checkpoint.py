@@ -31,7 +31,15 @@ exactly what training applied.
 
 Saving is atomic (temporary file in the same folder, fsync, ``os.replace``,
 fsync of the folder): a save interrupted at any point leaves the previous file
-at ``path`` intact.
+at ``path`` intact.  What is saved is checked as a load would check it before anything is
+written, so a checkpoint that ``load_checkpoint`` would refuse never replaces a good file.
+A symbolic link at ``path`` is written through (its target replaced), a named pipe as a stream.
+
+Loading reads the 8-byte header length and the header first, and checks them (the header is at
+most 16 MiB, :data:`~mlp.io.checkpoint_checks.MAX_HEADER`) before reading the tensors: a file
+that is not an mlp checkpoint is refused without reading it whole, and the file is read once,
+front to back, so a named pipe works.  Running out of memory is a ``CheckpointError`` naming the
+file and its size.
 
 Loading reads the bytes itself and checks the safetensors header, the ``mlp``
 metadata and the architecture against each other *before* handing the bytes to
@@ -47,6 +55,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +66,10 @@ from mlp.core.errors import CheckpointError
 from mlp.core.model import Sequential
 
 from .atomic import write_atomic
-from .checkpoint_checks import FORMAT, _check_file, _fail
+from .checkpoint_checks import FORMAT, MAX_HEADER, _check_file, _fail, check_head, head_size
 
-__all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "save"]
+__all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "read_checkpoint_bytes",
+           "save"]
 
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
@@ -191,7 +201,9 @@ def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
     TypeError
         A value in ``extra`` is not JSON-serialisable (the message names its key).
     ValueError
-        The optimizer's state does not belong to ``model``, or its type cannot be checkpointed.
+        The optimizer's state does not belong to ``model``, or its type cannot be checkpointed; or the file
+        would not load back (an integer of more than 19 digits in ``extra``, a header over 16 MiB): nothing is
+        written then.
     """
     import safetensors.numpy
 
@@ -206,8 +218,20 @@ def save(model, path, optimizer=None, preprocessor=None, **extra) -> Path:
         opt_info, opt_tensors = _optimizer_tensors(optimizer, model)
         tensors.update(opt_tensors)
     data = safetensors.numpy.save(tensors, metadata={"mlp": json.dumps(_metadata(model, opt_info, tensors, extra))})
+    _check_readable(path, data)
     write_atomic(path, data)
     return path
+
+
+def _check_readable(path, data: bytes):
+    """Refuse to write ``data`` to ``path`` unless :func:`load_checkpoint` would read it back (a value out of the
+    metadata's range, a header over :data:`~mlp.io.checkpoint_checks.MAX_HEADER`): the file there stays as it was."""
+    try:
+        _check_file(path, data)
+    except CheckpointError as e:
+        problem = str(e).removeprefix(f"checkpoint {os.fspath(path)!r}: ")
+        raise ValueError(f"save: {os.fspath(path)} was not written, because mlp could not load it back: {problem} "
+                         f"(the file there, if any, is unchanged)") from None
 
 
 def _checked_extra(model, preprocessor, extra: dict) -> dict:
@@ -243,9 +267,15 @@ def _metadata(model, opt_info, tensors: dict, extra: dict) -> dict:
 
 
 def _read(path) -> bytes:
+    """The checkpoint's bytes, read once, front to back (a named pipe works too), with the header checked first.
+
+    The 8-byte length and the header (at most :data:`~mlp.io.checkpoint_checks.MAX_HEADER`) are read and checked
+    (:func:`~mlp.io.checkpoint_checks.check_head`) before the tensor data: a file that is not an mlp checkpoint, or
+    whose header is larger than the cap, is refused having read at most the header (a file with another header,
+    at most 64 MiB, to say what it is).
+    """
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        f = open(path, "rb")
     except FileNotFoundError:
         e = CheckpointNotFoundError(f"checkpoint {os.fspath(path)!r}: no such file")
         e.errno, e.filename = errno.ENOENT, os.fspath(path)
@@ -254,6 +284,44 @@ def _read(path) -> bytes:
         raise _fail(path, "is a folder, not a checkpoint file") from None
     except OSError as e:
         raise _fail(path, f"cannot be read ({e.strerror or e})") from None
+    try:
+        with f:
+            mode = os.fstat(f.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise _fail(path, "is a folder, not a checkpoint file")
+            total = os.fstat(f.fileno()).st_size if stat.S_ISREG(mode) else None
+            data = _read_up_to(f, 8)
+            n = head_size(path, data)
+            if n is None:  # not safetensors, too short, or a header over the cap (said, unread): enough to say
+                data += _read_up_to(f, 1)  # what it is, never more
+                return data if data[8:9] == b"{" else data + _read_up_to(f, 64 * 2**20)
+            data += _read_up_to(f, n)
+            if len(data) < 8 + n:
+                return data  # truncated: said by the checks
+            body = check_head(path, data, total)
+            # the tensors, and one byte more from a pipe, whose size was not known: trailing bytes are an error
+            return data + _read_up_to(f, body + (1 if total is None else 0))
+    except OSError as e:
+        raise _fail(path, f"cannot be read ({e.strerror or e})") from None
+
+
+def _read_up_to(f, n: int) -> bytes:
+    """Up to ``n`` bytes of ``f`` (fewer only at its end), in pieces: a pipe gives a few kB a read."""
+    pieces, left = [], n
+    while left > 0:
+        piece = f.read(min(left, 2**26))
+        if not piece:
+            break
+        pieces.append(piece)
+        left -= len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _size_text(path) -> str:
+    try:
+        return f"{os.stat(path).st_size:,} bytes"
+    except OSError:
+        return "size unknown"
 
 
 def _check_preprocessing(data, sizes, layers=()):
@@ -289,7 +357,7 @@ def _reads(layer) -> tuple:
     return (type(layer).__name__, list(layer.columns), list(layer.n_categories))
 
 
-def load_checkpoint(path, backend=None) -> Checkpoint:
+def load_checkpoint(path, backend=None, data: bytes | None = None) -> Checkpoint:
     """Read a checkpoint written by :func:`save`, checking it thoroughly first.
 
     Parameters
@@ -298,6 +366,10 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
     backend : str, backends.Backend or None
         Where to rebuild the model (None: the default backend, see :func:`backends.get_backend`).
         A checkpoint saved on any backend loads on any other with identical weights.
+    data : bytes or None
+        The file's bytes, read already (:func:`read_checkpoint_bytes`, or received from another process):
+        checked and loaded as the file at ``path`` would be, without reading it again (``path`` names it in
+        messages).
 
     Returns
     -------
@@ -319,7 +391,26 @@ def load_checkpoint(path, backend=None) -> Checkpoint:
     from mlp.backends import get_backend
 
     be = get_backend(backend)  # an unknown or unusable backend is the caller's problem, not the file's
-    data = _read(path)
+    try:
+        return _load(path, be, data)
+    except MemoryError:
+        raise _fail(path, f"not enough memory to load it ({_size_text(path)}, with a header of at most "
+                          f"{MAX_HEADER // 2**20} MiB)") from None
+
+
+def read_checkpoint_bytes(path) -> bytes:
+    """The bytes of the checkpoint at ``path``, read once with its header checked first (see :func:`_read`): what
+    :func:`load_checkpoint` takes as ``data``, to load them elsewhere (another process) without reading again.
+
+    Raises :class:`CheckpointNotFoundError` or :class:`CheckpointError` as :func:`load_checkpoint` does."""
+    try:
+        return _read(path)
+    except MemoryError:
+        raise _fail(path, f"not enough memory to read it ({_size_text(path)})") from None
+
+
+def _load(path, be, data=None) -> Checkpoint:
+    data = _read(path) if data is None else data
     header, meta, optimizer = _check_file(path, data)
     tensors = _read_tensors(path, data, header, meta)
     model = _rebuild_model(path, meta, tensors, be)
@@ -340,6 +431,8 @@ def _read_tensors(path, data: bytes, header: dict, meta: dict) -> dict:
 
     try:
         tensors = safetensors.numpy.load(data)
+    except MemoryError:
+        raise  # said by load_checkpoint, with the file's size
     except Exception as e:  # SafetensorError and friends
         raise _fail(path, f"safetensors could not read it ({e})") from None
     for name, entry in header.items():

@@ -25,8 +25,11 @@ _ST_DTYPES = {"F32": "float32", "F64": "float64"}
 _ST_CODES = {v: k for k, v in _ST_DTYPES.items()}
 _ITEMSIZE = {"float32": 4, "float64": 8}
 
-#: safetensors refuses headers above 100 MB; anything bigger is not a safetensors file.
-_MAX_HEADER = 100_000_000
+#: the largest header (JSON: the tensor table and the "mlp" metadata) a checkpoint may have: 16 MiB.  mlp's own are a
+#: few kB (a table's categories add their names; 16 MiB holds about a million short ones); parsing JSON takes about
+#: 20 times its size in memory, so a larger header is refused before it is read (safetensors' own limit is 100 MB)
+MAX_HEADER = 16 * 2**20
+_MAX_HEADER = MAX_HEADER
 
 
 def _fail(path, problem) -> CheckpointError:
@@ -65,38 +68,65 @@ def _not_safetensors(path, data: bytes, why: str) -> CheckpointError:
         )
     if data[:6] == b"\x93NUMPY":
         return _fail(path, "this is a NumPy .npy file, not a safetensors checkpoint")
-    return _fail(path, f"not a safetensors file: {why}")
+    if _looks_like_text(data):
+        start = data[:40].decode("utf-8", "replace").split("\n")[0]
+        return _fail(path, f"not an mlp checkpoint: it is text (it begins {start!r}), not a safetensors file")
+    return _fail(path, f"not an mlp checkpoint (not a safetensors file: {why})")
 
 
-def _parse_header(path, data: bytes) -> tuple[dict, dict, int]:
-    """Validate the safetensors framing; return ``(tensor entries, __metadata__, data start)``."""
-    header, n = _header_json(path, data)
+def _looks_like_text(data: bytes) -> bool:
+    """Whether the first bytes are printable text (a CSV, a JSON, a script given as the checkpoint)."""
+    head = data[:64]
+    if len(head) < 8 or head[:8].startswith(b"\x93NUMPY"):
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:  # a character cut at the end of the 64 bytes is still text
+        if e.start < len(head) - 4:
+            return False
+        text = head[:e.start].decode("utf-8")
+    return all(ch.isprintable() or ch in "\t\r\n" for ch in text)
+
+
+def _parse_header(path, data: bytes, total: int | None = None) -> tuple[dict, dict, int]:
+    """Validate the safetensors framing; return ``(tensor entries, __metadata__, data start)``.
+
+    ``data``: the file's bytes, or its first bytes (the length and the header) when ``total`` gives the file's size.
+    """
+    total = len(data) if total is None else total
+    header, n = _header_json(path, data, total)
     metadata = header.pop("__metadata__", None)
     if metadata is None:
         raise _fail(path, 'no "mlp" metadata in the header (a safetensors file, but not an mlp checkpoint)')
     if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                  for k, v in metadata.items()):
         raise _fail(path, "invalid header: __metadata__ must map strings to strings")
-    body = len(data) - 8 - n
+    body = total - 8 - n
     spans = [(*_tensor_span(path, name, entry, body), name) for name, entry in header.items()]
     _check_spans(path, spans, body)
     return header, metadata, 8 + n
 
 
-def _header_json(path, data: bytes) -> tuple[Any, int]:
-    """The JSON object of the header and its length ``n`` (the data starts at byte ``8 + n``)."""
-    if len(data) == 0:
+def _header_json(path, data: bytes, total: int | None = None) -> tuple[Any, int]:
+    """The JSON object of the header and its length ``n`` (the data starts at byte ``8 + n``).
+
+    ``total``: the file's size, when ``data`` holds only its first bytes (default: ``len(data)``)."""
+    total = len(data) if total is None else total
+    if total == 0:
         raise _fail(path, "the file is empty (truncated write?)")
-    if len(data) < 8:
+    if total < 8:
         raise _not_safetensors(path, data,
-                               f"only {len(data)} bytes, shorter than the 8-byte header length (truncated?)")
+                               f"only {total} bytes, shorter than the 8-byte header length (truncated?)")
     (n,) = struct.unpack("<Q", data[:8])
+    if n > _MAX_HEADER and data[8:9] == b"{":
+        raise _fail(path, f"the header is {n:,} bytes, more than the {MAX_HEADER // 2**20} MiB an mlp checkpoint's "
+                          "header may have (not read)")
     if n < 2 or n > _MAX_HEADER:
         raise _not_safetensors(path, data, f"absurd header length {n}")
-    if 8 + n > len(data):
+    if 8 + n > total:
         if data[8:9] != b"{":
             raise _not_safetensors(path, data, f"header length {n} does not fit the file and the header is not JSON")
-        raise _fail(path, f"truncated: the header claims {n} bytes but the file has only {len(data) - 8} "
+        raise _fail(path, f"truncated: the header claims {n} bytes but the file has only {total - 8} "
                           "after the length")
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
@@ -161,7 +191,7 @@ def _small_shape(shape) -> bool:
             and all(type(d) is int and 0 <= d <= _MAX_DIM for d in shape))
 
 
-def _check_values(path, meta: dict):
+def check_values(path, meta: dict):
     """Every number of the metadata finite and of sane magnitude (NaN and inf allowed in ``extra["history"]``).
 
     JSON holds integers of any length and ``NaN``/``Infinity``: a 401-digit integer would make the first
@@ -218,7 +248,7 @@ def _parse_metadata(path, metadata: dict) -> dict:
     missing = [k for k in required if k not in meta]
     if missing:
         raise _fail(path, f'invalid "mlp" metadata: missing {", ".join(missing)}')
-    _check_values(path, meta)
+    check_values(path, meta)
     if type(meta["format"]) is not int or meta["format"] != FORMAT:
         raise _fail(path, f"unsupported checkpoint format {meta['format']!r:.100}; this mlp reads format {FORMAT}")
     if not isinstance(meta["dtype"], str) or meta["dtype"] not in DTYPES:
@@ -328,6 +358,38 @@ def _expected_tensors(path, meta) -> tuple[dict, Any]:
                 path, f"the {info['type']} optimizer has taken {info['t']} steps but its state tensors are missing"
             )
     return expected, optimizer
+
+
+def head_size(path, first: bytes) -> int | None:
+    """The bytes to read after the first 8 (``first``) for :func:`check_head`: the header's length, or None when
+    ``first`` is not the start of a safetensors file of a header mlp reads (:func:`_check_file` then says what it
+    is)."""
+    if len(first) < 8:
+        return None
+    (n,) = struct.unpack("<Q", first[:8])
+    return n if 2 <= n <= _MAX_HEADER else None
+
+
+def check_head(path, head: bytes, total: int | None) -> int:
+    """The checks that need only the start of the file (``head``: the 8-byte length and the header) and its size
+    (``total``; None for a pipe): the framing, the header against the size, the "mlp" metadata.  Returns the bytes
+    of tensor data that follow the header (what remains to be read).  A file that is not an mlp checkpoint (a
+    6 GB safetensors file of another program) is refused here, before its data is read."""
+    try:
+        if total is None:  # a pipe: the framing of the tensors is checked once they are read
+            header, n = _header_json(path, head, len(head))
+            metadata = header.pop("__metadata__", None)
+            if not isinstance(metadata, dict):
+                metadata = {}
+            ends = [_tensor_span(path, name, entry, 2**63)[1] for name, entry in header.items()]
+            body = max(ends, default=0)
+        else:
+            header, metadata, start = _parse_header(path, head, total)
+            body = total - start
+        _parse_metadata(path, metadata)
+    except (TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
+        raise _fail(path, f"invalid metadata ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+    return body
 
 
 def _check_file(path, data: bytes) -> tuple[dict, dict, Any]:

@@ -22,9 +22,6 @@ NON_FINITE = ("Solver produced non-finite parameter weights. The input data may 
               "preprocessed.")
 
 
-_THREADS = []  # the measured thread default, chosen once per process (see mlp.cli.threads)
-
-
 def stochastic_solver(estimator) -> bool:
     """Whether ``estimator`` offers ``partial_fit`` (scikit-learn's rule and message: sgd and adam only)."""
     if estimator.solver not in ("sgd", "adam"):
@@ -37,20 +34,11 @@ def with_thread_default(method):
     """Run an estimator method under mlp's thread default (``MLP_THREADS``/``OMP_NUM_THREADS``, else measured).
 
     Small networks gain nothing from a second BLAS or PyTorch thread and lose many times over when the cores are
-    busy; the same choice as the ``mlp`` command's, made once per process.
+    busy; the same choice as the ``mlp`` command's and :func:`mlp.fit`'s, made once per process.
     """
-    import functools
+    from mlp.train.threads import with_default
 
-    @functools.wraps(method)
-    def run(self, *args, **kwargs):
-        from mlp.cli import threads
-
-        if not _THREADS:
-            _THREADS.append(threads.choose(None))
-        with threads.applied(_THREADS[0]):
-            return method(self, *args, **kwargs)
-
-    return run
+    return with_default(method)
 
 
 class BaseMLP(BaseEstimator):

@@ -286,22 +286,19 @@ def info_lines() -> list[str]:
 
 
 def load_checkpoint_shared(path, backend=None, comm=None):
-    """:func:`mlp.io.checkpoint.load_checkpoint` of ``path`` read by rank 0 alone and handed to every process: the
-    checkpoint of a multi-host run need only be where rank 0 runs.  An error reading it (no such file, not a
-    checkpoint) is raised by every process alike."""
-    import os
-    import tempfile
-
-    from mlp.io.checkpoint import load_checkpoint
+    """:func:`mlp.io.checkpoint.load_checkpoint` of ``path`` read by rank 0 alone (once: a named pipe works) and
+    handed to every process as bytes: the checkpoint of a multi-host run need only be where rank 0 runs.  An
+    error reading it (no such file, not a checkpoint) is raised by every process alike."""
+    from mlp.io.checkpoint import load_checkpoint, read_checkpoint_bytes
 
     if comm is None or comm.size == 1:
         return load_checkpoint(path, backend=backend)
-    data, error = None, None
+    data, error, ckpt = None, None, None
     if comm.is_root:
         try:
-            load_checkpoint(path, backend="numpy")  # checked where it is, before it travels
-            with open(path, "rb") as f:
-                data = np.frombuffer(f.read(), dtype=np.uint8)
+            raw = read_checkpoint_bytes(path)
+            ckpt = load_checkpoint(path, backend=backend, data=raw)  # checked where it is, before it travels
+            data = np.frombuffer(raw, dtype=np.uint8)
         except Exception as e:  # noqa: BLE001 - said by every process below
             error = (type(e).__name__, str(e))
     error = comm.broadcast_object(error)
@@ -314,15 +311,8 @@ def load_checkpoint_shared(path, backend=None, comm=None):
     size = comm.broadcast_object(None if data is None else len(data))
     data = comm.broadcast(data if comm.is_root else np.empty(size, dtype=np.uint8))
     if comm.is_root:
-        return load_checkpoint(path, backend=backend)
-    fd, tmp = tempfile.mkstemp(suffix=".safetensors", prefix="mlp-resume-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        ckpt = load_checkpoint(tmp, backend=backend)
-    finally:
-        os.unlink(tmp)
-    return ckpt
+        return ckpt
+    return load_checkpoint(path, backend=backend, data=data.tobytes())
 
 
 def same_settings(comm, settings: dict):

@@ -4,7 +4,7 @@ What :func:`mlp.fit` (arrays in memory, :mod:`mlp.train.loop`) and the fit of a 
 (:mod:`mlp.train.streaming`) share: :func:`run_steps` runs steps ``first..last-1`` of an epoch through a
 :class:`~mlp.train.runner.StepRunner`, reading the losses back about every 0.2 s; a NaN or Inf loss rolls the model
 back to the weights before its step (:class:`mlp.DivergenceError`); Ctrl-C (:func:`sigint_as_flag`) stops between
-two chunks (:class:`mlp.TrainingInterrupted`).
+two chunks (:class:`mlp.TrainingInterrupted`), and so do SIGTERM and SIGHUP.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from mlp.core.step import TrainState
 
 from .batches import n_steps
 
-__all__ = ["check_optimizer", "end_epoch", "end_training", "mean_loss", "progress_bar", "run_epoch", "run_steps",
-           "sigint_as_flag"]
+__all__ = ["SignalInterrupt", "check_optimizer", "end_epoch", "end_training", "mean_loss", "progress_bar",
+           "raise_on_stop_signals", "run_epoch", "run_steps", "sigint_as_flag", "signal_name", "stop_signal"]
 
 
 def _roll_back(runner, good: TrainState, first, bad) -> TrainState:
@@ -125,29 +125,99 @@ def check_optimizer(optimizer):
 
 
 
+#: the signals that stop training between two steps, as Ctrl-C does: Ctrl-C, the polite kill a batch scheduler
+#: (Slurm, PBS, Kubernetes, systemd) sends before SIGKILL, and a closed terminal
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+_received: list = []
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """SIGTERM or SIGHUP outside a training loop (or a second signal inside one): stop now, as Ctrl-C does.
+
+    A ``KeyboardInterrupt``, so that ``except Exception`` does not swallow it and every ``finally`` (an atomic
+    write's clean-up) runs; ``signum`` says which signal (the ``mlp`` command exits ``128 + signum``).
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal_name(signum)}")
+        self.signum = signum
+
+
+def signal_name(signum: int) -> str:
+    """``"SIGTERM"`` for 15."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:  # pragma: no cover - a number that is no signal
+        return f"signal {signum}"
+
+
+def stop_signal():
+    """The signal that stopped the last training loop (:func:`sigint_as_flag`), or None."""
+    return _received[-1] if _received else None
+
+
+def _taken_over(signum, current) -> bool:
+    """Whether training may handle ``signum``: always Ctrl-C (as before); SIGTERM and SIGHUP unless ignored
+    (``nohup``) or handled by the program itself (a handler of its own is left alone), except the ``mlp``
+    command's own handler (:func:`raise_on_stop_signals`)."""
+    if signum == signal.SIGINT:
+        return True
+    return current is signal.SIG_DFL or getattr(current, "mlp_stop", False)
+
+
 @contextmanager
 def sigint_as_flag():
-    """While training, Ctrl-C sets a flag that the loop reads between steps.
+    """While training, Ctrl-C (SIGINT), SIGTERM and SIGHUP set a flag that the loop reads between steps.
 
     A KeyboardInterrupt raised in the middle of an update could leave half the
-    parameters stepped; the flag lets the loop stop at a consistent point instead.
+    parameters stepped; the flag lets the loop stop at a consistent point instead
+    (:class:`~mlp.TrainingInterrupted`; :func:`stop_signal` says which signal it was).
+    SIGTERM and SIGHUP are taken only where they would otherwise end the process at once (the default
+    action, or the ``mlp`` command's handler): ignored ones (``nohup``) stay ignored, and a program's own
+    handler is left in place.  A second signal while the first is being handled stops at once.
     Only the main thread can own signal handlers; elsewhere Ctrl-C behaves as usual.
     """
     flag = []
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
+    _received.clear()
 
     def handler(signum, frame):
-        if flag:  # a second Ctrl-C while the first is being handled: give up at once
-            raise KeyboardInterrupt
+        if flag:  # a second signal while the first is being handled: give up at once
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SignalInterrupt(signum)
         flag.append(signum)
+        _received.append(signum)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {}
     try:
+        for signum in STOP_SIGNALS:
+            current = signal.getsignal(signum)
+            if _taken_over(signum, current):
+                previous[signum] = signal.signal(signum, handler)
         yield lambda: bool(flag)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+
+
+def raise_on_stop_signals():
+    """Make SIGTERM and SIGHUP raise :class:`SignalInterrupt` (what Ctrl-C's ``KeyboardInterrupt`` is to SIGINT),
+    where they would end the process at once: the ``mlp`` command's setting, so that a kill outside training
+    still runs every clean-up and says one line.  Ignored signals stay ignored; returns the previous handlers."""
+    def handler(signum, frame):
+        raise SignalInterrupt(signum)
+
+    handler.mlp_stop = True
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT and signal.getsignal(signum) is signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, handler)
+    return previous
 
 
 def end_epoch(state, epoch: int, logs: dict, callbacks) -> bool:

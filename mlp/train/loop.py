@@ -22,6 +22,7 @@ from .distributed import data_parallel
 from .epoch import (check_optimizer, end_epoch, end_training, progress_bar, run_epoch, run_steps,  # noqa: F401
                     sigint_as_flag)
 from .runner import StepRunner
+from .threads import with_default
 from .callbacks import (KEYS, Callback, EarlyStopping, FitState, HalveOnPlateau, History,  # noqa: F401
                         ModelCheckpoint, save_training_state)
 from mlp.core.losses import get_loss
@@ -52,19 +53,22 @@ def l1_strength(lmbda: float, n: int) -> float:
 
 
 # -- evaluation ---------------------------------------------------------------------------------
+@with_default
 def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None = None,
-             sample_weight=None) -> dict:
+             sample_weight=None, confusion=None) -> dict:
     """Metrics of ``model`` on ``(X, y)`` in evaluation mode.
 
     Classification (``y`` integer labels ``(n,)`` or targets ``(n, n_out)``): ``{"accuracy"}``;
     regression (``task="regression"``, or a mean squared error ``loss``): ``{"mse", "mae", "r2"}``.
     With ``loss`` the mean loss is added as ``"loss"``.  With ``sample_weight`` ``(n,)`` every metric is a
-    weighted mean (R2 as scikit-learn's ``r2_score(..., sample_weight=...)``).
+    weighted mean (R2 as scikit-learn's ``r2_score(..., sample_weight=...)``).  ``confusion``: an integer array
+    ``(n_classes, n_classes)`` that classification adds its counts of (true, predicted) classes to.
     """
     task = task_of_loss(get_loss(loss if loss is not None else "quadratic"), task)
     loss = get_loss(loss).bind(model.K) if loss is not None else None
     data = prepare(model, X, y, "", task, sample_weight=sample_weight)
-    result = metrics.measure(model, loss, *data, task=task, batch_size=positive_int("batch_size", batch_size))
+    result = metrics.measure(model, loss, *data, task=task, batch_size=positive_int("batch_size", batch_size),
+                             counts=confusion)
     if loss is None:
         del result["loss"]
     return result
@@ -89,6 +93,7 @@ def _postfix(logs, task, train_metrics, has_val):
     return shown
 
 
+@with_default
 def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validation_data=None,
         shuffle: bool = True, seed: int = 0, progress: bool = True, callbacks=(), initial_epoch: int = 0,
         history: History | None = None, extra: dict | None = None, train_metrics: bool = True,

@@ -1,7 +1,9 @@
 """Metrics over device data, in large batches, in evaluation mode.
 
-Classification: the mean loss and the accuracy.  Regression: the mean loss, the mean
-squared and mean absolute errors over every output, and R2 (per output, then averaged,
+Classification: the mean loss and the accuracy; for a report, the confusion matrix
+(:func:`confusion`) and what it tells that accuracy hides (:func:`class_report`: precision and
+recall of each class, balanced accuracy, the majority-class baseline).  Regression: the mean loss,
+the mean squared and mean absolute errors over every output, and R2 (per output, then averaged,
 as scikit-learn's ``r2_score`` does).  Only small per-batch sums come back to the host.
 """
 from __future__ import annotations
@@ -14,8 +16,14 @@ from mlp.core.layers import EVAL
 from mlp.core.tasks import r2_score
 
 
+#: the most bytes one evaluation batch's widest activation may take: very wide layers get smaller batches
+BATCH_BYTES = 256 * 2**20
+
+
 def _outputs(model, Xd, batch_size):
     forward, params, n = model.forward_function(), model.param_arrays(), Xd.shape[0]
+    widest = max(model.sizes) * (4 if str(model.dtype) == "float32" else 8)
+    batch_size = max(1, min(batch_size, BATCH_BYTES // widest))
     for i in range(0, n, batch_size):
         j = min(i + batch_size, n)
         yield i, j, forward(params, Xd[i:j, ...], EVAL)[0]
@@ -34,12 +42,17 @@ def classification(model, loss, Xd, Td, labels, batch_size=10_000, w=None) -> di
                      loss is not None)
 
 
-def classification_sums(model, loss, Xd, Td, labels, batch_size=10_000, w=None) -> np.ndarray:
-    """``[correct, summed loss, rows]`` (weighted by ``w``): sums that add up over blocks and processes."""
+def classification_sums(model, loss, Xd, Td, labels, batch_size=10_000, w=None, counts=None) -> np.ndarray:
+    """``[correct, summed loss, rows]`` (weighted by ``w``): sums that add up over blocks and processes.
+
+    ``counts``: a confusion matrix (see :func:`confusion`) to add this data's (unweighted) counts to, or None.
+    """
     correct, total = 0.0, 0.0
     hw = None if w is None else np.asarray(model.backend.to_numpy(w), dtype=np.float64)
     for i, j, Y in _outputs(model, Xd, batch_size):
         pred = model.backend.to_numpy(model.classes(Y, loss))
+        if counts is not None:
+            _count(counts, labels[i:j], pred)
         hit = pred == labels[i:j]
         correct += float(np.count_nonzero(hit)) if hw is None else float(hw[i:j] @ hit)
         if loss is not None:
@@ -89,13 +102,52 @@ def from_sums(sums, task, has_loss=True) -> dict:
             "mae": float(sae.sum() / (n * k)), "r2": r2_score(sse, s2 - s1 * s1 / n)}
 
 
-def sums(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000) -> np.ndarray:
+def sums(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000, counts=None) -> np.ndarray:
     """The task's sums (see :func:`classification_sums`, :func:`regression_sums`)."""
     if task == "regression":
         return regression_sums(model, loss, Xd, Td, batch_size, w)
-    return classification_sums(model, loss, Xd, Td, labels, batch_size, w)
+    return classification_sums(model, loss, Xd, Td, labels, batch_size, w, counts)
 
 
-def measure(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000) -> dict:
-    """The task's metrics (see the module docstring); ``w``: per-sample weights on the device, or None."""
-    return from_sums(sums(model, loss, Xd, Td, labels, w, task=task, batch_size=batch_size), task, loss is not None)
+def measure(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000, counts=None) -> dict:
+    """The task's metrics (see the module docstring); ``w``: per-sample weights on the device, or None;
+    ``counts``: a confusion matrix that classification adds its counts to (see :func:`confusion`)."""
+    return from_sums(sums(model, loss, Xd, Td, labels, w, task=task, batch_size=batch_size, counts=counts), task,
+                     loss is not None)
+
+
+def confusion(model, loss, Xd, labels, n_classes, batch_size=10_000) -> np.ndarray:
+    """Counts of (true class, predicted class), shape ``(n_classes, n_classes)``: sums that add up over blocks
+    and processes.  ``labels``: the true classes (host integers in ``[0, n_classes)``)."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    for i, j, Y in _outputs(model, Xd, batch_size):
+        _count(counts, labels[i:j], model.backend.to_numpy(model.classes(Y, loss)))
+    return counts
+
+
+def _count(counts, labels, predicted):
+    k = counts.shape[0]
+    labels, predicted = np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
+    counts += np.bincount(labels * k + predicted, minlength=k * k).reshape(k, k)
+
+
+def class_report(counts) -> dict:
+    """What a confusion matrix (rows: true classes, columns: predicted) says beyond accuracy.
+
+    ``support``, ``precision``, ``recall`` (one value per class; precision is nan for a class never predicted,
+    recall nan for a class absent from the rows), ``balanced_accuracy`` (the mean recall over the classes
+    present, as scikit-learn's ``balanced_accuracy_score``), ``baseline`` (the accuracy of always answering
+    the most frequent class, ``majority``).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    support, predicted, hits = counts.sum(axis=1), counts.sum(axis=0), np.diag(counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, hits / predicted, np.nan)
+        recall = np.where(support > 0, hits / support, np.nan)
+    total = support.sum()
+    present = support > 0
+    return {"support": support.astype(np.int64).tolist(), "precision": precision.tolist(),
+            "recall": recall.tolist(),
+            "balanced_accuracy": float(recall[present].mean()) if present.any() else math.nan,
+            "baseline": float(support.max() / total) if total else math.nan,
+            "majority": int(np.argmax(support))}

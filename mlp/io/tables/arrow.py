@@ -168,12 +168,16 @@ class _BoolColumn:
 class _NumberColumn:
     def __init__(self, pa, pc, rows_hint):
         self.pa, self.pc, self.builder = pa, pc, NumbersBuilder(rows_hint)
+        self.integers = True  # every chunk of an integer type
 
     def add(self, chunk):
+        self.integers = self.integers and self.pa.types.is_integer(chunk.type)
         numbers_into(self.pa, self.pc, chunk, self.builder.reserve(len(chunk)))
 
     def finish(self):
-        return self.builder.finish()
+        column = self.builder.finish()
+        column.integers = self.integers
+        return column
 
 
 class _NullColumn:
@@ -294,7 +298,8 @@ def text_rules(column):
     levels, codes = column.levels, column.codes
     numbers = level_numbers(levels)
     if not np.isnan(numbers).any():  # every value a number (or none present): a column of numbers
-        return Numbers(np.concatenate([numbers, [math.nan]])[codes])
+        return Numbers(np.concatenate([numbers, [math.nan]])[codes],
+                       all(isinstance(v, str) and v.lstrip("+-").isdigit() for v in levels))
     if all(isinstance(v, str) and (v in TRUE or v in FALSE) for v in levels):
         truth = np.array([v in TRUE for v in levels] + [False])
         return Coded(np.where(codes >= 0, truth[codes].astype(CODE_DTYPE), -1), [False, True])

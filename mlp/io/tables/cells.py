@@ -8,6 +8,8 @@ apply them, so a file reads the same whichever reader reads it.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import math
 import re
@@ -16,7 +18,8 @@ import numpy as np
 
 from mlp.core.errors import DataError
 
-__all__ = ["FALSE", "NULLS", "TRUE", "date_parts", "label_key", "level_dates", "level_numbers",
+__all__ = ["DATE_FORMATS", "FALSE", "NULLS", "TRUE", "current_decimal", "date_parts", "decimal_comma_like",
+           "decimal_point", "label_key", "level_dates", "level_numbers",
            "number_of", "parse_date", "parse_number", "python_label", "sort_key", "utf8_text"]
 
 #: the spellings of a missing value, as pyarrow's CSV reader takes them
@@ -31,15 +34,55 @@ FALSE = frozenset(["0", "False", "FALSE", "false"])
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity)", re.IGNORECASE)
 
 
+# With ``--decimal ,`` (:func:`decimal_point`): the same rule with a comma as the decimal point (``46,2``); a
+# period is then no number's (no thousands separators either way), as pyarrow's ``decimal_point`` reads them.
+_COMMA_NUMBER = re.compile(r"[+-]?(?:\d+,?\d*|,\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity)", re.IGNORECASE)
+#: a decimal-comma number: what a column read without ``--decimal ,`` is told it looks like
+_LOOKS_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+#: the decimal point of numbers written as text (``--decimal``): "." (default) or ","
+_DECIMAL = contextvars.ContextVar("mlp_decimal_point", default=".")
+DECIMAL_POINTS = (".", ",")
+
+
+def current_decimal() -> str:
+    """The decimal point set with :func:`decimal_point` ("." by default)."""
+    return _DECIMAL.get()
+
+
+@contextlib.contextmanager
+def decimal_point(point):
+    """Within the block, numbers written as text take ``point`` ("." or ","; None: ".") as their decimal point:
+    what ``--decimal ,`` of ``mlp train``, ``mlp evaluate`` and ``mlp predict`` sets for every table read."""
+    point = point or "."
+    if point not in DECIMAL_POINTS:
+        raise ValueError(f"--decimal must be '.' or ',', got {point!r}")
+    token = _DECIMAL.set(point)
+    try:
+        yield
+    finally:
+        _DECIMAL.reset(token)
+
+
 def parse_number(text: str):
     """``text`` (already trimmed) as a float under the strict rule, or None when it is not a number.
 
     Accepted: ``12``, ``-1.5``, ``.5``, ``1.``, ``1e-3``, ``+2E5``, ``inf``, ``-Infinity``.
-    Refused: ``1_5``, ``0x10``, ``1,5``, ``1 5``, ``1e``, ``--1``.
+    Refused: ``1_5``, ``0x10``, ``1,5``, ``1 5``, ``1e``, ``--1``.  With a decimal comma
+    (:func:`decimal_point`): ``46,2`` is 46.2 and ``46.2`` is not a number.
     """
+    if _DECIMAL.get() == ",":
+        if _COMMA_NUMBER.fullmatch(text) is None:
+            return None
+        return float(text.replace(",", "."))
     if _NUMBER.fullmatch(text) is None:
         return None
     return float(text)
+
+
+def decimal_comma_like(v) -> bool:
+    """Whether ``v`` is text that reads as a number with a decimal comma (``46,2``), when no decimal comma is set."""
+    return isinstance(v, str) and _DECIMAL.get() == "." and _LOOKS_COMMA.fullmatch(v.strip()) is not None
 
 
 def number_of(v):
@@ -51,15 +94,34 @@ def number_of(v):
     return None
 
 
+# the other common ways of writing a date (and a time after it): US ``12/31/2024`` (month first) and ``31.12.2024``
+_OTHER_DATE = re.compile(r"(\d{1,2})([/.])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?")
+#: the ways of writing a date that are read (for messages)
+DATE_FORMATS = "ISO 8601, e.g. 2024-05-31 or 2024-05-31T13:45; also US 05/31/2024 and 31.05.2024"
+
+
 def parse_date(v):
-    """``v`` as a naive or aware :class:`datetime.datetime`, or None when it is not one (ISO 8601 text, dates)."""
+    """``v`` as a naive or aware :class:`datetime.datetime`, or None when it is not one: ISO 8601 text, US dates
+    (``12/31/2024``: month, day, year), dotted dates (``31.12.2024``: day, month, year), either with a time of day
+    (``13:45`` or ``13:45:10``) after it, and date objects."""
     if isinstance(v, dt.datetime):
         return v
     if isinstance(v, dt.date):
         return dt.datetime(v.year, v.month, v.day)
     if isinstance(v, str) and len(v.strip()) >= 8 and v.strip()[:1].isdigit():
+        text = v.strip()
         try:
-            return dt.datetime.fromisoformat(v.strip())
+            return dt.datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        m = _OTHER_DATE.fullmatch(text)
+        if m is None:
+            return None
+        a, sep, b, year, hour, minute, second, fraction = m.groups()
+        month, day = (int(a), int(b)) if sep == "/" else (int(b), int(a))
+        try:
+            return dt.datetime(int(year), month, day, int(hour or 0), int(minute or 0), int(second or 0),
+                               int((fraction or "0").ljust(6, "0")))
         except ValueError:
             return None
     return None

@@ -24,7 +24,7 @@ import numpy as np
 from mlp.core.errors import DataError
 
 from .arrow import ArrowColumns, arrow_column, arrow_modules, text_rules
-from .cells import NULLS, parse_number
+from .cells import NULLS, current_decimal, parse_number
 from .typed import CODE_DTYPE, Coded, Numbers
 
 __all__ = ["SEPARATORS", "csv_header", "csv_separator", "current_separator", "line_finder", "read_csv",
@@ -62,7 +62,16 @@ def csv_separator(sep):
 
 
 def _separator(path: Path, sep):
-    return sep if sep is not None else ("\t" if path.suffix.lower() == ".tsv" else sniff_separator(path))
+    sep = sep if sep is not None else ("\t" if path.suffix.lower() == ".tsv" else sniff_separator(path))
+    check_decimal(path, sep)
+    return sep
+
+
+def check_decimal(path, sep):
+    """A DataError when the decimal comma (``--decimal ,``) is also the file's delimiter."""
+    if sep == "," and current_decimal() == ",":
+        raise DataError(f"{path}: the delimiter is ',' and so is the decimal point (--decimal ,); a file with "
+                        "decimal commas separates its cells with another character (--sep ';')")
 
 
 def csv_header(path: Path, sep=None) -> list:
@@ -229,6 +238,7 @@ def _read_csv_stdlib(path: Path, sep: str, columns=None):
     width = len(header)
     wanted = list(range(width)) if columns is None else [j for j, h in enumerate(header) if h in set(columns)]
     numbers = {j: array.array("d") for j in wanted}  # None once the column holds text
+    integers = dict.fromkeys(wanted, True)  # every number written without a point or exponent
     codes, index = {}, {}  # the text columns' codes and their distinct texts
     since = {}  # column -> the row from which its codes are kept (earlier ones are read again)
     n, nan, nulls = 0, math.nan, NULLS
@@ -245,6 +255,8 @@ def _read_csv_stdlib(path: Path, sep: str, columns=None):
                 x = parse_number(v)
                 if x is not None:
                     column.append(x)
+                    if integers[j] and not v.lstrip("+-").isdigit():
+                        integers[j] = False
                     continue
                 numbers[j], codes[j], index[j], since[j] = None, array.array("i"), {}, n
             if v in nulls:
@@ -262,7 +274,7 @@ def _read_csv_stdlib(path: Path, sep: str, columns=None):
     for j in wanted:
         if numbers[j] is not None:
             typed.append(Numbers(np.frombuffer(numbers[j], dtype=np.float64) if len(numbers[j])
-                                 else np.empty(0, dtype=np.float64)))
+                                 else np.empty(0, dtype=np.float64), integers[j]))
         else:
             column = np.frombuffer(codes[j], dtype=np.int32).astype(CODE_DTYPE) if len(codes[j]) else \
                 np.empty(0, dtype=CODE_DTYPE)
@@ -309,6 +321,7 @@ def _read_csv_arrow(path: Path, sep: str, rows_hint: int = 0, columns=None):
         while True:
             options = {"parse_options": parse,
                        "convert_options": pacsv.ConvertOptions(strings_can_be_null=True, column_types=types,
+                                                               decimal_point=current_decimal(),
                                                                include_columns=include or [])}
             try:
                 streamed = _stream_csv(pa, pc, pacsv, path, options, rows_hint, block, columns, include, file_names)

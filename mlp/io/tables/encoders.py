@@ -26,6 +26,7 @@ The preprocessing JSON holds one object per feature column, in the order of the 
     {"name": "age", "kind": "numeric", "fill": 28.0, "indicator": true}
         inputs: the value (a gap -> fill); then, if indicator, 1.0 where the value was missing else 0.0;
         "lenient": true (a column named numeric): text that is not a number is a gap
+    (datetime too, "lenient": true: a column of dates with a few other values; those are gaps)
     {"name": "sex", "kind": "categorical", "categories": ["female", "male"], "missing": false,
      "codes": true, "layer": "OneHot"}
         one input: the slot's number (0-based: categories in list order, then a gap slot if "missing", then
@@ -48,9 +49,9 @@ import numpy as np
 
 from mlp.core.errors import DataError
 
-from .cells import label_key, python_label, sort_key
+from .cells import label_key, number_of, python_label, sort_key
 from .kinds import KINDS
-from .typed import Dates
+from .typed import Coded, Dates
 from .values import as_dates, as_levels, as_numbers
 
 __all__ = ["CODE_LAYERS", "DATE_PARTS", "MAX_CODES", "MAX_LEVELS", "NEW_DATE_PARTS", "Column"]
@@ -189,7 +190,7 @@ class Column:
             return cls(name, kind, categories=categories, missing=bool(gaps.any()), codes=True,
                        layer="Embedding" if embed else "OneHot")
         if kind == "datetime":
-            dates = as_dates(table, name)
+            dates = as_dates(table, name, lenient=lenient)
             if rows is not None:
                 dates = dates.take(rows)
             present = ~np.isnan(dates.days)
@@ -197,7 +198,7 @@ class Column:
             parts = [p for p in NEW_DATE_PARTS if timed or p != "hour"]
             fill = ([float(np.median(_date_part(dates, p)[present])) for p in parts] if present.any()
                     else [0.0] * len(parts))
-            return cls(name, kind, fill=fill, indicator=bool((~present).any()), parts=parts)
+            return cls(name, kind, fill=fill, indicator=bool((~present).any()), parts=parts, lenient=bool(lenient))
         raise ValueError(f"column {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
 
     # -- encoding --
@@ -215,19 +216,81 @@ class Column:
         for k, label in enumerate(labels):
             label = python_label(label)
             slot = index.get(label_key(label))
-            out[k] = slot if slot is not None else loose.get(str(label).lower(), unknown)
+            if slot is None:
+                slot = loose.get(str(label).lower())
+            if slot is None:  # the same value spelt otherwise, when that is unambiguous
+                slot = index.get(label_key(_respelt(label, self.categories)))
+            out[k] = unknown if slot is None else slot
         out[-1] = len(self.categories) if self.missing else unknown
         return out
 
-    def parse(self, table):
+    def check_labels(self, table, coded, slots):
+        """Say the rows of ``coded`` (a column of ``table``, codes into distinct labels) whose value is no category
+        of this column (:func:`~mlp.io.tables.notices.notice`); refuse a column none of whose values is a
+        category when it holds another type of value (codes for text categories, text for booleans)."""
+        unknown = self.n_slots - 1
+        if not self.categories:
+            return
+        from .notices import notice
+
+        gaps = coded.codes < 0
+        if not self.missing and gaps.any():  # a gap where training had none: the unknown slot, said
+            where = table.where(int(np.flatnonzero(gaps)[0]))
+            notice(table.path, self.name, "are empty, as no training row was", int(gaps.sum()), len(gaps),
+                   where.split(", ", 1)[1] if ", " in where else where, [""], ": read as the unknown category")
+        bad = slots[:-1] == unknown
+        counts = coded.counts()
+        present = counts > 0
+        if not (bad & present).any():
+            return
+        hit = bad & present
+        rows = int(counts[hit].sum())
+        first = coded.first_row(hit)
+        examples = [coded.levels[k] for k in np.flatnonzero(hit)[:6]]
+        mine, theirs = _type_of(self.categories), _type_of([coded.levels[k] for k in np.flatnonzero(present)])
+        if rows == int(counts.sum()) and mine != theirs:
+            shown = ", ".join(repr(c) for c in self.categories[:5]) + (", ..." if len(self.categories) > 5 else "")
+            adjective = {"booleans": "boolean", "numbers": "number"}.get(mine, mine)
+            raise DataError(f"{table.where(first, self.name)}: the model was trained on {adjective} categories "
+                            f"({shown}); "
+                            f"here the column holds {theirs} ({', '.join(repr(e) for e in examples[:3])}, ...), none "
+                            "of them a category it knows: write its values as in training (codes are not read as "
+                            "categories)")
+        where = table.where(first)
+        notice(table.path, self.name, "hold categories not seen in training", rows, len(coded.codes),
+               where.split(", ", 1)[1] if ", " in where else where, examples,
+               ": read as the unknown category")
+
+    def parse(self, table, check: bool = False):
         """Column ``name`` of ``table`` ready to encode any of its rows: numbers float64 (NaN gaps), a
-        categorical column's slot per row (int32), or :class:`Dates`."""
+        categorical column's slot per row (int32), or :class:`Dates`.
+
+        ``check`` (a new table, for ``mlp predict`` and ``mlp evaluate``): values the model does not know are said
+        (categories never seen in training, text of a date column read as a gap), and a column whose values are
+        of another type than in training, none of them known, is a DataError naming it (see :meth:`check_labels`).
+        """
         if self.kind == "numeric":
             return as_numbers(table, self.name, lenient=self.lenient)
         if self.kind == "categorical":
             coded = as_levels(table, self.name)
-            return self.slots_of(coded.levels)[coded.codes]
-        return as_dates(table, self.name)
+            slots = self.slots_of(coded.levels)
+            if check:
+                self.check_labels(table, coded, slots)
+            return slots[coded.codes]
+        dates = as_dates(table, self.name, lenient=self.lenient)
+        if self.lenient and check:
+            col = table.column(self.name)
+            if isinstance(col, Coded):
+                bad = (dates.gaps() & ~col.gaps())
+                if bad.any():
+                    from .notices import notice
+
+                    first = int(np.flatnonzero(bad)[0])
+                    where = table.where(first)
+                    examples = list(dict.fromkeys(col.levels[k] for k in col.codes[bad][:50].tolist()))
+                    notice(table.path, self.name, "hold text that is not a date", int(bad.sum()), len(bad),
+                           where.split(", ", 1)[1] if ", " in where else where, examples, ": read as gaps")
+        return dates
 
     def encode(self, parsed, rows, where=None) -> np.ndarray:
         """``(n, width)`` float64 inputs of rows ``rows`` (a slice or indices) of ``parsed`` (see :meth:`parse`).
@@ -272,6 +335,8 @@ class Column:
                 d.update(codes=True, layer=self.layer)
         else:
             d.update(parts=list(self.parts), fill=list(self.fill), indicator=self.indicator)
+            if self.lenient:  # text that is not a date is a gap (only when set: older files read the same)
+                d["lenient"] = True
         return d
 
     @classmethod
@@ -290,6 +355,7 @@ class Column:
         if format >= 3:
             fields["categorical"].add("layer")
             fields["numeric"].add("lenient")
+            fields["datetime"].add("lenient")
         if kind not in fields:
             raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         extra = set(d) - fields[kind] - {"name", "kind"}
@@ -322,7 +388,30 @@ class Column:
             raise ValueError(f"{where}: parts must be a non-empty list from {', '.join(DATE_PARTS)}, in that order")
         if not isinstance(fill, list) or len(fill) != len(parts) or not all(_finite(v) for v in fill):
             raise ValueError(f"{where}: fill must be a list of {len(parts)} finite numbers")
-        return cls(name, kind, fill=[float(v) for v in fill], indicator=flags["indicator"], parts=parts)
+        return cls(name, kind, fill=[float(v) for v in fill], indicator=flags["indicator"], parts=parts,
+                   lenient=flags["lenient"])
+
+
+def _type_of(values) -> str:
+    """The type of a column's values, in words: booleans, numbers, text, or mixed values."""
+    kinds = {"booleans" if isinstance(v, (bool, np.bool_)) else "numbers" if isinstance(v, (int, float, np.integer,
+             np.floating)) or number_of(v) is not None else "text" for v in values}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _respelt(label, categories):
+    """``label`` as one of ``categories``' type when it is that value spelt otherwise, unambiguously: ``1``/``0``
+    and ``"true"``/``"false"`` (any case) for booleans, ``"3.0"`` for the number 3; else ``label``."""
+    if categories and all(isinstance(c, bool) for c in categories):
+        if isinstance(label, (int, float)) and not isinstance(label, bool) and label in (0, 1):
+            return bool(label)
+        if isinstance(label, str) and label.strip().lower() in ("true", "false", "1", "0"):
+            return label.strip().lower() in ("true", "1")
+        return label
+    if isinstance(label, str) and any(isinstance(c, (int, float)) and not isinstance(c, bool) for c in categories):
+        x = number_of(label)
+        return label if x is None or not math.isfinite(x) else python_label(x)
+    return label
 
 
 def _finite(x) -> bool:

@@ -21,7 +21,8 @@ def _pandas_column(pd, s):
         codes = np.where(s.isna().to_numpy(), -1, s.fillna(False).astype(bool).to_numpy().astype(CODE_DTYPE))
         return Coded(codes, [False, True])
     if pd.api.types.is_numeric_dtype(dtype):
-        return Numbers(s.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan))
+        return Numbers(s.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan),
+                       pd.api.types.is_integer_dtype(dtype))
     if pd.api.types.is_datetime64_any_dtype(dtype):
         days = np.full(len(s), np.nan)
         hours = np.full(len(s), np.nan)

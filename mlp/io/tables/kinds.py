@@ -10,8 +10,14 @@ categorical
 datetime
     Dates or date-times (Arrow/pandas dates, or ISO 8601 text such as ``2024-05-31`` or ``2024-05-31T13:45``).
 dropped
-    identifier-like (text, unique per row, at least :data:`MIN_ID_ROWS` rows), constant (one value and no
-    gaps), empty (no value at all), or asked for.
+    identifier-like (at least :data:`MIN_ID_ROWS` rows: text unique per row or nearly, :data:`NEAR_UNIQUE`;
+    whole numbers unique per row that are a run of row numbers from 0 or 1 stored as integers, or whose column is
+    named like an id, :func:`id_like_name`), constant (one value and no gaps), empty (no value at all), or asked
+    for.  A column of numbers with fractions, however distinct, is a measurement, never an identifier.
+
+A text column of dates with a few other values (more than :data:`MOSTLY_DATES` dates) is dates, the others gaps,
+and its kind's ``note`` says how many; text that reads as numbers with a decimal comma (``46,2``) is categories
+with a note naming ``--decimal ,``.  Dates are read as ISO 8601, US ``12/31/2024`` or ``31.12.2024``.
 
 A kind is data, :class:`ColumnKind` ``(kind, source, reason)``: ``source`` says whether it was inferred or
 asked for, ``reason`` says why in words.  The inference looks at a column's distinct values and their counts
@@ -19,12 +25,13 @@ asked for, ``reason`` says why in words.  The inference looks at a column's dist
 """
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 
 from mlp.core.errors import DataError
 
-from .cells import python_label
+from .cells import DATE_FORMATS, python_label
 from .summary import ColumnSummary
 from .values import date_text
 
@@ -34,6 +41,24 @@ __all__ = ["KINDS", "MIN_ID_ROWS", "ColumnKind", "KindsOf", "infer_kind", "infer
 KINDS = ("numeric", "categorical", "datetime")
 #: a text column unique per row is identifier-like only from this many rows on (below, a category)
 MIN_ID_ROWS = 10
+#: a text column with at least this share of distinct values among its rows is identifier-like (names, free text)
+NEAR_UNIQUE = 0.95
+#: a column of dates written as text reads its other values as gaps when at least this share are dates
+MOSTLY_DATES = 0.5
+
+_ID_WORDS = {"id", "ids", "key", "uuid", "guid", "index", "idx", "rownames", "rowname", "rowid", "row_id", "row",
+             "row_number", "rownumber", "rownum", "row_no", "no", "nr", "record", "record_id"}
+_ID_SUFFIX = re.compile(r"[_\s.\-](?:id|key|uuid|guid|idx|no|nr|num|number)$")
+_ID_CAMEL = re.compile(r"[a-z0-9](?:Id|ID)$")
+
+
+def id_like_name(name: str) -> bool:
+    """Whether a column's name says it is an identifier: ``id``, ``rownames``, ``subject_id``, ``PassengerId``,
+    ``Unnamed: 0`` (a data frame's index written out), ``order no``."""
+    text = str(name).strip()
+    low = text.lower()
+    return (low in _ID_WORDS or re.fullmatch(r"unnamed: ?\d+", low) is not None
+            or _ID_SUFFIX.search(low) is not None or _ID_CAMEL.search(text) is not None)
 
 
 class ColumnKind(NamedTuple):
@@ -43,6 +68,8 @@ class ColumnKind(NamedTuple):
     kind: str
     source: str
     reason: str
+    #: what the user should know beyond the kind (values read as gaps, numbers that look like text), said in a line
+    note: str = ""
 
     @property
     def used(self) -> bool:
@@ -119,6 +146,14 @@ def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
     if not (s.texts or s.bools or s.dates):  # numbers
         if s.numbers == s.n and s.lo == s.hi:
             return _inferred("dropped", f"constant ({python_label(s.lo)!r} in every row)")
+        if present >= MIN_ID_ROWS and not s.fractional and s.ints.unique:  # whole numbers, each in one row
+            lo, hi = python_label(s.lo), python_label(s.hi)
+            if s.stored_ints and s.lo in (0.0, 1.0) and s.hi - s.lo + 1 == present:
+                return _inferred("dropped", f"identifier-like (unique integers {lo}..{hi}: row numbers); "
+                                            f"--numeric {name} keeps it")
+            if id_like_name(name):
+                return _inferred("dropped", f"identifier-like (unique integers in each of {present} rows, named "
+                                            f"like an identifier); --numeric {name} keeps it")
         return _inferred("numeric", "numbers")
     if not (s.texts or s.bools or s.numbers):  # dates
         if s.dates == s.n and s.date_lo == s.date_hi:
@@ -133,6 +168,13 @@ def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
     numbers = s.coded_numbers + s.numbers
     if numbers == texts:
         return _inferred("numeric", "numbers written as text")
+    commas = getattr(s, "coded_commas", 0)
+    if commas and numbers + commas >= texts:  # 46,2: numbers with a decimal comma, read without --decimal ,
+        example = next((label for label, _, _ in s.levels.values() if isinstance(label, str) and "," in label), "")
+        kind = "text" if texts == present else "text and booleans"
+        return ColumnKind("categorical", "inferred", f"{kind}, {distinct} distinct values",
+                          f"column {name!r}: {commas} of its {texts} values look like numbers with a decimal comma "
+                          f"({example!r}), read as categories; --decimal , reads them as numbers")
     if 2 * numbers >= texts:
         row, value = s.first_not_number
         raise DataError(f"{where(row, name)}: {value!r} is not a number, though {numbers} of the {texts} values of "
@@ -141,18 +183,31 @@ def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
     dates = s.coded_dates + s.dates
     if dates == texts:
         return _inferred("datetime", "dates written as text")
-    if 2 * dates > texts:
+    if dates > MOSTLY_DATES * texts:  # a few values that are not dates (unknown, n/a): gaps, counted and said
         row, value = s.first_not_date
-        raise DataError(f"{where(row, name)}: {value!r} is not a date/time (ISO 8601, e.g. 2024-05-31 or "
-                        f"2024-05-31T13:45); --categorical {name} reads the column as categories, --drop {name} "
-                        "leaves it out")
+        return ColumnKind("datetime", "inferred", "dates written as text",
+                          f"column {name!r}: {texts - dates} of its {texts} values are not dates ({value!r} at "
+                          f"{_row_of(where(row, name))} first; read: {DATE_FORMATS}), read as gaps; --categorical "
+                          f"{name} reads the column as categories, --drop {name} leaves it out")
     unique = all(count == 1 for _, count, _ in s.levels.values())
     if present >= MIN_ID_ROWS and ((distinct == present and not s.capped) or (s.capped and unique)):
         return _inferred("dropped", f"identifier-like (unique text in each of {present} rows); "
                                     f"--categorical {name} keeps it")
+    singles = sum(count == 1 for _, count, _ in s.levels.values())
+    if present >= MIN_ID_ROWS and ((not s.capped and distinct >= NEAR_UNIQUE * present)
+                                   or (s.capped and singles >= NEAR_UNIQUE * len(s.levels))):
+        shown = f"more than {len(s.levels):,}" if s.capped else f"{distinct}"
+        return _inferred("dropped", f"identifier-like ({shown} distinct texts in {present} rows: names or free "
+                                    f"text); --categorical {name} keeps it")
     kind = "text" if texts == present else "text and booleans"
     shown = f"more than {len(s.levels):,}" if s.capped else f"{distinct}"
     return _inferred("categorical", f"{kind}, {shown} distinct values")
+
+
+def _row_of(where: str) -> str:
+    """``"row 17 (line 18)"`` of ``"data.csv, row 17 (line 18), column 'a'"``: the row a message names."""
+    parts = [p for p in where.split(", ") if p.startswith("row ")]
+    return parts[0] if parts else where
 
 
 # -- words -----------------------------------------------------------------------------------------------
@@ -190,8 +245,14 @@ def kind_lines(kinds, columns=None, verbose=False, max_levels=None) -> list:
             why = "as asked" if k.asked else k.reason.split(" (")[0].split(";")[0]
             groups.setdefault(why, []).append(n)
     for why, names in groups.items():
-        hint = " (--categorical COL keeps one)" if why == "identifier-like" else ""
-        lines.append(f"columns dropped, {why}: {len(names)} ({_names(names)}){hint}")
+        if why == "identifier-like":  # each column with its reason: row numbers, ids, names
+            each = [f"{n}: {kinds[n].reason.split(' (', 1)[1].split(');')[0].rstrip(')')}" for n in names[:8]]
+            more = f"; ... ({len(names)} in all)" if len(names) > 8 else ""
+            lines.append(f"columns dropped, identifier-like: {len(names)} ({'; '.join(each)}{more}); --numeric COL "
+                         "(integers) or --categorical COL keeps one")
+        else:
+            lines.append(f"columns dropped, {why}: {len(names)} ({_names(names)})")
+    lines += [f"note: {k.note}" for k in kinds.values() if k.note]
     if verbose:
         for n, k in kinds.items():
             if k.kind == "dropped":

@@ -35,7 +35,8 @@ from .frames import as_table
 from .kinds import ColumnKind, KindsOf, infer_kinds, kind_lines
 from .preprocessing import Preprocessor, feature_names_in
 from .read import table_names
-from .target import Target, infer_task, read_target, resolve_targets
+from .target import Target, exact_labels, infer_task, read_target, resolve_targets
+from .typed import Table
 from .values import as_numbers, check_spread
 
 __all__ = ["Dataset", "load_for", "load_table"]
@@ -61,6 +62,8 @@ class Dataset(KindsOf):
     target: Target
     source: str
     _parsed: tuple | None = field(default=None, repr=False)
+    #: a table read for a fitted model (:func:`load_for`): values it does not know are said when parsed
+    check: bool = False
 
     # -- what was read (features, dropped: KindsOf) --
     @property
@@ -123,7 +126,7 @@ class Dataset(KindsOf):
 
     def _parse(self, pre):
         if self._parsed is None or self._parsed[0] is not pre:
-            self._parsed = (pre, pre.parse(self.table))
+            self._parsed = (pre, pre.parse(self.table, self.check))
         return self._parsed[1]
 
     def inputs(self, pre: Preprocessor, dtype="float32", rows=None) -> np.ndarray:
@@ -216,6 +219,8 @@ def load_table(path, target=None, task=None, categorical=None, numeric=None, dro
     if not any(k.used for k in kinds.values()):
         raise DataError(f"{table.path}: no feature column left: "
                         + "; ".join(f"{n!r} {k.reason}" for n, k in list(kinds.items())[:5]))
+    if len(targets) == 1 and not isinstance(path, Table) and names is not None:
+        table = exact_labels(table, targets[0], task, path, sep)  # 007 stays 007: labels as the file writes them
     task, reason = infer_task(table, targets, task)
     target_ = read_target(table, targets, task, reason)
     for name, k in kinds.items():  # numbers whose standardisation would overflow, refused at the door
@@ -256,6 +261,15 @@ def load_for(pre: Preprocessor, data, need_target: bool = False, keep=(), sep=No
     else:
         table = as_table(data, sep)
     pre.parse_check(table)  # the features are there (a DataError naming the missing ones)
+    if keep and names is not None and str(data).lower().endswith((".csv", ".tsv")):
+        from .target import column_text
+
+        columns = list(table.columns)
+        for k in keep:  # kept for the output as the file writes them (00042, 9007199254740993), not as numbers
+            if k in table.names and not hasattr(columns[table.names.index(k)], "codes"):
+                columns[table.names.index(k)] = column_text(data, k, sep)
+        table = Table(table.path, list(table.names), columns, table.named, table.line_offset, table.lines,
+                      table.n_rows, table.offset)
     kinds = {c.name: ColumnKind(c.kind, "saved", "as the model was trained") for c in pre.columns}
     if need_target:
         has_target = all(t in table.names for t in pre.targets) and (
@@ -263,7 +277,10 @@ def load_for(pre: Preprocessor, data, need_target: bool = False, keep=(), sep=No
         if not has_target:
             raise DataError(f"{table.path}: no target column {', '.join(repr(t) for t in pre.targets)} "
                             "to evaluate against")
+        if pre.task == "classification" and all(isinstance(c, str) for c in pre.classes) \
+                and not isinstance(data, Table) and names is not None:
+            table = exact_labels(table, pre.targets[0], "classification", data, sep)  # text labels: the file's text
         target_ = read_target(table, pre.targets, pre.task, "as the model was trained", classes=pre.classes)
     else:  # predictions for every row: the target, if there, is not read
         target_ = Target(list(pre.targets), pre.task, "", None, pre.classes, None, np.zeros(0, dtype=np.int64))
-    return Dataset(table, kinds, target_, table.path)
+    return Dataset(table, kinds, target_, table.path, check=True)

@@ -135,8 +135,8 @@ class Preprocessor:
         kinds = {n: (k if isinstance(k, ColumnKind) else ColumnKind(k, "given", "")) for n, k in kinds.items()}
         used = [f for f in features if kinds[f].used]
         rows = None if rows is None else np.asarray(rows)
-        columns = [Column.fit(table, f, kinds[f].kind, rows, lenient=kinds[f].kind == "numeric" and kinds[f].asked,
-                              max_levels=max_levels) for f in used]
+        columns = [Column.fit(table, f, kinds[f].kind, rows, lenient=_lenient(kinds[f]), max_levels=max_levels)
+                   for f in used]
         pre = cls(used, list(targets), task, columns=columns)
         if y is not None and rows is not None and len(y) == table.n_rows != len(rows):
             y = np.asarray(y)[rows]  # the targets of every row: those of the training rows
@@ -225,19 +225,23 @@ class Preprocessor:
         """A DataError naming the features ``table`` lacks (by name; by position in a file without names)."""
         self._table_columns(table)
 
-    def parse(self, table: Table) -> list:
-        """Each column of ``table`` ready to encode (see :meth:`mlp.io.tables.encoders.Column.parse`), in order."""
+    def parse(self, table: Table, check: bool = False) -> list:
+        """Each column of ``table`` ready to encode (see :meth:`mlp.io.tables.encoders.Column.parse`), in order.
+
+        ``check``: a new table (``mlp predict``, ``mlp evaluate``): values the model does not know are said, and a
+        column of another type of values, none known, refused."""
         found = self._table_columns(table)
         parsed = []
         for c in self.columns:
             name = found[c.name]
             if name != c.name:  # a file without names (its columns by position), or a name trimmed
-                parsed.append(Column(**{**c.__dict__, "name": name}).parse(table))
+                parsed.append(Column(**{**c.__dict__, "name": name}).parse(table, check))
             else:
-                parsed.append(c.parse(table))
+                parsed.append(c.parse(table, check))
         return parsed
 
-    def transform(self, data, dtype="float32", source: str | None = None, rows=None, row_numbers=None) -> np.ndarray:
+    def transform(self, data, dtype="float32", source: str | None = None, rows=None, row_numbers=None,
+                  check: bool = False) -> np.ndarray:
         """The model's inputs ``(n_samples, n_inputs)`` in ``dtype``: encoded, gaps filled, standardised.
 
         ``data``: a :class:`Table`, a table file, a pandas DataFrame or a pyarrow Table (features matched by
@@ -246,7 +250,8 @@ class Preprocessor:
         messages; ``row_numbers[i]`` (0-based) is the file's row of the table's row ``i``.
         """
         table = _feature_table(data, self.features, columns=self.features)
-        return model_inputs(self, self.parse(table), table.n_rows, dtype, None if rows is None else np.asarray(rows),
+        return model_inputs(self, self.parse(table, check), table.n_rows, dtype,
+                            None if rows is None else np.asarray(rows),
                             row_numbers, source or table.path)
 
     # -- targets --
@@ -263,7 +268,7 @@ class Preprocessor:
             Y = (Y - self.target_mean) / self.target_scale
         return Y
 
-    def class_indices(self, coded, source: str = "data", row_numbers=None) -> np.ndarray:
+    def class_indices(self, coded, source: str = "data", row_numbers=None, where=None) -> np.ndarray:
         """int64 class index of each row of a column of labels (``coded``: codes into distinct labels, see
         :func:`mlp.io.tables.values.as_levels`); a label that is not one of :attr:`classes` (or a gap) is a
         DataError naming the row."""
@@ -275,7 +280,8 @@ class Preprocessor:
             i = int(bad[0])
             row = i if row_numbers is None else int(row_numbers[i])
             label = None if coded.codes[i] < 0 else coded.levels[coded.codes[i]]
-            raise DataError(f"{source}, row {row + 1}: label {label!r} is not one of the model's classes "
+            at = where(row) if where is not None else f"{source}, row {row + 1}"
+            raise DataError(f"{at}: label {label!r} is not one of the model's classes "
                             f"{self.classes!r}")
         return out
 
@@ -370,6 +376,12 @@ class Preprocessor:
         if task == "classification" and pre.target_mean is not None:
             raise ValueError("preprocessing: class labels are never standardised")
         return pre
+
+
+def _lenient(kind: ColumnKind) -> bool:
+    """Whether a column's values that are not of its kind are gaps: a column named numeric, and a column inferred
+    to be dates though some of its values are not (said in its note)."""
+    return (kind.kind == "numeric" and kind.asked) or (kind.kind == "datetime" and bool(kind.note))
 
 
 def feature_names_in(names, features):

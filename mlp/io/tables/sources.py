@@ -23,6 +23,7 @@ import numpy as np
 from mlp.core.errors import DataError
 
 from .arrow import ArrowColumns, arrow_column, arrow_modules
+from .cells import current_decimal, decimal_comma_like
 from .delimited import csv_header, current_separator, line_finder, sniff_separator
 from .typed import Table
 
@@ -130,6 +131,8 @@ class ParquetSource(Source):
                     for name in names:  # a column at a time: a row group's column, never the whole row group
                         self.bytes_read += sizes.get(name, 0)
                         col = f.read_row_group(g, columns=[name], use_threads=False).column(name)
+                        if (types or {}).get(name) == "keep" and not _text_type(pa, col.type):
+                            col = pc.cast(col, pa.string())  # kept for the output: its exact text (int64 too)
                         typed.append(arrow_column(pa, pc, col, False, f"{self.paths[i]}, column {name!r}"))
                         del col
                     pa.default_memory_pool().release_unused()
@@ -169,6 +172,11 @@ class ParquetSource(Source):
         return out
 
 
+def _text_type(pa, typ) -> bool:
+    return (pa.types.is_string(typ) or pa.types.is_large_string(typ)
+            or (pa.types.is_dictionary(typ) and _text_type(pa, typ.value_type)))
+
+
 class CsvSource(Source):
     """A CSV file parsed block by block by pyarrow's streaming reader (:data:`CSV_BLOCK` bytes a block): each
     block one group.  Every process parses the whole file; a block is converted for the process whose group it is."""
@@ -192,7 +200,7 @@ class CsvSource(Source):
 
         pa, pc = self._pa, self._pc
         wanted = None if groups is None else set(groups)
-        given = {n: pa.string() if t == "text" else pa.float64() for n, t in (types or {}).items()}
+        given = {n: pa.string() if t in ("text", "keep") else pa.float64() for n, t in (types or {}).items()}
         while True:
             parse = pacsv.ParseOptions(delimiter=self.sep, newlines_in_values=True)
             reader = None
@@ -205,6 +213,7 @@ class CsvSource(Source):
                 include = [n for n in raw if n.strip() in set(columns)]
                 fixed = {n: given[n.strip()] for n in raw if n.strip() in given}
                 convert = pacsv.ConvertOptions(strings_can_be_null=True, include_columns=include,
+                                               decimal_point=current_decimal(),
                                                column_types={**temporal, **self.types, **fixed})
                 reader = pacsv.open_csv(self.file, parse_options=parse, convert_options=convert,
                                         read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK))
@@ -224,13 +233,16 @@ class CsvSource(Source):
                 return
             except pa.ArrowInvalid as e:
                 found = re.match(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to \w+: invalid value "
-                                 r"'(.*)'", str(e))
+                                 r"'(.*)'", str(e), re.DOTALL)
                 name = raw[int(found.group(1))] if found and int(found.group(1)) < len(raw) else None
                 if name is not None and name.strip() in given and found.group(2):
-                    line = int(found.group(2))
-                    raise DataError(f"{self.path}, row {line - 1} (line {line}), column {name.strip()!r}: "
+                    row = int(found.group(2)) - 1  # pyarrow counts the header as row 1: the 1-based data row
+                    line = line_finder(self.file, self.sep)(row - 1)  # blank lines and quoted line breaks counted
+                    comma = ("; it looks like a number with a decimal comma: --decimal , reads it"
+                             if decimal_comma_like(found.group(3)) else "")
+                    raise DataError(f"{self.path}, row {row} (line {line}), column {name.strip()!r}: "
                                     f"{found.group(3)!r} is not a number (the model reads column {name.strip()!r} "
-                                    "as numbers)") from None
+                                    f"as numbers{comma})") from None
                 if name is None or name in self.types:
                     raise DataError(f"{self.path}: cannot be read as CSV ({' '.join(str(e).split())})") from None
                 self.types[name] = pa.string()  # read again, that column as text

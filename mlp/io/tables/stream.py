@@ -266,17 +266,20 @@ class ColumnFit:
         days, hours = level_dates([label for label, _ in texts])
         counts = np.array([c for _, c in texts], dtype=np.float64)
         good = ~np.isnan(days)
+        # a column of dates with a few other values (lenient): those rows are gaps, as in a table in memory
+        not_dates = (int(counts[~good].sum()) + sum(c for label, c, _ in self.labels.values()
+                                                    if not isinstance(label, str))) if lenient else 0
         days, hours, counts = days[good], hours[good], counts[good]
         timed = self.timed or bool(np.any((hours != 0) & (counts > 0)))
         if self.capped and not self.days.n:  # dates written as text, of more distinct values than are counted
-            return self._dates_row_by_row(name)
+            return self._dates_row_by_row(name, lenient)
         parts = [p for p in NEW_DATE_PARTS if timed or p != "hour"]
         if self.days.n:  # stored as dates: the medians of the keyed sample
             fill = [float(np.median(self.date_sample.values[:, j])) for j in range(len(parts))]
         else:  # dates written as text: the medians of their distinct values, counted (exact)
             fill = [_weighted_median(days, counts)] + ([_weighted_median(hours, counts)] if timed else [])
-        gaps = self.gaps
-        column = Column(name, "datetime", fill=fill, indicator=bool(gaps), parts=parts)
+        gaps = self.gaps + not_dates
+        column = Column(name, "datetime", fill=fill, indicator=bool(gaps), parts=parts, lenient=bool(lenient))
         means, scales = [], []
         stored = ((self.days, days), (self.hours, hours))[:len(parts)]
         for j, (moments, v) in enumerate(stored):
@@ -290,19 +293,20 @@ class ColumnFit:
         return column, means + ([0.0] if gaps else []), scales + ([1.0] if gaps else [])
 
 
-    def _dates_row_by_row(self, name):
+    def _dates_row_by_row(self, name, lenient=False):
         """The datetime encoder of dates written as text from their row-by-row moments and keyed sample."""
         sample = self.text_date_sample.values
         timed = bool(self.text_hours.n) and (self.text_hours.m2 > 0 or self.text_hours.mean != 0)
         parts = [p for p in NEW_DATE_PARTS if timed or p != "hour"]
         fill = [float(np.median(sample[:, j])) if len(sample) else 0.0 for j in range(len(parts))]
-        column = Column(name, "datetime", fill=fill, indicator=bool(self.gaps), parts=parts)
+        gaps = self.gaps + (max(0, self.rows - self.gaps - self.text_days.n) if lenient else 0)
+        column = Column(name, "datetime", fill=fill, indicator=bool(gaps), parts=parts, lenient=bool(lenient))
         means, scales = [], []
         for j, moments in enumerate((self.text_days, self.text_hours)[:len(parts)]):
-            mean, scale = _scaled(*moments.with_gaps(self.gaps, fill[j]))
+            mean, scale = _scaled(*moments.with_gaps(gaps, fill[j]))
             means.append(mean)
             scales.append(scale)
-        return column, means + ([0.0] if self.gaps else []), scales + ([1.0] if self.gaps else [])
+        return column, means + ([0.0] if gaps else []), scales + ([1.0] if gaps else [])
 
 
 def _weighted_median(values, weights) -> float:
@@ -638,7 +642,8 @@ class StreamedTable(KindsOf):
         columns, means, scales = [], [], []
         for n in self.features:
             k = self.kinds[n]
-            column, mean, scale = self._fits[n].encoder(n, k.kind, lenient=k.kind == "numeric" and k.asked)
+            column, mean, scale = self._fits[n].encoder(n, k.kind, lenient=(k.kind == "numeric" and k.asked)
+                                                        or (k.kind == "datetime" and bool(k.note)))
             columns.append(column)
             means += mean
             scales += scale
@@ -866,9 +871,10 @@ def stream_for(pre: Preprocessor, data, val_split=0.0, seed=0, comm=None, sep=No
 
 
 def read_types(pre: Preprocessor, keep=()) -> dict:
-    """``{column: "text" or "number"}``: how a fitted model's columns are read from a CSV from its first block on,
-    so that no type guessed from one block has to change at a later one: the features by their kind, the targets
-    by the task and the saved classes, columns kept for the output as text (as the file writes them).  A target of
+    """``{column: "text", "number" or "keep"}``: how a fitted model's columns are read from a CSV from its first
+    block on, so that no type guessed from one block has to change at a later one: the features by their kind, the
+    targets by the task and the saved classes, columns kept for the output as the file's text (``"keep"``; a Parquet
+    file's numbers as Arrow writes them, exactly).  A target of
     booleans or of mixed labels is left to the reader."""
     types = {c.name: "number" if c.kind == "numeric" and not c.lenient else "text" for c in pre.columns}
     if pre.task == "regression":
@@ -879,8 +885,8 @@ def read_types(pre: Preprocessor, keep=()) -> dict:
             types[pre.targets[0]] = "number"
         elif all(isinstance(c, str) for c in pre.classes):
             types[pre.targets[0]] = "text"
-    for k in keep:
-        types.setdefault(k, "text")
+    for k in keep:  # as the file writes them, whatever the model reads the column as (a feature kept reads it too)
+        types[k] = "keep"
     return types
 
 
@@ -926,12 +932,13 @@ def groups_for(pre: Preprocessor, data, dtype="float32", keep=(), need_target=Fa
             for t in pre.targets:
                 keep_rows &= ~table.column(t).gaps()
             rows = np.flatnonzero(keep_rows)
-        X = pre.transform(table, dtype, rows=rows, row_numbers=np.arange(table.n_rows) + first)
+        X = pre.transform(table, dtype, rows=rows, row_numbers=np.arange(table.n_rows) + first, check=True)
         y = None
         if need_target:
             if pre.task == "classification":
                 y = pre.class_indices(as_levels(table, pre.targets[0]).take(rows), table.path,
-                                      row_numbers=rows + first)
+                                      row_numbers=rows + first,
+                                      where=lambda row, t=table: t.where(row - t.offset, pre.targets[0]))
             else:
                 y = pre.encode(np.stack([as_numbers(table, t, role="target") for t in pre.targets], axis=1)[rows])
         yield table, X, y

@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from .cells import label_key, level_dates, number_of, python_label
+from .cells import decimal_comma_like, label_key, level_dates, number_of, python_label
 from .typed import Dates, Numbers
 
-__all__ = ["CAP", "ColumnSummary", "Levels"]
+__all__ = ["CAP", "ColumnSummary", "IntSketch", "Levels"]
 
 #: distinct labels a summary keeps per column (a text column with more is an identifier, or keeps the first ones)
 CAP = 100_000
@@ -90,6 +90,56 @@ class Levels:
             self.entries = {k: e for k, e in self.entries.items() if _label_hash(k) < self._below}
 
 
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _int_hash(values: np.ndarray) -> np.ndarray:
+    """A 64-bit hash (splitmix64's finaliser) of int64 ``values``, vectorised: the same in every process."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.int64).view(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        return z ^ (z >> np.uint64(31))
+
+
+class IntSketch:
+    """The distinct integers of a column of numbers and how many rows hold each, kept up to :data:`CAP` (past it,
+    those of the :data:`CAP` smallest hashes, exactly counted: a bottom-k sample, as :class:`Levels` keeps labels),
+    made with NumPy a block at a time: whether a column of whole numbers holds each value once (an identifier)."""
+
+    def __init__(self):
+        self.hashes, self.counts = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        self.below = None  # a hash at or above it is not kept (set once the sample was cut to CAP)
+
+    def add(self, values: np.ndarray, counts=None):
+        """Count integer ``values`` (float64 holding whole numbers, or their hashes with ``counts``)."""
+        h = _int_hash(values) if counts is None else values
+        c = np.ones(len(h), dtype=np.int64) if counts is None else counts
+        if self.below is not None:
+            keep = h < self.below
+            h, c = h[keep], c[keep]
+        merged, inverse = np.unique(np.concatenate([self.hashes, h]), return_inverse=True)
+        self.counts = np.bincount(inverse, weights=np.concatenate([self.counts, c]),
+                                  minlength=len(merged)).astype(np.int64)
+        self.hashes = merged
+        if len(self.hashes) > CAP:
+            self.below = self.hashes[CAP]
+            self.hashes, self.counts = self.hashes[:CAP], self.counts[:CAP]
+
+    def merge(self, other: "IntSketch"):
+        if other.below is not None:
+            self.below = other.below if self.below is None else min(self.below, other.below)
+        if self.below is not None:
+            keep = self.hashes < self.below
+            self.hashes, self.counts = self.hashes[keep], self.counts[keep]
+        self.add(other.hashes, other.counts)
+
+    @property
+    def unique(self) -> bool:
+        """Every value (of those kept) held by one row."""
+        return bool(len(self.counts)) and bool((self.counts == 1).all())
+
+
 class ColumnSummary:
     """A column's values counted by what they are (see the module docstring).
 
@@ -115,6 +165,10 @@ class ColumnSummary:
         self.bools = self.coded_numbers = self.coded_dates = self.texts = 0
         self.levels = Levels()
         self.first_not_number = self.first_not_date = None
+        # numbers: how many are not whole, and the whole ones' distinct values (identifiers: see kinds.py)
+        self.fractional, self.ints = 0, IntSketch()
+        self.stored_ints = True  # every block of numbers stored as integers by the file (Numbers.integers)
+        self.coded_commas = 0  # text that reads as a number with a decimal comma (46,2) while none is set
 
     @classmethod
     def of(cls, column) -> "ColumnSummary":
@@ -132,6 +186,12 @@ class ColumnSummary:
             if present.size:
                 self.numbers += present.size
                 self.lo, self.hi = min(self.lo, float(present.min())), max(self.hi, float(present.max()))
+                self.stored_ints = self.stored_ints and bool(getattr(col, "integers", False))
+                if not self.fractional:
+                    whole = (present == np.round(present)) & (np.abs(present) < 2.0 ** 62)
+                    self.fractional += int(present.size - whole.sum())
+                    if not self.fractional:
+                        self.ints.add(present)
             return self
         if isinstance(col, Dates):
             present = np.flatnonzero(~np.isnan(col.days))
@@ -155,6 +215,7 @@ class ColumnSummary:
         self.texts += int(rows[~is_bool].sum())
         self.coded_numbers += int(rows[is_number].sum())
         self.coded_dates += int(rows[is_date].sum())
+        self.coded_commas += sum(int(r) for v, r in zip(levels, rows.tolist(), strict=True) if decimal_comma_like(v))
         for mask, attr in ((~is_number & ~is_bool, "first_not_number"), (~is_date & ~is_bool, "first_not_date")):
             if getattr(self, attr) is None and mask.any():
                 flags = np.zeros(len(col.levels), dtype=bool)
@@ -194,7 +255,11 @@ class ColumnSummary:
         self.dates += other.dates
         self.date_lo, self.date_hi = min(self.date_lo, other.date_lo), max(self.date_hi, other.date_hi)
         self.first_date = self.first_date or other.first_date
-        for attr in ("bools", "coded_numbers", "coded_dates", "texts"):
+        self.fractional += other.fractional
+        self.stored_ints = self.stored_ints and other.stored_ints
+        if not self.fractional:
+            self.ints.merge(other.ints)
+        for attr in ("bools", "coded_numbers", "coded_dates", "texts", "coded_commas"):
             setattr(self, attr, getattr(self, attr) + getattr(other, attr))
         for attr in ("first_not_number", "first_not_date"):
             mine, theirs = getattr(self, attr), getattr(other, attr)

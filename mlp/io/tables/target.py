@@ -18,7 +18,7 @@ from .cells import label_key, sort_key
 from .typed import Numbers
 from .values import as_levels, as_numbers, check_spread
 
-__all__ = ["Target", "infer_task", "read_target", "resolve_targets"]
+__all__ = ["Target", "exact_labels", "infer_task", "read_target", "resolve_targets"]
 
 
 def resolve_targets(names, path, target) -> list:
@@ -38,6 +38,84 @@ def resolve_targets(names, path, target) -> list:
     if len(chosen) >= len(names):
         raise DataError(f"{path}: every column is a target ({', '.join(chosen)}); no features left")
     return chosen
+
+
+#: a target of whole numbers with at most this many distinct values may be class labels: read as the file writes them
+_LABEL_VALUES = 1000
+
+
+def _label_text(label) -> str:
+    """A label as ``mlp predict`` writes it: text as it is, integers as Python prints them, floats by ``repr``."""
+    return repr(label) if isinstance(label, float) else str(label)
+
+
+def exact_labels(table, name, task=None, source=None, sep=None):
+    """``table`` with its column ``name`` (a target of numbers, read from a CSV file) as the file's text when its
+    values do not come back as written (``007``, ``9007199254740993``: past float64's exact integers): a label is
+    a number only when every value round-trips exactly.  Only a column that may hold class labels (whole numbers,
+    at most :data:`_LABEL_VALUES` distinct values, or ``task`` classification) is read again.
+
+    ``source``: the file (default ``table.path``); a table not read from a CSV file is given back as it is.
+    """
+    from pathlib import Path
+
+    col = table.column(name)
+    path = Path(str(source if source is not None else table.path))
+    if not isinstance(col, Numbers) or path.suffix.lower() not in (".csv", ".tsv") or not path.is_file():
+        return table
+    present = col.values[~np.isnan(col.values)]
+    if task == "regression" or not present.size or not np.all(present == np.round(present)):
+        return table
+    distinct = np.unique(present)
+    if task != "classification" and len(distinct) > _LABEL_VALUES:
+        return table
+    text = column_text(path, name, sep)
+    if text is None or len(text) != len(col):
+        return table
+    from .cells import python_label
+
+    exact = all(_label_text(python_label(float(v))) == v for v in text.levels)
+    if exact:
+        return table
+    from .typed import Table
+
+    columns = [text if n == name else c for n, c in zip(table.names, table.columns, strict=True)]
+    return Table(table.path, list(table.names), columns, table.named, table.line_offset, table.lines, table.n_rows,
+                 table.offset)
+
+
+def column_text(path, name, sep=None):
+    """Column ``name`` of a CSV file as its text (trimmed; the spellings of a gap as gaps), a :class:`Coded`."""
+    from .cells import NULLS
+    from .typed import CodedBuilder
+
+    builder = CodedBuilder()
+    try:
+        import pyarrow  # noqa: F401
+        from .sources import open_source
+
+        source = open_source(path, sep)
+        for item in source.read([name], types={name: "keep"}):
+            _, _, block = item
+            col = block.column(name)
+            levels = [None if not isinstance(v, str) or v.strip() in NULLS else v.strip() for v in col.levels]
+            builder.add(col.codes, levels)
+        return builder.finish()
+    except ImportError:  # the standard library's reader
+        from .delimited import _csv_rows, _separator
+
+        from pathlib import Path
+
+        rows = _csv_rows(Path(path), _separator(Path(path), sep))
+        header = [h.strip() for h in next(rows)[2]]
+        j = header.index(name)
+        index, codes = {}, []
+        for _, _, row in rows:
+            v = row[j].strip()
+            codes.append(-1 if v in NULLS else index.setdefault(v, len(index)))
+        from .typed import Coded
+
+        return Coded(np.array(codes, dtype=np.int32), list(index))
 
 
 def infer_task(table, targets, task=None) -> tuple:

@@ -31,12 +31,14 @@ CODE_DTYPE = np.int32
 
 
 class Numbers:
-    """A column of numbers: ``values`` float64 ``(n,)``, NaN for a gap."""
+    """A column of numbers: ``values`` float64 ``(n,)``, NaN for a gap; ``integers``: whether the file stores them as
+    integers (an integer type, or text without a point or exponent), None when not known."""
 
-    __slots__ = ("values",)
+    __slots__ = ("values", "integers")
 
-    def __init__(self, values):
+    def __init__(self, values, integers=None):
         self.values = np.asarray(values, dtype=np.float64)
+        self.integers = integers
 
     def __len__(self):
         return len(self.values)
@@ -45,7 +47,7 @@ class Numbers:
         return np.isnan(self.values)
 
     def take(self, rows) -> "Numbers":
-        return Numbers(self.values[rows])
+        return Numbers(self.values[rows], self.integers)
 
     def to_list(self) -> list:
         """The values as Python floats (NaN for a gap): for reading a column by eye, not for work."""

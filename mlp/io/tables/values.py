@@ -13,7 +13,7 @@ import numpy as np
 
 from mlp.core.errors import DataError
 
-from .cells import label_key, level_dates, number_of, python_label
+from .cells import DATE_FORMATS, decimal_comma_like, label_key, level_dates, number_of, python_label
 from .typed import CODE_DTYPE, Coded, Dates, Numbers
 
 __all__ = ["as_dates", "as_levels", "as_numbers", "check_cast", "check_spread", "date_text", "numeric_column"]
@@ -53,8 +53,11 @@ def as_numbers(table, name, role: str = "feature", lenient: bool = False, column
         if bad.any() and not lenient:
             row = col.first_row(bad)
             if row is not None:
-                raise DataError(f"{table.where(row, name)}: {col.levels[col.codes[row]]!r} is not a number "
-                                f"({_numbers_hint(name, role)})")
+                value = col.levels[col.codes[row]]
+                comma = "; it looks like a number with a decimal comma: --decimal , reads it" \
+                    if decimal_comma_like(value) else ""
+                raise DataError(f"{table.where(row, name)}: {value!r} is not a number "
+                                f"({_numbers_hint(name, role)}{comma})")
         out = numbers[col.codes]
     else:
         present = np.flatnonzero(~col.gaps())
@@ -105,8 +108,10 @@ def as_levels(table, name, column=None) -> Coded:
     return Coded(remap[col.codes], levels)
 
 
-def as_dates(table, name, column=None) -> Dates:
-    """Column ``name`` as dates (days since 1970 and hours of the day); a value that is not one is a DataError."""
+def as_dates(table, name, column=None, lenient: bool = False) -> Dates:
+    """Column ``name`` as dates (days since 1970 and hours of the day); a value that is not one is a DataError, or
+    with ``lenient`` (a column of dates with a few other values, see :mod:`mlp.io.tables.kinds`) text that is not
+    a date is a gap."""
     col = table.column(name) if column is None else column
     if isinstance(col, Dates):
         return col
@@ -114,14 +119,14 @@ def as_dates(table, name, column=None) -> Dates:
         present = np.flatnonzero(~np.isnan(col.values))
         if present.size:
             raise DataError(f"{table.where(int(present[0]), name)}: {python_label(col.values[present[0]])!r} is not "
-                            f"a date/time (ISO 8601, e.g. 2024-05-31 or 2024-05-31T13:45)")
+                            f"a date/time ({DATE_FORMATS})")
         return Dates(col.values, col.values)  # every value a gap
     days, hours = level_dates(col.levels)
     bad = np.isnan(days)
-    row = col.first_row(bad) if bad.any() else None
+    row = col.first_row(bad) if bad.any() and not lenient else None
     if row is not None:
-        raise DataError(f"{table.where(row, name)}: {col.levels[col.codes[row]]!r} is not a date/time (ISO 8601, "
-                        f"e.g. 2024-05-31 or 2024-05-31T13:45); --categorical {name} reads the column as "
+        raise DataError(f"{table.where(row, name)}: {col.levels[col.codes[row]]!r} is not a date/time ({DATE_FORMATS}"
+                        f"); --categorical {name} reads the column as "
                         f"categories, --drop {name} leaves it out")
     days, hours = np.append(days, math.nan), np.append(hours, math.nan)
     return Dates(days[col.codes], hours[col.codes])

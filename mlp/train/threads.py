@@ -1,4 +1,8 @@
-"""How many BLAS/OpenMP threads an ``mlp`` command uses: measured when it starts, not "all cores".
+"""How many BLAS/OpenMP threads mlp uses: measured when it starts, not "all cores"; one policy for every face.
+
+The ``mlp`` command applies :func:`choose` around the whole command; :func:`mlp.fit`, :func:`mlp.evaluate` and
+the scikit-learn estimators run under :func:`default`, the same choice made once per process (a choice already
+applied, such as the command's, is kept).
 
 An OpenBLAS (or PyTorch) that starts one thread per core is many times slower the moment another process
 holds a core: its threads wait for each other at every product (measured in ``docs/threads.md``: an epoch
@@ -45,6 +49,8 @@ class Choice:
 
 #: the choice the running command made (None before :func:`apply`): ``mlp info`` and ``mlp train`` print it
 current: Choice | None = None
+#: the default of this process, chosen the first time :func:`default` needs it
+_default: list[Choice] = []
 
 
 def usable_cores() -> int:
@@ -161,3 +167,29 @@ def applied(choice: Choice):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextlib.contextmanager
+def default():
+    """Run the body under this process's thread default (``MLP_THREADS``/``OMP_NUM_THREADS``..., else measured once
+    per process), unless a choice is applied already (the ``mlp`` command's ``--threads``, or an outer call)."""
+    if current is not None:
+        yield current
+        return
+    if not _default:
+        _default.append(choose(None))
+    with applied(_default[0]) as choice:
+        yield choice
+
+
+def with_default(function):
+    """``function`` run under :func:`default` (a decorator: :func:`mlp.fit`, :func:`mlp.evaluate`, the
+    scikit-learn estimators' methods)."""
+    import functools
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        with default():
+            return function(*args, **kwargs)
+
+    return run
