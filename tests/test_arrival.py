@@ -155,6 +155,46 @@ def test_kept_columns_round_trip_byte_for_byte_from_csv(trained, capsys, reader)
     assert [r[1] for r in got] == numeric  # 00042 and 9007199254740993: not 42, not 9007199254740992.0
 
 
+GAPS = ["NA", "null", "NaN", "", "N/A", "nan", "#N/A", "keep me"]
+
+
+def test_kept_cells_spelled_like_a_gap_are_copied_as_written_from_csv(trained, capsys, reader):
+    folder, ckpt, rows, _ = trained
+    notes = [GAPS[i % len(GAPS)] for i in range(len(rows))]
+    ks = ["NA" if i % 9 == 0 else str(r["k"]) for i, r in enumerate(rows)]  # a kept feature: a gap to the model
+    table = [dict(r, note=notes[i], k=ks[i]) for i, r in enumerate(rows)]
+    path = _write(folder / f"gaps-{reader}.csv", table, ["note", "x", "k", "b", "c"], _spell)
+    out = folder / f"gaps-{reader}.out.csv"
+    code, _, err = run_cli(["predict", str(ckpt), str(path), "--keep", "note,k", "--out", str(out),
+                            "--backend", "numpy"], capsys)
+    assert code == 0, err
+    with open(out, newline="") as f:
+        got = list(csv.reader(f))[1:]
+    assert [r[0] for r in got] == notes and [r[1] for r in got] == ks
+    # the model reads the kept feature's NA as a gap, as without --keep
+    plain = folder / f"gaps-{reader}.plain.csv"
+    code, _, err = run_cli(["predict", str(ckpt), str(path), "--out", str(plain), "--backend", "numpy"], capsys)
+    assert code == 0, err
+    with open(plain, newline="") as f:
+        assert [r[-1] for r in got] == [r[-1] for r in list(csv.reader(f))[1:]]
+
+
+def test_kept_cells_spelled_like_a_gap_are_copied_as_written_from_parquet(trained, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    folder, ckpt, rows, _ = trained
+    notes = [None if i % 10 == 3 else GAPS[i % len(GAPS)] for i in range(len(rows))]  # and real nulls
+    columns = {"note": pa.array(notes, pa.string()), "x": [r["x"] for r in rows], "k": [r["k"] for r in rows],
+               "b": [r["b"] for r in rows], "c": [r["c"] for r in rows]}
+    pq.write_table(pa.table(columns), folder / "gaps.parquet", row_group_size=50)
+    out = folder / "gaps-parquet.out.csv"
+    code, _, err = run_cli(["predict", str(ckpt), str(folder / "gaps.parquet"), "--keep", "note", "--out", str(out),
+                            "--backend", "numpy"], capsys)
+    assert code == 0, err
+    with open(out, newline="") as f:
+        assert [r[0] for r in list(csv.reader(f))[1:]] == ["" if v is None else v for v in notes]
+
+
 def test_kept_columns_round_trip_byte_for_byte_from_parquet(trained, capsys):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
@@ -192,6 +232,63 @@ def test_class_labels_keep_the_files_text(tmp_path, capsys, labels):
     # numbers that do come back as written stay numbers
     (tmp_path / "ints.csv").write_text("a,y\n" + "".join(f"{v:.3f},{7 if v > 0 else 12}\n" for v in x))
     assert load_table(tmp_path / "ints.csv").classes == [7, 12]
+
+
+def _separable_labels(path, labels, n=200, seed=5):
+    """A CSV file whose target (``labels[0]`` for a > 0, else ``labels[1]``) is far from the boundary."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(1, 3, n) * rng.choice([-1, 1], n)
+    path.write_text("a,y\n" + "".join(f"{v:.3f},{labels[0] if v > 0 else labels[1]}\n" for v in a))
+    return path, [labels[0] if v > 0 else labels[1] for v in a]
+
+
+@pytest.mark.parametrize("labels", [("007", "012"), ("9007199254740993", "9007199254740992"), ("7", "12")])
+def test_streamed_training_keeps_the_labels_as_the_in_memory_one(tmp_path, capsys, labels):
+    pytest.importorskip("pyarrow")
+    from mlp.io.tables.stream import stream_table
+
+    path, truth = _separable_labels(tmp_path / "labels.csv", labels)
+    expected = [7, 12] if labels == ("7", "12") else sorted(labels)
+    assert load_table(path).classes == expected and stream_table(path).classes == expected
+    outputs = {}
+    for how in ("memory", "stream"):
+        ckpt = tmp_path / f"{how}.safetensors"
+        code, out, err = run_cli(["train", "--data", str(path), "--epochs", "30", "--seed", "1", "--backend",
+                                  "numpy", "--save", str(ckpt), *(["--stream"] if how == "stream" else [])], capsys)
+        assert code == 0, err
+        assert f"classes {expected!r}" in out + err
+        code, out, err = run_cli(["predict", str(ckpt), str(path), "--backend", "numpy"], capsys)
+        assert code == 0, err
+        outputs[how] = out.split()
+        code, out, err = run_cli(["evaluate", str(ckpt), "--data", str(path), "--backend", "numpy"], capsys)
+        assert code == 0 and "accuracy 1.0000" in out, out + err
+    assert outputs["stream"] == outputs["memory"]
+    assert outputs["stream"][1:] == truth  # 007 written as 007, 9007199254740993 as itself
+
+
+def test_a_parquet_int64_target_past_2_53_keeps_its_classes_apart(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from mlp.io.tables.stream import stream_table
+
+    rng = np.random.default_rng(2)
+    a = rng.uniform(1, 3, 200) * rng.choice([-1, 1], 200)
+    y = [9007199254740993 if v > 0 else 9007199254740992 for v in a]
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"a": a, "y": pa.array(y, pa.int64())}), path, row_group_size=50)
+    expected = ["9007199254740992", "9007199254740993"]
+    assert stream_table(path).classes == expected and load_table(path).classes == expected
+    folder = tmp_path / "parts"  # a folder of Parquet files is streamed
+    folder.mkdir()
+    pq.write_table(pa.table({"a": a, "y": pa.array(y, pa.int64())}), folder / "0.parquet", row_group_size=50)
+    ckpt = tmp_path / "m.safetensors"
+    code, out, err = run_cli(["train", "--data", str(folder), "--epochs", "30", "--seed", "1", "--backend", "numpy",
+                              "--save", str(ckpt)], capsys)
+    assert code == 0 and f"classes {expected!r}" in out + err, err
+    code, out, err = run_cli(["predict", str(ckpt), str(path), "--backend", "numpy"], capsys)
+    assert code == 0 and out.split()[1:] == [str(v) for v in y], err
+    code, out, err = run_cli(["evaluate", str(ckpt), "--data", str(path), "--backend", "numpy"], capsys)
+    assert code == 0 and "accuracy 1.0000" in out, out + err
 
 
 # -- 3. identifiers ---------------------------------------------------------------------------------------------
@@ -274,7 +371,7 @@ def test_decimal_commas_are_read_with_the_option_and_said_without_it(tmp_path, c
     code, out, err = run_cli(["evaluate", str(ckpt), "--data", str(path), "--decimal", ",", "--backend", "numpy"],
                              capsys)
     assert code == 0 and "accuracy" in out, err
-    code, out, err = run_cli(["predict", str(ckpt), str(path), "--backend", "numpy"], capsys)
+    code, out, err = run_cli(["predict", str(ckpt), str(path), "--decimal", ".", "--backend", "numpy"], capsys)
     assert code != 0 and err == (f"mlp: error: {path}, row 1 (line 2), column 'x': '50,9' is not a number (the "
                                  "model reads column 'x' as numbers; it looks like a number with a decimal comma: "
                                  "--decimal , reads it)\n")
@@ -284,6 +381,46 @@ def test_decimal_commas_are_read_with_the_option_and_said_without_it(tmp_path, c
     assert code != 0 and "the delimiter is ',' and so is the decimal point (--decimal ,)" in err
     code, _, err = run_cli(["train", "--data", str(comma), "--decimal", ";", "--backend", "numpy"], capsys)
     assert code != 0 and "--decimal must be '.' or ','" in err
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_decimal_comma_of_training_is_kept_in_the_checkpoint(tmp_path, capsys, stream):
+    import json
+
+    from mlp.io.checkpoint import load_checkpoint
+
+    path = _decimal_csv(tmp_path / "dec.csv")
+    ckpt = tmp_path / "m.safetensors"
+    code, out, err = run_cli(["train", "--data", str(path), "--epochs", "2", "--save", str(ckpt), "--decimal", ",",
+                              "--backend", "numpy", *(["--stream"] if stream else [])], capsys)
+    assert code == 0 and "columns numeric: 2 (x, z)" in out, err
+    assert load_checkpoint(ckpt).preprocessor.decimal == ","
+    outputs = {}
+    for how, option in (("saved", []), ("given", ["--decimal", ","])):
+        code, out, err = run_cli(["predict", str(ckpt), str(path), "--proba", "--backend", "numpy", *option], capsys)
+        assert code == 0 and err == "", err
+        outputs[how] = out
+        code, out, err = run_cli(["evaluate", str(ckpt), "--data", str(path), "--backend", "numpy", *option], capsys)
+        assert code == 0 and "accuracy" in out, err
+        outputs[how + " evaluate"] = out
+    assert outputs["saved"] == outputs["given"] and len(outputs["saved"].splitlines()) == 101
+    assert outputs["saved evaluate"] == outputs["given evaluate"]
+    # an explicit --decimal wins over the saved one
+    code, _, err = run_cli(["predict", str(ckpt), str(path), "--decimal", ".", "--backend", "numpy"], capsys)
+    assert code != 0 and "'50,9' is not a number" in err
+    # a model trained with the decimal point stores nothing: its preprocessing is as it was (absent means '.')
+    plain = tmp_path / "plain.csv"
+    plain.write_text(path.read_text().replace(",", "."))
+    code, _, err = run_cli(["train", "--data", str(plain), "--epochs", "1", "--save", str(ckpt), "--backend",
+                            "numpy"], capsys)
+    assert code == 0, err
+    pre = load_checkpoint(ckpt).preprocessor
+    assert pre.decimal == "." and "decimal" not in pre.to_dict()
+    stored = json.loads(json.dumps(pre.to_dict()))
+    assert type(pre).from_dict(stored).decimal == "."
+    stored["decimal"] = ";"
+    with pytest.raises(ValueError, match="preprocessing decimal must be"):
+        type(pre).from_dict(stored)
 
 
 def test_decimal_comma_reads_the_same_with_either_reader(tmp_path, reader):

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from mlp.book import mnist_loader, network, network2
+from mlp.book import _engine, mnist_loader, network, network2
 
 # -- a per-example reference of the book's algorithm (float64), written for these tests ----------
 
@@ -384,6 +384,147 @@ def test_an_epoch_agrees_with_the_books_algorithm(lmbda, capsys):
             weights, biases = reference_update(weights, biases, book[k:k + 10], 0.9, False, lmbda, len(book))
     assert all(a is b for a, b in zip(ours, book, strict=True))
     assert max_difference(net.weights + net.biases, weights + biases) < 1e-12
+
+
+def book_epochs(weights, biases, book, epochs, eta, lmbda, m=10, quadratic=False):
+    """The book's SGD on list ``book`` (shuffled in place with random.shuffle), per-example reference maths."""
+    for _ in range(epochs):
+        random.shuffle(book)
+        for k in range(0, len(book), m):
+            weights, biases = reference_update(weights, biases, book[k:k + m], eta, quadratic, lmbda, len(book))
+    return weights, biases
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "array_api_strict", "jax"])
+def test_sgd_on_each_backend_agrees_with_the_books_algorithm(backend_name, capsys):
+    """The engine's step on every backend (step by step, or compiled on JAX): the book's epochs either way."""
+    from backends import get_backend
+
+    try:
+        get_backend(backend_name)
+    except Exception as e:  # noqa: BLE001 - an optional library not installed here
+        pytest.skip(f"{backend_name}: {e}")
+    data = toy_data(n=37, seed=12)
+    for cost in (network2.QuadraticCost, network2.CrossEntropyCost):
+        np.random.seed(40)
+        net = network2.Network([4, 6, 5, 3], cost=cost, backend=backend_name, dtype="float64")
+        weights, biases = copies(net)
+        ours, book = list(data), list(data)
+        random.seed(41)
+        net.SGD(ours, 3, 8, 0.6, lmbda=2.0)
+        random.seed(41)
+        weights, biases = book_epochs(weights, biases, book, 3, 0.6, 2.0, m=8, quadratic=cost is network2.QuadraticCost)
+        assert all(a is b for a, b in zip(ours, book, strict=True))
+        assert max_difference(net.weights + net.biases, weights + biases) < 1e-12
+
+
+class CountingDataset(_engine.Dataset):
+    made = 0
+
+    def __init__(self, *args, **kwargs):
+        type(self).made += 1
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture
+def conversions(monkeypatch):
+    """Counts the lists converted to matrices (from an empty cache)."""
+    _engine.clear_cache()
+    CountingDataset.made = 0
+    monkeypatch.setattr(_engine, "Dataset", CountingDataset)
+    yield CountingDataset
+    _engine.clear_cache()
+
+
+def test_a_list_is_converted_once_and_followed_through_the_shuffles(conversions, capsys):
+    """The same list again (SGD, a new network, evaluate): no new conversion, and still the book's epochs."""
+    data = toy_data(n=41, seed=13)
+    tests = toy_data(n=15, seed=14, labels=True)
+    book = list(data)
+    np.random.seed(42)
+    net = network.Network([4, 5, 3], dtype="float64")
+    weights, biases = copies(net)
+    random.seed(43)
+    net.SGD(data, 2, 10, 1.5, test_data=tests)
+    net.SGD(data, 1, 10, 1.5, test_data=tests)
+    assert net.evaluate(tests) == int(capsys.readouterr().out.splitlines()[-1].split(":")[1].split("/")[0])
+    assert conversions.made == 2  # the training list and the test list, once each
+    random.seed(43)
+    weights, biases = book_epochs(weights, biases, book, 3, 1.5, 0.0, quadratic=True)
+    assert all(a is b for a, b in zip(data, book, strict=True))  # the caller's list, shuffled as the book's code does
+    assert max_difference(net.weights + net.biases, weights + biases) < 1e-12
+    other = network2.Network([4, 5, 3], dtype="float64")
+    other.SGD(data, 1, 10, 0.5, evaluation_data=tests, monitor_evaluation_accuracy=True,
+              monitor_training_cost=True)
+    other.accuracy(tests)
+    assert conversions.made == 2
+    network2.Network([4, 5, 3]).SGD(data, 1, 10, 0.5)
+    assert conversions.made == 3  # another dtype: its own matrices
+    mlp_book_clear_cache()
+    net.SGD(data, 1, 10, 1.5)
+    assert conversions.made == 4
+
+
+def mlp_book_clear_cache():
+    import mlp.book
+
+    mlp.book.clear_cache()
+
+
+def test_a_changed_list_is_converted_again(conversions, capsys):
+    """An element replaced, an element added or removed, a list of mutable pairs: the new data is what trains."""
+    base = toy_data(n=30, seed=15)
+    fresh = toy_data(n=5, seed=16)
+    data = list(base)
+    np.random.seed(44)
+    net = network2.Network([4, 6, 3], dtype="float64")
+    random.seed(45)
+    net.SGD(data, 1, 10, 0.5)
+    made = conversions.made
+    for change in ("replace", "append", "pop", "reorder"):
+        if change == "replace":
+            data[7] = fresh[0]
+        elif change == "append":
+            data.append(fresh[1])
+        elif change == "pop":
+            data.pop(3)
+        else:
+            data.reverse()
+        weights, biases = copies(net)
+        book = list(data)
+        random.seed(46)
+        net.SGD(data, 2, 10, 0.5, lmbda=1.0)
+        random.seed(46)
+        weights, biases = book_epochs(weights, biases, book, 2, 0.5, 1.0)
+        assert conversions.made == made + 1, change
+        made = conversions.made
+        assert max_difference(net.weights + net.biases, weights + biases) < 1e-12, change
+        assert all(a is b for a, b in zip(data, book, strict=True))
+    # pairs as lists can change inside: such a list is converted on every call, never kept
+    pairs = [[x, y] for x, y in base]
+    net.SGD(pairs, 1, 10, 0.5)
+    pairs[0][0] = fresh[2][0]
+    weights, biases = copies(net)
+    book = [tuple(p) for p in pairs]
+    random.seed(47)
+    net.SGD(pairs, 1, 10, 0.5)
+    random.seed(47)
+    weights, biases = book_epochs(weights, biases, book, 1, 0.5, 0.0)
+    assert max_difference(net.weights + net.biases, weights + biases) < 1e-12
+    assert conversions.made == made + 2
+
+
+def test_the_kept_lists_are_few(conversions, capsys):
+    lists = [toy_data(n=12, seed=50 + i) for i in range(_engine.CACHE_SIZE + 2)]
+    net = network.Network([4, 5, 3])
+    for data in lists:
+        net.SGD(data, 1, 5, 1.0)
+    assert conversions.made == len(lists) and len(_engine._CACHE) == _engine.CACHE_SIZE
+    net.SGD(lists[-1], 1, 5, 1.0)  # the latest are kept
+    net.SGD(lists[0], 1, 5, 1.0)  # the first was dropped
+    assert conversions.made == len(lists) + 1
+    net.update_mini_batch(toy_data(n=5, seed=60), 1.0)  # a mini-batch is never kept
+    assert conversions.made == len(lists) + 2 and len(_engine._CACHE) == _engine.CACHE_SIZE
 
 
 # -- weights and biases are the network --------------------------------------------------------------

@@ -13,7 +13,12 @@ run with one line changed, the import::
 Each mini-batch goes through :class:`mlp.Sequential` as one matrix, on any backend
 (``MLP_BACKEND``), in float32 unless ``dtype="float64"`` is asked for.  Each module's
 docstring lists where it differs from the book and why.
+
+A list of pairs is converted to matrices once: the last few converted are kept while the same
+list (the same pair objects, in the order ``SGD`` last left them) comes back, so later epochs and
+later networks on it skip the conversion.  :func:`clear_cache` forgets them and frees their memory.
 """
 from . import mnist_loader, network, network2
+from ._engine import clear_cache
 
-__all__ = ["mnist_loader", "network", "network2"]
+__all__ = ["clear_cache", "mnist_loader", "network", "network2"]

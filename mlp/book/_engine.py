@@ -19,9 +19,16 @@ Keeping the two in step without costing speed:
 
 Inside ``SGD`` the lists are read once at the start and refreshed after every epoch, as
 the book's own code would show them between epochs.
+
+``SGD`` itself (:meth:`EngineNetwork._epochs`): the training list is converted once into one
+matrix of rows ``[x, 1, target]`` (kept across calls, see :func:`converted`); each epoch shuffles
+the positions with ``random.shuffle``, as the book shuffles the list, reorders the caller's list
+by them and gathers each mini-batch's rows from the matrix.  The step is the engine's own, the one
+:func:`mlp.fit` runs (:meth:`EngineNetwork._engine_epoch`), compiled in loops where the backend compiles.
 """
 from __future__ import annotations
 
+import operator
 import random
 
 import numpy as np
@@ -62,7 +69,9 @@ class Dataset:
     """A list of book pairs ``(x, y)`` as matrices: ``X`` ``(n, n_in)`` and targets or labels.
 
     ``labels`` says whether the ``y`` were class labels (validation and test data) rather
-    than target columns (training data); ``Y`` is then ``(n,)`` int64, else ``(n, n_out)``.
+    than target columns (training data); ``Y`` is then ``(n,)`` int64, else ``(n, n_out)`` float64.
+    For target columns ``X`` is a view of :meth:`packed`, the matrix training gathers its
+    mini-batches from.
     """
 
     def __init__(self, data, n_in, n_out, dtype, what="data"):
@@ -70,38 +79,65 @@ class Dataset:
             data = list(data)
         if not data:
             raise ValueError(f"{what} is empty: there is nothing to train on or measure")
-        self.n = len(data)
+        self.n, self.n_in, self.n_out, self.dtype = len(data), n_in, n_out, np.dtype(dtype)
+        self._packed = None
         try:
             xs, ys = zip(*data, strict=True)
-            X = np.asarray(xs)  # one C loop over the columns: (n, n_in, 1)
+        except (TypeError, ValueError):
+            xs = ys = None
+        if xs is None:
+            self._explain(data, n_in, what)
+        first = np.asarray(ys[0])
+        self.labels = first.ndim == 0
+        if self.labels:
+            self._labels(ys, n_out, what)
+            self.X = self._matrix(data, xs, n_in, None, what)
+        else:
+            self._targets(ys, n_out, what)
+            packed = self._packed = np.empty((self.n, n_in + 1 + n_out), dtype=self.dtype)
+            self.X = self._matrix(data, xs, n_in, packed[:, :n_in], what)
+            packed[:, n_in] = 1
+            packed[:, n_in + 1:] = self.Y
+
+    def _matrix(self, data, xs, n_in, out, what):
+        """The x as ``(n, n_in)`` rows in the dtype, written into ``out`` when given."""
+        if out is None:
+            out = np.empty((self.n, n_in), dtype=self.dtype)
+        try:  # the common case, (n_in, 1) columns of real numbers: one pass, straight into place
+            return np.concatenate(xs, axis=1, out=out.T, casting="same_kind").T
+        except (TypeError, ValueError, IndexError):
+            pass  # other shapes or kinds: checked and explained below
+        try:
+            X = np.asarray(xs)  # (n, n_in, 1) or (n, n_in)
         except (TypeError, ValueError):
             X = None
         if X is None or X.dtype.kind not in "biuf" or X.shape[1:] not in ((n_in, 1), (n_in,)):
             self._explain(data, n_in, what)
-        self.X = X.reshape(self.n, n_in).astype(dtype, copy=False)
-        first = np.asarray(ys[0])
-        self.labels = first.ndim == 0
-        if self.labels:
-            try:
-                self.Y = np.asarray(ys)
-            except (TypeError, ValueError):
-                self.Y = None
-            if self.Y is None or self.Y.ndim != 1 or self.Y.dtype.kind not in "iu":
-                raise ValueError(f"{what}: y of {what}[0] is a class label, so every y must be an integer label")
-            self.Y = self.Y.astype(np.int64, copy=False)
-            bad = np.flatnonzero((self.Y < 0) | (self.Y >= n_out))
-            if bad.size:
-                raise ValueError(f"{what}[{bad[0]}]: label {self.Y[bad[0]]} is not a class index in 0..{n_out - 1}")
-        else:
-            try:
-                Y = np.asarray(ys, dtype=np.float64)
-            except (TypeError, ValueError):
-                Y = None
-            if Y is None or Y.shape[1:] not in ((n_out, 1), (n_out,)):
-                i = next((i for i, y in enumerate(ys) if np.shape(y) not in ((n_out, 1), (n_out,))), 0)
-                raise ValueError(f"{what}[{i}]: y has shape {np.shape(ys[i])}, the network outputs ({n_out}, 1) "
-                                 f"(training data: target columns; validation and test data: integer labels)")
-            self.Y = Y.reshape(self.n, n_out)
+        out[...] = X.reshape(self.n, n_in)
+        return out
+
+    def _labels(self, ys, n_out, what):
+        try:
+            self.Y = np.asarray(ys)
+        except (TypeError, ValueError):
+            self.Y = None
+        if self.Y is None or self.Y.ndim != 1 or self.Y.dtype.kind not in "iu":
+            raise ValueError(f"{what}: y of {what}[0] is a class label, so every y must be an integer label")
+        self.Y = self.Y.astype(np.int64, copy=False)
+        bad = np.flatnonzero((self.Y < 0) | (self.Y >= n_out))
+        if bad.size:
+            raise ValueError(f"{what}[{bad[0]}]: label {self.Y[bad[0]]} is not a class index in 0..{n_out - 1}")
+
+    def _targets(self, ys, n_out, what):
+        try:
+            Y = np.asarray(ys, dtype=np.float64)
+        except (TypeError, ValueError):
+            Y = None
+        if Y is None or Y.shape[1:] not in ((n_out, 1), (n_out,)):
+            i = next((i for i, y in enumerate(ys) if np.shape(y) not in ((n_out, 1), (n_out,))), 0)
+            raise ValueError(f"{what}[{i}]: y has shape {np.shape(ys[i])}, the network outputs ({n_out}, 1) "
+                             f"(training data: target columns; validation and test data: integer labels)")
+        self.Y = Y.reshape(self.n, n_out)
 
     @staticmethod
     def _explain(data, n_in, what):
@@ -117,6 +153,19 @@ class Dataset:
                                  f"the network takes columns ({n_in}, 1) of numbers")
         raise ValueError(f"{what}: the x do not form one ({len(data)}, {n_in}) matrix")
 
+    def packed(self):
+        """``(n, n_in + 1 + n_out)`` rows ``[x, 1, target]`` in the dtype: one gather per mini-batch.
+
+        The column of ones carries the biases through the same matrix product as the weights.
+        """
+        if self._packed is None:  # labels (training pairs may carry them): made on first use
+            packed = np.empty((self.n, self.n_in + 1 + self.n_out), dtype=self.dtype)
+            packed[:, :self.n_in] = self.X
+            packed[:, self.n_in] = 1
+            packed[:, self.n_in + 1:] = self.targets(self.n_out)
+            self._packed = packed
+        return self._packed
+
     def targets(self, n_out):
         """``(n, n_out)`` float64 target rows (one-hot rows for labels)."""
         return np.eye(n_out)[self.Y] if self.labels else self.Y
@@ -124,6 +173,61 @@ class Dataset:
     def classes(self):
         """``(n,)`` int64 class labels (the argmax of target rows)."""
         return self.Y if self.labels else np.argmax(self.Y, axis=1)
+
+
+# -- the lists already converted -------------------------------------------------------------------
+#
+# Converting 50,000 pairs into a matrix costs more than an epoch's steps, and the book passes the same
+# list again and again: every epoch, to every network of a session.  So the last few lists converted
+# are kept, each with a copy of its list (the same pair objects, in the order the caller's list has
+# them) and ``rows``, the matrix row of each position.  A list is the one kept when it holds the same
+# pair objects in the same order (identity, one C pass over the list); SGD's shuffles keep the copy in
+# step.  Pairs are tuples, so the same pair is the same x and y; a list holding anything else is never
+# kept.  Changing an x in place (``x[...] = ...``) after the list was converted is not seen.
+
+#: how many converted lists are kept (training, validation, test and one more)
+CACHE_SIZE = 4
+_CACHE: list = []
+
+
+class Converted:
+    """A list converted: ``pairs`` (its elements, in the caller's current order), ``dataset``, ``rows``."""
+
+    __slots__ = ("pairs", "dataset", "rows", "key")
+
+    def __init__(self, pairs, dataset, key):
+        self.pairs, self.dataset, self.key = pairs, dataset, key
+        self.rows = None  # None: row i for position i
+
+    def order(self):
+        """The matrix row of each position of the list (int64)."""
+        if self.rows is None:
+            self.rows = np.arange(len(self.pairs), dtype=np.int64)
+        return self.rows
+
+
+def clear_cache():
+    """Forget the lists converted so far (and the memory their matrices hold)."""
+    _CACHE.clear()
+
+
+def converted(data, n_in, n_out, dtype, what, keep=True):
+    """The :class:`Converted` of list ``data``: the one kept if ``data`` holds its pairs, else a new one.
+
+    ``keep``: store a new one (if every pair is a tuple), dropping the least recently used.
+    """
+    key = (n_in, n_out, np.dtype(dtype))
+    n = len(data)
+    for i, c in enumerate(_CACHE):
+        if c.key == key and len(c.pairs) == n and all(map(operator.is_, data, c.pairs)):
+            if i != len(_CACHE) - 1:
+                _CACHE.append(_CACHE.pop(i))
+            return c
+    c = Converted(list(data), Dataset(data, n_in, n_out, dtype, what), key)
+    if keep and all(type(p) is tuple for p in c.pairs):
+        _CACHE.append(c)
+        del _CACHE[:-CACHE_SIZE]
+    return c
 
 
 class EngineNetwork:
@@ -269,13 +373,22 @@ class EngineNetwork:
     def _outputs(self, X):
         """The output layer for host rows ``X`` ``(n, n_in)``: activations (quadratic) or logits (cross-entropy)."""
         model = self._model()
-        return model.predict_values(model.backend.asarray(np.ascontiguousarray(X), dtype=model.dtype))
+        if not isinstance(model.parameters()[0], np.ndarray):  # NumPy takes the rows of a packed matrix as they are
+            X = np.ascontiguousarray(X)
+        return model.predict_values(model.backend.asarray(X, dtype=model.dtype))
 
     def _activations(self, outputs):
         return outputs if self._engine[0] == QUADRATIC else sigmoid(outputs)
 
-    def _dataset(self, data, what):
-        return data if isinstance(data, Dataset) else Dataset(data, self.sizes[0], self.sizes[-1], self._dtype, what)
+    def _dataset(self, data, what, keep=True):
+        """``data`` as a :class:`Dataset`: converted, or the one kept for this list (``keep``: keep a new one)."""
+        if isinstance(data, Dataset):
+            return data
+        if not isinstance(data, (list, tuple)):
+            data = list(data)
+        if not data:
+            raise ValueError(f"{what} is empty: there is nothing to train on or measure")
+        return converted(data, self.sizes[0], self.sizes[-1], self._dtype, what, keep).dataset
 
     def _correct(self, data):
         """How many examples of a :class:`Dataset` the network classifies correctly (argmax of the output)."""
@@ -340,7 +453,7 @@ class EngineNetwork:
         if not own_backprop:
             return self._update_by_examples(mini_batch, eta, weight_decay)
         model = self._model()
-        data = self._dataset(mini_batch, "mini_batch")
+        data = self._dataset(mini_batch, "mini_batch", keep=False)
         mlp.train_step(model, self._loss(), self._optimizer(eta, weight_decay), self._device(model, data.X),
                        self._device(model, data.targets(self.sizes[-1])))
         self._pull(model)
@@ -357,15 +470,15 @@ class EngineNetwork:
         self.weights = [(1 - eta * weight_decay) * w - step * g for w, g in zip(self._weights, nabla_w, strict=True)]
         self.biases = [b - step * g for b, g in zip(self._biases, nabla_b, strict=True)]
 
-    def _epochs(self, training_data, epochs, mini_batch_size, eta, weight_decay, after_epoch, update=None,
-                train=None):
+    def _epochs(self, training_data, epochs, mini_batch_size, eta, weight_decay, after_epoch, update=None):
         """The book's loop: per epoch, ``random.shuffle`` the list, then one step per mini-batch.
 
-        ``training_data`` is shuffled in place with ``random.shuffle``, exactly as the book's code
-        does (a list; anything else is copied into one first), and the rows of the data matrix
-        follow the new order.  ``after_epoch(j)`` returns True to stop.
+        ``training_data`` is shuffled in place exactly as the book's code shuffles it (a list;
+        anything else is copied into one first): ``random.shuffle`` of the positions makes the
+        same swaps from the same state of ``random`` as shuffling the pairs, and the list is
+        reordered by them.  The converted matrix never moves: each mini-batch gathers its rows.
+        ``after_epoch(j)`` returns True to stop.
         ``update(mini_batch)``: a subclass's own ``update_mini_batch``, called per list slice instead.
-        ``train``: the :class:`Dataset` of ``training_data`` when the caller has made it already.
         """
         epochs = int(epochs) if isinstance(epochs, (int, np.integer)) and epochs >= 0 else None
         if epochs is None:
@@ -381,31 +494,66 @@ class EngineNetwork:
                 if after_epoch(j):
                     break
             return
-        train = train if train is not None else self._dataset(data, "training_data")
+        entry = converted(data, self.sizes[0], self.sizes[-1], self._dtype, "training_data")
         model = self._model()
-        be, xp = model.backend, model.xp
-        X, T = self._device(model, train.X), self._device(model, train.targets(self.sizes[-1]))
         opt = self._optimizer(eta, weight_decay)
-        step = mlp.make_step(model, self._loss(), opt)
-        lr = float(eta)
-        # the row of X holding each pair: after shuffling the list itself (as the book does), the
-        # pairs' identities give the batch order; a pair listed twice is the same data either way
-        row_of = {id(pair): i for i, pair in enumerate(data)}
+        run = self._engine_epoch(model, opt, entry.dataset.packed(), m, eta, weight_decay)
         for j in range(epochs):
-            random.shuffle(data)
-            rows = be.asarray(np.fromiter(map(row_of.__getitem__, map(id, data)), dtype=np.int64, count=n))
-            Xe, Te = xp.take(X, rows, axis=0), xp.take(T, rows, axis=0)
-            groups, state = model.param_groups(), opt.state_groups(model)
-            for s, k in enumerate(range(0, n, m)):
-                e = min(k + m, n)  # the standard leaves slice ends past the array unspecified
-                groups, state, _, _ = step(groups, state, Xe[k:e, ...], Te[k:e, ...], lr, opt.t + s + 1,
-                                           mlp.StepContext(True, 0, j, s))
-            model.set_param_groups(groups)
-            opt.set_state_groups(model, state)
-            opt.t += -(-n // m)
-            self._pull(model)
+            order = list(range(n))
+            random.shuffle(order)  # the book's random.shuffle(training_data), swap for swap
+            pairs = list(map(entry.pairs.__getitem__, order))
+            rows = entry.order()[np.array(order, dtype=np.int64)]
+            entry.pairs = ()  # matches no list until all three are in step (an interrupt between them is safe)
+            data[:] = pairs
+            entry.rows, entry.pairs = rows, pairs
+            try:
+                run(rows, j)
+            finally:
+                opt.t += -(-n // m)
+                self._pull(model)
             if after_epoch(j):
                 break
+
+    def _engine_epoch(self, model, opt, packed, m, eta, weight_decay):
+        """``run(rows, epoch)``: one epoch of the engine's own step (:class:`mlp.train.runner.StepRunner`, the
+        step :func:`mlp.fit` runs), over the converted matrix in the order ``rows``.
+
+        Step by step (NumPy, PyTorch, CuPy): each mini-batch's rows are gathered when its step comes, so the
+        matrix is never copied for an epoch.  A compiling backend (JAX) gets the epoch's rows gathered once on the
+        device, so that it runs the epoch as a few compiled loops of steps, as ``mlp.fit`` does.
+        """
+        from mlp.core.layers import StepContext
+        from mlp.core.step import TrainState
+        from mlp.train.runner import StepRunner
+
+        xp, n_in, be = model.xp, self.sizes[0], model.backend
+        P = self._device(model, packed)
+        n = packed.shape[0]
+        steps = -(-n // m)
+        loss = self._loss()
+        if be.compiler is None:
+            current = {}
+
+            def slicer(Xe, Te, epoch, s):
+                B = xp.take(P, current["rows"][s * m:min((s + 1) * m, n)], axis=0)  # this mini-batch's rows
+                return B[:, :n_in], B[:, n_in + 1:], StepContext(True, 0, epoch, s)
+
+            runner = StepRunner(model, loss, opt, m, n, 0, slicer=slicer)
+        else:
+            runner = StepRunner(model, loss, opt, m, n, 0)
+
+        def run(rows, epoch):
+            if be.compiler is None:
+                current["rows"] = be.asarray(rows)
+                runner.set_epoch(epoch, None, None)
+            else:
+                E = xp.take(P, be.asarray(rows), axis=0)
+                runner.set_epoch(epoch, E[:, :n_in], E[:, n_in + 1:])
+            state, _ = runner.run(TrainState.of(model, opt), 0, steps)
+            model.set_param_groups(state.groups)
+            opt.set_state_groups(model, state.opt_state)
+
+        return run
 
     # -- mlp's own checkpoint format -------------------------------------------------------------
     def save_checkpoint(self, filename):

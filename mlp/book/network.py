@@ -16,12 +16,21 @@ repeatable, exactly as with the book's code::
 
 Where it differs from the book, and why:
 
-* **The engine.** Each mini-batch is one matrix through :class:`mlp.Sequential` (one
-  forward, one backward, one update), never a loop over its examples; ``MLP_BACKEND``
-  (or ``backend=``) picks NumPy, PyTorch, CuPy, JAX or array-api-strict.  From the same
-  weights and mini-batches the result is the book's update to rounding (tests check
-  1e-12 in float64).  A subclass that overrides ``update_mini_batch`` or ``backprop``
-  gets its own method called, example by example, as in the book.
+* **The engine.** Each mini-batch is one matrix (one forward, one backward, one update),
+  never a loop over its examples; ``MLP_BACKEND`` (or ``backend=``) picks NumPy, PyTorch,
+  CuPy, JAX or array-api-strict.  ``SGD`` runs the engine's own step, the one :func:`mlp.fit`
+  runs (compiled on JAX), and ``update_mini_batch`` :class:`mlp.Sequential`'s.  From the same
+  weights and mini-batches the result is the book's update to rounding (tests check 1e-12 in
+  float64).  A subclass
+  that overrides ``update_mini_batch`` or ``backprop`` gets its own method called, example by
+  example, as in the book.
+* **Lists converted once.** A list of pairs becomes matrices the first time it is used and
+  is kept (the last few lists) while the same list comes back, so later epochs and later
+  networks on it skip the conversion; ``SGD`` still reorders the list itself exactly as the
+  book's ``random.shuffle`` does.  A list is the same while it holds the same pair objects in
+  the order ``SGD`` left them (replacing, adding or removing a pair converts it again);
+  changing an ``x`` array in place after that is not seen.  ``mlp.book.clear_cache()``
+  frees the matrices.
 * **float32 by default** (twice the speed; the book's accuracy figures do not move);
   ``Network(sizes, dtype="float64")`` computes in the book's precision.  ``weights`` and
   ``biases`` are arrays of that dtype.

@@ -23,9 +23,13 @@ as the book's does), ``save(filename)`` and ``load(filename)`` in the book's JSO
 
 Where it differs from the book, and why:
 
-* **The engine.** Each mini-batch is one matrix through :class:`mlp.Sequential`, on the
-  backend ``MLP_BACKEND`` (or ``backend=``) names; L2 is the optimizer's weight decay
-  ``lmbda / n`` on weights only, which is the book's ``(1 - eta * lmbda / n) * w`` update.
+* **The engine.** Each mini-batch is one matrix, on the backend ``MLP_BACKEND`` (or
+  ``backend=``) names: ``SGD`` runs the engine's own step, the one :func:`mlp.fit` runs, and
+  ``update_mini_batch`` :class:`mlp.Sequential`'s; L2 is a weight decay ``lmbda / n`` on weights
+  only, the book's ``(1 - eta * lmbda / n) * w`` update.
+* **Lists converted once.** As in :mod:`mlp.book.network`: a list of pairs is converted to
+  matrices once and kept while the same list (the same pair objects, in the order ``SGD``
+  left them) comes back; changing an ``x`` array in place after that is not seen.
   With cross-entropy the output sigmoid is fused into the cost (the delta ``a - y`` exactly,
   computed from ``z`` without overflow).  A subclass that overrides ``update_mini_batch`` or
   ``backprop`` gets its own method called, example by example, as in the book.
@@ -204,8 +208,7 @@ class Network(EngineNetwork):
 
         own = type(self).update_mini_batch is Network.update_mini_batch
         self._epochs(training_data, epochs, mini_batch_size, eta, lmbda / n if n else 0.0, after_epoch,
-                     update=None if own else (lambda batch: self.update_mini_batch(batch, eta, lmbda, n)),
-                     train=training)
+                     update=None if own else (lambda batch: self.update_mini_batch(batch, eta, lmbda, n)))
         return history
 
     @staticmethod

@@ -40,10 +40,13 @@ def run(args) -> int:
 def _run(args) -> int:
     from mlp.io.checkpoint import load_checkpoint
 
+    from .table_data import saved_decimal
+
     ckpt = load_checkpoint(args.path, backend=backend_of_args(args))
     extra = ckpt.metadata.get("extra", {})
     loss_name = ckpt.loss_name
     pre = ckpt.preprocessor
+    saved_decimal(args, pre)  # no --decimal: the decimal point the model's table was read with (--decimal , kept)
     trained_on = extra.get("data")
     if args.data is None and (pre is not None or is_table(trained_on)):
         # its own file would score the training rows along with the held-out ones, and look better than it is

@@ -31,7 +31,7 @@ def run(args) -> int:
     """The predictions, with what the table's values told on the way said after them (:func:`said_notices`)."""
     from .table_data import decimal_of, said_notices
 
-    with decimal_of(args), said_notices():
+    with decimal_of(args), said_notices():  # the checkpoint's decimal point once it is loaded (saved_decimal)
         return _run(args)
 
 
@@ -43,11 +43,14 @@ def _run(args) -> int:
     from mlp.io.tables import load_for, numeric_column, read_table
     from mlp.io.tables.stream import by_groups, groups_for
 
+    from .table_data import saved_decimal
+
     if args.out and not Path(args.out).parent.is_dir():
         raise ValueError(f"--out {args.out}: the folder {Path(args.out).parent} does not exist (create it first)")
     refuse_overwrite({"--out": args.out}, {"the table": args.data, "the checkpoint": args.path})
     ckpt = load_checkpoint(args.path, backend=backend_of_args(args))
     model, pre = ckpt.model, ckpt.preprocessor
+    saved_decimal(args, pre)  # no --decimal: the decimal point the model's table was read with (--decimal , kept)
     task = pre.task if pre is not None else "classification"
     if args.proba and task != "classification":
         raise ValueError(f"--proba needs a classifier; {args.path} does regression")
@@ -59,7 +62,7 @@ def _run(args) -> int:
                                                                    sep=sep))
     elif pre is not None:
         ds = load_for(pre, args.data, keep=args.keep)  # the features and the kept columns only
-        groups = [(ds.table, ds.blocks(pre, model.dtype))]
+        groups = [(ds.output_table(), ds.blocks(pre, model.dtype))]  # kept columns: the file's text
     else:  # a model trained on a built-in set: the columns in order, as they are
         table = read_table(args.data)
         X = np.stack([numeric_column(table, n) for n in table.names], axis=1).astype(model.dtype)

@@ -23,6 +23,16 @@ def decimal_arg(text):
     return text
 
 
+def saved_decimal(args, pre):
+    """Without ``--decimal``, the decimal point the checkpoint's table was read with (``mlp train --decimal ,``,
+    stored in its preprocessing) is the one its tables are read with, from here to the end of :func:`decimal_of`'s
+    block: the same kind of file reads the same way.  An explicit ``--decimal`` wins."""
+    from mlp.io.tables.cells import use_decimal
+
+    if getattr(args, "decimal", None) is None and getattr(pre, "decimal", ".") != ".":
+        use_decimal(pre.decimal)
+
+
 def decimal_of(args):
     """The context in which every table of the command is read with ``--decimal`` (see
     :func:`mlp.io.tables.decimal_point`)."""
@@ -78,6 +88,7 @@ def _table_data(args, config, ckpt, quiet, default_val_split):
     start = time.perf_counter()
     if ckpt is not None:
         pre = ckpt.preprocessor
+        saved_decimal(args, pre)  # --resume: the table is read with the checkpoint's decimal point
         if pre is None:
             raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
         ds = load_for(pre, args.data, need_target=True, sep=sep)  # the same rows as the first run
@@ -181,6 +192,7 @@ def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
     start = time.perf_counter()
     if ckpt is not None:
         pre = ckpt.preprocessor
+        saved_decimal(args, pre)  # --resume: the table is read with the checkpoint's decimal point
         if pre is None:
             raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
         table = stream_for(pre, args.data, val_split=config.get("val_split") or 0.0, seed=config["seed"], comm=comm,

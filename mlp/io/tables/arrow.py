@@ -311,11 +311,12 @@ class ArrowColumns:
 
     ``rows_hint``: the rows to allocate for (grown if more come).  ``from_csv``: text follows the CSV cell
     rules (:func:`text_rules`; with ``rules="gaps"`` only the spellings of a gap, :func:`gaps_of_text`: a block of
-    a table read block by block), and dates stay text (as the standard library's reader reads them).
+    a table read block by block), and dates stay text (as the standard library's reader reads them).  ``raw``:
+    names of text columns left as the file's (trimmed) text, no spelling of a gap made a gap (``--keep``).
     """
 
-    def __init__(self, pa, pc, schema, rows_hint: int, path, from_csv: bool, rules: str = "cells"):
-        self.pa, self.path, self.from_csv = pa, path, from_csv
+    def __init__(self, pa, pc, schema, rows_hint: int, path, from_csv: bool, rules: str = "cells", raw=()):
+        self.pa, self.path, self.from_csv, self.raw = pa, path, from_csv, set(raw)
         self.rules = text_rules if rules == "cells" else gaps_of_text
         self.names = [str(n) for n in schema.names]
         self.parts = [_gatherer(pa, pc, f.type, rows_hint, from_csv, f"{path}, column {n!r}")
@@ -333,7 +334,8 @@ class ArrowColumns:
         for j, part in enumerate(self.parts):
             column = part.finish()
             self.parts[j] = None
-            out.append(self.rules(column) if self.from_csv and isinstance(part, _TextColumn) else column)
+            ruled = self.from_csv and isinstance(part, _TextColumn) and self.names[j].strip() not in self.raw
+            out.append(self.rules(column) if ruled else column)
         return out
 
 

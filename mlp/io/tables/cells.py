@@ -64,6 +64,15 @@ def decimal_point(point):
         _DECIMAL.reset(token)
 
 
+def use_decimal(point):
+    """Numbers written as text take ``point`` ("." or ",") as their decimal point from here on, until the
+    enclosing :func:`decimal_point` block ends (it restores what was in force before it): the decimal point a
+    checkpoint was trained with, once it is loaded (``mlp predict``, ``mlp evaluate`` without ``--decimal``)."""
+    if point not in DECIMAL_POINTS:
+        raise ValueError(f"--decimal must be '.' or ',', got {point!r}")
+    _DECIMAL.set(point)
+
+
 def parse_number(text: str):
     """``text`` (already trimmed) as a float under the strict rule, or None when it is not a number.
 

@@ -64,6 +64,17 @@ class Dataset(KindsOf):
     _parsed: tuple | None = field(default=None, repr=False)
     #: a table read for a fitted model (:func:`load_for`): values it does not know are said when parsed
     check: bool = False
+    #: ``{column: Coded}``: the columns kept for ``mlp predict``'s output as the file's text (``NA`` and empty too),
+    #: where the table's own (read for the model) made gaps of them (:meth:`output_table`)
+    kept: dict | None = None
+
+    def output_table(self):
+        """:attr:`table` with the kept columns as the file's text (what ``mlp predict --keep`` writes)."""
+        if not self.kept:
+            return self.table
+        t = self.table
+        return Table(t.path, list(t.names), [self.kept.get(n, c) for n, c in zip(t.names, t.columns, strict=True)],
+                     t.named, t.line_offset, t.lines, t.n_rows, t.offset)
 
     # -- what was read (features, dropped: KindsOf) --
     @property
@@ -261,6 +272,7 @@ def load_for(pre: Preprocessor, data, need_target: bool = False, keep=(), sep=No
     else:
         table = as_table(data, sep)
     pre.parse_check(table)  # the features are there (a DataError naming the missing ones)
+    kept = None
     if keep and names is not None and str(data).lower().endswith((".csv", ".tsv")):
         from .target import column_text
 
@@ -270,6 +282,8 @@ def load_for(pre: Preprocessor, data, need_target: bool = False, keep=(), sep=No
                 columns[table.names.index(k)] = column_text(data, k, sep)
         table = Table(table.path, list(table.names), columns, table.named, table.line_offset, table.lines,
                       table.n_rows, table.offset)
+        # and NA, null or empty as written: the model reads them as gaps, the output copies them
+        kept = {k: column_text(data, k, sep, raw=True) for k in keep if k in table.names}
     kinds = {c.name: ColumnKind(c.kind, "saved", "as the model was trained") for c in pre.columns}
     if need_target:
         has_target = all(t in table.names for t in pre.targets) and (
@@ -283,4 +297,4 @@ def load_for(pre: Preprocessor, data, need_target: bool = False, keep=(), sep=No
         target_ = read_target(table, pre.targets, pre.task, "as the model was trained", classes=pre.classes)
     else:  # predictions for every row: the target, if there, is not read
         target_ = Target(list(pre.targets), pre.task, "", None, pre.classes, None, np.zeros(0, dtype=np.int64))
-    return Dataset(table, kinds, target_, table.path, check=True)
+    return Dataset(table, kinds, target_, table.path, check=True, kept=kept)

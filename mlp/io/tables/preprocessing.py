@@ -14,14 +14,14 @@ a time.  So a table of a million rows with text columns costs its numbers and on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mlp.core.errors import DataError
 from mlp.core.tasks import TASKS
 
-from .cells import label_key, sort_key
+from .cells import current_decimal, label_key, sort_key
 from .batches import model_inputs
 from .encoders import MAX_LEVELS, Column
 from .frames import as_table
@@ -84,6 +84,10 @@ class Preprocessor:
         Regression targets standardised the same way (predictions are mapped back); None: off.
     columns : list of mlp.io.tables.encoders.Column
         One encoder per feature (default: numbers without fill values, as in format-1 checkpoints).
+    decimal : {".", ","}
+        The decimal point of the numbers of the CSV table it was fitted on (``mlp train --decimal ,``; default:
+        the one in force when it is made, see :func:`mlp.io.tables.decimal_point`): the one ``mlp predict`` and
+        ``mlp evaluate`` read their tables with unless ``--decimal`` says otherwise.
     """
 
     features: list
@@ -95,6 +99,7 @@ class Preprocessor:
     target_mean: np.ndarray | None = None
     target_scale: np.ndarray | None = None
     columns: list | None = None
+    decimal: str = field(default_factory=current_decimal)
 
     def __post_init__(self):
         if self.columns is None:
@@ -307,7 +312,8 @@ class Preprocessor:
         Layout (format 3): ``format``, ``task``, ``features``, ``targets``, ``classes``, ``columns``
         (one object per feature, see :mod:`mlp.io.tables.encoders`), and ``mean``, ``scale`` (one number per
         model input, in the columns' input order; or null), ``target_mean``, ``target_scale`` (one per
-        target, or null).
+        target, or null); ``decimal``: ``","`` when the table was read with a decimal comma (absent: ``"."``, as
+        in every checkpoint written before it was stored).
         """
         def listed(a):
             return None if a is None else [float(v) for v in np.asarray(a).ravel()]
@@ -316,7 +322,7 @@ class Preprocessor:
                 "targets": list(self.targets), "classes": self.classes,
                 "columns": [c.to_dict() for c in self.columns], "mean": listed(self.mean),
                 "scale": listed(self.scale), "target_mean": listed(self.target_mean),
-                "target_scale": listed(self.target_scale)}
+                "target_scale": listed(self.target_scale), **({"decimal": ","} if self.decimal == "," else {})}
 
     @classmethod
     def from_dict(cls, d) -> "Preprocessor":
@@ -359,7 +365,10 @@ class Preprocessor:
                 raise ValueError("preprocessing columns do not name the features, in their order")
         elif "columns" in d:
             raise ValueError("preprocessing format 1 has no columns")
-        pre = cls(features, targets, task, classes, columns=columns)
+        decimal = d.get("decimal", ".")
+        if decimal not in (".", ","):
+            raise ValueError(f"preprocessing decimal must be '.' or ',', got {decimal!r}")
+        pre = cls(features, targets, task, classes, columns=columns, decimal=decimal)
         for stat, width, positive in (("mean", pre.n_inputs(), False), ("scale", pre.n_inputs(), True),
                                       ("target_mean", len(targets), False), ("target_scale", len(targets), True)):
             v = d.get(stat)

@@ -57,7 +57,11 @@ class Source:
         return sum(self.group_rows)
 
     def read(self, columns, groups=None, types=None):
-        """``(group, first row, Table)`` for each group in ``groups`` (default all), in order: only ``columns``."""
+        """``(group, first row, Table)`` for each group in ``groups`` (default all), in order: only ``columns``.
+
+        ``types``: ``{column: "keep"}`` reads a column as the file's text (Parquet numbers cast to text), ``"label"``
+        a target's labels as text (a Parquet file's integers only: its floats and booleans are exact as they are);
+        a CSV file also takes ``"text"`` and ``"number"`` (see :meth:`CsvSource.read`)."""
         raise NotImplementedError
 
     def fingerprint(self) -> dict:
@@ -131,8 +135,11 @@ class ParquetSource(Source):
                     for name in names:  # a column at a time: a row group's column, never the whole row group
                         self.bytes_read += sizes.get(name, 0)
                         col = f.read_row_group(g, columns=[name], use_threads=False).column(name)
-                        if (types or {}).get(name) == "keep" and not _text_type(pa, col.type):
-                            col = pc.cast(col, pa.string())  # kept for the output: its exact text (int64 too)
+                        asked = (types or {}).get(name)
+                        if (asked == "keep" and not _text_type(pa, col.type)) or (
+                                asked == "label" and pa.types.is_integer(col.type)):
+                            # kept for the output: its exact text; a target's integers as labels: exact past 2**53
+                            col = pc.cast(col, pa.string())
                         typed.append(arrow_column(pa, pc, col, False, f"{self.paths[i]}, column {name!r}"))
                         del col
                     pa.default_memory_pool().release_unused()
@@ -191,16 +198,16 @@ class CsvSource(Source):
         self.group_rows = []
 
     def read(self, columns, groups=None, types=None):
-        """As :meth:`Source.read`; ``types``: ``{column: "text" or "number"}``, columns read as that type from the
-        first block on (a fitted model's columns: a value that is not a number is then an error naming it, and the
-        reading never starts over)."""
+        """As :meth:`Source.read`; ``types``: ``{column: "text", "keep", "label" or "number"}``, columns read as
+        that type (the first three: text) from the first block on (a fitted model's columns: a value that is not
+        a number is then an error naming it, and the reading never starts over)."""
         import re
 
         import pyarrow.csv as pacsv
 
         pa, pc = self._pa, self._pc
         wanted = None if groups is None else set(groups)
-        given = {n: pa.string() if t in ("text", "keep") else pa.float64() for n, t in (types or {}).items()}
+        given = {n: pa.string() if t in ("text", "keep", "label") else pa.float64() for n, t in (types or {}).items()}
         while True:
             parse = pacsv.ParseOptions(delimiter=self.sep, newlines_in_values=True)
             reader = None
@@ -212,7 +219,10 @@ class CsvSource(Source):
                 probe.close()
                 include = [n for n in raw if n.strip() in set(columns)]
                 fixed = {n: given[n.strip()] for n in raw if n.strip() in given}
-                convert = pacsv.ConvertOptions(strings_can_be_null=True, include_columns=include,
+                # kept columns (--keep) are the file's text, NA and empty too: the other text columns' gaps are
+                # then made by the cell rules (gaps_of_text), the numbers' by pyarrow's null values as before
+                kept = {n for n, t in (types or {}).items() if t == "keep"}
+                convert = pacsv.ConvertOptions(strings_can_be_null=not kept, include_columns=include,
                                                decimal_point=current_decimal(),
                                                column_types={**temporal, **self.types, **fixed})
                 reader = pacsv.open_csv(self.file, parse_options=parse, convert_options=convert,
@@ -222,7 +232,8 @@ class CsvSource(Source):
                     rows = batch.num_rows
                     sizes.append(rows)
                     if wanted is None or k in wanted:
-                        gathered = ArrowColumns(pa, pc, batch.schema, rows, self.file, from_csv=True, rules="gaps")
+                        gathered = ArrowColumns(pa, pc, batch.schema, rows, self.file, from_csv=True, rules="gaps",
+                                                raw=kept)
                         gathered.add(batch)
                         names = [n.strip() for n in gathered.names]
                         yield k, first, Table(self.path, names, gathered.columns(), named=True, n_rows=rows,

@@ -37,13 +37,14 @@ import numpy as np
 from mlp.core.errors import DataError
 from mlp.core.tasks import TASKS, task_of_target
 
+from .arrow import gaps_of_text
 from .cells import label_key, level_dates, number_of, python_label, sort_key
 from .encoders import MAX_CODES, MAX_LEVELS, NEW_DATE_PARTS, Column
 from .kinds import ColumnKind, KindsOf, infer_kinds, kind_lines
 from .preprocessing import Preprocessor
-from .sources import Restart, open_source
+from .sources import CsvSource, Restart, open_source
 from .summary import ColumnSummary, Levels
-from .target import resolve_targets
+from .target import labels_of_text, resolve_targets
 from .typed import Coded, Dates, Numbers, Table
 from .values import as_levels, as_numbers, check_spread
 
@@ -135,8 +136,9 @@ class ColumnFit:
     :class:`~mlp.io.tables.encoders.Column`): numbers' moments and keyed sample, text's distinct values and their
     counts, dates' moments and sample, and the gaps."""
 
-    def __init__(self, labels_of_numbers: bool = False):
+    def __init__(self, labels_of_numbers: bool = False, labels_only: bool = False):
         self.rows = self.gaps = 0
+        self.labels_only = labels_only  # a target's: its labels, no numbers nor dates row by row
         self.numbers, self.number_sample = _Moments(), _Sample()
         self.days, self.hours, self.date_sample, self.timed = _Moments(), _Moments(), _Sample(2), False
         self.labels = Levels()  # label key -> [label, training rows, 0]: of text, and of numbers when asked for
@@ -164,7 +166,7 @@ class ColumnFit:
             self.hours.add_values(col.hours[present])
             self.date_sample.add(keys[present], np.stack([col.days[present], col.hours[present]], axis=1))
             self.timed = self.timed or bool(np.any(col.hours[present] != 0))
-        if isinstance(col, Coded):
+        if isinstance(col, Coded) and not self.labels_only:
             self._text_values(col, keys)
         if isinstance(col, Coded) or self.labels_of_numbers:
             self._count(as_levels(None, None, column=col))
@@ -521,6 +523,7 @@ class StreamedTable(KindsOf):
         self._folder, self._owned = None, True
         self.types = None  # {column: "text" or "number"} read so from a CSV's first block on (a fitted model's)
         self._spill = None  # the first pass's groups, for the second (Spill)
+        self._label_of = None  # {text: label}: a target read as text (see scan)
 
     # what the line of stages says about it, as a Dataset does (features, dropped: KindsOf)
     def lines(self, pre=None, verbose=False) -> list:
@@ -562,13 +565,20 @@ class StreamedTable(KindsOf):
                     raise DataError(f"{source.path}: column {n!r} is the target; --{option} names feature columns")
         features = [n for n in names if n not in targets and n not in overrides["drop"]]
         columns = [*features, *targets]
+        # a target of labels is read as the file's text (a Parquet file's integers cast to it), typed once all its
+        # labels are counted (labels_of_text): 007 stays 007, 9007199254740993 is not 9007199254740992
+        self._label_of = None
+        as_text = len(targets) == 1 and task != "regression" and _labels_as_text(source, targets[0])
+        if as_text:
+            self.types = {**(self.types or {}), targets[0]: "label"}
         self._spill = Spill(tempfile.gettempdir(), f"mlp-spill-{os.getpid()}")
         while True:
             self._spill.clear()
             summaries = {n: ColumnSummary() for n in columns}
             fits = {n: ColumnFit(labels_of_numbers=n in overrides["categorical"]) for n in features}
             # the target's labels (classes), and its values' moments over the training rows (regression)
-            label_fit, moments, kept = ColumnFit(labels_of_numbers=True), [_Moments() for _ in targets], [0, 0, 0]
+            label_fit, moments, kept = ColumnFit(labels_of_numbers=True, labels_only=True), \
+                [_Moments() for _ in targets], [0, 0, 0]
             restarted = False
             for item in self._groups(columns):
                 if item is Restart:
@@ -614,6 +624,9 @@ class StreamedTable(KindsOf):
         if not any(k.used for k in self.kinds.values()):
             raise DataError(f"{source.path}: no feature column left: "
                             + "; ".join(f"{n!r} {k.reason}" for n, k in list(self.kinds.items())[:5]))
+        if as_text:  # the labels typed as the whole column is, as a table read whole types them
+            self._label_of = labels_of_text([v for v, _, _ in label_fit.labels.values() if isinstance(v, str)], task)
+            label_fit.labels = _relabelled(label_fit.labels, self._label_of)
         self.task, self.reason = _task(targets, task, label_fit)
         if self.task == "regression" and not all(m.n for m in moments):
             raise DataError(f"{source.path}, column {targets[0]!r}: regression targets must be numbers (the column "
@@ -721,7 +734,12 @@ class StreamedTable(KindsOf):
 
     def _targets(self, pre, table, rows, first):
         if self.task == "classification":
-            return pre.class_indices(as_levels(table, self.targets[0]).take(rows), table.path,
+            coded = as_levels(table, self.targets[0])
+            if self._label_of is not None:  # the file's text as the labels it was typed as in the first pass
+                of = self._label_of
+                coded = as_levels(None, None, column=Coded(coded.codes, [of.get(v, v) if isinstance(v, str) else v
+                                                                         for v in coded.levels]))
+            return pre.class_indices(coded.take(rows), table.path,
                                      row_numbers=np.flatnonzero(rows) + first).astype(np.float64)
         columns = [as_numbers(table, t, role="target") for t in self.targets]
         for t, values in zip(self.targets, columns, strict=True):
@@ -809,6 +827,29 @@ def _merge(mine, theirs):
     return summaries, fits, label_fit, moments, kept, layout or lay2
 
 
+def _labels_as_text(source, name) -> bool:
+    """Whether the target ``name`` is read as text and typed by :func:`labels_of_text`: a CSV file's (every column
+    is text until typed), a Parquet file's integers (its text, floats and booleans are what they are)."""
+    if isinstance(source, CsvSource):
+        return True
+    schema = getattr(source, "schema", None)
+    if schema is None or name not in schema.names:
+        return False
+    import pyarrow as pa
+
+    return pa.types.is_integer(schema.field(name).type)
+
+
+def _relabelled(levels: Levels, label_of: dict) -> Levels:
+    """``levels`` with each text label as ``label_of`` types it (two texts of one label merged: 1.50 and 1.5)."""
+    out = Levels()
+    for label, count, first in levels.values():
+        new = label_of.get(label, label) if isinstance(label, str) else label
+        out.add(label_key(new), new, count, first)
+    out.capped = levels.capped
+    return out.finish()
+
+
 def _task(targets, task, label_fit):
     """``(task, why)`` from the target's distinct labels, as :func:`mlp.io.tables.target.infer_task` says."""
     if task is not None:
@@ -884,7 +925,7 @@ def read_types(pre: Preprocessor, keep=()) -> dict:
                for c in pre.classes):
             types[pre.targets[0]] = "number"
         elif all(isinstance(c, str) for c in pre.classes):
-            types[pre.targets[0]] = "text"
+            types[pre.targets[0]] = "label"  # text; a Parquet file's integers as their exact text (labels past 2**53)
     for k in keep:  # as the file writes them, whatever the model reads the column as (a feature kept reads it too)
         types[k] = "keep"
     return types
@@ -926,6 +967,11 @@ def groups_for(pre: Preprocessor, data, dtype="float32", keep=(), need_target=Fa
             raise DataError(f"{source.path}: the target column's values change type within the file (booleans or "
                             "numbers, then text); give its labels one type, or write the table as Parquet")
         g, first, table = item
+        kept = table  # the kept columns as the file's text (NA and empty too), for the output
+        if keep:  # the model reads a kept column's gaps as gaps
+            table = Table(table.path, list(table.names), [gaps_of_text(c) if n in keep else c for n, c in
+                                                          zip(table.names, table.columns, strict=True)],
+                          table.named, table.line_offset, table.lines, table.n_rows, table.offset)
         rows = np.arange(table.n_rows)
         if need_target:
             keep_rows = np.ones(table.n_rows, dtype=bool)
@@ -941,4 +987,4 @@ def groups_for(pre: Preprocessor, data, dtype="float32", keep=(), need_target=Fa
                                       where=lambda row, t=table: t.where(row - t.offset, pre.targets[0]))
             else:
                 y = pre.encode(np.stack([as_numbers(table, t, role="target") for t in pre.targets], axis=1)[rows])
-        yield table, X, y
+        yield kept, X, y

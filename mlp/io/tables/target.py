@@ -18,7 +18,7 @@ from .cells import label_key, sort_key
 from .typed import Numbers
 from .values import as_levels, as_numbers, check_spread
 
-__all__ = ["Target", "exact_labels", "infer_task", "read_target", "resolve_targets"]
+__all__ = ["Target", "exact_labels", "infer_task", "labels_of_text", "read_target", "resolve_targets"]
 
 
 def resolve_targets(names, path, target) -> list:
@@ -50,19 +50,23 @@ def _label_text(label) -> str:
 
 
 def exact_labels(table, name, task=None, source=None, sep=None):
-    """``table`` with its column ``name`` (a target of numbers, read from a CSV file) as the file's text when its
-    values do not come back as written (``007``, ``9007199254740993``: past float64's exact integers): a label is
-    a number only when every value round-trips exactly.  Only a column that may hold class labels (whole numbers,
-    at most :data:`_LABEL_VALUES` distinct values, or ``task`` classification) is read again.
+    """``table`` with its column ``name`` (a target of numbers, read from a CSV file or a Parquet file's integers)
+    as the file's text when its values do not come back as written (``007``, ``9007199254740993``: past float64's
+    exact integers): a label is a number only when every value round-trips exactly.  Only a column that may hold
+    class labels (whole numbers, at most :data:`_LABEL_VALUES` distinct values, or ``task`` classification) is read
+    again.
 
-    ``source``: the file (default ``table.path``); a table not read from a CSV file is given back as it is.
+    ``source``: the file (default ``table.path``); a table not read from such a file is given back as it is.
     """
     from pathlib import Path
 
     col = table.column(name)
     path = Path(str(source if source is not None else table.path))
-    if not isinstance(col, Numbers) or path.suffix.lower() not in (".csv", ".tsv") or not path.is_file():
+    suffix = path.suffix.lower()
+    if not isinstance(col, Numbers) or suffix not in (".csv", ".tsv", ".parquet", ".pq") or not path.is_file():
         return table
+    if suffix in (".parquet", ".pq") and not _parquet_integers(path, name):
+        return table  # a Parquet file's floats are what they are: only its integers may be past 2**53
     present = col.values[~np.isnan(col.values)]
     if task == "regression" or not present.size or not np.all(present == np.round(present)):
         return table
@@ -72,11 +76,8 @@ def exact_labels(table, name, task=None, source=None, sep=None):
     text = column_text(path, name, sep)
     if text is None or len(text) != len(col):
         return table
-    from .cells import python_label
-
-    exact = all(_label_text(python_label(float(v))) == v for v in text.levels)
-    if exact:
-        return table
+    if not all(isinstance(v, str) for v in labels_of_text(text.levels, "classification").values()):
+        return table  # every value comes back exactly as written: numbers
     from .typed import Table
 
     columns = [text if n == name else c for n, c in zip(table.names, table.columns, strict=True)]
@@ -84,8 +85,44 @@ def exact_labels(table, name, task=None, source=None, sep=None):
                  table.offset)
 
 
-def column_text(path, name, sep=None):
-    """Column ``name`` of a CSV file as its text (trimmed; the spellings of a gap as gaps), a :class:`Coded`."""
+def _parquet_integers(path, name) -> bool:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(path)
+        return name in schema.names and pa.types.is_integer(schema.field(name).type)
+    except Exception:  # noqa: BLE001 - not read as labels: the file's own errors come when it is read
+        return False
+
+
+def labels_of_text(texts, task=None) -> dict:
+    """``{text: label}``: the labels of a target read as the file's text (``texts``: its distinct trimmed cells,
+    no gap), typed as a whole column is (:func:`mlp.io.tables.arrow.text_rules`): numbers when every one is a
+    number, booleans when every one is a boolean spelling, else the text.  Whole numbers stay the file's text
+    when one of them does not come back exactly as written (``007``; ``9007199254740993``, past float64's exact
+    integers), unless ``task`` is regression or, ``task`` not being classification, they are more than
+    :data:`_LABEL_VALUES` distinct values: the rule of :func:`exact_labels`, for a target read a group of rows
+    at a time."""
+    from .cells import FALSE, TRUE, number_of, python_label
+
+    texts = list(texts)
+    numbers = [number_of(t) for t in texts]
+    if all(x is not None for x in numbers):
+        labels = [python_label(x) for x in numbers]
+        whole = all(x == np.round(x) for x in numbers)
+        if (task == "regression" or not whole or (task != "classification" and len(set(numbers)) > _LABEL_VALUES)
+                or all(_label_text(v) == t for v, t in zip(labels, texts, strict=True))):
+            return dict(zip(texts, labels, strict=True))
+        return {t: t for t in texts}
+    if all(t in TRUE or t in FALSE for t in texts):
+        return {t: t in TRUE for t in texts}
+    return {t: t for t in texts}
+
+
+def column_text(path, name, sep=None, raw=False):
+    """Column ``name`` of a CSV file as its text (trimmed; the spellings of a gap as gaps), a :class:`Coded`;
+    ``raw``: every cell as its text, ``NA`` and empty ones too (a column kept for ``mlp predict``'s output)."""
     from .cells import NULLS
     from .typed import CodedBuilder
 
@@ -98,7 +135,8 @@ def column_text(path, name, sep=None):
         for item in source.read([name], types={name: "keep"}):
             _, _, block = item
             col = block.column(name)
-            levels = [None if not isinstance(v, str) or v.strip() in NULLS else v.strip() for v in col.levels]
+            levels = [None if not isinstance(v, str) or (v.strip() in NULLS and not raw) else v.strip()
+                      for v in col.levels]
             builder.add(col.codes, levels)
         return builder.finish()
     except ImportError:  # the standard library's reader
@@ -112,7 +150,7 @@ def column_text(path, name, sep=None):
         index, codes = {}, []
         for _, _, row in rows:
             v = row[j].strip()
-            codes.append(-1 if v in NULLS else index.setdefault(v, len(index)))
+            codes.append(-1 if v in NULLS and not raw else index.setdefault(v, len(index)))
         from .typed import Coded
 
         return Coded(np.array(codes, dtype=np.int32), list(index))
