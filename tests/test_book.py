@@ -398,7 +398,7 @@ def book_epochs(weights, biases, book, epochs, eta, lmbda, m=10, quadratic=False
 @pytest.mark.parametrize("backend_name", ["numpy", "array_api_strict", "jax"])
 def test_sgd_on_each_backend_agrees_with_the_books_algorithm(backend_name, capsys):
     """The engine's step on every backend (step by step, or compiled on JAX): the book's epochs either way."""
-    from backends import get_backend
+    from mlp.backends import get_backend
 
     try:
         get_backend(backend_name)

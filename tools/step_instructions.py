@@ -29,7 +29,7 @@ def child(who: str, config: str, epochs: int, samples: int):
 
     runner.CHECK_SECONDS = 1e9  # a host read every CHECK_EVERY steps, whatever valgrind's speed
     from mlp.bench.contenders import MLPFit
-    from backends.reference.numpy_loops import HandWritten
+    from mlp.backends.reference.numpy_loops import HandWritten
 
     X, y, _ = load_data("random", samples)
     problem = Problem.make(config, X, y)
