@@ -81,16 +81,22 @@ def table_data(args, config, ckpt, quiet, default_val_split):
                         "or leave columns out (--drop)") from None
 
 
+def _resumed_preprocessor(args, ckpt):
+    """The preprocessing a resumed run reads its table with (and the checkpoint's decimal point, set for it)."""
+    pre = ckpt.preprocessor
+    if pre is None:
+        raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
+    saved_decimal(args, pre)  # --resume: the table is read with the checkpoint's decimal point
+    return pre
+
+
 def _table_data(args, config, ckpt, quiet, default_val_split):
     from mlp.io.tables import load_for, load_table
 
     sep = getattr(args, "sep", None)
     start = time.perf_counter()
     if ckpt is not None:
-        pre = ckpt.preprocessor
-        saved_decimal(args, pre)  # --resume: the table is read with the checkpoint's decimal point
-        if pre is None:
-            raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
+        pre = _resumed_preprocessor(args, ckpt)
         ds = load_for(pre, args.data, need_target=True, sep=sep)  # the same rows as the first run
     else:
         ds = load_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
@@ -191,10 +197,7 @@ def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
                          "table in memory")
     start = time.perf_counter()
     if ckpt is not None:
-        pre = ckpt.preprocessor
-        saved_decimal(args, pre)  # --resume: the table is read with the checkpoint's decimal point
-        if pre is None:
-            raise ValueError(f"{args.resume}: the checkpoint has no preprocessing for the table {args.data}")
+        pre = _resumed_preprocessor(args, ckpt)
         table = stream_for(pre, args.data, val_split=config.get("val_split") or 0.0, seed=config["seed"], comm=comm,
                            sep=sep)
     else:
