@@ -953,6 +953,36 @@ def test_18_4_ctrl_c_while_the_command_starts(delay):
     assert proc.returncode == 130 and text.strip().splitlines()[-1:] == ["mlp: interrupted"], (proc.returncode, text)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_18_4_an_interrupt_the_interpreter_turns_into_another_error_is_still_the_interrupt(signum, monkeypatch,
+                                                                                          capsys):
+    """CPython can turn a KeyboardInterrupt raised while it builds an ImportError into ``TypeError: expected a
+    message argument`` (seen in CI at 0.6 s above): the command reports the interrupt, not that error; an error
+    with no signal before it is still an error."""
+    from mlp.cli import info, main
+
+    def interrupted_then_replaced(args):
+        try:
+            os.kill(os.getpid(), signum)
+            signal.pause()  # pragma: no cover - the handler raises first
+        except KeyboardInterrupt:
+            raise TypeError("expected a message argument") from None
+
+    monkeypatch.setattr(info, "run", interrupted_then_replaced)
+    before = signal.getsignal(signal.SIGINT)
+    assert main(["info"]) == 128 + signum
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mlp: interrupted" if signum == signal.SIGINT else "mlp: interrupted by SIGTERM"], err
+    assert signal.getsignal(signal.SIGINT) is before  # the command's handlers are gone again
+
+    def plain_error(args):
+        raise TypeError("expected a message argument")
+
+    monkeypatch.setattr(info, "run", plain_error)
+    assert main(["info"]) == 2
+    assert capsys.readouterr().err.strip() == "mlp: error: expected a message argument"
+
+
 def test_18_4_ctrl_c_after_the_command_finished_is_quiet():
     """The late handler: a SIGINT sent once the command has returned (during the interpreter's shutdown)."""
     code = ("import os, signal, sys, threading, mlp_entry\n"

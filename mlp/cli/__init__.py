@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 from .common import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, Parser, common_options
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     from . import common
 
     common._lost.clear()  # a command's own (main may run several times in one process)
-    from mlp.train.epoch import SignalInterrupt, raise_on_stop_signals, signal_name
+    from mlp.train.epoch import SignalInterrupt, raise_on_stop_signals, signal_name, signal_raised
 
     previous = raise_on_stop_signals()  # SIGTERM, SIGHUP: as Ctrl-C (training saves its step), not a silent death
     try:
@@ -84,11 +85,13 @@ def main(argv=None) -> int:
     except Exception as e:  # one readable line for anything a user can cause
         if debug:
             raise
+        signum = signal_raised()
+        if signum is not None:  # an interrupt the interpreter turned into another exception: it was the interrupt
+            _say_error("mlp: interrupted" if signum == signal.SIGINT else f"mlp: interrupted by {signal_name(signum)}")
+            return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
         _say_error(f"mlp: error: {_one_line(e)}")
         return EXIT_ERROR
     finally:
-        import signal
-
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

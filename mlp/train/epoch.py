@@ -21,7 +21,8 @@ from mlp.core.step import TrainState
 from .batches import n_steps
 
 __all__ = ["SignalInterrupt", "check_optimizer", "end_epoch", "end_training", "mean_loss", "progress_bar",
-           "raise_on_stop_signals", "run_epoch", "run_steps", "sigint_as_flag", "signal_name", "stop_signal"]
+           "raise_on_stop_signals", "run_epoch", "run_steps", "sigint_as_flag", "signal_name", "signal_raised",
+           "stop_signal"]
 
 
 def _roll_back(runner, good: TrainState, first, bad) -> TrainState:
@@ -129,6 +130,7 @@ def check_optimizer(optimizer):
 #: (Slurm, PBS, Kubernetes, systemd) sends before SIGKILL, and a closed terminal
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 _received: list = []
+_raised: list = []
 
 
 class SignalInterrupt(KeyboardInterrupt):
@@ -206,8 +208,18 @@ def sigint_as_flag():
 def raise_on_stop_signals():
     """Make SIGTERM and SIGHUP raise :class:`SignalInterrupt` (what Ctrl-C's ``KeyboardInterrupt`` is to SIGINT),
     where they would end the process at once: the ``mlp`` command's setting, so that a kill outside training
-    still runs every clean-up and says one line.  Ignored signals stay ignored; returns the previous handlers."""
+    still runs every clean-up and says one line.  Ignored signals stay ignored; returns the previous handlers.
+
+    Ctrl-C keeps raising ``KeyboardInterrupt`` where Python's own handler had it do so, and each signal raised is
+    remembered (:func:`signal_raised`): an interrupt that lands inside the interpreter's own machinery can come out
+    as another exception (CPython turns one raised while it builds an ``ImportError`` into ``TypeError: expected a
+    message argument``), which the command then reports as the interrupt it was."""
+    _raised.clear()
+
     def handler(signum, frame):
+        _raised.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise SignalInterrupt(signum)
 
     handler.mlp_stop = True
@@ -215,9 +227,15 @@ def raise_on_stop_signals():
     if threading.current_thread() is not threading.main_thread():
         return previous
     for signum in STOP_SIGNALS:
-        if signum != signal.SIGINT and signal.getsignal(signum) is signal.SIG_DFL:
+        current = signal.getsignal(signum)
+        if current is (signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL):
             previous[signum] = signal.signal(signum, handler)
     return previous
+
+
+def signal_raised():
+    """The last signal that :func:`raise_on_stop_signals`' handler turned into an exception, or None."""
+    return _raised[-1] if _raised else None
 
 
 def end_epoch(state, epoch: int, logs: dict, callbacks) -> bool:
