@@ -42,8 +42,8 @@ from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_ch
 from mlp.core.gradcheck import gradcheck  # noqa: E402
 from mlp.io.onnx import export_onnx  # noqa: E402  (onnx is imported only when it is called)
 from mlp.core.kernels import Kernels, get_kernels  # noqa: E402
-from mlp.core.layers import (Dropout, Embedding, Identity, Layer, LeakyReLU, Linear, OneHot, ReLU,  # noqa: E402
-                             Sigmoid, StepContext, Tanh)
+from mlp.core.layers import (Dropout, Embedding, Identity, Layer, LeakyReLU, Linear, OneHot,  # noqa: E402
+                             PeriodicEmbedding, ReLU, Sigmoid, StepContext, Tanh)
 from mlp.core.losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, Quadratic, get_loss  # noqa: E402
 from mlp.core.model import Sequential, build_mlp  # noqa: E402
 from mlp.core.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
@@ -91,6 +91,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "OneHot",
+    "PeriodicEmbedding",
     "MLPError",
     "BinaryCrossEntropy",
     "CrossEntropy",

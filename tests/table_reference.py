@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import statistics
 import re
 
 import numpy as np
@@ -146,10 +147,12 @@ def encode(kind, enc, v):
     return parts + ([1.0 if d is None else 0.0] if enc["indicator"] else [])
 
 
-def reference(path, target, val_fraction_rows=None):
+def reference(path, target, val_fraction_rows=None, scaling="robust"):
     """``(kinds, classes, inputs, y)`` of a CSV file and its target column, the encoders fitted on the training
-    rows ``val_fraction_rows`` (indices among the rows with a target; default all), the inputs standardised with
-    those rows' mean and standard deviation (numbers and date parts; slots, codes and indicators as they are)."""
+    rows ``val_fraction_rows`` (indices among the rows with a target; default all), the inputs (numbers and date
+    parts; slots, codes and indicators as they are) scaled with those rows' statistics: ``"standard"``, their mean
+    and standard deviation; ``"robust"``, the median and interquartile range of the values present (half the range
+    where the quartiles are equal), then ``x / sqrt(1 + (x/3)**2)``."""
     columns = read(path)
     labels = columns.pop(target)
     keep = [i for i, v in enumerate(labels) if v is not None and not (isinstance(v, float) and math.isnan(v))]
@@ -164,10 +167,22 @@ def reference(path, target, val_fraction_rows=None):
                                                 and encoders[n]["indicator"])
                  for n in used for j in range(len(encode(kinds[n], encoders[n], None)))]
     T = np.array([[x for n in used for x in encode(kinds[n], encoders[n], columns[n][i])] for i in train])
+    gap_input = []  # each input's column's indicator input (or None)
+    for n in used:
+        width = len(encode(kinds[n], encoders[n], None))
+        last = len(gap_input) + width - 1
+        has = kinds[n] != "categorical" and encoders[n]["indicator"]
+        gap_input += [last if has else None] * width
     for j, (s, ind) in enumerate(zip(scaled, indicator, strict=True)):
-        if s and not ind:
+        if s and not ind and scaling == "standard":
             scale = T[:, j].std()
             X[:, j] = (X[:, j] - T[:, j].mean()) / (scale if scale > 1e-12 * max(1.0, abs(T[:, j].mean())) else 1.0)
+        elif s and not ind:
+            present = sorted(float(T[i, j]) for i in range(len(T)) if gap_input[j] is None or T[i, gap_input[j]] == 0)
+            q1, median, q3 = statistics.quantiles(present, n=4, method="inclusive")
+            scale = q3 - q1 if q3 > q1 else (present[-1] - present[0]) / 2
+            z = (X[:, j] - median) / (scale if scale > 1e-12 * max(1.0, abs(median)) else 1.0)
+            X[:, j] = z / np.sqrt(1 + (z / 3) ** 2)
     classes = sorted({key(label(labels[i])): label(labels[i]) for i in keep}.values(), key=sort_key)
     index = {key(c): k for k, c in enumerate(classes)}
     y = np.array([index[key(label(labels[i]))] for i in keep])

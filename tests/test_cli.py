@@ -134,7 +134,7 @@ def test_csv_train_predict_evaluate_round_trip(tmp_path):
     X, label = write_classes_csv(csv_path)
     r = run("train", "--data", str(csv_path), "--epochs", "40", "--save", str(ckpt))
     assert r.returncode == 0, r.stderr
-    assert "task classification (inferred: target 'answer'" in r.stdout and "standardised" in r.stdout
+    assert "task classification (inferred: target 'answer'" in r.stdout and "interquartile range" in r.stdout
     last = r.stdout.strip().splitlines()[-1]
     assert last.startswith("validation accuracy") and float(last.split()[2].rstrip(",")) >= 0.9
     pre = mlp.load_checkpoint(ckpt).preprocessor

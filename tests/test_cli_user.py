@@ -215,7 +215,7 @@ def test_train_help_prints_defaults_as_options_not_python_values(capsys):
 
 def test_a_small_table_trains_for_enough_steps_unless_epochs_is_given(tmp_path, capsys):
     """80 rows: 64 for training, 2 steps of 32 an epoch, so 500 epochs (1000 steps) instead of 50."""
-    from mlp.cli.train import table_epochs
+    from mlp.train.recipe import table_epochs
 
     assert table_epochs(64, 32, 50) == 500 and table_epochs(120, 32, 50) == 250 and table_epochs(10_000, 32, 50) == 50
     assert table_epochs(3, 32, 50) == 500  # at most 500

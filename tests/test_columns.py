@@ -17,6 +17,9 @@ from mlp.io.tables import MAX_CODES, MAX_LEVELS, Preprocessor, from_frame, load_
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: the preprocessing's fields that format 4 added (a checkpoint of an earlier format has none of them)
+NEW_IN_4 = ("scaling", "clip", "target_low", "target_high")
+
 
 def expanded(pre, X):
     """The inputs the first Linear layer sees: the model inputs ``X`` with the codes of the categorical columns
@@ -81,8 +84,10 @@ def test_numeric_gaps_get_the_training_median_and_an_indicator():
     # statistics from the training rows only: a new gap takes their median, whatever the new rows hold
     np.testing.assert_array_equal(pre.transform(np.array([[np.nan], [100.0]]), "float64"), [[3, 1], [100, 0]])
     # standardisation leaves the indicator as it is (mean 0, scale 1)
-    pre = Preprocessor.fit(X, ["a"], ["t"], "regression", y=np.array([0.5, 1.0, 2.0, 3.0]))
+    pre = Preprocessor.fit(X, ["a"], ["t"], "regression", y=np.array([0.5, 1.0, 2.0, 3.0]), scaling="standard")
     assert pre.mean[1] == 0.0 and pre.scale[1] == 1.0 and pre.mean[0] == pytest.approx(np.mean([1, 3, 3, 10]))
+    pre = Preprocessor.fit(X, ["a"], ["t"], "regression", y=np.array([0.5, 1.0, 2.0, 3.0]))  # robust: of 1, 3, 10
+    assert pre.mean.tolist() == [3.0, 0.0] and pre.scale.tolist() == [4.5, 1.0]
 
 
 def test_a_column_without_training_gaps_fills_a_new_gap_without_indicator():
@@ -222,7 +227,7 @@ def test_preprocessing_round_trips_through_json_and_the_checkpoint(tmp_path, rea
     ds = load_table(write(tmp_path, messy_csv()))
     pre = ds.preprocessor()
     d = pre.to_dict()
-    assert d["format"] == 3 and [c["kind"] for c in d["columns"]] == ["numeric", "categorical", "categorical",
+    assert d["format"] == 4 and [c["kind"] for c in d["columns"]] == ["numeric", "categorical", "categorical",
                                                                        "datetime"]
     assert len(d["mean"]) == pre.n_inputs() == 2 + 1 + 1 + 2  # a code per category column; joined: days, gap
     assert pre.input_layers()[0].n_out == 2 + 5 + 3 + 2  # the first Linear sees the one-hot slots
@@ -236,9 +241,9 @@ def test_preprocessing_round_trips_through_json_and_the_checkpoint(tmp_path, rea
 
 def test_a_format_1_checkpoint_is_still_read(tmp_path):
     pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), ["u", "v"], ["label"], "classification",
-                           y=np.array(["x", "y"], dtype=object))
+                           y=np.array(["x", "y"], dtype=object), scaling="standard")
     d = pre.to_dict()
-    old = {k: v for k, v in d.items() if k != "columns"} | {"format": 1}
+    old = {k: v for k, v in d.items() if k not in ("columns", *NEW_IN_4)} | {"format": 1}
     back = Preprocessor.from_dict(old)
     assert [c.kind for c in back.columns] == ["numeric", "numeric"] and back.columns[0].fill is None
     np.testing.assert_array_equal(back.transform(np.array([[2.0, 4.0]])), pre.transform(np.array([[2.0, 4.0]])))
@@ -352,8 +357,8 @@ def test_a_format_2_checkpoint_makes_its_one_hot_columns_as_before(tmp_path, rea
     an Embedding's code): such a file is read, and gives the inputs its model was trained on."""
     path = write(tmp_path, messy_csv())
     ds = load_table(path)
-    pre = ds.preprocessor()
-    d = pre.to_dict()
+    pre = ds.preprocessor(scaling="standard")
+    d = {k: v for k, v in pre.to_dict().items() if k not in NEW_IN_4}
     old = {**d, "format": 2, "columns": [], "mean": [], "scale": []}
     at = 0
     for c, column in zip(d["columns"], pre.columns, strict=True):
@@ -370,5 +375,5 @@ def test_a_format_2_checkpoint_makes_its_one_hot_columns_as_before(tmp_path, rea
     back = Preprocessor.from_dict(old)
     assert not any(c.codes for c in back.columns) and back.input_layers() == []
     np.testing.assert_array_equal(back.transform(path, "float64"), expanded(pre, pre.transform(path, "float64")))
-    with pytest.raises(ValueError, match="unsupported preprocessing format 4; this mlp reads 1 to 3"):
-        Preprocessor.from_dict({**d, "format": 4})
+    with pytest.raises(ValueError, match="unsupported preprocessing format 5; this mlp reads 1 to 4"):
+        Preprocessor.from_dict({**d, "format": 5})

@@ -220,8 +220,10 @@ def test_table_with_categories_gaps_and_unseen_categories_from_every_backend(bac
     assert kinds == {"age": ("numeric", True, None), "city": ("categorical", True, "OneHot"),
                      "member": ("categorical", False, "OneHot"), "zone": ("categorical", False, "OneHot"),
                      "income": ("numeric", False, None), "shop": ("categorical", False, "Embedding")}
-    # the codes' one-hot slots, then the shop codes' learned vectors
-    assert [type(layer).__name__ for layer in ck.model.layers[:2]] == ["OneHot", "Embedding"]
+    # the numbers' periodic features (the default), the codes' one-hot slots, then the shop codes' learned vectors
+    assert [type(layer).__name__ for layer in ck.model.layers[:3]] == ["PeriodicEmbedding", "OneHot", "Embedding"]
+    names = ck.preprocessor.input_names()
+    assert [names[j] for j in ck.model.layers[0].columns] == ["age", "income"]
     assert export_cli(ckpt, out) == 0
     sess = session(out)
     assert {i.name: i.type for i in sess.get_inputs()} == {
@@ -320,6 +322,22 @@ def test_embedding_layer_matches_the_model(dtype):
     label, P = session(export.to_onnx(model, loss="cross_entropy")).run(None, {"input": X})
     np.testing.assert_allclose(P, model.predict_proba(X, loss=mlp.CrossEntropy()), rtol=RTOL[dtype],
                                atol=ULP1 if dtype == "float32" else 0)
+    assert (label == model.predict(X, loss=mlp.CrossEntropy())).all()
+    assert len(set(label.tolist())) > 1
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_periodic_embedding_matches_the_model(dtype):
+    """The numeric embedding before a table's OneHot and Embedding, as Preprocessor.input_layers puts them."""
+    periodic = mlp.PeriodicEmbedding(4, [0, 2], n_frequencies=6, dim=3, sigma=0.7)
+    model = mlp.Sequential([periodic, mlp.Embedding(10, [1, 3], [5, 3], 2), mlp.Linear(12, 5, init="normal"),
+                            mlp.ReLU(), mlp.Linear(5, 3)], backend="numpy", dtype=dtype, seed=8)
+    rng = np.random.default_rng(2)
+    X = np.stack([rng.normal(size=40) * 3, rng.integers(0, 5, 40), rng.normal(size=40), rng.integers(0, 3, 40)],
+                 axis=1).astype(dtype)
+    label, P = session(export.to_onnx(model, loss="cross_entropy")).run(None, {"input": X})
+    np.testing.assert_allclose(P, model.predict_proba(X, loss=mlp.CrossEntropy()), rtol=RTOL[dtype] * 10,
+                               atol=ULP1 if dtype == "float32" else 1e-15)
     assert (label == model.predict(X, loss=mlp.CrossEntropy())).all()
     assert len(set(label.tolist())) > 1
 
@@ -480,6 +498,55 @@ def test_standardize_is_numpys_to_the_last_bit(dtype):
     mean, scale = np.array([0.1, -3.3, 2e3]), np.array([0.7, 99.0, 1.1e4])
     out = run_graph(lambda g, x: export.standardize(g, x, mean, scale, dtype), {"x": X})
     np.testing.assert_array_equal(out, (X - mean.astype(dtype)) / scale.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_smooth_clip_is_numpys_to_the_last_bit(dtype):
+    """The robust scaling's clip, huge values included (held within BOUND first: 1e30 arrives at 3, not 0)."""
+    from mlp.io.tables.batches import BOUND, smooth_clip
+
+    rng = np.random.default_rng(1)
+    X = (rng.standard_cauchy(size=(60, 3)) * [1, 10, 1]).astype(dtype)
+    X[:3, 0] = [1e30, -1e30, 0.0]
+    inverse = np.array([1 / 3, 1 / 3, 0.0])
+    out = run_graph(lambda g, x: export.smooth_clip(g, x, inverse, dtype, BOUND), {"x": X})
+    want = smooth_clip(X.T.copy(), inverse.astype(dtype)[:, None]).T
+    np.testing.assert_array_equal(out, want)
+    assert want[0, 0] == pytest.approx(3.0) and want[1, 0] == pytest.approx(-3.0)
+    np.testing.assert_array_equal(out[:, 2], X[:, 2])  # inverse 0: a column left as it is
+    assert np.abs(out[:, :2]).max() <= 3.0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clamp_is_numpys(dtype):
+    Y = np.array([[-5.0, 2.0], [0.5, 30.0], [9.0, -1.0]], dtype=dtype)
+    out = run_graph(lambda g, y: export.clamp(g, y, [0.0, -1.0], [1.0, 3.0], dtype), {"y": Y})
+    np.testing.assert_array_equal(out, [[0.0, 2.0], [0.5, 3.0], [1.0, -1.0]])
+
+
+def test_heavy_tails_and_far_inputs_match_predict(tmp_path):
+    """Robust scaling, the smooth clip and the regression clamp, in the graph as in ``mlp predict``: inputs
+    far outside the training rows (a thousand times the largest) give predictions within the training targets."""
+    data, far = tmp_path / "tails.csv", tmp_path / "far.csv"
+    rng = np.random.default_rng(3)
+    n = 300
+    lot = rng.lognormal(9, 1, n)  # heavy-tailed, as lot sizes are
+    rooms = rng.integers(1, 8, n).astype(float)
+    price = 50 * np.sqrt(lot) + 9000 * rooms + rng.normal(0, 500, n)
+    write_csv(data, ["lot", "rooms", "price"], [lot, rooms, price])
+    write_csv(far, ["lot", "rooms", "price"], [lot[:20] * np.geomspace(1, 1000, 20), rooms[:20] * 50, price[:20]])
+    ckpt, out = tmp_path / "t.safetensors", tmp_path / "t.onnx"
+    assert mlp.cli.main(["train", "--data", str(data), "--hidden", "16", "--epochs", "20", "--quiet",
+                         "--save", str(ckpt)]) == 0
+    pre = mlp.load_checkpoint(ckpt).preprocessor
+    assert pre.scaling == "robust" and pre.clip == 3.0 and pre.target_high[0] == price.max()
+    assert export_cli(ckpt, out) == 0
+    header, rows = predict_cli(ckpt, far, tmp_path / "p.csv", "numpy", proba=False)
+    expected = np.array(rows, dtype=np.float64)
+    (values,) = session(out).run(["values"], column_feeds(far, ["lot", "rooms"]))
+    np.testing.assert_allclose(values, expected, rtol=1e-5)
+    assert expected.max() == price.max()  # the farthest rows are held at the largest training price
+    assert expected.min() >= price.min()
 
 
 def test_one_hot_of_strings_gives_zeros_for_unseen_and_missing():

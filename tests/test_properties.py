@@ -89,6 +89,10 @@ def _params_only(names):
     return [p for p in BACKEND_PARAMS if p.values[0] in names]
 
 
+# this test checks shapes and dtypes only; NumPy's matmul has once (CI, 2026-12-07) warned "invalid value" on finite
+# float32 operands, and not again on the same case (hypothesis: FlakyFailure): a floating-point flag left set by
+# the BLAS, not a value of ours, so that warning is not an error here
+@pytest.mark.filterwarnings("ignore:invalid value encountered in matmul:RuntimeWarning")
 @pytest.mark.parametrize("backend_name", _params_excluding(EAGER_COMPILING))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @_settings(100)

@@ -225,6 +225,28 @@ def test_text_numbers_and_dates_of_more_values_than_the_cap_are_fitted_row_by_ro
     np.testing.assert_allclose(pre.scale, ref.scale, rtol=1e-9)
 
 
+@pytest.mark.parametrize("scaling", ["robust", "standard"])
+def test_streamed_robust_scaling_and_target_range_equal_the_table_in_memory(tmp_path, scaling):
+    """Numbers written as text of few values (counted: the quantiles of the counts), numbers with gaps and a heavy
+    tail (the keyed sample, which holds every row here), and a regression target's range."""
+    n, rng = 2000, np.random.default_rng(4)
+    rooms = [str(int(v)) if rng.random() > 0.05 else None for v in rng.integers(1, 9, n)]
+    lot = rng.lognormal(8, 1.2, n)
+    lot[rng.random(n) < 0.1] = np.nan
+    price = rng.lognormal(12, 0.5, n)
+    pq.write_table(pa.table({"rooms": rooms, "lot": lot, "price": price}), tmp_path / "t.parquet",
+                   row_group_size=250)
+    streamed = tables.stream_table(tmp_path / "t.parquet", target="price", task="regression", val_split=0,
+                                   numeric=["rooms"])
+    ds = tables.load_table(tmp_path / "t.parquet", target="price", task="regression", numeric=["rooms"])
+    pre, ref = streamed.preprocessor(scaling=scaling), ds.preprocessor(scaling=scaling)
+    assert pre.scaling == ref.scaling == scaling and pre.clip == ref.clip
+    np.testing.assert_allclose(pre.mean, ref.mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(pre.scale, ref.scale, rtol=1e-12)
+    assert pre.target_low.tolist() == ref.target_low.tolist() == [price.min()]
+    assert pre.target_high.tolist() == ref.target_high.tolist() == [price.max()]
+
+
 def test_a_class_target_of_more_labels_than_the_cap_is_refused(tmp_path, monkeypatch):
     from mlp.io.tables import summary
 

@@ -163,9 +163,13 @@ def test_rows_argument_equals_taking_the_rows_first(numbers_csv, monkeypatch):
     pre = ds.preprocessor(rows)
     X = np.stack([ds.table.column(f).values[rows] for f in ds.features], axis=1)
     whole = tables.Preprocessor.fit(X, ds.features, ds.targets, ds.task, y=ds.y[rows], classes=ds.classes)
-    np.testing.assert_allclose(pre.mean, X.mean(axis=0), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(pre.scale, X.std(axis=0), rtol=1e-12)
+    q1, median, q3 = np.quantile(X, [0.25, 0.5, 0.75], axis=0)  # robust scaling, the default
+    np.testing.assert_array_equal(pre.mean, median)
+    np.testing.assert_allclose(pre.scale, q3 - q1, rtol=1e-12)
     np.testing.assert_array_equal(pre.mean, whole.mean)
+    standard = ds.preprocessor(rows, scaling="standard")
+    np.testing.assert_allclose(standard.mean, X.mean(axis=0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(standard.scale, X.std(axis=0), rtol=1e-12)
     assert [c.to_dict() for c in pre.columns] == [c.to_dict() for c in whole.columns]
     np.testing.assert_array_equal(ds.inputs(pre, "float64", rows=rows), pre.transform(X, "float64"))
 
@@ -242,11 +246,12 @@ def test_messages_name_the_row_of_the_file_in_any_block(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     rows = [f"{i},{i % 3},{i % 2}" for i in range(60)]
     rows[47] = "47,,1"  # a gap in b
-    rows[50] = "1e30,2,0"  # too large for float32 once standardised
+    rows[50] = "1e30,2,0"  # too large for float32 once standardised (robust scaling clips it to 3)
     rows[55] = "55,1,"  # no target: left out, so the rows after it are not the table's
     path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
     ds = tables.load_table(path)
-    pre = ds.preprocessor(np.arange(40))
+    assert np.abs(ds.inputs(ds.preprocessor(np.arange(40)))).max() <= 3.0
+    pre = ds.preprocessor(np.arange(40), scaling="standard")
     pre.columns[1].fill = None  # as a model saved without fill values
     with pytest.raises(DataError, match=r"t.csv, row 48, column 'b': missing value"):
         ds.inputs(pre)

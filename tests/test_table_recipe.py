@@ -150,7 +150,8 @@ def test_many_levels_become_codes_for_an_embedding_and_predict_reads_unseen_leve
     assert code == 0, err
     assert "more than 50 levels in shop: one code input each" in out
     ckpt = load_checkpoint(save, backend="numpy")
-    first = ckpt.model.layers[0]
+    periodic, first = ckpt.model.layers[:2]  # the number's periodic features (the default), then the codes' vectors
+    assert isinstance(periodic, mlp.PeriodicEmbedding) and periodic.columns == [0]
     assert isinstance(first, mlp.Embedding) and first.columns == [1] and first.n_categories == [80 + 1]
     column = ckpt.preprocessor.columns[1]
     assert column.codes and len(column.categories) == 80 and ckpt.preprocessor.n_inputs() == 2
@@ -173,7 +174,8 @@ def test_a_model_whose_code_inputs_reach_no_embedding_or_one_hot_is_refused(tmp_
     (the check that save and load share)."""
     train = shop_table(tmp_path / "train.csv", 400, 0)
     save = str(tmp_path / "m.safetensors")
-    assert run_cli(["train", "--data", train, "--save", save, "--backend", "numpy", "--epochs", "2"], capsys)[0] == 0
+    assert run_cli(["train", "--data", train, "--save", save, "--backend", "numpy", "--epochs", "2",
+                    "--numeric-embedding", "none"], capsys)[0] == 0
     ckpt = load_checkpoint(save, backend="numpy")
     n_codes = ckpt.model.layers[0].n_categories
     plain = mlp.build_mlp(ckpt.model.sizes[:1] + ckpt.model.sizes[2:], "relu", "cross_entropy", "he", "numpy")
@@ -181,11 +183,17 @@ def test_a_model_whose_code_inputs_reach_no_embedding_or_one_hot_is_refused(tmp_
               "read no codes"
     with pytest.raises(ValueError, match=re.escape(message)):
         mlp.save(plain, tmp_path / "bad.safetensors", preprocessor=ckpt.preprocessor)
+    # a numeric embedding first keeps the inputs in place: the codes must still reach their Embedding
+    periodic = mlp.PeriodicEmbedding(2, [0])
+    before = mlp.Sequential([periodic, mlp.Linear(periodic.n_out, 2)], backend="numpy")
+    message = "the model's first layers (PeriodicEmbedding, Linear) read no codes"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mlp.save(before, tmp_path / "bad.safetensors", preprocessor=ckpt.preprocessor)
     # a column of few levels: its code reaches a OneHot, or the pair is refused
     few = tmp_path / "few.csv"
     few.write_text("x,colour,label\n" + "".join(f"{i % 5},{'rgb'[i % 3]},{'ab'[i % 2]}\n" for i in range(60)))
-    assert run_cli(["train", "--data", str(few), "--save", save, "--backend", "numpy", "--epochs", "1"],
-                   capsys)[0] == 0
+    assert run_cli(["train", "--data", str(few), "--save", save, "--backend", "numpy", "--epochs", "1",
+                    "--numeric-embedding", "none"], capsys)[0] == 0
     ckpt = load_checkpoint(save, backend="numpy")
     assert isinstance(ckpt.model.layers[0], mlp.OneHot) and ckpt.model.layers[0].columns == [1]
     plain = mlp.build_mlp([2, *ckpt.model.sizes[2:]], "relu", "cross_entropy", "he", "numpy")
@@ -206,3 +214,25 @@ def test_running_out_of_memory_on_a_table_names_the_file_and_a_remedy(tmp_path, 
     code, out, err = run_cli(["train", "--data", data, "--quiet"], capsys)
     assert code == 2 and err.count("\n") == 1, err
     assert f"{data}: out of memory while reading and encoding the table" in err and "--drop" in err
+
+
+def test_the_numeric_embedding_is_periodic_up_to_a_size_and_said(tmp_path, capsys, monkeypatch):
+    from mlp.train import recipe
+
+    assert recipe.numeric_embedding("auto", recipe.PERIODIC_MOST_ROWS) == "periodic"
+    assert recipe.numeric_embedding("auto", recipe.PERIODIC_MOST_ROWS + 1) is None
+    assert recipe.numeric_embedding("none", 10) is None and recipe.numeric_embedding("periodic", 10**9) == "periodic"
+    with pytest.raises(ValueError, match="numeric embedding must be one of auto, periodic, none"):
+        recipe.numeric_embedding("fourier", 10)
+    train = shop_table(tmp_path / "train.csv", 400, 0)
+    save = str(tmp_path / "m.safetensors")
+    code, out, err = run_cli(["train", "--data", train, "--save", save, "--epochs", "1"], capsys)
+    assert code == 0, err
+    assert "numbers: 1 inputs embedded with learned periodic features" in out
+    assert isinstance(load_checkpoint(save).model.layers[0], mlp.PeriodicEmbedding)
+    monkeypatch.setattr(recipe, "PERIODIC_MOST_ROWS", 100)  # 320 training rows: above it
+    other = str(tmp_path / "m2.safetensors")
+    code, out, err = run_cli(["train", "--data", train, "--save", other, "--epochs", "1"], capsys)
+    assert code == 0, err
+    assert "numbers: no periodic features above 100 training rows" in out
+    assert not isinstance(load_checkpoint(other).model.layers[0], mlp.PeriodicEmbedding)

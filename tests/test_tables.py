@@ -183,10 +183,59 @@ def test_regression_metrics_by_hand():
 # -- preprocessing -------------------------------------------------------------------------------
 def test_statistics_come_from_the_training_rows_only():
     X = np.array([[0.0, 5.0], [2.0, 5.0], [100.0, 5.0]])
-    pre = Preprocessor.fit(X[:2], ["u", "v"], ["t"], "classification", y=np.array(["a", "b"], dtype=object))
+    y = np.array(["a", "b"], dtype=object)
+    pre = Preprocessor.fit(X[:2], ["u", "v"], ["t"], "classification", y=y, scaling="standard")
     np.testing.assert_array_equal(pre.mean, [1.0, 5.0])
     np.testing.assert_array_equal(pre.scale, [1.0, 1.0])  # the constant column keeps scale 1
     np.testing.assert_allclose(pre.transform(X, "float64")[:, 0], [-1.0, 1.0, 99.0])
+    assert pre.clip is None and pre.to_dict()["scaling"] == "standard"
+
+
+def test_robust_scaling_is_median_and_iqr_then_a_smooth_clip():
+    """The default: a far value reaches the network near +-3, not at 99; small values pass nearly unchanged."""
+    X = np.array([[0.0, 5.0, 1.0], [2.0, 5.0, 1.0], [1.0, 5.0, 1.0], [1.0, 5.0, 3.0], [100.0, 5.0, 1.0]])
+    y = np.array(["a", "b", "a", "b"], dtype=object)
+    pre = Preprocessor.fit(X[:4], ["u", "v", "w"], ["t"], "classification", y=y)
+    assert pre.scaling == "robust" and pre.clip == 3.0
+    # u: median 1, quartiles 0.75 and 1.25; v constant: scale 1; w (1, 1, 1, 3): quartiles 1 and 1.5
+    np.testing.assert_array_equal(pre.mean, [1.0, 5.0, 1.0])
+    np.testing.assert_array_equal(pre.scale, [0.5, 1.0, 0.5])
+    z = (X[:, 0] - 1.0) / 0.5
+    out = pre.transform(X, "float64")
+    np.testing.assert_allclose(out[:, 0], z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-15)
+    assert 2.99 < out[4, 0] < 3.0 and abs(out[2, 0]) == 0.0
+    back = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    np.testing.assert_array_equal(back.transform(X, "float64"), out)  # the clip is stored with the statistics
+    from mlp.io.tables.preprocessing import robust_statistics
+
+    assert robust_statistics([1, 1, 1, 1, 1, 9]) == (1.0, 4.0)  # the middle half one value: half the range
+    assert robust_statistics([1, 9, 3], weights=[5, 1, 0]) == (1.0, 4.0)  # counted distinct values: the same
+    assert robust_statistics([2.0, 4.0, 7.0], weights=[2, 1, 1]) == robust_statistics([2.0, 2.0, 4.0, 7.0])
+    std = Preprocessor.fit(X[:4], ["u", "v", "w"], ["t"], "classification", y=y, scaling="standard")
+    assert std.transform(X, "float64")[4, 0] > 100  # without it, the far value is 160 standard deviations out
+
+
+def test_robust_scaling_leaves_codes_and_indicators_unclipped():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0, 5.0, 6.0], "c": ["a", "b", "a", "b", "a", "b"]})
+    pre = Preprocessor.fit(frame, ["x", "c"], ["t"], "classification", y=np.array(list("ababab"), dtype=object))
+    assert pre.input_names() == ["x", "x:missing", "c:code"]
+    np.testing.assert_array_equal(pre.inverse_clip(), [1 / 3, 0.0, 0.0])
+    out = pre.transform(frame, "float64")
+    assert set(out[:, 1]) == {0.0, 1.0} and set(out[:, 2]) == {0.0, 1.0}
+    # the median of the values present (1, 3, 4, 5, 6: 4), not of the filled ones
+    assert pre.mean[0] == 4.0
+
+
+def test_regression_predictions_stay_within_the_training_targets():
+    X = np.arange(8.0).reshape(-1, 1)
+    y = np.array([3.0, 5.0, 4.0, 9.0, 7.0, 6.0, 8.0, 10.0])
+    pre = Preprocessor.fit(X, ["x"], ["t"], "regression", y=y)
+    assert pre.target_low.tolist() == [3.0] and pre.target_high.tolist() == [10.0]
+    np.testing.assert_array_equal(pre.values(pre.encode(np.array([-50.0, 3.5, 60.0]))).ravel(), [3.0, 3.5, 10.0])
+    assert Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict()))).target_high.tolist() == [10.0]
+    free = Preprocessor.fit(X, ["x"], ["t"], "regression", y=y, clamp=False)
+    assert free.target_low is None and free.values(free.encode(np.array([60.0]))).item() == pytest.approx(60.0)
 
 
 def test_labels_round_trip_through_json():

@@ -92,6 +92,7 @@ def _resumed_preprocessor(args, ckpt):
 
 def _table_data(args, config, ckpt, quiet, default_val_split):
     from mlp.io.tables import load_for, load_table
+    from mlp.io.tables.preprocessing import SCALINGS
 
     sep = getattr(args, "sep", None)
     start = time.perf_counter()
@@ -102,7 +103,7 @@ def _table_data(args, config, ckpt, quiet, default_val_split):
         ds = load_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
                         drop=args.drop, sep=sep)
         config.update(target=",".join(ds.target.names), task=ds.task, standardize=not args.no_standardize,
-                      val_data=args.val_data,
+                      scaling=args.scaling or SCALINGS[0], val_data=args.val_data,
                       val_split=(args.val_split if args.val_split is not None
                                  else (0.0 if args.val_data else default_val_split)),
                       categorical=args.categorical, numeric=args.numeric, drop=args.drop)
@@ -118,11 +119,11 @@ def _table_data(args, config, ckpt, quiet, default_val_split):
     train_idx, val_idx = _split(ds, fraction, config["seed"])
     start = time.perf_counter()
     if ckpt is None:
-        pre = ds.preprocessor(train_idx, standardize=config["standardize"])
+        pre = ds.preprocessor(train_idx, standardize=config["standardize"], scaling=config["scaling"])
         if not quiet:
             for line in ds.lines(pre, verbose=getattr(args, "verbose", False)):
                 say(line)
-            say(_scaling_line(config["standardize"], task, pre))
+            say(_scaling_line(task, pre))
     dtype = config["dtype"]
     # the model's inputs in its dtype, made block by block from the typed columns (a code per categorical column)
     X, y = ds.inputs(pre, dtype, rows=train_idx), ds.encoded_targets(pre, train_idx)
@@ -153,13 +154,19 @@ def _split(ds, fraction, seed):
     return split_indices(len(ds), fraction, seed, strata, ds.source)
 
 
-def _scaling_line(standardize, task, pre) -> str:
-    scaled = ("numbers standardised with the training split's mean and standard deviation" if standardize
-              else "not standardised (--no-standardize)")
-    if task == "regression" and standardize:
-        scaled += " (the target too; predictions come back in its units)"
-    if standardize:
-        scaled += "; --no-standardize turns this off"
+def _scaling_line(task, pre) -> str:
+    if pre.scaling == "robust":
+        scaled = (f"numbers centred on the training split's median, divided by its interquartile range and smoothly "
+                  f"clipped to +-{pre.clip:g}")
+    elif pre.scaling == "standard":
+        scaled = "numbers standardised with the training split's mean and standard deviation"
+    else:
+        scaled = "numbers not scaled (--no-standardize)"
+    if task == "regression" and pre.target_mean is not None:
+        scaled += " (the target standardised; predictions come back in its units"
+        scaled += ", kept within the training targets' range)" if pre.target_low is not None else ")"
+    if pre.scaling is not None:
+        scaled += f"; --scaling {'standard' if pre.scaling == 'robust' else 'robust'} or --no-standardize to change"
     inputs = f"{pre.n_inputs()} model inputs from {len(pre.features)} columns"
     return f"features: {inputs}, {scaled}" + (f"; classes {pre.classes}" if pre.classes is not None else "")
 
@@ -189,6 +196,7 @@ def stream_data(args, config, ckpt, quiet, default_val_split, comm):
 
 def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
     from mlp.io.tables import stream_table
+    from mlp.io.tables.preprocessing import SCALINGS
     from mlp.io.tables.stream import stream_for
 
     sep = getattr(args, "sep", None)
@@ -205,18 +213,18 @@ def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
         table = stream_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
                              drop=args.drop, sep=sep, val_split=fraction, seed=config["seed"], comm=comm)
         config.update(target=",".join(table.targets), task=table.task, standardize=not args.no_standardize,
-                      val_data=None, val_split=fraction, categorical=args.categorical, numeric=args.numeric,
-                      drop=args.drop, stream=True)
+                      scaling=args.scaling or SCALINGS[0], val_data=None, val_split=fraction,
+                      categorical=args.categorical, numeric=args.numeric, drop=args.drop, stream=True)
         if not quiet:
             left = f" ({table.left_out} left out: target missing)" if table.left_out else ""
             say(f"{table.source.path}: {table.rows_with_target} rows{left} in {len(table.source.group_rows)} "
                 f"groups, {len(table.features)} features, target {', '.join(table.targets)}; task {table.task} "
                 f"({table.reason}); streamed, {comm.size} process{'es' if comm.size > 1 else ''}")
-        pre = table.preprocessor(standardize=config["standardize"])
+        pre = table.preprocessor(standardize=config["standardize"], scaling=config["scaling"])
         if not quiet:
             for line in table.lines(pre, verbose=getattr(args, "verbose", False)):
                 say(line)
-            say(_scaling_line(config["standardize"], pre.task, pre))
+            say(_scaling_line(pre.task, pre))
     read_seconds = time.perf_counter() - start
     start = time.perf_counter()
     table.encode(pre, config["dtype"])  # its cache goes with an error on the way (StreamedTable.encode)

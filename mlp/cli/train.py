@@ -11,6 +11,11 @@ from .common import (add_sep_option, backend_of_args, baseline_warning, check_da
                      hidden_arg, is_table, load_builtin, metrics, positive_int_arg, refuse_overwrite, same_file, say,
                      seed_arg, sizes_arg, streamed_metrics)
 
+# the table recipe (network, budget, early stopping): one place for the command and mlp.sklearn's Tabular estimators
+from mlp.train import recipe
+from mlp.train.recipe import (TABLE_DEFAULTS, TABLE_MONITOR, TABLE_MOST_EPOCHS, TABLE_NUMERIC_EMBEDDING,
+                              TABLE_PATIENCE, TABLE_SCHEDULE, TABLE_STEPS, VAL_SPLIT)
+
 #: the defaults of `mlp train`: a modern recipe that reaches ~98% on MNIST in about a minute on 2 CPU cores
 DEFAULTS = dict(data="mnist", sizes=[784, 512, 256, 10], activation="relu", loss="cross_entropy", init="he",
                 optimizer="sgd", lr=0.05, momentum=0.9, l2=0.0, l1=0.0, dropout=0.0, epochs=15, batch_size=64,
@@ -20,25 +25,9 @@ DATA_DEFAULTS = {
     "xor": dict(sizes=[2, 8, 2], epochs=300, batch_size=4, lr=0.1),
     "spirals": dict(sizes=[2, 64, 64, 2], epochs=60, batch_size=32, lr=0.05),
 }
-#: what differs for a table of your own: one hidden layer of 100, Adam (as scikit-learn's MLP) at lr 0.003
-#: (0.001 left the median score of examples/compare_tables.py's tables 0.009 lower, three splits each)
-TABLE_DEFAULTS = dict(hidden=[100], optimizer="adam", lr=0.003, epochs=50, batch_size=32)
-#: a small table gets more than TABLE_DEFAULTS' epochs (without --epochs): at least this many optimizer steps
-#: (iris, 120 training rows, 4 steps an epoch: 250 epochs; 50 left it at validation loss 0.16 to 0.42, 250 at
-#: 0.01 to 0.25, four seeds), and at most TABLE_MOST_EPOCHS epochs
-TABLE_STEPS, TABLE_MOST_EPOCHS = 1000, 500
-#: the share of a table held out for validation when neither --val-split nor --val-data is given
-VAL_SPLIT = 0.2
-#: early stopping for a table: stop after this many epochs without a better validation score (the monitor
-#: below), the best epoch's weights kept; --patience N changes it, --no-early-stopping turns it off
-TABLE_PATIENCE = 20
-#: what early stopping watches on a table: the validation loss (finer than the accuracy of a small split)
-TABLE_MONITOR = "val_loss"
-#: a table's learning-rate schedule (--schedule)
-TABLE_SCHEDULE = "constant"
 #: the options that apply to a table of your own only
 TABLE_OPTIONS = ("target", "task", "val_split", "val_data", "categorical", "numeric", "drop", "patience",
-                 "class_weight", "schedule")
+                 "class_weight", "schedule", "scaling", "numeric_embedding")
 #: options a process of a job may set its own way: files, which may lie under other paths on other hosts (the table
 #: is compared by its contents), its device and its threads
 PER_PROCESS = ("data", "val_data", "save", "resume", "plot", "data_dir", "device", "threads")
@@ -60,6 +49,7 @@ def add_parser(subparsers, common):
     """Register ``train`` with ``func=run`` (wrapped for ``--distributed``)."""
     from mlp.core.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
     from mlp.io.datasets import DATASETS
+    from mlp.io.tables.preprocessing import SCALINGS
     from mlp.train.distributed import command as with_communicator
 
     synthetic = "; ".join(f"{name}: {_options_text(o)}" for name, o in DATA_DEFAULTS.items())
@@ -80,9 +70,18 @@ def add_parser(subparsers, common):
     t.add_argument("--val-split", type=fraction_arg("--val-split"), metavar="FRACTION",
                    help=f"hold out this share of a table for validation (default {VAL_SPLIT}; 0: none)")
     t.add_argument("--val-data", metavar="PATH", help="a separate validation table (instead of --val-split)")
+    t.add_argument("--scaling", choices=SCALINGS,
+                   help="how a table's numbers are scaled, from the training split (saved in the checkpoint): robust "
+                        "(default: median and interquartile range, then a smooth clip to +-3, so that a heavy tail "
+                        "does not dominate) or standard (mean and standard deviation); regression predictions are "
+                        "kept within the training targets' range either way")
+    t.add_argument("--numeric-embedding", choices=recipe.NUMERIC_EMBEDDINGS,
+                   help="learned features of a table's numbers before the first layer: periodic "
+                        "(cos(2 pi f x + p) of 16 learned frequencies, then 3 learned features a column: RealMLP-TD's "
+                        f"PBLD; mlp.PeriodicEmbedding), none, or auto (the default: periodic up to "
+                        f"{recipe.PERIODIC_MOST_ROWS:,} training rows, none above)")
     t.add_argument("--no-standardize", action="store_true",
-                   help="do not standardise a table's features (default: mean 0, standard deviation 1 from the "
-                        "training split, saved in the checkpoint)")
+                   help="do not scale a table's features nor standardise its target")
     t.add_argument("--categorical", type=_columns_arg, action="extend", metavar="COLS",
                    help="read these table columns as categories (one-hot), e.g. numbers that are codes; default: "
                         "text and booleans are categories")
@@ -242,6 +241,8 @@ def new_run(args) -> Run:
         named = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ValueError(f"{named} {'applies' if len(given) == 1 else 'apply'} to a table of your own, not to "
                          f"--data {args.data}")
+    if args.no_standardize and args.scaling is not None:
+        raise ValueError("give --scaling or --no-standardize, not both")
     if args.no_early_stopping and args.patience is not None:
         raise ValueError("give --patience N (early stopping after N epochs) or --no-early-stopping, not both")
     given = _given(args)
@@ -253,7 +254,8 @@ def new_run(args) -> Run:
     config = {**base, **given}
     if table:
         config.update(patience=None if args.no_early_stopping else (args.patience or TABLE_PATIENCE),
-                      class_weight=args.class_weight, schedule=args.schedule or TABLE_SCHEDULE)
+                      class_weight=args.class_weight, schedule=args.schedule or TABLE_SCHEDULE,
+                      numeric_embedding=args.numeric_embedding or TABLE_NUMERIC_EMBEDDING)
     stem = Path(args.data).stem if table else args.data
     save_path = args.save or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors")
     return Run(config, save_path, config["epochs"])
@@ -335,7 +337,7 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
     if config.get("optimizer") == "lbfgs" and not args.resume and args.batch_size is None:
         config["batch_size"] = len(X)  # L-BFGS is a full-batch method: the whole training set, unless asked
     if is_table(args.data) and not args.resume and args.epochs is None:
-        config["epochs"] = r.epochs = table_epochs(len(X), config["batch_size"], config["epochs"])
+        config["epochs"] = r.epochs = recipe.table_epochs(len(X), config["batch_size"], config["epochs"])
     if not args.resume:
         r.model, r.optimizer = _new_model(args, config, X, y, task, pre)
         config["loss"] = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
@@ -343,6 +345,15 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
         say(f"training {r.model.sizes} ({config['activation']}, {config['loss']}, {r.optimizer!r}) on {args.data}: "
             f"{len(X)} samples, batch {config['batch_size']}, {r.epochs} epochs, backend {r.model.backend.name} "
             f"({r.model.backend.device}), {r.model.dtype}, {_threads_text()}")
+        periodic = [layer for layer in r.model.layers[:1] if isinstance(layer, mlp.PeriodicEmbedding)]
+        if periodic and not args.resume:
+            say(f"numbers: {len(periodic[0].columns)} inputs embedded with learned periodic features "
+                f"({periodic[0].n_frequencies} frequencies, {periodic[0].dim} features each: mlp.PeriodicEmbedding); "
+                f"--numeric-embedding none to turn off")
+        elif pre is not None and config.get("numeric_embedding") == "auto" and not args.resume \
+                and len(X) > recipe.PERIODIC_MOST_ROWS:
+            say(f"numbers: no periodic features above {recipe.PERIODIC_MOST_ROWS:,} training rows (their cost); "
+                f"--numeric-embedding periodic to add them")
         if r.initial_epoch or r.initial_step:
             say(f"resuming {args.resume} after epoch {r.initial_epoch}"
                 + (f", step {r.initial_step}" if r.initial_step else "") + f", to epoch {r.epochs}"
@@ -451,13 +462,6 @@ def _early_stopping(config, val, quiet) -> list:
     return [KeepBest()]
 
 
-def table_epochs(n: int, batch_size: int, epochs: int) -> int:
-    """``epochs``, or more for a small table of ``n`` rows: enough for :data:`TABLE_STEPS` steps, at most
-    :data:`TABLE_MOST_EPOCHS` epochs."""
-    steps = -(-n // batch_size)
-    return max(epochs, min(TABLE_MOST_EPOCHS, -(-TABLE_STEPS // steps)))
-
-
 def _threads_text() -> str:
     from mlp.train import threads
 
@@ -537,7 +541,8 @@ def _new_model(args, config, X, y, task, pre):
     loss = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
     output = "identity" if task == "regression" else None
     # a table's categorical columns are codes: its OneHot and Embedding layers come first
-    inputs = pre.input_layers() if pre is not None else []
+    inputs = (pre.input_layers(numeric_embedding=recipe.numeric_embedding(config.get("numeric_embedding"), len(X)))
+              if pre is not None else [])
     model = mlp.build_mlp(sizes, config["activation"], loss, config["init"], backend_of_args(args), config["dtype"],
                           config["seed"], output=output, input_layers=inputs,
                           **({"dropout": config["dropout"]} if config.get("dropout") else {}))

@@ -435,6 +435,110 @@ class OneHot(Layer):
                 "n_categories": list(self.n_categories)}
 
 
+@LAYERS.register("PeriodicEmbedding", "periodic")
+class PeriodicEmbedding(Layer):
+    """Learned periodic features of numeric inputs: RealMLP-TD's "PBLD" numeric embedding (Holzmüller et al.
+    2024; the periodic embeddings of Gorishniy et al. 2022), as a network's first layer on a table.
+
+    For each input column ``j`` of ``columns`` (numbers, scaled), ``n_frequencies`` learned frequencies ``F[j]`` and
+    phases ``P[j]`` give ``cos(2 pi x F[j] + P[j])``, which a learned per-column linear map ``W[j]``, ``c[j]``
+    turns into ``dim`` features.  The output is the input as it is (every column, in place: the "densenet" part,
+    so that codes for a following :class:`OneHot` or :class:`Embedding` keep their positions), followed by the
+    ``dim`` features of each column: ``(n_samples, n_in + len(columns) * dim)``.
+
+    A number's effect on the prediction need not be smooth in it: a price that jumps at a threshold, a periodic
+    hour, a skewed amount are what these features capture and one linear layer over ``x`` does not.  Every
+    operation is in the array API (``cos``, batched ``matmul``), so it runs, and trains, on every backend.
+
+    Parameters
+    ----------
+    n_in : int
+        Input width.
+    columns : list of int
+        Positions of the numeric columns to embed.
+    n_frequencies : int
+        Frequencies per column (RealMLP-TD: 16).
+    dim : int
+        Features per column (RealMLP-TD: 3, beside the column itself).
+    sigma : float
+        Standard deviation of the initial frequencies (RealMLP-TD: 0.1, on inputs scaled robustly to about +-3).
+    """
+
+    param_names = ("F", "P", "W", "c")
+
+    def __init__(self, n_in: int, columns, n_frequencies: int = 16, dim: int = 3, sigma: float = 0.1):
+        self.n_in = positive_int("n_in", n_in, "PeriodicEmbedding")
+        if not isinstance(columns, (list, tuple)) or not columns:
+            raise ValueError(f"PeriodicEmbedding: columns must be a non-empty list of input positions, got {columns!r}")
+        self.columns = [non_negative_int("columns", c, "PeriodicEmbedding") for c in columns]
+        if len(set(self.columns)) != len(self.columns) or max(self.columns) >= self.n_in:
+            raise ValueError(f"PeriodicEmbedding: columns {self.columns} must be distinct positions below "
+                             f"n_in={self.n_in}")
+        self.n_frequencies = positive_int("n_frequencies", n_frequencies, "PeriodicEmbedding")
+        self.dim = positive_int("dim", dim, "PeriodicEmbedding")
+        self.sigma = finite("sigma", sigma, "PeriodicEmbedding")
+        if self.sigma <= 0:
+            raise ValueError(f"PeriodicEmbedding: sigma must be positive, got {sigma}")
+        self.n_out = self.n_in + len(self.columns) * self.dim
+
+    @property
+    def shapes(self):
+        m, k, d = len(self.columns), self.n_frequencies, self.dim
+        return [(m, k), (m, k), (m, k, d), (m, d)]
+
+    def initial_values(self, rng: np.random.Generator):
+        """Frequencies N(0, sigma^2), phases U(-pi, pi), the linear map and its bias U(-1, 1) / sqrt(n_frequencies)
+        (RealMLP-TD's), drawn on the host in float64: the same on every backend."""
+        m, k, d = len(self.columns), self.n_frequencies, self.dim
+        bound = k ** -0.5
+        return [self.sigma * rng.standard_normal((m, k)), rng.uniform(-np.pi, np.pi, (m, k)),
+                rng.uniform(-bound, bound, (m, k, d)), rng.uniform(-bound, bound, (m, d))]
+
+    def functions(self, K, index):
+        xp, device = K.xp, K.backend.device
+        m, k, d, n_in = len(self.columns), self.n_frequencies, self.dim, self.n_in
+        two_pi = 2.0 * np.pi
+        cols = xp.asarray(np.asarray(self.columns, dtype=np.int64), device=device)
+        select = np.zeros((m, n_in))
+        select[np.arange(m), self.columns] = 1.0  # dX of the embedded columns back in their places
+
+        def forward(params, X, ctx):
+            F, P, W, c = params
+            n = X.shape[0]
+            Xt = xp.reshape(xp.matrix_transpose(xp.take(X, cols, axis=1)), (m, n, 1))  # a column a batch: (m, n, 1)
+            Z = Xt * xp.reshape(F, (m, 1, k)) * two_pi + xp.reshape(P, (m, 1, k))
+            C = xp.cos(Z)
+            cache = (Xt, Z, C) if ctx.training else None
+            del Z  # evaluation keeps nothing: (m, n, k) arrays of a large batch are its largest
+            H = xp.matmul(C, W) + xp.reshape(c, (m, 1, d))  # (m, n, d): one small matrix product per column
+            del C
+            features = xp.reshape(xp.permute_dims(H, (1, 0, 2)), (n, m * d))
+            return xp.concat([X, features], axis=1), cache
+
+        def backward(params, cache, dY, need_dX, out):
+            F, P, W, c = params
+            Xt, Z, C = cache
+            n = dY.shape[0]
+            dH = xp.permute_dims(xp.reshape(dY[:, n_in:], (n, m, d)), (1, 0, 2))  # (m, n, d)
+            dW = xp.matmul(xp.matrix_transpose(C), dH)
+            dc = xp.sum(dH, axis=1)
+            dZ = -xp.sin(Z) * xp.matmul(dH, xp.matrix_transpose(W))  # (m, n, k)
+            dP = xp.sum(dZ, axis=1)
+            dF = xp.sum(dZ * Xt, axis=1) * two_pi
+            dX = None
+            if need_dX:
+                dXs = xp.sum(dZ * xp.reshape(F, (m, 1, k)), axis=2) * two_pi  # (m, n)
+                dX = dY[:, :n_in] + xp.matmul(xp.matrix_transpose(dXs),
+                                              xp.asarray(select, dtype=dY.dtype, device=device))
+            return dX, (dF, dP, dW, dc)
+
+        return forward, backward
+
+    def config(self):
+        return {"type": "PeriodicEmbedding", "n_in": self.n_in, "columns": list(self.columns),
+                "n_frequencies": self.n_frequencies, "dim": self.dim, "sigma": self.sigma}
+
+
 for _name, _cls in (("sigmoid", Sigmoid), ("tanh", Tanh), ("relu", ReLU), ("leaky_relu", LeakyReLU),
                    ("identity", Identity)):
     ACTIVATIONS.register(_name)(_cls)

@@ -335,10 +335,12 @@ def _check_preprocessing(data, sizes, layers=()):
                          f"model reads {sizes[0]} inputs")
     want = [_reads(layer) for layer in pre.input_layers()]
     if want and layers:  # code inputs must reach the layers that read them, each with its number of codes
-        got = [_reads(layer) for layer in list(layers)[:len(want)]]
+        # a numeric embedding before them keeps the inputs in their places
+        skipped = int(bool(layers) and type(list(layers)[0]).__name__ == "PeriodicEmbedding")
+        got = [_reads(layer) for layer in list(layers)[skipped:skipped + len(want)]]
         if got != want:
             shown = "; ".join(f"{kind} of inputs {columns} with {counts} codes" for kind, columns, counts in want)
-            first = ", ".join(type(layer).__name__ for layer in list(layers)[:len(want)])
+            first = ", ".join(type(layer).__name__ for layer in list(layers)[:skipped + len(want)])
             raise ValueError(f"preprocessing has code inputs ({shown}), but the model's first layers ({first}) "
                              f"read {'; '.join(f'{k} {c}' for k, c, _ in got if k) or 'no codes'}")
     n_out = pre.n_outputs()

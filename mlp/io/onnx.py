@@ -49,14 +49,16 @@ from pathlib import Path
 import numpy as np
 
 from .onnx_graph import (BATCH, INSTALL_HINT, IR_VERSION, ML_OPSET, OPSET, ExportError, Graph, _onnx, cast,
-                         category_slots, check_layers, classifier_head, decode_labels, elem_type, embedding_lookup,
-                         exportable_layers, impute, label_encode, layer_params, missing_indicator, network, one_hot,
-                         standardize)
+                         category_slots, check_layers, clamp, classifier_head, decode_labels, elem_type,
+                         embedding_lookup, exportable_layers, impute, label_encode, layer_params, missing_indicator,
+                         network, one_hot, smooth_clip, standardize)
 from .tables import NULLS
+from .tables.batches import BOUND
 
 __all__ = ["INSTALL_HINT", "IR_VERSION", "ML_OPSET", "OPSET", "OUTPUTS", "ExportError", "Graph", "category_slots",
            "classifier_head", "decode_labels", "elem_type", "embedding_lookup", "export_onnx", "exportable_layers",
-           "impute", "info_line", "label_encode", "missing_indicator", "network", "one_hot", "standardize", "to_onnx"]
+           "impute", "info_line", "label_encode", "missing_indicator", "network", "one_hot", "smooth_clip",
+           "standardize", "to_onnx"]
 
 
 #: the output names, by task
@@ -124,18 +126,25 @@ def _preprocess(g, pre, input_dtype, model_dtype) -> str:
     x = parts[0] if len(parts) == 1 else g.node("Concat", parts, axis=1, hint="features")
     if pre.mean is not None:
         x = standardize(g, x, pre.mean, pre.scale, input_dtype)
+    if pre.clip is not None:
+        x = smooth_clip(g, x, pre.inverse_clip(), input_dtype, BOUND)
     return cast(g, x, input_dtype, model_dtype)
 
 
 # -- the whole model ------------------------------------------------------------------------------
 def _regression_values(g, y, pre, dtype, outputs=None):
     y = cast(g, y, dtype, np.float64)
+    clamped = pre is not None and pre.target_low is not None
     if pre is not None and pre.target_mean is not None:
         # NumPy's Y * scale + mean (Preprocessor.values), in double
         y = g.node("Mul", [y, g.const(np.asarray(pre.target_scale, dtype=np.float64).reshape(1, -1), "target_scale")],
                    hint="scaled")
-        return g.node("Add", [y, g.const(np.asarray(pre.target_mean, dtype=np.float64).reshape(1, -1), "target_mean")],
-                      outputs=outputs, hint="values")
+        y = g.node("Add", [y, g.const(np.asarray(pre.target_mean, dtype=np.float64).reshape(1, -1), "target_mean")],
+                   outputs=None if clamped else outputs, hint="values")
+        if not clamped:
+            return y
+    if clamped:  # within the training targets' range, as Preprocessor.values keeps them
+        return clamp(g, y, pre.target_low, pre.target_high, np.float64, outputs=outputs)
     return g.node("Identity", [y], outputs=outputs, hint="values")
 
 

@@ -32,9 +32,9 @@ import numpy as np
 from mlp.core.errors import MLPError
 
 __all__ = ["BATCH", "INSTALL_HINT", "IR_VERSION", "ML_OPSET", "OPSET", "ExportError", "Graph", "cast", "category_slot",
-           "category_slots", "check_layers", "classifier_head", "decode_labels", "elem_type", "embedding_lookup",
-           "exportable_layers", "impute", "label_encode", "layer_params", "missing_indicator", "network", "one_hot",
-           "standardize"]
+           "category_slots", "check_layers", "clamp", "classifier_head", "decode_labels", "elem_type",
+           "embedding_lookup", "exportable_layers", "impute", "label_encode", "layer_params", "missing_indicator",
+           "network", "one_hot", "smooth_clip", "standardize"]
 
 
 #: the default ONNX operator set (ai.onnx) of an exported file
@@ -151,6 +151,28 @@ def standardize(g, x: str, mean, scale, dtype) -> str:
     centred = g.node("Sub", [x, g.const(np.asarray(mean, dtype=dtype).reshape(1, -1), "mean")], hint="centred")
     return g.node("Div", [centred, g.const(np.asarray(scale, dtype=dtype).reshape(1, -1), "scale")],
                   hint="standardized")
+
+
+def smooth_clip(g, x: str, inverse_clip, dtype, bound) -> str:
+    """``x / sqrt(1 + (x * inverse_clip)**2)`` per column (``inverse_clip``: ``1 / clip``, or 0 where a column is
+    left as it is), ``x`` first held within ``+-bound``, in NumPy's order of operations
+    (:func:`mlp.io.tables.batches.smooth_clip`)."""
+    x = g.node("Clip", [x, g.const(np.asarray(-bound, dtype=dtype), "low_bound"),
+                        g.const(np.asarray(bound, dtype=dtype), "high_bound")], hint="bounded")
+    u = g.node("Mul", [x, g.const(np.asarray(inverse_clip, dtype=dtype).reshape(1, -1), "inverse_clip")],
+               hint="over_clip")
+    root = g.node("Sqrt", [g.node("Add", [g.node("Mul", [u, u], hint="squared"), g.const(np.asarray(1, dtype=dtype),
+                                                                                          "one")], hint="one_plus")],
+                  hint="root")
+    return g.node("Div", [x, root], hint="clipped")
+
+
+def clamp(g, y: str, low, high, dtype, outputs=None) -> str:
+    """``y`` kept within ``[low, high]`` per column (``Max`` then ``Min``: NumPy's ``minimum(maximum(y, low), high)``,
+    NaN included)."""
+    above = g.node("Max", [y, g.const(np.asarray(low, dtype=dtype).reshape(1, -1), "low")], hint="above_low")
+    return g.node("Min", [above, g.const(np.asarray(high, dtype=dtype).reshape(1, -1), "high")], outputs=outputs,
+                  hint="within")
 
 
 def impute(g, x: str, fill, dtype) -> str:
@@ -328,6 +350,24 @@ def _embedding(g, x, layer, params, dtype):
     return g.node("Concat", [kept, vectors], axis=1, hint="embedded_inputs")
 
 
+def _periodic(g, x, layer, params, dtype):
+    """:class:`mlp.PeriodicEmbedding`: the input as it is, then per embedded column ``cos(2 pi x F + P) W + c``, in the
+    layer's order of operations (a batched ``MatMul`` over the columns)."""
+    F, P, W, c = (np.asarray(a, dtype=dtype) for a in params)
+    m, k, d = len(layer.columns), layer.n_frequencies, layer.dim
+    picked = g.node("Gather", [x, g.const(np.asarray(layer.columns, dtype=np.int64), "periodic_columns")], axis=1,
+                    hint="periodic_inputs")
+    columns = g.node("Unsqueeze", [g.node("Transpose", [picked], perm=[1, 0], hint="by_column"),
+                                   g.const(np.asarray([2], dtype=np.int64), "axis_2")], hint="by_column_3d")
+    z = g.node("Mul", [g.node("Mul", [columns, g.const(F.reshape(m, 1, k), "frequencies")], hint="xf"),
+                       g.const(np.asarray(2.0 * np.pi, dtype=dtype), "two_pi")], hint="angle")
+    z = g.node("Add", [z, g.const(P.reshape(m, 1, k), "phases")], hint="phase")
+    h = g.node("MatMul", [g.node("Cos", [z], hint="cos"), g.const(W, "periodic_W")], hint="periodic_linear")
+    h = g.node("Add", [h, g.const(c.reshape(m, 1, d), "periodic_c")], hint="periodic_features_3d")
+    h = g.node("Flatten", [g.node("Transpose", [h], perm=[1, 0, 2], hint="by_row")], axis=1, hint="periodic_features")
+    return g.node("Concat", [x, h], axis=1, hint="periodic_inputs_out")
+
+
 def _one_hot(g, x, layer, params, dtype):
     """:class:`mlp.OneHot`: the input's columns gathered (a code column once per slot), and each slot 1 where its
     code is the value (``Where``), as the layer computes it."""
@@ -339,11 +379,12 @@ def _one_hot(g, x, layer, params, dtype):
 
 
 def _layer_exports() -> dict:
-    from mlp.core.layers import Dropout, Embedding, Identity, LeakyReLU, Linear, OneHot, ReLU, Sigmoid, Tanh
+    from mlp.core.layers import (Dropout, Embedding, Identity, LeakyReLU, Linear, OneHot, PeriodicEmbedding, ReLU,
+                                 Sigmoid, Tanh)
 
     return {Linear: _linear, ReLU: _elementwise("Relu"), Sigmoid: _elementwise("Sigmoid"),
             Tanh: _elementwise("Tanh"), LeakyReLU: _leaky_relu, Identity: _passthrough, Dropout: _passthrough,
-            Embedding: _embedding, OneHot: _one_hot}
+            Embedding: _embedding, OneHot: _one_hot, PeriodicEmbedding: _periodic}
 
 
 def exportable_layers() -> list:

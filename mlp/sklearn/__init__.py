@@ -1,4 +1,5 @@
-"""scikit-learn estimators on mlp's engine: :class:`MLPClassifier` and :class:`MLPRegressor`.
+"""scikit-learn estimators on mlp's engine: :class:`MLPClassifier` and :class:`MLPRegressor`, and for tables
+:class:`TabularClassifier` and :class:`TabularRegressor` (``mlp train``'s table recipe on a data frame).
 
 They are scikit-learn's ``sklearn.neural_network`` estimators with the import changed: the same parameters, the same
 attributes with the same meanings, the same steps from the same weights, and the same random draws, so that with
@@ -32,10 +33,11 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
     ) from None
 
 from ._estimators import MLPClassifier, MLPRegressor
+from ._tabular import TabularClassifier, TabularRegressor
 
 # ONNX: skl2onnx converters for both estimators, registered when skl2onnx is imported (this imports nothing)
 from mlp.sklearn_onnx import register_when_imported  # noqa: E402
 
 register_when_imported(MLPClassifier, MLPRegressor)
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "TabularClassifier", "TabularRegressor"]

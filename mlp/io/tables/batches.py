@@ -12,7 +12,7 @@ import numpy as np
 
 from .values import check_cast
 
-__all__ = ["BLOCK_ROWS", "input_blocks", "model_inputs"]
+__all__ = ["BLOCK_ROWS", "BOUND", "input_blocks", "model_inputs", "smooth_clip"]
 
 #: the rows encoded at a time (a block of 40 inputs is 2.6 MB of float64 while it is made: it stays in cache)
 BLOCK_ROWS = 1 << 13
@@ -35,6 +35,9 @@ def input_blocks(pre, parsed, n, dtype="float32", rows=None, row_numbers=None, s
     width, total = sum(widths), (len(rows) if rows is not None else n)
     mean = None if pre.mean is None else pre.mean[:, None]
     scale = None if pre.scale is None else pre.scale[:, None]
+    inverse_clip = pre.inverse_clip()
+    if inverse_clip is not None:
+        inverse_clip = inverse_clip[:, None]
     for a in range(0, total, block_rows):
         b = min(a + block_rows, total)
         at = slice(a, b) if rows is None else rows[a:b]
@@ -56,10 +59,30 @@ def input_blocks(pre, parsed, n, dtype="float32", rows=None, row_numbers=None, s
             with np.errstate(over="ignore", invalid="ignore"):
                 T -= mean
                 T /= scale
+                if inverse_clip is not None:
+                    smooth_clip(T, inverse_clip)
         check_cast(T.T, names, dtype, source, rows=numbers)  # codes are small whole numbers: they pass
         block = np.empty((b - a, width), dtype=dtype) if out is None else out[a:b]
         block[...] = T.T
         yield a, block
+
+
+#: scaled inputs are first held within +-BOUND, so that squaring them in :func:`smooth_clip` cannot overflow (to
+#: ``x / inf = 0``) even in float32: a value of 1e300 still arrives at ``+clip``
+BOUND = 1e15
+
+
+def smooth_clip(T: np.ndarray, inverse_clip: np.ndarray) -> np.ndarray:
+    """``T / sqrt(1 + (T * inverse_clip)**2)`` in place, ``T`` first held within +-:data:`BOUND` (``inverse_clip``:
+    ``1 / clip`` per row of ``T``, broadcast; 0 leaves a row as it is): near ``x`` for small values, levelling off at
+    ``+-clip``."""
+    np.clip(T, -BOUND, BOUND, out=T)
+    u = T * inverse_clip
+    u *= u
+    u += 1.0
+    np.sqrt(u, out=u)
+    T /= u
+    return T
 
 
 def model_inputs(pre, parsed, n, dtype="float32", rows=None, row_numbers=None, source="data") -> np.ndarray:

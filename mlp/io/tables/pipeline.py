@@ -124,16 +124,16 @@ class Dataset(KindsOf):
         return rows if self.target.rows is None else self.target.rows[rows]
 
     # -- the model's data --
-    def preprocessor(self, rows=None, standardize=True) -> Preprocessor:
+    def preprocessor(self, rows=None, standardize=True, scaling="robust") -> Preprocessor:
         """A :class:`Preprocessor` fitted on ``rows`` (indices among the rows with a target; default all), with
         this table's kinds and classes (those of every row, so that a class seen only in validation rows is
-        known)."""
+        known); ``scaling``: see :meth:`Preprocessor.fit`."""
         at = self._table_rows(rows)
         y = None
         if self.task == "regression":
             y = self.y if rows is None else self.y[np.asarray(rows)]
         return Preprocessor.fit(self.table, self.features, self.target.names, self.task, kinds=self.kinds, rows=at,
-                                standardize=standardize, classes=self.classes, y=y)
+                                standardize=standardize, classes=self.classes, y=y, scaling=scaling)
 
     def _parse(self, pre):
         if self._parsed is None or self._parsed[0] is not pre:

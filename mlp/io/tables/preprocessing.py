@@ -30,11 +30,21 @@ from .kinds import ColumnKind, infer_kinds
 from .typed import Table, column_of
 from .values import as_levels, as_numbers
 
-__all__ = ["EMBEDDING_MOST", "PREPROCESSING_FORMAT", "Preprocessor", "class_labels", "embedding_dim"]
+__all__ = ["CLIP", "EMBEDDING_MOST", "NUMERIC_EMBEDDINGS", "PREPROCESSING_FORMAT", "Preprocessor", "SCALINGS",
+           "class_labels",
+           "embedding_dim", "robust_statistics"]
 
-#: the version of :meth:`Preprocessor.to_dict`'s layout (3: categorical columns as codes the model expands;
-#: 2, read still: per-column encoders, one-hot made here; 1, read still: numbers only)
-PREPROCESSING_FORMAT = 3
+#: the version of :meth:`Preprocessor.to_dict`'s layout (4: the scaling's name, the smooth clip and the targets'
+#: range; 3, read still: categorical columns as codes the model expands; 2, read still: per-column encoders,
+#: one-hot made here; 1, read still: numbers only)
+PREPROCESSING_FORMAT = 4
+#: how numeric inputs are scaled: ``"robust"`` (the default: centred on the median, divided by the interquartile
+#: range, then smoothly clipped to +-:data:`CLIP`, as RealMLP-TD does) or ``"standard"`` (mean and standard deviation)
+SCALINGS = ("robust", "standard")
+#: where the smooth clip of robustly scaled inputs levels off: ``x / sqrt(1 + (x / CLIP)**2)``
+CLIP = 3.0
+#: the numeric embeddings :meth:`Preprocessor.input_layers` can put first (None: the numbers as they are)
+NUMERIC_EMBEDDINGS = (None, "periodic")
 #: the widest learned vector of a categorical column of many levels (see :func:`embedding_dim`)
 EMBEDDING_MOST = 16
 
@@ -51,6 +61,49 @@ def class_labels(y) -> list:
     coded = as_levels(_Labels("labels"), "labels", column=column_of(y if not isinstance(y, np.ndarray)
                                                                     else y.ravel()))
     return sorted((coded.levels[k] for k in np.flatnonzero(coded.counts())), key=sort_key)
+
+
+def robust_statistics(values, weights=None) -> tuple:
+    """``(median, scale)`` of ``values`` (1-D; each repeated ``weights`` times when given, as counted distinct
+    values are): RealMLP-TD's robust scaling, the scale the interquartile range (NumPy's linear quantiles), or half
+    the range where the middle half is one value; 1 for a constant (or empty) column."""
+    v = np.asarray(values, dtype=np.float64)
+    if weights is not None:
+        keep = np.asarray(weights) > 0
+        v, weights = v[keep], np.asarray(weights, dtype=np.float64)[keep]
+    if not v.size:
+        return 0.0, 1.0
+    if weights is None:
+        q25, median, q75 = (float(q) for q in np.quantile(v, [0.25, 0.5, 0.75]))
+    else:
+        q25, median, q75 = (_weighted_quantile(v, weights, q) for q in (0.25, 0.5, 0.75))
+    scale = q75 - q25
+    if not scale > 0:
+        scale = 0.5 * (float(v.max()) - float(v.min()))
+    return median, scale if scale > 1e-12 * max(1.0, abs(median)) else 1.0
+
+
+def _weighted_quantile(values, weights, q: float) -> float:
+    """NumPy's (linear) ``quantile(q)`` of ``values`` each repeated ``weights`` times, without repeating them."""
+    order = np.argsort(values, kind="stable")
+    values, cum = values[order], np.cumsum(weights[order])
+
+    def at(position):  # the value at 0-based ``position`` of the multiset, in order
+        return float(values[min(int(np.searchsorted(cum, position, side="right")), len(values) - 1)])
+
+    position = q * (cum[-1] - 1)
+    below = math.floor(position)
+    low, high = at(below), at(below + 1)
+    return low + (high - low) * (position - below) if high != low else low
+
+
+def _robust(A: np.ndarray, present: np.ndarray | None = None):
+    """:func:`robust_statistics` of each column of ``A`` (n, k), over the rows ``present`` (a boolean mask;
+    default all)."""
+    if present is not None:
+        A = A[present]
+    stats = [robust_statistics(A[:, j]) for j in range(A.shape[1])]
+    return np.array([m for m, _ in stats]), np.array([s for _, s in stats])
 
 
 def _moments(A: np.ndarray):
@@ -78,10 +131,21 @@ class Preprocessor:
         The original class labels (str, int, float or bool), sorted; the model's output ``k`` is
         ``classes[k]``.  None for regression.
     mean, scale : numpy.ndarray or None
-        Standardisation ``(x - mean) / scale`` of the model's inputs (after the column encoders),
-        from the training split only; codes, one-hot slots and indicators keep 0 and 1.  None: off.
+        Scaling ``(x - mean) / scale`` of the model's inputs (after the column encoders), from the training split
+        only: the median and interquartile range (``scaling="robust"``) or the mean and standard deviation
+        (``"standard"``); codes, one-hot slots and indicators keep 0 and 1.  None: off.
+    scaling : {"robust", "standard"} or None
+        Which statistics ``mean`` and ``scale`` are (None: not scaled); said in messages.
+    clip : float or None
+        The smooth clip ``x / sqrt(1 + (x / clip)**2)`` applied to the scaled inputs (not to codes nor indicators)
+        after the scaling: a value far out in a heavy tail reaches the network near ``+-clip``, not at 50.  None: off.
     target_mean, target_scale : numpy.ndarray or None
-        Regression targets standardised the same way (predictions are mapped back); None: off.
+        Regression targets standardised (with their mean and standard deviation; predictions are mapped back);
+        None: off.
+    target_low, target_high : numpy.ndarray or None
+        Regression: the smallest and largest target of the training rows; predictions are kept within them (a
+        network extrapolating from an input far outside the training rows cannot predict ten times the largest
+        price seen).  None: not kept.
     columns : list of mlp.io.tables.encoders.Column
         One encoder per feature (default: numbers without fill values, as in format-1 checkpoints).
     decimal : {".", ","}
@@ -100,6 +164,10 @@ class Preprocessor:
     target_scale: np.ndarray | None = None
     columns: list | None = None
     decimal: str = field(default_factory=current_decimal)
+    scaling: str | None = None
+    clip: float | None = None
+    target_low: np.ndarray | None = None
+    target_high: np.ndarray | None = None
 
     def __post_init__(self):
         if self.columns is None:
@@ -108,7 +176,7 @@ class Preprocessor:
     # -- building --
     @classmethod
     def fit(cls, data, features, targets, task, *, y=None, kinds=None, rows=None, standardize=True, classes=None,
-            max_levels=MAX_LEVELS):
+            max_levels=MAX_LEVELS, scaling="robust", clip=CLIP, clamp=True):
         """Encoders and statistics from the rows ``rows`` (default all) of a table.
 
         Parameters
@@ -123,8 +191,15 @@ class Preprocessor:
         rows : array of int, optional
             The training rows of the table; default every row.
         standardize : bool
-            Standardise numeric inputs (and regression targets) with the mean and standard deviation
-            of the training rows; a constant input gets scale 1.
+            Scale numeric inputs (and standardise regression targets) with statistics of the training rows.
+        scaling : {"robust", "standard"}
+            ``"robust"``: the inputs centred on their median and divided by their interquartile range (over the
+            values present: gaps do not count), then smoothly clipped to ``+-clip``; ``"standard"``: the mean and
+            standard deviation (of the filled values), no clip.  A constant input gets scale 1.
+        clip : float or None
+            Where the smooth clip of robustly scaled inputs levels off (None: no clip).
+        clamp : bool
+            Regression: keep predictions within the training targets' range.
         classes : list, optional
             Classification: the labels to encode against (default: the sorted distinct target labels).
         y : array, optional
@@ -153,23 +228,41 @@ class Preprocessor:
                 counts = coded.counts(rows)
                 classes = sorted((coded.levels[k] for k in np.flatnonzero(counts)), key=sort_key)
             pre.classes = list(classes)
+        if scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
         if standardize:
             means, scales = [], []
             for c in columns:
                 E = c.encode(c.parse(table), slice(None) if rows is None else rows)
-                mean, scale = _moments(E)
+                if scaling == "robust":  # over the values present: a column's gaps are its indicator's ones
+                    mean, scale = _robust(E, E[:, -1] == 0 if c.indicator else None)
+                else:
+                    mean, scale = _moments(E)
                 keep = np.array(c.scaled(), dtype=bool)
                 means.append(np.where(keep, mean, 0.0))
                 scales.append(np.where(keep, scale, 1.0))
             pre.mean, pre.scale = np.concatenate(means), np.concatenate(scales)
-            if task == "regression":
-                if y is None:
-                    y = np.stack([as_numbers(table, t, role="target") for t in targets], axis=1)
-                    y = y if rows is None else y[rows]
-                Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-                Y = Y[~np.isnan(Y).any(axis=1)]  # rows without a target: not trained on, not counted
+            pre.scaling = scaling
+            pre.clip = float(clip) if scaling == "robust" and clip is not None else None
+        if task == "regression" and (standardize or clamp):
+            if y is None:
+                y = np.stack([as_numbers(table, t, role="target") for t in targets], axis=1)
+                y = y if rows is None else y[rows]
+            Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+            Y = Y[~np.isnan(Y).any(axis=1)]  # rows without a target: not trained on, not counted
+            if standardize:
                 pre.target_mean, pre.target_scale = _moments(Y)
+            if clamp and len(Y):
+                pre.target_low, pre.target_high = Y.min(axis=0), Y.max(axis=0)
         return pre
+
+    def inverse_clip(self) -> np.ndarray | None:
+        """``1 / clip`` for each model input the smooth clip applies to, 0 for the others (codes, indicators: 0
+        leaves them exactly as they are); None when there is no clip."""
+        if self.clip is None:
+            return None
+        scaled = np.array([s for c in self.columns for s in c.scaled()], dtype=bool)
+        return np.where(scaled, 1.0 / self.clip, 0.0)
 
     # -- the model's inputs --
     def n_inputs(self) -> int:
@@ -190,14 +283,23 @@ class Preprocessor:
             start += c.width
         return out
 
-    def input_layers(self, embedding_dim=embedding_dim) -> list:
-        """The layers a model of this table starts with: a :class:`mlp.OneHot` that expands the codes of the
-        categorical columns of few levels, then an :class:`mlp.Embedding` of learned vectors for those of many
-        (``embedding_dim(n_codes)``: their width; default :func:`embedding_dim` of the most codes); ``[]`` for
-        a table of numbers.  ``mlp.build_mlp(sizes, input_layers=pre.input_layers())`` puts them first."""
-        from mlp.core.layers import Embedding, OneHot
+    def input_layers(self, embedding_dim=embedding_dim, numeric_embedding=None) -> list:
+        """The layers a model of this table starts with: with ``numeric_embedding="periodic"``, a
+        :class:`mlp.PeriodicEmbedding` of the scaled numbers (and date parts; its features come after the inputs,
+        which keep their places); a :class:`mlp.OneHot` that expands the codes of the categorical columns of few
+        levels, then an :class:`mlp.Embedding` of learned vectors for those of many (``embedding_dim(n_codes)``:
+        their width; default :func:`embedding_dim` of the most codes); ``[]`` for a table of numbers without a
+        numeric embedding.  ``mlp.build_mlp(sizes, input_layers=pre.input_layers())`` puts them first."""
+        from mlp.core.layers import Embedding, OneHot, PeriodicEmbedding
 
+        if numeric_embedding not in NUMERIC_EMBEDDINGS:
+            raise ValueError(f"numeric_embedding must be one of {', '.join(map(repr, NUMERIC_EMBEDDINGS))}, got "
+                             f"{numeric_embedding!r}")
         layers, width = [], self.n_inputs()
+        numbers = [j for j, scaled in enumerate(s for c in self.columns for s in c.scaled()) if scaled]
+        if numeric_embedding == "periodic" and numbers:
+            layers.append(PeriodicEmbedding(width, numbers))
+            width = layers[-1].n_out
         onehot = self.code_inputs("OneHot")
         if onehot:
             layer = OneHot(width, [j for j, _ in onehot], [k for _, k in onehot])
@@ -299,6 +401,8 @@ class Preprocessor:
         Y = np.asarray(outputs, dtype=np.float64)
         if self.target_mean is not None:
             Y = Y * self.target_scale + self.target_mean
+        if self.target_low is not None:
+            Y = np.minimum(np.maximum(Y, self.target_low), self.target_high)  # NaN stays NaN
         return Y
 
     def n_outputs(self) -> int:
@@ -309,11 +413,13 @@ class Preprocessor:
     def to_dict(self) -> dict:
         """JSON-able metadata (floats exact: JSON keeps a float64's shortest round-trip digits).
 
-        Layout (format 3): ``format``, ``task``, ``features``, ``targets``, ``classes``, ``columns``
+        Layout (format 4): ``format``, ``task``, ``features``, ``targets``, ``classes``, ``columns``
         (one object per feature, see :mod:`mlp.io.tables.encoders`), and ``mean``, ``scale`` (one number per
         model input, in the columns' input order; or null), ``target_mean``, ``target_scale`` (one per
         target, or null); ``decimal``: ``","`` when the table was read with a decimal comma (absent: ``"."``, as
-        in every checkpoint written before it was stored).
+        in every checkpoint written before it was stored); ``scaling`` (``"robust"``, ``"standard"`` or null),
+        ``clip`` (a number or null), ``target_low``, ``target_high`` (one per target, or null).  Format 3 is
+        format 4 without the last four (standard scaling where ``mean`` is set, no clip, no range).
         """
         def listed(a):
             return None if a is None else [float(v) for v in np.asarray(a).ravel()]
@@ -322,7 +428,9 @@ class Preprocessor:
                 "targets": list(self.targets), "classes": self.classes,
                 "columns": [c.to_dict() for c in self.columns], "mean": listed(self.mean),
                 "scale": listed(self.scale), "target_mean": listed(self.target_mean),
-                "target_scale": listed(self.target_scale), **({"decimal": ","} if self.decimal == "," else {})}
+                "target_scale": listed(self.target_scale), **({"decimal": ","} if self.decimal == "," else {}),
+                "scaling": None if self.mean is None else (self.scaling or "standard"), "clip": self.clip,
+                "target_low": listed(self.target_low), "target_high": listed(self.target_high)}
 
     @classmethod
     def from_dict(cls, d) -> "Preprocessor":
@@ -332,7 +440,7 @@ class Preprocessor:
         """
         if not isinstance(d, dict):
             raise ValueError(f"preprocessing must be an object, got {type(d).__name__}")
-        if d.get("format") not in (1, 2, PREPROCESSING_FORMAT) or isinstance(d.get("format"), bool):
+        if d.get("format") not in (1, 2, 3, PREPROCESSING_FORMAT) or isinstance(d.get("format"), bool):
             raise ValueError(f"unsupported preprocessing format {d.get('format')!r}; this mlp reads 1 to "
                              f"{PREPROCESSING_FORMAT}")
         task = d.get("task")
@@ -369,8 +477,13 @@ class Preprocessor:
         if decimal not in (".", ","):
             raise ValueError(f"preprocessing decimal must be '.' or ',', got {decimal!r}")
         pre = cls(features, targets, task, classes, columns=columns, decimal=decimal)
+        later = ("scaling", "clip", "target_low", "target_high")
+        if d["format"] < 4 and any(d.get(k) is not None for k in later):
+            raise ValueError(f"preprocessing format {d['format']} has no "
+                             f"{', '.join(k for k in later if d.get(k) is not None)}")
         for stat, width, positive in (("mean", pre.n_inputs(), False), ("scale", pre.n_inputs(), True),
-                                      ("target_mean", len(targets), False), ("target_scale", len(targets), True)):
+                                      ("target_mean", len(targets), False), ("target_scale", len(targets), True),
+                                      ("target_low", len(targets), False), ("target_high", len(targets), False)):
             v = d.get(stat)
             if v is None:
                 continue
@@ -384,6 +497,19 @@ class Preprocessor:
             raise ValueError("preprocessing: a mean without its scale (or the reverse)")
         if task == "classification" and pre.target_mean is not None:
             raise ValueError("preprocessing: class labels are never standardised")
+        if (pre.target_low is None) != (pre.target_high is None):
+            raise ValueError("preprocessing: a target_low without its target_high (or the reverse)")
+        if pre.target_low is not None and (task == "classification" or np.any(pre.target_low > pre.target_high)):
+            raise ValueError("preprocessing target_low and target_high must be a regression's range (low <= high)")
+        scaling = d.get("scaling", "standard" if pre.mean is not None else None)
+        if scaling not in (*SCALINGS, None) or (scaling is None) != (pre.mean is None):
+            raise ValueError(f"preprocessing scaling must be one of {', '.join(SCALINGS)} (or null without a mean), "
+                             f"got {scaling!r}")
+        clip = d.get("clip")
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
+                                 or not math.isfinite(clip) or clip <= 0 or scaling != "robust"):
+            raise ValueError(f"preprocessing clip must be a positive number on robust scaling, or null; got {clip!r}")
+        pre.scaling, pre.clip = scaling, None if clip is None else float(clip)
         return pre
 
 

@@ -41,7 +41,7 @@ from .arrow import gaps_of_text
 from .cells import label_key, level_dates, number_of, python_label, sort_key
 from .encoders import MAX_CODES, MAX_LEVELS, NEW_DATE_PARTS, Column
 from .kinds import ColumnKind, KindsOf, infer_kinds, kind_lines
-from .preprocessing import Preprocessor
+from .preprocessing import CLIP, Preprocessor, robust_statistics
 from .sources import CsvSource, Restart, open_source
 from .summary import ColumnSummary, Levels
 from .target import labels_of_text, resolve_targets
@@ -75,14 +75,17 @@ def held_out(rows, fraction: float, seed: int) -> np.ndarray:
 
 # -- counting ------------------------------------------------------------------------------------------------
 class _Moments:
-    """Count, mean and sum of squared deviations of values, combined block by block (Chan, Golub, LeVeque)."""
+    """Count, mean and sum of squared deviations of values, combined block by block (Chan, Golub, LeVeque); the
+    smallest and largest of the values added with :meth:`add_values`."""
 
     def __init__(self):
         self.n, self.mean, self.m2 = 0, 0.0, 0.0
+        self.low, self.high = math.inf, -math.inf
 
     def add_values(self, x: np.ndarray):
         if x.size:
             self._combine(x.size, float(x.mean()), float(((x - x.mean()) ** 2).sum()))
+            self.low, self.high = min(self.low, float(x.min())), max(self.high, float(x.max()))
 
     def _combine(self, k, mu, q):
         if not self.n:
@@ -96,6 +99,7 @@ class _Moments:
     def merge(self, other: "_Moments"):
         if other.n:
             self._combine(other.n, other.mean, other.m2)
+            self.low, self.high = min(self.low, other.low), max(self.high, other.high)
 
     def with_gaps(self, gaps: int, fill: float):
         """The mean and standard deviation of these values and ``gaps`` more equal to ``fill``."""
@@ -233,8 +237,10 @@ class ColumnFit:
             counts.append(count)
         return np.array(values, dtype=np.float64), np.array(counts, dtype=np.int64), gaps
 
-    def encoder(self, name, kind, lenient=False, max_levels=MAX_LEVELS):
-        """``(Column, means, scales)``: the encoder and the standardisation of its inputs."""
+    def encoder(self, name, kind, lenient=False, max_levels=MAX_LEVELS, scaling="standard"):
+        """``(Column, means, scales)``: the encoder and the scaling of its inputs (``"standard"``: the mean and
+        standard deviation of the filled values; ``"robust"``: :func:`~mlp.io.tables.preprocessing.robust_statistics`
+        of the values present, from the keyed sample, or exact from counted distinct values)."""
         if kind == "numeric":
             values, counts, text_gaps = self._text_numbers(lenient)
             moments = _Moments()
@@ -252,7 +258,14 @@ class ColumnFit:
                 fill = _weighted_median(values, counts)
             gaps = self.gaps + text_gaps
             column = Column(name, "numeric", fill=fill, indicator=bool(gaps), lenient=bool(lenient))
-            mean, scale = _scaled(*moments.with_gaps(gaps, fill))
+            if scaling == "robust":
+                if self.numbers.n or self.capped:
+                    sample = (self.number_sample if self.numbers.n else self.text_number_sample).values[:, 0]
+                    mean, scale = robust_statistics(sample)
+                else:
+                    mean, scale = robust_statistics(values, counts)
+            else:
+                mean, scale = _scaled(*moments.with_gaps(gaps, fill))
             return column, [mean] + ([0.0] if gaps else []), [scale] + ([1.0] if gaps else [])
         if kind == "categorical":
             counts = self.labels.entries
@@ -274,7 +287,7 @@ class ColumnFit:
         days, hours, counts = days[good], hours[good], counts[good]
         timed = self.timed or bool(np.any((hours != 0) & (counts > 0)))
         if self.capped and not self.days.n:  # dates written as text, of more distinct values than are counted
-            return self._dates_row_by_row(name, lenient)
+            return self._dates_row_by_row(name, lenient, scaling)
         parts = [p for p in NEW_DATE_PARTS if timed or p != "hour"]
         if self.days.n:  # stored as dates: the medians of the keyed sample
             fill = [float(np.median(self.date_sample.values[:, j])) for j in range(len(parts))]
@@ -285,6 +298,12 @@ class ColumnFit:
         means, scales = [], []
         stored = ((self.days, days), (self.hours, hours))[:len(parts)]
         for j, (moments, v) in enumerate(stored):
+            if scaling == "robust":
+                mean, scale = (robust_statistics(self.date_sample.values[:, j]) if self.days.n
+                               else robust_statistics(v, counts))
+                means.append(mean)
+                scales.append(scale)
+                continue
             m = _Moments()
             m.merge(moments)
             for x, c in zip(v, counts, strict=True):
@@ -295,7 +314,7 @@ class ColumnFit:
         return column, means + ([0.0] if gaps else []), scales + ([1.0] if gaps else [])
 
 
-    def _dates_row_by_row(self, name, lenient=False):
+    def _dates_row_by_row(self, name, lenient=False, scaling="standard"):
         """The datetime encoder of dates written as text from their row-by-row moments and keyed sample."""
         sample = self.text_date_sample.values
         timed = bool(self.text_hours.n) and (self.text_hours.m2 > 0 or self.text_hours.mean != 0)
@@ -305,7 +324,8 @@ class ColumnFit:
         column = Column(name, "datetime", fill=fill, indicator=bool(gaps), parts=parts, lenient=bool(lenient))
         means, scales = [], []
         for j, moments in enumerate((self.text_days, self.text_hours)[:len(parts)]):
-            mean, scale = _scaled(*moments.with_gaps(gaps, fill[j]))
+            mean, scale = (robust_statistics(sample[:, j]) if scaling == "robust"
+                           else _scaled(*moments.with_gaps(gaps, fill[j])))
             means.append(mean)
             scales.append(scale)
         return column, means + ([0.0] if gaps else []), scales + ([1.0] if gaps else [])
@@ -650,13 +670,14 @@ class StreamedTable(KindsOf):
             raise DataError(f"{source.path}: no training row left: every row with a target is a validation row")
         return self
 
-    def preprocessor(self, standardize=True) -> Preprocessor:
-        """The :class:`Preprocessor` fitted on the counts of the first pass."""
+    def preprocessor(self, standardize=True, scaling="robust", clip=CLIP, clamp=True) -> Preprocessor:
+        """The :class:`Preprocessor` fitted on the counts of the first pass (the arguments: see
+        :meth:`Preprocessor.fit`; robust statistics from each column's keyed sample)."""
         columns, means, scales = [], [], []
         for n in self.features:
             k = self.kinds[n]
             column, mean, scale = self._fits[n].encoder(n, k.kind, lenient=(k.kind == "numeric" and k.asked)
-                                                        or (k.kind == "datetime" and bool(k.note)))
+                                                        or (k.kind == "datetime" and bool(k.note)), scaling=scaling)
             columns.append(column)
             means += mean
             scales += scale
@@ -668,10 +689,15 @@ class StreamedTable(KindsOf):
                                 "standard deviation overflow float64, so it cannot be standardised; rescale it")
         if standardize:
             pre.mean, pre.scale = np.array(means), np.array(scales)
+            pre.scaling = scaling
+            pre.clip = float(clip) if scaling == "robust" and clip is not None else None
             if self.task == "regression":
                 pre.target_mean = np.array([m.mean for m in self._moments])
                 pre.target_scale = np.array([_scaled(m.mean, math.sqrt(m.m2 / m.n) if m.n else 0.0)[1]
                                              for m in self._moments])
+        if self.task == "regression" and clamp and all(m.n for m in self._moments):
+            pre.target_low = np.array([m.low for m in self._moments])
+            pre.target_high = np.array([m.high for m in self._moments])
         return pre
 
     # -- the second pass ---------------------------------------------------------------------------------------
