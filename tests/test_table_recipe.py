@@ -224,6 +224,9 @@ def test_the_numeric_embedding_is_periodic_up_to_a_size_and_said(tmp_path, capsy
     assert recipe.numeric_embedding("none", 10) is None and recipe.numeric_embedding("periodic", 10**9) == "periodic"
     with pytest.raises(ValueError, match="numeric embedding must be one of auto, periodic, none"):
         recipe.numeric_embedding("fourier", 10)
+    assert recipe.numeric_embedding("auto", 10, scaled=False) is None  # numbers as they are: no periodic features
+    with pytest.raises(ValueError, match="the periodic numeric embedding reads scaled numbers"):
+        recipe.numeric_embedding("periodic", 10, scaled=False)
     train = shop_table(tmp_path / "train.csv", 400, 0)
     save = str(tmp_path / "m.safetensors")
     code, out, err = run_cli(["train", "--data", train, "--save", save, "--epochs", "1"], capsys)
@@ -236,3 +239,23 @@ def test_the_numeric_embedding_is_periodic_up_to_a_size_and_said(tmp_path, capsy
     assert code == 0, err
     assert "numbers: no periodic features above 100 training rows" in out
     assert not isinstance(load_checkpoint(other).model.layers[0], mlp.PeriodicEmbedding)
+
+
+def test_the_clamp_keeps_predictions_in_range_but_never_the_truths_it_is_scored_against(tmp_path, capsys):
+    """Rows far outside the training targets: the predictions are held at the largest training target, and the
+    errors are measured against the true targets as they are (not clamped too, which would score 0 error)."""
+    rng = np.random.default_rng(0)
+    x = rng.random(300)
+    train = write(tmp_path / "train.csv", ["x", "y"], [[a, 2 * a] for a in x])
+    far = write(tmp_path / "far.csv", ["x", "y"], [[10 + a, 20 + 2 * a] for a in x[:50]])
+    save = str(tmp_path / "m.safetensors")
+    assert run_cli(["train", "--data", train, "--save", save, "--epochs", "5"], capsys)[0] == 0
+    pre = load_checkpoint(save).preprocessor
+    assert pre.target_high[0] == pytest.approx(2 * x.max())
+    truths = np.array([[20.0], [21.5]])
+    np.testing.assert_allclose(pre.values(pre.encode(truths), clamp=False), truths, rtol=1e-14)
+    code, out, err = run_cli(["evaluate", save, "--data", far], capsys)
+    assert code == 0, err
+    r2 = float(re.search(r"r2 (-?[0-9.]+)", out).group(1))
+    mae = float(re.search(r"mae ([0-9.]+)", out).group(1))
+    assert r2 < 0 and mae > 17, out  # predictions near 2, truths 20 to 22

@@ -316,7 +316,7 @@ def block_metrics(model, blocks, loss, task, pre) -> dict:
         if task == "regression":
             v, t = model.predict_values(X), y
             if pre is not None:
-                v, t = pre.values(v), pre.values(t)
+                v, t = pre.values(v), pre.values(t, clamp=False)  # the truths as they are
             values.append(v)
             truths.append(t)
     result = {k: v / total for k, v in sums.items()}
@@ -384,7 +384,7 @@ def streamed_metrics(model, rows, loss, task, pre, comm) -> dict:
     if task == "regression":  # the errors again, in the targets' units (the sums of what metrics.regression sums)
         sums = np.zeros(2 + 4 * rows.cache.targets)
         for X, y in rows.blocks():
-            v, t = pre.values(model.predict_values(X)), pre.values(y)
+            v, t = pre.values(model.predict_values(X)), pre.values(y, clamp=False)
             d = v - t
             sums += np.concatenate([[0.0, len(t)], (d * d).sum(axis=0), np.abs(d).sum(axis=0), t.sum(axis=0),
                                     (t * t).sum(axis=0)])

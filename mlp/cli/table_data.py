@@ -163,8 +163,9 @@ def _scaling_line(task, pre) -> str:
     else:
         scaled = "numbers not scaled (--no-standardize)"
     if task == "regression" and pre.target_mean is not None:
-        scaled += " (the target standardised; predictions come back in its units"
-        scaled += ", kept within the training targets' range)" if pre.target_low is not None else ")"
+        scaled += " (the target standardised; predictions come back in its units)"
+    if task == "regression" and pre.target_low is not None:
+        scaled += "; predictions kept within the training targets' range"
     if pre.scaling is not None:
         scaled += f"; --scaling {'standard' if pre.scaling == 'robust' else 'robust'} or --no-standardize to change"
     inputs = f"{pre.n_inputs()} model inputs from {len(pre.features)} columns"

@@ -350,8 +350,8 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
             say(f"numbers: {len(periodic[0].columns)} inputs embedded with learned periodic features "
                 f"({periodic[0].n_frequencies} frequencies, {periodic[0].dim} features each: mlp.PeriodicEmbedding); "
                 f"--numeric-embedding none to turn off")
-        elif pre is not None and config.get("numeric_embedding") == "auto" and not args.resume \
-                and len(X) > recipe.PERIODIC_MOST_ROWS:
+        elif pre is not None and pre.mean is not None and config.get("numeric_embedding") == "auto" \
+                and not args.resume and len(X) > recipe.PERIODIC_MOST_ROWS:
             say(f"numbers: no periodic features above {recipe.PERIODIC_MOST_ROWS:,} training rows (their cost); "
                 f"--numeric-embedding periodic to add them")
         if r.initial_epoch or r.initial_step:
@@ -541,7 +541,8 @@ def _new_model(args, config, X, y, task, pre):
     loss = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
     output = "identity" if task == "regression" else None
     # a table's categorical columns are codes: its OneHot and Embedding layers come first
-    inputs = (pre.input_layers(numeric_embedding=recipe.numeric_embedding(config.get("numeric_embedding"), len(X)))
+    inputs = (pre.input_layers(numeric_embedding=recipe.numeric_embedding(config.get("numeric_embedding"), len(X),
+                                                                          scaled=pre.mean is not None))
               if pre is not None else [])
     model = mlp.build_mlp(sizes, config["activation"], loss, config["init"], backend_of_args(args), config["dtype"],
                           config["seed"], output=output, input_layers=inputs,

@@ -103,7 +103,7 @@ class _Tabular(BaseEstimator):
         validation = None if val is None else (ds.inputs(pre, self.dtype, rows=val), ds.encoded_targets(pre, val))
         ds.release()
         loss = "mse" if self._task == "regression" else "cross_entropy"
-        embedding = numeric_embedding(self.numeric_embedding, len(train))
+        embedding = numeric_embedding(self.numeric_embedding, len(train), scaled=pre.mean is not None)
         model = mlp.build_mlp([pre.n_inputs(), *self.hidden_layer_sizes, pre.n_outputs()], "relu", loss, "he",
                               self.backend, self.dtype, self.random_state,
                               output="identity" if self._task == "regression" else None,
@@ -173,9 +173,8 @@ units, kept within the training targets' range.
     _task = "regression"
 
     def predict(self, X):
-        """Predicted values: ``(n_samples,)`` for one target, ``(n_samples, n_targets)`` for several."""
-        Y = self.preprocessor_.values(self._outputs(X))
-        return Y[:, 0] if Y.shape[1] == 1 else Y
+        """Predicted values ``(n_samples,)`` in the target's units, within its training range."""
+        return self.preprocessor_.values(self._outputs(X))[:, 0]
 
 
 class _KeepBest(mlp.EarlyStopping):

@@ -35,13 +35,18 @@ NUMERIC_EMBEDDINGS = ("auto", "periodic", "none")
 PERIODIC_MOST_ROWS = 100_000
 
 
-def numeric_embedding(choice: str | None, n_rows: int) -> str | None:
+def numeric_embedding(choice: str | None, n_rows: int, scaled: bool = True) -> str | None:
     """The numeric embedding :meth:`mlp.tables.Preprocessor.input_layers` gets for ``choice`` (one of
-    :data:`NUMERIC_EMBEDDINGS`, None as ``"none"``) on a table of ``n_rows`` training rows: ``"periodic"`` or None."""
+    :data:`NUMERIC_EMBEDDINGS`, None as ``"none"``) on a table of ``n_rows`` training rows whose numbers are
+    ``scaled`` or not: ``"periodic"`` or None.  Periodic features read scaled numbers (their frequencies start at
+    about 0.1 a unit): "auto" gives none on numbers as they are, and "periodic" is refused there."""
     if choice not in (*NUMERIC_EMBEDDINGS, None):
         raise ValueError(f"numeric embedding must be one of {', '.join(NUMERIC_EMBEDDINGS)}, got {choice!r}")
     if choice == "auto":
-        return "periodic" if n_rows <= PERIODIC_MOST_ROWS else None
+        return "periodic" if n_rows <= PERIODIC_MOST_ROWS and scaled else None
+    if choice == "periodic" and not scaled:
+        raise ValueError("the periodic numeric embedding reads scaled numbers (its frequencies start near 0.1 a "
+                         "unit); scale them (drop --no-standardize, or scaling=None) or choose no numeric embedding")
     return None if choice in (None, "none") else choice
 
 

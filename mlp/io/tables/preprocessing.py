@@ -94,7 +94,9 @@ def _weighted_quantile(values, weights, q: float) -> float:
     position = q * (cum[-1] - 1)
     below = math.floor(position)
     low, high = at(below), at(below + 1)
-    return low + (high - low) * (position - below) if high != low else low
+    t = position - below
+    # NumPy's linear interpolation, to the last bit: from the nearer end (numpy.lib._function_base_impl._lerp)
+    return high - (high - low) * (1 - t) if t >= 0.5 else low + (high - low) * t
 
 
 def _robust(A: np.ndarray, present: np.ndarray | None = None):
@@ -396,12 +398,13 @@ class Preprocessor:
         """Class indices back to the original labels."""
         return [self.classes[int(k)] for k in np.asarray(indices)]
 
-    def values(self, outputs) -> np.ndarray:
-        """Model outputs ``(n, n_targets)`` back in the targets' own units."""
+    def values(self, outputs, clamp: bool = True) -> np.ndarray:
+        """Model outputs ``(n, n_targets)`` back in the targets' own units, kept within the training targets' range
+        (``clamp=False``: not kept; for encoded true targets, which are what they are)."""
         Y = np.asarray(outputs, dtype=np.float64)
         if self.target_mean is not None:
             Y = Y * self.target_scale + self.target_mean
-        if self.target_low is not None:
+        if clamp and self.target_low is not None:
             Y = np.minimum(np.maximum(Y, self.target_low), self.target_high)  # NaN stays NaN
         return Y
 
