@@ -3,6 +3,7 @@ an id copied into predictions, abbreviated options."""
 import csv
 import os
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -163,6 +164,25 @@ def test_applied_limits_the_loaded_pools_and_sets_the_variables_for_later_ones(m
         assert os.environ["OMP_NUM_THREADS"] == "1" == os.environ["OPENBLAS_NUM_THREADS"]
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
     assert threads.current is None and "OMP_NUM_THREADS" not in os.environ
+
+
+def test_applied_finds_the_pools_once_and_again_after_an_import(monkeypatch):
+    """threadpoolctl's look through the loaded libraries is made once and kept while no module is imported (mlp.fit
+    applies the policy on every call); an import may load a library with a pool of its own, so it looks again."""
+    import types
+
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr(threads, "_pools", [None, -1])
+    with threads.applied(threads.Choice(1, "--threads")):
+        pass
+    first = threads._pools[0]
+    assert first is not None
+    with threads.applied(threads.Choice(1, "--threads")):
+        assert threads._pools[0] is first and all(pool["num_threads"] == 1 for pool in threadpool_info())
+    monkeypatch.setitem(sys.modules, "_mlp_test_new_module", types.ModuleType("_mlp_test_new_module"))
+    with threads.applied(threads.Choice(1, "--threads")):
+        assert threads._pools[0] is not first
 
 
 def test_threads_are_said_by_info_and_by_the_training_line(tmp_path, capsys, monkeypatch):

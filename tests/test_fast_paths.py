@@ -244,7 +244,7 @@ def test_gradient_buffers_filled_in_place_and_returned(dtype):
     buffers np.dot's out= refuses (not C-contiguous) are left alone and new arrays are returned."""
     rng = np.random.default_rng(1)
     X, W, dZ = _arr(rng, (6, 5), dtype), _arr(rng, (5, 4), dtype), _arr(rng, (6, 4), dtype)
-    dW, db = np.zeros((5, 4), dtype), np.zeros((4,), dtype)
+    dW, db = np.full((5, 4), 7.0, dtype), np.full((4,), 7.0, dtype)  # stale values: overwritten, not added to
     dX, gW, gb = FAST.linear_backward(X, W, dZ, True, dW, db)
     assert gW is dW and gb is db
     np.testing.assert_allclose(dW, X.T @ dZ, rtol=RTOL[dtype])
@@ -264,7 +264,7 @@ def test_constants_do_not_pile_up():
     p, g = np.zeros(10, np.float32), np.ones(10, np.float32)
     for i in range(2000):
         K.sgd_update(p, g, None, 1.0 / (i + 1), 0.0, False, 0.0)
-    assert len(K._constants) <= 512
+    assert 0 < len(K._k) <= 512
     c = K._c(0.5, np.dtype(np.float32))
     assert c.dtype == np.float32 and c.ndim == 0 and not c.flags.writeable
 

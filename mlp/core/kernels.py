@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from operator import is_
 
 import numpy as np
 
@@ -51,12 +52,8 @@ class Bank:
             return self
         groups = tuple(groups)
         old = self.groups
-        if len(groups) == len(old):
-            for a, b in zip(groups, old, strict=True):
-                if a is not b:
-                    break
-            else:
-                return self
+        if len(groups) == len(old) and all(map(is_, groups, old)):
+            return self
         if self.layout is None:
             arrays = groups
         else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import is_
 
 import numpy as np
 
@@ -158,30 +159,36 @@ class Sequential:
 
     # -- the pure maths -------------------------------------------------------------------------
     def _make_forward(self):
-        fns = [(f, a, b) for (f, _), (a, b) in zip(self._fns, self._bounds, strict=True)]
+        fns = [(f, slice(a, b)) for (f, _), (a, b) in zip(self._fns, self._bounds, strict=True)]
 
         def forward(params, X, ctx=EVAL):
             caches = []
-            for f, a, b in fns:
-                X, cache = f(params[a:b], X, ctx)
+            for f, own in fns:
+                X, cache = f(params[own], X, ctx)
                 caches.append(cache)
             return X, caches
 
         return forward
 
     def _make_backward(self):
-        steps = [(i, g, a, b) for i, ((_, g), (a, b)) in enumerate(zip(self._fns, self._bounds, strict=True))]
-        steps.reverse()
         first_param = self._first_param
+        # what each layer is told, fixed once per binding: the layers a pass runs (last first; those before the
+        # first with parameters only for dX), whether each must return its dX, and its "no buffers" (None, ...)
+        plans = {}
+        for need_input_grad in (False, True):
+            plan = []
+            for i in reversed(range(len(self._fns))):
+                if i < first_param and not need_input_grad:
+                    break
+                (_, g), (a, b) = self._fns[i], self._bounds[i]
+                plan.append((i, g, slice(a, b), need_input_grad or i > first_param, (None,) * (b - a)))
+            plans[need_input_grad] = tuple(plan)
+        with_dX, without_dX = plans[True], plans[False]
 
         def backward(params, caches, dY, need_input_grad=False, out=None):
             grads = [None] * len(params)
-            for i, g, a, b in steps:
-                if i < first_param and not need_input_grad:
-                    break
-                dY, layer_grads = g(params[a:b], caches[i], dY, need_input_grad or i > first_param,
-                                    out[a:b] if out is not None else (None,) * (b - a))
-                grads[a:b] = layer_grads
+            for i, g, own, need_dX, nones in with_dX if need_input_grad else without_dX:
+                dY, grads[own] = g(params[own], caches[i], dY, need_dX, nones if out is None else out[own])
             return (dY if need_input_grad else None), tuple(grads)
 
         return backward
@@ -206,9 +213,10 @@ class Sequential:
         bank = self._grads
         if bank.layout is None:
             return tuple(grads)
-        for a, g in zip(bank.arrays, grads, strict=True):
-            if g is not a:  # not written in place: copy into our own buffers
-                a[...] = g
+        if len(grads) != len(bank.arrays) or not all(map(is_, bank.arrays, grads)):
+            for a, g in zip(bank.arrays, grads, strict=True):
+                if g is not a:  # not written in place: copy into our own buffers
+                    a[...] = g
         return bank.groups
 
     def update_function(self, optimizer):

@@ -95,7 +95,11 @@ def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
         Y, caches = forward(params, X, ctx)
         value, cache = apply(Y, T)
         _, grads = backward(params, caches, grad(cache, T), False, buffers())
-        return finish(groups, state, grads, value, X.shape[0], lr, t)
+        grad_groups = to_groups(grads)  # finish(...), inline: this is the hot path on NumPy
+        if reduce is not None:
+            grad_groups, value = reduce(grad_groups, value, X.shape[0])
+        groups, state = update(groups, grad_groups, state, lr, t)
+        return groups, state, value, grad_groups
 
     def weighted_step(groups, state, X, Tw, lr, t, ctx):
         T, w = Tw[:, :-1], Tw[:, -1]

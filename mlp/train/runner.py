@@ -21,6 +21,11 @@ from mlp.core.step import TrainState, step_for
 
 from .batches import batch_bounds
 
+#: ``new_context(StepContext, (True, seed, epoch, s, None))`` is ``StepContext(True, seed, epoch, s)`` without the
+#: named tuple's Python-level ``__new__``: the NumPy step loop makes one a step
+new_context = tuple.__new__
+assert StepContext._fields == ("training", "seed", "epoch", "step", "rows"), "new_context builds every field"
+
 #: how many optimizer steps may pass between two host reads of the losses
 CHECK_EVERY = 200
 #: and about how many seconds (the reads are where progress, Ctrl-C and divergence are handled)
@@ -91,8 +96,9 @@ class StepRunner:
             for s in range(first, last):
                 i = s * bs
                 j = i + bs if i + bs < n else n  # the standard leaves out-of-range slice ends unspecified
+                ctx = new_context(StepContext, (True, seed, epoch, s, None))
                 groups, opt_state, value, _ = step(groups, opt_state, Xe[i:j, ...], Te[i:j, ...], lr,
-                                                   t0 + s - first + 1, StepContext(True, seed, epoch, s))
+                                                   t0 + s - first + 1, ctx)
                 values.append(value)
         else:
             slicer = self.slicer
