@@ -11,6 +11,7 @@ commands) takes a few tenths of a second, during which Python's own SIGINT handl
 3. once the command has returned, its output is flushed and SIGINT is :func:`_quit` again, so a Ctrl-C
    during the interpreter's shutdown (joining threads) is not ``Exception ignored in: <module 'threading'>``.
 """
+
 import os
 import signal
 import sys

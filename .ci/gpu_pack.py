@@ -13,6 +13,7 @@ mnist/, or the folder holding the four files.  Nothing is downloaded but the whe
 package index pip is configured with).  The size is printed; more than 64 MiB is an error (the limit on what a
 GPU call carries).  Then: `bash .ci/gpu --pack DIR --out OUT` (see `.ci/gpu --help`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ DEPS = ["array-api-compat", "array-api-strict", "threadpoolctl"]
 #: matplotlib for the tests that plot (`mlp train --plot`), without NumPy, which every such machine has
 PLOT = ["matplotlib", "contourpy", "cycler", "fonttools", "kiwisolver", "pillow", "pyparsing"]
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
-MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 #: first bytes of each IDX file once decompressed: images 0x00000803, labels 0x00000801
 IDX_MAGIC = {"images": b"\x00\x00\x08\x03", "labels": b"\x00\x00\x08\x01"}
 PROJECT = "mlp_arrayapi"  # the wheel's file-name prefix (the distribution mlp-arrayapi)
@@ -51,13 +56,29 @@ def say(*text):
 def tree_files(root=ROOT):
     """The working tree's files that travel: git's tracked and untracked-but-not-ignored ones, else a walk."""
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
-                             capture_output=True, timeout=60, check=True).stdout
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        ).stdout
         files = [f for f in out.decode().split("\0") if f]
         return [f for f in files if (root / f).is_file()]
     except (OSError, subprocess.SubprocessError):
-        skip = {".git", ".whl", "build", "dist", "__pycache__", ".venv", "venv", ".pytest_cache", ".hypothesis",
-                "runs", "shared"}
+        skip = {
+            ".git",
+            ".whl",
+            "build",
+            "dist",
+            "__pycache__",
+            ".venv",
+            "venv",
+            ".pytest_cache",
+            ".hypothesis",
+            "runs",
+            "shared",
+        }
         files = []
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = [d for d in dirnames if d not in skip and not d.endswith(".egg-info")]
@@ -66,8 +87,9 @@ def tree_files(root=ROOT):
 
 
 def _setuptools_ok(python):
-    r = subprocess.run([python, "-c", "import setuptools; print(setuptools.__version__)"], capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [python, "-c", "import setuptools; print(setuptools.__version__)"], capture_output=True, text=True, timeout=60
+    )
     try:
         return r.returncode == 0 and int(r.stdout.strip().split(".")[0]) >= 68
     except ValueError:
@@ -163,8 +185,22 @@ def _installed_version(name):
 def download_wheels(names, dest, python_version, platforms, log=say):
     """``pip download`` one wheel each (no dependencies), pinned to the version installed here where there is one."""
     specs = [f"{n}=={v}" if (v := _installed_version(n)) else n for n in names]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-           "-q", "--python-version", python_version, "--implementation", "cp", "-d", str(dest)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "-d",
+        str(dest),
+    ]
     for p in platforms:
         cmd += ["--platform", p]
     log("pip download " + " ".join(specs))
@@ -192,8 +228,10 @@ def find_data(dataset, data_dir=None):
         if data_dir:
             break
     where = data_dir or "$MLP_DATA_DIR or ../shared/data"
-    raise RuntimeError(f"no {dataset} files ({', '.join(MNIST_FILES)}) in {where} (nor in its {dataset}/): "
-                       "give --data-dir, a folder holding mnist/ or the four files")
+    raise RuntimeError(
+        f"no {dataset} files ({', '.join(MNIST_FILES)}) in {where} (nor in its {dataset}/): "
+        "give --data-dir, a folder holding mnist/ or the four files"
+    )
 
 
 def check_idx(path):
@@ -223,8 +261,9 @@ def prepare_dir(pack):
             raise RuntimeError(f"{pack} is a file, not a folder")
         entries = {p.name for p in pack.iterdir()}
         if entries and "manifest.json" not in entries and not entries <= {"wheels", "data"}:
-            raise RuntimeError(f"{pack} is not empty and holds no manifest.json: not a pack of this script; "
-                               "name a new or empty folder")
+            raise RuntimeError(
+                f"{pack} is not empty and holds no manifest.json: not a pack of this script; name a new or empty folder"
+            )
     for sub in ("wheels", "data"):
         shutil.rmtree(pack / sub, ignore_errors=True)
     (pack / "manifest.json").unlink(missing_ok=True)
@@ -232,17 +271,25 @@ def prepare_dir(pack):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog=".ci/gpu-pack", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=".ci/gpu-pack",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("dir", nargs="?", default=str(ROOT / ".whl"), help="the pack's folder (default: .whl)")
-    p.add_argument("--data-dir", help="data root holding mnist/ (or the four files); default $MLP_DATA_DIR, "
-                                      "else ../shared/data")
+    p.add_argument(
+        "--data-dir", help="data root holding mnist/ (or the four files); default $MLP_DATA_DIR, else ../shared/data"
+    )
     p.add_argument("--plot", action="store_true", help="also carry matplotlib and its dependencies (about +24 MiB)")
     p.add_argument("--fashion", action="store_true", help="also carry Fashion-MNIST (+30 MiB; two data tests use it)")
     p.add_argument("--python", default="3.12", help="the GPU machine's Python, for compiled wheels (default 3.12)")
-    p.add_argument("--platform", action="append", default=None,
-                   help=f"wheel platform tags, repeatable (default: {', '.join(PLATFORMS)})")
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=None,
+        help=f"wheel platform tags, repeatable (default: {', '.join(PLATFORMS)})",
+    )
     args = p.parse_args(argv)
     pack = Path(args.dir).absolute()
     try:
@@ -268,13 +315,16 @@ def main(argv=None):
         files = sorted(wheels.glob("*.whl")) + data
         total = sum(f.stat().st_size for f in files)
         manifest = {
-            "format": 1, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "format": 1,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "tree": {"commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain"))},
             "target": {"python": args.python, "platforms": args.platform or PLATFORMS},
-            "project_wheel": own.name, "project_wheel_vs_tree": problems,
+            "project_wheel": own.name,
+            "project_wheel_vs_tree": problems,
             "extras": {"plot": args.plot, "fashion": args.fashion},
-            "files": [{"path": f.relative_to(pack).as_posix(), "bytes": f.stat().st_size, "sha256": _sha256(f)}
-                      for f in files],
+            "files": [
+                {"path": f.relative_to(pack).as_posix(), "bytes": f.stat().st_size, "sha256": _sha256(f)} for f in files
+            ],
             "total_bytes": total,
         }
         (pack / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -290,7 +340,7 @@ def main(argv=None):
         print(f"gpu-pack: error: {mib:.1f} MiB is over the {LIMIT_MIB} MiB a GPU call can carry", file=sys.stderr)
         return 1
     rel = os.path.relpath(pack, ROOT) if pack.is_relative_to(ROOT) else str(pack)
-    say(f"next: carry {rel} and run: bash .ci/gpu --pack {rel} --out \"$OUT\"")
+    say(f'next: carry {rel} and run: bash .ci/gpu --pack {rel} --out "$OUT"')
     return 0
 
 

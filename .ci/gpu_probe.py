@@ -9,6 +9,7 @@ Standard library only, apart from the library probed, which is imported by name:
 so it works whatever mlp's layout.  Each probe is one process: a library that hangs or crashes takes only its
 own probe with it.  CuPy reads ``CUPY_TF32`` when it is imported, so ``matmul cupy --tf32 on`` sets it first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,34 @@ import sys
 import time
 
 #: distributions whose versions the report lists (the import is not needed: metadata only)
-DISTRIBUTIONS = ["numpy", "cupy-cuda13x", "cupy-cuda12x", "cupy", "jax", "jaxlib", "jax-cuda13-plugin",
-                 "jax-cuda12-plugin", "jax-cuda13-pjrt", "jax-cuda12-pjrt", "torch", "mlp-arrayapi",
-                 "array-api-compat", "array-api-strict", "safetensors", "tqdm", "threadpoolctl", "pytest",
-                 "pytest-xdist", "hypothesis", "scikit-learn", "pyarrow", "matplotlib", "mpi4py", "onnx",
-                 "onnxruntime"]
+DISTRIBUTIONS = [
+    "numpy",
+    "cupy-cuda13x",
+    "cupy-cuda12x",
+    "cupy",
+    "jax",
+    "jaxlib",
+    "jax-cuda13-plugin",
+    "jax-cuda12-plugin",
+    "jax-cuda13-pjrt",
+    "jax-cuda12-pjrt",
+    "torch",
+    "mlp-arrayapi",
+    "array-api-compat",
+    "array-api-strict",
+    "safetensors",
+    "tqdm",
+    "threadpoolctl",
+    "pytest",
+    "pytest-xdist",
+    "hypothesis",
+    "scikit-learn",
+    "pyarrow",
+    "matplotlib",
+    "mpi4py",
+    "onnx",
+    "onnxruntime",
+]
 
 
 def versions():
@@ -43,32 +67,44 @@ def device(lib):
 
         out = {"version": torch.__version__, "cuda": torch.version.cuda, "available": torch.cuda.is_available()}
         if out["available"]:
-            out.update(count=torch.cuda.device_count(), name=torch.cuda.get_device_name(0),
-                       capability=".".join(map(str, torch.cuda.get_device_capability(0))),
-                       cudnn=torch.backends.cudnn.version(),
-                       tf32_matmul_default=bool(torch.backends.cuda.matmul.allow_tf32),
-                       float32_matmul_precision=torch.get_float32_matmul_precision())
+            out.update(
+                count=torch.cuda.device_count(),
+                name=torch.cuda.get_device_name(0),
+                capability=".".join(map(str, torch.cuda.get_device_capability(0))),
+                cudnn=torch.backends.cudnn.version(),
+                tf32_matmul_default=bool(torch.backends.cuda.matmul.allow_tf32),
+                float32_matmul_precision=torch.get_float32_matmul_precision(),
+            )
         return out
     if lib == "cupy":
         import cupy
 
         rt = cupy.cuda.runtime
-        out = {"version": cupy.__version__, "runtime": _cuda_version(rt.runtimeGetVersion()),
-               "driver": _cuda_version(rt.driverGetVersion()), "count": rt.getDeviceCount(),
-               "CUPY_TF32": os.environ.get("CUPY_TF32")}
+        out = {
+            "version": cupy.__version__,
+            "runtime": _cuda_version(rt.runtimeGetVersion()),
+            "driver": _cuda_version(rt.driverGetVersion()),
+            "count": rt.getDeviceCount(),
+            "CUPY_TF32": os.environ.get("CUPY_TF32"),
+        }
         if out["count"]:
             props = rt.getDeviceProperties(0)
             name = props.get("name", b"")
-            out.update(name=name.decode() if isinstance(name, bytes) else str(name),
-                       capability=f"{props.get('major')}.{props.get('minor')}",
-                       memory_gib=round(props.get("totalGlobalMem", 0) / 2**30, 1))
+            out.update(
+                name=name.decode() if isinstance(name, bytes) else str(name),
+                capability=f"{props.get('major')}.{props.get('minor')}",
+                memory_gib=round(props.get("totalGlobalMem", 0) / 2**30, 1),
+            )
         return out
     if lib == "jax":
         import jax
 
-        out = {"version": jax.__version__, "default_backend": jax.default_backend(),
-               "devices": [str(d) for d in jax.devices()],
-               "default_matmul_precision": str(getattr(jax.config, "jax_default_matmul_precision", None))}
+        out = {
+            "version": jax.__version__,
+            "default_backend": jax.default_backend(),
+            "devices": [str(d) for d in jax.devices()],
+            "default_matmul_precision": str(getattr(jax.config, "jax_default_matmul_precision", None)),
+        }
         try:
             import jaxlib
 

@@ -3,6 +3,7 @@
 Standard library only.  ``render(report)`` turns the run's record (the ``report.json`` beside it) into the
 Markdown page; it is called after every step, so a page exists whatever happens later.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,16 @@ OUTCOMES = ("passed", "failed", "errors", "skipped", "deselected", "xfailed", "x
 _SUMMARY = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+)(?: in ([\d.]+)s)?.*?=*$")
 _ITEM = re.compile(r"(\d+) ([a-z]+)")
 _PROGRESS = re.compile(r"^([.FEsxX]+)\s*(\[\s*\d+%\])?\s*$")
-STATUS_WORDS = {"pass": "passed", "fail": "FAILED", "cut": "CUT", "error": "ERROR", "skipped": "not run",
-                "running": "running", "pending": "pending", "interrupted": "INTERRUPTED"}
+STATUS_WORDS = {
+    "pass": "passed",
+    "fail": "FAILED",
+    "cut": "CUT",
+    "error": "ERROR",
+    "skipped": "not run",
+    "running": "running",
+    "pending": "pending",
+    "interrupted": "INTERRUPTED",
+}
 
 
 # -- pytest ---------------------------------------------------------------------------------------
@@ -29,8 +38,14 @@ def parse_pytest(text, junit_path=None):
     characters printed so far; ``source`` says which.
     """
     lines = text.splitlines()
-    out = {"counts": {}, "seconds": None, "summary": None, "failures": [], "source": None,
-           "interrupted": any("KeyboardInterrupt" in line or "Interrupted:" in line for line in lines)}
+    out = {
+        "counts": {},
+        "seconds": None,
+        "summary": None,
+        "failures": [],
+        "source": None,
+        "interrupted": any("KeyboardInterrupt" in line or "Interrupted:" in line for line in lines),
+    }
     for line in reversed(lines):
         m = _SUMMARY.match(line.strip())
         if m and any(w in m.group(1) for w in ("passed", "failed", "skipped", "error", "deselected", "xfail")):
@@ -56,14 +71,25 @@ def parse_pytest(text, junit_path=None):
             out["failures"] = [line for _, line in junit["failures"]]
         else:  # a summary line cut to the terminal's width: its message from the XML
             messages = {key: line.split(" - ", 1)[1] for key, line in junit["failures"] if " - " in line}
-            out["failures"] = [line if " - " in line or _key(line) not in messages else
-                               f"{line} - {messages[_key(line)]}" for line in out["failures"]]
+            out["failures"] = [
+                line if " - " in line or _key(line) not in messages else f"{line} - {messages[_key(line)]}"
+                for line in out["failures"]
+            ]
     if not out["counts"]:
         chars = "".join(m.group(1) for m in map(_PROGRESS.match, lines) if m)
         if chars:
-            out["counts"] = {k: chars.count(c) for k, c in (("passed", "."), ("failed", "F"), ("errors", "E"),
-                                                           ("skipped", "s"), ("xfailed", "x"), ("xpassed", "X"))
-                             if chars.count(c)}
+            out["counts"] = {
+                k: chars.count(c)
+                for k, c in (
+                    ("passed", "."),
+                    ("failed", "F"),
+                    ("errors", "E"),
+                    ("skipped", "s"),
+                    ("xfailed", "x"),
+                    ("xpassed", "X"),
+                )
+                if chars.count(c)
+            }
             out["source"] = "progress"
     return out
 
@@ -149,9 +175,21 @@ def bench_table(config, probes=None, matmul_size=None):
         rate = rates.get(_library(d))
         if d.get("pct_matmul") is None and d.get("device") != "cpu" and rate and d.get("gflops") is not None:
             pct = f"{100.0 * d['gflops'] / rate:.1f} †"
-        rows.append("| " + " | ".join([
-            name, _f(d.get("min"), ".4f"), _f(d.get("median"), ".4f"), _f(d.get("samples_per_s"), ",.0f"),
-            _f(d.get("gflops"), ".1f"), pct, _f(vs, ".2f", "x")]) + " |")
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    _f(d.get("min"), ".4f"),
+                    _f(d.get("median"), ".4f"),
+                    _f(d.get("samples_per_s"), ",.0f"),
+                    _f(d.get("gflops"), ".1f"),
+                    pct,
+                    _f(vs, ".2f", "x"),
+                ]
+            )
+            + " |"
+        )
     return rows
 
 
@@ -174,8 +212,9 @@ def _machine_rows(r):
     elif r.get("dry_run"):
         rows.append(("GPU", "none (dry run: NumPy on the CPU stands in for each GPU backend)"))
     if smi.get("driver") or smi.get("cuda"):
-        rows.append(("driver", f"{smi.get('driver', '?')}"
-                     + (f", CUDA {smi['cuda']} (driver API)" if smi.get("cuda") else "")))
+        rows.append(
+            ("driver", f"{smi.get('driver', '?')}" + (f", CUDA {smi['cuda']} (driver API)" if smi.get("cuda") else ""))
+        )
     v = m.get("versions", {})
     if v.get("python"):
         rows.append(("Python", v["python"]))
@@ -184,9 +223,14 @@ def _machine_rows(r):
     cupy = dev.get("cupy", {})
     cupy_v = cupy.get("version") or dists.get("cupy-cuda13x") or dists.get("cupy-cuda12x") or dists.get("cupy")
     if cupy_v:
-        rows.append(("CuPy", cupy_v
-                     + (f" (CUDA runtime {cupy['runtime']}, driver {cupy['driver']})" if cupy.get("runtime") else "")
-                     + (f"; error: {cupy['error']}" if cupy.get("error") else "")))
+        rows.append(
+            (
+                "CuPy",
+                cupy_v
+                + (f" (CUDA runtime {cupy['runtime']}, driver {cupy['driver']})" if cupy.get("runtime") else "")
+                + (f"; error: {cupy['error']}" if cupy.get("error") else ""),
+            )
+        )
     jax = dev.get("jax", {})
     if jax.get("version") or dists.get("jax"):
         plugin = next((f"{k} {dists[k]}" for k in ("jax-cuda13-plugin", "jax-cuda12-plugin") if k in dists), None)
@@ -213,8 +257,19 @@ def _machine_rows(r):
     mlp = m.get("mlp", {})
     if mlp:
         rows.append(("mlp", f"{mlp.get('version', '?')} from {mlp.get('source', '?')}"))
-    others = [f"{k} {dists[k]}" for k in ("array-api-compat", "array-api-strict", "pytest", "pytest-xdist",
-                                          "hypothesis", "safetensors", "scikit-learn") if k in dists]
+    others = [
+        f"{k} {dists[k]}"
+        for k in (
+            "array-api-compat",
+            "array-api-strict",
+            "pytest",
+            "pytest-xdist",
+            "hypothesis",
+            "safetensors",
+            "scikit-learn",
+        )
+        if k in dists
+    ]
     if others:
         rows.append(("also", ", ".join(others)))
     if m.get("cores"):
@@ -231,19 +286,28 @@ def _machine_rows(r):
 def render(r):
     """docs/gpu.md from the run's record ``r`` (see gpu_run.py for its fields)."""
     dry = r.get("dry_run")
-    gpu = (r.get("machine", {}).get("nvidia_smi") or {}).get("name") \
-        or r.get("machine", {}).get("devices", {}).get("torch", {}).get("name")
+    gpu = (r.get("machine", {}).get("nvidia_smi") or {}).get("name") or r.get("machine", {}).get("devices", {}).get(
+        "torch", {}
+    ).get("name")
     title = "The dry run of the GPU proof (NumPy on the CPU)" if dry else f"mlp on a GPU: {gpu or 'no GPU found'}"
     L = [f"# {title}", ""]
     if dry:
-        L += ["> **Dry run.** Every step ran on the CPU with NumPy standing in for CuPy, JAX on the GPU and torch on",
-              "> CUDA, on a small subset: this page tests `.ci/gpu` itself, not a GPU.", ""]
+        L += [
+            "> **Dry run.** Every step ran on the CPU with NumPy standing in for CuPy, JAX on the GPU and torch on",
+            "> CUDA, on a small subset: this page tests `.ci/gpu` itself, not a GPU.",
+            "",
+        ]
     steps = r.get("steps", [])
     verdict = ", ".join(f"{s['title']}: {STATUS_WORDS.get(s['status'], s['status'])}" for s in steps)
     when = r.get("finished") or r.get("updated") or r.get("started")
     state = "" if r.get("finished") else " **(still running when this was written)**"
-    L += [f"`{r.get('command', '.ci/gpu')}` on {when}: {_f(r.get('elapsed_s'), '.0f')} s "
-          f"of a {r.get('budget_s', 0):.0f} s budget{state}.", "", f"Result: {verdict or 'nothing ran'}.", ""]
+    L += [
+        f"`{r.get('command', '.ci/gpu')}` on {when}: {_f(r.get('elapsed_s'), '.0f')} s "
+        f"of a {r.get('budget_s', 0):.0f} s budget{state}.",
+        "",
+        f"Result: {verdict or 'nothing ran'}.",
+        "",
+    ]
     if r.get("warnings"):
         L += [f"- **warning:** {w}" for w in r["warnings"]] + [""]
 
@@ -258,18 +322,25 @@ def render(r):
         t = r.get("tests_setup", {})
         L += ["## The suite on each GPU backend", ""]
         if t.get("command"):
-            L += [f"`{t['command']}`, with each backend as the default in turn (`MLP_BACKEND`, `MLP_DEVICE`), "
-                  f"{t.get('how', '')}. Every parity test then compares that backend with NumPy.", ""]
-        L += ["| backend | environment | passed | failed | errors | skipped | deselected | seconds | result |",
-              "|---|---|---|---|---|---|---|---|---|"]
+            L += [
+                f"`{t['command']}`, with each backend as the default in turn (`MLP_BACKEND`, `MLP_DEVICE`), "
+                f"{t.get('how', '')}. Every parity test then compares that backend with NumPy.",
+                "",
+            ]
+        L += [
+            "| backend | environment | passed | failed | errors | skipped | deselected | seconds | result |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for label, s in tests.items():
             c = s.get("counts", {})
             note = STATUS_WORDS.get(s.get("status"), s.get("status"))
             if s.get("source") and s["source"] != "summary":
                 note += f" (counts from {s['source']})"
-            L.append(f"| {label} | `{s.get('env', '')}` | {c.get('passed', 0)} | {c.get('failed', 0)} | "
-                     f"{c.get('errors', 0)} | {c.get('skipped', 0)} | {c.get('deselected', 0)} | "
-                     f"{_f(s.get('seconds'), '.0f')} | {note} |")
+            L.append(
+                f"| {label} | `{s.get('env', '')}` | {c.get('passed', 0)} | {c.get('failed', 0)} | "
+                f"{c.get('errors', 0)} | {c.get('skipped', 0)} | {c.get('deselected', 0)} | "
+                f"{_f(s.get('seconds'), '.0f')} | {note} |"
+            )
         L.append("")
         if t.get("deselected"):
             L += ["Deselected because this machine lacks what they need (not GPU tests):", ""]
@@ -295,8 +366,12 @@ def render(r):
         if r.get("bench_setup", {}).get("tf32"):
             L += [r["bench_setup"]["tf32"], ""]
         if mm:
-            L += ["Matrix products (float32, n x n, best of 5, synchronised): the rate each library reaches.", "",
-                  "| library | device | n | TF32 off, GFLOP/s | TF32 on, GFLOP/s |", "|---|---|---|---|---|"]
+            L += [
+                "Matrix products (float32, n x n, best of 5, synchronised): the rate each library reaches.",
+                "",
+                "| library | device | n | TF32 off, GFLOP/s | TF32 on, GFLOP/s |",
+                "|---|---|---|---|---|",
+            ]
             for e in mm:
                 if e.get("error"):
                     L.append(f"| {e['lib']} | - | - | {_cell(e['error'][:120])} | |")
@@ -310,52 +385,79 @@ def render(r):
             cfg = (data.get("configs") or {}).get(cname)
             if cfg:
                 sizes = cfg.get("sizes")
-                L += [f"### {cname}: {sizes} {cfg.get('activation')}, {str(cfg.get('loss')).replace('_', '-')} loss, "
-                      f"mini-batch {cfg.get('batch')}, SGD lr {cfg.get('lr')}", ""]
-                L += [f"{data.get('data', '?')}; {data.get('samples_per_epoch', 0):,} samples an epoch; "
-                      f"{data.get('warmup')} warm-up + {data.get('epochs')} timed epochs of each contender, "
-                      f"interleaved; {data.get('dtype')}. `{b.get('command', '')}`", ""]
+                L += [
+                    f"### {cname}: {sizes} {cfg.get('activation')}, {str(cfg.get('loss')).replace('_', '-')} loss, "
+                    f"mini-batch {cfg.get('batch')}, SGD lr {cfg.get('lr')}",
+                    "",
+                ]
+                L += [
+                    f"{data.get('data', '?')}; {data.get('samples_per_epoch', 0):,} samples an epoch; "
+                    f"{data.get('warmup')} warm-up + {data.get('epochs')} timed epochs of each contender, "
+                    f"interleaved; {data.get('dtype')}. `{b.get('command', '')}`",
+                    "",
+                ]
                 size = (data.get("matmul") or {}).get("size")
                 table = bench_table(cfg, mm, size)
                 L += table + [""]
                 if any(d.get("extrapolated") for d in cfg.get("rows", [])):
                     L += ["\\* timed on part of an epoch and extrapolated (a slow contender).", ""]
                 if any("†" in line for line in table):
-                    L += [f"† of this run's matrix-product probe of the same library ({size} x {size}, TF32 off), "
-                          "which mlp bench does not measure for it.", ""]
+                    L += [
+                        f"† of this run's matrix-product probe of the same library ({size} x {size}, TF32 off), "
+                        "which mlp bench does not measure for it.",
+                        "",
+                    ]
                 rates = (data.get("matmul") or {}).get("gflops") or {}
                 if rates:
-                    L += ["`% of matmul`: of " + ", ".join(f"{'numpy' if k == 'cpu' else k} {_rate(v)} GFLOP/s"
-                                                           for k, v in rates.items())
-                          + f" ({data['matmul'].get('size')} x {data['matmul'].get('size')}, as mlp bench measured it "
-                          "in the same run).", ""]
+                    L += [
+                        "`% of matmul`: of "
+                        + ", ".join(f"{'numpy' if k == 'cpu' else k} {_rate(v)} GFLOP/s" for k, v in rates.items())
+                        + f" ({data['matmul'].get('size')} x {data['matmul'].get('size')}, as mlp bench measured it "
+                        "in the same run).",
+                        "",
+                    ]
                 notes = data.get("notes") or []
                 L += [f"- note: {n}" for n in notes] + ([""] if notes else [])
             else:
-                L += [f"### {cname}: {STATUS_WORDS.get(b.get('status'), b.get('status'))}", "",
-                      f"{b.get('detail', 'no table')} (log `{b.get('log', '')}`)", ""]
+                L += [
+                    f"### {cname}: {STATUS_WORDS.get(b.get('status'), b.get('status'))}",
+                    "",
+                    f"{b.get('detail', 'no table')} (log `{b.get('log', '')}`)",
+                    "",
+                ]
 
     mn = r.get("mnist")
     if mn:
         gpu_backend = mn.get("backend", "cupy")
         L += [f"## MNIST: trained on {mn.get('label', gpu_backend)}, the checkpoint evaluated on NumPy", ""]
         L += ["| run | backend | test accuracy | |", "|---|---|---|---|"]
-        for key, what in (("train", "`mlp train` (after its last epoch)"), ("eval_gpu", "`mlp evaluate`"),
-                          ("eval_cpu", "`mlp evaluate --backend numpy`")):
+        for key, what in (
+            ("train", "`mlp train` (after its last epoch)"),
+            ("eval_gpu", "`mlp evaluate`"),
+            ("eval_cpu", "`mlp evaluate --backend numpy`"),
+        ):
             e = mn.get(key)
             if e:
-                L.append(f"| {what} | {e.get('backend', '?')} | {_f(e.get('accuracy'), '.4f')} | "
-                         f"{STATUS_WORDS.get(e.get('status'), e.get('status'))}, {_f(e.get('seconds'), '.0f')} s |")
+                L.append(
+                    f"| {what} | {e.get('backend', '?')} | {_f(e.get('accuracy'), '.4f')} | "
+                    f"{STATUS_WORDS.get(e.get('status'), e.get('status'))}, {_f(e.get('seconds'), '.0f')} s |"
+                )
         L += ["", f"**Checkpoint result: {mn.get('verdict', 'none')}.**", ""]
         if mn.get("commands"):
             L += ["```"] + mn["commands"] + ["```", ""]
 
     L += ["## Steps", "", "| step | result | seconds | time limit | detail |", "|---|---|---|---|---|"]
     for s in steps:
-        L.append(f"| {s['title']} | {STATUS_WORDS.get(s['status'], s['status'])} | {_f(s.get('seconds'), '.0f')} | "
-                 f"{_f(s.get('timeout_s'), '.0f')} | {_cell(s.get('detail', ''))} |")
-    L += ["", "Cut steps ran past their share of the budget (or had no time left to start) and were stopped; "
-          "what they did before is above. Raw output: `logs/` beside this page; the record: `report.json`.", ""]
+        L.append(
+            f"| {s['title']} | {STATUS_WORDS.get(s['status'], s['status'])} | {_f(s.get('seconds'), '.0f')} | "
+            f"{_f(s.get('timeout_s'), '.0f')} | {_cell(s.get('detail', ''))} |"
+        )
+    L += [
+        "",
+        "Cut steps ran past their share of the budget (or had no time left to start) and were stopped; "
+        "what they did before is above. Raw output: `logs/` beside this page; the record: `report.json`.",
+        "",
+    ]
     L += ["## How it was run", "", "```", r.get("command", ""), "```", ""]
     if r.get("how"):
         L += [r["how"], ""]

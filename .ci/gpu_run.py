@@ -36,6 +36,7 @@ it, as they are (any CUDA machine where `pip install` works: see the README's GP
 Only the `mlp` command, `python -m pytest` and probes that import the array libraries by name are used, never
 mlp's internals.  Exit status: 0 when every step passed, 1 otherwise (the report says which).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,17 +70,29 @@ SHARES = {"setup": 0.08, "tests": 0.50, "bench": 0.27, "mnist": 0.12}
 MIN_START = {"setup": 8, "tests": 15, "bench": 15, "mnist": 12}
 BUDGET, DRY_BUDGET = 420.0, 300.0
 #: (label, environment of the suite) on a GPU
-SUITES = {"cupy": {"MLP_BACKEND": "cupy"}, "jax": {"MLP_BACKEND": "jax", "MLP_DEVICE": "gpu"},
-          "torch": {"MLP_BACKEND": "torch", "MLP_DEVICE": "cuda"}}
+SUITES = {
+    "cupy": {"MLP_BACKEND": "cupy"},
+    "jax": {"MLP_BACKEND": "jax", "MLP_DEVICE": "gpu"},
+    "torch": {"MLP_BACKEND": "torch", "MLP_DEVICE": "cuda"},
+}
 DRY_TESTS = ["tests/test_parity.py", "-k", "numpy and float32 and not Leaky"]
 #: tests that need what a bare GPU machine may lack: deselected (and listed) when it is absent
 NEEDS = [
-    ("tests/test_cli.py::test_train_save_evaluate_on_another_backend", "matplotlib",
-     "`mlp train --plot` needs matplotlib, not installed here (carry it: .ci/gpu-pack --plot)"),
-    ("tests/test_datasets.py::test_downloads_fashion_mnist_from_its_own_folder", "fashion-mnist",
-     "needs the Fashion-MNIST files, not in the data folder (carry them: .ci/gpu-pack --fashion)"),
-    ("tests/test_datasets.py::test_reads_from_MLP_DATA_DIR_without_network", "fashion-mnist",
-     "needs the Fashion-MNIST files, not in the data folder (carry them: .ci/gpu-pack --fashion)"),
+    (
+        "tests/test_cli.py::test_train_save_evaluate_on_another_backend",
+        "matplotlib",
+        "`mlp train --plot` needs matplotlib, not installed here (carry it: .ci/gpu-pack --plot)",
+    ),
+    (
+        "tests/test_datasets.py::test_downloads_fashion_mnist_from_its_own_folder",
+        "fashion-mnist",
+        "needs the Fashion-MNIST files, not in the data folder (carry them: .ci/gpu-pack --fashion)",
+    ),
+    (
+        "tests/test_datasets.py::test_reads_from_MLP_DATA_DIR_without_network",
+        "fashion-mnist",
+        "needs the Fashion-MNIST files, not in the data folder (carry them: .ci/gpu-pack --fashion)",
+    ),
 ]
 CONFIGS = ("book", "mid", "wide")
 GRACE = 10  # seconds a stopped step gets to write its summary (pytest's, after SIGINT) before SIGTERM
@@ -108,12 +121,20 @@ class Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.log, "w", buffering=1)
         shown = " ".join(f"{k}={v}" for k, v in sorted(extra_env.items()))
-        self._file.write(f"$ {shlex.join(self.cmd)}\n# cwd {self.cwd}\n# env {shown or '(unchanged)'}\n"
-                         f"# started {now_iso()}\n")
+        self._file.write(
+            f"$ {shlex.join(self.cmd)}\n# cwd {self.cwd}\n# env {shown or '(unchanged)'}\n# started {now_iso()}\n"
+        )
         self._file.flush()
         self.t0 = time.monotonic()
-        self.popen = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=self._file,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.cmd,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=self._file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         ACTIVE.add(self)
 
     @property
@@ -200,14 +221,27 @@ class Run:
         self.extra_path = []
         self.extra_env = {}
         self.pack_abs = Path(args.pack).absolute() if args.pack else None
-        self.pack_shown = (os.path.relpath(self.pack_abs, ROOT) if self.pack_abs and
-                           str(self.pack_abs).startswith(str(ROOT) + os.sep) else "PACK")
+        self.pack_shown = (
+            os.path.relpath(self.pack_abs, ROOT)
+            if self.pack_abs and str(self.pack_abs).startswith(str(ROOT) + os.sep)
+            else "PACK"
+        )
         self.report = {
-            "dry_run": self.dry, "command": self.command_line(), "started": now_iso(), "finished": None,
-            "budget_s": self.budget, "elapsed_s": 0.0, "steps": [], "warnings": [], "machine": {}, "pack": {},
-            "how": ("Reproduce: on the GPU machine, from the repository root, `bash .ci/gpu --pack .whl --out OUT` "
-                    "after `bash .ci/gpu-pack .whl` with network; on any CUDA machine with the packages installed, "
-                    "`bash .ci/gpu --out OUT`. The dry run: `bash .ci/gpu --dry-run --out OUT`."),
+            "dry_run": self.dry,
+            "command": self.command_line(),
+            "started": now_iso(),
+            "finished": None,
+            "budget_s": self.budget,
+            "elapsed_s": 0.0,
+            "steps": [],
+            "warnings": [],
+            "machine": {},
+            "pack": {},
+            "how": (
+                "Reproduce: on the GPU machine, from the repository root, `bash .ci/gpu --pack .whl --out OUT` "
+                "after `bash .ci/gpu-pack .whl` with network; on any CUDA machine with the packages installed, "
+                "`bash .ci/gpu --out OUT`. The dry run: `bash .ci/gpu --dry-run --out OUT`."
+            ),
         }
         self._n = 0
 
@@ -230,6 +264,7 @@ class Run:
 
     def command_line(self):
         """This run's command, with paths inside the repository relative to it (no machine's paths)."""
+
         def rel(a):
             return os.path.relpath(a, ROOT) if os.path.isabs(a) and a.startswith(str(ROOT) + os.sep) else a
 
@@ -241,14 +276,25 @@ class Run:
 
     def window(self, name):
         """Seconds step ``name`` may use: what is left, less the shares of the steps after it."""
-        later = sum(SHARES[s] * self.budget for s in self.steps[self.steps.index(name) + 1:])
+        later = sum(SHARES[s] * self.budget for s in self.steps[self.steps.index(name) + 1 :])
         return self.left() - later
 
     # -- environment -----------------------------------------------------------------------------
     def env(self, **extra):
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("MLP_BACKEND", "MLP_DEVICE", "CUPY_TF32", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST",
-                            "PYTEST_ADDOPTS", "VIRTUAL_ENV")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k
+            not in (
+                "MLP_BACKEND",
+                "MLP_DEVICE",
+                "CUPY_TF32",
+                "PYTEST_XDIST_WORKER",
+                "PYTEST_CURRENT_TEST",
+                "PYTEST_ADDOPTS",
+                "VIRTUAL_ENV",
+            )
+        }
         if self.extra_path:
             env["PATH"] = os.pathsep.join(self.extra_path + [env.get("PATH", "")])
         env.update(self.extra_env)
@@ -282,16 +328,24 @@ class Run:
         r = self.report
         r["elapsed_s"] = time.monotonic() - self.t0
         r["updated"] = now_iso()
-        for name, text in (("report.json", json.dumps(r, indent=1, default=str)),
-                           ("gpu.md", self.scrub(self._render()))):
+        for name, text in (
+            ("report.json", json.dumps(r, indent=1, default=str)),
+            ("gpu.md", self.scrub(self._render())),
+        ):
             tmp = self.out / (name + ".tmp")
             tmp.write_text(text + "\n")
             os.replace(tmp, self.out / name)
 
     def scrub(self, text):
         """The page without this machine's paths (it is meant to be committed as docs/gpu.md)."""
-        pairs = [(self.out, "OUT"), (self.work, "WORK"), (self.data_root, "DATA"), (self.pack_abs, self.pack_shown),
-                 (ROOT, "."), (Path.home(), "~")]
+        pairs = [
+            (self.out, "OUT"),
+            (self.work, "WORK"),
+            (self.data_root, "DATA"),
+            (self.pack_abs, self.pack_shown),
+            (ROOT, "."),
+            (Path.home(), "~"),
+        ]
         for path, name in sorted(((str(p), n) for p, n in pairs if p), key=lambda pn: -len(pn[0])):
             if len(path) > 1:
                 text = text.replace(path, name)
@@ -301,21 +355,31 @@ class Run:
         try:
             return gpu_report.render(self.report)
         except Exception:  # noqa: BLE001 -- the page must exist even when the renderer is broken
-            return ("# GPU proof: the report could not be rendered\n\n```\n" + traceback.format_exc() + "```\n\n"
-                    "The record is in report.json.")
+            return (
+                "# GPU proof: the report could not be rendered\n\n```\n" + traceback.format_exc() + "```\n\n"
+                "The record is in report.json."
+            )
 
     # -- steps -----------------------------------------------------------------------------------
     def step(self, name, fn):
-        rec = {"name": name, "title": TITLES[name], "status": "pending", "seconds": None, "timeout_s": None,
-               "detail": ""}
+        rec = {
+            "name": name,
+            "title": TITLES[name],
+            "status": "pending",
+            "seconds": None,
+            "timeout_s": None,
+            "detail": "",
+        }
         self.report["steps"].append(rec)
         if name not in self.steps:
             rec.update(status="skipped", detail="not in --steps")
             return rec
         window = self.window(name)
         if window < MIN_START[name]:
-            rec.update(status="cut", detail=f"not started: {max(window, 0):.0f} s left for it, it needs at least "
-                                            f"{MIN_START[name]} s")
+            rec.update(
+                status="cut",
+                detail=f"not started: {max(window, 0):.0f} s left for it, it needs at least {MIN_START[name]} s",
+            )
             say(f"{name}: cut ({rec['detail']})")
             self.write_report()
             return rec
@@ -334,8 +398,10 @@ class Run:
                 f.write(traceback.format_exc())
         finally:
             rec["seconds"] = time.monotonic() - t0
-            say(f"{name}: {rec['status']} after {rec['seconds']:.0f} s"
-                + (f" ({rec['detail']})" if rec["detail"] else ""))
+            say(
+                f"{name}: {rec['status']} after {rec['seconds']:.0f} s"
+                + (f" ({rec['detail']})" if rec["detail"] else "")
+            )
             self.write_report()
         return rec
 
@@ -354,10 +420,13 @@ class Run:
             files = [f for f in pack.rglob("*") if f.is_file()]
             self.report["pack"] = {
                 "path": os.path.relpath(pack, ROOT) if str(pack).startswith(str(ROOT)) else str(pack),
-                "files": len(files), "mib": sum(f.stat().st_size for f in files) / 2**20,
+                "files": len(files),
+                "mib": sum(f.stat().st_size for f in files) / 2**20,
                 "commit": (manifest.get("tree") or {}).get("commit"),
                 "dirty": (manifest.get("tree") or {}).get("dirty"),
-                "created": manifest.get("created"), "wheels": [w.name for w in wheels]}
+                "created": manifest.get("created"),
+                "wheels": [w.name for w in wheels],
+            }
             if not wheels:
                 problems.append(f"{pack}: no wheels in it")
         self.report["data_root"] = str(self.data_root) if self.data_root else None
@@ -377,24 +446,33 @@ class Run:
                     source = f"{fresh.name} rebuilt here from the working tree (the pack's differed: {stale[0]})"
                     again = gpu_pack.compare_wheel_to_tree(fresh, ROOT)
                     if again:
-                        self.report["warnings"].append(f"the wheel built from this tree is not the tree: {again[0]} "
-                                                       "(a module pyproject.toml does not package?)")
+                        self.report["warnings"].append(
+                            f"the wheel built from this tree is not the tree: {again[0]} "
+                            "(a module pyproject.toml does not package?)"
+                        )
                 except (RuntimeError, OSError, subprocess.SubprocessError) as e:
                     source = f"the pack's {own[-1].name}, STALE: {stale[0]} (rebuilding failed: {e})"
-                    self.report["warnings"].append(f"this project's wheel is not the working tree's ({stale[0]}; "
-                                                   f"{len(stale)} files in logs/wheel-vs-tree.log): rebuild the pack")
+                    self.report["warnings"].append(
+                        f"this project's wheel is not the working tree's ({stale[0]}; "
+                        f"{len(stale)} files in logs/wheel-vs-tree.log): rebuild the pack"
+                    )
             self.report["machine"]["mlp"] = {"source": source}
         self.report["machine"].setdefault("mlp", {"source": "the pack's wheels, none of them this project's"})
 
         if wheels:
             self.make_env(wheels, end, problems)
         else:
-            self.report["machine"]["mlp"] = {"source": "the packages of the Python that ran .ci/gpu (no --pack)",
-                                             "python": self.python}
+            self.report["machine"]["mlp"] = {
+                "source": "the packages of the Python that ran .ci/gpu (no --pack)",
+                "python": self.python,
+            }
         self.mlp = self.mlp_command()
 
-        p = self.run("mlp-version", [self.python, "-c", "import mlp; print(mlp.__version__); print(mlp.__file__)"],
-                     min(60, end - time.monotonic()))
+        p = self.run(
+            "mlp-version",
+            [self.python, "-c", "import mlp; print(mlp.__version__); print(mlp.__file__)"],
+            min(60, end - time.monotonic()),
+        )
         lines = [line for line in p.text().splitlines() if not line.startswith("#") and line.strip()]
         if p.rc == 0 and len(lines) >= 2:
             self.report["machine"]["mlp"].update(version=lines[-2], file=lines[-1])
@@ -414,8 +492,9 @@ class Run:
             if gpu.get("torch") and "available" in gpu["torch"] and not gpu["torch"]["available"]:
                 problems.append(f"torch {gpu['torch'].get('version')} sees no CUDA device")
             if gpu.get("jax") and gpu["jax"].get("default_backend") not in (None, "gpu", "cuda"):
-                problems.append(f"JAX's devices are {', '.join(gpu['jax'].get('devices', []))}: no GPU "
-                                "(its CUDA plugin missing?)")
+                problems.append(
+                    f"JAX's devices are {', '.join(gpu['jax'].get('devices', []))}: no GPU (its CUDA plugin missing?)"
+                )
             if gpu.get("cupy") and gpu["cupy"].get("count") == 0:
                 problems.append("CuPy sees no CUDA device")
         rec["status"] = "fail" if problems else "pass"
@@ -425,7 +504,8 @@ class Run:
         (self.logs / "environment.log").write_text(
             f"python {self.python}\nmlp {shlex.join(self.mlp)}\n"
             + "".join(f"{k}={v}\n" for k, v in sorted(changed.items()))
-            + "".join(f"unset {k}\n" for k in sorted(set(os.environ) - set(base))))
+            + "".join(f"unset {k}\n" for k in sorted(set(os.environ) - set(base)))
+        )
         for line in self.summary_lines():
             say(line)
 
@@ -437,8 +517,9 @@ class Run:
         import site
 
         env_dir = self.work / "env"
-        p = self.run("venv", [self.python, "-m", "venv", "--without-pip", "--clear", env_dir],
-                     min(60, end - time.monotonic()))
+        p = self.run(
+            "venv", [self.python, "-m", "venv", "--without-pip", "--clear", env_dir], min(60, end - time.monotonic())
+        )
         py = env_dir / "bin" / "python"
         if p.rc != 0 or not py.exists():
             problems.append(f"could not make a virtual environment (log {self.rel(p.log)}); using this Python as it is")
@@ -453,18 +534,35 @@ class Run:
         known = {*site.getsitepackages(), site.getusersitepackages() if site.ENABLE_USER_SITE else None}
         dirs = []
         for d in [*sys.path, *sorted(d for d in known if d)]:
-            if d and (d in known or "site-packages" in d or "dist-packages" in d) and os.path.isdir(d) \
-                    and d not in dirs:
+            if (
+                d
+                and (d in known or "site-packages" in d or "dist-packages" in d)
+                and os.path.isdir(d)
+                and d not in dirs
+            ):
                 dirs.append(d)
         prefixes = [p for p in dict.fromkeys(site.PREFIXES) if p and p != str(env_dir)]
         purelib.mkdir(parents=True, exist_ok=True)
         (purelib / "_mlp_gpu_machine.pth").write_text(  # one line: a .pth file runs lines, not blocks
-            f"import site; site.PREFIXES[1:1] = {prefixes!r}; "
-            f"list(map(site.addsitedir, {dirs!r}))\n")
+            f"import site; site.PREFIXES[1:1] = {prefixes!r}; list(map(site.addsitedir, {dirs!r}))\n"
+        )
         self.report["machine"]["site_dirs"] = dirs
-        p = self.run("pip-install", [py, "-m", "pip", "install", "--no-index", "--no-deps", "--ignore-installed",
-                                     "--disable-pip-version-check", "--no-warn-script-location", *wheels],
-                     min(120, end - time.monotonic()))
+        p = self.run(
+            "pip-install",
+            [
+                py,
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--no-deps",
+                "--ignore-installed",
+                "--disable-pip-version-check",
+                "--no-warn-script-location",
+                *wheels,
+            ],
+            min(120, end - time.monotonic()),
+        )
         if p.rc != 0:
             if "No module named pip" not in p.text():
                 problems.append(f"pip install failed (log {self.rel(p.log)})")
@@ -477,7 +575,8 @@ class Run:
         libs = [str(Path(p) / "lib") for p in prefixes if list((Path(p) / "lib").glob("libmpi*.so*"))]
         if libs:
             self.extra_env["LD_LIBRARY_PATH"] = os.pathsep.join(
-                libs + [v for v in [os.environ.get("LD_LIBRARY_PATH")] if v])
+                libs + [v for v in [os.environ.get("LD_LIBRARY_PATH")] if v]
+            )
 
     def unpack(self, wheels, purelib, bindir, py):
         """No pip: a wheel is a zip file; unpack it and write its console scripts (enough for pure-Python ones)."""
@@ -491,11 +590,13 @@ class Run:
                 for n in eps:
                     cp = configparser.ConfigParser()
                     cp.read_string(z.read(n).decode())
-                    for name, target in (cp["console_scripts"].items() if cp.has_section("console_scripts") else []):
+                    for name, target in cp["console_scripts"].items() if cp.has_section("console_scripts") else []:
                         module, _, func = target.partition(":")
                         script = bindir / name
-                        script.write_text(f"#!{py}\nimport sys\nfrom {module.strip()} import {func.strip()}\n"
-                                          f"sys.exit({func.strip()}())\n")
+                        script.write_text(
+                            f"#!{py}\nimport sys\nfrom {module.strip()} import {func.strip()}\n"
+                            f"sys.exit({func.strip()}())\n"
+                        )
                         script.chmod(0o755)
         (self.logs / "unpacked.log").write_text("pip was missing: unpacked " + ", ".join(w.name for w in wheels) + "\n")
 
@@ -517,10 +618,13 @@ class Run:
             cuda = re.search(r"CUDA Version:\s*([\d.]+)", head)
             q = _output([smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"])
             fields = [f.strip() for f in (q.splitlines() or [""])[0].split(",")]
-            m["nvidia_smi"] = {"name": fields[0] if fields[0] else None,
-                               "driver": fields[1] if len(fields) > 1 else None,
-                               "memory": fields[2] if len(fields) > 2 else None,
-                               "cuda": cuda.group(1) if cuda else None, "gpus": len(q.splitlines())}
+            m["nvidia_smi"] = {
+                "name": fields[0] if fields[0] else None,
+                "driver": fields[1] if len(fields) > 1 else None,
+                "memory": fields[2] if len(fields) > 2 else None,
+                "cuda": cuda.group(1) if cuda else None,
+                "gpus": len(q.splitlines()),
+            }
         elif not self.dry:
             self.report["warnings"].append("no nvidia-smi on PATH: the driver version is CuPy's report only")
         m["devices"] = {}
@@ -545,56 +649,95 @@ class Run:
         deselected = []
         have_plot = _output([self.python, "-c", "import matplotlib; print('yes')"]).strip() == "yes"
         have_fashion = bool(self.data_root) and all(
-            (Path(self.data_root) / "fashion-mnist" / f).is_file() for f in gpu_pack.MNIST_FILES)
+            (Path(self.data_root) / "fashion-mnist" / f).is_file() for f in gpu_pack.MNIST_FILES
+        )
         for test, need, why in NEEDS:
             if (need == "matplotlib" and not have_plot) or (need == "fashion-mnist" and not have_fashion):
                 deselected.append({"test": test, "why": why})
-        base = [self.python, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "-m", "not slow",
-                "--ignore=tests/test_gpu_script.py", "--durations=15"]
+        base = [
+            self.python,
+            "-m",
+            "pytest",
+            "-q",
+            "-rfE",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not slow",
+            "--ignore=tests/test_gpu_script.py",
+            "--durations=15",
+        ]
         if workers > 1:
             base += ["-n", str(workers)]
         for d in deselected:
             base += ["--deselect", d["test"]]
         selection = shlex.split(a.select) if a.select is not None else (DRY_TESTS if self.dry else [])
-        how = (f"{workers} pytest-xdist workers each, the {len(labels)} suites at once" if workers > 1 else
-               f"serially ({'pytest-xdist is not installed' if not xdist else 'one core each'}), the "
-               f"{len(labels)} suites at once")
+        how = (
+            f"{workers} pytest-xdist workers each, the {len(labels)} suites at once"
+            if workers > 1
+            else f"serially ({'pytest-xdist is not installed' if not xdist else 'one core each'}), the "
+            f"{len(labels)} suites at once"
+        )
         if self.dry:
             how += "; dry run: NumPy stands in for each GPU backend"
         if selection:
             how += "; only " + shlex.join(selection)
-        self.report["tests_setup"] = {"command": shlex.join(["python"] + base[1:]).replace(self.python, "python"),
-                                      "how": how, "deselected": deselected, "xdist": xdist, "workers": workers}
+        self.report["tests_setup"] = {
+            "command": shlex.join(["python"] + base[1:]).replace(self.python, "python"),
+            "how": how,
+            "deselected": deselected,
+            "xdist": xdist,
+            "workers": workers,
+        }
         procs, extras = [], []
         for label in labels:
             suite_env = {"MLP_BACKEND": "numpy"} if self.dry else dict(SUITES[label])
-            extra = {**suite_env, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
-                     "MKL_NUM_THREADS": threads, "COLUMNS": "400"}  # wide: the summary keeps each failure's message
+            extra = {
+                **suite_env,
+                "OMP_NUM_THREADS": threads,
+                "OPENBLAS_NUM_THREADS": threads,
+                "MKL_NUM_THREADS": threads,
+                "COLUMNS": "400",
+            }  # wide: the summary keeps each failure's message
             junit = self.logs / f"pytest-{label}.xml"
             p = self.proc(f"pytest-{label}", base + [f"--junitxml={junit}"] + selection, cwd=ROOT, **extra)
             p.junit, p.label, p.suite_env = junit, label, suite_env
             procs.append(p)
             extras.append(p.extra)
-        self.report["tests"] = {p.label: {"env": " ".join(f"{k}={v}" for k, v in p.suite_env.items()),
-                                          "status": "running", "log": self.rel(p.log)} for p in procs}
+        self.report["tests"] = {
+            p.label: {
+                "env": " ".join(f"{k}={v}" for k, v in p.suite_env.items()),
+                "status": "running",
+                "log": self.rel(p.log),
+            }
+            for p in procs
+        }
         self.write_report()
         run_all(procs, end - time.monotonic(), extras)
         worst = "pass"
         for p in procs:
             parsed = gpu_report.parse_pytest(p.text(), p.junit)
-            status = ("cut" if p.cut else "pass" if p.rc == 0 else "fail" if p.rc == 1 else "error")
+            status = "cut" if p.cut else "pass" if p.rc == 0 else "fail" if p.rc == 1 else "error"
             detail = ""
             if p.cut:
                 detail = f"stopped after {p.seconds:.0f} s (its time limit): the counts are what ran before"
             elif p.rc not in (0, 1):
                 detail = {5: "pytest collected no tests"}.get(p.rc, f"pytest exit status {p.rc}: {_last_line(p)}")
-            self.report["tests"][p.label].update(status=status, counts=parsed["counts"], source=parsed["source"],
-                                                 failures=parsed["failures"], seconds=p.seconds, rc=p.rc,
-                                                 summary=parsed["summary"], detail=detail)
+            self.report["tests"][p.label].update(
+                status=status,
+                counts=parsed["counts"],
+                source=parsed["source"],
+                failures=parsed["failures"],
+                seconds=p.seconds,
+                rc=p.rc,
+                summary=parsed["summary"],
+                detail=detail,
+            )
             worst = _worse(worst, status)
         rec["status"] = worst
-        rec["detail"] = "; ".join(f"{label}: {s.get('summary') or s['status']}"
-                                  for label, s in self.report["tests"].items())
+        rec["detail"] = "; ".join(
+            f"{label}: {s.get('summary') or s['status']}" for label, s in self.report["tests"].items()
+        )
 
     # 3. bench ------------------------------------------------------------------------------------
     def bench(self, rec, end):
@@ -604,16 +747,20 @@ class Run:
         statuses = []
         if self.dry:
             plan = [("numpy", "off", ["--sizes", "256", "--repeat", "3"])]
-            tf32 = ("Dry run: NumPy on the CPU stands in for every GPU library (no TF32 there); the bench rows are "
-                    "NumPy's and PyTorch's on the CPU.")
+            tf32 = (
+                "Dry run: NumPy on the CPU stands in for every GPU library (no TF32 there); the bench rows are "
+                "NumPy's and PyTorch's on the CPU."
+            )
         else:  # CuPy reads CUPY_TF32 once, at import: one process per setting
             plan = [("cupy", "off", []), ("cupy", "on", []), ("torch", "off,on", []), ("jax", "off,on", [])]
-            tf32 = ("**TF32: off in the bench tables.** `mlp bench` sets PyTorch's `allow_tf32 = False` and "
-                    "`CUPY_TF32=0`, and this run sets `JAX_DEFAULT_MATMUL_PRECISION=highest` for it, so every float32 "
-                    "product is a full float32 one, on mlp's rows and PyTorch eager's alike. **TF32 on** is measured "
-                    "for the matrix products alone (the right-hand column below: PyTorch "
-                    "`set_float32_matmul_precision('high')`, `CUPY_TF32=1`, JAX's default precision). The test suites "
-                    "ran with each library's defaults.")
+            tf32 = (
+                "**TF32: off in the bench tables.** `mlp bench` sets PyTorch's `allow_tf32 = False` and "
+                "`CUPY_TF32=0`, and this run sets `JAX_DEFAULT_MATMUL_PRECISION=highest` for it, so every float32 "
+                "product is a full float32 one, on mlp's rows and PyTorch eager's alike. **TF32 on** is measured "
+                "for the matrix products alone (the right-hand column below: PyTorch "
+                "`set_float32_matmul_precision('high')`, `CUPY_TF32=1`, JAX's default precision). The test suites "
+                "ran with each library's defaults."
+            )
         self.report["bench_setup"] = {"tf32": tf32}
         self.report["bench"] = {}
         for i, c in enumerate(configs):
@@ -624,23 +771,66 @@ class Run:
                 continue
             js = self.logs / f"bench-{c}.json"
             if self.dry:
-                args = ["bench", "--configs", c, "--backends", "numpy", "--baselines", "pytorch", "--samples", "2000",
-                        "--epochs", "1", "--warmup", "0", "--matmul-size", "128", "--json", js]
+                args = [
+                    "bench",
+                    "--configs",
+                    c,
+                    "--backends",
+                    "numpy",
+                    "--baselines",
+                    "pytorch",
+                    "--samples",
+                    "2000",
+                    "--epochs",
+                    "1",
+                    "--warmup",
+                    "0",
+                    "--matmul-size",
+                    "128",
+                    "--json",
+                    js,
+                ]
                 extra = {"MLP_BACKEND": "numpy"}
             else:
-                args = ["bench", "--configs", c, "--backends", "cupy,jax,torch", "--baselines", "pytorch",
-                        "--epochs", str(a.bench_epochs), "--warmup", "1", "--json", js]
+                args = [
+                    "bench",
+                    "--configs",
+                    c,
+                    "--backends",
+                    "cupy,jax,torch",
+                    "--baselines",
+                    "pytorch",
+                    "--epochs",
+                    str(a.bench_epochs),
+                    "--warmup",
+                    "1",
+                    "--json",
+                    js,
+                ]
                 extra = {"MLP_BACKEND": "torch", "MLP_DEVICE": "cuda", "JAX_DEFAULT_MATMUL_PRECISION": "highest"}
             p = self.run(f"bench-{c}", self.mlp + args, limit, **extra)
             data = gpu_report.read_bench(js) if p.rc == 0 else None
             status = "cut" if p.cut else "pass" if (p.rc == 0 and data) else "fail"
             statuses.append(status)
-            shown = " ".join(f"{k}={v}" for k, v in extra.items()) + " mlp " + shlex.join(
-                [str(x) for x in args]).replace(str(js), self.rel(js))
-            self.report["bench"][c] = {"status": status, "seconds": p.seconds, "log": self.rel(p.log), "json": data,
-                                       "command": shown,
-                                       "detail": (f"stopped after {p.seconds:.0f} s (its time limit)" if p.cut
-                                                  else "" if status == "pass" else _last_line(p))}
+            shown = (
+                " ".join(f"{k}={v}" for k, v in extra.items())
+                + " mlp "
+                + shlex.join([str(x) for x in args]).replace(str(js), self.rel(js))
+            )
+            self.report["bench"][c] = {
+                "status": status,
+                "seconds": p.seconds,
+                "log": self.rel(p.log),
+                "json": data,
+                "command": shown,
+                "detail": (
+                    f"stopped after {p.seconds:.0f} s (its time limit)"
+                    if p.cut
+                    else ""
+                    if status == "pass"
+                    else _last_line(p)
+                ),
+            }
             self.write_report()
         results = {}
         probe = [self.python, HERE / "gpu_probe.py", "matmul"]
@@ -651,8 +841,12 @@ class Run:
                 entry["error"] = "cut: no time left for the matrix-product probe"
                 statuses.append("cut")
                 continue
-            p = self.run(f"matmul-{lib}-tf32-{settings.replace(',', '-')}", probe + [lib, "--tf32", settings]
-                         + extra_args, limit, **({"CUPY_TF32": None} if lib == "cupy" else {}))
+            p = self.run(
+                f"matmul-{lib}-tf32-{settings.replace(',', '-')}",
+                probe + [lib, "--tf32", settings] + extra_args,
+                limit,
+                **({"CUPY_TF32": None} if lib == "cupy" else {}),
+            )
             got = _probe_json(p)
             if got:
                 entry["device"] = got.get("device")
@@ -666,8 +860,10 @@ class Run:
         for s in statuses:
             worst = _worse(worst, s)
         rec["status"] = worst
-        rec["detail"] = "; ".join([f"{c}: {b['status']}" for c, b in self.report["bench"].items()]
-                                  + [f"matmul {e['lib']}: {e['error']}" for e in results.values() if e.get("error")])
+        rec["detail"] = "; ".join(
+            [f"{c}: {b['status']}" for c, b in self.report["bench"].items()]
+            + [f"matmul {e['lib']}: {e['error']}" for e in results.values() if e.get("error")]
+        )
 
     # 4. MNIST ------------------------------------------------------------------------------------
     def mnist(self, rec, end):
@@ -687,14 +883,24 @@ class Run:
         if self.dry:
             train += ["--sizes", "784,32,10"]  # a small network: seconds on two cores
         reserve = 12.0
-        runs = [("train", train + data, {"MLP_BACKEND": gpu}, 2 * reserve),
-                ("eval_gpu", ["evaluate", str(ckpt), "--quiet"] + data, {"MLP_BACKEND": gpu}, reserve),
-                ("eval_cpu", ["evaluate", str(ckpt), "--backend", "numpy", "--quiet"] + data,
-                 {"MLP_BACKEND": None, "MLP_DEVICE": None}, 0.0)]
+        runs = [
+            ("train", train + data, {"MLP_BACKEND": gpu}, 2 * reserve),
+            ("eval_gpu", ["evaluate", str(ckpt), "--quiet"] + data, {"MLP_BACKEND": gpu}, reserve),
+            (
+                "eval_cpu",
+                ["evaluate", str(ckpt), "--backend", "numpy", "--quiet"] + data,
+                {"MLP_BACKEND": None, "MLP_DEVICE": None},
+                0.0,
+            ),
+        ]
         statuses = []
         for key, args, extra, keep in runs:
-            shown = " ".join(f"{k}={v}" for k, v in extra.items() if v) + (" " if any(extra.values()) else "") \
-                + "mlp " + shlex.join(args).replace(str(ckpt), "mnist.safetensors").replace(str(self.data_root), "DATA")
+            shown = (
+                " ".join(f"{k}={v}" for k, v in extra.items() if v)
+                + (" " if any(extra.values()) else "")
+                + "mlp "
+                + shlex.join(args).replace(str(ckpt), "mnist.safetensors").replace(str(self.data_root), "DATA")
+            )
             mn["commands"].append(shown)
             limit = end - time.monotonic() - keep
             if key != "train" and not ckpt.exists():
@@ -716,21 +922,30 @@ class Run:
             samples = re.findall(r"\((\d+) samples\)", text)
             status = "cut" if p.cut else "pass" if (p.rc == 0 and m) else "fail"
             statuses.append(status)
-            mn[key] = {"status": status, "accuracy": float(m[-1]) if m else None, "text": m[-1] if m else None,
-                       "backend": backend[-1] if backend else (extra.get("MLP_BACKEND") or "numpy"),
-                       "samples": int(samples[-1]) if samples else None, "seconds": p.seconds,
-                       "log": self.rel(p.log), "last_line": _last_line(p)}
+            mn[key] = {
+                "status": status,
+                "accuracy": float(m[-1]) if m else None,
+                "text": m[-1] if m else None,
+                "backend": backend[-1] if backend else (extra.get("MLP_BACKEND") or "numpy"),
+                "samples": int(samples[-1]) if samples else None,
+                "seconds": p.seconds,
+                "log": self.rel(p.log),
+                "last_line": _last_line(p),
+            }
             self.write_report()
         g, c = mn.get("eval_gpu", {}), mn.get("eval_cpu", {})
         if g.get("text") and c.get("text"):
             n = c.get("samples") or 10000
             flips = round(abs(g["accuracy"] - c["accuracy"]) * n)
             if g["text"] == c["text"]:
-                mn["verdict"] = (f"the same test accuracy, {c['text']}, evaluated with {g['backend']} and with NumPy "
-                                 "on the CPU")
+                mn["verdict"] = (
+                    f"the same test accuracy, {c['text']}, evaluated with {g['backend']} and with NumPy on the CPU"
+                )
             elif flips <= SAME_WITHIN:
-                mn["verdict"] = (f"{g['text']} on {g['backend']}, {c['text']} on NumPy: {flips} of {n:,} test samples "
-                                 "flip between the GPU's and the CPU's float32 rounding")
+                mn["verdict"] = (
+                    f"{g['text']} on {g['backend']}, {c['text']} on NumPy: {flips} of {n:,} test samples "
+                    "flip between the GPU's and the CPU's float32 rounding"
+                )
             else:
                 mn["verdict"] = f"DIFFERENT: {g['text']} on {g['backend']}, {c['text']} on NumPy ({flips} samples)"
                 statuses.append("fail")
@@ -738,8 +953,9 @@ class Run:
             if t.get("text") and t["text"] != g["text"]:
                 mn["verdict"] += f" (mlp train reported {t['text']})"
         else:
-            mn["verdict"] = "no comparison: " + ", ".join(f"{k} {mn.get(k, {}).get('status', 'not run')}"
-                                                          for k in ("train", "eval_gpu", "eval_cpu"))
+            mn["verdict"] = "no comparison: " + ", ".join(
+                f"{k} {mn.get(k, {}).get('status', 'not run')}" for k in ("train", "eval_gpu", "eval_cpu")
+            )
             statuses.append("fail")
         if mn.get("train", {}).get("status") == "cut" and ckpt.exists():
             mn["verdict"] += " (training was cut; the checkpoint of its last whole epoch was evaluated)"
@@ -769,8 +985,10 @@ class Run:
             if not self.args.keep_work and not self.args.work:
                 shutil.rmtree(self.work, ignore_errors=True)
         bad = [s for s in self.report["steps"] if s["status"] not in ("pass", "skipped")]
-        say(f"done in {time.monotonic() - self.t0:.0f} s: " + ", ".join(f"{s['name']} {s['status']}"
-                                                                      for s in self.report["steps"]))
+        say(
+            f"done in {time.monotonic() - self.t0:.0f} s: "
+            + ", ".join(f"{s['name']} {s['status']}" for s in self.report["steps"])
+        )
         for label, s in self.report.get("tests", {}).items():
             say(f"  tests {label}: {s.get('summary') or s.get('status')}")
         for line in self.report.get("mnist", {}).get("verdict", "").splitlines():
@@ -787,8 +1005,14 @@ def _worse(a, b):
 def _output(cmd, timeout=60):
     """What ``cmd`` prints, or "" when it fails, hangs or cannot start."""
     try:
-        return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False).stdout
+        return subprocess.run(
+            [str(c) for c in cmd],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -822,30 +1046,51 @@ def _csv(choices):
 
 def parse_args(argv=None):
     doc = __doc__
-    p = argparse.ArgumentParser(prog=".ci/gpu", description=doc.split("\n\n")[0], epilog=doc.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=".ci/gpu",
+        description=doc.split("\n\n")[0],
+        epilog=doc.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", required=True, help="folder for gpu.md, report.json and logs/ (created)")
-    p.add_argument("--pack", help="the folder .ci/gpu-pack made (wheels/, data/): installed into a virtual "
-                                  "environment of the run's own; without it, this Python's packages are used "
-                                  "as they are")
+    p.add_argument(
+        "--pack",
+        help="the folder .ci/gpu-pack made (wheels/, data/): installed into a virtual "
+        "environment of the run's own; without it, this Python's packages are used "
+        "as they are",
+    )
     p.add_argument("--dry-run", action="store_true", help="the same steps on the CPU, NumPy standing in for the GPU")
-    p.add_argument("--budget", type=float, default=None,
-                   help=f"seconds for the whole run (default {BUDGET:.0f}; dry run {DRY_BUDGET:.0f}); each step gets "
-                        f"its share ({', '.join(f'{k} {v * 100:.0f}%%' for k, v in SHARES.items())}) plus what earlier "
-                        "steps left")
-    p.add_argument("--steps", type=_csv(STEPS), default=list(STEPS), help="comma-separated subset of "
-                                                                         f"{','.join(STEPS)} (default: all)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help=f"seconds for the whole run (default {BUDGET:.0f}; dry run {DRY_BUDGET:.0f}); each step gets "
+        f"its share ({', '.join(f'{k} {v * 100:.0f}%%' for k, v in SHARES.items())}) plus what earlier "
+        "steps left",
+    )
+    p.add_argument(
+        "--steps",
+        type=_csv(STEPS),
+        default=list(STEPS),
+        help=f"comma-separated subset of {','.join(STEPS)} (default: all)",
+    )
     p.add_argument("--suites", type=_csv(list(SUITES)), default=list(SUITES), help="test suites to run (default: all)")
     p.add_argument("--configs", type=_csv(CONFIGS), default=list(CONFIGS), help="bench configurations (default: all)")
     p.add_argument("--jobs", type=int, default=None, help="CPU cores to use for the tests (default: all)")
     p.add_argument("--epochs", type=int, default=None, help="MNIST training epochs (default 3; dry run: 1)")
     p.add_argument("--bench-epochs", type=int, default=3, help="timed epochs per bench contender (default 3)")
-    p.add_argument("--data-dir", help="data root holding mnist/ (default: the pack's data/, else $MLP_DATA_DIR, "
-                                      "else ../shared/data)")
-    p.add_argument("--select", default=None, metavar="PYTEST_ARGS",
-                   help="pytest arguments choosing the tests, e.g. for a second run of what failed: "
-                        "'tests/test_parity.py -k cupy' (default: the whole suite, slow tests left out; dry run: "
-                        f"{shlex.join(DRY_TESTS)})")
+    p.add_argument(
+        "--data-dir",
+        help="data root holding mnist/ (default: the pack's data/, else $MLP_DATA_DIR, else ../shared/data)",
+    )
+    p.add_argument(
+        "--select",
+        default=None,
+        metavar="PYTEST_ARGS",
+        help="pytest arguments choosing the tests, e.g. for a second run of what failed: "
+        "'tests/test_parity.py -k cupy' (default: the whole suite, slow tests left out; dry run: "
+        f"{shlex.join(DRY_TESTS)})",
+    )
     p.add_argument("--work", help="folder for the environment and the checkpoint (default: a temporary one, removed)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary work folder")
     return p.parse_args(argv)

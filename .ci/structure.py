@@ -3,6 +3,7 @@
 
 Usage: python .ci/structure.py [ROOT]   (default: the repository this script is in)
 """
+
 import ast
 import sys
 from pathlib import Path

@@ -13,6 +13,7 @@ set with :func:`use`, the ``MLP_BACKEND`` environment variable, then ``numpy``.
 Importing this package imports neither CuPy nor PyTorch: each backend module is
 imported by name only when it is selected.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -55,9 +56,7 @@ def _check_name(name, source):
             hint = f" (did you mean {name.strip().lower()!r}? names are lower case, without spaces)"
         elif not name.strip():
             hint = " (unset the variable for the default, numpy)" if source == "MLP_BACKEND" else ""
-        raise ValueError(
-            f"unknown backend {name!r} (from {source}){hint}; known backends: {', '.join(KNOWN)}"
-        )
+        raise ValueError(f"unknown backend {name!r} (from {source}){hint}; known backends: {', '.join(KNOWN)}")
     return name
 
 

@@ -1,4 +1,5 @@
 """The backend value object shared by every backend module."""
+
 from __future__ import annotations
 
 import contextlib
@@ -91,7 +92,8 @@ class Backend:
     def owns(self, x) -> bool:
         """Whether ``x`` is an array of this backend (namespace and device)."""
         try:
-            from array_api_compat import array_namespace, device as device_of
+            from array_api_compat import array_namespace
+            from array_api_compat import device as device_of
         except ImportError:  # pragma: no cover - array-api-compat is a dependency
             return True
         try:

@@ -2,6 +2,7 @@
 
 ``MLP_DEVICE`` (or ``device=``) is the CUDA device index, default 0.
 """
+
 from __future__ import annotations
 
 from ._base import Backend, BackendUnavailableError

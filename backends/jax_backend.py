@@ -17,6 +17,7 @@ float64: selecting this backend turns on JAX's ``jax_enable_x64`` switch for the
 float64/int64 instead of float32/int32.  mlp always passes its dtype explicitly, so its float32
 models stay float32.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -91,8 +92,9 @@ def _device(jax, device):
         ) from None
     i = int(index or 0)
     if i >= len(devices):
-        raise ValueError(f"MLP_DEVICE={device!r} does not exist for the jax backend: "
-                         f"there are {len(devices)} {kind} devices")
+        raise ValueError(
+            f"MLP_DEVICE={device!r} does not exist for the jax backend: there are {len(devices)} {kind} devices"
+        )
     return devices[i]
 
 

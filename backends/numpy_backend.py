@@ -1,4 +1,5 @@
 """NumPy on the CPU, through array-api-compat's NumPy namespace."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,5 +30,5 @@ def create(device=None) -> Backend:
 
 
 def device_of(x):
-    """"cpu" for a NumPy array (or NumPy scalar, as reductions return), else None."""
+    """ "cpu" for a NumPy array (or NumPy scalar, as reductions return), else None."""
     return "cpu" if isinstance(x, (np.ndarray, np.generic)) else None

@@ -30,6 +30,7 @@ optimizer allocated for exactly that and hand over: the flat gradient buffers
 (``dW=``/``db=`` of ``linear_backward``) and the flat parameter and moment
 buffers of an update, which are changed in place and returned.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """array-api-strict: the standard and nothing more, on the CPU (proves mlp/ uses only the standard)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,5 +31,5 @@ def create(device=None) -> Backend:
 
 
 def device_of(x):
-    """"cpu" for an array-api-strict array, else None (the library is not imported to find out)."""
+    """ "cpu" for an array-api-strict array, else None (the library is not imported to find out)."""
     return "cpu" if type(x).__module__.startswith("array_api_strict") else None

@@ -3,6 +3,7 @@
 ``MLP_DEVICE`` (or ``device=``) is ``cpu`` (default), ``cuda`` or ``cuda:N``.
 PyTorch is an optional backend, never a dependency of mlp.
 """
+
 from __future__ import annotations
 
 from ._base import Backend, BackendUnavailableError

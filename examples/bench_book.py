@@ -20,6 +20,7 @@ same seeds (``np.random.seed`` and ``random.seed``, as the book's code uses them
 order, so both shuffle into the same mini-batches.  The table then gives the speed-ups and, as a check,
 each network's test accuracy after its epoch (the book's is float64, ``mlp.book`` ``--dtype``).
 """
+
 import argparse
 import contextlib
 import importlib.util
@@ -102,9 +103,11 @@ def main():
     book = load_book(args.book_src) if args.book_src else None
     ours = {"network": network, "network2": network2}
     cpu, cores, load = machine()
-    print(f"{cpu}, {cores} cores, load average {load} (before); NumPy {np.__version__}, "
-          f"backend {os.environ.get('MLP_BACKEND', 'numpy')}, mlp.book {args.dtype}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    print(
+        f"{cpu}, {cores} cores, load average {load} (before); NumPy {np.__version__}, "
+        f"backend {os.environ.get('MLP_BACKEND', 'numpy')}, mlp.book {args.dtype}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    )
 
     rows, cold = [], None
     for chapter in args.chapters:
@@ -136,15 +139,19 @@ def main():
     print("|" + "---|" * 6)
     for chapter, med, acc, _ in rows:
         name, sizes, a, kw = CALLS[chapter]
-        call = f"ch.{chapter} {name}.Network({sizes}).SGD(data, {', '.join(map(str, a))}" + \
-            "".join(f", {k}={v}" for k, v in kw.items()) + ")"
+        call = (
+            f"ch.{chapter} {name}.Network({sizes}).SGD(data, {', '.join(map(str, a))}"
+            + "".join(f", {k}={v}" for k, v in kw.items())
+            + ")"
+        )
         book_s = med.get("book")
         print(f"| {call} | {book_s:.2f} | " if book_s else f"| {call} | - | ", end="")
         print(f"{med['again']:.3f} | {med['first']:.3f} | ", end="")
         print(f"{book_s / med['again']:.1f}x | {book_s / med['first']:.1f}x |" if book_s else "- | - |")
     print()
-    print(f"the process's first call (ch.{args.chapters[0]}: backend built, list converted into new memory): "
-          f"{cold:.3f} s")
+    print(
+        f"the process's first call (ch.{args.chapters[0]}: backend built, list converted into new memory): {cold:.3f} s"
+    )
     for chapter, med, acc, same_order in rows:
         line = f"ch.{chapter}: test accuracy after the epoch: mlp.book {acc['mlp']:.2%}"
         if "book" in acc:

@@ -15,6 +15,7 @@ the BLAS threads per process, and the time each step spends in the gradient allr
 Same global batch everywhere (the config's), so the processes compute the same steps.
 Needs ``pip install mpi4py mpich threadpoolctl``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,12 +60,19 @@ def worker(args):
     rng = np.random.default_rng(0)
     X = rng.random((args.samples, cfg["sizes"][0]), dtype=np.float32)
     y = rng.integers(0, cfg["sizes"][-1], size=args.samples)
-    model = mlp.build_mlp(cfg["sizes"], activation=cfg["activation"], loss=cfg["loss"], init=cfg["init"],
-                          dtype="float32", seed=0)
+    model = mlp.build_mlp(
+        cfg["sizes"], activation=cfg["activation"], loss=cfg["loss"], init=cfg["init"], dtype="float32", seed=0
+    )
     with threadpool_limits(limits=args.threads):
         opt = mlp.SGD(cfg["lr"])
-        common = dict(loss=cfg["loss"], optimizer=opt, batch_size=cfg["batch"], progress=False,
-                      train_metrics=False, communicator=timed)
+        common = dict(
+            loss=cfg["loss"],
+            optimizer=opt,
+            batch_size=cfg["batch"],
+            progress=False,
+            train_metrics=False,
+            communicator=timed,
+        )
         mlp.fit(model, X, y, epochs=1, **common)  # warm-up: allocations, first-touch, MPI connections
         if timed is not None:
             timed.seconds, timed.calls = 0.0, 0
@@ -75,21 +83,42 @@ def worker(args):
     if timed is not None:
         allreduce = float(comm.allreduce(timed.seconds)) / comm.size / steps  # mean over ranks, per step
     if comm.is_root:
-        print(json.dumps({"config": args.config, "processes": comm.size, "threads": args.threads,
-                          "samples_per_s": args.samples * args.epochs / seconds, "step_ms": 1e3 * seconds / steps,
-                          "allreduce_ms": None if allreduce is None else 1e3 * allreduce}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "config": args.config,
+                    "processes": comm.size,
+                    "threads": args.threads,
+                    "samples_per_s": args.samples * args.epochs / seconds,
+                    "step_ms": 1e3 * seconds / steps,
+                    "allreduce_ms": None if allreduce is None else 1e3 * allreduce,
+                }
+            ),
+            flush=True,
+        )
 
 
 def launch(config, processes, threads, args):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, "--worker", "--config", config, "--threads", str(threads),
-           "--samples", str(args.samples), "--epochs", str(args.epochs)]
+    env = dict(
+        os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads)
+    )
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--config",
+        config,
+        "--threads",
+        str(threads),
+        "--samples",
+        str(args.samples),
+        "--epochs",
+        str(args.epochs),
+    ]
     if processes > 1:
         mpiexec = Path(sys.executable).parent / "mpiexec"
         cmd = [str(mpiexec) if mpiexec.exists() else "mpiexec", "-n", str(processes), *cmd, "--distributed"]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout,
-                         stdin=subprocess.DEVNULL)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, stdin=subprocess.DEVNULL)
     if out.returncode != 0:
         raise SystemExit(f"bench_distributed: {' '.join(cmd)} failed ({out.returncode}):\n{out.stderr}")
     return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
@@ -115,18 +144,24 @@ def main(argv=None):
 
     P, T = args.processes, args.threads
     print(f"{os.cpu_count()} CPUs; {info_lines()[0]}")
-    print(f"random float32 data, {args.samples:,} samples an epoch, {args.epochs} timed epochs after 1 warm-up; "
-          f"the configs' own global batch")
-    print(f"{'config':7s} {'processes x BLAS threads':>25s} {'samples/s':>10s} {'ms/step':>8s} "
-          f"{'allreduce ms/step':>18s}")
+    print(
+        f"random float32 data, {args.samples:,} samples an epoch, {args.epochs} timed epochs after 1 warm-up; "
+        f"the configs' own global batch"
+    )
+    print(
+        f"{'config':7s} {'processes x BLAS threads':>25s} {'samples/s':>10s} {'ms/step':>8s} {'allreduce ms/step':>18s}"
+    )
     rows = []
     for config in args.configs.split(","):
         for processes, threads in ((1, P * T), (1, T), (P, T)):
             row = launch(config, processes, threads, args)
             rows.append(row)
             ar = "-" if row["allreduce_ms"] is None else f"{row['allreduce_ms']:.2f}"
-            print(f"{config:7s} {f'{processes} x {threads}':>25s} {row['samples_per_s']:10,.0f} "
-                  f"{row['step_ms']:8.2f} {ar:>18s}", flush=True)
+            print(
+                f"{config:7s} {f'{processes} x {threads}':>25s} {row['samples_per_s']:10,.0f} "
+                f"{row['step_ms']:8.2f} {ar:>18s}",
+                flush=True,
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -24,6 +24,7 @@ Run::
 It prints a Markdown table (``--json PATH`` also writes the numbers); the tables are written under ``--dir``
 (default: a temporary folder, removed afterwards; ``--keep`` keeps it) and reused when already there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,11 @@ def _chunk(rng, n, n_numbers):
     for name, levels in TEXT_LEVELS.items():
         codes = rng.integers(0, levels, size=n)
         score = score + (codes % 3 - 1) * (1.5 if levels == 8 else 0.7)
-        columns.append(pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
-                                                      pa.array([f"{name}_{k:02d}" for k in range(levels)]))
-                       .dictionary_decode())
+        columns.append(
+            pa.DictionaryArray.from_arrays(
+                pa.array(codes.astype(np.int32)), pa.array([f"{name}_{k:02d}" for k in range(levels)])
+            ).dictionary_decode()
+        )
         names.append(name)
     label = np.digitize(score + rng.normal(size=n), [-2.0, 2.0])
     columns.append(pa.array(np.asarray(CLASSES)[label]))
@@ -84,8 +87,9 @@ def make_table(path: Path, rows: int, kind: str, seed: int = 0, n_numbers: int =
             if kind == "numbers":
                 t = t.drop_columns(list(TEXT_LEVELS))
             if writer is None:
-                writer = (pq.ParquetWriter(tmp, t.schema) if path.suffix == ".parquet"
-                          else pacsv.CSVWriter(tmp, t.schema))
+                writer = (
+                    pq.ParquetWriter(tmp, t.schema) if path.suffix == ".parquet" else pacsv.CSVWriter(tmp, t.schema)
+                )
             writer.write_table(t)
     finally:
         if writer is not None:
@@ -137,8 +141,14 @@ AGAINST = None
 
 
 def _env():
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               MLP_BACKEND=os.environ.get("MLP_BACKEND", "numpy"), TQDM_DISABLE="1")
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        MLP_BACKEND=os.environ.get("MLP_BACKEND", "numpy"),
+        TQDM_DISABLE="1",
+    )
     env.pop("MLP_THREADS", None)
     if AGAINST:
         env["PYTHONPATH"] = AGAINST
@@ -152,8 +162,23 @@ def mlp_command() -> list:
 def bench_train(path: Path, work: Path, epochs: int = 1) -> dict:
     model = work / f"{path.stem}-{path.suffix[1:]}.safetensors"
     model.unlink(missing_ok=True)
-    r = measured([*mlp_command(), "train", "--data", str(path), "--target", "label", "--epochs", str(epochs),
-                  "--threads", "1", "--save", str(model)], env=_env())
+    r = measured(
+        [
+            *mlp_command(),
+            "train",
+            "--data",
+            str(path),
+            "--target",
+            "label",
+            "--epochs",
+            str(epochs),
+            "--threads",
+            "1",
+            "--save",
+            str(model),
+        ],
+        env=_env(),
+    )
     r.update(_phases(r["out"]), model=str(model))
     return r
 
@@ -187,8 +212,11 @@ def onnx_predict(onnx_file: str, data: str, out: str):
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = ort.InferenceSession(onnx_file, options, providers=["CPUExecutionProvider"])
     inputs = {i.name: i.type for i in session.get_inputs()}
-    table = pacsv.read_csv(data, read_options=pacsv.ReadOptions(use_threads=False),
-                           convert_options=pacsv.ConvertOptions(include_columns=list(inputs)))
+    table = pacsv.read_csv(
+        data,
+        read_options=pacsv.ReadOptions(use_threads=False),
+        convert_options=pacsv.ConvertOptions(include_columns=list(inputs)),
+    )
     feeds = {}
     for name, typ in inputs.items():
         column = table.column(name)
@@ -250,14 +278,36 @@ def bench_streaming(args, work: Path) -> list:
     n = int(args.rows.split(",")[0])
     path = table_path(work, n, "text", "parquet")
     size = path.stat().st_size / 2**20
-    train = ["train", "--data", str(path), "--target", "label", "--epochs", "1", "--threads", "1",
-             "--save", str(work / "s.safetensors")]
-    for what, extra, procs in (("in memory", [], 1), ("streamed", ["--stream"], 1),
-                               ("streamed, 2 processes", ["--distributed"], 2)):
+    train = [
+        "train",
+        "--data",
+        str(path),
+        "--target",
+        "label",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--save",
+        str(work / "s.safetensors"),
+    ]
+    for what, extra, procs in (
+        ("in memory", [], 1),
+        ("streamed", ["--stream"], 1),
+        ("streamed, 2 processes", ["--distributed"], 2),
+    ):
         r = measured_ranks(train + extra, n=procs)
-        out.append({"what": f"mlp train, 40 numbers + 2 text, {what}", "rows": n, "file_mib": round(size),
-                    "peak_mib": " / ".join(str(round(x["peak_mib"])) for x in r["ranks"]),
-                    "read_mib": r["read_mib"], "seconds": round(r["seconds"], 2), "training": r.get("training")})
+        out.append(
+            {
+                "what": f"mlp train, 40 numbers + 2 text, {what}",
+                "rows": n,
+                "file_mib": round(size),
+                "peak_mib": " / ".join(str(round(x["peak_mib"])) for x in r["ranks"]),
+                "read_mib": r["read_mib"],
+                "seconds": round(r["seconds"], 2),
+                "training": r.get("training"),
+            }
+        )
         print(out[-1], file=sys.stderr, flush=True)
     folder = work / f"parts-{n}"
     if not folder.exists():
@@ -267,32 +317,79 @@ def bench_streaming(args, work: Path) -> list:
         for k in range(8):
             pq.write_table(table.slice(k * step, step), folder / f"part{k}.parquet")
         del table
-    r = measured_ranks(["train", "--data", str(folder), "--target", "label", "--epochs", "1", "--threads", "1",
-                        "--save", str(work / "f.safetensors")])
+    r = measured_ranks(
+        [
+            "train",
+            "--data",
+            str(folder),
+            "--target",
+            "label",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--save",
+            str(work / "f.safetensors"),
+        ]
+    )
     accuracy = re.search(r"validation accuracy ([0-9.]+)", r["out"])
-    out.append({"what": "mlp train, the same table as 8 Parquet files (a folder)", "rows": n,
-                "file_mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20),
-                "peak_mib": round(r["ranks"][0]["peak_mib"]), "read_mib": r["read_mib"],
-                "seconds": round(r["seconds"], 2), "training": r.get("training"),
-                "accuracy": accuracy.group(1) if accuracy else None})
+    out.append(
+        {
+            "what": "mlp train, the same table as 8 Parquet files (a folder)",
+            "rows": n,
+            "file_mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20),
+            "peak_mib": round(r["ranks"][0]["peak_mib"]),
+            "read_mib": r["read_mib"],
+            "seconds": round(r["seconds"], 2),
+            "training": r.get("training"),
+            "accuracy": accuracy.group(1) if accuracy else None,
+        }
+    )
     print(out[-1], file=sys.stderr, flush=True)
     if args.big_rows:
         big = table_path(work, args.big_rows, "text", "parquet")
         cap = args.cap_mib * 2**20
-        r = measured_ranks(["train", "--data", str(big), "--target", "label", "--epochs", "1", "--threads", "1",
-                            "--save", str(work / "b.safetensors")], cap=cap)
-        out.append({"what": f"mlp train under ulimit -v {args.cap_mib} MiB (streamed by itself)",
-                    "rows": args.big_rows, "file_mib": round(big.stat().st_size / 2**20),
-                    "peak_mib": round(r["ranks"][0]["peak_mib"]), "read_mib": r["read_mib"],
-                    "seconds": round(r["seconds"], 2), "training": r.get("training"),
-                    "streamed_by_itself": "streaming" in r["out"]})
+        r = measured_ranks(
+            [
+                "train",
+                "--data",
+                str(big),
+                "--target",
+                "label",
+                "--epochs",
+                "1",
+                "--threads",
+                "1",
+                "--save",
+                str(work / "b.safetensors"),
+            ],
+            cap=cap,
+        )
+        out.append(
+            {
+                "what": f"mlp train under ulimit -v {args.cap_mib} MiB (streamed by itself)",
+                "rows": args.big_rows,
+                "file_mib": round(big.stat().st_size / 2**20),
+                "peak_mib": round(r["ranks"][0]["peak_mib"]),
+                "read_mib": r["read_mib"],
+                "seconds": round(r["seconds"], 2),
+                "training": r.get("training"),
+                "streamed_by_itself": "streaming" in r["out"],
+            }
+        )
         print(out[-1], file=sys.stderr, flush=True)
     return out
 
 
 def _row(what, fmt, rows, r, extra=None) -> dict:
-    row = {"what": what, "format": fmt, "rows": rows, "peak_mib": round(r["peak_mib"]),
-           "seconds": round(r["seconds"], 2), "rows_per_s": round(rows / r["seconds"])}
+    row = {
+        "what": what,
+        "format": fmt,
+        "rows": rows,
+        "peak_mib": round(r["peak_mib"]),
+        "seconds": round(r["seconds"], 2),
+        "rows_per_s": round(rows / r["seconds"]),
+    }
     for k in ("read", "columns", "target", "preprocessing", "training"):
         if k in r:
             row[k] = r[k]
@@ -306,8 +403,7 @@ def _fmt(v):
 
 def markdown(rows) -> str:
     cols = ["what", "format", "rows", "peak_mib", "read", "preprocessing", "training", "seconds", "rows_per_s"]
-    head = ["run", "format", "rows", "peak MiB", "read s", "preprocessing s", "training s", "whole command s",
-            "rows/s"]
+    head = ["run", "format", "rows", "peak MiB", "read s", "preprocessing s", "training s", "whole command s", "rows/s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
@@ -339,8 +435,11 @@ def main(argv=None):
     p.add_argument("--streaming", action="store_true", help="measure streamed tables instead (see the docstring)")
     p.add_argument("--big-rows", type=int, default=0, help="--streaming: rows of the table trained under the cap")
     p.add_argument("--cap-mib", type=int, default=1280, help="--streaming: the address-space cap (ulimit -v), MiB")
-    p.add_argument("--against", metavar="CHECKOUT",
-                   help="measure the mlp of another source checkout (its folder, put first on PYTHONPATH) instead")
+    p.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        help="measure the mlp of another source checkout (its folder, put first on PYTHONPATH) instead",
+    )
     args = p.parse_args(argv)
     global AGAINST
     AGAINST = str(Path(args.against).resolve()) if args.against else None
@@ -350,11 +449,15 @@ def main(argv=None):
     work.mkdir(parents=True, exist_ok=True)
     if args.streaming:
         found = bench_streaming(args, work)
-        print(f"CPU: {_cpu()} ({os.cpu_count()} cores); one thread each; "
-              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        print(
+            f"CPU: {_cpu()} ({os.cpu_count()} cores); one thread each; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        )
         keys = ["what", "rows", "file_mib", "peak_mib", "read_mib", "training", "seconds"]
-        print("| run | rows | file MiB | peak MiB (per process) | MiB of the files read | training s "
-              "| whole command s |\n|---|---|---|---|---|---|---|")
+        print(
+            "| run | rows | file MiB | peak MiB (per process) | MiB of the files read | training s "
+            "| whole command s |\n|---|---|---|---|---|---|---|"
+        )
         for r in found:
             print("| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |")
         if args.json:
@@ -367,8 +470,9 @@ def main(argv=None):
                 for fmt in args.formats.split(","):
                     path = table_path(work, n, kind, fmt)
                     r = best_of(args.repeat, bench_train, path, work, args.epochs)
-                    rows.append(_row(f"mlp train, {N_NUMBERS} numbers" + (" + 2 text" if kind == "text" else ""),
-                                     fmt, n, r))
+                    rows.append(
+                        _row(f"mlp train, {N_NUMBERS} numbers" + (" + 2 text" if kind == "text" else ""), fmt, n, r)
+                    )
                     print(markdown(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
         if args.predict_rows != "none":
             train = table_path(work, getattr(args, "predict_train", 100_000), "text", "csv", PREDICT_NUMBERS)
@@ -383,8 +487,10 @@ def main(argv=None):
     finally:
         if not args.dir and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"CPU: {_cpu()} ({os.cpu_count()} cores); one thread each (BLAS, pyarrow's CSV reader, ONNX Runtime); "
-          f"the fastest of {max(1, args.repeat)} run(s); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"CPU: {_cpu()} ({os.cpu_count()} cores); one thread each (BLAS, pyarrow's CSV reader, ONNX Runtime); "
+        f"the fastest of {max(1, args.repeat)} run(s); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     print(markdown(rows))
     if args.json:
         Path(args.json).write_text(json.dumps({"cpu": _cpu(), "rows": rows}, indent=1))

@@ -9,6 +9,7 @@ uses them; ``MLP_BACKEND=cupy`` runs it on a GPU.  After the book's ``Epoch j: c
 lines it prints the best and last test accuracy and the seconds per epoch (training plus the
 book's evaluation on the test data), taken from when each epoch's line appeared.
 """
+
 import random
 import re
 import sys
@@ -57,5 +58,7 @@ correct = [int(m[1]) for m in (re.fullmatch(r"Epoch \d+: (\d+) / \d+", line) for
 seconds = np.diff([start] + clock.times)
 n = len(test_data)
 best = int(np.argmax(correct))
-print(f"test accuracy: best {correct[best] / n:.2%} (epoch {best}), last {correct[-1] / n:.2%}; "
-      f"{np.mean(seconds):.2f} s per epoch, {sum(seconds):.0f} s in all (seed {seed}, {dtype})")
+print(
+    f"test accuracy: best {correct[best] / n:.2%} (epoch {best}), last {correct[-1] / n:.2%}; "
+    f"{np.mean(seconds):.2f} s per epoch, {sum(seconds):.0f} s in all (seed {seed}, {dtype})"
+)

@@ -9,6 +9,7 @@ book's code uses them; ``MLP_BACKEND=cupy`` runs it on a GPU.  After the book's 
 best and last validation accuracy, the test accuracy and the seconds per epoch (training plus the
 validation measurement).
 """
+
 import random
 import sys
 import time
@@ -27,10 +28,12 @@ training_data, validation_data, test_data = mnist_loader.load_data_wrapper()
 net = network2.Network([784, 100, 10], cost=network2.CrossEntropyCost, dtype=dtype)
 start = time.perf_counter()
 evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = net.SGD(
-    training_data, epochs, 10, 0.5, lmbda=5.0, evaluation_data=validation_data,
-    monitor_evaluation_accuracy=True)
+    training_data, epochs, 10, 0.5, lmbda=5.0, evaluation_data=validation_data, monitor_evaluation_accuracy=True
+)
 seconds = time.perf_counter() - start
 n = len(validation_data)
-print(f"validation accuracy: best {max(evaluation_accuracy) / n:.2%} (epoch {int(np.argmax(evaluation_accuracy))}), "
-      f"last {evaluation_accuracy[-1] / n:.2%}; test accuracy {net.accuracy(test_data) / len(test_data):.2%}; "
-      f"{seconds / len(evaluation_accuracy):.2f} s per epoch, {seconds:.0f} s in all (seed {seed}, {dtype})")
+print(
+    f"validation accuracy: best {max(evaluation_accuracy) / n:.2%} (epoch {int(np.argmax(evaluation_accuracy))}), "
+    f"last {evaluation_accuracy[-1] / n:.2%}; test accuracy {net.accuracy(test_data) / len(test_data):.2%}; "
+    f"{seconds / len(evaluation_accuracy):.2f} s per epoch, {seconds:.0f} s in all (seed {seed}, {dtype})"
+)

@@ -52,6 +52,7 @@ score and seconds, then the median and the worst ratio of each contender's score
 each contender's total seconds.  A contender that fails on a table gets ``error`` there (the message goes to
 ``--json``) and the others go on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,13 @@ import traceback
 import warnings
 from pathlib import Path
 
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-              "NUMEXPR_NUM_THREADS"):
+for _name in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
     os.environ.setdefault(_name, "1")  # before NumPy, scikit-learn and PyTorch start their thread pools
 
 import numpy as np  # noqa: E402
@@ -159,13 +165,33 @@ def run_mlp(task, Xtr, ytr, Xte, yte, folder: Path, extra=()):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     mlp = [sys.executable, "-m", "mlp"]
     start = time.perf_counter()
-    for command in ([*mlp, "train", "--data", str(train_csv), "--target", target, "--task", task, "--quiet",
-                     "--backend", "numpy", "--threads", "1", "--save", str(model), *extra],
-                    [*mlp, "predict", str(model), str(test_csv), "--out", str(out), "--threads", "1"]):
+    for command in (
+        [
+            *mlp,
+            "train",
+            "--data",
+            str(train_csv),
+            "--target",
+            target,
+            "--task",
+            task,
+            "--quiet",
+            "--backend",
+            "numpy",
+            "--threads",
+            "1",
+            "--save",
+            str(model),
+            *extra,
+        ],
+        [*mlp, "predict", str(model), str(test_csv), "--out", str(out), "--threads", "1"],
+    ):
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode:
-            raise RuntimeError(f"{' '.join(command[2:4])} exited {done.returncode}: "
-                               + (done.stderr.strip() or done.stdout.strip())[-2000:])
+            raise RuntimeError(
+                f"{' '.join(command[2:4])} exited {done.returncode}: "
+                + (done.stderr.strip() or done.stdout.strip())[-2000:]
+            )
     seconds = time.perf_counter() - start
     pred = pd.read_csv(out, dtype=str if task == "classification" else None, keep_default_na=False)
     return score(task, yte, pred[target] if target in pred.columns else pred.iloc[:, -1]), seconds
@@ -217,8 +243,9 @@ def run_tabm(task, Xtr, ytr, Xte, yte, patience=16, batch_size=256, max_epochs=1
         y = ytr.to_numpy(np.float32)
     else:
         classes, y = np.unique(ytr.to_numpy(), return_inverse=True)
-    fit, val = train_test_split(np.arange(len(Xtr)), test_size=0.2, random_state=SEED,
-                                stratify=None if regression else y)
+    fit, val = train_test_split(
+        np.arange(len(Xtr)), test_size=0.2, random_state=SEED, stratify=None if regression else y
+    )
     texts = [c for c in Xtr.columns if isinstance(Xtr[c].dtype, pd.CategoricalDtype)]
     numbers = [c for c in Xtr.columns if c not in texts and Xtr[c].iloc[fit].nunique() > 1]  # bins need 2 values
     gappy = [c for c in numbers if Xtr[c].isna().any()]
@@ -234,16 +261,21 @@ def run_tabm(task, Xtr, ytr, Xte, yte, patience=16, batch_size=256, max_epochs=1
     (num_tr, cat_tr), (num_te, cat_te) = encode(Xtr), encode(Xte)
     if numbers:
         noise = np.random.default_rng(SEED).normal(0.0, 1e-5, num_tr[fit].shape).astype(np.float32)
-        quantiles = QuantileTransformer(n_quantiles=max(min(len(fit) // 30, 1000), 10),
-                                        output_distribution="normal", subsample=10**9,
-                                        random_state=SEED).fit(num_tr[fit] + noise)
+        quantiles = QuantileTransformer(
+            n_quantiles=max(min(len(fit) // 30, 1000), 10),
+            output_distribution="normal",
+            subsample=10**9,
+            random_state=SEED,
+        ).fit(num_tr[fit] + noise)
         num_tr, num_te = quantiles.transform(num_tr).astype(np.float32), quantiles.transform(num_te).astype(np.float32)
     if regression:
         mean, std = float(y[fit].mean()), float(y[fit].std()) or 1.0
         y = (y - mean) / std
-    t = {"num": torch.as_tensor(num_tr) if numbers else None,
-         "cat": None if cat_tr is None else torch.as_tensor(cat_tr),
-         "y": torch.as_tensor(y, dtype=torch.float32 if regression else torch.int64)}
+    t = {
+        "num": torch.as_tensor(num_tr) if numbers else None,
+        "cat": None if cat_tr is None else torch.as_tensor(cat_tr),
+        "y": torch.as_tensor(y, dtype=torch.float32 if regression else torch.int64),
+    }
     embeddings = None
     if numbers and importlib.util.find_spec("rtdl_num_embeddings"):
         import rtdl_num_embeddings
@@ -251,10 +283,17 @@ def run_tabm(task, Xtr, ytr, Xte, yte, patience=16, batch_size=256, max_epochs=1
         with warnings.catch_warnings():  # "just two bin edges": a 0/1 column has one bin
             warnings.simplefilter("ignore", UserWarning)
             embeddings = rtdl_num_embeddings.PiecewiseLinearEmbeddings(
-                rtdl_num_embeddings.compute_bins(t["num"][fit], n_bins=min(48, len(fit) - 1)), d_embedding=16,
-                activation=False, version="B")
-    model = tabm.TabM.make(n_num_features=len(numbers), cat_cardinalities=cardinalities,
-                           d_out=1 if regression else len(classes), num_embeddings=embeddings)
+                rtdl_num_embeddings.compute_bins(t["num"][fit], n_bins=min(48, len(fit) - 1)),
+                d_embedding=16,
+                activation=False,
+                version="B",
+            )
+    model = tabm.TabM.make(
+        n_num_features=len(numbers),
+        cat_cardinalities=cardinalities,
+        d_out=1 if regression else len(classes),
+        num_embeddings=embeddings,
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=3e-4)
     k = model.backbone.k
 
@@ -279,8 +318,11 @@ def run_tabm(task, Xtr, ytr, Xte, yte, patience=16, batch_size=256, max_epochs=1
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
         p = predict(*rows(t["num"], t["cat"], val_t), len(val))
-        val_score = (-float(((p - t["y"][val_t]) ** 2).mean().sqrt()) if regression
-                     else float((p.argmax(1) == t["y"][val_t]).float().mean()))
+        val_score = (
+            -float(((p - t["y"][val_t]) ** 2).mean().sqrt())
+            if regression
+            else float((p.argmax(1) == t["y"][val_t]).float().mean())
+        )
         if val_score > best:
             best, best_state, wait = val_score, copy.deepcopy(model.state_dict()), 0
         else:
@@ -288,15 +330,20 @@ def run_tabm(task, Xtr, ytr, Xte, yte, patience=16, batch_size=256, max_epochs=1
             if wait > patience:
                 break
     model.load_state_dict(best_state)
-    p = predict(torch.as_tensor(num_te) if numbers else None,
-                None if cat_te is None else torch.as_tensor(cat_te), len(Xte)).numpy()
+    p = predict(
+        torch.as_tensor(num_te) if numbers else None, None if cat_te is None else torch.as_tensor(cat_te), len(Xte)
+    ).numpy()
     pred = p * std + mean if regression else classes[p.argmax(1)]
     return score(task, yte, pred), time.perf_counter() - start
 
 
 def available():
-    have = {"mlp": True, "hgb": True, "realmlp": bool(importlib.util.find_spec("pytabkit")),
-            "tabm": bool(importlib.util.find_spec("tabm") and importlib.util.find_spec("torch"))}
+    have = {
+        "mlp": True,
+        "hgb": True,
+        "realmlp": bool(importlib.util.find_spec("pytabkit")),
+        "tabm": bool(importlib.util.find_spec("tabm") and importlib.util.find_spec("torch")),
+    }
     return [name for name, ok in have.items() if ok]
 
 
@@ -310,27 +357,41 @@ def one(name, task, Xtr, ytr, Xte, yte, folder, mlp_args):
         return {"score": s, "seconds": t, "error": None}
     except Exception as e:  # noqa: BLE001 - the next contender still runs
         where = traceback.extract_tb(e.__traceback__)[-1]
-        return {"score": None, "seconds": None,
-                "error": f"{type(e).__name__}: {e}"[:2000] + f" ({Path(where.filename).name}:{where.lineno})"}
+        return {
+            "score": None,
+            "seconds": None,
+            "error": f"{type(e).__name__}: {e}"[:2000] + f" ({Path(where.filename).name}:{where.lineno})",
+        }
 
 
 def summary_rows(results, names):
     """Median and worst ratio of each contender's score to HGB's (tables where both have one), total seconds."""
     out = {}
     for name in names:
-        ratios = [r["mean"][name]["score"] / r["mean"]["hgb"]["score"] for r in results
-                  if "hgb" in r["mean"] and r["mean"][name]["score"] is not None
-                  and r["mean"]["hgb"]["score"] not in (None, 0.0)]
+        ratios = [
+            r["mean"][name]["score"] / r["mean"]["hgb"]["score"]
+            for r in results
+            if "hgb" in r["mean"]
+            and r["mean"][name]["score"] is not None
+            and r["mean"]["hgb"]["score"] not in (None, 0.0)
+        ]
         seconds = [s["results"][name]["seconds"] or 0.0 for r in results for s in r["splits"]]
-        out[name] = {"median_ratio_to_hgb": float(np.median(ratios)) if ratios else None,
-                     "worst_ratio_to_hgb": float(np.min(ratios)) if ratios else None,
-                     "tables_compared": len(ratios), "total_seconds": float(np.sum(seconds)),
-                     "failed_tables": sum(r["mean"][name]["score"] is None for r in results)}
+        out[name] = {
+            "median_ratio_to_hgb": float(np.median(ratios)) if ratios else None,
+            "worst_ratio_to_hgb": float(np.min(ratios)) if ratios else None,
+            "tables_compared": len(ratios),
+            "total_seconds": float(np.sum(seconds)),
+            "failed_tables": sum(r["mean"][name]["score"] is None for r in results),
+        }
         if "realmlp" in names:  # the issue's bar: as good as RealMLP-TD (within 0.5 %, or better) on how many tables
-            both = [r["mean"] for r in results if r["mean"][name]["score"] is not None
-                    and r["mean"]["realmlp"]["score"] is not None]
+            both = [
+                r["mean"]
+                for r in results
+                if r["mean"][name]["score"] is not None and r["mean"]["realmlp"]["score"] is not None
+            ]
             out[name]["within_half_percent_of_realmlp"] = sum(
-                m[name]["score"] >= m["realmlp"]["score"] - 0.005 * abs(m["realmlp"]["score"]) for m in both)
+                m[name]["score"] >= m["realmlp"]["score"] - 0.005 * abs(m["realmlp"]["score"]) for m in both
+            )
             out[name]["tables_with_realmlp"] = len(both)
     return out
 
@@ -339,24 +400,33 @@ def markdown(results, names, summary):
     def cell(x, fmt, failed="error"):
         return failed if x is None else format(x, fmt)
 
-    lines = ["| table | rows x columns | score | " + " | ".join(f"{CONTENDERS[n]} | s" for n in names) + " |",
-             "|---|---|---|" + "---|---|" * len(names)]
+    lines = [
+        "| table | rows x columns | score | " + " | ".join(f"{CONTENDERS[n]} | s" for n in names) + " |",
+        "|---|---|---|" + "---|---|" * len(names),
+    ]
     for r in results:
         metric = "R2" if r["task"] == "regression" else f"accuracy ({r['classes']} classes)"
         splits = f", {r['n_splits']} splits" if r["n_splits"] > 1 else ""
-        cells = " | ".join(f"{cell(r['mean'][n]['score'], '.3f')} | {cell(r['mean'][n]['seconds'], '.1f', '-')}"
-                           for n in names)
-        lines.append(f"| {r['package']} {r['item']} ({r['target']}) | {r['rows']}x{r['columns']} | "
-                     f"{metric}{splits} | {cells} |")
-    for label, key, fmt in (("median score / HGB's", "median_ratio_to_hgb", ".3f"),
-                            ("worst score / HGB's", "worst_ratio_to_hgb", ".3f"),
-                            ("total seconds", "total_seconds", ".1f")):
+        cells = " | ".join(
+            f"{cell(r['mean'][n]['score'], '.3f')} | {cell(r['mean'][n]['seconds'], '.1f', '-')}" for n in names
+        )
+        lines.append(
+            f"| {r['package']} {r['item']} ({r['target']}) | {r['rows']}x{r['columns']} | {metric}{splits} | {cells} |"
+        )
+    for label, key, fmt in (
+        ("median score / HGB's", "median_ratio_to_hgb", ".3f"),
+        ("worst score / HGB's", "worst_ratio_to_hgb", ".3f"),
+        ("total seconds", "total_seconds", ".1f"),
+    ):
         values = [("n/a" if summary[n][key] is None else format(summary[n][key], fmt)) for n in names]
         cells = [c for v in values for c in ((v, "") if key != "total_seconds" else ("", v))]
         lines.append(" | ".join([f"| **{label}**", "", "", *cells]) + " |")
     if "realmlp" in names:
-        cells = [c for n in names for c in (f"{summary[n]['within_half_percent_of_realmlp']}/"
-                                             f"{summary[n]['tables_with_realmlp']}", "")]
+        cells = [
+            c
+            for n in names
+            for c in (f"{summary[n]['within_half_percent_of_realmlp']}/{summary[n]['tables_with_realmlp']}", "")
+        ]
         lines.append(" | ".join(["| **tables within 0.5% of RealMLP-TD or above**", "", "", *cells]) + " |")
     return "\n".join(lines)
 
@@ -374,7 +444,8 @@ def merged(paths):
             seeds = {s["seed"]: s for s in into["splits"]}
             for split in record["splits"]:
                 seeds.setdefault(split["seed"], {"seed": split["seed"], "results": {}})["results"].update(
-                    split["results"])
+                    split["results"]
+                )
             into["splits"] = [seeds[k] for k in sorted(seeds)]
     order = [n for n in CONTENDERS if n in names]
     return [r for r in by_item.values() if all(n in r["mean"] for n in order)], order
@@ -384,16 +455,22 @@ def main(argv=None):
     from sklearn.model_selection import train_test_split
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tables", help="comma-separated item names, e.g. Boston,CreditCard (default: all "
-                                         f"{len(TABLES)})")
+    parser.add_argument(
+        "--tables", help=f"comma-separated item names, e.g. Boston,CreditCard (default: all {len(TABLES)})"
+    )
     parser.add_argument("--only", help="comma-separated contenders of mlp,hgb,realmlp,tabm (default: all installed)")
     parser.add_argument("--mlp-args", default="", help='more arguments for mlp train, e.g. "--hidden 256,128"')
     parser.add_argument("--splits", type=int, help=f"splits of every table (default: 3 below {SMALL} rows, else 1)")
     parser.add_argument("--max-rows", type=int, help="subsample larger tables to this many rows (default: none)")
     parser.add_argument("--json", metavar="PATH", help="write every result (per table, split and contender)")
     parser.add_argument("--list", action="store_true", help="load the tables and print their shapes; no training")
-    parser.add_argument("--merge", nargs="+", metavar="JSON", help="no training: one table of the results of "
-                        "earlier --json files (e.g. each contender run on its own, on the same tables and splits)")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="no training: one table of the results of "
+        "earlier --json files (e.g. each contender run on its own, on the same tables and splits)",
+    )
     args = parser.parse_args(argv)
     if args.merge:
         results, names = merged(args.merge)
@@ -424,10 +501,14 @@ def main(argv=None):
         for package, item, target, task, drop in specs:
             X, y, task = load(package, item, target, task, drop, args.max_rows)
             kinds = f"{sum(X[c].dtype == object for c in X.columns)} text, {int(X.isna().sum().sum())} gaps"
-            labels = (f", classes {({k: int(v) for k, v in y.value_counts().items()})}" if task == "classification"
-                      else f", target mean {y.mean():.4g}")
-            print(f"{package}/{item}: {X.shape[0]} rows x {X.shape[1]} columns ({kinds}); target {target}, {task}"
-                  f"{labels}")
+            labels = (
+                f", classes { ({k: int(v) for k, v in y.value_counts().items()}) }"
+                if task == "classification"
+                else f", target mean {y.mean():.4g}"
+            )
+            print(
+                f"{package}/{item}: {X.shape[0]} rows x {X.shape[1]} columns ({kinds}); target {target}, {task}{labels}"
+            )
         return
 
     results = []
@@ -435,12 +516,21 @@ def main(argv=None):
         for package, item, target, task, drop in specs:
             X, y, task = load(package, item, target, task, drop, args.max_rows)
             n_splits = args.splits or (3 if len(X) < SMALL else 1)
-            record = {"package": package, "item": item, "target": target, "task": task, "rows": len(X),
-                      "columns": X.shape[1], "classes": int(y.nunique()) if task == "classification" else None,
-                      "n_splits": n_splits, "splits": []}
+            record = {
+                "package": package,
+                "item": item,
+                "target": target,
+                "task": task,
+                "rows": len(X),
+                "columns": X.shape[1],
+                "classes": int(y.nunique()) if task == "classification" else None,
+                "n_splits": n_splits,
+                "splits": [],
+            }
             for split in range(n_splits):
-                Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=SEED + split,
-                                                      stratify=y if task == "classification" else None)
+                Xtr, Xte, ytr, yte = train_test_split(
+                    X, y, test_size=0.25, random_state=SEED + split, stratify=y if task == "classification" else None
+                )
                 Xtr, Xte, ytr, yte = (a.reset_index(drop=True) for a in (Xtr, Xte, ytr, yte))
                 runs = {}
                 for name in names:
@@ -448,24 +538,38 @@ def main(argv=None):
                     folder.mkdir()
                     runs[name] = one(name, task, Xtr, ytr, Xte, yte, folder, mlp_args)
                     r = runs[name]
-                    print(f"  {item} split {split} {name}: "
-                          + (f"{r['score']:.4f} in {r['seconds']:.1f} s" if r["error"] is None
-                             else f"error: {r['error'][:300]}"), file=sys.stderr, flush=True)
+                    print(
+                        f"  {item} split {split} {name}: "
+                        + (
+                            f"{r['score']:.4f} in {r['seconds']:.1f} s"
+                            if r["error"] is None
+                            else f"error: {r['error'][:300]}"
+                        ),
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 record["splits"].append({"seed": SEED + split, "results": runs})
             record["mean"] = {}
             for name in names:
                 runs = [s["results"][name] for s in record["splits"]]
                 ok = all(r["error"] is None for r in runs)
-                record["mean"][name] = {"score": float(np.mean([r["score"] for r in runs])) if ok else None,
-                                        "seconds": float(np.mean([r["seconds"] for r in runs])) if ok else None}
+                record["mean"][name] = {
+                    "score": float(np.mean([r["score"] for r in runs])) if ok else None,
+                    "seconds": float(np.mean([r["seconds"] for r in runs])) if ok else None,
+                }
             results.append(record)
     summary = summary_rows(results, names)
     print(markdown(results, names, summary))
     if args.json:
-        settings = {"contenders": names, "mlp_args": mlp_args, "splits": args.splits, "max_rows": args.max_rows,
-                    "python": sys.version.split()[0], "threads": 1}
-        Path(args.json).write_text(json.dumps({"settings": settings, "tables": results, "summary": summary},
-                                              indent=1))
+        settings = {
+            "contenders": names,
+            "mlp_args": mlp_args,
+            "splits": args.splits,
+            "max_rows": args.max_rows,
+            "python": sys.version.split()[0],
+            "threads": 1,
+        }
+        Path(args.json).write_text(json.dumps({"settings": settings, "tables": results, "summary": summary}, indent=1))
 
 
 if __name__ == "__main__":

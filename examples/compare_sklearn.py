@@ -17,6 +17,7 @@ Two tables, in Markdown:
 BLAS threads are limited to ``--threads`` (default 1, through threadpoolctl, for both libraries): on a small, busy
 machine two BLAS threads per process made both ten times slower.
 """
+
 import argparse
 import os
 import platform
@@ -56,36 +57,50 @@ def step_problems(seed):
     Xd, yd = load_diabetes(return_X_y=True)
     Xr, Yr = make_regression(n_samples=500, n_features=10, n_targets=3, noise=5.0, random_state=seed)
     scale = StandardScaler().fit_transform
-    return [("classifier, digits (1797 x 64, 10 classes)", "MLPClassifier", scale(X), y),
-            ("regressor, diabetes (442 x 10, 1 target)", "MLPRegressor", scale(Xd), scale(yd[:, None])[:, 0]),
-            ("regressor, make_regression (500 x 10, 3 targets)", "MLPRegressor", scale(Xr), scale(Yr))]
+    return [
+        ("classifier, digits (1797 x 64, 10 classes)", "MLPClassifier", scale(X), y),
+        ("regressor, diabetes (442 x 10, 1 target)", "MLPRegressor", scale(Xd), scale(yd[:, None])[:, 0]),
+        ("regressor, make_regression (500 x 10, 3 targets)", "MLPRegressor", scale(Xr), scale(Yr)),
+    ]
 
 
 def largest_difference(a, b):
-    return max(float(np.max(np.abs(p - q))) for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_,
-                                                           strict=True))
+    return max(
+        float(np.max(np.abs(p - q))) for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True)
+    )
 
 
 def steps_table(args):
-    print(f"From identical initial weights (random_state={args.seed}), hidden ({args.hidden},), batch 200, "
-          "alpha 1e-4, lr 1e-3 (sgd: momentum 0.9, Nesterov), float64; largest |weight difference| and the final "
-          "loss (`loss_curve_[-1]`, lbfgs `loss_`) of each.\n")
+    print(
+        f"From identical initial weights (random_state={args.seed}), hidden ({args.hidden},), batch 200, "
+        "alpha 1e-4, lr 1e-3 (sgd: momentum 0.9, Nesterov), float64; largest |weight difference| and the final "
+        "loss (`loss_curve_[-1]`, lbfgs `loss_`) of each.\n"
+    )
     print("| solver | problem | 1 epoch: max abs diff | 10 epochs: max abs diff | loss scikit-learn | loss mlp |")
     print("|---|---|---|---|---|---|")
     for solver in SOLVERS:
         for label, name, X, y in step_problems(args.seed):
             row = []
             for epochs in (1, 10):
-                kw = dict(hidden_layer_sizes=(args.hidden,), solver=solver, max_iter=epochs, batch_size=200,
-                          random_state=args.seed, tol=0.0, n_iter_no_change=100)
+                kw = dict(
+                    hidden_layer_sizes=(args.hidden,),
+                    solver=solver,
+                    max_iter=epochs,
+                    batch_size=200,
+                    random_state=args.seed,
+                    tol=0.0,
+                    n_iter_no_change=100,
+                )
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     theirs = getattr(sk, name)(**kw).fit(X, y)
                     mine = getattr(ours, name)(**kw).fit(X, y)
                 row.append(largest_difference(theirs, mine))
             losses = [e.loss_ for e in (theirs, mine)]
-            print(f"| {solver} | {label} | {row[0]:.1e} | {row[1]:.1e} | {losses[0]:.10f} | {losses[1]:.10f} |",
-                  flush=True)
+            print(
+                f"| {solver} | {label} | {row[0]:.1e} | {row[1]:.1e} | {losses[0]:.10f} | {losses[1]:.10f} |",
+                flush=True,
+            )
     print()
 
 
@@ -98,23 +113,38 @@ def timed_score(estimator, split):
 
 
 def scores_table(args):
-    print(f"hidden ({args.hidden},), batch min(200, n), {args.epochs} epochs (lbfgs: iterations), alpha 1e-4, "
-          f"lr 1e-3, seed {args.seed}\n")
-    print("| data set | samples x features | metric | solver | scikit-learn | mlp float64 | mlp float32 |"
-          " scikit-learn s | mlp float64 s | mlp float32 s |")
+    print(
+        f"hidden ({args.hidden},), batch min(200, n), {args.epochs} epochs (lbfgs: iterations), alpha 1e-4, "
+        f"lr 1e-3, seed {args.seed}\n"
+    )
+    print(
+        "| data set | samples x features | metric | solver | scikit-learn | mlp float64 | mlp float32 |"
+        " scikit-learn s | mlp float64 s | mlp float32 s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, loader in DATASETS.items():
         X, y = loader(return_X_y=True)
         regression = name == "diabetes"
         split = train_test_split(X, y, test_size=0.25, random_state=args.seed, stratify=None if regression else y)
         for solver in SOLVERS:
-            common = dict(hidden_layer_sizes=(args.hidden,), solver=solver, learning_rate_init=1e-3,
-                          batch_size="auto", max_iter=args.epochs, tol=0.0, n_iter_no_change=args.epochs,
-                          random_state=args.seed, alpha=1e-4)
+            common = dict(
+                hidden_layer_sizes=(args.hidden,),
+                solver=solver,
+                learning_rate_init=1e-3,
+                batch_size="auto",
+                max_iter=args.epochs,
+                tol=0.0,
+                n_iter_no_change=args.epochs,
+                random_state=args.seed,
+                alpha=1e-4,
+            )
             kind = "MLPRegressor" if regression else "MLPClassifier"
             results = []
-            for make in (lambda: getattr(sk, kind)(**common), lambda: getattr(ours, kind)(**common),
-                         lambda: getattr(ours, kind)(dtype="float32", **common)):
+            for make in (
+                lambda: getattr(sk, kind)(**common),
+                lambda: getattr(ours, kind)(**common),
+                lambda: getattr(ours, kind)(dtype="float32", **common),
+            ):
                 estimator = make()
                 if regression:
                     estimator = TransformedTargetRegressor(estimator, transformer=StandardScaler())
@@ -123,8 +153,11 @@ def scores_table(args):
                     results.append(timed_score(make_pipeline(StandardScaler(), estimator), split))
             scores = " | ".join(f"{s:.4f}" for s, _ in results)
             times = " | ".join(f"{t:.2f}" for _, t in results)
-            print(f"| {name} | {X.shape[0]} x {X.shape[1]} | {'R2' if regression else 'accuracy'} | {solver} | "
-                  f"{scores} | {times} |", flush=True)
+            print(
+                f"| {name} | {X.shape[0]} x {X.shape[1]} | {'R2' if regression else 'accuracy'} | {solver} | "
+                f"{scores} | {times} |",
+                flush=True,
+            )
     print()
 
 
@@ -138,8 +171,10 @@ def main():
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
-    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores); mlp {mlp.__version__}, scikit-learn {sklearn.__version__}, "
-          f"NumPy {np.__version__}, backend {mlp.get_backend().name}; BLAS threads {args.threads or 'default'}\n")
+    print(
+        f"CPU: {cpu_name()} ({os.cpu_count()} cores); mlp {mlp.__version__}, scikit-learn {sklearn.__version__}, "
+        f"NumPy {np.__version__}, backend {mlp.get_backend().name}; BLAS threads {args.threads or 'default'}\n"
+    )
     with threadpool_limits(args.threads or None):
         if args.table in ("steps", "both"):
             steps_table(args)

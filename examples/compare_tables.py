@@ -23,6 +23,7 @@ Scores: accuracy for classification, R2 for regression.  Every library runs on o
     python examples/compare_tables.py            # prints a Markdown table
     python examples/compare_tables.py --quick    # iris and diabetes only, no synthetic table
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,12 @@ def bundled(name):
     """``(frame of features, target series, task)`` of a scikit-learn data set that ships with it."""
     from sklearn import datasets
 
-    loader = {"iris": datasets.load_iris, "wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer,
-              "diabetes": datasets.load_diabetes}[name]
+    loader = {
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer,
+        "diabetes": datasets.load_diabetes,
+    }[name]
     d = loader(as_frame=True)
     X = d.data.copy()
     X.columns = [str(c).replace(" ", "_").replace("(", "").replace(")", "") for c in X.columns]
@@ -64,8 +69,16 @@ def synthetic(n=50_000, seed=SEED):
     columns, as ``(frame, target series, "classification")``."""
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=n, n_features=20, n_informative=10, n_redundant=4, n_classes=3,
-                               n_clusters_per_class=2, flip_y=0.02, random_state=seed)
+    X, y = make_classification(
+        n_samples=n,
+        n_features=20,
+        n_informative=10,
+        n_redundant=4,
+        n_classes=3,
+        n_clusters_per_class=2,
+        flip_y=0.02,
+        random_state=seed,
+    )
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
     levels = np.array(["a", "b", "c", "d", "e", "f", "g", "h"])
@@ -91,7 +104,8 @@ def messy(X: pd.DataFrame, seed=SEED) -> pd.DataFrame:
     X.loc[rng.random(n) < 0.05, first] = None  # and a few in the text column
     X.insert(0, "record_id", [f"r-{i:05d}" for i in rng.permutation(n)])
     X["recorded"] = (pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")).strftime(
-        "%Y-%m-%d")
+        "%Y-%m-%d"
+    )
     return X
 
 
@@ -119,12 +133,43 @@ def run_mlp(task, train: pd.DataFrame, test: pd.DataFrame, folder: Path):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     mlp = [sys.executable, "-m", "mlp"]
     start = time.perf_counter()
-    subprocess.run([*mlp, "train", "--data", str(train_csv), "--target", "target", "--quiet", "--backend", "numpy",
-                    "--threads", "1", "--save", str(folder / "m.safetensors")],
-                   check=True, env=env, capture_output=True, text=True)
-    subprocess.run([*mlp, "predict", str(folder / "m.safetensors"), str(test_csv), "--out", str(folder / "p.csv"),
-                    "--threads", "1"],
-                   check=True, env=env, capture_output=True, text=True)
+    subprocess.run(
+        [
+            *mlp,
+            "train",
+            "--data",
+            str(train_csv),
+            "--target",
+            "target",
+            "--quiet",
+            "--backend",
+            "numpy",
+            "--threads",
+            "1",
+            "--save",
+            str(folder / "m.safetensors"),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    subprocess.run(
+        [
+            *mlp,
+            "predict",
+            str(folder / "m.safetensors"),
+            str(test_csv),
+            "--out",
+            str(folder / "p.csv"),
+            "--threads",
+            "1",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     pred = pd.read_csv(folder / "p.csv")["target"]
     return score(task, test["target"], pred.astype(test["target"].dtype)), seconds
@@ -149,10 +194,15 @@ def run_sklearn_mlp(task, Xtr, ytr, Xte, yte):
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     numbers = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
-    text = make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
-                         OneHotEncoder(handle_unknown="ignore"))
-    columns = ColumnTransformer([("num", numbers, make_column_selector(dtype_include="number")),
-                                 ("cat", text, make_column_selector(dtype_include="category"))])
+    text = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="missing"), OneHotEncoder(handle_unknown="ignore")
+    )
+    columns = ColumnTransformer(
+        [
+            ("num", numbers, make_column_selector(dtype_include="number")),
+            ("cat", text, make_column_selector(dtype_include="category")),
+        ]
+    )
     net = (MLPClassifier if task == "classification" else MLPRegressor)(max_iter=500, random_state=SEED)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -171,13 +221,21 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="iris and diabetes only, no synthetic table")
-    parser.add_argument("--splits", type=int, default=3,
-                        help="75/25 splits of each small table, seeds 0, 1, ...; the table gives the means (default 3; "
-                             "the synthetic table gets one)")
+    parser.add_argument(
+        "--splits",
+        type=int,
+        default=3,
+        help="75/25 splits of each small table, seeds 0, 1, ...; the table gives the means (default 3; "
+        "the synthetic table gets one)",
+    )
     args = parser.parse_args(argv)
     names = ["iris", "diabetes"] if args.quick else ["iris", "wine", "breast_cancer", "diabetes"]
-    tables = [(name, version, table, y, task) for name in names for X, y, task in [bundled(name)]
-              for version, table in (("clean", X), ("messy", messy(X)))]
+    tables = [
+        (name, version, table, y, task)
+        for name in names
+        for X, y, task in [bundled(name)]
+        for version, table in (("clean", X), ("messy", messy(X)))
+    ]
     if not args.quick:
         tables.append(("synthetic", "50k rows", *synthetic()))
     rows = []
@@ -185,21 +243,42 @@ def main(argv=None):
         for name, version, table, y, task in tables:
             runs = []
             for split in range(1 if name == "synthetic" else args.splits):
-                Xtr, Xte, ytr, yte = train_test_split(table, y, test_size=0.25, random_state=SEED + split,
-                                                      stratify=y if task == "classification" else None)
+                Xtr, Xte, ytr, yte = train_test_split(
+                    table,
+                    y,
+                    test_size=0.25,
+                    random_state=SEED + split,
+                    stratify=y if task == "classification" else None,
+                )
                 folder = Path(tmp) / f"{name}-{version}-{split}".replace(" ", "-")
                 folder.mkdir()
                 train = Xtr.assign(target=ytr.to_numpy())
                 test = Xte.assign(target=yte.to_numpy())
-                runs.append([run_mlp(task, train, test, folder), run_hgb(task, Xtr, ytr, Xte, yte),
-                             run_sklearn_mlp(task, Xtr, ytr, Xte, yte)])
+                runs.append(
+                    [
+                        run_mlp(task, train, test, folder),
+                        run_hgb(task, Xtr, ytr, Xte, yte),
+                        run_sklearn_mlp(task, Xtr, ytr, Xte, yte),
+                    ]
+                )
             results = [tuple(float(np.mean([r[k][i] for r in runs])) for i in (0, 1)) for k in range(3)]
-            rows.append((f"{name} ({version})", f"{len(table)}x{table.shape[1]}",
-                         "accuracy" if task == "classification" else "R2", results))
-            print(f"  {rows[-1][0]}: " + ", ".join(f"{s:.3f} in {t:.1f} s" for s, t in results),
-                  file=sys.stderr, flush=True)
-    print("| table | rows x columns | score | mlp CLI (raw file) | s | HistGradientBoosting | s | "
-          "scikit-learn MLP pipeline | s |")
+            rows.append(
+                (
+                    f"{name} ({version})",
+                    f"{len(table)}x{table.shape[1]}",
+                    "accuracy" if task == "classification" else "R2",
+                    results,
+                )
+            )
+            print(
+                f"  {rows[-1][0]}: " + ", ".join(f"{s:.3f} in {t:.1f} s" for s, t in results),
+                file=sys.stderr,
+                flush=True,
+            )
+    print(
+        "| table | rows x columns | score | mlp CLI (raw file) | s | HistGradientBoosting | s | "
+        "scikit-learn MLP pipeline | s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, shape, metric, results in rows:
         cells = " | ".join(f"{s:.3f} | {t:.1f}" for s, t in results)

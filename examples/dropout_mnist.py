@@ -15,6 +15,7 @@ Writes ``<out>.json`` (per-epoch numbers of both runs, the command, the seconds)
 ``<out>.svg`` (test accuracy and the train - test gap per epoch, drawn without any plotting
 library).  Default ``out``: ``docs/dropout_mnist``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,15 +53,30 @@ def run(p, args, data):
     model = network(args.hidden, p, args.seed, args.backend)
     opt = mlp.SGD(args.lr, momentum=0.9)
     start = time.perf_counter()
-    history = mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=args.epochs,
-                      batch_size=args.batch_size, validation_data=(Xt, yt), seed=args.seed,
-                      progress=False, callbacks=[DecayLearningRate(args.lr, 10.0)])
+    history = mlp.fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_data=(Xt, yt),
+        seed=args.seed,
+        progress=False,
+        callbacks=[DecayLearningRate(args.lr, 10.0)],
+    )
     seconds = time.perf_counter() - start
     h = history.history
     for e, (a, v) in enumerate(zip(h["accuracy"], h["val_accuracy"], strict=True)):
         print(f"p={p}: epoch {e + 1}: train {a:.4f} test {v:.4f} gap {a - v:+.4f}", flush=True)
-    return {"p": p, "train_accuracy": h["accuracy"], "test_accuracy": h["val_accuracy"],
-            "loss": h["loss"], "seconds": seconds}
+    return {
+        "p": p,
+        "train_accuracy": h["accuracy"],
+        "test_accuracy": h["val_accuracy"],
+        "loss": h["loss"],
+        "seconds": seconds,
+    }
 
 
 def svg(runs, path):
@@ -72,9 +88,11 @@ def svg(runs, path):
         n = max(len(s) for _, s in series)
         sx = lambda i: x0 + pad + (W - 1.5 * pad) * i / max(n - 1, 1)  # noqa: E731
         sy = lambda v: H - pad + (pad - H + pad) * (min(max(v, lo), hi) - lo) / (hi - lo)  # noqa: E731
-        out = [f'<text x="{x0 + W / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
-               f'<rect x="{x0 + pad}" y="{pad}" width="{W - 1.5 * pad}" height="{H - 2 * pad}" '
-               f'fill="none" stroke="#999"/>']
+        out = [
+            f'<text x="{x0 + W / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
+            f'<rect x="{x0 + pad}" y="{pad}" width="{W - 1.5 * pad}" height="{H - 2 * pad}" '
+            f'fill="none" stroke="#999"/>',
+        ]
         for k in range(5):
             v = lo + (hi - lo) * k / 4
             out.append(f'<text x="{x0 + pad - 4}" y="{sy(v) + 4}" text-anchor="end" font-size="10">{fmt(v)}</text>')
@@ -90,14 +108,25 @@ def svg(runs, path):
 
     names = [("no dropout" if r["p"] == 0 else f"dropout p={r['p']}") for r in runs]
     acc = [(n, r["test_accuracy"]) for n, r in zip(names, runs, strict=True)]
-    gap = [(n, [a - v for a, v in zip(r["train_accuracy"], r["test_accuracy"], strict=True)])
-           for n, r in zip(names, runs, strict=True)]
+    gap = [
+        (n, [a - v for a, v in zip(r["train_accuracy"], r["test_accuracy"], strict=True)])
+        for n, r in zip(names, runs, strict=True)
+    ]
     lo = min(min(s) for _, s in acc)
     body = panel(0, "test accuracy", acc, max(0.97, lo - 0.001), 1.0, lambda v: f"{100 * v:.1f}%")
-    body += panel(W, "train - test accuracy", gap, min(0.0, min(min(s) for _, s in gap)),
-                  max(0.005, max(max(s) for _, s in gap)), lambda v: f"{100 * v:.2f}")
-    text = f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * W}" height="{H}" font-family="sans-serif">' \
-           + "".join(body) + "</svg>\n"
+    body += panel(
+        W,
+        "train - test accuracy",
+        gap,
+        min(0.0, min(min(s) for _, s in gap)),
+        max(0.005, max(max(s) for _, s in gap)),
+        lambda v: f"{100 * v:.2f}",
+    )
+    text = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * W}" height="{H}" font-family="sans-serif">'
+        + "".join(body)
+        + "</svg>\n"
+    )
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
@@ -115,8 +144,12 @@ def main(argv=None):
     ap.add_argument("--backend", default=None)
     ap.add_argument("--out", default="docs/dropout_mnist")
     ap.add_argument("--only", choices=["dropout", "plain"], default=None, help="run one of the two")
-    ap.add_argument("--combine", nargs="+", metavar="JSON",
-                    help="train nothing: draw the runs recorded in these files (from --only runs) into <out>")
+    ap.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="JSON",
+        help="train nothing: draw the runs recorded in these files (from --only runs) into <out>",
+    )
     args = ap.parse_args(argv)
     if args.combine:
         records = [json.load(open(path)) for path in args.combine]
@@ -132,10 +165,15 @@ def main(argv=None):
     ps = {"dropout": [args.p], "plain": [0.0], None: [0.0, args.p]}[args.only]
     runs = [run(p, args, data) for p in ps]
     for r in runs:
-        print(f"p={r['p']}: final test accuracy {r['test_accuracy'][-1]:.2%}, best {max(r['test_accuracy']):.2%}, "
-              f"final train - test gap {r['train_accuracy'][-1] - r['test_accuracy'][-1]:+.2%}, {r['seconds']:.0f} s")
-    record = {"command": "python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
-              "args": vars(args), "runs": runs}
+        print(
+            f"p={r['p']}: final test accuracy {r['test_accuracy'][-1]:.2%}, best {max(r['test_accuracy']):.2%}, "
+            f"final train - test gap {r['train_accuracy'][-1] - r['test_accuracy'][-1]:+.2%}, {r['seconds']:.0f} s"
+        )
+    record = {
+        "command": "python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
+        "args": vars(args),
+        "runs": runs,
+    }
     tmp = args.out + ".json.tmp"
     with open(tmp, "w") as f:
         json.dump(record, f, indent=1)

@@ -2,6 +2,7 @@
 
 Run on any backend: ``MLP_BACKEND=torch python examples/xor.py``.
 """
+
 import numpy as np
 
 import mlp
@@ -15,8 +16,9 @@ def train(backend=None, epochs=500, seed=0, verbose=True):
     """
     X_host = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     T_host = np.array([[0], [1], [1], [0]], dtype=np.float32)
-    model = mlp.Sequential([mlp.Linear(2, 3, init="he"), mlp.ReLU(), mlp.Linear(3, 1, init="he")],
-                           backend=backend, seed=seed)
+    model = mlp.Sequential(
+        [mlp.Linear(2, 3, init="he"), mlp.ReLU(), mlp.Linear(3, 1, init="he")], backend=backend, seed=seed
+    )
     be = model.backend
     X, T = be.asarray(X_host), be.asarray(T_host)
     loss, optimizer = mlp.Quadratic(), mlp.SGD(lr=0.1, momentum=0.9)
@@ -29,8 +31,10 @@ def train(backend=None, epochs=500, seed=0, verbose=True):
     outputs = be.to_numpy(model.forward(X)).ravel()
     predictions = (outputs > 0.5).astype(int)
     if verbose:
-        print(f"backend {be.name}: outputs {np.round(outputs, 3)} -> predictions {predictions}, "
-              f"targets {T_host.ravel().astype(int)}")
+        print(
+            f"backend {be.name}: outputs {np.round(outputs, 3)} -> predictions {predictions}, "
+            f"targets {T_host.ravel().astype(int)}"
+        )
         print(f"accuracy {np.mean(predictions == T_host.ravel()):.0%}")
     return float(be.to_numpy(value)), predictions
 

@@ -7,6 +7,7 @@ PyTorch, array-api-strict, JAX) is chosen with ``MLP_BACKEND`` or an explicit
 The core is pure: :func:`make_step` gives one training step as a function of arrays,
 :func:`train_step` runs it on a model, and :func:`fit` is a short loop over it.
 """
+
 import importlib.util as _importlib_util
 import os as _os
 import sys as _sys
@@ -35,24 +36,34 @@ _source_checkout_backends()
 from mlp import backends  # noqa: E402  (imports no array library: each backend is imported when selected)
 from mlp.backends import get_backend  # noqa: E402
 from mlp.backends import use as use_backend  # noqa: E402
-
 from mlp.core.errors import CheckpointError, DataError, DivergenceError, DownloadError, MLPError, TrainingInterrupted  # noqa: E402
-from mlp.io import datasets, tables  # noqa: E402
-from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save  # noqa: E402
 from mlp.core.gradcheck import gradcheck  # noqa: E402
-from mlp.io.onnx import export_onnx  # noqa: E402  (onnx is imported only when it is called)
 from mlp.core.kernels import Kernels, get_kernels  # noqa: E402
-from mlp.core.layers import (Dropout, Embedding, Identity, Layer, LeakyReLU, Linear, OneHot,  # noqa: E402
-                             PeriodicEmbedding, ReLU, Sigmoid, StepContext, Tanh)
+from mlp.core.layers import (  # noqa: E402
+    Dropout,
+    Embedding,
+    Identity,
+    Layer,
+    LeakyReLU,
+    Linear,
+    OneHot,
+    PeriodicEmbedding,
+    ReLU,
+    Sigmoid,
+    StepContext,
+    Tanh,
+)
 from mlp.core.losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, Quadratic, get_loss  # noqa: E402
 from mlp.core.model import Sequential, build_mlp  # noqa: E402
 from mlp.core.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
 from mlp.core.schedules import Cosine, InverseScaling, Schedule, Warmup  # noqa: E402
-from mlp.train.callbacks import Callback, EarlyStopping, FitState, HalveOnPlateau, History, ModelCheckpoint  # noqa: E402
 from mlp.core.step import make_step, train_step  # noqa: E402
-from mlp.train.loop import evaluate, fit, l1_strength, l2_weight_decay  # noqa: E402
-
 from mlp.core.version import __version__  # noqa: E402
+from mlp.io import datasets, tables  # noqa: E402
+from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save  # noqa: E402
+from mlp.io.onnx import export_onnx  # noqa: E402  (onnx is imported only when it is called)
+from mlp.train.callbacks import Callback, EarlyStopping, FitState, HalveOnPlateau, History, ModelCheckpoint  # noqa: E402
+from mlp.train.loop import evaluate, fit, l1_strength, l2_weight_decay  # noqa: E402
 
 __all__ = [
     "backends",

@@ -4,6 +4,7 @@ Through :mod:`mlp_entry` where it is importable (an install, a source checkout),
 status 130 at any moment; the ``mlp`` package itself is imported before this file runs, so a Ctrl-C during that
 import is Python's own (the ``mlp`` console script covers it).
 """
+
 import sys
 
 try:

@@ -13,6 +13,7 @@ exp (``loss="poisson"``), decoded as scikit-learn's ``LabelBinarizer`` decodes t
 (``import mlp.sklearn`` stays as fast as without skl2onnx).  This module never imports :mod:`mlp.sklearn` (the
 classes are handed in), so the two make no import cycle.
 """
+
 from __future__ import annotations
 
 import importlib.abc
@@ -26,8 +27,7 @@ __all__ = ["register", "register_when_imported"]
 #: the estimator classes registered so far
 _registered = set()
 #: skl2onnx's options of a classifier converter, as for scikit-learn's MLPClassifier
-_CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [True, False],
-                       "output_class_labels": [False, True]}
+_CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [True, False], "output_class_labels": [False, True]}
 
 
 class _Skl2OnnxGraph:
@@ -61,8 +61,15 @@ class _Skl2OnnxGraph:
             from mlp.io.onnx import ML_OPSET
 
             version = get_schema(op, ML_OPSET, domain).since_version
-        self.container.add_node(op, list(inputs), outs, op_domain=domain, op_version=version,
-                                 name=self.scope.get_unique_operator_name(op), **attrs)
+        self.container.add_node(
+            op,
+            list(inputs),
+            outs,
+            op_domain=domain,
+            op_version=version,
+            name=self.scope.get_unique_operator_name(op),
+            **attrs,
+        )
         return outs[0] if len(outs) == 1 else outs
 
 
@@ -75,7 +82,6 @@ def _host(a):
 def _network_of(est):
     """``(layers, params, dtype)`` of a fitted estimator, from its public attributes."""
     from mlp.core.layers import Identity, Linear, ReLU, Sigmoid, Tanh
-
     from mlp.io.onnx import ExportError
 
     hidden = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU}
@@ -129,8 +135,10 @@ def _classifier_labels(scope, est):
     if classes.dtype.kind in "US" or classes.dtype == object:
         return [str(c) for c in classes]
     if classes.dtype.kind == "f" and not np.all(np.mod(classes, 1) == 0):
-        raise ExportError(f"{type(est).__name__}: class labels {classes.tolist()[:5]} are not integers; skl2onnx "
-                          "classifiers output int64 or string labels")
+        raise ExportError(
+            f"{type(est).__name__}: class labels {classes.tolist()[:5]} are not integers; skl2onnx "
+            "classifiers output int64 or string labels"
+        )
     return [int(c) for c in classes]
 
 
@@ -156,8 +164,12 @@ def _convert_classifier(scope, operator, container):
         index = None
     else:  # two classes on one logistic output: columns [1 - p, p], the label where p > 0.5
         p1 = g.node("Sigmoid", [z], hint="sigmoid")
-        p = g.node("Concat", [g.node("Sub", [g.const(np.asarray(1.0, dtype=dtype), "one"), p1], hint="p0"), p1],
-                   axis=1, hint="p01")
+        p = g.node(
+            "Concat",
+            [g.node("Sub", [g.const(np.asarray(1.0, dtype=dtype), "one"), p1], hint="p0"), p1],
+            axis=1,
+            hint="p01",
+        )
         flat = g.node("Reshape", [p1, g.const(np.array([-1], dtype=np.int64), "flat")], hint="p_flat")
         half = g.const(np.asarray(0.5, dtype=dtype), "half")
         index = g.node("Cast", [g.node("Greater", [flat, half], hint="above")], to=elem_type(np.int64), hint="index")
@@ -209,16 +221,17 @@ def register(*estimators):
         skl2onnx (or scikit-learn) is not installed; the message says how to install it.
     """
     try:
-        from sklearn.base import ClassifierMixin
         from skl2onnx import update_registered_converter
+        from sklearn.base import ClassifierMixin
     except ImportError as e:
         raise ImportError(f"converting mlp.sklearn pipelines needs skl2onnx ({e}): pip install skl2onnx") from None
     for cls in estimators:
         if cls in _registered:
             continue
         if issubclass(cls, ClassifierMixin):
-            update_registered_converter(cls, f"Mlp{cls.__name__}", _classifier_shape, _convert_classifier,
-                                        options=dict(_CLASSIFIER_OPTIONS))
+            update_registered_converter(
+                cls, f"Mlp{cls.__name__}", _classifier_shape, _convert_classifier, options=dict(_CLASSIFIER_OPTIONS)
+            )
         else:
             update_registered_converter(cls, f"Mlp{cls.__name__}", _regressor_shape, _convert_regressor)
         _registered.add(cls)

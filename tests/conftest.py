@@ -2,6 +2,7 @@
 
 Backends unusable here are skipped with their reason (``pytest -rs`` shows it).
 """
+
 import os
 import sys
 from pathlib import Path
@@ -13,8 +14,9 @@ from mlp import backends
 
 ROOT = Path(__file__).resolve().parent.parent
 #: MNIST/Fashion-MNIST for the tests that need them: $MLP_DATA_DIR when set, else ../shared/data
-SHARED_DATA = (Path(os.environ["MLP_DATA_DIR"]).expanduser() if os.environ.get("MLP_DATA_DIR")
-               else ROOT.parent / "shared" / "data")
+SHARED_DATA = (
+    Path(os.environ["MLP_DATA_DIR"]).expanduser() if os.environ.get("MLP_DATA_DIR") else ROOT.parent / "shared" / "data"
+)
 
 
 def _backend_params():

@@ -4,6 +4,7 @@ It serves a folder laid out like shared/data (``<dataset>/<file>``), and can mis
 on purpose for chosen paths: flip a byte (``corrupt``) or announce the full length but
 close the connection after ``n`` bytes (``drop``). Every request path is recorded.
 """
+
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,8 +68,7 @@ class MirrorServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         # A short poll interval keeps shutdown (once per test) from costing half a second.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

@@ -5,6 +5,7 @@ JSON record to ``$MLP_MPI_RESULTS/rank<r>.json`` that the test reads back and ch
 the assertions live in the test and the worker only reports what the communicator returned.  The fault cases
 end the job on purpose; the test checks that they end it (non-zero, within a timeout).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,14 @@ def report(comm, case, **values):
 
 def case_collectives(comm):
     """Every correctness check in one job: one mpiexec start instead of four."""
-    report(comm, "collectives", allreduce=check_allreduce(comm), scalars=check_scalars(comm),
-           broadcast=check_broadcast(comm), info=check_info(comm))
+    report(
+        comm,
+        "collectives",
+        allreduce=check_allreduce(comm),
+        scalars=check_scalars(comm),
+        broadcast=check_broadcast(comm),
+        info=check_info(comm),
+    )
 
 
 def check_allreduce(comm):
@@ -41,8 +48,12 @@ def check_allreduce(comm):
         # integer-valued floats: the sum is exact in any order, so ranks can be compared bit for bit
         buf = (np.arange(1000, dtype=dtype) + 1) * (comm.rank + 1)
         res = comm.allreduce_sum(buf)
-        out[dtype] = {"in_place": res is buf, "values": res[:5].tolist(), "last": float(res[-1]),
-                      "dtype": str(res.dtype)}
+        out[dtype] = {
+            "in_place": res is buf,
+            "values": res[:5].tolist(),
+            "last": float(res[-1]),
+            "dtype": str(res.dtype),
+        }
     # a non-contiguous and a read-only buffer: summed into a copy, the input left as it was
     base = np.ones(20) * (comm.rank + 1)
     strided = base[::2]
@@ -64,8 +75,7 @@ def case_backend(comm):
         be = backends.get_backend(name)
         x = be.asarray(np.arange(6, dtype=np.float64) * (comm.rank + 1))
         res = comm.allreduce_sum(x)  # the backend found from the array itself
-        out[name] = {"owns": be.owns(res), "values": be.to_numpy(res).tolist(),
-                     "input_after": be.to_numpy(x).tolist()}
+        out[name] = {"owns": be.owns(res), "values": be.to_numpy(res).tolist(), "input_after": be.to_numpy(x).tolist()}
     report(comm, "backend", backend=out)
 
 
@@ -110,8 +120,15 @@ def case_nccl(comm):
             memory = np.ctypeslib.as_array(ctypes.cast(recv, ctypes.POINTER(c_type)), (count,))
             MPI.COMM_WORLD.Allreduce(MPI.IN_PLACE, memory, op=MPI.SUM)
 
-    nccl = types.SimpleNamespace(available=True, get_unique_id=lambda: "id-of-rank-0", NcclCommunicator=Communicator,
-                                 NCCL_FLOAT32="f32", NCCL_FLOAT64="f64", NCCL_FLOAT16="f16", NCCL_SUM="sum")
+    nccl = types.SimpleNamespace(
+        available=True,
+        get_unique_id=lambda: "id-of-rank-0",
+        NcclCommunicator=Communicator,
+        NCCL_FLOAT32="f32",
+        NCCL_FLOAT64="f64",
+        NCCL_FLOAT16="f16",
+        NCCL_SUM="sum",
+    )
     cuda = types.SimpleNamespace(Device=Device, nccl=nccl)
     sys.modules.update({"cupy": types.SimpleNamespace(cuda=cuda), "cupy.cuda": cuda, "cupy.cuda.nccl": nccl})
 
@@ -123,8 +140,11 @@ def case_nccl(comm):
         raise AssertionError("a CUDA array was copied to the host")
 
     device = 3 + comm.rank  # each rank's own GPU
-    be = dataclasses.replace(backends.get_backend("numpy"), _to_numpy=no_host_copy,
-                             _device_memory=lambda x: (x, x.memory.ctypes.data, 1000 + comm.rank, device))
+    be = dataclasses.replace(
+        backends.get_backend("numpy"),
+        _to_numpy=no_host_copy,
+        _device_memory=lambda x: (x, x.memory.ctypes.data, 1000 + comm.rank, device),
+    )
     out = {}
     for dtype in ("float32", "float64"):
         x = OnDevice(np.arange(5, dtype=dtype) * (comm.rank + 1))
@@ -135,10 +155,15 @@ def case_nccl(comm):
 
 def check_scalars(comm):
     r = comm.rank
-    return dict(sum=comm.allreduce(r + 1), max=comm.allreduce(float(r), op="max"),
-                min=comm.allreduce(r * 2.5, op="min"), vector=comm.allreduce([1.0, r, 10 * r]).tolist(),
-                flag_one=comm.any(r == comm.size - 1), flag_none=comm.any(False),
-                bool_sum=comm.allreduce(True))
+    return dict(
+        sum=comm.allreduce(r + 1),
+        max=comm.allreduce(float(r), op="max"),
+        min=comm.allreduce(r * 2.5, op="min"),
+        vector=comm.allreduce([1.0, r, 10 * r]).tolist(),
+        flag_one=comm.any(r == comm.size - 1),
+        flag_none=comm.any(False),
+        bool_sum=comm.allreduce(True),
+    )
 
 
 def check_broadcast(comm):
@@ -152,8 +177,13 @@ def check_broadcast(comm):
         refused = None
     except ValueError as e:
         refused = str(e)
-    return dict(values=got.tolist(), dtype=str(got.dtype), filled_in_place=got2 is filled or comm.rank == root,
-                filled=got2.tolist(), refused=refused)
+    return dict(
+        values=got.tolist(),
+        dtype=str(got.dtype),
+        filled_in_place=got2 is filled or comm.rank == root,
+        filled=got2.tolist(),
+        refused=refused,
+    )
 
 
 def check_info(comm):
@@ -169,8 +199,9 @@ def case_single(_comm):
     comm = get_communicator(True)
     buf = np.arange(3.0)
     res = comm.allreduce_sum(buf)
-    report(comm, "single", mpi=isinstance(comm, MPICommunicator), same=res is buf, values=res.tolist(),
-           any=comm.any(True))
+    report(
+        comm, "single", mpi=isinstance(comm, MPICommunicator), same=res is buf, values=res.tolist(), any=comm.any(True)
+    )
 
 
 # -- data-parallel training ----------------------------------------------------------------
@@ -190,10 +221,15 @@ def parity_setup(optimizer, dtype, n, dropout=0.0):
 #: end with a batch of 1 (rank 1's shard is empty), in batches of 7 with shards of 4 and 3 and a last batch of 3;
 #: with dropout, each shard keeps its rows of the global batch's mask
 #: weighted: sample weights (some zero), so that each rank's share of a step is its share of the weight sum
-PARITY = [("sgd", "float64", 101, 10, 2, 0.0), ("adam", "float64", 101, 7, 2, 0.0),
-          ("sgd", "float32", 101, 7, 2, 0.0), ("adam", "float32", 101, 10, 2, 0.0),
-          ("sgd", "float64", 101, 7, 2, 0.3), ("adam", "float32", 101, 10, 2, 0.3),
-          ("sgd", "float64", 101, 7, 2, "weighted")]
+PARITY = [
+    ("sgd", "float64", 101, 10, 2, 0.0),
+    ("adam", "float64", 101, 7, 2, 0.0),
+    ("sgd", "float32", 101, 7, 2, 0.0),
+    ("adam", "float32", 101, 10, 2, 0.0),
+    ("sgd", "float64", 101, 7, 2, 0.3),
+    ("adam", "float32", 101, 10, 2, 0.3),
+    ("sgd", "float64", 101, 7, 2, "weighted"),
+]
 
 
 def parity_key(optimizer, dtype, dropout):
@@ -210,8 +246,20 @@ def parity_fit(model, opt, X, y, batch, epochs, communicator=None, weighted=Fals
 
     w = parity_weights(len(X)) if weighted else None
     val = (X[:17], y[:17]) if not weighted else (X[:17], y[:17], w[:17])
-    return mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=epochs, batch_size=batch,
-                   validation_data=val, seed=5, progress=False, communicator=communicator, sample_weight=w)
+    return mlp.fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=epochs,
+        batch_size=batch,
+        validation_data=val,
+        seed=5,
+        progress=False,
+        communicator=communicator,
+        sample_weight=w,
+    )
 
 
 def case_fit(comm):
@@ -229,7 +277,8 @@ def case_fit(comm):
         runs[parity_key(optimizer, dtype, dropout)] = {
             "params": {k: np.asarray(v, dtype=np.float64).ravel().tolist() for k, v in model.state_dict().items()},
             "history": {k: list(map(float, v)) for k, v in history.history.items() if k != "seconds"},
-            "t": opt.t}
+            "t": opt.t,
+        }
     report(comm, "fit", runs=runs)
 
 
@@ -241,14 +290,30 @@ def case_diverge(comm):
     model = mlp.build_mlp([12, 16, 3], activation="relu", dtype="float64", seed=3)
     X[int(sys.argv[2])] = 1e308  # finite, but its products overflow: that row's loss is not a number
     try:
-        mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=10, seed=5,
-                progress=False, shuffle=False, communicator=comm)
+        mlp.fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=opt,
+            epochs=1,
+            batch_size=10,
+            seed=5,
+            progress=False,
+            shuffle=False,
+            communicator=comm,
+        )
         message = None
     except mlp.DivergenceError as e:
         message = str(e)
     finite = bool(all(np.isfinite(v).all() for v in model.state_dict().values()))
-    report(comm, "diverge", message=message, finite=finite,
-           params={k: np.asarray(v, dtype=np.float64).ravel().tolist() for k, v in model.state_dict().items()})
+    report(
+        comm,
+        "diverge",
+        message=message,
+        finite=finite,
+        params={k: np.asarray(v, dtype=np.float64).ravel().tolist() for k, v in model.state_dict().items()},
+    )
 
 
 def case_disagree(comm):
@@ -258,8 +323,17 @@ def case_disagree(comm):
     model, opt, X, y = parity_setup("sgd", "float64", 101)
     n = 101 - comm.rank
     try:
-        mlp.fit(model, X[:n], y[:n], loss="cross_entropy", optimizer=opt, epochs=1, batch_size=10,
-                progress=False, communicator=comm)
+        mlp.fit(
+            model,
+            X[:n],
+            y[:n],
+            loss="cross_entropy",
+            optimizer=opt,
+            epochs=1,
+            batch_size=10,
+            progress=False,
+            communicator=comm,
+        )
         message = None
     except ValueError as e:
         message = str(e)

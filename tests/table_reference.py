@@ -8,18 +8,36 @@ OneHot layer; a column of many levels is one code, as an Embedding reads it).  I
 before the typed pipeline (one Python object per cell), kept here so that the two are compared on messy tables.
 Slow by design; for tests only.
 """
+
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import math
-import statistics
 import re
+import statistics
 
 import numpy as np
 
-NULLS = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "N/A", "NA",
-         "NULL", "NaN", "n/a", "nan", "null"}
+NULLS = {
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "n/a",
+    "nan",
+    "null",
+}
 TRUE, FALSE = {"1", "True", "TRUE", "true"}, {"0", "False", "FALSE", "false"}
 NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity)", re.IGNORECASE)
 MAX_LEVELS, MAX_CODES, MIN_ID_ROWS = 50, 1000, 10
@@ -112,11 +130,11 @@ def encoder(kind, values):
             if v is not None:
                 counts[key(label(v))] = counts.get(key(label(v)), 0) + 1
         codes = len(counts) > MAX_LEVELS
-        top = sorted(counts, key=lambda k: (-counts[k], sort_key(k[1])))[:MAX_CODES if codes else MAX_LEVELS]
+        top = sorted(counts, key=lambda k: (-counts[k], sort_key(k[1])))[: MAX_CODES if codes else MAX_LEVELS]
         return {"categories": sorted((k[1] for k in top), key=sort_key), "missing": None in values, "codes": codes}
     dates = [date(v) for v in values if v is not None]
     timed = any((d.hour, d.minute, d.second, d.microsecond) != (0, 0, 0, 0) for d in dates)
-    parts = [days_and_hour(d)[:2 if timed else 1] for d in dates]
+    parts = [days_and_hour(d)[: 2 if timed else 1] for d in dates]
     fill = list(np.median(np.array(parts), axis=0)) if parts else [0.0] * (2 if timed else 1)
     return {"fill": fill, "indicator": len(dates) < len(values), "timed": timed}
 
@@ -143,7 +161,7 @@ def encode(kind, enc, v):
             slot = exact.get(key(label(v)), loose.get(str(label(v)).lower(), width - 1))
         return [float(slot)] if enc["codes"] else [float(slot == k) for k in range(width)]
     d = None if v is None else date(v)
-    parts = list(enc["fill"]) if d is None else list(days_and_hour(d)[:len(enc["fill"])])
+    parts = list(enc["fill"]) if d is None else list(days_and_hour(d)[: len(enc["fill"])])
     return parts + ([1.0 if d is None else 0.0] if enc["indicator"] else [])
 
 
@@ -163,9 +181,11 @@ def reference(path, target, val_fraction_rows=None, scaling="robust"):
     rows = [[x for n in used for x in encode(kinds[n], encoders[n], columns[n][i])] for i in keep]
     X = np.array(rows, dtype=np.float64)
     scaled = [kinds[n] in ("numeric", "datetime") for n in used for _ in encode(kinds[n], encoders[n], None)]
-    indicator = [kinds[n] != "categorical" and (j == len(encode(kinds[n], encoders[n], None)) - 1
-                                                and encoders[n]["indicator"])
-                 for n in used for j in range(len(encode(kinds[n], encoders[n], None)))]
+    indicator = [
+        kinds[n] != "categorical" and (j == len(encode(kinds[n], encoders[n], None)) - 1 and encoders[n]["indicator"])
+        for n in used
+        for j in range(len(encode(kinds[n], encoders[n], None)))
+    ]
     T = np.array([[x for n in used for x in encode(kinds[n], encoders[n], columns[n][i])] for i in train])
     gap_input = []  # each input's column's indicator input (or None)
     for n in used:

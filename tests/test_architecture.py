@@ -7,6 +7,7 @@
   nor reached through an object (``model._params``) where it is defined only in another sub-package.
 * No import cycle between modules (lazy imports inside functions count too).
 """
+
 from __future__ import annotations
 
 import ast
@@ -140,8 +141,10 @@ def test_no_reach_into_another_sub_packages_private_state():
                 continue
             owners = [p for p, names in defined.items() if node.attr in names and p != sub_package(module)]
             if owners and node.attr not in mine:
-                wrong.append(f"{SOURCES[module].relative_to(ROOT)}:{node.lineno}: .{node.attr} "
-                             f"(private to {', '.join(sorted(owners))})")
+                wrong.append(
+                    f"{SOURCES[module].relative_to(ROOT)}:{node.lineno}: .{node.attr} "
+                    f"(private to {', '.join(sorted(owners))})"
+                )
     assert not wrong, "reach-ins into another sub-package's private state:\n" + "\n".join(wrong)
 
 

@@ -1,6 +1,7 @@
 """Issue 28, "never silently wrong", at the door: what arrives at predict time is checked against the checkpoint,
 identities (kept columns, class labels) stay the file's text, identifier columns are dropped and said, and numbers
 and dates written the common other ways are read (``--decimal ,``; US and dotted dates), or said."""
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,10 @@ def _table(n=N, seed=0):
     b = rng.random(n) < 0.5
     c = rng.choice(["red", "green", "blue"], n)
     y = np.where(x + 1.5 * b + (c == "red") - 0.2 * k > 0, "yes", "no")
-    return [{"id": f"{i:05d}", "x": float(x[i]), "k": int(k[i]), "b": bool(b[i]), "c": str(c[i]), "y": str(y[i])}
-            for i in range(n)]
+    return [
+        {"id": f"{i:05d}", "x": float(x[i]), "k": int(k[i]), "b": bool(b[i]), "c": str(c[i]), "y": str(y[i])}
+        for i in range(n)
+    ]
 
 
 def _write(path, rows, columns, spell=lambda name, v: str(v)):
@@ -56,25 +59,50 @@ def trained(tmp_path_factory):
     rows = _table()
     data = _write(folder / "t.csv", rows, ["id", "x", "k", "b", "c", "y"], _spell)
     ckpt = folder / "m.safetensors"
-    assert cli.main(["train", "--data", str(data), "--target", "y", "--epochs", "3", "--seed", "1", "--quiet",
-                     "--save", str(ckpt), "--backend", "numpy"]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "y",
+                "--epochs",
+                "3",
+                "--seed",
+                "1",
+                "--quiet",
+                "--save",
+                str(ckpt),
+                "--backend",
+                "numpy",
+            ]
+        )
+        == 0
+    )
     return folder, ckpt, rows, data
 
 
 def _predict(ckpt, path, capsys, *extra):
     out = path.with_suffix(".out.csv")
-    code, _, err = run_cli(["predict", str(ckpt), str(path), "--proba", "--out", str(out), "--backend", "numpy",
-                            *extra], capsys)
+    code, _, err = run_cli(
+        ["predict", str(ckpt), str(path), "--proba", "--out", str(out), "--backend", "numpy", *extra], capsys
+    )
     assert code == 0, err
     return out.read_text(), err
 
 
 # -- 1. what arrives at predict time ----------------------------------------------------------------------------
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**31 - 1), bools=st.sampled_from(["True/False", "true/false", "1/0", "TRUE/FALSE"]),
-       floats=st.booleans(), extra=st.integers(0, 2))
-def test_predictions_are_the_same_whatever_the_order_spelling_or_extra_columns(trained, capsys, seed, bools,
-                                                                              floats, extra):
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    bools=st.sampled_from(["True/False", "true/false", "1/0", "TRUE/FALSE"]),
+    floats=st.booleans(),
+    extra=st.integers(0, 2),
+)
+def test_predictions_are_the_same_whatever_the_order_spelling_or_extra_columns(
+    trained, capsys, seed, bools, floats, extra
+):
     folder, ckpt, rows, data = trained
     expected, _ = _predict(ckpt, data, capsys)
     columns = ["id", "x", "k", "b", "c", "y"] + [f"extra{j}" for j in range(extra)]
@@ -98,28 +126,48 @@ def test_predictions_are_the_same_whatever_the_order_spelling_or_extra_columns(t
 def test_a_boolean_column_given_as_1_and_0_is_read_as_its_booleans(trained, capsys):
     folder, ckpt, rows, data = trained
     expected, _ = _predict(ckpt, data, capsys)
-    ones = _write(folder / "ones.csv", rows, ["id", "x", "k", "b", "c", "y"],
-                  lambda n, v: str(int(v)) if n == "b" else _spell(n, v))
+    ones = _write(
+        folder / "ones.csv",
+        rows,
+        ["id", "x", "k", "b", "c", "y"],
+        lambda n, v: str(int(v)) if n == "b" else _spell(n, v),
+    )
     assert _predict(ckpt, ones, capsys)[0] == expected
     # and yes/no is not a boolean spelling: no value of it known, and of another type: refused, naming it
-    words = _write(folder / "words.csv", rows, ["id", "x", "k", "b", "c", "y"],
-                   lambda n, v: ("yes" if v else "no") if n == "b" else _spell(n, v))
+    words = _write(
+        folder / "words.csv",
+        rows,
+        ["id", "x", "k", "b", "c", "y"],
+        lambda n, v: ("yes" if v else "no") if n == "b" else _spell(n, v),
+    )
     code, _, err = run_cli(["predict", str(ckpt), str(words), "--backend", "numpy"], capsys)
-    assert code != 0 and ("column 'b': the model was trained on boolean categories (False, True); here the column "
-                          "holds text (") in err and "none of them a category it knows" in err
+    assert (
+        code != 0
+        and ("column 'b': the model was trained on boolean categories (False, True); here the column holds text (")
+        in err
+        and "none of them a category it knows" in err
+    )
 
 
 def test_codes_given_for_text_categories_are_refused_naming_the_column(trained, capsys):
     folder, ckpt, rows, _ = trained
     codes = {"red": 1, "green": 2, "blue": 3}
-    path = _write(folder / "codes.csv", rows, ["id", "x", "k", "b", "c", "y"],
-                  lambda n, v: str(codes[v]) if n == "c" else _spell(n, v))
+    path = _write(
+        folder / "codes.csv",
+        rows,
+        ["id", "x", "k", "b", "c", "y"],
+        lambda n, v: str(codes[v]) if n == "c" else _spell(n, v),
+    )
     for command in (["predict", str(ckpt), str(path)], ["evaluate", str(ckpt), "--data", str(path)]):
         code, out, err = run_cli([*command, "--backend", "numpy"], capsys)
         assert code != 0 and out == ""
-        assert err.startswith(f"mlp: error: {path}, row 1 (line 2), column 'c': the model was trained on text "
-                              "categories ('blue', 'green', 'red'); here the column holds numbers") and \
-            err.count("\n") == 1
+        assert (
+            err.startswith(
+                f"mlp: error: {path}, row 1 (line 2), column 'c': the model was trained on text "
+                "categories ('blue', 'green', 'red'); here the column holds numbers"
+            )
+            and err.count("\n") == 1
+        )
 
 
 def test_unseen_categories_are_said_with_their_rows_and_column(trained, capsys):
@@ -127,8 +175,10 @@ def test_unseen_categories_are_said_with_their_rows_and_column(trained, capsys):
     changed = [dict(r, c="purple") if i in (4, 9, 30) else r for i, r in enumerate(rows)]
     path = _write(folder / "purple.csv", changed, ["id", "x", "k", "b", "c", "y"], _spell)
     _, err = _predict(ckpt, path, capsys)
-    assert (f"mlp: warning: {path}, column 'c': 3 of {N} rows hold categories not seen in training ('purple'; first "
-            "at row 5 (line 6)): read as the unknown category") in err.splitlines()
+    assert (
+        f"mlp: warning: {path}, column 'c': 3 of {N} rows hold categories not seen in training ('purple'; first "
+        "at row 5 (line 6)): read as the unknown category"
+    ) in err.splitlines()
     _, err = _predict(ckpt, data, capsys)  # the training file: nothing to say
     assert "warning" not in err
     code, out, err = run_cli(["evaluate", str(ckpt), "--data", str(path), "--backend", "numpy"], capsys)
@@ -146,8 +196,9 @@ def test_kept_columns_round_trip_byte_for_byte_from_csv(trained, capsys, reader)
     table = [dict(r, id=ids[i], num=numeric[i]) for i, r in enumerate(rows)]
     path = _write(folder / f"keep-{reader}.csv", table, ["id", "num", "x", "k", "b", "c"], _spell)
     out = folder / f"keep-{reader}.out.csv"
-    code, _, err = run_cli(["predict", str(ckpt), str(path), "--keep", "id,num", "--out", str(out),
-                            "--backend", "numpy"], capsys)
+    code, _, err = run_cli(
+        ["predict", str(ckpt), str(path), "--keep", "id,num", "--out", str(out), "--backend", "numpy"], capsys
+    )
     assert code == 0, err
     with open(out, newline="") as f:
         got = list(csv.reader(f))[1:]
@@ -165,8 +216,9 @@ def test_kept_cells_spelled_like_a_gap_are_copied_as_written_from_csv(trained, c
     table = [dict(r, note=notes[i], k=ks[i]) for i, r in enumerate(rows)]
     path = _write(folder / f"gaps-{reader}.csv", table, ["note", "x", "k", "b", "c"], _spell)
     out = folder / f"gaps-{reader}.out.csv"
-    code, _, err = run_cli(["predict", str(ckpt), str(path), "--keep", "note,k", "--out", str(out),
-                            "--backend", "numpy"], capsys)
+    code, _, err = run_cli(
+        ["predict", str(ckpt), str(path), "--keep", "note,k", "--out", str(out), "--backend", "numpy"], capsys
+    )
     assert code == 0, err
     with open(out, newline="") as f:
         got = list(csv.reader(f))[1:]
@@ -184,12 +236,19 @@ def test_kept_cells_spelled_like_a_gap_are_copied_as_written_from_parquet(traine
     pq = pytest.importorskip("pyarrow.parquet")
     folder, ckpt, rows, _ = trained
     notes = [None if i % 10 == 3 else GAPS[i % len(GAPS)] for i in range(len(rows))]  # and real nulls
-    columns = {"note": pa.array(notes, pa.string()), "x": [r["x"] for r in rows], "k": [r["k"] for r in rows],
-               "b": [r["b"] for r in rows], "c": [r["c"] for r in rows]}
+    columns = {
+        "note": pa.array(notes, pa.string()),
+        "x": [r["x"] for r in rows],
+        "k": [r["k"] for r in rows],
+        "b": [r["b"] for r in rows],
+        "c": [r["c"] for r in rows],
+    }
     pq.write_table(pa.table(columns), folder / "gaps.parquet", row_group_size=50)
     out = folder / "gaps-parquet.out.csv"
-    code, _, err = run_cli(["predict", str(ckpt), str(folder / "gaps.parquet"), "--keep", "note", "--out", str(out),
-                            "--backend", "numpy"], capsys)
+    code, _, err = run_cli(
+        ["predict", str(ckpt), str(folder / "gaps.parquet"), "--keep", "note", "--out", str(out), "--backend", "numpy"],
+        capsys,
+    )
     assert code == 0, err
     with open(out, newline="") as f:
         assert [r[0] for r in list(csv.reader(f))[1:]] == ["" if v is None else v for v in notes]
@@ -201,12 +260,30 @@ def test_kept_columns_round_trip_byte_for_byte_from_parquet(trained, capsys):
     folder, ckpt, rows, _ = trained
     big = [9007199254740993 + i for i in range(len(rows))]
     text = [f"{i:05d}" for i in range(len(rows))]
-    columns = {"big": pa.array(big, pa.int64()), "text": text, "x": [r["x"] for r in rows],
-               "k": [r["k"] for r in rows], "b": [r["b"] for r in rows], "c": [r["c"] for r in rows]}
+    columns = {
+        "big": pa.array(big, pa.int64()),
+        "text": text,
+        "x": [r["x"] for r in rows],
+        "k": [r["k"] for r in rows],
+        "b": [r["b"] for r in rows],
+        "c": [r["c"] for r in rows],
+    }
     pq.write_table(pa.table(columns), folder / "keep.parquet", row_group_size=50)
     out = folder / "keep-parquet.out.csv"
-    code, _, err = run_cli(["predict", str(ckpt), str(folder / "keep.parquet"), "--keep", "big,text", "--out",
-                            str(out), "--backend", "numpy"], capsys)
+    code, _, err = run_cli(
+        [
+            "predict",
+            str(ckpt),
+            str(folder / "keep.parquet"),
+            "--keep",
+            "big,text",
+            "--out",
+            str(out),
+            "--backend",
+            "numpy",
+        ],
+        capsys,
+    )
     assert code == 0, err
     with open(out, newline="") as f:
         got = list(csv.reader(f))[1:]
@@ -222,8 +299,9 @@ def test_class_labels_keep_the_files_text(tmp_path, capsys, labels):
     ds = load_table(path)
     assert ds.task == "classification" and ds.classes == sorted(labels)
     ckpt = tmp_path / "m.safetensors"
-    code, _, err = run_cli(["train", "--data", str(path), "--epochs", "2", "--quiet", "--save", str(ckpt),
-                            "--backend", "numpy"], capsys)
+    code, _, err = run_cli(
+        ["train", "--data", str(path), "--epochs", "2", "--quiet", "--save", str(ckpt), "--backend", "numpy"], capsys
+    )
     assert code == 0, err
     code, out, err = run_cli(["predict", str(ckpt), str(path), "--backend", "numpy"], capsys)
     assert code == 0 and set(out.split()[1:]) <= set(labels), err
@@ -253,8 +331,23 @@ def test_streamed_training_keeps_the_labels_as_the_in_memory_one(tmp_path, capsy
     outputs = {}
     for how in ("memory", "stream"):
         ckpt = tmp_path / f"{how}.safetensors"
-        code, out, err = run_cli(["train", "--data", str(path), "--epochs", "30", "--seed", "1", "--backend",
-                                  "numpy", "--save", str(ckpt), *(["--stream"] if how == "stream" else [])], capsys)
+        code, out, err = run_cli(
+            [
+                "train",
+                "--data",
+                str(path),
+                "--epochs",
+                "30",
+                "--seed",
+                "1",
+                "--backend",
+                "numpy",
+                "--save",
+                str(ckpt),
+                *(["--stream"] if how == "stream" else []),
+            ],
+            capsys,
+        )
         assert code == 0, err
         assert f"classes {expected!r}" in out + err
         code, out, err = run_cli(["predict", str(ckpt), str(path), "--backend", "numpy"], capsys)
@@ -282,8 +375,10 @@ def test_a_parquet_int64_target_past_2_53_keeps_its_classes_apart(tmp_path, caps
     folder.mkdir()
     pq.write_table(pa.table({"a": a, "y": pa.array(y, pa.int64())}), folder / "0.parquet", row_group_size=50)
     ckpt = tmp_path / "m.safetensors"
-    code, out, err = run_cli(["train", "--data", str(folder), "--epochs", "30", "--seed", "1", "--backend", "numpy",
-                              "--save", str(ckpt)], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", str(folder), "--epochs", "30", "--seed", "1", "--backend", "numpy", "--save", str(ckpt)],
+        capsys,
+    )
     assert code == 0 and f"classes {expected!r}" in out + err, err
     code, out, err = run_cli(["predict", str(ckpt), str(path), "--backend", "numpy"], capsys)
     assert code == 0 and out.split()[1:] == [str(v) for v in y], err
@@ -311,13 +406,27 @@ def test_identifier_columns_are_dropped_and_said_in_one_line(tmp_path, capsys, r
     ds = load_table(path)
     assert ds.features == ["height", "score", "colour"]
     assert set(ds.dropped) == {"rownames", "subject_id", "Name"}
-    code, out, err = run_cli(["train", "--data", str(path), "--epochs", "1", "--backend", "numpy",
-                              "--save", str(tmp_path / "m.safetensors")], capsys)
+    code, out, err = run_cli(
+        [
+            "train",
+            "--data",
+            str(path),
+            "--epochs",
+            "1",
+            "--backend",
+            "numpy",
+            "--save",
+            str(tmp_path / "m.safetensors"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     line = [x for x in out.splitlines() if x.startswith("columns dropped, identifier-like")]
-    assert line == ["columns dropped, identifier-like: 3 (rownames: unique integers 1..200: row numbers; "
-                    "subject_id: unique integers in each of 200 rows, named like an identifier; Name: 198 distinct "
-                    "texts in 200 rows: names or free text); --numeric COL (integers) or --categorical COL keeps one"]
+    assert line == [
+        "columns dropped, identifier-like: 3 (rownames: unique integers 1..200: row numbers; "
+        "subject_id: unique integers in each of 200 rows, named like an identifier; Name: 198 distinct "
+        "texts in 200 rows: names or free text); --numeric COL (integers) or --categorical COL keeps one"
+    ]
     # kept on purpose when asked for
     asked = load_table(path, numeric="rownames,subject_id", categorical="Name")
     assert asked.features == ["rownames", "subject_id", "height", "score", "Name", "colour"]
@@ -327,8 +436,12 @@ def test_floats_and_runs_stored_as_floats_are_not_identifiers(tmp_path):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     n = 300
-    pq.write_table(pa.table({"x": np.arange(float(n)), "ints": pa.array(np.arange(n), pa.int64()),
-                             "y": ["ab"[i % 2] for i in range(n)]}), tmp_path / "t.parquet")
+    pq.write_table(
+        pa.table(
+            {"x": np.arange(float(n)), "ints": pa.array(np.arange(n), pa.int64()), "y": ["ab"[i % 2] for i in range(n)]}
+        ),
+        tmp_path / "t.parquet",
+    )
     ds = load_table(tmp_path / "t.parquet")
     assert ds.kinds["x"].kind == "numeric"  # 0.0, 1.0, ...: stored as floats, a measurement
     assert ds.kinds["ints"].kind == "dropped" and "row numbers" in ds.kinds["ints"].reason
@@ -358,23 +471,31 @@ def _decimal_csv(path, n=100):
 def test_decimal_commas_are_read_with_the_option_and_said_without_it(tmp_path, capsys):
     path = _decimal_csv(tmp_path / "dec.csv")
     ckpt = tmp_path / "m.safetensors"
-    code, out, err = run_cli(["train", "--data", str(path), "--epochs", "1", "--save", str(ckpt),
-                              "--backend", "numpy"], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", str(path), "--epochs", "1", "--save", str(ckpt), "--backend", "numpy"], capsys
+    )
     assert code == 0, err
-    assert ("note: column 'x': 100 of its 100 values look like numbers with a decimal comma ('50,9'), read as "
-            "categories; --decimal , reads them as numbers") in out.splitlines()
-    code, out, err = run_cli(["train", "--data", str(path), "--epochs", "1", "--save", str(ckpt), "--decimal", ",",
-                              "--backend", "numpy"], capsys)
+    assert (
+        "note: column 'x': 100 of its 100 values look like numbers with a decimal comma ('50,9'), read as "
+        "categories; --decimal , reads them as numbers"
+    ) in out.splitlines()
+    code, out, err = run_cli(
+        ["train", "--data", str(path), "--epochs", "1", "--save", str(ckpt), "--decimal", ",", "--backend", "numpy"],
+        capsys,
+    )
     assert code == 0 and "columns numeric: 2 (x, z)" in out and "decimal comma" not in out, err
     code, out, err = run_cli(["predict", str(ckpt), str(path), "--decimal", ",", "--backend", "numpy"], capsys)
     assert code == 0 and len(out.splitlines()) == 101, err
-    code, out, err = run_cli(["evaluate", str(ckpt), "--data", str(path), "--decimal", ",", "--backend", "numpy"],
-                             capsys)
+    code, out, err = run_cli(
+        ["evaluate", str(ckpt), "--data", str(path), "--decimal", ",", "--backend", "numpy"], capsys
+    )
     assert code == 0 and "accuracy" in out, err
     code, out, err = run_cli(["predict", str(ckpt), str(path), "--decimal", ".", "--backend", "numpy"], capsys)
-    assert code != 0 and err == (f"mlp: error: {path}, row 1 (line 2), column 'x': '50,9' is not a number (the "
-                                 "model reads column 'x' as numbers; it looks like a number with a decimal comma: "
-                                 "--decimal , reads it)\n")
+    assert code != 0 and err == (
+        f"mlp: error: {path}, row 1 (line 2), column 'x': '50,9' is not a number (the "
+        "model reads column 'x' as numbers; it looks like a number with a decimal comma: "
+        "--decimal , reads it)\n"
+    )
     comma = tmp_path / "comma.csv"
     comma.write_text("a,y\n1,2\n")
     code, _, err = run_cli(["train", "--data", str(comma), "--decimal", ",", "--backend", "numpy"], capsys)
@@ -391,8 +512,23 @@ def test_the_decimal_comma_of_training_is_kept_in_the_checkpoint(tmp_path, capsy
 
     path = _decimal_csv(tmp_path / "dec.csv")
     ckpt = tmp_path / "m.safetensors"
-    code, out, err = run_cli(["train", "--data", str(path), "--epochs", "2", "--save", str(ckpt), "--decimal", ",",
-                              "--backend", "numpy", *(["--stream"] if stream else [])], capsys)
+    code, out, err = run_cli(
+        [
+            "train",
+            "--data",
+            str(path),
+            "--epochs",
+            "2",
+            "--save",
+            str(ckpt),
+            "--decimal",
+            ",",
+            "--backend",
+            "numpy",
+            *(["--stream"] if stream else []),
+        ],
+        capsys,
+    )
     assert code == 0 and "columns numeric: 2 (x, z)" in out, err
     assert load_checkpoint(ckpt).preprocessor.decimal == ","
     outputs = {}
@@ -411,8 +547,9 @@ def test_the_decimal_comma_of_training_is_kept_in_the_checkpoint(tmp_path, capsy
     # a model trained with the decimal point stores nothing: its preprocessing is as it was (absent means '.')
     plain = tmp_path / "plain.csv"
     plain.write_text(path.read_text().replace(",", "."))
-    code, _, err = run_cli(["train", "--data", str(plain), "--epochs", "1", "--save", str(ckpt), "--backend",
-                            "numpy"], capsys)
+    code, _, err = run_cli(
+        ["train", "--data", str(plain), "--epochs", "1", "--save", str(ckpt), "--backend", "numpy"], capsys
+    )
     assert code == 0, err
     pre = load_checkpoint(ckpt).preprocessor
     assert pre.decimal == "." and "decimal" not in pre.to_dict()
@@ -444,15 +581,16 @@ def test_us_and_dotted_dates_are_dates_and_unparsable_ones_are_counted_gaps(tmp_
     path = tmp_path / "dates.csv"
     path.write_text("\n".join(lines) + "\n")
     ds = load_table(path)
-    assert {n: ds.kinds[n].kind for n in ("iso", "us", "dotted")} == dict.fromkeys(("iso", "us", "dotted"),
-                                                                                    "datetime")
+    assert {n: ds.kinds[n].kind for n in ("iso", "us", "dotted")} == dict.fromkeys(("iso", "us", "dotted"), "datetime")
     pre = ds.preprocessor(standardize=False)
     X = ds.inputs(pre, "float64")
     us, dotted = pre.input_names().index("us:days"), pre.input_names().index("dotted:days")
     np.testing.assert_array_equal(X[:, us], X[:, dotted])  # 12/31/2024 and 31.12.2024: the same day
     assert X[0, us] == (dt.date(2024, 1, 1) - dt.date(1970, 1, 1)).days
-    assert any(line.startswith("note: column 'iso': 2 of its 60 values are not dates ('unknown' at row 8 (line 9) "
-                               "first") for line in ds.lines(pre))
+    assert any(
+        line.startswith("note: column 'iso': 2 of its 60 values are not dates ('unknown' at row 8 (line 9) first")
+        for line in ds.lines(pre)
+    )
     gaps = pre.input_names().index("iso:missing")
     assert np.flatnonzero(X[:, gaps]).tolist() == [7, 20]
     # a new table: its text that is not a date is a gap too, and said
@@ -460,8 +598,11 @@ def test_us_and_dotted_dates_are_dates_and_unparsable_ones_are_counted_gaps(tmp_
     new.write_text("iso,us,dotted,x\nsoon,1/2/2025,02.01.2025,3\n2025-01-02,1/2/2025,02.01.2025,3\n")
     from mlp.io.tables.notices import TableWarning
 
-    with pytest.warns(TableWarning, match=r"new.csv, column 'iso': 1 of 2 rows hold text that is not a date \('soon'; "
-                                          r"first at row 1 \(line 2\)\): read as gaps"):
+    with pytest.warns(
+        TableWarning,
+        match=r"new.csv, column 'iso': 1 of 2 rows hold text that is not a date \('soon'; "
+        r"first at row 1 \(line 2\)\): read as gaps",
+    ):
         assert load_for(pre, new).inputs(pre, "float64")[:, gaps].tolist() == [1, 0]
 
 
@@ -470,8 +611,10 @@ def test_a_conversion_error_names_the_files_row_and_line_past_blank_lines_and_qu
     path = folder / "blank.csv"
     path.write_text('id,x,k,b,c\n1,0.5,2,True,red\n\n\n2,"0.25",3,False,"gr\neen"\n3,abc,1,True,red\n')
     code, _, err = run_cli(["predict", str(ckpt), str(path), "--backend", "numpy"], capsys)
-    assert code != 0 and err == (f"mlp: error: {path}, row 3 (line 7), column 'x': 'abc' is not a number (the model "
-                                 "reads column 'x' as numbers)\n")
+    assert code != 0 and err == (
+        f"mlp: error: {path}, row 3 (line 7), column 'x': 'abc' is not a number (the model "
+        "reads column 'x' as numbers)\n"
+    )
 
 
 def test_older_checkpoint_columns_without_the_new_fields_still_load():
@@ -498,8 +641,14 @@ def test_a_categorys_value_spelt_otherwise_meets_its_slot_and_only_then():
 
 def test_a_gap_where_training_had_none_is_said(trained, capsys):
     folder, ckpt, rows, _ = trained
-    path = _write(folder / "gap.csv", [dict(r, c="") if i == 2 else r for i, r in enumerate(rows)],
-                  ["id", "x", "k", "b", "c"], _spell)
+    path = _write(
+        folder / "gap.csv",
+        [dict(r, c="") if i == 2 else r for i, r in enumerate(rows)],
+        ["id", "x", "k", "b", "c"],
+        _spell,
+    )
     _, err = _predict(ckpt, path, capsys)
-    assert (f"mlp: warning: {path}, column 'c': 1 of {N} rows are empty, as no training row was (''; first at row 3 "
-            "(line 4)): read as the unknown category") in err.splitlines()
+    assert (
+        f"mlp: warning: {path}, column 'c': 1 of {N} rows are empty, as no training row was (''; first at row 3 "
+        "(line 4)): read as the unknown category"
+    ) in err.splitlines()

@@ -1,4 +1,5 @@
 """Backend selection: names, environment, context manager, and clear errors."""
+
 import subprocess
 import sys
 import types
@@ -8,8 +9,6 @@ import pytest
 
 from mlp import backends
 from tests_helpers import ROOT
-
-
 
 
 def test_default_is_numpy(fresh):

@@ -4,6 +4,7 @@ Also checks that every contender trains the same network: from the same initial
 weights, one epoch of mlp (numpy, and jax's compiled loop), the hand-written loop, the
 book's per-example loop, the hand-written JAX scan and PyTorch eager end with the same weights.
 """
+
 import argparse
 import json
 
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.backends.reference import jax_scan, numpy_loops, sklearn_mlp
 from mlp import bench
+from mlp.backends.reference import jax_scan, numpy_loops, sklearn_mlp
 
 QUICK = ["--quick", "--backends", "numpy"]
 
@@ -29,7 +30,7 @@ def _table_rows(out, config):
     header = lines[start + 1]
     assert header.split() == " ".join(bench.COLUMNS).split()
     rows = []
-    for line in lines[start + 3:]:
+    for line in lines[start + 3 :]:
         if not line.strip() or line.startswith("*"):
             break
         rows.append(line.split("  ")[0].rstrip(" *"))
@@ -44,8 +45,13 @@ def quick_report(tmp_path_factory):
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        assert bench.main(QUICK + ["--configs", "book,mid", "--baselines", "reference,handwritten,per-example",
-                                   "--json", str(path)]) == 0
+        assert (
+            bench.main(
+                QUICK
+                + ["--configs", "book,mid", "--baselines", "reference,handwritten,per-example", "--json", str(path)]
+            )
+            == 0
+        )
     return buf.getvalue(), json.loads(path.read_text())
 
 
@@ -68,7 +74,8 @@ def test_json_numbers_are_consistent(quick_report):
         samples = report["samples_per_epoch"]
         # pairwise zip(x, x[1:]) over consecutive layer sizes: one pair fewer than sizes, by design
         assert cfg["flops_per_epoch"] == 6 * samples * sum(
-            a * b for a, b in zip(cfg["sizes"], cfg["sizes"][1:], strict=False))
+            a * b for a, b in zip(cfg["sizes"], cfg["sizes"][1:], strict=False)
+        )
         rows = {r["name"]: r for r in cfg["rows"]}
         for r in cfg["rows"]:
             assert len(r["seconds"]) == report["epochs"] and all(s > 0 for s in r["seconds"])
@@ -89,8 +96,7 @@ def test_json_numbers_are_consistent(quick_report):
 def test_pytorch_row_and_ratios(capsys, tmp_path):
     pytest.importorskip("torch")
     path = tmp_path / "b.json"
-    out = _run(capsys, *QUICK, "--configs", "book", "--samples", "100", "--baselines", "pytorch",
-               "--json", str(path))
+    out = _run(capsys, *QUICK, "--configs", "book", "--samples", "100", "--baselines", "pytorch", "--json", str(path))
     assert _table_rows(out, "book") == ["mlp numpy", bench.PYTORCH]
     assert "torch 2" in out or "torch " in out
     rows = {r["name"]: r for r in json.loads(path.read_text())["configs"]["book"]["rows"]}
@@ -101,8 +107,22 @@ def test_pytorch_row_and_ratios(capsys, tmp_path):
 def test_slow_backend_is_extrapolated(capsys, tmp_path):
     pytest.importorskip("array_api_strict")
     path = tmp_path / "b.json"
-    _run(capsys, "--quick", "--backends", "array_api_strict", "--configs", "book", "--baselines", "none",
-         "--samples", "200", "--budget", "1e-6", "--json", str(path))
+    _run(
+        capsys,
+        "--quick",
+        "--backends",
+        "array_api_strict",
+        "--configs",
+        "book",
+        "--baselines",
+        "none",
+        "--samples",
+        "200",
+        "--budget",
+        "1e-6",
+        "--json",
+        str(path),
+    )
     (row,) = json.loads(path.read_text())["configs"]["book"]["rows"]
     assert row["name"] == "mlp array_api_strict" and row["extrapolated"] and row["timed_samples"] == 10
 
@@ -112,8 +132,9 @@ def test_unusable_backend_is_skipped_with_a_note(capsys):
 
     if "cupy" in backends.available():
         pytest.skip("cupy is usable here")
-    out = _run(capsys, "--quick", "--backends", "numpy,cupy", "--configs", "book", "--baselines", "none",
-               "--samples", "50")
+    out = _run(
+        capsys, "--quick", "--backends", "numpy,cupy", "--configs", "book", "--baselines", "none", "--samples", "50"
+    )
     assert "note: mlp cupy skipped:" in out
     assert _table_rows(out, "book") == ["mlp numpy"]
 
@@ -121,8 +142,12 @@ def test_unusable_backend_is_skipped_with_a_note(capsys):
 def test_cli_wires_bench(capsys):
     from mlp import cli
 
-    assert cli.main(["bench", "--quick", "--backends", "numpy", "--configs", "book", "--baselines", "none",
-                     "--samples", "50"]) == 0
+    assert (
+        cli.main(
+            ["bench", "--quick", "--backends", "numpy", "--configs", "book", "--baselines", "none", "--samples", "50"]
+        )
+        == 0
+    )
     assert "mlp numpy" in capsys.readouterr().out
 
 
@@ -133,8 +158,10 @@ def test_add_parser_sets_run():
     assert args.func is bench.run and args.configs == ["wide", "book"] and args.dtype == "float64"
 
 
-@pytest.mark.parametrize("argv", [["--configs", "huge"], ["--backends", "numpy,tensorflow"], ["--baselines", "torch"],
-                                  ["--dtype", "float16"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--configs", "huge"], ["--backends", "numpy,tensorflow"], ["--baselines", "torch"], ["--dtype", "float16"]],
+)
 def test_bad_arguments_are_refused(argv, capsys):
     with pytest.raises(SystemExit):
         bench.main(argv)
@@ -188,8 +215,10 @@ def test_every_contender_trains_the_same_network(config):
         assert c.epoch(0, 60) > 0
     state = fit.model.state_dict()
     want = [(state[f"W{i}"], state[f"b{i}"]) for i in range(len(weights))]
-    got = {"hand-written": list(zip(hand.Ws, hand.bs, strict=True)),
-           "per-example": [(w.T, b[:, 0]) for w, b in zip(book.weights, book.biases, strict=True)]}
+    got = {
+        "hand-written": list(zip(hand.Ws, hand.bs, strict=True)),
+        "per-example": [(w.T, b[:, 0]) for w, b in zip(book.weights, book.biases, strict=True)],
+    }
     if jax is not None:
         got["jax scan"] = [(np.asarray(W), np.asarray(b)) for W, b in contenders[3].params]
         jstate = contenders[4].model.state_dict()

@@ -4,6 +4,7 @@ The sessions of chapters 1 and 3 are typed as the book prints them (only the imp
 changed) and run on a small MNIST subset put behind ``mnist_loader.load_data``; the maths
 is checked against a per-example implementation of the book's algorithm written here.
 """
+
 import json
 import random
 import re
@@ -47,8 +48,10 @@ def reference_update(weights, biases, batch, eta, quadratic, lmbda=0.0, n=1):
         sum_b = [s + d for s, d in zip(sum_b, nb, strict=True)]
         sum_w = [s + d for s, d in zip(sum_w, nw, strict=True)]
     m = len(batch)
-    return ([(1 - eta * lmbda / n) * w - eta / m * g for w, g in zip(weights, sum_w, strict=True)],
-            [b - eta / m * g for b, g in zip(biases, sum_b, strict=True)])
+    return (
+        [(1 - eta * lmbda / n) * w - eta / m * g for w, g in zip(weights, sum_w, strict=True)],
+        [b - eta / m * g for b, g in zip(biases, sum_b, strict=True)],
+    )
 
 
 def copies(net):
@@ -175,7 +178,7 @@ def test_chapter3_session_prints_the_books_lines(small_mnist, capsys):
     assert len(out) == 3 * 30
     accuracies = []
     for j in range(30):
-        done, accuracy, blank = out[3 * j: 3 * j + 3]
+        done, accuracy, blank = out[3 * j : 3 * j + 3]
         assert done == f"Epoch {j} training complete" and blank == ""
         m = re.fullmatch(r"Accuracy on evaluation data: (\d+) / 500", accuracy)
         assert m, accuracy
@@ -193,7 +196,7 @@ def test_chapter3_monitoring_lines_match_the_returned_lists(small_mnist, capsys)
     assert [len(v) for v in names["result"]] == [40, 40, 40, 40]
     assert len(out) == 6 * 40
     for j in range(40):
-        lines = out[6 * j: 6 * j + 6]
+        lines = out[6 * j : 6 * j + 6]
         assert lines[0] == f"Epoch {j} training complete" and lines[5] == ""
         assert lines[1] == f"Cost on training data: {training_cost[j]}"
         assert lines[2] == f"Accuracy on training data: {training_accuracy[j]} / 100"
@@ -217,8 +220,15 @@ def test_package_docstring_example_runs(small_mnist, capsys):
 
 def test_mnist_loader_formats(mnist_arrays, monkeypatch):
     (X, y), (Xt, yt) = mnist_arrays
-    monkeypatch.setattr(mnist_loader, "load_data", lambda data_dir=None, download=True: (
-        (X[:50], y[:50]), (X[50_000:50_020], y[50_000:50_020]), (Xt[:30], yt[:30])))
+    monkeypatch.setattr(
+        mnist_loader,
+        "load_data",
+        lambda data_dir=None, download=True: (
+            (X[:50], y[:50]),
+            (X[50_000:50_020], y[50_000:50_020]),
+            (Xt[:30], yt[:30]),
+        ),
+    )
     training_data, validation_data, test_data = mnist_loader.load_data_wrapper()
     assert (len(training_data), len(validation_data), len(test_data)) == (50, 20, 30)
     assert all(isinstance(d, list) for d in (training_data, validation_data, test_data))
@@ -258,8 +268,10 @@ def test_initial_weights_are_the_books_draws(module, scaled):
     net = module.Network([5, 4, 3], dtype="float64")
     np.random.seed(11)
     biases = [np.random.randn(4, 1), np.random.randn(3, 1)]
-    weights = [np.random.randn(4, 5) / (np.sqrt(5) if scaled else 1),
-               np.random.randn(3, 4) / (np.sqrt(4) if scaled else 1)]
+    weights = [
+        np.random.randn(4, 5) / (np.sqrt(5) if scaled else 1),
+        np.random.randn(3, 4) / (np.sqrt(4) if scaled else 1),
+    ]
     assert max_difference(net.weights + net.biases, weights + biases) == 0.0
     np.random.seed(11)
     net32 = module.Network([5, 4, 3])
@@ -330,12 +342,16 @@ def test_network_update_mini_batch_is_the_quadratic_step():
     assert max_difference(net.weights + net.biases, want_w + want_b) < 1e-12
 
 
-@pytest.mark.parametrize("module, cost", [(network, None), (network2, network2.QuadraticCost),
-                                          (network2, network2.CrossEntropyCost)])
+@pytest.mark.parametrize(
+    "module, cost", [(network, None), (network2, network2.QuadraticCost), (network2, network2.CrossEntropyCost)]
+)
 def test_backprop_equals_the_per_example_maths_and_finite_differences(module, cost):
     np.random.seed(23)
-    net = module.Network([4, 5, 3], dtype="float64") if cost is None else \
-        module.Network([4, 5, 3], cost=cost, dtype="float64")
+    net = (
+        module.Network([4, 5, 3], dtype="float64")
+        if cost is None
+        else module.Network([4, 5, 3], cost=cost, dtype="float64")
+    )
     quadratic = cost is not network2.CrossEntropyCost
     x, y = toy_data(n=1, seed=5)[0]
     nabla_b, nabla_w = net.backprop(x, y)
@@ -381,7 +397,7 @@ def test_an_epoch_agrees_with_the_books_algorithm(lmbda, capsys):
     for _ in range(2):
         random.shuffle(book)
         for k in range(0, len(book), 10):
-            weights, biases = reference_update(weights, biases, book[k:k + 10], 0.9, False, lmbda, len(book))
+            weights, biases = reference_update(weights, biases, book[k : k + 10], 0.9, False, lmbda, len(book))
     assert all(a is b for a, b in zip(ours, book, strict=True))
     assert max_difference(net.weights + net.biases, weights + biases) < 1e-12
 
@@ -391,7 +407,7 @@ def book_epochs(weights, biases, book, epochs, eta, lmbda, m=10, quadratic=False
     for _ in range(epochs):
         random.shuffle(book)
         for k in range(0, len(book), m):
-            weights, biases = reference_update(weights, biases, book[k:k + m], eta, quadratic, lmbda, len(book))
+            weights, biases = reference_update(weights, biases, book[k : k + m], eta, quadratic, lmbda, len(book))
     return weights, biases
 
 
@@ -454,8 +470,7 @@ def test_a_list_is_converted_once_and_followed_through_the_shuffles(conversions,
     assert all(a is b for a, b in zip(data, book, strict=True))  # the caller's list, shuffled as the book's code does
     assert max_difference(net.weights + net.biases, weights + biases) < 1e-12
     other = network2.Network([4, 5, 3], dtype="float64")
-    other.SGD(data, 1, 10, 0.5, evaluation_data=tests, monitor_evaluation_accuracy=True,
-              monitor_training_cost=True)
+    other.SGD(data, 1, 10, 0.5, evaluation_data=tests, monitor_evaluation_accuracy=True, monitor_training_cost=True)
     other.accuracy(tests)
     assert conversions.made == 2
     network2.Network([4, 5, 3]).SGD(data, 1, 10, 0.5)
@@ -601,8 +616,9 @@ def test_total_cost_divides_the_l2_term_by_the_size_of_the_data_measured():
     data, labelled = toy_data(n=30), toy_data(n=12, labels=True)
     norms = sum(float(np.sum(w**2)) for w in net.weights)
     assert net.total_cost(data, 2.0) - net.total_cost(data, 0.0) == pytest.approx(0.5 * 2.0 / 30 * norms, rel=1e-12)
-    assert (net.total_cost(labelled, 2.0, convert=True) - net.total_cost(labelled, 0.0, convert=True)
-            == pytest.approx(0.5 * 2.0 / 12 * norms, rel=1e-12))
+    assert net.total_cost(labelled, 2.0, convert=True) - net.total_cost(labelled, 0.0, convert=True) == pytest.approx(
+        0.5 * 2.0 / 12 * norms, rel=1e-12
+    )
     # the plain cost is the mean of the book's per-example cost
     want = np.mean([network2.CrossEntropyCost.fn(net.feedforward(x), y) for x, y in data])
     assert net.total_cost(data, 0.0) == pytest.approx(want, rel=1e-12)
@@ -623,9 +639,14 @@ def test_accuracy_and_evaluate_count_correct_examples():
 def test_zip_inputs_and_monitor_flags_without_data(capsys):
     net = network2.Network([4, 5, 3])
     xs, ys = zip(*toy_data(n=20), strict=True)
-    lists = net.SGD(zip(xs, ys, strict=True), 2, 5, 0.5,
-                    evaluation_data=zip(*zip(*toy_data(n=10, labels=True), strict=True), strict=True),
-                    monitor_evaluation_accuracy=True)
+    lists = net.SGD(
+        zip(xs, ys, strict=True),
+        2,
+        5,
+        0.5,
+        evaluation_data=zip(*zip(*toy_data(n=10, labels=True), strict=True), strict=True),
+        monitor_evaluation_accuracy=True,
+    )
     assert [len(v) for v in lists] == [0, 2, 0, 0]
     with pytest.raises(ValueError, match="monitor_evaluation_cost=True needs evaluation_data"):
         net.SGD(toy_data(), 1, 10, 0.5, monitor_evaluation_cost=True)
@@ -639,8 +660,9 @@ def test_early_stopping_stops_after_n_epochs_without_a_better_accuracy(capsys):
     np.random.seed(29)
     net = network2.Network([4, 5, 3])
     ev = toy_data(n=10, labels=True)
-    lists = net.SGD(toy_data(), 50, 10, 1e-9, evaluation_data=ev, monitor_evaluation_accuracy=True,
-                    early_stopping_n=3)  # eta ~ 0: the accuracy never improves after the first epoch
+    lists = net.SGD(
+        toy_data(), 50, 10, 1e-9, evaluation_data=ev, monitor_evaluation_accuracy=True, early_stopping_n=3
+    )  # eta ~ 0: the accuracy never improves after the first epoch
     assert len(lists[1]) == 4
 
 
@@ -697,8 +719,15 @@ def test_load_reads_a_file_in_the_books_format(tmp_path):
     biases = [rng.standard_normal((5, 1)), rng.standard_normal((3, 1))]
     path = tmp_path / "book.json"
     with open(path, "w") as f:
-        json.dump({"sizes": [4, 5, 3], "weights": [w.tolist() for w in weights],
-                   "biases": [b.tolist() for b in biases], "cost": "CrossEntropyCost"}, f)
+        json.dump(
+            {
+                "sizes": [4, 5, 3],
+                "weights": [w.tolist() for w in weights],
+                "biases": [b.tolist() for b in biases],
+                "cost": "CrossEntropyCost",
+            },
+            f,
+        )
     net = network2.load(path, dtype="float64")
     assert net.cost is network2.CrossEntropyCost
     assert max_difference(net.weights + net.biases, weights + biases) == 0.0
@@ -709,10 +738,12 @@ def test_load_reads_a_file_in_the_books_format(tmp_path):
 
 def test_load_refuses_bad_files_naming_them(tmp_path):
     good = {"sizes": [2, 1], "weights": [[[0.5, 0.5]]], "biases": [[[0.0]]], "cost": "QuadraticCost"}
-    cases = [("not json", "not a network saved as JSON"),
-             (json.dumps({**good, "cost": "os.system"}), "cost 'os.system' is not one of"),
-             (json.dumps({k: v for k, v in good.items() if k != "biases"}), "no 'biases' entry"),
-             (json.dumps({**good, "weights": [[[0.5, 0.5, 0.5]]]}), r"weights\[0\] has shape \(1, 3\)")]
+    cases = [
+        ("not json", "not a network saved as JSON"),
+        (json.dumps({**good, "cost": "os.system"}), "cost 'os.system' is not one of"),
+        (json.dumps({k: v for k, v in good.items() if k != "biases"}), "no 'biases' entry"),
+        (json.dumps({**good, "weights": [[[0.5, 0.5, 0.5]]]}), r"weights\[0\] has shape \(1, 3\)"),
+    ]
     for i, (text, message) in enumerate(cases):
         path = tmp_path / f"bad{i}.json"
         path.write_text(text)
@@ -737,26 +768,62 @@ def test_mlp_checkpoint_round_trip(tmp_path):
 
 
 def test_every_public_name_of_the_books_modules_is_here():
-    names = {network: {"Network", "sigmoid", "sigmoid_prime"},
-             network2: {"QuadraticCost", "CrossEntropyCost", "Network", "load", "vectorized_result", "sigmoid",
-                        "sigmoid_prime"},
-             mnist_loader: {"load_data", "load_data_wrapper", "vectorized_result"}}
+    names = {
+        network: {"Network", "sigmoid", "sigmoid_prime"},
+        network2: {
+            "QuadraticCost",
+            "CrossEntropyCost",
+            "Network",
+            "load",
+            "vectorized_result",
+            "sigmoid",
+            "sigmoid_prime",
+        },
+        mnist_loader: {"load_data", "load_data_wrapper", "vectorized_result"},
+    }
     for module, wanted in names.items():
         assert wanted <= set(dir(module)), module.__name__
-    methods = {network.Network: ["feedforward", "SGD", "update_mini_batch", "backprop", "evaluate", "cost_derivative"],
-               network2.Network: ["default_weight_initializer", "large_weight_initializer", "feedforward", "SGD",
-                                  "update_mini_batch", "backprop", "accuracy", "total_cost", "save"]}
+    methods = {
+        network.Network: ["feedforward", "SGD", "update_mini_batch", "backprop", "evaluate", "cost_derivative"],
+        network2.Network: [
+            "default_weight_initializer",
+            "large_weight_initializer",
+            "feedforward",
+            "SGD",
+            "update_mini_batch",
+            "backprop",
+            "accuracy",
+            "total_cost",
+            "save",
+        ],
+    }
     for cls, wanted in methods.items():
         assert all(callable(getattr(cls, m)) for m in wanted)
     import inspect
 
     sgd = inspect.signature(network2.Network.SGD).parameters
-    assert list(sgd)[:11] == ["self", "training_data", "epochs", "mini_batch_size", "eta", "lmbda", "evaluation_data",
-                              "monitor_evaluation_cost", "monitor_evaluation_accuracy", "monitor_training_cost",
-                              "monitor_training_accuracy"]
+    assert list(sgd)[:11] == [
+        "self",
+        "training_data",
+        "epochs",
+        "mini_batch_size",
+        "eta",
+        "lmbda",
+        "evaluation_data",
+        "monitor_evaluation_cost",
+        "monitor_evaluation_accuracy",
+        "monitor_training_cost",
+        "monitor_training_accuracy",
+    ]
     assert sgd["lmbda"].default == 0.0 and sgd["evaluation_data"].default is None
     assert list(inspect.signature(network.Network.SGD).parameters) == [
-        "self", "training_data", "epochs", "mini_batch_size", "eta", "test_data"]
+        "self",
+        "training_data",
+        "epochs",
+        "mini_batch_size",
+        "eta",
+        "test_data",
+    ]
     assert inspect.signature(network2.Network).parameters["cost"].default is network2.CrossEntropyCost
     np.random.seed(0)
     net = network.Network([3, 2])

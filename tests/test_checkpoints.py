@@ -1,4 +1,5 @@
 """Checkpoints: safetensors round trips on every backend, optimizer resume, atomic saves, hostile files."""
+
 import json
 import os
 import pickle
@@ -13,14 +14,18 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from mlp import backends
 import mlp
-from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save
+from mlp import backends
 from mlp.core.errors import CheckpointError
-from tests_helpers import RTOL, ROOT, batch, host, rewrite_checkpoint, small_net
+from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save
+from tests_helpers import ROOT, RTOL, batch, host, rewrite_checkpoint, small_net
 
-EXTRA = {"epoch": 3, "loss": "cross_entropy", "seed": 11,
-         "history": {"train_loss": [0.9, 0.5, 0.25], "acc": [0.5, 0.75]}}
+EXTRA = {
+    "epoch": 3,
+    "loss": "cross_entropy",
+    "seed": 11,
+    "history": {"train_loss": [0.9, 0.5, 0.25], "acc": [0.5, 0.75]},
+}
 
 
 def _data(model):
@@ -289,10 +294,6 @@ def good(tmp_path):
     model, opt = small_net("numpy", "float32"), mlp.Adam(lr=0.01)
     _train(model, opt, 2)
     return save(model, tmp_path / "model.safetensors", opt, epoch=2)
-
-
-
-
 
 
 def _refused(path, *words):

@@ -3,15 +3,16 @@
 ``mlp.train.metrics.confusion`` / ``class_report`` are checked against scikit-learn's definitions, and
 ``mlp evaluate`` against the predictions ``mlp predict`` writes for the same rows.
 """
+
 from __future__ import annotations
 
 import csv
 
 import numpy as np
 import pytest
-from tests_helpers import run_cli
 
 from mlp.train.metrics import class_report
+from tests_helpers import run_cli
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -66,8 +67,10 @@ def _table(path, n, rate, seed=0, learnable=True):
 def _train_and_evaluate(tmp_path, capsys, data, epochs, *evaluate_options):
     """``(model path, train's (stdout, stderr), evaluate's (stdout, stderr))`` of ``data``'s label."""
     model = tmp_path / "m.safetensors"
-    code, train_out, train_err = run_cli(["train", "--data", str(data), "--target", "label", "--epochs", str(epochs),
-                                          "--quiet", "--save", str(model)], capsys)
+    code, train_out, train_err = run_cli(
+        ["train", "--data", str(data), "--target", "label", "--epochs", str(epochs), "--quiet", "--save", str(model)],
+        capsys,
+    )
     assert code == 0, train_err
     code, out, err = run_cli(["evaluate", str(model), "--data", str(data), *evaluate_options], capsys)
     assert code == 0, err
@@ -83,8 +86,9 @@ def test_evaluate_reports_each_class_as_predict_sees_it(tmp_path, capsys):
         truth = [r["label"] for r in csv.DictReader(f)]
     with open(tmp_path / "p.csv") as f:
         predicted = [r["label"] for r in csv.DictReader(f)]
-    p, r, _, n = sklearn_metrics.precision_recall_fscore_support(truth, predicted, labels=["neg", "pos"],
-                                                                 zero_division=0)
+    p, r, _, n = sklearn_metrics.precision_recall_fscore_support(
+        truth, predicted, labels=["neg", "pos"], zero_division=0
+    )
     balanced = sklearn_metrics.balanced_accuracy_score(truth, predicted)
     assert f"balanced accuracy {balanced:.4f}, majority-class baseline 0.9500" in out, out
     for name, pk, rk, nk in zip(["neg", "pos"], p, r, n, strict=True):
@@ -100,8 +104,10 @@ def test_a_model_no_better_than_the_majority_class_is_said(tmp_path, capsys):
     with open(data) as f:
         positives = sum(r["label"] == "pos" for r in csv.DictReader(f))
     share = 1 - positives / 1000
-    assert f"mlp: warning: accuracy {share:.4f} is no better than always answering 'neg', the most frequent class " \
-        f"({share:.4f} of the rows)" in err, err
+    assert (
+        f"mlp: warning: accuracy {share:.4f} is no better than always answering 'neg', the most frequent class "
+        f"({share:.4f} of the rows)" in err
+    ), err
     assert f"class pos  precision    n/a  recall 0.0000 (0 of {positives} found)" in out, out
 
 

@@ -1,4 +1,5 @@
 """The `mlp` command end to end, in subprocesses (as a user runs it)."""
+
 import os
 import signal
 import subprocess
@@ -14,8 +15,9 @@ from tests_helpers import ROOT
 
 def run(*args, env=None, timeout=300, **kw):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mlp", *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "mlp", *args], capture_output=True, text=True, env=full_env, timeout=timeout, **kw
+    )
 
 
 def test_info_lists_backends_and_reasons():
@@ -61,16 +63,19 @@ def test_progress_bar_shows_samples_per_second_and_quiet_silences_it(tmp_path):
     assert r.returncode == 0 and "sample/s" not in r.stderr + r.stdout
 
 
-@pytest.mark.parametrize("args,env,needle", [
-    (["train", "--data", "spirals", "--lr", "-1"], None, "lr must be a positive number"),
-    (["train", "--data", "spirals", "--batch-size", "0"], None, "batch_size must be a positive integer"),
-    (["train", "--data", "spirals", "--sizes", "784,10"], None, "does not fit --data spirals"),
-    (["train", "--data", "xor"], {"MLP_BACKEND": " numpy"}, "unknown backend ' numpy'"),
-    (["train", "--data", "xor"], {"MLP_BACKEND": ""}, "unknown backend ''"),
-    (["train", "--data", "xor", "--backend", "cupy"], {"CUDA_VISIBLE_DEVICES": ""}, "cupy backend"),
-    (["train", "--data", "xor"], {"MLP_DEVICE": "cuda:7"}, "MLP_DEVICE='cuda:7' does not exist"),
-    (["evaluate", "/nonexistent/model.safetensors"], None, "no such file"),
-])
+@pytest.mark.parametrize(
+    "args,env,needle",
+    [
+        (["train", "--data", "spirals", "--lr", "-1"], None, "lr must be a positive number"),
+        (["train", "--data", "spirals", "--batch-size", "0"], None, "batch_size must be a positive integer"),
+        (["train", "--data", "spirals", "--sizes", "784,10"], None, "does not fit --data spirals"),
+        (["train", "--data", "xor"], {"MLP_BACKEND": " numpy"}, "unknown backend ' numpy'"),
+        (["train", "--data", "xor"], {"MLP_BACKEND": ""}, "unknown backend ''"),
+        (["train", "--data", "xor", "--backend", "cupy"], {"CUDA_VISIBLE_DEVICES": ""}, "cupy backend"),
+        (["train", "--data", "xor"], {"MLP_DEVICE": "cuda:7"}, "MLP_DEVICE='cuda:7' does not exist"),
+        (["evaluate", "/nonexistent/model.safetensors"], None, "no such file"),
+    ],
+)
 def test_errors_are_one_line_and_non_zero(args, env, needle):
     r = run(*args, env=env)
     assert r.returncode == 2
@@ -87,9 +92,25 @@ def test_debug_shows_the_traceback():
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     path = tmp_path / "run.safetensors"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "mlp", "train", "--data", "spirals", "--epochs", "100000",
-                             "--quiet", "--save", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlp",
+            "train",
+            "--data",
+            "spirals",
+            "--epochs",
+            "100000",
+            "--quiet",
+            "--save",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.time() + 60
     while not path.exists() and time.time() < deadline:  # wait for the first epoch's checkpoint
         time.sleep(0.05)
@@ -188,22 +209,36 @@ def test_regression_from_an_npy_file_reports_r2_and_predicts_values(tmp_path):
 def test_no_standardize_saves_no_statistics(tmp_path):
     csv_path, ckpt = tmp_path / "data.csv", tmp_path / "m.safetensors"
     write_classes_csv(csv_path, n=40)
-    r = run("train", "--data", str(csv_path), "--epochs", "1", "--quiet", "--no-standardize", "--val-split", "0",
-            "--save", str(ckpt))
+    r = run(
+        "train",
+        "--data",
+        str(csv_path),
+        "--epochs",
+        "1",
+        "--quiet",
+        "--no-standardize",
+        "--val-split",
+        "0",
+        "--save",
+        str(ckpt),
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("training accuracy")
     assert mlp.load_checkpoint(ckpt).preprocessor.mean is None
 
 
-@pytest.mark.parametrize("content,args,needle", [
-    ("a,b\n1,x\n2,y\n", ["--target", "price"], "no target column 'price'; the columns are 'a', 'b'"),
-    # a gap in a feature is filled now, not refused; a column the user names must be there
-    ("a,b\n1,x\n,y\n", ["--categorical", "c"], "bad.csv: no column 'c' (--categorical); the columns are 'a', 'b'"),
-    ("a,b\n1,x\n,y\n", ["--drop", "b"], "column 'b' is the target; --drop names feature columns"),
-    ("a,b\n1,x\nred,y\n", [], "row 2 (line 3), column 'a': 'red' is not a number"),
-    ("a,b\n1,x\n2,x\n", [], "column 'b': the target holds one class only ('x')"),
-    ("a,b\n1,x\n2,y\n", ["--val-split", "1.5"], "--val-split must be a fraction in [0, 1)"),
-])
+@pytest.mark.parametrize(
+    "content,args,needle",
+    [
+        ("a,b\n1,x\n2,y\n", ["--target", "price"], "no target column 'price'; the columns are 'a', 'b'"),
+        # a gap in a feature is filled now, not refused; a column the user names must be there
+        ("a,b\n1,x\n,y\n", ["--categorical", "c"], "bad.csv: no column 'c' (--categorical); the columns are 'a', 'b'"),
+        ("a,b\n1,x\n,y\n", ["--drop", "b"], "column 'b' is the target; --drop names feature columns"),
+        ("a,b\n1,x\nred,y\n", [], "row 2 (line 3), column 'a': 'red' is not a number"),
+        ("a,b\n1,x\n2,x\n", [], "column 'b': the target holds one class only ('x')"),
+        ("a,b\n1,x\n2,y\n", ["--val-split", "1.5"], "--val-split must be a fraction in [0, 1)"),
+    ],
+)
 def test_bad_tables_are_one_line_errors(tmp_path, content, args, needle):
     path = tmp_path / "bad.csv"
     path.write_text(content)
@@ -223,13 +258,16 @@ def test_predict_names_a_missing_feature_column(tmp_path):
     assert r.returncode == 2 and "trained with feature column 'height', missing here" in r.stderr
 
 
-@pytest.mark.parametrize("args,env,needle", [
-    (["train", "--data", "mnist", "--data-dir", "{tmp}/data.csv"], None, "--data-dir {tmp}/data.csv is a file"),
-    (["train", "--data", "mnist", "--data-dir", "{tmp}/absent"], None, "'{tmp}/absent' does not exist"),
-    (["train", "--data", "mnist"], {"MLP_DATA_DIR": "{tmp}/absent"}, "MLP_DATA_DIR '{tmp}/absent' does not exist"),
-    (["train", "--data", "nosuch"], None, "neither a built-in data set"),
-    (["train", "--data", "{tmp}/absent.csv"], None, "absent.csv: no such file"),
-])
+@pytest.mark.parametrize(
+    "args,env,needle",
+    [
+        (["train", "--data", "mnist", "--data-dir", "{tmp}/data.csv"], None, "--data-dir {tmp}/data.csv is a file"),
+        (["train", "--data", "mnist", "--data-dir", "{tmp}/absent"], None, "'{tmp}/absent' does not exist"),
+        (["train", "--data", "mnist"], {"MLP_DATA_DIR": "{tmp}/absent"}, "MLP_DATA_DIR '{tmp}/absent' does not exist"),
+        (["train", "--data", "nosuch"], None, "neither a built-in data set"),
+        (["train", "--data", "{tmp}/absent.csv"], None, "absent.csv: no such file"),
+    ],
+)
 def test_data_options_are_checked_and_nothing_is_created(tmp_path, args, env, needle):
     (tmp_path / "data.csv").write_text("a,b\n1,2\n")
     fill = lambda s: s.replace("{tmp}", str(tmp_path))  # noqa: E731
@@ -241,11 +279,31 @@ def test_data_options_are_checked_and_nothing_is_created(tmp_path, args, env, ne
 def test_version_device_threads_and_a_closed_pipe(tmp_path):
     r = run("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"mlp {mlp.__version__}"
-    r = run("train", "--data", "xor", "--epochs", "2", "--quiet", "--backend", "numpy", "--device", "cpu",
-            "--threads", "1", "--save", str(tmp_path / "xor.safetensors"))
+    r = run(
+        "train",
+        "--data",
+        "xor",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--backend",
+        "numpy",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--save",
+        str(tmp_path / "xor.safetensors"),
+    )
     assert r.returncode == 0, r.stderr
-    shell = subprocess.run(f"{sys.executable} -m mlp info | head -n 1", shell=True, capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    shell = subprocess.run(
+        f"{sys.executable} -m mlp info | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
     assert shell.stdout.startswith("mlp ") and "BrokenPipe" not in shell.stderr and "Traceback" not in shell.stderr
 
 
@@ -268,7 +326,15 @@ def test_data_dir_is_a_data_root_like_MLP_DATA_DIR(shared_data, tmp_path, layout
     """--data-dir names the folder holding mnist/ (as MLP_DATA_DIR does); one holding the files directly also works."""
     path = mlp.save(mlp.build_mlp([784, 10], loss="cross_entropy"), tmp_path / "m.safetensors")
     folder = shared_data if layout == "root" else shared_data / "mnist"
-    r = run("evaluate", str(path), "--data", "mnist", "--data-dir", str(folder), "--quiet",
-            env={"MLP_DATA_DIR": str(tmp_path / "absent")})  # --data-dir overrides the variable
+    r = run(
+        "evaluate",
+        str(path),
+        "--data",
+        "mnist",
+        "--data-dir",
+        str(folder),
+        "--quiet",
+        env={"MLP_DATA_DIR": str(tmp_path / "absent")},
+    )  # --data-dir overrides the variable
     assert r.returncode == 0, r.stderr
     assert "on mnist test (10000 samples)" in r.stdout

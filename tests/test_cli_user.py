@@ -1,5 +1,6 @@
 """What a new user hit (issue 19): thread defaults, a resume that finishes the run, evaluation on training rows,
 an id copied into predictions, abbreviated options."""
+
 import csv
 import os
 import re
@@ -7,12 +8,11 @@ import sys
 
 import numpy as np
 import pytest
-from tests_helpers import interrupt_after, run_cli
 
 import mlp
 from mlp import cli
 from mlp.train import threads
-
+from tests_helpers import interrupt_after, run_cli
 
 
 def one_line_error(code, err, *needles):
@@ -32,21 +32,35 @@ def write_table(path, n=80, regression=False, seed=0):
         w.writerow(["id", "a", "b", "target"])
         for i in range(n):
             a, b = rng.normal(size=2)
-            w.writerow([1000 + i, f"{a:.4f}", f"{b:.4f}", f"{50 + 20 * a - 5 * b:.3f}" if regression
-                        else ("yes" if a + b > 0 else "no")])
+            w.writerow(
+                [
+                    1000 + i,
+                    f"{a:.4f}",
+                    f"{b:.4f}",
+                    f"{50 + 20 * a - 5 * b:.3f}" if regression else ("yes" if a + b > 0 else "no"),
+                ]
+            )
 
 
 # -- 5. no abbreviations: an unknown option names the closest one ----------------------------------
-@pytest.mark.parametrize("argv, wrong, meant", [
-    (["train", "--epoch", "3"], "--epoch", "--epochs"),
-    (["train", "--data", "x.csv", "--dropou", "0.2"], "--dropou", "--dropout"),  # --drop is the columns' option
-    (["evaluate", "m.safetensors", "--dat", "spirals"], "--dat", "--data"),
-    (["train", "--epochs=3", "--batchsize=8"], "--batchsize", "--batch-size"),
-])
+@pytest.mark.parametrize(
+    "argv, wrong, meant",
+    [
+        (["train", "--epoch", "3"], "--epoch", "--epochs"),
+        (["train", "--data", "x.csv", "--dropou", "0.2"], "--dropou", "--dropout"),  # --drop is the columns' option
+        (["evaluate", "m.safetensors", "--dat", "spirals"], "--dat", "--data"),
+        (["train", "--epochs=3", "--batchsize=8"], "--batchsize", "--batch-size"),
+    ],
+)
 def test_an_abbreviated_option_is_refused_naming_the_option_meant(argv, wrong, meant, capsys):
     code, out, err = run_cli(argv, capsys)
-    line = one_line_error(code, err, f"mlp {argv[0]}: error: unrecognized arguments:",
-                          f"{wrong}: did you mean {meant}?", f"see mlp {argv[0]} --help")
+    line = one_line_error(
+        code,
+        err,
+        f"mlp {argv[0]}: error: unrecognized arguments:",
+        f"{wrong}: did you mean {meant}?",
+        f"see mlp {argv[0]} --help",
+    )
     assert "invalid float" not in line and out == ""
 
 
@@ -112,8 +126,7 @@ def test_predict_keep_copies_the_id_column_and_refuses_an_unknown_name(tmp_path,
     data, ckpt, out_path = tmp_path / "t.csv", tmp_path / "m.safetensors", tmp_path / "p.csv"
     write_table(data)
     assert run_cli(["train", "--data", str(data), "--epochs", "2", "--quiet", "--save", str(ckpt)], capsys)[0] == 0
-    code, _, err = run_cli(["predict", str(ckpt), str(data), "--keep", "id", "--proba", "--out", str(out_path)],
-                           capsys)
+    code, _, err = run_cli(["predict", str(ckpt), str(data), "--keep", "id", "--proba", "--out", str(out_path)], capsys)
     assert code == 0, err
     rows = list(csv.reader(out_path.open()))
     assert rows[0] == ["id", "target", "proba_no", "proba_yes"]
@@ -189,8 +202,9 @@ def test_threads_are_said_by_info_and_by_the_training_line(tmp_path, capsys, mon
     monkeypatch.setenv("MLP_THREADS", "1")
     code, out, _ = run_cli(["info"], capsys)
     assert code == 0 and "BLAS/OpenMP threads: 1 thread (MLP_THREADS=1)" in out
-    code, out, err = run_cli(["train", "--data", "xor", "--epochs", "1", "--threads", "2",
-                              "--save", str(tmp_path / "x.safetensors")], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", "xor", "--epochs", "1", "--threads", "2", "--save", str(tmp_path / "x.safetensors")], capsys
+    )
     assert code == 0, err
     assert out.startswith("training ") and "BLAS 2 threads (--threads)" in out.splitlines()[0]
 
@@ -214,13 +228,32 @@ def test_mlp_fit_and_evaluate_run_under_the_commands_thread_policy(monkeypatch):
 
     X, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
     before = threads.current
-    mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(lr=0.1), epochs=1, batch_size=5,
-            progress=False, callbacks=[Watch()])
+    mlp.fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=mlp.SGD(lr=0.1),
+        epochs=1,
+        batch_size=5,
+        progress=False,
+        callbacks=[Watch()],
+    )
     assert seen == [(threads.Choice(1, "MLP_THREADS=1"), [1] * len(seen[0][1]))]
     assert threads.current is before is None
     with threads.applied(threads.Choice(2, "--threads")):
-        mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(lr=0.1), epochs=2, initial_epoch=1,
-                batch_size=5, progress=False, callbacks=[Watch()])
+        mlp.fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=mlp.SGD(lr=0.1),
+            epochs=2,
+            initial_epoch=1,
+            batch_size=5,
+            progress=False,
+            callbacks=[Watch()],
+        )
     assert seen[1][0] == threads.Choice(2, "--threads")
 
 

@@ -1,5 +1,6 @@
 """Columns as they come: each kind inferred and encoded, gaps filled, the overrides, the errors, unseen values at
 prediction, the preprocessing in the checkpoint, and tables from pandas and Arrow."""
+
 import json
 import os
 import subprocess
@@ -12,7 +13,6 @@ import pytest
 import mlp
 from mlp.core.errors import CheckpointError, DataError
 from mlp.io.tables import MAX_CODES, MAX_LEVELS, Preprocessor, from_frame, load_for, load_table
-
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,8 +60,12 @@ def messy_csv(n=40):
 # -- kinds ------------------------------------------------------------------------------------------
 def test_each_kind_is_inferred_and_said(tmp_path, reader):
     ds = load_table(write(tmp_path, messy_csv()))
-    assert {n: k.kind for n, k in ds.kinds.items() if k.used} == {"age": "numeric", "city": "categorical",
-                                                                   "member": "categorical", "joined": "datetime"}
+    assert {n: k.kind for n, k in ds.kinds.items() if k.used} == {
+        "age": "numeric",
+        "city": "categorical",
+        "member": "categorical",
+        "joined": "datetime",
+    }
     assert ds.dropped["id"].startswith("identifier-like") and ds.dropped["const"].startswith("constant")
     assert ds.features == ["age", "city", "member", "joined"]
     np.testing.assert_array_equal(ds.left_out, [6, 13])  # rows whose target is missing: left out, and said
@@ -69,8 +73,8 @@ def test_each_kind_is_inferred_and_said(tmp_path, reader):
     lines = ds.lines(ds.preprocessor())
     assert any(line.startswith("columns numeric: 1 (age); gaps in age") for line in lines), lines
     assert any("identifier-like: 1 (id: unique text in each of 40 rows)" in line for line in lines) and any(
-        "constant: 1 (const)" in line
-                                                                            for line in lines)
+        "constant: 1 (const)" in line for line in lines
+    )
     assert "rows left out: 2 with a missing target (rows 7, 14)" in lines
     verbose = ds.lines(ds.preprocessor(), verbose=True)
     assert len(verbose) == len(lines) + 6 and "  column 'id': dropped, identifier-like" in "\n".join(verbose)
@@ -91,8 +95,9 @@ def test_numeric_gaps_get_the_training_median_and_an_indicator():
 
 
 def test_a_column_without_training_gaps_fills_a_new_gap_without_indicator():
-    pre = Preprocessor.fit(np.array([[1.0], [2.0], [4.0]]), ["a"], ["t"], "classification",
-                           y=np.array([0.0, 1.0, 0.0]), standardize=False)
+    pre = Preprocessor.fit(
+        np.array([[1.0], [2.0], [4.0]]), ["a"], ["t"], "classification", y=np.array([0.0, 1.0, 0.0]), standardize=False
+    )
     assert not pre.columns[0].indicator and pre.n_inputs() == 1
     np.testing.assert_array_equal(pre.transform(np.array([[np.nan]]), "float64"), [[2.0]])
 
@@ -106,19 +111,26 @@ def test_categories_one_hot_gap_slot_and_unknown_slot():
     assert pre.mean is not None and not pre.mean.any() and (pre.scale == 1).all()  # codes are not scaled
     new = np.array([["red"], [None], ["green"], ["blue"]], dtype=object)
     np.testing.assert_array_equal(pre.transform(new, "float64"), [[1], [2], [3], [0]])
-    np.testing.assert_array_equal(expanded(pre, pre.transform(new, "float64")),
-                                  [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        expanded(pre, pre.transform(new, "float64")), [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]]
+    )
     # without gaps in training, a gap at prediction goes to the unknown slot
     pre = categorical(["red", "blue"])
-    np.testing.assert_array_equal(expanded(pre, pre.transform(np.array([[None]], dtype=object), "float64")),
-                                  [[0, 0, 1]])
+    np.testing.assert_array_equal(
+        expanded(pre, pre.transform(np.array([[None]], dtype=object), "float64")), [[0, 0, 1]]
+    )
 
 
 def test_categories_match_across_readers_numbers_and_text_booleans_and_words():
     col = categorical(["1", "2", True]).columns[0]
     slots = col.slots_of([1.0, "2", "true", True, False])
-    assert slots[:-1].tolist() == [col.categories.index("1"), col.categories.index("2"), col.categories.index(True),
-                                   col.categories.index(True), col.n_slots - 1]
+    assert slots[:-1].tolist() == [
+        col.categories.index("1"),
+        col.categories.index("2"),
+        col.categories.index(True),
+        col.categories.index(True),
+        col.n_slots - 1,
+    ]
 
 
 def test_up_to_max_levels_one_hot_and_more_become_learned_vectors():
@@ -134,15 +146,20 @@ def test_up_to_max_levels_one_hot_and_more_become_learned_vectors():
     assert col.scaled() == [False] and col.input_names() == ["c:code"] and col.embedded
     assert [type(layer).__name__ for layer in pre.input_layers()] == ["Embedding"]
     codes = pre.transform(np.array([["v1"], [None], ["never seen"], ["v0"]], dtype=object), "float64")
-    assert codes[:, 0].tolist() == [col.categories.index("v1"), MAX_LEVELS + 1, MAX_LEVELS + 2,
-                                    col.categories.index("v0")]
+    assert codes[:, 0].tolist() == [
+        col.categories.index("v1"),
+        MAX_LEVELS + 1,
+        MAX_LEVELS + 2,
+        col.categories.index("v0"),
+    ]
     d = col.to_dict()
     assert type(col).from_dict(d) == col and d["codes"] is True and d["layer"] == "Embedding"
     # a format-2 file's code column (no layer) is an Embedding's; its one-hot columns are made by the preprocessor
     old = type(col).from_dict({k: v for k, v in d.items() if k != "layer"}, format=2)
     assert old.layer == "Embedding" and old.codes
-    onehot = type(col).from_dict({"name": "c", "kind": "categorical", "categories": ["a", "b"], "missing": False},
-                                 format=2)
+    onehot = type(col).from_dict(
+        {"name": "c", "kind": "categorical", "categories": ["a", "b"], "missing": False}, format=2
+    )
     assert not onehot.codes and onehot.width == 3 and onehot.layer is None
 
 
@@ -166,8 +183,15 @@ def test_dates_become_numeric_parts_and_times_add_the_hour(tmp_path, reader):
     np.testing.assert_array_equal(E[2, :3], [*col.fill, 1])  # a gap: the training medians, and the indicator
     assert col.fill == [19359 + 13.5 / 24, 0.0]  # per part, the median of the three dates
     # a checkpoint of an earlier version names the parts it used: read, and encoded with them
-    old = type(col).from_dict({"name": "when", "kind": "datetime", "parts": ["year", "month", "day", "weekday"],
-                               "fill": [2023.0, 5.0, 25.0, 4.0], "indicator": False})
+    old = type(col).from_dict(
+        {
+            "name": "when",
+            "kind": "datetime",
+            "parts": ["year", "month", "day", "weekday"],
+            "fill": [2023.0, 5.0, 25.0, 4.0],
+            "indicator": False,
+        }
+    )
     np.testing.assert_array_equal(old.encode(old.parse(ds.table), slice(0, 2)), [[2024, 5, 31, 4], [2023, 1, 2, 0]])
     # (Friday, Monday)
 
@@ -177,9 +201,11 @@ def test_a_column_of_mostly_dates_reads_its_other_text_as_gaps_and_says_how_many
     ds = load_table(path)
     assert ds.kinds["when"].kind == "datetime"
     note = [line for line in ds.lines(ds.preprocessor()) if line.startswith("note: ")]
-    assert note == ["note: column 'when': 1 of its 4 values are not dates ('yesterday' at row 3 (line 4) first; "
-                    "read: ISO 8601, e.g. 2024-05-31 or 2024-05-31T13:45; also US 05/31/2024 and 31.05.2024), read "
-                    "as gaps; --categorical when reads the column as categories, --drop when leaves it out"]
+    assert note == [
+        "note: column 'when': 1 of its 4 values are not dates ('yesterday' at row 3 (line 4) first; "
+        "read: ISO 8601, e.g. 2024-05-31 or 2024-05-31T13:45; also US 05/31/2024 and 31.05.2024), read "
+        "as gaps; --categorical when reads the column as categories, --drop when leaves it out"
+    ]
     pre = ds.preprocessor(standardize=False)
     assert pre.columns[0].indicator and pre.columns[0].lenient
     np.testing.assert_array_equal(ds.inputs(pre, "float64")[:, -1], [0, 0, 1, 0])  # the gap's indicator
@@ -191,8 +217,11 @@ def test_a_column_of_mostly_dates_reads_its_other_text_as_gaps_and_says_how_many
 
 def test_mostly_numbers_with_text_is_refused_then_settled_by_the_options(tmp_path, reader):
     path = write(tmp_path, "a,b,y\n1,2,x\n2,?,y\n3,4,x\n4,5,y\n")
-    with pytest.raises(DataError, match=r"row 2 \(line 3\), column 'b': '\?' is not a number, though 3 of the 4 "
-                                         r"values .* --numeric b reads such values as gaps, --categorical b"):
+    with pytest.raises(
+        DataError,
+        match=r"row 2 \(line 3\), column 'b': '\?' is not a number, though 3 of the 4 "
+        r"values .* --numeric b reads such values as gaps, --categorical b",
+    ):
         load_table(path)
     ds = load_table(path, numeric=["b"])
     pre = ds.preprocessor(standardize=False)
@@ -227,8 +256,12 @@ def test_preprocessing_round_trips_through_json_and_the_checkpoint(tmp_path, rea
     ds = load_table(write(tmp_path, messy_csv()))
     pre = ds.preprocessor()
     d = pre.to_dict()
-    assert d["format"] == 4 and [c["kind"] for c in d["columns"]] == ["numeric", "categorical", "categorical",
-                                                                       "datetime"]
+    assert d["format"] == 4 and [c["kind"] for c in d["columns"]] == [
+        "numeric",
+        "categorical",
+        "categorical",
+        "datetime",
+    ]
     assert len(d["mean"]) == pre.n_inputs() == 2 + 1 + 1 + 2  # a code per category column; joined: days, gap
     assert pre.input_layers()[0].n_out == 2 + 5 + 3 + 2  # the first Linear sees the one-hot slots
     back = Preprocessor.from_dict(json.loads(json.dumps(d)))
@@ -240,8 +273,14 @@ def test_preprocessing_round_trips_through_json_and_the_checkpoint(tmp_path, rea
 
 
 def test_a_format_1_checkpoint_is_still_read(tmp_path):
-    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), ["u", "v"], ["label"], "classification",
-                           y=np.array(["x", "y"], dtype=object), scaling="standard")
+    pre = Preprocessor.fit(
+        np.array([[1.0, 2.0], [3.0, 6.0]]),
+        ["u", "v"],
+        ["label"],
+        "classification",
+        y=np.array(["x", "y"], dtype=object),
+        scaling="standard",
+    )
     d = pre.to_dict()
     old = {k: v for k, v in d.items() if k not in ("columns", *NEW_IN_4)} | {"format": 1}
     back = Preprocessor.from_dict(old)
@@ -251,31 +290,40 @@ def test_a_format_1_checkpoint_is_still_read(tmp_path):
         back.transform(np.array([[np.nan, 4.0]]))
 
 
-@pytest.mark.parametrize("edit,needle", [
-    (lambda c: c[0].update(kind="ordinal"), "column 'age': kind must be one of"),
-    (lambda c: c[0].update(fill=None, indicator="yes"), "indicator, missing, codes and lenient must be true or false"),
-    (lambda c: c[1].update(codes=1), "column 'city': indicator, missing, codes and lenient must be true or false"),
-    (lambda c: c[0].update(codes=True), "column 'age': unexpected field 'codes'"),
-    (lambda c: c[1].update(categories=["paris", "paris"]), "column 'city': categories hold a label twice"),
-    (lambda c: c[1].update(categories=[["a"]]), "categories must be a list of labels"),
-    (lambda c: c[1].update(layer="Gather"), "column 'city': a code column's layer must be one of OneHot"),
-    (lambda c: c[1].update(categories=["oslo"]), "preprocessing has code inputs"),
-    (lambda c: c[1].update(codes=False, layer=None), "preprocessing mean must be a list of 10 finite numbers"),
-    (lambda c: c[3].update(parts=["month", "year"]), "parts must be a non-empty list"),
-    (lambda c: c[3].update(fill=[1.0, 2.0]), "fill must be a list of 1 finite numbers"),
-    (lambda c: c[3].update(extra=1), "unexpected field 'extra'"),
-    (lambda c: c.pop(), "columns do not name the features"),
-])
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (lambda c: c[0].update(kind="ordinal"), "column 'age': kind must be one of"),
+        (
+            lambda c: c[0].update(fill=None, indicator="yes"),
+            "indicator, missing, codes and lenient must be true or false",
+        ),
+        (lambda c: c[1].update(codes=1), "column 'city': indicator, missing, codes and lenient must be true or false"),
+        (lambda c: c[0].update(codes=True), "column 'age': unexpected field 'codes'"),
+        (lambda c: c[1].update(categories=["paris", "paris"]), "column 'city': categories hold a label twice"),
+        (lambda c: c[1].update(categories=[["a"]]), "categories must be a list of labels"),
+        (lambda c: c[1].update(layer="Gather"), "column 'city': a code column's layer must be one of OneHot"),
+        (lambda c: c[1].update(categories=["oslo"]), "preprocessing has code inputs"),
+        (lambda c: c[1].update(codes=False, layer=None), "preprocessing mean must be a list of 10 finite numbers"),
+        (lambda c: c[3].update(parts=["month", "year"]), "parts must be a non-empty list"),
+        (lambda c: c[3].update(fill=[1.0, 2.0]), "fill must be a list of 1 finite numbers"),
+        (lambda c: c[3].update(extra=1), "unexpected field 'extra'"),
+        (lambda c: c.pop(), "columns do not name the features"),
+    ],
+)
 def test_tampered_columns_are_refused_on_load_naming_the_file(tmp_path, edit, needle):
     import safetensors.numpy
 
     ds = load_table(write(tmp_path, messy_csv()))
     pre = ds.preprocessor()
-    path = mlp.save(mlp.build_mlp([pre.n_inputs(), 2], loss="cross_entropy", input_layers=pre.input_layers()),
-                    tmp_path / "m.safetensors", preprocessor=pre)
+    path = mlp.save(
+        mlp.build_mlp([pre.n_inputs(), 2], loss="cross_entropy", input_layers=pre.input_layers()),
+        tmp_path / "m.safetensors",
+        preprocessor=pre,
+    )
     data = path.read_bytes()
     header_len = int.from_bytes(data[:8], "little")
-    meta = json.loads(json.loads(data[8:8 + header_len])["__metadata__"]["mlp"])
+    meta = json.loads(json.loads(data[8 : 8 + header_len])["__metadata__"]["mlp"])
     edit(meta["extra"]["preprocessing"]["columns"])
     path.write_bytes(safetensors.numpy.save(safetensors.numpy.load(data), metadata={"mlp": json.dumps(meta)}))
     with pytest.raises(CheckpointError) as info:
@@ -368,8 +416,8 @@ def test_a_format_2_checkpoint_makes_its_one_hot_columns_as_before(tmp_path, rea
             old["mean"] += [0.0] * width
             old["scale"] += [1.0] * width
         else:
-            old["mean"] += d["mean"][at:at + width]
-            old["scale"] += d["scale"][at:at + width]
+            old["mean"] += d["mean"][at : at + width]
+            old["scale"] += d["scale"][at : at + width]
         old["columns"].append(c)
         at += column.width
     back = Preprocessor.from_dict(old)

@@ -3,6 +3,7 @@
 No test reaches the internet: every test runs with the default mirrors removed and with
 the module's single network seam only letting requests to 127.0.0.1 through.
 """
+
 import gzip
 import hashlib
 import os
@@ -13,9 +14,9 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from mlp.io import datasets, download  # download: where the network seam and the mirrors live
-from mlp.core.errors import DataError, DownloadError
 from data_server import MirrorServer, closed_port
+from mlp.core.errors import DataError, DownloadError
+from mlp.io import datasets, download  # download: where the network seam and the mirrors live
 
 FILES = datasets.FILES
 MNIST_TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -24,8 +25,16 @@ MNIST_TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5
 @pytest.fixture(autouse=True)
 def offline(monkeypatch, tmp_path):
     """No default mirrors, no proxies, a throwaway HOME; records every URL the module opens."""
-    for var in ("MLP_DATA_MIRROR", "MLP_DATA_DIR", "http_proxy", "https_proxy", "all_proxy",
-                "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+    for var in (
+        "MLP_DATA_MIRROR",
+        "MLP_DATA_DIR",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(download, "MIRRORS", {"mnist": [], "fashion-mnist": []})
@@ -237,11 +246,13 @@ def test_data_dir_takes_precedence_over_MLP_DATA_DIR(shared_data, tmp_path, monk
 
 
 def test_checksum_table_matches_the_data_readme(shared_data):
-    rows = re.findall(r"\| (mnist|fashion-mnist)/(\S+) \|.*\| ([0-9a-f]{64}) \|",
-                      (shared_data / "README.md").read_text())
+    rows = re.findall(
+        r"\| (mnist|fashion-mnist)/(\S+) \|.*\| ([0-9a-f]{64}) \|", (shared_data / "README.md").read_text()
+    )
     assert len(rows) == 8
     assert {(d, n): s for d, n, s in rows} == {
-        (d, n): s for d, sums in datasets.CHECKSUMS.items() for n, s in sums.items()}
+        (d, n): s for d, sums in datasets.CHECKSUMS.items() for n, s in sums.items()
+    }
 
 
 # --- IDX parsing ------------------------------------------------------------------------
@@ -263,16 +274,19 @@ def test_read_idx_round_trip(tmp_path, compress):
     assert labels.tolist() == [7, 0, 9] and labels.flags.writeable
 
 
-@pytest.mark.parametrize("case, pattern", [
-    ("wrong magic", r"magic number 2050"),
-    ("little-endian magic", r"magic number"),
-    ("truncated header", r"truncated IDX header"),
-    ("count larger than data", r"truncated: .*10 x 2 x 2 = 40 bytes, only 16"),
-    ("count smaller than data", r"wrong count: .* 3 = 3 bytes, but 5"),
-    ("negative count", r"negative"),
-    ("truncated gzip", r"gzip"),
-    ("not gzip", r"gzip"),
-])
+@pytest.mark.parametrize(
+    "case, pattern",
+    [
+        ("wrong magic", r"magic number 2050"),
+        ("little-endian magic", r"magic number"),
+        ("truncated header", r"truncated IDX header"),
+        ("count larger than data", r"truncated: .*10 x 2 x 2 = 40 bytes, only 16"),
+        ("count smaller than data", r"wrong count: .* 3 = 3 bytes, but 5"),
+        ("negative count", r"negative"),
+        ("truncated gzip", r"gzip"),
+        ("not gzip", r"gzip"),
+    ],
+)
 def test_read_idx_rejects_malformed_files(tmp_path, case, pattern):
     path = tmp_path / f"{case.replace(' ', '-')}.idx"
     if case == "wrong magic":

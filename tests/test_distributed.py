@@ -8,6 +8,7 @@ ranks) instead of blocking CI.  They are skipped, with the reason, where mpi4py 
 ``mpiexec`` is missing (``pip install mpi4py mpich``), unless ``MLP_REQUIRE_MPI=1`` (CI),
 which makes that an error.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -69,15 +70,25 @@ def run_command(cmd, timeout, env=None, cwd=None):
     fails the test with what it printed; the group is killed after it ends too, so that a rank that outlived
     mpiexec (seen once under load after an abort) does not spin on and slow the tests after it.
     """
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, env=env, cwd=cwd, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        pytest.fail(f"{' '.join(map(str, cmd))}: still running after {timeout} s (a hang)\n"
-                    f"stdout:\n{out[-4000:]}\nstderr:\n{err[-4000:]}")
+        pytest.fail(
+            f"{' '.join(map(str, cmd))}: still running after {timeout} s (a hang)\n"
+            f"stdout:\n{out[-4000:]}\nstderr:\n{err[-4000:]}"
+        )
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -304,13 +315,16 @@ def test_distributed_outside_mpiexec_is_a_world_of_one(tmp_path):
 
 # -- two processes: a failing rank ends the job ----------------------------------------------------
 @needs_mpi
-@pytest.mark.parametrize("case, code, message", [
-    ("raise", None, "boom from rank 1"),               # an uncaught exception: the abort hook
-    ("caught", None, "ValueError: bad value on rank 1"),  # an error inside fatal_errors (as a CLI catches it)
-    ("exit", 3, "exited with status 3"),              # sys.exit(3) inside fatal_errors
-    ("abort", 5, "giving up on purpose"),             # comm.abort(message, 5)
-    ("kill", None, None),                             # SIGKILL: mpiexec ends the other rank
-])
+@pytest.mark.parametrize(
+    "case, code, message",
+    [
+        ("raise", None, "boom from rank 1"),  # an uncaught exception: the abort hook
+        ("caught", None, "ValueError: bad value on rank 1"),  # an error inside fatal_errors (as a CLI catches it)
+        ("exit", 3, "exited with status 3"),  # sys.exit(3) inside fatal_errors
+        ("abort", 5, "giving up on purpose"),  # comm.abort(message, 5)
+        ("kill", None, None),  # SIGKILL: mpiexec ends the other rank
+    ],
+)
 def test_a_failing_rank_ends_the_job(case, code, message):
     rc, out, err, seconds = run_job(case, timeout=FAULT_TIMEOUT)
     assert rc != 0, f"{case}: the job ended with status 0"
@@ -341,9 +355,13 @@ def _one_process(optimizer, dtype, n, batch, epochs, dropout):
 
 
 @needs_mpi
-@pytest.mark.parametrize("setting", __import__("mpi_worker").PARITY,
-                         ids=lambda p: f"{p[0]}-{p[1]}-batch{p[3]}" + (f"-{p[5]}" if p[5] == "weighted" else
-                                                               f"-dropout{p[5]}" if p[5] else ""))
+@pytest.mark.parametrize(
+    "setting",
+    __import__("mpi_worker").PARITY,
+    ids=lambda p: (
+        f"{p[0]}-{p[1]}-batch{p[3]}" + (f"-{p[5]}" if p[5] == "weighted" else f"-dropout{p[5]}" if p[5] else "")
+    ),
+)
 def test_two_processes_train_as_one_with_the_same_global_batch(parity_runs, setting):
     from mpi_worker import parity_key
 
@@ -355,8 +373,13 @@ def test_two_processes_train_as_one_with_the_same_global_batch(parity_runs, sett
         ref = np.asarray(value, dtype=np.float64).ravel()
         for rank, run in enumerate(ranks):
             got = np.array(run["params"][key])
-            np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * np.abs(ref).max() * 1e-2,
-                                       err_msg=f"rank {rank}, {key}, {optimizer} {dtype}")
+            np.testing.assert_allclose(
+                got,
+                ref,
+                rtol=rtol,
+                atol=rtol * np.abs(ref).max() * 1e-2,
+                err_msg=f"rank {rank}, {key}, {optimizer} {dtype}",
+            )
         # the ranks apply the same update to the same allreduced gradient: bit-identical weights
         assert ranks[0]["params"][key] == ranks[1]["params"][key], f"the ranks' {key} differ"
     assert ranks[0]["t"] == opt.t == epochs * -(-n // batch)
@@ -384,8 +407,9 @@ def _cli(*args, n=2):
 def test_cli_distributed_training_prints_once_and_saves(tmp_path):
     save = tmp_path / "xor.safetensors"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    code, out, err = run_command(_cli("--data", "xor", "--epochs", "2", "--quiet", "--save", str(save)), JOB_TIMEOUT,
-                                 env=env)
+    code, out, err = run_command(
+        _cli("--data", "xor", "--epochs", "2", "--quiet", "--save", str(save)), JOB_TIMEOUT, env=env
+    )
     assert code == 0, err
     assert out.count("checkpoint saved to") == 1, out  # rank 0 alone reports
     import mlp
@@ -400,16 +424,18 @@ def test_resume_from_a_named_pipe_reads_it_once_on_rank_0(tmp_path):
 
     save = tmp_path / "xor.safetensors"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    code, _, err = run_command(_cli("--data", "xor", "--epochs", "2", "--quiet", "--save", str(save)), JOB_TIMEOUT,
-                               env=env)
+    code, _, err = run_command(
+        _cli("--data", "xor", "--epochs", "2", "--quiet", "--save", str(save)), JOB_TIMEOUT, env=env
+    )
     assert code == 0, err
     pipe = tmp_path / "ck.fifo"
     os.mkfifo(pipe)
     writer = threading.Thread(target=lambda: pipe.write_bytes(save.read_bytes()), daemon=True)
     writer.start()
     out_path = tmp_path / "more.safetensors"
-    code, out, err = run_command(_cli("--resume", str(pipe), "--epochs", "1", "--quiet", "--save", str(out_path)),
-                                 JOB_TIMEOUT, env=env)
+    code, out, err = run_command(
+        _cli("--resume", str(pipe), "--epochs", "1", "--quiet", "--save", str(out_path)), JOB_TIMEOUT, env=env
+    )
     writer.join(timeout=5)
     assert code == 0, err
     assert "after 3 epochs" in out
@@ -419,16 +445,25 @@ def test_resume_from_a_named_pipe_reads_it_once_on_rank_0(tmp_path):
 
 
 @needs_mpi
-@pytest.mark.parametrize("signum, status, line", [
-    (signal.SIGINT, 130, "mlp: interrupted at epoch"),  # Ctrl-C in a terminal: mpiexec forwards it to every rank
-    (signal.SIGTERM, 143, "mlp: interrupted by SIGTERM at epoch"),  # what a scheduler sends the job before a kill
-])
+@pytest.mark.parametrize(
+    "signum, status, line",
+    [
+        (signal.SIGINT, 130, "mlp: interrupted at epoch"),  # Ctrl-C in a terminal: mpiexec forwards it to every rank
+        (signal.SIGTERM, 143, "mlp: interrupted by SIGTERM at epoch"),  # what a scheduler sends the job before a kill
+    ],
+)
 def test_a_stop_signal_under_mpiexec_stops_all_ranks_with_a_checkpoint(tmp_path, signum, status, line):
     save = tmp_path / "spirals.safetensors"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    proc = subprocess.Popen(_cli("--data", "spirals", "--epochs", "100000", "--quiet", "--save", str(save)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _cli("--data", "spirals", "--epochs", "100000", "--quiet", "--save", str(save)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + JOB_TIMEOUT
         while not save.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -1,12 +1,13 @@
 """Dropout (inverted, keyed by the step) and L1: same masks on every backend, and training that replays."""
+
 import numpy as np
 import pytest
 
-from mlp import backends
 import mlp
-from mlp.io import datasets
+from mlp import backends
 from mlp.core.layers import EVAL, StepContext
 from mlp.core.random import keep_mask
+from mlp.io import datasets
 from tests_helpers import RTOL, host
 
 P = 0.4
@@ -84,7 +85,9 @@ def test_config_and_checkpoint_round_trip(tmp_path):
     np.testing.assert_allclose(
         host(back.forward_function()(back.parameters(), back.backend.asarray(X, dtype="float64"), ctx)[0]),
         host(model.forward_function()(model.parameters(), model.backend.asarray(X, dtype="float64"), ctx)[0]),
-        rtol=1e-12, atol=1e-12)
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 # -- every backend ----------------------------------------------------------------------------------
@@ -113,8 +116,18 @@ def fit_one_epoch(backend, dtype, p=P):
     X, y = datasets.spirals(n_samples=96, seed=1)
     X = np.hstack([X, X[:, :1] * X[:, 1:], X**2])[:, :5]
     model = dropout_net(backend, dtype, p=p)
-    mlp.fit(model, X, y % 3, loss="cross_entropy", optimizer=mlp.SGD(0.1, momentum=0.9), epochs=1, batch_size=12,
-            seed=21, progress=False, train_metrics=False)
+    mlp.fit(
+        model,
+        X,
+        y % 3,
+        loss="cross_entropy",
+        optimizer=mlp.SGD(0.1, momentum=0.9),
+        epochs=1,
+        batch_size=12,
+        seed=21,
+        progress=False,
+        train_metrics=False,
+    )
     return {k: np.asarray(v, dtype=np.float64) for k, v in model.state_dict().items()}
 
 
@@ -126,8 +139,13 @@ def reference_epoch():
 def test_one_epoch_with_dropout_same_weights_on_every_backend(backend, dtype, reference_epoch):
     got = fit_one_epoch(backend, dtype)
     for k, ref in reference_epoch.items():
-        np.testing.assert_allclose(got[k], ref, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(ref).max() * 1e-1,
-                                   err_msg=f"{backend.name}/{dtype}: {k}")
+        np.testing.assert_allclose(
+            got[k],
+            ref,
+            rtol=RTOL[dtype],
+            atol=RTOL[dtype] * np.abs(ref).max() * 1e-1,
+            err_msg=f"{backend.name}/{dtype}: {k}",
+        )
 
 
 def test_dropout_changes_training(reference_epoch):
@@ -164,7 +182,7 @@ def test_gradients_with_a_fixed_mask_match_finite_differences():
             for s in (1, -1):
                 q = p_host.copy()
                 q[idx] += s * eps
-                trial.append(loss_at(params[:i] + (xp.asarray(q, device=model.backend.device),) + params[i + 1:]))
+                trial.append(loss_at(params[:i] + (xp.asarray(q, device=model.backend.device),) + params[i + 1 :]))
             numeric = (trial[0] - trial[1]) / (2 * eps)
             worst = max(worst, abs(numeric - g_host[idx]) / max(abs(numeric) + abs(g_host[idx]), 1e-8))
     assert worst < 1e-6, worst
@@ -199,8 +217,16 @@ def test_ctrl_c_resume_replays_the_same_masks(monkeypatch):
         mlp.fit(model, X, y, optimizer=opt, **kw)
     monkeypatch.undo()
     assert stop.value.epoch == 1 and 0 < stop.value.step < 10  # stopped inside the second epoch
-    mlp.fit(model, X, y, optimizer=opt, initial_epoch=stop.value.epoch, initial_step=stop.value.step,
-            history=stop.value.history, **kw)
+    mlp.fit(
+        model,
+        X,
+        y,
+        optimizer=opt,
+        initial_epoch=stop.value.epoch,
+        initial_step=stop.value.step,
+        history=stop.value.history,
+        **kw,
+    )
     for k, v in ref.state_dict().items():
         np.testing.assert_array_equal(model.state_dict()[k], v, err_msg=k)
 
@@ -210,8 +236,19 @@ def test_a_different_fit_seed_gives_different_masks():
     states = []
     for seed in (5, 6):
         model = dropout_net(sizes=(2, 12, 2))
-        mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.05), epochs=1, batch_size=16, seed=seed,
-                shuffle=False, progress=False, train_metrics=False)
+        mlp.fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=mlp.SGD(0.05),
+            epochs=1,
+            batch_size=16,
+            seed=seed,
+            shuffle=False,
+            progress=False,
+            train_metrics=False,
+        )
         states.append(model.state_dict())
     assert not np.allclose(states[0]["W0"], states[1]["W0"])
 

@@ -1,4 +1,5 @@
 """The Embedding layer: codes to learned vectors, on every backend, checked like every layer."""
+
 import numpy as np
 import pytest
 
@@ -17,8 +18,12 @@ def table(n=16, seed=0):
 
 def model(backend=None, dtype="float64", seed=1):
     emb = mlp.Embedding(4, columns=[1, 3], n_categories=[4, 3], dim=2)
-    return mlp.Sequential([emb, mlp.Linear(emb.n_out, 5, init="xavier"), mlp.Tanh(), mlp.Linear(5, 2, init="xavier")],
-                          backend=backend, dtype=dtype, seed=seed)
+    return mlp.Sequential(
+        [emb, mlp.Linear(emb.n_out, 5, init="xavier"), mlp.Tanh(), mlp.Linear(5, 2, init="xavier")],
+        backend=backend,
+        dtype=dtype,
+        seed=seed,
+    )
 
 
 def test_forward_is_the_table_lookup(backend):
@@ -66,8 +71,10 @@ def test_input_gradient_passes_the_numeric_columns_and_stops_at_codes():
     Xp, Xm = X.copy(), X.copy()
     Xp[k, 2] += eps
     Xm[k, 2] -= eps
-    numeric = (mlp.CrossEntropy().forward(m.forward(Xp), np.eye(2)[y])
-               - mlp.CrossEntropy().forward(m.forward(Xm), np.eye(2)[y])) / (2 * eps)
+    numeric = (
+        mlp.CrossEntropy().forward(m.forward(Xp), np.eye(2)[y])
+        - mlp.CrossEntropy().forward(m.forward(Xm), np.eye(2)[y])
+    ) / (2 * eps)
     assert dX[k, 2] == pytest.approx(float(numeric), rel=1e-6)
 
 
@@ -87,17 +94,21 @@ def test_checkpoint_round_trip(tmp_path, backend):
     path = mlp.save(m, tmp_path / "emb.safetensors")
     back = mlp.load(path, backend="numpy")
     assert back.layers[0].config() == m.layers[0].config()
-    np.testing.assert_allclose(back.predict_proba(X, loss=mlp.CrossEntropy()),
-                               m.predict_proba(X, loss=mlp.CrossEntropy()), rtol=1e-12)
+    np.testing.assert_allclose(
+        back.predict_proba(X, loss=mlp.CrossEntropy()), m.predict_proba(X, loss=mlp.CrossEntropy()), rtol=1e-12
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_in=4, columns=[], n_categories=[], dim=2), "non-empty list"),
-    (dict(n_in=4, columns=[1, 1], n_categories=[2, 2], dim=2), "distinct positions below n_in=4"),
-    (dict(n_in=4, columns=[4], n_categories=[2], dim=2), "distinct positions below n_in=4"),
-    (dict(n_in=4, columns=[1], n_categories=[2, 3], dim=2), "one count per column"),
-    (dict(n_in=4, columns=[1], n_categories=[0], dim=2), "n_categories"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_in=4, columns=[], n_categories=[], dim=2), "non-empty list"),
+        (dict(n_in=4, columns=[1, 1], n_categories=[2, 2], dim=2), "distinct positions below n_in=4"),
+        (dict(n_in=4, columns=[4], n_categories=[2], dim=2), "distinct positions below n_in=4"),
+        (dict(n_in=4, columns=[1], n_categories=[2, 3], dim=2), "one count per column"),
+        (dict(n_in=4, columns=[1], n_categories=[0], dim=2), "n_categories"),
+    ],
+)
 def test_bad_embeddings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         mlp.Embedding(**kwargs)

@@ -7,6 +7,7 @@ rounding, leave its inputs alone, keep the dtype, and write only the arrays it
 is handed for that.  A tracemalloc test checks that training does not grow
 memory from step to step.
 """
+
 import gc
 import tracemalloc
 import zlib
@@ -14,8 +15,8 @@ import zlib
 import numpy as np
 import pytest
 
-from mlp import backends
 import mlp
+from mlp import backends
 from mlp.backends.numpy_kernels import NumpyKernels
 from mlp.core.kernels import Kernels, get_kernels
 from tests_helpers import RTOL
@@ -24,8 +25,11 @@ FAST = get_kernels(backends.get_backend("numpy"), fast=True)
 REF = get_kernels(backends.get_backend("numpy"), fast=False)
 
 #: every kernel the mixin overrides (private helpers excluded)
-OVERRIDDEN = sorted(name for name, v in vars(NumpyKernels).items()
-                    if callable(v) and not name.startswith("_") and hasattr(Kernels, name))
+OVERRIDDEN = sorted(
+    name
+    for name, v in vars(NumpyKernels).items()
+    if callable(v) and not name.startswith("_") and hasattr(Kernels, name)
+)
 
 LAYOUTS = ["contiguous", "strided"]
 
@@ -61,8 +65,14 @@ def _linear_forward(rng, dt, n, k, m):
 
 
 def _linear_backward(rng, dt, n, k, m, need_dX=True):
-    return [_arr(rng, (n, k), dt), _arr(rng, (k, m), dt, k**-0.5), _arr(rng, (n, m), dt), need_dX,
-            np.zeros((k, m), dt), np.zeros((m,), dt)], (4, 5)
+    return [
+        _arr(rng, (n, k), dt),
+        _arr(rng, (k, m), dt, k**-0.5),
+        _arr(rng, (n, m), dt),
+        need_dX,
+        np.zeros((k, m), dt),
+        np.zeros((m,), dt),
+    ], (4, 5)
 
 
 def _act_forward(rng, dt, n, k, m, scale=3.0):
@@ -94,8 +104,10 @@ def _sgd(momentum, nesterov, wd):
     def make(rng, dt, n, k, m):
         size = k * m + m
         v = _arr(rng, (size,), dt, 0.1) if momentum else None
-        return [_arr(rng, (size,), dt), _arr(rng, (size,), dt, 0.01), v, 0.05, momentum, nesterov, wd], \
-            (0, 2) if momentum else (0,)
+        return [_arr(rng, (size,), dt), _arr(rng, (size,), dt, 0.01), v, 0.05, momentum, nesterov, wd], (
+            0,
+            2,
+        ) if momentum else (0,)
 
     return make
 
@@ -103,8 +115,18 @@ def _sgd(momentum, nesterov, wd):
 def _adam(wd):
     def make(rng, dt, n, k, m):
         size = k * m + m
-        return [_arr(rng, (size,), dt), _arr(rng, (size,), dt, 0.01), _arr(rng, (size,), dt, 0.01),
-                np.abs(_arr(rng, (size,), dt, 1e-4)), 0.01, 0.9, 0.999, 1e-8, wd, 7], (0, 2, 3)
+        return [
+            _arr(rng, (size,), dt),
+            _arr(rng, (size,), dt, 0.01),
+            _arr(rng, (size,), dt, 0.01),
+            np.abs(_arr(rng, (size,), dt, 1e-4)),
+            0.01,
+            0.9,
+            0.999,
+            1e-8,
+            wd,
+            7,
+        ], (0, 2, 3)
 
     return make
 
@@ -184,8 +206,19 @@ def test_fast_path_matches_reference(name, shape, layout, dtype):
                         assert not np.shares_memory(res, a), f"{what}: result shares memory with argument {i}"
 
 
-@pytest.mark.parametrize("name", ["sigmoid_forward", "sigmoid_backward", "tanh_backward", "relu_forward",
-                                  "relu_backward", "quadratic_backward", "softmax_ce_backward", "linear_forward"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sigmoid_forward",
+        "sigmoid_backward",
+        "tanh_backward",
+        "relu_forward",
+        "relu_backward",
+        "quadratic_backward",
+        "softmax_ce_backward",
+        "linear_forward",
+    ],
+)
 def test_same_operations_same_bits(name, dtype):
     """Where the fast path performs the reference's operations in the same order, the results are identical."""
     rng = np.random.default_rng(3)
@@ -289,8 +322,18 @@ def test_results_handed_out_are_never_overwritten():
 
 
 def _traced_after_fit(model, X, y, loss, opt, epoch):
-    mlp.fit(model, X, y, loss=loss, optimizer=opt, epochs=epoch + 1, initial_epoch=epoch, batch_size=10,
-            progress=False, train_metrics=False)
+    mlp.fit(
+        model,
+        X,
+        y,
+        loss=loss,
+        optimizer=opt,
+        epochs=epoch + 1,
+        initial_epoch=epoch,
+        batch_size=10,
+        progress=False,
+        train_metrics=False,
+    )
     gc.collect()
     return tracemalloc.get_traced_memory()[0]
 
@@ -300,8 +343,12 @@ def test_memory_does_not_grow_from_step_to_step():
     rng = np.random.default_rng(0)
     X = rng.random((3000, 784), dtype=np.float32)  # 300 steps a fit
     y = rng.integers(0, 10, 3000)
-    model = mlp.Sequential([mlp.Linear(784, 30, init="normal"), mlp.Sigmoid(), mlp.Linear(30, 10, init="normal"),
-                            mlp.Sigmoid()], backend="numpy", dtype="float32", fast=True)
+    model = mlp.Sequential(
+        [mlp.Linear(784, 30, init="normal"), mlp.Sigmoid(), mlp.Linear(30, 10, init="normal"), mlp.Sigmoid()],
+        backend="numpy",
+        dtype="float32",
+        fast=True,
+    )
     loss, opt = mlp.Quadratic(), mlp.SGD(lr=3.0, momentum=0.5)
     mlp.fit(model, X, y, loss=loss, optimizer=opt, epochs=1, batch_size=10, progress=False, train_metrics=False)
     tracemalloc.start()

@@ -5,6 +5,7 @@ names the mutation) and asserts that reading the result either succeeds or raise
 type naming the file: :class:`mlp.CheckpointError` for checkpoints, :class:`mlp.DataError` for tables.
 Bounded in time: each test stops mutating after ``BUDGET_S`` seconds even if its count is not reached.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,19 +15,42 @@ import time
 
 import numpy as np
 import pytest
-from tests_helpers import split_checkpoint
 
 import mlp
 from mlp.core.errors import CheckpointError, DataError
 from mlp.io.checkpoint import load_checkpoint
 from mlp.io.tables import Coded, read_table
+from tests_helpers import split_checkpoint
 
 #: mutations per test, and the wall-clock cap of each test (the count is what normally ends it)
 N_MUTATIONS, BUDGET_S = 300, 20.0
 
 #: values a hostile metadata edit plants: huge integers, non-finite numbers, wrong types, deep nesting
-NASTY = [10**400, -10**400, 2**64, 1e308, -1e308, float("inf"), float("nan"), -1, 0, 1.5, True, None, "", "F32",
-         "float32", ["F32"], {"a": 1}, [], {}, [[[[[[0]]]]]], "x" * 1000, 2**31, -2**63]
+NASTY = [
+    10**400,
+    -(10**400),
+    2**64,
+    1e308,
+    -1e308,
+    float("inf"),
+    float("nan"),
+    -1,
+    0,
+    1.5,
+    True,
+    None,
+    "",
+    "F32",
+    "float32",
+    ["F32"],
+    {"a": 1},
+    [],
+    {},
+    [[[[[[0]]]]]],
+    "x" * 1000,
+    2**31,
+    -(2**63),
+]
 
 
 def _paths(obj, prefix=()):
@@ -59,8 +83,9 @@ def valid_checkpoint(tmp_path_factory):
     from mlp.io.tables import Preprocessor
 
     folder = tmp_path_factory.mktemp("fuzz")
-    model = mlp.Sequential([mlp.Linear(3, 4), mlp.LeakyReLU(0.1), mlp.Dropout(0.2), mlp.Linear(4, 2)],
-                           backend="numpy", seed=0)
+    model = mlp.Sequential(
+        [mlp.Linear(3, 4), mlp.LeakyReLU(0.1), mlp.Dropout(0.2), mlp.Linear(4, 2)], backend="numpy", seed=0
+    )
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
     opt = mlp.Adam(lr=0.01, weight_decay=1e-4)
@@ -114,8 +139,10 @@ def test_mutated_checkpoints_raise_only_checkpoint_errors(valid_checkpoint, tmp_
             data, what = bytes(b), "flipped bytes"
         elif kind == 3:  # truncated, or grown
             n = int(rng.integers(0, len(raw) + 64))
-            data, what = (raw[:n] if n <= len(raw) else raw + bytes(rng.integers(0, 256, n - len(raw),
-                                                                                  dtype=np.uint8))), f"{n} bytes"
+            data, what = (
+                (raw[:n] if n <= len(raw) else raw + bytes(rng.integers(0, 256, n - len(raw), dtype=np.uint8))),
+                f"{n} bytes",
+            )
         else:  # a metadata key removed
             m = copy.deepcopy(meta)
             p = meta_paths[rng.integers(len(meta_paths))]
@@ -131,13 +158,33 @@ def test_mutated_checkpoints_raise_only_checkpoint_errors(valid_checkpoint, tmp_
     assert done >= 100, f"only {done} mutations in {BUDGET_S} s"
 
 
-TABLE = ("age,height,smoker,city,label\n"
-         + "".join(f"{20 + i},{1.5 + i / 100:.2f},{'True' if i % 3 else 'False'},\"c{i % 4}, x\",{'yn'[i % 2]}\n"
-                   for i in range(30)))
+TABLE = "age,height,smoker,city,label\n" + "".join(
+    f'{20 + i},{1.5 + i / 100:.2f},{"True" if i % 3 else "False"},"c{i % 4}, x",{"yn"[i % 2]}\n' for i in range(30)
+)
 #: bytes a table mutation plants: invalid UTF-8, delimiters, quotes, line breaks, number syntax, huge values
-TABLE_NASTY = [b"\xff", b"\xc3", b"\x00", b",", b";", b"\t", b'"', b"\n", b"\r\n", b"\n\n", b"1_5", b"1e400",
-               b"-1e308", b"inf", b"nan", b"0x1F", b" ", b"\xef\xbb\xbf", b"1" * 400, b"True", b""]
-
+TABLE_NASTY = [
+    b"\xff",
+    b"\xc3",
+    b"\x00",
+    b",",
+    b";",
+    b"\t",
+    b'"',
+    b"\n",
+    b"\r\n",
+    b"\n\n",
+    b"1_5",
+    b"1e400",
+    b"-1e308",
+    b"inf",
+    b"nan",
+    b"0x1F",
+    b" ",
+    b"\xef\xbb\xbf",
+    b"1" * 400,
+    b"True",
+    b"",
+]
 
 
 def test_mutated_tables_raise_only_data_errors(tmp_path, reader):
@@ -151,7 +198,7 @@ def test_mutated_tables_raise_only_data_errors(tmp_path, reader):
         for _ in range(int(rng.integers(1, 4))):
             i = int(rng.integers(0, len(b)))
             if rng.random() < 0.5:
-                b[i:i + int(rng.integers(0, 4))] = TABLE_NASTY[rng.integers(len(TABLE_NASTY))]
+                b[i : i + int(rng.integers(0, 4))] = TABLE_NASTY[rng.integers(len(TABLE_NASTY))]
             else:
                 b[i] = int(rng.integers(256))
         path.write_bytes(bytes(b))

@@ -5,6 +5,7 @@ MLP_BACKEND is unset or numpy, and it is marked slow (it trains on MNIST).  Each
 limit, and the script's own budget is smaller still: a broken script fails these tests instead of hanging them.
 The report's reading of pytest's and mlp bench's output is tested directly, in milliseconds.
 """
+
 import importlib.util
 import json
 import os
@@ -21,9 +22,10 @@ SCRIPT = ROOT / ".ci" / "gpu"
 
 def dry_run(test):
     test = pytest.mark.slow(test)
-    return pytest.mark.skipif(os.environ.get("MLP_BACKEND", "numpy") != "numpy",
-                              reason="the dry run sets its own backends: it runs once, with MLP_BACKEND unset or "
-                                     "numpy")(test)
+    return pytest.mark.skipif(
+        os.environ.get("MLP_BACKEND", "numpy") != "numpy",
+        reason="the dry run sets its own backends: it runs once, with MLP_BACKEND unset or numpy",
+    )(test)
 
 
 def report_module():
@@ -36,8 +38,15 @@ def report_module():
 def run_script(*args, timeout):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHON"] = sys.executable  # the wrapper runs the script with this Python, whose packages are the tests'
-    return subprocess.run(["bash", str(SCRIPT), *map(str, args)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def rows(page, first_cell):
@@ -74,8 +83,9 @@ def test_dry_run_writes_the_report_of_every_step(shared_data, tmp_path):
     # the checkpoint: trained, evaluated twice, the same accuracy
     m = re.search(r"\*\*Checkpoint result: the same test accuracy, (0\.\d{4}), evaluated with numpy", page)
     assert m and float(m.group(1)) > 0.8, page[-2500:]
-    assert ({e["accuracy"] for e in (record["mnist"][k] for k in ("train", "eval_gpu", "eval_cpu"))}
-            == {float(m.group(1))})
+    assert {e["accuracy"] for e in (record["mnist"][k] for k in ("train", "eval_gpu", "eval_cpu"))} == {
+        float(m.group(1))
+    }
     # the page is meant to be committed: no path of this machine in it; the raw logs beside it
     assert str(tmp_path) not in page and str(ROOT) not in page
     assert len(list((out / "logs").glob("*.log"))) >= 10
@@ -84,13 +94,27 @@ def test_dry_run_writes_the_report_of_every_step(shared_data, tmp_path):
 @dry_run
 def test_a_failing_test_and_a_step_past_its_time_are_reported(tmp_path):
     tests = tmp_path / "test_sample.py"
-    tests.write_text("import time\n\n"
-                     "def test_passes():\n    assert True\n\n"
-                     "def test_fails():\n    assert 1 == 2, 'the first line of the failure'\n\n"
-                     "def test_hangs():\n    time.sleep(600)\n")
+    tests.write_text(
+        "import time\n\n"
+        "def test_passes():\n    assert True\n\n"
+        "def test_fails():\n    assert 1 == 2, 'the first line of the failure'\n\n"
+        "def test_hangs():\n    time.sleep(600)\n"
+    )
     out = tmp_path / "out"
-    r = run_script("--dry-run", "--out", out, "--steps", "tests", "--suites", "cupy", "--budget", 30,
-                   "--select", f"{tests} -p no:randomly", timeout=120)
+    r = run_script(
+        "--dry-run",
+        "--out",
+        out,
+        "--steps",
+        "tests",
+        "--suites",
+        "cupy",
+        "--budget",
+        30,
+        "--select",
+        f"{tests} -p no:randomly",
+        timeout=120,
+    )
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
     page = (out / "gpu.md").read_text()
     record = json.loads((out / "report.json").read_text())
@@ -104,22 +128,28 @@ def test_a_failing_test_and_a_step_past_its_time_are_reported(tmp_path):
 
 def test_pytest_output_is_read_back_even_when_cut(tmp_path):
     gpu_report = report_module()
-    log = ("....F..s\n"
-           "=========================== short test summary info ============================\n"
-           "FAILED tests/test_parity.py::test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-fast]\n"
-           "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!! KeyboardInterrupt !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-           "1 failed, 6 passed, 1 skipped, 3 deselected in 12.50s\n")
+    log = (
+        "....F..s\n"
+        "=========================== short test summary info ============================\n"
+        "FAILED tests/test_parity.py::test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-fast]\n"
+        "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!! KeyboardInterrupt !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        "1 failed, 6 passed, 1 skipped, 3 deselected in 12.50s\n"
+    )
     junit = tmp_path / "junit.xml"
-    junit.write_text('<testsuites><testsuite><testcase classname="tests.test_parity" '
-                     'name="test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-fast]">'
-                     '<failure message="AssertionError: dW0: 3e-3 over rtol 1e-4&#10;assert False"/></testcase>'
-                     '<testcase classname="tests.test_parity" name="test_ok"/></testsuite></testsuites>')
+    junit.write_text(
+        '<testsuites><testsuite><testcase classname="tests.test_parity" '
+        'name="test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-fast]">'
+        '<failure message="AssertionError: dW0: 3e-3 over rtol 1e-4&#10;assert False"/></testcase>'
+        '<testcase classname="tests.test_parity" name="test_ok"/></testsuite></testsuites>'
+    )
     got = gpu_report.parse_pytest(log, junit)
     assert got["counts"] == {"failed": 1, "passed": 6, "skipped": 1, "deselected": 3}
     assert got["interrupted"] and got["seconds"] == 12.5 and got["source"] == "summary"
     # the summary line cut to the terminal's width gets its message back from the XML, first line only
-    assert got["failures"] == ["FAILED tests/test_parity.py::test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-"
-                               "fast] - AssertionError: dW0: 3e-3 over rtol 1e-4"]
+    assert got["failures"] == [
+        "FAILED tests/test_parity.py::test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-"
+        "fast] - AssertionError: dW0: 3e-3 over rtol 1e-4"
+    ]
     # killed before any summary: the XML's counts, else the progress characters
     assert gpu_report.parse_pytest("....F..s\n", junit)["counts"] == {"passed": 1, "failed": 1}
     assert gpu_report.parse_pytest("....F..s [ 40%]\n")["counts"] == {"passed": 6, "failed": 1, "skipped": 1}
@@ -127,12 +157,41 @@ def test_pytest_output_is_read_back_even_when_cut(tmp_path):
 
 def test_bench_rows_compare_with_pytorch_eager_on_the_same_kind_of_device():
     gpu_report = report_module()
-    rows = [{"name": "mlp cupy (cuda:0)", "backend": "cupy", "kind": "mlp", "device": "cuda:0", "min": 0.5,
-             "median": 0.6, "samples_per_s": 100000.0, "gflops": 900.0, "pct_matmul": None},
-            {"name": "PyTorch eager", "backend": "torch", "kind": "pytorch", "device": "cpu", "min": 4.0,
-             "median": 4.0, "samples_per_s": 12500.0, "gflops": 110.0, "pct_matmul": 50.0},
-            {"name": "PyTorch eager (cuda)", "backend": "torch", "kind": "pytorch", "device": "cuda", "min": 1.0,
-             "median": 1.1, "samples_per_s": 50000.0, "gflops": 450.0, "pct_matmul": 2.0}]
+    rows = [
+        {
+            "name": "mlp cupy (cuda:0)",
+            "backend": "cupy",
+            "kind": "mlp",
+            "device": "cuda:0",
+            "min": 0.5,
+            "median": 0.6,
+            "samples_per_s": 100000.0,
+            "gflops": 900.0,
+            "pct_matmul": None,
+        },
+        {
+            "name": "PyTorch eager",
+            "backend": "torch",
+            "kind": "pytorch",
+            "device": "cpu",
+            "min": 4.0,
+            "median": 4.0,
+            "samples_per_s": 12500.0,
+            "gflops": 110.0,
+            "pct_matmul": 50.0,
+        },
+        {
+            "name": "PyTorch eager (cuda)",
+            "backend": "torch",
+            "kind": "pytorch",
+            "device": "cuda",
+            "min": 1.0,
+            "median": 1.1,
+            "samples_per_s": 50000.0,
+            "gflops": 450.0,
+            "pct_matmul": 2.0,
+        },
+    ]
     probes = [{"lib": "cupy", "device": "cuda:0", "off": {"2048": 30000.0}, "on": {"2048": 90000.0}}]
     table = gpu_report.bench_table({"rows": rows}, probes, 2048)
     cupy = [c.strip() for c in table[2].strip("|").split("|")]

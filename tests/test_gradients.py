@@ -1,4 +1,5 @@
 """Gradients: central finite differences for every layer with every loss, and PyTorch autograd."""
+
 import numpy as np
 import pytest
 
@@ -18,8 +19,14 @@ def test_gradcheck_every_layer_every_loss(backend, activation, loss_cls):
     # finite differences mean nothing across the kink of ReLU/LeakyReLU at 0: no pre-activation
     # may lie within reach of the stencil (2 * 1e-3 * |inputs| is well under 0.05)
     outputs = model.layer_outputs(backend.asarray(X, dtype="float64"))
-    nearest_kink = min([np.min(np.abs(host(outputs[i - 1]))) for i, l in enumerate(model.layers)
-                        if isinstance(l, (mlp.ReLU, mlp.LeakyReLU))], default=np.inf)
+    nearest_kink = min(
+        [
+            np.min(np.abs(host(outputs[i - 1])))
+            for i, l in enumerate(model.layers)
+            if isinstance(l, (mlp.ReLU, mlp.LeakyReLU))
+        ],
+        default=np.inf,
+    )
     assert nearest_kink > 0.05, "test data too close to a kink; pick another seed"
     err = mlp.gradcheck(model, loss_cls(), X, T)
     assert err < 1e-6, f"{activation.__name__} + {loss_cls.__name__} on {backend.name}: relative error {err:.2e}"

@@ -1,14 +1,26 @@
 """mlp.core.lbfgs: the L-BFGS iterates are scipy's L-BFGS-B's, on every backend; the LBFGS optimizer is the same
 iteration, step by step."""
+
 import math
 
 import numpy as np
 import pytest
 
 import mlp
-from mlp.core.lbfgs import (ABNORMAL, CONVERGED_F, CONVERGED_GRADIENT, LBFGS, STOP_EVALUATIONS, STOP_ITERATIONS,
-                            _LineSearch, flatten, group_objective, minimize, unflatten)
 from mlp.core.layers import EVAL
+from mlp.core.lbfgs import (
+    ABNORMAL,
+    CONVERGED_F,
+    CONVERGED_GRADIENT,
+    LBFGS,
+    STOP_EVALUATIONS,
+    STOP_ITERATIONS,
+    _LineSearch,
+    flatten,
+    group_objective,
+    minimize,
+    unflatten,
+)
 
 scipy_optimize = pytest.importorskip("scipy.optimize")
 
@@ -76,12 +88,15 @@ def logistic_regression(be, n=60, d=5, seed=0):
     return fun, np.zeros(d)
 
 
-@pytest.mark.parametrize("options,message", [
-    ({"maxfun": 4}, STOP_EVALUATIONS),
-    ({"gtol": 1e-2}, CONVERGED_GRADIENT),
-    ({"ftol": 1e-4}, CONVERGED_F),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"maxfun": 4}, STOP_EVALUATIONS),
+        ({"gtol": 1e-2}, CONVERGED_GRADIENT),
+        ({"ftol": 1e-4}, CONVERGED_F),
+        ({}, None),
+    ],
+)
 def test_stopping_rules_are_scipys(be, options, message):
     fun, x0 = logistic_regression(be)
     theirs = scipy_optimize.minimize(on_host(be, fun), x0, jac=True, method="L-BFGS-B", options=options)
@@ -152,8 +167,9 @@ def network(be):
     rng = np.random.default_rng(3)
     X = rng.standard_normal((40, 4))
     y = rng.integers(0, 3, 40)
-    model = mlp.build_mlp([4, 6, 3], activation="tanh", loss="cross_entropy", init="xavier", backend=be,
-                          dtype="float64", seed=2)
+    model = mlp.build_mlp(
+        [4, 6, 3], activation="tanh", loss="cross_entropy", init="xavier", backend=be, dtype="float64", seed=2
+    )
     return model, be.asarray(X, dtype="float64"), be.asarray(np.eye(3)[y], dtype="float64")
 
 
@@ -162,8 +178,13 @@ def flat_objective(model, Xd, Td, weight_decay=0.0):
     xp = model.xp
     groups = model.param_groups()
     shapes = [tuple(g.shape) for g in groups]
-    mask = flatten(xp, [(xp.ones if w else xp.zeros)(tuple(g.shape), dtype=g.dtype, device=g.device)
-                        for g, w in zip(groups, is_weight, strict=True)])
+    mask = flatten(
+        xp,
+        [
+            (xp.ones if w else xp.zeros)(tuple(g.shape), dtype=g.dtype, device=g.device)
+            for g, w in zip(groups, is_weight, strict=True)
+        ],
+    )
 
     def fun(x):
         value, grads = evaluate(unflatten(xp, x, shapes), Xd, Td, EVAL)
@@ -176,8 +197,13 @@ def flat_objective(model, Xd, Td, weight_decay=0.0):
 def test_a_network_is_minimised_as_scipy_minimises_it(be, network):
     model, Xd, Td = network
     fun, x0, _ = flat_objective(model, Xd, Td)
-    theirs = scipy_optimize.minimize(on_host(be, fun), np.asarray(be.to_numpy(x0), dtype=np.float64), jac=True,
-                                     method="L-BFGS-B", options={"maxiter": 10})
+    theirs = scipy_optimize.minimize(
+        on_host(be, fun),
+        np.asarray(be.to_numpy(x0), dtype=np.float64),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 10},
+    )
     ours = minimize(fun, x0, xp=be.xp, maxiter=10)
     assert (ours.nit, ours.nfev) == (theirs.nit, theirs.nfev)
     np.testing.assert_allclose(be.to_numpy(ours.x), theirs.x, atol=1e-10)
@@ -251,10 +277,10 @@ def test_fit_trains_with_lbfgs_full_batch(be, network):
     fun, x0, _ = flat_objective(model, Xd, Td)
     expected = minimize(fun, x0, xp=be.xp, maxiter=8, gtol=0.0, ftol=0.0)
     y = np.argmax(be.to_numpy(Td), axis=1)
-    history = mlp.fit(model, Xd, y, loss="cross_entropy", optimizer=LBFGS(), epochs=8, batch_size=40, shuffle=False,
-                      progress=False)
-    np.testing.assert_allclose(be.to_numpy(flatten(be.xp, model.param_groups())), be.to_numpy(expected.x),
-                               atol=1e-10)
+    history = mlp.fit(
+        model, Xd, y, loss="cross_entropy", optimizer=LBFGS(), epochs=8, batch_size=40, shuffle=False, progress=False
+    )
+    np.testing.assert_allclose(be.to_numpy(flatten(be.xp, model.param_groups())), be.to_numpy(expected.x), atol=1e-10)
     assert history.epoch == list(range(8))
     losses = history.history["loss"]
     assert losses[-1] < losses[0]
@@ -266,8 +292,12 @@ def test_cli_trains_with_lbfgs_full_batch_and_saves(tmp_path):
     from mlp import cli
 
     path = tmp_path / "lbfgs.safetensors"
-    assert cli.main(["train", "--data", "spirals", "--optimizer", "lbfgs", "--epochs", "20", "--quiet",
-                     "--save", str(path)]) == 0
+    assert (
+        cli.main(
+            ["train", "--data", "spirals", "--optimizer", "lbfgs", "--epochs", "20", "--quiet", "--save", str(path)]
+        )
+        == 0
+    )
     ck = mlp.load_checkpoint(path)
     assert type(ck.optimizer).__name__ == "LBFGS" and ck.optimizer.lr == 1.0 and ck.optimizer.t == 20
     assert ck.metadata["extra"]["cli"]["batch_size"] == 1600  # spirals: 1,600 training rows

@@ -1,4 +1,5 @@
 """Model construction, state, dtype and backend moves; the XOR example."""
+
 import sys
 
 import numpy as np
@@ -79,8 +80,12 @@ def test_zero_grad(backend):
 
 def test_init_schemes_have_the_documented_spread():
     n_in, n_out = 400, 300
-    for init, w_std, b_std in [("normal", 1.0, 1.0), ("nielsen", n_in**-0.5, 1.0),
-                               ("xavier", (2 / (n_in + n_out)) ** 0.5, 0.0), ("he", (2 / n_in) ** 0.5, 0.0)]:
+    for init, w_std, b_std in [
+        ("normal", 1.0, 1.0),
+        ("nielsen", n_in**-0.5, 1.0),
+        ("xavier", (2 / (n_in + n_out)) ** 0.5, 0.0),
+        ("he", (2 / n_in) ** 0.5, 0.0),
+    ]:
         s = mlp.Sequential([mlp.Linear(n_in, n_out, init=init)], dtype="float64").state_dict()
         assert abs(s["W0"].std() / w_std - 1) < 0.02, init
         assert abs(s["b0"].std() - b_std) < 0.15, init

@@ -3,6 +3,7 @@
 What a table's categorical columns are stored as (one code each) and what the first Linear layer sees (their
 one-hot slots) must give the same network as a table stored one-hot: same weights, same outputs, same training.
 """
+
 import numpy as np
 import pytest
 
@@ -21,8 +22,9 @@ def table(n=16, seed=0):
 
 def one_hot(X):
     """What a table stored one-hot holds: each code column replaced in place by its slots."""
-    return np.concatenate([X[:, [0]], np.eye(4)[X[:, 1].astype(int)], X[:, [2]], np.eye(3)[X[:, 3].astype(int)]],
-                          axis=1)
+    return np.concatenate(
+        [X[:, [0]], np.eye(4)[X[:, 1].astype(int)], X[:, [2]], np.eye(3)[X[:, 3].astype(int)]], axis=1
+    )
 
 
 def model(backend=None, dtype="float64", seed=1, coded=True):
@@ -53,8 +55,12 @@ def test_codes_train_the_network_a_one_hot_table_trains(backend):
 
 
 def test_gradients_agree_with_finite_differences(backend):
-    m = mlp.Sequential([mlp.Embedding(4, [3], [3], 2), mlp.OneHot(5, [1], [4]), mlp.Linear(8, 2, init="xavier")],
-                       backend=backend, dtype="float64", seed=0)
+    m = mlp.Sequential(
+        [mlp.Embedding(4, [3], [3], 2), mlp.OneHot(5, [1], [4]), mlp.Linear(8, 2, init="xavier")],
+        backend=backend,
+        dtype="float64",
+        seed=0,
+    )
     X, y = table()
     assert mlp.gradcheck(m, "cross_entropy", X, np.eye(2)[y]) < 1e-6
 
@@ -70,8 +76,10 @@ def test_input_gradient_passes_the_numbers_back_to_their_places_and_stops_at_cod
     Xp, Xm = X.copy(), X.copy()
     Xp[k, 2] += eps
     Xm[k, 2] -= eps
-    numeric = (mlp.CrossEntropy().forward(m.forward(Xp), np.eye(2)[y])
-               - mlp.CrossEntropy().forward(m.forward(Xm), np.eye(2)[y])) / (2 * eps)
+    numeric = (
+        mlp.CrossEntropy().forward(m.forward(Xp), np.eye(2)[y])
+        - mlp.CrossEntropy().forward(m.forward(Xm), np.eye(2)[y])
+    ) / (2 * eps)
     assert dX[k, 2] == pytest.approx(float(numeric), rel=1e-6)
 
 
@@ -89,20 +97,27 @@ def test_checkpoint_round_trip(tmp_path, backend):
     X, y = table()
     mlp.fit(m, X, y, loss="cross_entropy", optimizer=mlp.Adam(0.05), epochs=1, batch_size=8, progress=False)
     back = mlp.load(mlp.save(m, tmp_path / "one_hot.safetensors"), backend="numpy")
-    assert back.layers[0].config() == m.layers[0].config() == {"type": "OneHot", "n_in": 4, "columns": [1, 3],
-                                                              "n_categories": [4, 3]}
-    np.testing.assert_allclose(back.predict_proba(X, loss=mlp.CrossEntropy()),
-                               m.predict_proba(X, loss=mlp.CrossEntropy()), rtol=1e-12)
+    assert (
+        back.layers[0].config()
+        == m.layers[0].config()
+        == {"type": "OneHot", "n_in": 4, "columns": [1, 3], "n_categories": [4, 3]}
+    )
+    np.testing.assert_allclose(
+        back.predict_proba(X, loss=mlp.CrossEntropy()), m.predict_proba(X, loss=mlp.CrossEntropy()), rtol=1e-12
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_in=4, columns=[], n_categories=[]), "non-empty list"),
-    (dict(n_in=4, columns=[1, 1], n_categories=[2, 2]), "increasing positions below n_in=4"),
-    (dict(n_in=4, columns=[3, 1], n_categories=[2, 2]), "increasing positions below n_in=4"),
-    (dict(n_in=4, columns=[4], n_categories=[2]), "increasing positions below n_in=4"),
-    (dict(n_in=4, columns=[1], n_categories=[2, 3]), "one count per column"),
-    (dict(n_in=4, columns=[1], n_categories=[0]), "n_categories"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_in=4, columns=[], n_categories=[]), "non-empty list"),
+        (dict(n_in=4, columns=[1, 1], n_categories=[2, 2]), "increasing positions below n_in=4"),
+        (dict(n_in=4, columns=[3, 1], n_categories=[2, 2]), "increasing positions below n_in=4"),
+        (dict(n_in=4, columns=[4], n_categories=[2]), "increasing positions below n_in=4"),
+        (dict(n_in=4, columns=[1], n_categories=[2, 3]), "one count per column"),
+        (dict(n_in=4, columns=[1], n_categories=[0]), "n_categories"),
+    ],
+)
 def test_bad_one_hot_layers_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         mlp.OneHot(**kwargs)

@@ -4,6 +4,7 @@ The graphs are checked with ``onnx.checker.check_model(full_check=True)``; the p
 builders (imputer, one-hot, label encoder, embeddings, missing indicators) run on hand-built graphs
 against NumPy; mlp.sklearn pipelines convert with skl2onnx.
 """
+
 import argparse
 import csv
 import subprocess
@@ -141,8 +142,21 @@ def regression_table(path, n=200, seed=1):
 
 
 def train_cli(data, save, backend, *extra):
-    args = ["train", "--data", str(data), "--hidden", "8", "--epochs", "2", "--quiet", "--backend", backend,
-            "--save", str(save), *extra]
+    args = [
+        "train",
+        "--data",
+        str(data),
+        "--hidden",
+        "8",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--backend",
+        backend,
+        "--save",
+        str(save),
+        *extra,
+    ]
     assert mlp.cli.main(args) == 0
 
 
@@ -205,8 +219,17 @@ def categorical_table(path, rows, seed=2, unseen=False):
         w = csv.writer(f)
         w.writerow(["age", "city", "member", "zone", "income", "shop", "y"])
         for i in range(rows):
-            w.writerow(["" if np.isnan(age[i]) else repr(float(age[i])), city[i], member[i], zone[i],
-                        "" if np.isnan(income[i]) else repr(float(income[i])), shop[i], y[i]])
+            w.writerow(
+                [
+                    "" if np.isnan(age[i]) else repr(float(age[i])),
+                    city[i],
+                    member[i],
+                    zone[i],
+                    "" if np.isnan(income[i]) else repr(float(income[i])),
+                    shop[i],
+                    y[i],
+                ]
+            )
 
 
 def test_table_with_categories_gaps_and_unseen_categories_from_every_backend(backend, tmp_path):
@@ -217,9 +240,14 @@ def test_table_with_categories_gaps_and_unseen_categories_from_every_backend(bac
     train_cli(train, ckpt, backend.name, "--categorical", "zone")
     ck = mlp.load_checkpoint(ckpt, backend="numpy")
     kinds = {c.name: (c.kind, c.indicator or c.missing, c.layer) for c in ck.preprocessor.columns}
-    assert kinds == {"age": ("numeric", True, None), "city": ("categorical", True, "OneHot"),
-                     "member": ("categorical", False, "OneHot"), "zone": ("categorical", False, "OneHot"),
-                     "income": ("numeric", False, None), "shop": ("categorical", False, "Embedding")}
+    assert kinds == {
+        "age": ("numeric", True, None),
+        "city": ("categorical", True, "OneHot"),
+        "member": ("categorical", False, "OneHot"),
+        "zone": ("categorical", False, "OneHot"),
+        "income": ("numeric", False, None),
+        "shop": ("categorical", False, "Embedding"),
+    }
     # the numbers' periodic features (the default), the codes' one-hot slots, then the shop codes' learned vectors
     assert [type(layer).__name__ for layer in ck.model.layers[:3]] == ["PeriodicEmbedding", "OneHot", "Embedding"]
     names = ck.preprocessor.input_names()
@@ -227,8 +255,13 @@ def test_table_with_categories_gaps_and_unseen_categories_from_every_backend(bac
     assert export_cli(ckpt, out) == 0
     sess = session(out)
     assert {i.name: i.type for i in sess.get_inputs()} == {
-        "age": "tensor(double)", "city": "tensor(string)", "member": "tensor(string)", "zone": "tensor(double)",
-        "income": "tensor(double)", "shop": "tensor(string)"}
+        "age": "tensor(double)",
+        "city": "tensor(string)",
+        "member": "tensor(string)",
+        "zone": "tensor(double)",
+        "income": "tensor(double)",
+        "shop": "tensor(string)",
+    }
     header, rows = predict_cli(ckpt, new, tmp_path / "p.csv", backend.name)
     assert_same_as_predict(sess, feeds_for(sess, new), header, rows)
 
@@ -259,8 +292,16 @@ def mnist(shared_data):
 def test_mnist_network_from_every_backend_matches_predict(backend, shared_data, tmp_path):
     (X, y), (X_test, _) = mnist(shared_data)
     model = mlp.build_mlp([784, 32, 10], "relu", "cross_entropy", backend=backend, seed=3)
-    mlp.fit(model, X[:2000], y[:2000], loss="cross_entropy", optimizer=mlp.SGD(0.1, momentum=0.9), epochs=1,
-            batch_size=50, progress=False)
+    mlp.fit(
+        model,
+        X[:2000],
+        y[:2000],
+        loss="cross_entropy",
+        optimizer=mlp.SGD(0.1, momentum=0.9),
+        epochs=1,
+        batch_size=50,
+        progress=False,
+    )
     ckpt, out, rows_file = tmp_path / "mnist.safetensors", tmp_path / "mnist.onnx", tmp_path / "rows.npy"
     mlp.save(model, ckpt, loss="cross_entropy")
     np.save(rows_file, X_test[:300])
@@ -294,8 +335,9 @@ def test_every_layer_and_output_rule_matches_predict(head, dtype, tmp_path):
     rng = np.random.default_rng(5)
     # wide features: logits of several units, so probabilities come near 0 and 1
     X = rng.normal(size=(64, 2)) * [3.0, 0.01] + [1.0, 100.0]
-    pre = Preprocessor(["p", "q"], ["t"], "classification", classes, mean=np.array([1.0, 100.0]),
-                       scale=np.array([1.5, 0.005]))
+    pre = Preprocessor(
+        ["p", "q"], ["t"], "classification", classes, mean=np.array([1.0, 100.0]), scale=np.array([1.5, 0.005])
+    )
     # centre the last Linear's outputs on these rows, so that every class comes up
     last = max(i for i, layer in enumerate(model.layers) if isinstance(layer, mlp.Linear))
     Z = model.backend.to_numpy(model.layer_outputs(model.backend.asarray(pre.transform(X, dtype)))[last])
@@ -314,14 +356,20 @@ def test_every_layer_and_output_rule_matches_predict(head, dtype, tmp_path):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_embedding_layer_matches_the_model(dtype):
-    model = mlp.Sequential([mlp.Embedding(4, [1, 3], [5, 3], 2), mlp.Linear(6, 5, init="normal"), mlp.ReLU(),
-                            mlp.Linear(5, 3)], backend="numpy", dtype=dtype, seed=8)
+    model = mlp.Sequential(
+        [mlp.Embedding(4, [1, 3], [5, 3], 2), mlp.Linear(6, 5, init="normal"), mlp.ReLU(), mlp.Linear(5, 3)],
+        backend="numpy",
+        dtype=dtype,
+        seed=8,
+    )
     rng = np.random.default_rng(1)
-    X = np.stack([rng.normal(size=40), rng.integers(-2, 8, 40), rng.normal(size=40), rng.integers(0, 4, 40)],
-                 axis=1).astype(dtype)  # codes out of range too: the layer clips them
+    X = np.stack(
+        [rng.normal(size=40), rng.integers(-2, 8, 40), rng.normal(size=40), rng.integers(0, 4, 40)], axis=1
+    ).astype(dtype)  # codes out of range too: the layer clips them
     label, P = session(export.to_onnx(model, loss="cross_entropy")).run(None, {"input": X})
-    np.testing.assert_allclose(P, model.predict_proba(X, loss=mlp.CrossEntropy()), rtol=RTOL[dtype],
-                               atol=ULP1 if dtype == "float32" else 0)
+    np.testing.assert_allclose(
+        P, model.predict_proba(X, loss=mlp.CrossEntropy()), rtol=RTOL[dtype], atol=ULP1 if dtype == "float32" else 0
+    )
     assert (label == model.predict(X, loss=mlp.CrossEntropy())).all()
     assert len(set(label.tolist())) > 1
 
@@ -330,14 +378,29 @@ def test_embedding_layer_matches_the_model(dtype):
 def test_periodic_embedding_matches_the_model(dtype):
     """The numeric embedding before a table's OneHot and Embedding, as Preprocessor.input_layers puts them."""
     periodic = mlp.PeriodicEmbedding(4, [0, 2], n_frequencies=6, dim=3, sigma=0.7)
-    model = mlp.Sequential([periodic, mlp.Embedding(10, [1, 3], [5, 3], 2), mlp.Linear(12, 5, init="normal"),
-                            mlp.ReLU(), mlp.Linear(5, 3)], backend="numpy", dtype=dtype, seed=8)
+    model = mlp.Sequential(
+        [
+            periodic,
+            mlp.Embedding(10, [1, 3], [5, 3], 2),
+            mlp.Linear(12, 5, init="normal"),
+            mlp.ReLU(),
+            mlp.Linear(5, 3),
+        ],
+        backend="numpy",
+        dtype=dtype,
+        seed=8,
+    )
     rng = np.random.default_rng(2)
-    X = np.stack([rng.normal(size=40) * 3, rng.integers(0, 5, 40), rng.normal(size=40), rng.integers(0, 3, 40)],
-                 axis=1).astype(dtype)
+    X = np.stack(
+        [rng.normal(size=40) * 3, rng.integers(0, 5, 40), rng.normal(size=40), rng.integers(0, 3, 40)], axis=1
+    ).astype(dtype)
     label, P = session(export.to_onnx(model, loss="cross_entropy")).run(None, {"input": X})
-    np.testing.assert_allclose(P, model.predict_proba(X, loss=mlp.CrossEntropy()), rtol=RTOL[dtype] * 10,
-                               atol=ULP1 if dtype == "float32" else 1e-15)
+    np.testing.assert_allclose(
+        P,
+        model.predict_proba(X, loss=mlp.CrossEntropy()),
+        rtol=RTOL[dtype] * 10,
+        atol=ULP1 if dtype == "float32" else 1e-15,
+    )
     assert (label == model.predict(X, loss=mlp.CrossEntropy())).all()
     assert len(set(label.tolist())) > 1
 
@@ -445,10 +508,12 @@ def test_info_line_names_the_versions():
 
 
 def test_import_mlp_never_imports_onnx():
-    code = ("import sys, mlp, mlp.io.onnx, mlp.cli.export, mlp.sklearn_onnx; "
-            "getattr(mlp, 'export_onnx', None); "
-            "bad = [m for m in ('onnx', 'onnxruntime', 'skl2onnx') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, mlp, mlp.io.onnx, mlp.cli.export, mlp.sklearn_onnx; "
+        "getattr(mlp, 'export_onnx', None); "
+        "bad = [m for m in ('onnx', 'onnxruntime', 'skl2onnx') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
 
@@ -466,8 +531,9 @@ def run_graph(build, inputs):
     # the output's type as ONNX's own shape inference finds it, which full checking then holds to
     typed = {v.name: v for v in onnx.shape_inference.infer_shapes(m).graph.value_info}
     if out not in typed:  # ai.onnx.ml's Imputer has no type inference: its output is its input's type and shape
-        typed[out] = onnx.helper.make_tensor_value_info(out, m.graph.input[0].type.tensor_type.elem_type,
-                                                        ["N", *next(iter(inputs.values())).shape[1:]])
+        typed[out] = onnx.helper.make_tensor_value_info(
+            out, m.graph.input[0].type.tensor_type.elem_type, ["N", *next(iter(inputs.values())).shape[1:]]
+        )
     m.graph.output.append(typed[out])
     onnx.checker.check_model(m, full_check=True)
     return session(m).run(None, inputs)[0]
@@ -536,8 +602,10 @@ def test_heavy_tails_and_far_inputs_match_predict(tmp_path):
     write_csv(data, ["lot", "rooms", "price"], [lot, rooms, price])
     write_csv(far, ["lot", "rooms", "price"], [lot[:20] * np.geomspace(1, 1000, 20), rooms[:20] * 50, price[:20]])
     ckpt, out = tmp_path / "t.safetensors", tmp_path / "t.onnx"
-    assert mlp.cli.main(["train", "--data", str(data), "--hidden", "16", "--epochs", "20", "--quiet",
-                         "--save", str(ckpt)]) == 0
+    assert (
+        mlp.cli.main(["train", "--data", str(data), "--hidden", "16", "--epochs", "20", "--quiet", "--save", str(ckpt)])
+        == 0
+    )
     pre = mlp.load_checkpoint(ckpt).preprocessor
     assert pre.scaling == "robust" and pre.clip == 3.0 and pre.target_high[0] == price.max()
     assert export_cli(ckpt, out) == 0
@@ -566,8 +634,10 @@ def test_one_hot_of_integers():
 
 
 COLUMNS = {
-    "text with gaps": (Column("city", "categorical", categories=["Paris", "lima", "oslo", "rome"], missing=True),
-                       ["rome", "ROME", "paris", "Paris", "", "berlin", "Lima", "oslo", "lima "]),
+    "text with gaps": (
+        Column("city", "categorical", categories=["Paris", "lima", "oslo", "rome"], missing=True),
+        ["rome", "ROME", "paris", "Paris", "", "berlin", "Lima", "oslo", "lima "],
+    ),
     "text, case twins": (Column("c", "categorical", categories=["A", "a", "b"]), ["A", "a", "B", "b", "", "c"]),
     "booleans": (Column("m", "categorical", categories=[False, True]), ["True", "false", "TRUE", "", "yes"]),
     "mixed": (Column("k", "categorical", categories=[1, 2.5, "x"], missing=True), ["1", "2.5", "X", "", "3"]),
@@ -587,8 +657,12 @@ def test_category_slots_are_the_columns_own_encoding(case):
     column, values = COLUMNS[case]
     text = _reads_text(column)
     x = np.array(values, dtype=object if text else np.float64).reshape(-1, 1)
-    out = run_graph(lambda g, v: export.category_slots(g, v, column.categories, column.missing, text, "float64",
-                                                       codes=column.codes), {"x": x})
+    out = run_graph(
+        lambda g, v: export.category_slots(
+            g, v, column.categories, column.missing, text, "float64", codes=column.codes
+        ),
+        {"x": x},
+    )
     raw = [None if (v == "" if text else np.isnan(v)) else v for v in values]
     table = Table("x", [column.name], [column_of(raw)])
     np.testing.assert_array_equal(out, column.encode(column.parse(table), slice(None)))
@@ -612,8 +686,10 @@ def test_label_encode_maps_between_strings_integers_and_floats():
     ints = np.array([[7], [9], [8]], dtype=np.int64)
     out = run_graph(lambda g, x: export.label_encode(g, x, [7, 8], ["seven", "eight"], "?"), {"x": ints})
     assert out.ravel().tolist() == ["seven", "?", "eight"]
-    out = run_graph(lambda g, x: export.label_encode(g, x, ["a", "b"], [0.5, 2.0], -1.0),
-                    {"x": np.array([["b"], ["z"]], dtype=object)})
+    out = run_graph(
+        lambda g, x: export.label_encode(g, x, ["a", "b"], [0.5, 2.0], -1.0),
+        {"x": np.array([["b"], ["z"]], dtype=object)},
+    )
     np.testing.assert_array_equal(out.ravel(), np.array([2.0, -1.0], dtype=np.float32))
     with pytest.raises(export.ExportError, match="all strings or all integers"):
         run_graph(lambda g, x: export.label_encode(g, x, [1.5, 2.5], [0, 1], -1), {"x": ints})
@@ -645,8 +721,14 @@ def test_a_categorical_table_graph_end_to_end():
         return export.classifier_head(g, y, 2, False, "logits", False, np.float32)[0]
 
     P = run_graph(build, {"a": age, "c": city})
-    X = np.concatenate([(np.where(np.isnan(age), median, age) - mean) / scale, np.isnan(age),
-                        [[float(v == k) for k in cats] for v in city[:, 0]]], axis=1).astype(np.float32)
+    X = np.concatenate(
+        [
+            (np.where(np.isnan(age), median, age) - mean) / scale,
+            np.isnan(age),
+            [[float(v == k) for k in cats] for v in city[:, 0]],
+        ],
+        axis=1,
+    ).astype(np.float32)
     np.testing.assert_allclose(P, model.predict_proba(X, loss=mlp.CrossEntropy()), rtol=1e-5, atol=ULP1)
 
 
@@ -680,8 +762,12 @@ def test_sklearn_pipeline_converts_as_scikit_learns_own(skl2onnx, labels, dtype)
 
     X, y = load_iris(return_X_y=True)
     X = X.astype(dtype)
-    y = {"ints": y, "strings": np.array(["setosa", "versicolor", "virginica"])[y], "binary": y == 2,
-         "multilabel": np.stack([y == 0, y == 2, X[:, 0] > 5.8], axis=1).astype(int)}[labels]
+    y = {
+        "ints": y,
+        "strings": np.array(["setosa", "versicolor", "virginica"])[y],
+        "binary": y == 2,
+        "multilabel": np.stack([y == 0, y == 2, X[:, 0] > 5.8], axis=1).astype(int),
+    }[labels]
     # backend numpy: what converts is the fitted weights, the same from every backend
     est = MLPClassifier((8,), max_iter=30, random_state=0, backend="numpy")
     ours = fit_quietly(make_pipeline(StandardScaler(), est), X, y)
@@ -696,7 +782,8 @@ def test_sklearn_pipeline_converts_as_scikit_learns_own(skl2onnx, labels, dtype)
     onnx.checker.check_model(m, full_check=True)
     assert [o.name for o in m.graph.output] == [o.name for o in models["theirs"].graph.output]
     assert [o.type.WhichOneof("value") for o in m.graph.output] == [
-        o.type.WhichOneof("value") for o in models["theirs"].graph.output]
+        o.type.WhichOneof("value") for o in models["theirs"].graph.output
+    ]
     sess = session(m)
     label, P = sess.run(None, {sess.get_inputs()[0].name: X})
     if zipmap:

@@ -3,6 +3,7 @@
 Same seed, same batch: outputs, loss, every gradient, and the parameters after
 50 SGD steps with momentum, within rtol 1e-9 (float64) and 1e-4 (float32).
 """
+
 import numpy as np
 import pytest
 
@@ -21,8 +22,12 @@ def run(backend, dtype, activation, loss_cls, out_act, fast, optimizer=None, ste
     Y = model.forward(X)
     value = loss.forward(Y, T)
     dX = model.backward(loss.backward())
-    first = {"Y": host(Y), "loss": host(value), "dX": host(dX),
-             **{f"d{k}": host(g) for k, g in zip(model.param_names(), model.gradients(), strict=True)}}
+    first = {
+        "Y": host(Y),
+        "loss": host(value),
+        "dX": host(dX),
+        **{f"d{k}": host(g) for k, g in zip(model.param_names(), model.gradients(), strict=True)},
+    }
     for name in ("Y", "loss", "dX"):
         assert {"Y": Y, "loss": value, "dX": dX}[name].dtype == getattr(model.xp, dtype), f"{name} changed dtype"
     optimizer = optimizer or mlp.SGD(lr=0.05, momentum=0.9)
@@ -40,8 +45,9 @@ def assert_close(got, ref, dtype, what):
     for key in ref:
         scale = np.max(np.abs(ref[key])) if np.size(ref[key]) else 1.0
         # rtol on every entry, with an absolute floor of rtol * the array's scale for entries near zero
-        np.testing.assert_allclose(got[key], ref[key], rtol=RTOL[dtype], atol=RTOL[dtype] * scale * 1e-2,
-                                   err_msg=f"{what}: {key}")
+        np.testing.assert_allclose(
+            got[key], ref[key], rtol=RTOL[dtype], atol=RTOL[dtype] * scale * 1e-2, err_msg=f"{what}: {key}"
+        )
 
 
 @pytest.fixture(scope="module")

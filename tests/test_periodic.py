@@ -1,4 +1,5 @@
 """The PeriodicEmbedding layer: learned periodic features of numbers, on every backend, checked like every layer."""
+
 import numpy as np
 import pytest
 
@@ -15,8 +16,12 @@ def table(n=16, seed=0):
 
 def model(backend=None, dtype="float64", seed=1, columns=(0, 2, 3)):
     emb = mlp.PeriodicEmbedding(4, list(columns), n_frequencies=5, dim=2, sigma=0.5)
-    return mlp.Sequential([emb, mlp.Linear(emb.n_out, 5, init="xavier"), mlp.Tanh(), mlp.Linear(5, 2, init="xavier")],
-                          backend=backend, dtype=dtype, seed=seed)
+    return mlp.Sequential(
+        [emb, mlp.Linear(emb.n_out, 5, init="xavier"), mlp.Tanh(), mlp.Linear(5, 2, init="xavier")],
+        backend=backend,
+        dtype=dtype,
+        seed=seed,
+    )
 
 
 def test_forward_is_the_input_then_each_columns_features(backend):
@@ -28,15 +33,24 @@ def test_forward_is_the_input_then_each_columns_features(backend):
     np.testing.assert_array_equal(Y[:, :4], X)  # the input as it is
     for j, col in enumerate((0, 2, 3)):  # column by column, written out
         want = np.cos(2 * np.pi * X[:, [col]] * F[j] + P[j]) @ W[j] + c[j]
-        np.testing.assert_allclose(Y[:, 4 + 2 * j: 6 + 2 * j], want, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(Y[:, 4 + 2 * j : 6 + 2 * j], want, rtol=1e-12, atol=1e-14)
 
 
 def test_gradients_agree_with_finite_differences(backend):
     X, y = table()
     assert mlp.gradcheck(model(backend), "cross_entropy", X, np.eye(2)[y]) < 1e-6
     # inside a network too: its input gradient (the frequencies' share included) reaches the layers before it
-    inner = mlp.Sequential([mlp.Linear(4, 3, init="xavier"), mlp.Tanh(), mlp.PeriodicEmbedding(3, [0, 2], 4, 2, 1.0),
-                            mlp.Linear(7, 2, init="xavier")], backend=backend, dtype="float64", seed=2)
+    inner = mlp.Sequential(
+        [
+            mlp.Linear(4, 3, init="xavier"),
+            mlp.Tanh(),
+            mlp.PeriodicEmbedding(3, [0, 2], 4, 2, 1.0),
+            mlp.Linear(7, 2, init="xavier"),
+        ],
+        backend=backend,
+        dtype="float64",
+        seed=2,
+    )
     assert mlp.gradcheck(inner, "cross_entropy", X, np.eye(2)[y]) < 1e-6
 
 
@@ -51,8 +65,10 @@ def test_input_gradient_of_an_embedded_column_is_its_own_plus_the_features():
         Xp, Xm = X.copy(), X.copy()
         Xp[k, col] += eps
         Xm[k, col] -= eps
-        numeric = (mlp.CrossEntropy().forward(m.forward(Xp), np.eye(2)[y])
-                   - mlp.CrossEntropy().forward(m.forward(Xm), np.eye(2)[y])) / (2 * eps)
+        numeric = (
+            mlp.CrossEntropy().forward(m.forward(Xp), np.eye(2)[y])
+            - mlp.CrossEntropy().forward(m.forward(Xm), np.eye(2)[y])
+        ) / (2 * eps)
         assert dX[k, col] == pytest.approx(float(numeric), rel=1e-6)
 
 
@@ -74,8 +90,9 @@ def test_checkpoint_round_trip(tmp_path, backend):
     mlp.fit(m, X, y, loss="cross_entropy", optimizer=mlp.Adam(0.05), epochs=1, batch_size=8, progress=False)
     back = mlp.load(mlp.save(m, tmp_path / "periodic.safetensors"), backend="numpy")
     assert back.layers[0].config() == m.layers[0].config()
-    np.testing.assert_allclose(back.predict_proba(X, loss=mlp.CrossEntropy()),
-                               m.predict_proba(X, loss=mlp.CrossEntropy()), rtol=1e-12)
+    np.testing.assert_allclose(
+        back.predict_proba(X, loss=mlp.CrossEntropy()), m.predict_proba(X, loss=mlp.CrossEntropy()), rtol=1e-12
+    )
 
 
 def test_the_same_seed_draws_the_same_layer_on_every_backend(backend):
@@ -83,13 +100,16 @@ def test_the_same_seed_draws_the_same_layer_on_every_backend(backend):
         np.testing.assert_array_equal(host(a), host(b))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_in=4, columns=[]), "non-empty list"),
-    (dict(n_in=4, columns=[1, 1]), "distinct positions below n_in=4"),
-    (dict(n_in=4, columns=[4]), "distinct positions below n_in=4"),
-    (dict(n_in=4, columns=[1], n_frequencies=0), "n_frequencies"),
-    (dict(n_in=4, columns=[1], sigma=0.0), "sigma must be positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_in=4, columns=[]), "non-empty list"),
+        (dict(n_in=4, columns=[1, 1]), "distinct positions below n_in=4"),
+        (dict(n_in=4, columns=[4]), "distinct positions below n_in=4"),
+        (dict(n_in=4, columns=[1], n_frequencies=0), "n_frequencies"),
+        (dict(n_in=4, columns=[1], sigma=0.0), "sigma must be positive"),
+    ],
+)
 def test_bad_layers_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         mlp.PeriodicEmbedding(**kwargs)

@@ -10,14 +10,15 @@ with every loss, on every usable backend.
 
 Examples are derandomized and no database is kept, so every run (and every failure) is the same.
 """
+
 import numpy as np
 import pytest
+from conftest import BACKEND_PARAMS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlp import backends
 import mlp
-from conftest import BACKEND_PARAMS
+from mlp import backends
 from tests_helpers import host
 
 ACTIVATIONS = [mlp.Sigmoid, mlp.Tanh, mlp.ReLU, mlp.LeakyReLU, mlp.Identity]
@@ -28,8 +29,14 @@ KINK_MARGIN = 0.05
 
 
 def _settings(n):
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
 @st.composite
@@ -168,9 +175,10 @@ def _clear_of_kinks(model, X):
         state[f"b{linears[id(model.layers[i - 1])]}"] += shifts
         model.load_state_dict(state)
     outputs = model.layer_outputs(Xd)
-    return min([float(np.min(np.abs(host(outputs[i - 1]))))
-                for i, l in enumerate(model.layers) if isinstance(l, KINKED)],
-               default=np.inf)
+    return min(
+        [float(np.min(np.abs(host(outputs[i - 1])))) for i, l in enumerate(model.layers) if isinstance(l, KINKED)],
+        default=np.inf,
+    )
 
 
 def _check_gradients(backend_name, net, fast=None):
@@ -181,8 +189,10 @@ def _check_gradients(backend_name, net, fast=None):
     err = mlp.gradcheck(model, loss_cls(), X, T)
     # float64 roundoff of the difference quotient (~1e-12 absolute) on gradients near gradcheck's 1e-6 floor
     # gives up to ~4e-7 on these examples; a wrong derivative gives 1e-2 and more
-    assert err < 1e-5, (f"{activation.__name__}/{out_activation and out_activation.__name__} + {loss_cls.__name__}, "
-                        f"sizes {sizes}, batch {n}: relative error {err:.2e}")
+    assert err < 1e-5, (
+        f"{activation.__name__}/{out_activation and out_activation.__name__} + {loss_cls.__name__}, "
+        f"sizes {sizes}, batch {n}: relative error {err:.2e}"
+    )
 
 
 @_settings(300)
@@ -205,11 +215,15 @@ def test_gradients_match_finite_differences_compiling_backends(backend_name, net
     _check_gradients(backend_name, net)
 
 
-@pytest.mark.parametrize("kernel, wrong", [
-    ("leaky_relu_backward", lambda self, Z, A, dA, slope: self.xp.where(Z > 0, dA, 2 * slope * dA)),
-    ("relu_backward", lambda self, Z, A, dA: dA),
-    ("tanh_backward", lambda self, Z, A, dA: dA * (1.0 - A)),
-], ids=["leaky-slope", "relu-no-mask", "tanh-derivative"])
+@pytest.mark.parametrize(
+    "kernel, wrong",
+    [
+        ("leaky_relu_backward", lambda self, Z, A, dA, slope: self.xp.where(Z > 0, dA, 2 * slope * dA)),
+        ("relu_backward", lambda self, Z, A, dA: dA),
+        ("tanh_backward", lambda self, Z, A, dA: dA * (1.0 - A)),
+    ],
+    ids=["leaky-slope", "relu-no-mask", "tanh-derivative"],
+)
 def test_the_gradient_check_fails_on_a_wrong_derivative(monkeypatch, kernel, wrong):
     """Control: the property above can fail (layers on the reference kernels, where the fault is planted)."""
     act = {"leaky_relu_backward": mlp.LeakyReLU, "relu_backward": mlp.ReLU, "tanh_backward": mlp.Tanh}[kernel]
@@ -248,8 +262,16 @@ def test_random_wrong_shapes_are_refused_naming_both(net, wrong, data):
         model.forward(X)
     assert f"({n}, {width})" in str(info.value) and f"(n_samples, {n_in})" in str(info.value)
     with pytest.raises(ValueError) as info:
-        mlp.fit(model, X, np.zeros(n, dtype=int), loss=loss_cls(), optimizer=mlp.SGD(0.1), epochs=1,
-                batch_size=n, progress=False)
+        mlp.fit(
+            model,
+            X,
+            np.zeros(n, dtype=int),
+            loss=loss_cls(),
+            optimizer=mlp.SGD(0.1),
+            epochs=1,
+            batch_size=n,
+            progress=False,
+        )
     assert f"({n}, {width})" in str(info.value) and f"(n_samples, {n_in})" in str(info.value)
 
     out = data.draw(st.integers(1, 8).filter(lambda k: k != n_out), label="target width")

@@ -1,4 +1,5 @@
 """The counter-based generator (mlp/random.py): published answers, and the same bits everywhere."""
+
 import math
 
 import numpy as np
@@ -155,6 +156,7 @@ def test_traced_step_under_jax_jit_equals_eager():
     jitted = jax.jit(lambda epoch, step: R.random_bits(jnp, (4, 6), 11, epoch, step, 1))
     for s in range(3):
         np.testing.assert_array_equal(np.asarray(jitted(jnp.asarray(2), jnp.asarray(s))), eager[s])
+
     # inside a compiled loop the step is the loop's traced counter
     def body(s, acc):
         return acc.at[s].set(R.keep_mask(jnp, (4, 6), 0.5, jnp.float32, 11, 2, s, 1))

@@ -4,6 +4,7 @@ Each on every backend; AdamW and clipping against PyTorch's own (``torch.optim.A
 ``torch.nn.utils.clip_grad_norm_``) fed the same gradients; schedules against their closed forms,
 through the compiled loop (JAX) and across a resume.
 """
+
 import math
 
 import numpy as np
@@ -51,8 +52,13 @@ def steps_against_torch(backend, ours, make_torch, steps=6, clip=None):
 
 def test_adamw_is_torchs_adamw_with_decay_on_weights(backend):
     ours = mlp.AdamW(0.05, weight_decay=0.1)
-    got, ref = steps_against_torch(backend, ours, lambda torch, w, b: torch.optim.AdamW(
-        [{"params": w, "weight_decay": 0.1}, {"params": b, "weight_decay": 0.0}], lr=0.05))
+    got, ref = steps_against_torch(
+        backend,
+        ours,
+        lambda torch, w, b: torch.optim.AdamW(
+            [{"params": w, "weight_decay": 0.1}, {"params": b, "weight_decay": 0.0}], lr=0.05
+        ),
+    )
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
@@ -69,8 +75,9 @@ def test_adamw_differs_from_adam_with_l2():
 
 def test_clipping_by_global_norm_is_torchs(backend):
     ours = mlp.SGD(0.1, momentum=0.9, clip_norm=0.05)
-    got, ref = steps_against_torch(backend, ours, lambda torch, w, b: torch.optim.SGD(w + b, lr=0.1, momentum=0.9),
-                                   clip=0.05)
+    got, ref = steps_against_torch(
+        backend, ours, lambda torch, w, b: torch.optim.SGD(w + b, lr=0.1, momentum=0.9), clip=0.05
+    )
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 

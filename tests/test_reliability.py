@@ -6,6 +6,7 @@ test_model.py that cover the rest).  A clear error is one of mlp's own (or a bui
 ValueError/TypeError) raised by mlp, whose message names the layer, argument or file and
 the shapes or values involved: never a traceback from deep inside an array library.
 """
+
 import os
 import pickle
 import signal
@@ -15,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp import backends
 import mlp
-from mlp.io import datasets, download
+from mlp import backends
 from mlp.core.errors import CheckpointError
+from mlp.io import datasets, download
 from tests_helpers import interrupt_after, rewrite_checkpoint, run_cli, small_net
 
 MLP_DIR = Path(mlp.__file__).resolve().parent
@@ -85,11 +86,17 @@ def untouched(model, before):
 # ================================================================================================
 
 
-@pytest.mark.parametrize("layers, names", [
-    ([mlp.Linear(3, 4), mlp.Linear(5, 2)], ["layer 1", "n_in=5", "layer 0", "n_out=4"]),
-    ([mlp.Linear(3, 4), mlp.Tanh(), mlp.Linear(4, 6), mlp.ReLU(), mlp.Linear(7, 2)],
-     ["layer 4", "n_in=7", "layer 2", "n_out=6"]),
-], ids=["adjacent", "behind-activations"])
+@pytest.mark.parametrize(
+    "layers, names",
+    [
+        ([mlp.Linear(3, 4), mlp.Linear(5, 2)], ["layer 1", "n_in=5", "layer 0", "n_out=4"]),
+        (
+            [mlp.Linear(3, 4), mlp.Tanh(), mlp.Linear(4, 6), mlp.ReLU(), mlp.Linear(7, 2)],
+            ["layer 4", "n_in=7", "layer 2", "n_out=6"],
+        ),
+    ],
+    ids=["adjacent", "behind-activations"],
+)
 def test_linear_width_mismatch_is_refused_at_build(layers, names):
     with raises(ValueError, *names):
         mlp.Sequential(layers)
@@ -135,12 +142,16 @@ def test_labels_of_wrong_length(where):
             fit(net(), X, y, validation_data=(X, y[:4]))
 
 
-@pytest.mark.parametrize("labels, n_out, needles", [
-    ([0, 1, 2, 1, 0], 2, ["[0, 2)", "2 outputs", "found 2 at index 2"]),
-    ([0, -1, 0, 1, 0], 2, ["[0, 2)", "found -1 at index 1"]),
-    ([0, 1, 0, 1, 9], 3, ["[0, 3)", "found 9 at index 4"]),
-    ([0, 1, 2, 1, 0], 1, ["[0, 2)", "1 outputs", "found 2 at index 2"]),  # one sigmoid output: labels 0/1
-], ids=["too-large", "negative", "three-classes", "one-output"])
+@pytest.mark.parametrize(
+    "labels, n_out, needles",
+    [
+        ([0, 1, 2, 1, 0], 2, ["[0, 2)", "2 outputs", "found 2 at index 2"]),
+        ([0, -1, 0, 1, 0], 2, ["[0, 2)", "found -1 at index 1"]),
+        ([0, 1, 0, 1, 9], 3, ["[0, 3)", "found 9 at index 4"]),
+        ([0, 1, 2, 1, 0], 1, ["[0, 2)", "1 outputs", "found 2 at index 2"]),  # one sigmoid output: labels 0/1
+    ],
+    ids=["too-large", "negative", "three-classes", "one-output"],
+)
 def test_labels_outside_the_classes(labels, n_out, needles):
     model = net(sizes=(3, 4, n_out))
     X, _ = data(n=5)
@@ -190,14 +201,18 @@ def test_x_and_y_as_python_lists_train_like_arrays():
     assert list(a.predict(X.tolist())) == list(a.predict(X))
 
 
-@pytest.mark.parametrize("X, exc, needles", [
-    ([[1.0, 2.0, 3.0], [1.0, 2.0]], ValueError, ["X is a list", "not a rectangular table"]),
-    (np.array([["a", "b", "c"]] * 2), TypeError, ["X must hold real numbers", "<U1"]),
-    (np.ones((2, 3), dtype=complex), TypeError, ["X must hold real numbers", "complex128"]),
-    (np.array([[1, None, 3]] * 2, dtype=object), TypeError, ["X must hold real numbers", "object"]),
-    (None, TypeError, ["X must be an array", "NoneType"]),
-    (3.0, TypeError, ["X must be an array", "float"]),
-], ids=["ragged list", "strings", "complex", "objects", "None", "scalar"])
+@pytest.mark.parametrize(
+    "X, exc, needles",
+    [
+        ([[1.0, 2.0, 3.0], [1.0, 2.0]], ValueError, ["X is a list", "not a rectangular table"]),
+        (np.array([["a", "b", "c"]] * 2), TypeError, ["X must hold real numbers", "<U1"]),
+        (np.ones((2, 3), dtype=complex), TypeError, ["X must hold real numbers", "complex128"]),
+        (np.array([[1, None, 3]] * 2, dtype=object), TypeError, ["X must hold real numbers", "object"]),
+        (None, TypeError, ["X must be an array", "NoneType"]),
+        (3.0, TypeError, ["X must be an array", "float"]),
+    ],
+    ids=["ragged list", "strings", "complex", "objects", "None", "scalar"],
+)
 def test_x_that_is_not_a_table_of_real_numbers(X, exc, needles):
     with raises(exc, *needles):
         fit(net(), X, [0, 1])
@@ -317,10 +332,11 @@ def test_divergence_mid_run_on_every_backend(backend):
 # ================================================================================================
 
 
-
-
-@pytest.mark.parametrize("value", ["", "NumPy", "NUMPY", " numpy", "numpy ", "num py", "torch\n"],
-                         ids=["empty", "NumPy", "NUMPY", "leading-space", "trailing-space", "inner-space", "newline"])
+@pytest.mark.parametrize(
+    "value",
+    ["", "NumPy", "NUMPY", " numpy", "numpy ", "num py", "torch\n"],
+    ids=["empty", "NumPy", "NUMPY", "leading-space", "trailing-space", "inner-space", "newline"],
+)
 def test_mlp_backend_malformed(fresh, value):
     fresh.setenv("MLP_BACKEND", value)
     with raises(ValueError, f"unknown backend {value!r} (from MLP_BACKEND)", "numpy, cupy, torch, array_api_strict"):
@@ -330,15 +346,25 @@ def test_mlp_backend_malformed(fresh, value):
             backends.get_backend()
 
 
-@pytest.mark.parametrize("name, device, exc, needle", [
-    ("numpy", "cuda:0", ValueError, "MLP_DEVICE='cuda:0' does not exist for the numpy backend"),
-    ("array_api_strict", "gpu", ValueError, "MLP_DEVICE='gpu' does not exist for the array_api_strict backend"),
-    ("torch", "tpu", ValueError, "MLP_DEVICE='tpu' is not a torch device"),
-    ("torch", "cpu:x", ValueError, "MLP_DEVICE='cpu:x' is not a torch device"),
-    ("torch", "cuda:0", backends.BackendUnavailableError, "no CUDA device"),
-    ("torch", "cuda:99", ValueError, "MLP_DEVICE='cuda:99' does not exist"),
-], ids=["numpy-cuda:0", "array_api_strict-gpu", "torch-tpu", "torch-cpu:x", "torch-cuda:0-without-CUDA",
-        "torch-cuda:99-with-CUDA"])
+@pytest.mark.parametrize(
+    "name, device, exc, needle",
+    [
+        ("numpy", "cuda:0", ValueError, "MLP_DEVICE='cuda:0' does not exist for the numpy backend"),
+        ("array_api_strict", "gpu", ValueError, "MLP_DEVICE='gpu' does not exist for the array_api_strict backend"),
+        ("torch", "tpu", ValueError, "MLP_DEVICE='tpu' is not a torch device"),
+        ("torch", "cpu:x", ValueError, "MLP_DEVICE='cpu:x' is not a torch device"),
+        ("torch", "cuda:0", backends.BackendUnavailableError, "no CUDA device"),
+        ("torch", "cuda:99", ValueError, "MLP_DEVICE='cuda:99' does not exist"),
+    ],
+    ids=[
+        "numpy-cuda:0",
+        "array_api_strict-gpu",
+        "torch-tpu",
+        "torch-cpu:x",
+        "torch-cuda:0-without-CUDA",
+        "torch-cuda:99-with-CUDA",
+    ],
+)
 def test_mlp_device_that_does_not_exist(fresh, name, device, exc, needle):
     if not _usable(name):
         pytest.skip(f"{name} is not usable here")
@@ -365,55 +391,93 @@ def test_use_of_an_unknown_backend_changes_nothing(fresh):
         backends.get_backend(3)
 
 
-@pytest.mark.parametrize("dtype", ["float16", "int32", "float", "bfloat16", np.float16, np.int64, "complex64"],
-                         ids=["float16", "int32", "float", "bfloat16", "np.float16", "np.int64", "complex64"])
+@pytest.mark.parametrize(
+    "dtype",
+    ["float16", "int32", "float", "bfloat16", np.float16, np.int64, "complex64"],
+    ids=["float16", "int32", "float", "bfloat16", "np.float16", "np.int64", "complex64"],
+)
 def test_unsupported_dtype(dtype):
     with raises(ValueError, "is not supported", "float32, float64"):
         mlp.Sequential([mlp.Linear(2, 2)], dtype=dtype)
 
 
-@pytest.mark.parametrize("make, needle", [
-    (lambda: mlp.SGD(0), "SGD: lr must be a positive number"),
-    (lambda: mlp.SGD(-0.5), "SGD: lr must be a positive number"),
-    (lambda: mlp.SGD(float("nan")), "got nan"),
-    (lambda: mlp.SGD(float("inf")), "(finite), got inf"),
-    (lambda: mlp.SGD("0.1"), "got '0.1'"),
-    (lambda: mlp.SGD(True), "got True"),
-    (lambda: mlp.Adam(lr=0), "Adam: lr must be a positive number"),
-    (lambda: mlp.Adam(lr=-1e-3), "Adam: lr must be a positive number"),
-    (lambda: mlp.SGD(0.1, momentum=1.5), "SGD: momentum must be in [0, 1), got 1.5"),
-    (lambda: mlp.SGD(0.1, momentum=1.0), "SGD: momentum must be in [0, 1), got 1.0"),
-    (lambda: mlp.SGD(0.1, momentum=-0.1), "SGD: momentum must be in [0, 1), got -0.1"),
-    (lambda: mlp.SGD(0.1, nesterov=True), "nesterov=True needs a momentum > 0"),
-    (lambda: mlp.SGD(0.1, weight_decay=-1), "weight_decay must be a finite number >= 0, got -1"),
-    (lambda: mlp.SGD(0.1, weight_decay=float("inf")), "weight_decay must be a finite number >= 0, got inf"),
-    (lambda: mlp.Adam(betas=(1.0, 0.9)), "Adam: betas[0] must be in [0, 1), got 1.0"),
-    (lambda: mlp.Adam(betas=(0.9, 1.0)), "Adam: betas[1] must be in [0, 1), got 1.0"),
-    (lambda: mlp.Adam(betas=(0.9,)), "Adam: betas must be a pair"),
-    (lambda: mlp.Adam(betas=0.9), "Adam: betas must be a pair"),
-    (lambda: mlp.Adam(eps=0), "Adam: eps must be a positive number"),
-], ids=["SGD-lr-0", "SGD-lr-negative", "SGD-lr-nan", "SGD-lr-inf", "SGD-lr-str", "SGD-lr-bool", "Adam-lr-0",
-        "Adam-lr-negative", "SGD-momentum-1.5", "SGD-momentum-1", "SGD-momentum-negative", "SGD-nesterov-no-momentum",
-        "SGD-weight_decay-negative", "SGD-weight_decay-inf", "Adam-beta1-1", "Adam-beta2-1", "Adam-betas-one",
-        "Adam-betas-scalar", "Adam-eps-0"])
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda: mlp.SGD(0), "SGD: lr must be a positive number"),
+        (lambda: mlp.SGD(-0.5), "SGD: lr must be a positive number"),
+        (lambda: mlp.SGD(float("nan")), "got nan"),
+        (lambda: mlp.SGD(float("inf")), "(finite), got inf"),
+        (lambda: mlp.SGD("0.1"), "got '0.1'"),
+        (lambda: mlp.SGD(True), "got True"),
+        (lambda: mlp.Adam(lr=0), "Adam: lr must be a positive number"),
+        (lambda: mlp.Adam(lr=-1e-3), "Adam: lr must be a positive number"),
+        (lambda: mlp.SGD(0.1, momentum=1.5), "SGD: momentum must be in [0, 1), got 1.5"),
+        (lambda: mlp.SGD(0.1, momentum=1.0), "SGD: momentum must be in [0, 1), got 1.0"),
+        (lambda: mlp.SGD(0.1, momentum=-0.1), "SGD: momentum must be in [0, 1), got -0.1"),
+        (lambda: mlp.SGD(0.1, nesterov=True), "nesterov=True needs a momentum > 0"),
+        (lambda: mlp.SGD(0.1, weight_decay=-1), "weight_decay must be a finite number >= 0, got -1"),
+        (lambda: mlp.SGD(0.1, weight_decay=float("inf")), "weight_decay must be a finite number >= 0, got inf"),
+        (lambda: mlp.Adam(betas=(1.0, 0.9)), "Adam: betas[0] must be in [0, 1), got 1.0"),
+        (lambda: mlp.Adam(betas=(0.9, 1.0)), "Adam: betas[1] must be in [0, 1), got 1.0"),
+        (lambda: mlp.Adam(betas=(0.9,)), "Adam: betas must be a pair"),
+        (lambda: mlp.Adam(betas=0.9), "Adam: betas must be a pair"),
+        (lambda: mlp.Adam(eps=0), "Adam: eps must be a positive number"),
+    ],
+    ids=[
+        "SGD-lr-0",
+        "SGD-lr-negative",
+        "SGD-lr-nan",
+        "SGD-lr-inf",
+        "SGD-lr-str",
+        "SGD-lr-bool",
+        "Adam-lr-0",
+        "Adam-lr-negative",
+        "SGD-momentum-1.5",
+        "SGD-momentum-1",
+        "SGD-momentum-negative",
+        "SGD-nesterov-no-momentum",
+        "SGD-weight_decay-negative",
+        "SGD-weight_decay-inf",
+        "Adam-beta1-1",
+        "Adam-beta2-1",
+        "Adam-betas-one",
+        "Adam-betas-scalar",
+        "Adam-eps-0",
+    ],
+)
 def test_optimizer_hyperparameters(make, needle):
     with raises(ValueError, needle):
         make()
 
 
-@pytest.mark.parametrize("kw, needle", [
-    ({"epochs": 0}, "epochs must be a positive integer, got 0"),
-    ({"epochs": -2}, "epochs must be a positive integer, got -2"),
-    ({"epochs": 1.5}, "epochs must be a positive integer, got 1.5"),
-    ({"epochs": True}, "epochs must be a positive integer, got True"),
-    ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
-    ({"batch_size": -3}, "batch_size must be a positive integer, got -3"),
-    ({"batch_size": "8"}, "batch_size must be a positive integer, got '8'"),
-    ({"initial_epoch": -1}, "initial_epoch must be a non-negative integer, got -1"),
-    ({"initial_step": 3}, "initial_step=3, but an epoch has only 3 steps"),
-    ({"validation_data": ([[0, 0, 0]],)}, "validation_data must be a pair"),
-], ids=["epochs-0", "epochs-negative", "epochs-float", "epochs-bool", "batch_size-0", "batch_size-negative",
-        "batch_size-str", "initial_epoch-negative", "initial_step-past-epoch", "validation_data-not-pair"])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        ({"epochs": 0}, "epochs must be a positive integer, got 0"),
+        ({"epochs": -2}, "epochs must be a positive integer, got -2"),
+        ({"epochs": 1.5}, "epochs must be a positive integer, got 1.5"),
+        ({"epochs": True}, "epochs must be a positive integer, got True"),
+        ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+        ({"batch_size": -3}, "batch_size must be a positive integer, got -3"),
+        ({"batch_size": "8"}, "batch_size must be a positive integer, got '8'"),
+        ({"initial_epoch": -1}, "initial_epoch must be a non-negative integer, got -1"),
+        ({"initial_step": 3}, "initial_step=3, but an epoch has only 3 steps"),
+        ({"validation_data": ([[0, 0, 0]],)}, "validation_data must be a pair"),
+    ],
+    ids=[
+        "epochs-0",
+        "epochs-negative",
+        "epochs-float",
+        "epochs-bool",
+        "batch_size-0",
+        "batch_size-negative",
+        "batch_size-str",
+        "initial_epoch-negative",
+        "initial_step-past-epoch",
+        "validation_data-not-pair",
+    ],
+)
 def test_fit_arguments(kw, needle):
     model = net()
     before = model.state_dict()
@@ -427,52 +491,102 @@ def test_evaluate_batch_size():
         mlp.evaluate(net(), *data(), batch_size=0)
 
 
-@pytest.mark.parametrize("optimizer, needle", [
-    (None, "optimizer must be an mlp optimizer (e.g. mlp.SGD(lr=0.1)), got None"),
-    (mlp.SGD, "an instance, e.g. SGD(lr=0.1)"),
-], ids=["None", "class"])
+@pytest.mark.parametrize(
+    "optimizer, needle",
+    [
+        (None, "optimizer must be an mlp optimizer (e.g. mlp.SGD(lr=0.1)), got None"),
+        (mlp.SGD, "an instance, e.g. SGD(lr=0.1)"),
+    ],
+    ids=["None", "class"],
+)
 def test_fit_without_an_optimizer_instance(optimizer, needle):
     with raises(TypeError, needle):
         fit(net(), *data(), optimizer=optimizer)
 
 
-@pytest.mark.parametrize("make, exc, needle", [
-    (lambda: mlp.Linear(0, 3), ValueError, "Linear: n_in must be a positive integer, got 0"),
-    (lambda: mlp.Linear(3, -1), ValueError, "Linear: n_out must be a positive integer, got -1"),
-    (lambda: mlp.Linear(3, "4"), ValueError, "Linear: n_out must be a positive integer, got '4'"),
-    (lambda: mlp.Linear(3, 2.0), ValueError, "Linear: n_out must be a positive integer, got 2.0"),
-    (lambda: mlp.Linear(True, 3), ValueError, "Linear: n_in must be a positive integer, got True"),
-    (lambda: mlp.Linear(3, 4, init="glorot"), ValueError,
-     "unknown init 'glorot'; choose one of normal, nielsen, xavier, he"),
-    (lambda: mlp.LeakyReLU("x"), ValueError, "LeakyReLU: slope must be a finite number, got 'x'"),
-    (lambda: mlp.LeakyReLU(float("nan")), ValueError, "LeakyReLU: slope must be a finite number, got nan"),
-    (lambda: mlp.Sequential([]), ValueError, "Sequential needs at least one layer"),
-    (lambda: mlp.Sequential([mlp.ReLU()]), ValueError, "needs at least one Linear layer"),
-    (lambda: mlp.Sequential([mlp.Linear(2, 2), "relu"]), TypeError, "layer 1 is 'relu', not an mlp layer"),
-    (lambda: mlp.Sequential([mlp.Linear(2, 2)], seed="a"), ValueError, "seed must be a non-negative integer, got 'a'"),
-    (lambda: mlp.Sequential([mlp.Linear(2, 2)], seed=-1), ValueError, "seed must be a non-negative integer, got -1"),
-    (lambda: mlp.Sequential.from_config({"layers": [{"type": "Conv2d"}]}), ValueError, "unknown layer description"),
-    (lambda: mlp.build_mlp([2, 3, 2], "swish", "quadratic", "he", "numpy", "float32", 0), ValueError,
-     "unknown activation 'swish'; choose one of sigmoid, tanh, relu, leaky_relu, identity"),
-    (lambda: mlp.get_loss("hinge"), ValueError, "unknown loss 'hinge'; choose one of quadratic, mse, cross_entropy"),
-    (lambda: mlp.get_loss(None), ValueError, "unknown loss None"),
-    (lambda: fit(net(), *data(), loss="hinge"), ValueError, "unknown loss 'hinge'"),
-], ids=["Linear-0-3", "Linear-3-negative", "Linear-3-str", "Linear-3-float", "Linear-bool", "Linear-init",
-        "LeakyReLU-slope-str", "LeakyReLU-slope-nan", "Sequential-empty", "Sequential-no-Linear",
-        "Sequential-not-a-layer", "Sequential-seed-str", "Sequential-seed-negative", "from_config-unknown-layer",
-        "cli-unknown-activation", "get_loss-unknown", "get_loss-None", "fit-unknown-loss"])
+@pytest.mark.parametrize(
+    "make, exc, needle",
+    [
+        (lambda: mlp.Linear(0, 3), ValueError, "Linear: n_in must be a positive integer, got 0"),
+        (lambda: mlp.Linear(3, -1), ValueError, "Linear: n_out must be a positive integer, got -1"),
+        (lambda: mlp.Linear(3, "4"), ValueError, "Linear: n_out must be a positive integer, got '4'"),
+        (lambda: mlp.Linear(3, 2.0), ValueError, "Linear: n_out must be a positive integer, got 2.0"),
+        (lambda: mlp.Linear(True, 3), ValueError, "Linear: n_in must be a positive integer, got True"),
+        (
+            lambda: mlp.Linear(3, 4, init="glorot"),
+            ValueError,
+            "unknown init 'glorot'; choose one of normal, nielsen, xavier, he",
+        ),
+        (lambda: mlp.LeakyReLU("x"), ValueError, "LeakyReLU: slope must be a finite number, got 'x'"),
+        (lambda: mlp.LeakyReLU(float("nan")), ValueError, "LeakyReLU: slope must be a finite number, got nan"),
+        (lambda: mlp.Sequential([]), ValueError, "Sequential needs at least one layer"),
+        (lambda: mlp.Sequential([mlp.ReLU()]), ValueError, "needs at least one Linear layer"),
+        (lambda: mlp.Sequential([mlp.Linear(2, 2), "relu"]), TypeError, "layer 1 is 'relu', not an mlp layer"),
+        (
+            lambda: mlp.Sequential([mlp.Linear(2, 2)], seed="a"),
+            ValueError,
+            "seed must be a non-negative integer, got 'a'",
+        ),
+        (
+            lambda: mlp.Sequential([mlp.Linear(2, 2)], seed=-1),
+            ValueError,
+            "seed must be a non-negative integer, got -1",
+        ),
+        (lambda: mlp.Sequential.from_config({"layers": [{"type": "Conv2d"}]}), ValueError, "unknown layer description"),
+        (
+            lambda: mlp.build_mlp([2, 3, 2], "swish", "quadratic", "he", "numpy", "float32", 0),
+            ValueError,
+            "unknown activation 'swish'; choose one of sigmoid, tanh, relu, leaky_relu, identity",
+        ),
+        (
+            lambda: mlp.get_loss("hinge"),
+            ValueError,
+            "unknown loss 'hinge'; choose one of quadratic, mse, cross_entropy",
+        ),
+        (lambda: mlp.get_loss(None), ValueError, "unknown loss None"),
+        (lambda: fit(net(), *data(), loss="hinge"), ValueError, "unknown loss 'hinge'"),
+    ],
+    ids=[
+        "Linear-0-3",
+        "Linear-3-negative",
+        "Linear-3-str",
+        "Linear-3-float",
+        "Linear-bool",
+        "Linear-init",
+        "LeakyReLU-slope-str",
+        "LeakyReLU-slope-nan",
+        "Sequential-empty",
+        "Sequential-no-Linear",
+        "Sequential-not-a-layer",
+        "Sequential-seed-str",
+        "Sequential-seed-negative",
+        "from_config-unknown-layer",
+        "cli-unknown-activation",
+        "get_loss-unknown",
+        "get_loss-None",
+        "fit-unknown-loss",
+    ],
+)
 def test_layers_losses_and_names(make, exc, needle):
     with raises(exc, needle):
         make()
 
 
-@pytest.mark.parametrize("edit, exc, needles", [
-    (lambda s: s.pop("W1"), ValueError, ["missing ['W1']", "unexpected []"]),
-    (lambda s: s.update(W9=np.zeros(2)), ValueError, ["missing []", "unexpected ['W9']"]),
-    (lambda s: s.update(W0=s["W0"].T), ValueError, ["W0 has shape (4, 3)", "needs (3, 4)"]),
-    (lambda s: s.update(b1=np.zeros(2, dtype=np.int64), W0=s["W0"] + 1), ValueError, ["b1 has dtype int64", "float"]),
-    (lambda s: s.update(b1=np.zeros(3), W0=s["W0"] + 1), ValueError, ["b1 has shape (3,)", "needs (2,)"]),
-], ids=["missing key", "extra key", "wrong shape", "integer dtype", "last entry wrong"])
+@pytest.mark.parametrize(
+    "edit, exc, needles",
+    [
+        (lambda s: s.pop("W1"), ValueError, ["missing ['W1']", "unexpected []"]),
+        (lambda s: s.update(W9=np.zeros(2)), ValueError, ["missing []", "unexpected ['W9']"]),
+        (lambda s: s.update(W0=s["W0"].T), ValueError, ["W0 has shape (4, 3)", "needs (3, 4)"]),
+        (
+            lambda s: s.update(b1=np.zeros(2, dtype=np.int64), W0=s["W0"] + 1),
+            ValueError,
+            ["b1 has dtype int64", "float"],
+        ),
+        (lambda s: s.update(b1=np.zeros(3), W0=s["W0"] + 1), ValueError, ["b1 has shape (3,)", "needs (2,)"]),
+    ],
+    ids=["missing key", "extra key", "wrong shape", "integer dtype", "last entry wrong"],
+)
 def test_load_state_dict_that_does_not_fit(edit, exc, needles):
     model = net()
     state = model.state_dict()
@@ -510,9 +624,13 @@ def test_model_and_data_on_different_backends(model_be, data_be):
         return
     with raises(TypeError, f"input X is a {data_be} array"):
         model.predict(Xo)
-    for name, call in [("X", lambda: fit(model, Xo, y)), ("y", lambda: fit(model, X, yo)),
-                       ("X", lambda: mlp.evaluate(model, Xo, y)), ("y", lambda: mlp.evaluate(model, X, yo)),
-                       ("validation_data X", lambda: fit(model, X, y, validation_data=(Xo, y)))]:
+    for name, call in [
+        ("X", lambda: fit(model, Xo, y)),
+        ("y", lambda: fit(model, X, yo)),
+        ("X", lambda: mlp.evaluate(model, Xo, y)),
+        ("y", lambda: mlp.evaluate(model, X, yo)),
+        ("validation_data X", lambda: fit(model, X, y, validation_data=(Xo, y))),
+    ]:
         with raises(ValueError, f"{name} is a {data_be} array", f"the model is on the {model_be} backend"):
             call()
 
@@ -542,7 +660,6 @@ def test_loss_targets_of_another_dtype_or_not_an_array(backend):
 # ================================================================================================
 
 
-
 def one_line_error(code, err, *needles, status=2):
     assert code == status, err
     lines = err.strip().splitlines()
@@ -556,40 +673,74 @@ def one_line_error(code, err, *needles, status=2):
 TRAIN = ["train", "--data", "spirals", "--quiet", "--epochs", "1"]
 
 
-@pytest.mark.parametrize("argv, needles", [
-    (["train", "--activation", "swish"], ["mlp train: error: argument --activation: invalid choice: 'swish'"]),
-    (["train", "--dtype", "float16"], ["argument --dtype: invalid choice: 'float16'"]),
-    (["train", "--sizes", "abc"], ["--sizes must be comma-separated integers"]),
-    (["train", "--sizes", "2,0,2"], ["--sizes needs at least two positive widths"]),
-    (["train", "--lr", "fast"], ["argument --lr: invalid float value: 'fast'"]),
-    (["train", "--loss", "hinge"], ["argument --loss: invalid choice: 'hinge'"]),
-    (["train", "--init", "glorot"], ["argument --init: invalid choice: 'glorot'"]),
-    (["evaluate"], ["the following arguments are required: path"]),
-    ([], ["mlp: error: the following arguments are required: COMMAND"]),
-], ids=["activation", "dtype", "sizes-text", "sizes-zero", "lr-text", "loss", "init", "evaluate-no-path",
-        "no-command"])
+@pytest.mark.parametrize(
+    "argv, needles",
+    [
+        (["train", "--activation", "swish"], ["mlp train: error: argument --activation: invalid choice: 'swish'"]),
+        (["train", "--dtype", "float16"], ["argument --dtype: invalid choice: 'float16'"]),
+        (["train", "--sizes", "abc"], ["--sizes must be comma-separated integers"]),
+        (["train", "--sizes", "2,0,2"], ["--sizes needs at least two positive widths"]),
+        (["train", "--lr", "fast"], ["argument --lr: invalid float value: 'fast'"]),
+        (["train", "--loss", "hinge"], ["argument --loss: invalid choice: 'hinge'"]),
+        (["train", "--init", "glorot"], ["argument --init: invalid choice: 'glorot'"]),
+        (["evaluate"], ["the following arguments are required: path"]),
+        ([], ["mlp: error: the following arguments are required: COMMAND"]),
+    ],
+    ids=[
+        "activation",
+        "dtype",
+        "sizes-text",
+        "sizes-zero",
+        "lr-text",
+        "loss",
+        "init",
+        "evaluate-no-path",
+        "no-command",
+    ],
+)
 def test_cli_usage_errors_are_one_line(capsys, argv, needles):
     code, _, err = run_cli(argv, capsys)
     line = one_line_error(code, err, *needles)
     assert "--help" in line
 
 
-@pytest.mark.parametrize("extra, env, needles", [
-    (["--lr", "inf"], {}, ["mlp: error: SGD: lr must be a positive number (finite), got inf"]),
-    (["--lr", "0"], {}, ["lr must be a positive number"]),
-    (["--momentum", "1.5"], {}, ["SGD: momentum must be in [0, 1), got 1.5"]),
-    (["--epochs", "0"], {}, ["epochs must be a positive integer, got 0"]),
-    (["--batch-size", "-1"], {}, ["batch_size must be a positive integer, got -1"]),
-    (["--l2", "-1"], {}, ["lmbda must be a finite number >= 0"]),
-    (["--sizes", "2,8,3"], {}, ["--sizes 2,8,3 does not fit --data spirals", "output width 2"]),
-    (["--lr", "1e9"], {}, ["the loss became", "epoch 1, step", "try a smaller learning rate"]),
-    ([], {"MLP_BACKEND": "NumPy"}, ["unknown backend 'NumPy' (from MLP_BACKEND)", "did you mean 'numpy'?"]),
-    ([], {"MLP_BACKEND": "numpy "}, ["unknown backend 'numpy ' (from MLP_BACKEND)"]),
-    (["--backend", "tensorflow"], {}, ["unknown backend 'tensorflow' (from argument)"]),
-    (["--backend", "numpy"], {"MLP_DEVICE": "cuda:1"}, ["MLP_DEVICE='cuda:1' does not exist for the numpy backend"]),
-    (["--backend", "torch"], {"MLP_DEVICE": "tpu"}, ["MLP_DEVICE='tpu' is not a torch device"]),
-], ids=["lr-inf", "lr-0", "momentum", "epochs", "batch-size", "l2", "sizes", "diverges", "MLP_BACKEND-case",
-        "MLP_BACKEND-space", "backend-unknown", "MLP_DEVICE-numpy", "MLP_DEVICE-torch"])
+@pytest.mark.parametrize(
+    "extra, env, needles",
+    [
+        (["--lr", "inf"], {}, ["mlp: error: SGD: lr must be a positive number (finite), got inf"]),
+        (["--lr", "0"], {}, ["lr must be a positive number"]),
+        (["--momentum", "1.5"], {}, ["SGD: momentum must be in [0, 1), got 1.5"]),
+        (["--epochs", "0"], {}, ["epochs must be a positive integer, got 0"]),
+        (["--batch-size", "-1"], {}, ["batch_size must be a positive integer, got -1"]),
+        (["--l2", "-1"], {}, ["lmbda must be a finite number >= 0"]),
+        (["--sizes", "2,8,3"], {}, ["--sizes 2,8,3 does not fit --data spirals", "output width 2"]),
+        (["--lr", "1e9"], {}, ["the loss became", "epoch 1, step", "try a smaller learning rate"]),
+        ([], {"MLP_BACKEND": "NumPy"}, ["unknown backend 'NumPy' (from MLP_BACKEND)", "did you mean 'numpy'?"]),
+        ([], {"MLP_BACKEND": "numpy "}, ["unknown backend 'numpy ' (from MLP_BACKEND)"]),
+        (["--backend", "tensorflow"], {}, ["unknown backend 'tensorflow' (from argument)"]),
+        (
+            ["--backend", "numpy"],
+            {"MLP_DEVICE": "cuda:1"},
+            ["MLP_DEVICE='cuda:1' does not exist for the numpy backend"],
+        ),
+        (["--backend", "torch"], {"MLP_DEVICE": "tpu"}, ["MLP_DEVICE='tpu' is not a torch device"]),
+    ],
+    ids=[
+        "lr-inf",
+        "lr-0",
+        "momentum",
+        "epochs",
+        "batch-size",
+        "l2",
+        "sizes",
+        "diverges",
+        "MLP_BACKEND-case",
+        "MLP_BACKEND-space",
+        "backend-unknown",
+        "MLP_DEVICE-numpy",
+        "MLP_DEVICE-torch",
+    ],
+)
 def test_cli_library_errors_are_one_line(capsys, fresh, tmp_path, extra, env, needles):
     if "torch" in extra and not _usable("torch"):
         pytest.skip("torch is not usable here")
@@ -643,10 +794,6 @@ def test_cli_corrupt_data_files_are_one_line(capsys, tmp_path, monkeypatch):
 # ================================================================================================
 
 
-
-
-
-
 @pytest.fixture
 def even_checkpoint(tmp_path):
     """A float32 checkpoint whose W0 (4 x 6) has as many bytes as a float64 (4 x 3)."""
@@ -656,15 +803,21 @@ def even_checkpoint(tmp_path):
 
 def test_checkpoint_header_dtype_edited_with_consistent_sizes(even_checkpoint):
     rewrite_checkpoint(even_checkpoint, lambda header, meta: header["model.W0"].update(dtype="F64", shape=[4, 3]))
-    with raises(CheckpointError, "even.safetensors", "'model.W0' is float64 [4, 3] in the header",
-                "float32 [4, 6] in the metadata", "edited"):
+    with raises(
+        CheckpointError,
+        "even.safetensors",
+        "'model.W0' is float64 [4, 3] in the header",
+        "float32 [4, 6] in the metadata",
+        "edited",
+    ):
         mlp.load_checkpoint(even_checkpoint)
 
 
 def test_checkpoint_metadata_dtype_edited(even_checkpoint):
     rewrite_checkpoint(even_checkpoint, lambda header, meta: meta["tensors"]["model.b0"].update(dtype="float64"))
-    with raises(CheckpointError, "even.safetensors", "'model.b0' is float32 [6] in the header",
-                "float64 [6] in the metadata"):
+    with raises(
+        CheckpointError, "even.safetensors", "'model.b0' is float32 [6] in the header", "float64 [6] in the metadata"
+    ):
         mlp.load_checkpoint(even_checkpoint)
 
 
@@ -722,8 +875,16 @@ def test_interrupt_mid_epoch_checkpoint_and_resume_equal_an_uninterrupted_run(tm
     mlp.save(model, path, opt, epoch=stop.value.epoch, step=stop.value.step, history=stop.value.history.to_dict())
     ckpt = mlp.load_checkpoint(path)
     extra = ckpt.extra
-    fit(ckpt.model, X, y, optimizer=ckpt.optimizer, initial_epoch=extra["epoch"], initial_step=extra["step"],
-        history=mlp.History.from_dict(extra["history"]), **kw)
+    fit(
+        ckpt.model,
+        X,
+        y,
+        optimizer=ckpt.optimizer,
+        initial_epoch=extra["epoch"],
+        initial_step=extra["step"],
+        history=mlp.History.from_dict(extra["history"]),
+        **kw,
+    )
     assert ckpt.optimizer.t == ref_opt.t == 30
     for k, v in ref.state_dict().items():
         np.testing.assert_allclose(ckpt.model.state_dict()[k], v, rtol=1e-12, atol=1e-14, err_msg=k)
@@ -748,8 +909,10 @@ def test_cli_ctrl_c_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch, c
     assert code == 130
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err
-    assert lines[0] == (f"mlp: interrupted at epoch 2, step 7; checkpoint saved to {stopped} "
-                        f"(continue with: mlp train --resume {stopped})")
+    assert lines[0] == (
+        f"mlp: interrupted at epoch 2, step 7; checkpoint saved to {stopped} "
+        f"(continue with: mlp train --resume {stopped})"
+    )
     extra = mlp.load_checkpoint(stopped).extra
     assert (extra["epoch"], extra["step"]) == (1, 7) and len(extra["history"]["epoch"]) == 1
 
@@ -795,8 +958,7 @@ def test_18_1_train_save_onto_its_own_table_is_refused(tmp_path, capsys, how, mo
         target = tmp_path / "hard.csv"
         os.link(data, target)
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(["train", "--data", "data.csv", "--quiet", "--epochs", "1", "--save", target.name],
-                             capsys)
+    code, out, err = run_cli(["train", "--data", "data.csv", "--quiet", "--epochs", "1", "--save", target.name], capsys)
     one_line_error(code, err, f"--save {target.name} is the same file as --data data.csv")
     assert data.read_bytes() == before
 
@@ -850,8 +1012,9 @@ def test_18_2_npz_bytes_labels_are_text_not_reprs(tmp_path):
 def full_checkpoint(tmp_path):
     from mlp.io.tables import Preprocessor
 
-    model = mlp.Sequential([mlp.Linear(2, 3), mlp.LeakyReLU(0.1), mlp.Dropout(0.2), mlp.Linear(3, 2)],
-                           backend="numpy", seed=0)
+    model = mlp.Sequential(
+        [mlp.Linear(2, 3), mlp.LeakyReLU(0.1), mlp.Dropout(0.2), mlp.Linear(3, 2)], backend="numpy", seed=0
+    )
     X, y = np.random.default_rng(0).standard_normal((8, 2)), np.array([0, 1] * 4)
     opt = mlp.Adam(lr=0.01, weight_decay=1e-4)
     mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=4, progress=False)
@@ -862,38 +1025,62 @@ def full_checkpoint(tmp_path):
 def _edit_layer(i, key, value):
     def edit(header, meta):
         meta["architecture"]["layers"][i][key] = value
+
     return edit
 
 
 def _edit_hyper(key, value):
     def edit(header, meta):
         meta["optimizer"]["hyper"][key] = value
+
     return edit
 
 
 def _edit_pre(key, value):
     def edit(header, meta):
         meta["extra"]["preprocessing"][key][0] = value
+
     return edit
 
 
 HUGE = 10**400
 
 
-@pytest.mark.parametrize("edit", [
-    lambda h, m: _edit_layer(2, next(k for k in m["architecture"]["layers"][2] if k != "type"), HUGE)(h, m),
-    lambda h, m: _edit_layer(1, next(k for k in m["architecture"]["layers"][1] if k != "type"), HUGE)(h, m),
-    _edit_hyper("lr", HUGE), _edit_hyper("eps", HUGE), _edit_hyper("weight_decay", HUGE),
-    _edit_pre("mean", HUGE), _edit_pre("scale", HUGE),
-    lambda h, m: m.update(dtype=["F32"]),
-    lambda h, m: h["model.W0"].update(dtype=["F32"]),
-    lambda h, m: m["tensors"]["model.W0"].update(dtype=["float32"]),
-    lambda h, m: m["tensors"]["model.W0"].update(shape=[2**70, 3]),
-    lambda h, m: m["optimizer"].update(type=["Adam"]),
-    lambda h, m: m["architecture"]["layers"].insert(0, ["Linear"]),
-    lambda h, m: m["extra"].update(epoch="three"),
-], ids=["dropout-p", "leaky-slope", "lr", "eps", "weight_decay", "mean", "scale", "dtype-list", "header-dtype-list",
-        "table-dtype-list", "shape-huge", "optimizer-type-list", "layer-not-object", "epoch-text"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda h, m: _edit_layer(2, next(k for k in m["architecture"]["layers"][2] if k != "type"), HUGE)(h, m),
+        lambda h, m: _edit_layer(1, next(k for k in m["architecture"]["layers"][1] if k != "type"), HUGE)(h, m),
+        _edit_hyper("lr", HUGE),
+        _edit_hyper("eps", HUGE),
+        _edit_hyper("weight_decay", HUGE),
+        _edit_pre("mean", HUGE),
+        _edit_pre("scale", HUGE),
+        lambda h, m: m.update(dtype=["F32"]),
+        lambda h, m: h["model.W0"].update(dtype=["F32"]),
+        lambda h, m: m["tensors"]["model.W0"].update(dtype=["float32"]),
+        lambda h, m: m["tensors"]["model.W0"].update(shape=[2**70, 3]),
+        lambda h, m: m["optimizer"].update(type=["Adam"]),
+        lambda h, m: m["architecture"]["layers"].insert(0, ["Linear"]),
+        lambda h, m: m["extra"].update(epoch="three"),
+    ],
+    ids=[
+        "dropout-p",
+        "leaky-slope",
+        "lr",
+        "eps",
+        "weight_decay",
+        "mean",
+        "scale",
+        "dtype-list",
+        "header-dtype-list",
+        "table-dtype-list",
+        "shape-huge",
+        "optimizer-type-list",
+        "layer-not-object",
+        "epoch-text",
+    ],
+)
 def test_18_3_hostile_checkpoint_metadata_is_a_checkpoint_error(full_checkpoint, edit):
     load_checkpoint(full_checkpoint)
     rewrite_checkpoint(full_checkpoint, edit)
@@ -940,8 +1127,9 @@ def test_18_4_ctrl_c_while_the_command_starts(delay):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_")}
     code = "import sys, mlp_entry; print('ready', flush=True); sys.exit(mlp_entry.main(['info']))"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout.readline() == b"ready\n"
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
@@ -954,8 +1142,7 @@ def test_18_4_ctrl_c_while_the_command_starts(delay):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_18_4_an_interrupt_the_interpreter_turns_into_another_error_is_still_the_interrupt(signum, monkeypatch,
-                                                                                          capsys):
+def test_18_4_an_interrupt_the_interpreter_turns_into_another_error_is_still_the_interrupt(signum, monkeypatch, capsys):
     """CPython can turn a KeyboardInterrupt raised while it builds an ImportError into ``TypeError: expected a
     message argument`` (seen in CI at 0.6 s above): the command reports the interrupt, not that error; an error
     with no signal before it is still an error."""
@@ -985,11 +1172,13 @@ def test_18_4_an_interrupt_the_interpreter_turns_into_another_error_is_still_the
 
 def test_18_4_ctrl_c_after_the_command_finished_is_quiet():
     """The late handler: a SIGINT sent once the command has returned (during the interpreter's shutdown)."""
-    code = ("import os, signal, sys, threading, mlp_entry\n"
-            "t = threading.Thread(target=lambda: None); t.start()\n"
-            "rc = mlp_entry.main(['info'])\n"
-            "os.kill(os.getpid(), signal.SIGINT)\n"
-            "import time; time.sleep(5)\n")
+    code = (
+        "import os, signal, sys, threading, mlp_entry\n"
+        "t = threading.Thread(target=lambda: None); t.start()\n"
+        "rc = mlp_entry.main(['info'])\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "import time; time.sleep(5)\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_")}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, timeout=120)
     text = proc.stderr.decode()
@@ -1016,13 +1205,17 @@ def test_18_6_full_disk_names_the_file(tmp_path, monkeypatch):
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("a,b,c\n1,2,3\n4,5,6,7\n", "row 2 (line 3): 4 values, but the header has 3 columns"),
-    ("a,b,c\n1,2,3\n45,6\n", "row 2 (line 3): 2 values, but the header has 3 columns (a missing delimiter ','?)"),
-    ("a,b,c\n1,2,3\n\"4,5,6\n7,8,9\n", "row 2 (line 3): 1 value, but the header has 3 columns; a quoted cell spans"),
-    ("a,b,c\n1,2,3\n\n\n4,5,6,7\n", "row 2 (line 5): 4 values"),
-    ("a,b,c\n\"1\n2\",2,3\n4,5,6,7\n", "row 2 (line 4): 4 values"),
-], ids=["extra-column", "removed-delimiter", "unbalanced-quote", "after-blank-lines", "after-a-quoted-line-break"])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("a,b,c\n1,2,3\n4,5,6,7\n", "row 2 (line 3): 4 values, but the header has 3 columns"),
+        ("a,b,c\n1,2,3\n45,6\n", "row 2 (line 3): 2 values, but the header has 3 columns (a missing delimiter ','?)"),
+        ('a,b,c\n1,2,3\n"4,5,6\n7,8,9\n', "row 2 (line 3): 1 value, but the header has 3 columns; a quoted cell spans"),
+        ("a,b,c\n1,2,3\n\n\n4,5,6,7\n", "row 2 (line 5): 4 values"),
+        ('a,b,c\n"1\n2",2,3\n4,5,6,7\n', "row 2 (line 4): 4 values"),
+    ],
+    ids=["extra-column", "removed-delimiter", "unbalanced-quote", "after-blank-lines", "after-a-quoted-line-break"],
+)
 def test_18_6_structural_csv_errors_name_row_and_line(tmp_path, reader, text, needle):
     path = tmp_path / "data.csv"
     path.write_text(text)
@@ -1034,8 +1227,11 @@ def test_18_6_line_numbers_count_blank_and_quoted_lines(tmp_path, reader):
     path = tmp_path / "data.csv"
     path.write_text('a,b\n1,x\n\n2,"two\nlines"\n3,\n')
     table = readers.read_table(path)
-    assert [table.where(i) for i in range(3)] == [f"{path}, row 1 (line 2)", f"{path}, row 2 (line 4)",
-                                                  f"{path}, row 3 (line 6)"]
+    assert [table.where(i) for i in range(3)] == [
+        f"{path}, row 1 (line 2)",
+        f"{path}, row 2 (line 4)",
+        f"{path}, row 3 (line 6)",
+    ]
 
 
 def test_18_6_numbers_checked_at_the_door(tmp_path, reader):
@@ -1050,8 +1246,9 @@ def test_18_6_numbers_checked_at_the_door(tmp_path, reader):
     # a 1e30 outlier among validation rows, standardised with the training rows' statistics
     X = np.array([[0.1, 2.0], [1e30, 0.0]])
     readers.check_cast(X, ["a", "b"], "float64", "val.csv")
-    with raises(DataError, "val.csv, row 2, column 'a': feature value 1e+30 (after standardisation) is too large "
-                           "for float32"):
+    with raises(
+        DataError, "val.csv, row 2, column 'a': feature value 1e+30 (after standardisation) is too large for float32"
+    ):
         readers.check_cast(X, ["a", "b"], "float32", "val.csv")
 
 
@@ -1086,8 +1283,9 @@ def _same(t1, t2):
 
 def test_19_6_pandas_get_dummies_booleans_read_alike(tmp_path, monkeypatch):
     pd = pytest.importorskip("pandas")
-    frame = pd.get_dummies(pd.DataFrame({"x": [1.5, 2.5, 3.5, 4.5], "city": ["a", "b", "a", "c"],
-                                         "label": [0, 1, 0, 1]}), columns=["city"])
+    frame = pd.get_dummies(
+        pd.DataFrame({"x": [1.5, 2.5, 3.5, 4.5], "city": ["a", "b", "a", "c"], "label": [0, 1, 0, 1]}), columns=["city"]
+    )
     path = tmp_path / "dummies.csv"
     frame.to_csv(path, index=False)
     t1, t2 = _read_both(path, monkeypatch)
@@ -1103,12 +1301,16 @@ def test_19_6_quoted_cells_and_text_read_alike(tmp_path, monkeypatch):
     assert t1.column("b").to_list() == ["x", "y", None, "z"]
 
 
-@pytest.mark.parametrize("name, text, sep", [
-    ("semi.csv", "a;b;label\n1,5;2;x\n3,5;4;y\n", None),
-    ("tabs.tsv", "a\tb\tlabel\n1\t2\tx\n3\t4\ty\n", None),
-    ("pipes.csv", "a|b|label\n1|2|x\n3|4|y\n", None),
-    ("given.csv", "a;b,label\n1;2,x\n3;4,y\n", ";"),
-], ids=["semicolon-sniffed", "tsv", "pipe-sniffed", "sep-given"])
+@pytest.mark.parametrize(
+    "name, text, sep",
+    [
+        ("semi.csv", "a;b;label\n1,5;2;x\n3,5;4;y\n", None),
+        ("tabs.tsv", "a\tb\tlabel\n1\t2\tx\n3\t4\ty\n", None),
+        ("pipes.csv", "a|b|label\n1|2|x\n3|4|y\n", None),
+        ("given.csv", "a;b,label\n1;2,x\n3;4,y\n", ";"),
+    ],
+    ids=["semicolon-sniffed", "tsv", "pipe-sniffed", "sep-given"],
+)
 def test_19_7_delimiters_are_sniffed_or_given(tmp_path, monkeypatch, name, text, sep):
     path = tmp_path / name
     path.write_text(text)
@@ -1122,8 +1324,9 @@ def test_19_7_sep_option_of_the_commands(tmp_path, capsys):
     rows = "".join(f"{i % 7};{(i * 3) % 5};{'ab'[i % 2]}\n" for i in range(20))
     path.write_text("a;b;label\n" + rows)
     ckpt = tmp_path / "m.safetensors"
-    code, out, err = run_cli(["train", "--data", str(path), "--sep", ";", "--quiet", "--epochs", "1", "--save",
-                              str(ckpt)], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", str(path), "--sep", ";", "--quiet", "--epochs", "1", "--save", str(ckpt)], capsys
+    )
     assert code == 0, err
     code, out, err = run_cli(["predict", str(ckpt), str(path), "--sep", "\\t"], capsys)
     one_line_error(code, err, "semi.csv")  # read with tabs: one column, not the model's features

@@ -3,6 +3,7 @@ weights, what scikit-learn's MLPs accept (multilabel, sparse, sample weights, Po
 
 scikit-learn's own ``test_mlp.py`` runs in ``tests/test_sklearn_own_suite.py``.
 """
+
 import math
 import pickle
 import warnings
@@ -39,8 +40,9 @@ def one_blas_thread():
 # The checks pin the NumPy backend: they test the scikit-learn interface, which does not depend on the
 # backend, and on array-api-strict (CI's second run, MLP_BACKEND=array_api_strict) they would take four
 # minutes; the other tests here run on the default backend.
-@parametrize_with_checks([MLPClassifier(random_state=0, backend="numpy"),
-                          MLPRegressor(random_state=0, backend="numpy")])
+@parametrize_with_checks(
+    [MLPClassifier(random_state=0, backend="numpy"), MLPRegressor(random_state=0, backend="numpy")]
+)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -105,8 +107,10 @@ def test_the_same_steps_as_scikit_learn_from_the_same_random_state(problem, sett
     """The same initial weights, validation split and batch order, and the same updates: the weights, losses and
     counters agree to rounding after several epochs (batches of 50 of 130 samples: a short last batch)."""
     name, X, y, w = PROBLEMS[problem]
-    kw = dict(dict(hidden_layer_sizes=(7, 5), alpha=0.01, batch_size=50, max_iter=6, random_state=3, tol=1e-9),
-              **SETTINGS[setting])
+    kw = dict(
+        dict(hidden_layer_sizes=(7, 5), alpha=0.01, batch_size=50, max_iter=6, random_state=3, tol=1e-9),
+        **SETTINGS[setting],
+    )
     if name == "MLPRegressor" and problem == "poisson":
         kw["loss"] = "poisson"
     if setting == "lbfgs" and problem.startswith("3 targets"):
@@ -123,16 +127,20 @@ def test_the_same_steps_as_scikit_learn_from_the_same_random_state(problem, sett
             assert mine.best_validation_score_ == pytest.approx(theirs.best_validation_score_, rel=1e-12)
         else:
             assert mine.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-12)
-    np.testing.assert_array_equal(mine.predict(X), theirs.predict(X)) if name == "MLPClassifier" else \
-        np.testing.assert_allclose(mine.predict(X), theirs.predict(X), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(
+        mine.predict(X), theirs.predict(X)
+    ) if name == "MLPClassifier" else np.testing.assert_allclose(
+        mine.predict(X), theirs.predict(X), rtol=1e-10, atol=1e-12
+    )
 
 
 @pytest.mark.usefixtures("numpy_backend")
 def test_partial_fit_and_warm_start_continue_as_scikit_learns_do(iris):
     """Several calls: the optimizer state carries over (partial_fit) or restarts (warm start) as in scikit-learn."""
     X, y = iris
-    kw = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate="invscaling", power_t=0.3, random_state=1,
-              max_iter=4)
+    kw = dict(
+        hidden_layer_sizes=(8,), solver="sgd", learning_rate="invscaling", power_t=0.3, random_state=1, max_iter=4
+    )
     for warm in (False, True):
         theirs, mine = sk.MLPClassifier(warm_start=warm, **kw), MLPClassifier(warm_start=warm, **kw)
         for est in (theirs, mine):
@@ -153,8 +161,15 @@ def test_initial_weights_are_scikit_learns_glorot_draws():
     sqrt(2 / ...) for logistic units; one SGD step of rate 1e-300 leaves them as they were."""
     X, y = np.random.RandomState(0).standard_normal((20, 3)), np.arange(20) % 2
     for activation, factor in (("relu", 6.0), ("logistic", 2.0)):
-        est = MLPClassifier(hidden_layer_sizes=(4,), activation=activation, solver="sgd", learning_rate_init=1e-300,
-                            max_iter=1, shuffle=False, random_state=5).fit(X, y)
+        est = MLPClassifier(
+            hidden_layer_sizes=(4,),
+            activation=activation,
+            solver="sgd",
+            learning_rate_init=1e-300,
+            max_iter=1,
+            shuffle=False,
+            random_state=5,
+        ).fit(X, y)
         rs = np.random.RandomState(5)
         for (fan_in, fan_out), W, b in zip([(3, 4), (4, 1)], est.coefs_, est.intercepts_, strict=True):
             bound = math.sqrt(factor / (fan_in + fan_out))
@@ -181,8 +196,11 @@ def test_one_class_is_fitted_and_predicted_like_scikit_learns(iris):
     assert clf.classes_.tolist() == ["a"] and set(clf.predict(X)) == {"a"}
     P = clf.predict_proba(X)
     assert P.shape == (150, 2) and np.allclose(P.sum(axis=1), 1.0)
-    np.testing.assert_allclose(P, sk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
-                               .fit(X, ["a"] * len(X)).predict_proba(X), rtol=1e-10)
+    np.testing.assert_allclose(
+        P,
+        sk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, ["a"] * len(X)).predict_proba(X),
+        rtol=1e-10,
+    )
 
 
 @pytest.mark.usefixtures("numpy_backend")
@@ -214,8 +232,7 @@ def test_integer_sample_weights_are_repeated_rows_and_zero_is_removed(iris):
     weighted = MLPClassifier(**kw).fit(X, y, sample_weight=w)
     repeated = MLPClassifier(**kw).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
     assert largest_difference(weighted, repeated) < 1e-9
-    assert weighted.score(X, y, sample_weight=w) == pytest.approx(
-        np.average(weighted.predict(X) == y, weights=w))
+    assert weighted.score(X, y, sample_weight=w) == pytest.approx(np.average(weighted.predict(X) == y, weights=w))
     with pytest.raises(ValueError, match="sample_weight must be finite and >= 0; found -1.0 at index 3"):
         MLPClassifier(**kw).fit(X, y, sample_weight=np.r_[1, 1, 1, -1, np.ones(len(X) - 4)])
 
@@ -229,8 +246,15 @@ def test_poisson_regression_is_a_log_link_glm_with_identity_units():
     X = rng.uniform(0, 1, (200, 2))
     y = rng.poisson(np.exp(X @ [1.0, -0.5] + 0.5)).astype(float)
     glm = PoissonRegressor(alpha=0, tol=1e-10).fit(X, y)
-    reg = MLPRegressor(loss="poisson", hidden_layer_sizes=(1,), activation="identity", alpha=0, solver="lbfgs",
-                       tol=1e-10, random_state=0).fit(X, y)
+    reg = MLPRegressor(
+        loss="poisson",
+        hidden_layer_sizes=(1,),
+        activation="identity",
+        alpha=0,
+        solver="lbfgs",
+        tol=1e-10,
+        random_state=0,
+    ).fit(X, y)
     assert reg.out_activation_ == "exp"
     np.testing.assert_allclose(reg.predict(X), glm.predict(X), rtol=1e-4)
     with pytest.raises(ValueError, match=r"loss='poisson' needs y >= 0; row 1 has \[-1.0\]"):
@@ -259,8 +283,11 @@ def test_weights_assigned_to_coefs_are_used(iris):
 def test_scikit_learns_errors_and_messages(iris):
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match=r"warm_start can only be used where `y` has the same classes .* "
-                                         r"Previously got \[0 1 2\], `y` has \[0 1\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"warm_start can only be used where `y` has the same classes .* "
+        r"Previously got \[0 1 2\], `y` has \[0 1\]",
+    ):
         clf.fit(X, y % 2)
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
         MLPRegressor(early_stopping=True, max_iter=2).fit(X, y).partial_fit(X, y)
@@ -274,8 +301,15 @@ def test_scikit_learns_errors_and_messages(iris):
 @pytest.mark.usefixtures("numpy_backend")
 def test_a_diverging_fit_with_early_stopping_keeps_its_best_weights_and_a_nan_score(iris):
     X, y = iris
-    reg = MLPRegressor(hidden_layer_sizes=(50,), activation="identity", solver="sgd", learning_rate_init=1.0,
-                       max_iter=20, early_stopping=True, random_state=0)
+    reg = MLPRegressor(
+        hidden_layer_sizes=(50,),
+        activation="identity",
+        solver="sgd",
+        learning_rate_init=1.0,
+        max_iter=20,
+        early_stopping=True,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg.fit(X, y)
@@ -297,8 +331,9 @@ def test_float32_data_trains_and_predicts_in_float32(Estimator, iris):
 @pytest.mark.usefixtures("numpy_backend")
 def test_pipeline_grid_search_and_cross_val_score(iris):
     X, y = iris
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=0,
-                                                         learning_rate_init=0.01))
+    pipe = make_pipeline(
+        StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=0, learning_rate_init=0.01)
+    )
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.8
     grid = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=2).fit(X, y)
@@ -340,8 +375,9 @@ def test_pickle_round_trip_predicts_the_same_and_keeps_training(iris):
 @pytest.mark.usefixtures("numpy_backend")
 def test_early_stopping_keeps_the_best_validation_epoch(iris):
     X, y = iris
-    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=40, early_stopping=True, n_iter_no_change=3,
-                        random_state=0).fit(X, y)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=40, early_stopping=True, n_iter_no_change=3, random_state=0
+    ).fit(X, y)
     assert len(clf.validation_scores_) == clf.n_iter_ and clf.best_loss_ is None
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
@@ -359,22 +395,28 @@ def test_max_iter_without_convergence_warns_like_scikit_learn(iris):
     X, y = iris
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(2\) reached"):
         MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, y)
-    with pytest.warns(ConvergenceWarning, match=r"lbfgs failed to converge after 2 iteration\(s\) \(status=1\):\n"
-                                                r"STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"):
+    with pytest.warns(
+        ConvergenceWarning,
+        match=r"lbfgs failed to converge after 2 iteration\(s\) \(status=1\):\n"
+        r"STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT",
+    ):
         MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, solver="lbfgs", random_state=0).fit(X, y)
 
 
-@pytest.mark.parametrize("params,needle", [
-    (dict(solver="newton"), "solver must be one of lbfgs, sgd, adam, got 'newton'"),
-    (dict(learning_rate="cosine"), "learning_rate must be one of constant, invscaling, adaptive, got 'cosine'"),
-    (dict(hidden_layer_sizes=(10, 0)), "hidden_layer_sizes must be positive integers"),
-    (dict(activation="softplus"), "activation must be one of identity, logistic, tanh, relu"),
-    (dict(alpha=-1.0), "alpha must be a finite number >= 0"),
-    (dict(batch_size=0), "batch_size must be 'auto' or a positive integer"),
-    (dict(n_iter_no_change=2.5), "n_iter_no_change must be an integer >= 1 or np.inf"),
-    (dict(beta_2=1.0), "beta_2 must be in [0, 1)"),
-    (dict(dtype="float16"), "dtype must be None (follow X), 'float32' or 'float64'"),
-])
+@pytest.mark.parametrize(
+    "params,needle",
+    [
+        (dict(solver="newton"), "solver must be one of lbfgs, sgd, adam, got 'newton'"),
+        (dict(learning_rate="cosine"), "learning_rate must be one of constant, invscaling, adaptive, got 'cosine'"),
+        (dict(hidden_layer_sizes=(10, 0)), "hidden_layer_sizes must be positive integers"),
+        (dict(activation="softplus"), "activation must be one of identity, logistic, tanh, relu"),
+        (dict(alpha=-1.0), "alpha must be a finite number >= 0"),
+        (dict(batch_size=0), "batch_size must be 'auto' or a positive integer"),
+        (dict(n_iter_no_change=2.5), "n_iter_no_change must be an integer >= 1 or np.inf"),
+        (dict(beta_2=1.0), "beta_2 must be in [0, 1)"),
+        (dict(dtype="float16"), "dtype must be None (follow X), 'float32' or 'float64'"),
+    ],
+)
 @pytest.mark.usefixtures("numpy_backend")
 def test_bad_parameters_are_named(iris, params, needle):
     X, y = iris

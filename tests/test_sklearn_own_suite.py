@@ -11,6 +11,7 @@ failures with the reason (``strict``: one that starts passing fails the run, so 
 The suite runs on the NumPy backend: it tests the scikit-learn interface, the same on every backend (the engine's
 own tests run on each), and on array-api-strict its 3000-epoch tests would take minutes.
 """
+
 import pathlib
 
 import pytest
@@ -31,8 +32,9 @@ SOURCE_PATH = pathlib.Path(sklearn.__file__).parent / "neural_network" / "tests"
 
 def _load():
     if not SOURCE_PATH.is_file():
-        pytest.skip(f"this scikit-learn ({sklearn.__version__}) does not ship {SOURCE_PATH.name}",
-                    allow_module_level=True)
+        pytest.skip(
+            f"this scikit-learn ({sklearn.__version__}) does not ship {SOURCE_PATH.name}", allow_module_level=True
+        )
     source = SOURCE_PATH.read_text(encoding="utf-8")
     if source.count(ORIGINAL_IMPORT) != 1:
         raise AssertionError(f"{SOURCE_PATH} no longer has the line {ORIGINAL_IMPORT!r} once; update this loader")

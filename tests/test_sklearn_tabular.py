@@ -1,4 +1,5 @@
 """mlp.sklearn.TabularClassifier and TabularRegressor: the table recipe on data frames, as scikit-learn estimators."""
+
 import numpy as np
 import pytest
 
@@ -20,8 +21,14 @@ def people(n=400, seed=0):
     age = rng.normal(40, 12, n)
     age[rng.random(n) < 0.1] = np.nan
     label = np.where((income > np.exp(10)) ^ (city == "east"), "buys", "passes")
-    frame = pd.DataFrame({"id": [f"p{i:05d}" for i in range(n)], "income": income, "age": age,
-                          "city": pd.Series(city, dtype=object).where(rng.random(n) > 0.05, None)})
+    frame = pd.DataFrame(
+        {
+            "id": [f"p{i:05d}" for i in range(n)],
+            "income": income,
+            "age": age,
+            "city": pd.Series(city, dtype=object).where(rng.random(n) > 0.05, None),
+        }
+    )
     return frame, label
 
 

@@ -1,10 +1,11 @@
 """The pure step: ``make_step`` is a function of arrays, ``train_step`` is the object API on top,
 ``fit`` calls it (or, on JAX, a compiled loop of it) with the same results."""
+
 import numpy as np
 import pytest
 
-from mlp import backends
 import mlp
+from mlp import backends
 from mlp.io import datasets
 from tests_helpers import RTOL, batch, host, small_net
 
@@ -87,8 +88,11 @@ def _jax():
         pytest.skip(f"backend jax unavailable: {e}")
 
 
-@pytest.mark.parametrize("opt", [lambda: mlp.SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
-                                 lambda: mlp.Adam(0.01, weight_decay=1e-3)], ids=["nesterov", "adam"])
+@pytest.mark.parametrize(
+    "opt",
+    [lambda: mlp.SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3), lambda: mlp.Adam(0.01, weight_decay=1e-3)],
+    ids=["nesterov", "adam"],
+)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_jax_compiled_chunks_equal_the_step_by_step_path(dtype, opt, monkeypatch):
     """fit on JAX: chunks of steps as one compiled call == the same steps one by one, including a short
@@ -102,8 +106,9 @@ def test_jax_compiled_chunks_equal_the_step_by_step_path(dtype, opt, monkeypatch
     for compiled in (True, False):
         model = mlp.build_mlp([2, 16, 2], backend="jax", dtype=dtype, seed=1)
         o = opt()
-        h = mlp.fit(model, X, y, loss="cross_entropy", optimizer=o, epochs=3, batch_size=16, progress=False,
-                    compiled=compiled)
+        h = mlp.fit(
+            model, X, y, loss="cross_entropy", optimizer=o, epochs=3, batch_size=16, progress=False, compiled=compiled
+        )
         results.append((model.state_dict(), h.history["loss"], o.t))
     (a, la, ta), (b, lb, tb) = results
     assert ta == tb == 30

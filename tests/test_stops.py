@@ -3,6 +3,7 @@ work (SIGTERM, SIGHUP, a closed standard output), unbounded checkpoint reads, an
 
 Signals are sent to real processes (``python -m mlp train``), as a batch scheduler sends them.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_
 
 
 def run(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "mlp", *map(str, args)], capture_output=True, text=True, env=ENV,
-                          timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "mlp", *map(str, args)], capture_output=True, text=True, env=ENV, timeout=120, **kwargs
+    )
 
 
 def one_line(err: str) -> str:
@@ -127,8 +129,9 @@ def test_seed_out_of_range_is_refused_at_the_option(xor_run, capsys, seed):
 
 def test_largest_seed_saves_a_checkpoint_that_loads(tmp_path, capsys):
     path = tmp_path / "s.safetensors"
-    code, _, err = run_cli(["train", "--data", "xor", "--epochs", "1", "--seed", str(2**63 - 1), "--save", str(path),
-                            "--quiet"], capsys)
+    code, _, err = run_cli(
+        ["train", "--data", "xor", "--epochs", "1", "--seed", str(2**63 - 1), "--save", str(path), "--quiet"], capsys
+    )
     assert code == 0, err
     assert mlp.load_checkpoint(path).metadata["extra"]["cli"]["seed"] == 2**63 - 1
 
@@ -144,11 +147,15 @@ def test_save_that_would_not_load_back_is_refused_and_keeps_the_good_file(xor_ru
 
 def test_twenty_digit_category_codes_are_refused_before_training(tmp_path, capsys, xor_run):
     csv = tmp_path / "codes.csv"
-    csv.write_text("code,x,y\n" + "".join(f"{c},{i / 40},{i % 2}\n" for i, c in
-                                          enumerate([12345678901234567890, 98765432109876543210] * 20)))
+    csv.write_text(
+        "code,x,y\n"
+        + "".join(f"{c},{i / 40},{i % 2}\n" for i, c in enumerate([12345678901234567890, 98765432109876543210] * 20))
+    )
     before = xor_run.read_bytes()
-    code, _, err = run_cli(["train", "--data", str(csv), "--categorical", "code", "--epochs", "1", "--quiet",
-                            "--save", str(xor_run)], capsys)
+    code, _, err = run_cli(
+        ["train", "--data", str(csv), "--categorical", "code", "--epochs", "1", "--quiet", "--save", str(xor_run)],
+        capsys,
+    )
     line = one_line(err)
     assert code == 2 and f"--save {xor_run}" in line and "integer of 20 digits" in line
     assert "nothing was trained" in line
@@ -165,8 +172,10 @@ def test_outputs_through_a_symbolic_link_replace_the_target(tmp_path, capsys):
     for name in ("m.safetensors", "p.csv", "c.png", "x.onnx"):
         (tmp_path / name).symlink_to(real / name)
     model = tmp_path / "m.safetensors"
-    code, _, err = run_cli(["train", "--data", "xor", "--epochs", "1", "--quiet", "--save", str(model),
-                            "--plot", str(tmp_path / "c.png")], capsys)
+    code, _, err = run_cli(
+        ["train", "--data", "xor", "--epochs", "1", "--quiet", "--save", str(model), "--plot", str(tmp_path / "c.png")],
+        capsys,
+    )
     assert code == 0, err
     csv = table(tmp_path / "t.csv", 20, 0)
     tab = tmp_path / "tab.safetensors"
@@ -207,16 +216,30 @@ def test_a_named_pipe_is_written_as_a_stream(tmp_path):
 
 def test_plot_of_an_unknown_format_is_refused_before_training(tmp_path, capsys):
     save = tmp_path / "m.safetensors"
-    code, _, err = run_cli(["train", "--data", "xor", "--epochs", "1", "--quiet", "--save", str(save),
-                            "--plot", str(tmp_path / "curves.txt")], capsys)
+    code, _, err = run_cli(
+        [
+            "train",
+            "--data",
+            "xor",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--save",
+            str(save),
+            "--plot",
+            str(tmp_path / "curves.txt"),
+        ],
+        capsys,
+    )
     assert code == 2 and "--plot" in one_line(err) and ".txt is not an image format" in err
     assert not save.exists()  # refused before training: no checkpoint was written
 
 
 def test_plot_onto_the_checkpoint_is_refused(tmp_path, capsys):
     save = tmp_path / "m.png"
-    code, _, err = run_cli(["train", "--data", "xor", "--epochs", "1", "--quiet", "--save", str(save),
-                            "--plot", str(save)], capsys)
+    code, _, err = run_cli(
+        ["train", "--data", "xor", "--epochs", "1", "--quiet", "--save", str(save), "--plot", str(save)], capsys
+    )
     assert code == 2 and "same file as --save" in one_line(err)
     assert not save.exists()
 
@@ -225,8 +248,15 @@ def test_plot_onto_the_checkpoint_is_refused(tmp_path, capsys):
 
 
 def _train_until_saved(save, *command):
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 90
     while not save.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # the first epoch's checkpoint: training is under way
@@ -237,8 +267,20 @@ def _train_until_saved(save, *command):
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_and_sighup_save_the_step_like_ctrl_c(tmp_path, signum, status):
     save = tmp_path / "m.safetensors"
-    proc = _train_until_saved(save, sys.executable, "-m", "mlp", "train", "--data", "spirals", "--epochs", "100000",
-                              "--quiet", "--save", str(save))
+    proc = _train_until_saved(
+        save,
+        sys.executable,
+        "-m",
+        "mlp",
+        "train",
+        "--data",
+        "spirals",
+        "--epochs",
+        "100000",
+        "--quiet",
+        "--save",
+        str(save),
+    )
     try:
         time.sleep(0.2)
         proc.send_signal(signum)
@@ -250,8 +292,10 @@ def test_sigterm_and_sighup_save_the_step_like_ctrl_c(tmp_path, signum, status):
     assert proc.returncode == status, err
     line = one_line(err)
     name = signal.Signals(signum).name
-    assert line.startswith(f"mlp: interrupted by {name} at epoch ") and f"(continue with: mlp train --resume {save})" \
-        in line
+    assert (
+        line.startswith(f"mlp: interrupted by {name} at epoch ")
+        and f"(continue with: mlp train --resume {save})" in line
+    )
     extra = mlp.load_checkpoint(save).metadata["extra"]
     assert extra["epoch"] >= 1 and "step" in extra
     assert f"at epoch {extra['epoch'] + 1}, step {extra['step']};" in line
@@ -260,8 +304,14 @@ def test_sigterm_and_sighup_save_the_step_like_ctrl_c(tmp_path, signum, status):
 def test_sigterm_outside_training_is_one_line_and_143(tmp_path):
     fifo = tmp_path / "never.fifo"  # mlp waits for a writer: a process stopped before any training
     os.mkfifo(fifo)
-    proc = subprocess.Popen([sys.executable, "-m", "mlp", "evaluate", str(fifo)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlp", "evaluate", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
     try:
         time.sleep(3)  # the import and the open() of the pipe that blocks
         proc.send_signal(signal.SIGTERM)
@@ -276,16 +326,40 @@ def test_sigterm_outside_training_is_one_line_and_143(tmp_path):
 def test_closed_standard_output_finishes_quietly_with_the_checkpoint(tmp_path):
     save = tmp_path / "m.safetensors"
     # `mlp train ... >&-`: the shell closes descriptor 1 before mlp starts
-    r = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "mlp", "train", "--data", "xor",
-                        "--epochs", "3", "--save", str(save)], stderr=subprocess.PIPE, text=True, env=ENV, timeout=120)
+    r = subprocess.run(
+        [
+            "sh",
+            "-c",
+            'exec "$@" >&-',
+            "sh",
+            sys.executable,
+            "-m",
+            "mlp",
+            "train",
+            "--data",
+            "xor",
+            "--epochs",
+            "3",
+            "--save",
+            str(save),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert r.returncode == 0 and "Traceback" not in r.stderr and "Error" not in r.stderr, r.stderr
     assert mlp.load_checkpoint(save).metadata["extra"]["epoch"] == 3
 
 
 def test_a_reader_that_goes_away_leaves_the_run_to_finish_and_exit_141(tmp_path):
     save = tmp_path / "m.safetensors"
-    proc = subprocess.Popen([sys.executable, "-m", "mlp", "train", "--data", "xor", "--epochs", "20", "--save",
-                             str(save)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlp", "train", "--data", "xor", "--epochs", "20", "--save", str(save)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
     proc.stdout.close()  # `mlp train ... | head -0`: the first line already has no reader
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
@@ -313,8 +387,9 @@ def _counting_reads(monkeypatch):
 
 def test_a_large_safetensors_file_of_another_program_is_refused_after_its_header(tmp_path, monkeypatch):
     n = 256 * 2**20 // 4
-    header = json.dumps({"__metadata__": {"format": "pt"},
-                         "w": {"dtype": "F32", "shape": [n], "data_offsets": [0, 4 * n]}}).encode()
+    header = json.dumps(
+        {"__metadata__": {"format": "pt"}, "w": {"dtype": "F32", "shape": [n], "data_offsets": [0, 4 * n]}}
+    ).encode()
     path = tmp_path / "other.safetensors"
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(header)) + header)
@@ -386,9 +461,24 @@ def test_a_path_that_begins_with_a_dash_says_how_to_write_it(capsys):
 def test_a_file_name_that_is_not_utf8_is_named(tmp_path):
     name = os.fsencode(tmp_path) + b"/\xfd.csv"
     table(Path(os.fsdecode(name)), 20, 0)
-    r = subprocess.run([sys.executable.encode(), b"-m", b"mlp", b"train", b"--data", name, b"--epochs", b"1",
-                        b"--quiet", b"--save", os.fsencode(tmp_path) + b"/m.safetensors"], capture_output=True,
-                       env=ENV, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable.encode(),
+            b"-m",
+            b"mlp",
+            b"train",
+            b"--data",
+            name,
+            b"--epochs",
+            b"1",
+            b"--quiet",
+            b"--save",
+            os.fsencode(tmp_path) + b"/m.safetensors",
+        ],
+        capture_output=True,
+        env=ENV,
+        timeout=120,
+    )
     err = r.stderr.decode("utf-8", "backslashreplace")
     if r.returncode == 0:  # the table reader took the name (pyarrow does not, here): a saved run
         assert (tmp_path / "m.safetensors").exists() and not err, err

@@ -5,6 +5,7 @@ the streamed preprocessing equals the table's in memory (same kinds, categories,
 inputs, when every training row is in the keyed sample); CSV streams as Parquet does; a streamed fit stopped at
 any step resumes exactly; memory stays under a cap smaller than the table (a subprocess under RLIMIT_AS).
 """
+
 import json
 import os
 import subprocess
@@ -48,7 +49,7 @@ def global_batches(plan, epoch, layout):
     for window in plan.epoch(epoch):
         rows = [(g, a + i) for g, a, n in window.chunks for i in range(n)]
         for s in range(window.n_steps):
-            mine = [rows[k] for k in window.order[window.bounds[s]:window.bounds[s + 1]]]
+            mine = [rows[k] for k in window.order[window.bounds[s] : window.bounds[s + 1]]]
             out.append((window.first_step + s, mine, [int(p) for p in window.places[s]], int(window.sizes[s])))
     return out
 
@@ -62,8 +63,10 @@ def test_every_row_once_an_epoch_and_the_same_batches_for_any_number_of_processe
         assert len(single) == one.n_steps(epoch)
         seen = [r for _, rows, _, _ in single for r in rows]
         assert len(seen) == sum(layout) == len(set(seen))  # every row exactly once
-        parts = [global_batches(WindowPlan(layout, 64, seed=3, rank=r, size=size, chunk_rows=256), epoch, layout)
-                 for r in range(size)]
+        parts = [
+            global_batches(WindowPlan(layout, 64, seed=3, rank=r, size=size, chunk_rows=256), epoch, layout)
+            for r in range(size)
+        ]
         for step, (s, rows, places, total) in enumerate(single):
             union = {}
             for part in parts:
@@ -80,7 +83,7 @@ def test_a_table_of_one_group_is_still_mixed_across_it():
     first = next(plan.epoch(0))
     starts = sorted(a for _, a, _ in first.chunks)
     assert len(starts) == 16 and starts[-1] - starts[0] > 50_000
-    batch = first.order[first.bounds[0]:first.bounds[1]]  # positions in the window data of the first batch
+    batch = first.order[first.bounds[0] : first.bounds[1]]  # positions in the window data of the first batch
     assert len({int(k) // 1000 for k in batch}) > 10  # its rows come from many chunks
 
 
@@ -173,8 +176,11 @@ def test_a_text_column_of_many_values_is_counted_up_to_the_cap(tmp_path, monkeyp
 
     monkeypatch.setattr(summary, "CAP", 50)
     n = 400
-    pq.write_table(pa.table({"id": [f"u{i}" for i in range(n)], "x": np.arange(n) * 1.0,
-                             "y": ["a", "b"] * (n // 2)}), tmp_path / "ids.parquet", row_group_size=64)
+    pq.write_table(
+        pa.table({"id": [f"u{i}" for i in range(n)], "x": np.arange(n) * 1.0, "y": ["a", "b"] * (n // 2)}),
+        tmp_path / "ids.parquet",
+        row_group_size=64,
+    )
     streamed = tables.stream_table(tmp_path / "ids.parquet", target="y")
     assert streamed.kinds["id"].kind == "dropped" and streamed.kinds["id"].reason.startswith("identifier-like")
 
@@ -212,8 +218,11 @@ def test_text_numbers_and_dates_of_more_values_than_the_cap_are_fitted_row_by_ro
     n, rng = 3000, np.random.default_rng(1)
     size = rng.normal(size=n) * 4 + 10
     start = np.datetime64("2020-01-01T00:00") + rng.integers(0, 10**6, n).astype("timedelta64[m]")
-    data = {"size": [f"{v:.3f}" if rng.random() > 0.1 else None for v in size],  # numbers written as text, gaps
-            "when": [str(t) for t in start], "label": np.where(size > 10, "big", "small")}
+    data = {
+        "size": [f"{v:.3f}" if rng.random() > 0.1 else None for v in size],  # numbers written as text, gaps
+        "when": [str(t) for t in start],
+        "label": np.where(size > 10, "big", "small"),
+    }
     pq.write_table(pa.table(data), tmp_path / "t.parquet", row_group_size=300)
     streamed = tables.stream_table(tmp_path / "t.parquet", target="label", val_split=0)
     ds = tables.load_table(tmp_path / "t.parquet", target="label")
@@ -234,10 +243,10 @@ def test_streamed_robust_scaling_and_target_range_equal_the_table_in_memory(tmp_
     lot = rng.lognormal(8, 1.2, n)
     lot[rng.random(n) < 0.1] = np.nan
     price = rng.lognormal(12, 0.5, n)
-    pq.write_table(pa.table({"rooms": rooms, "lot": lot, "price": price}), tmp_path / "t.parquet",
-                   row_group_size=250)
-    streamed = tables.stream_table(tmp_path / "t.parquet", target="price", task="regression", val_split=0,
-                                   numeric=["rooms"])
+    pq.write_table(pa.table({"rooms": rooms, "lot": lot, "price": price}), tmp_path / "t.parquet", row_group_size=250)
+    streamed = tables.stream_table(
+        tmp_path / "t.parquet", target="price", task="regression", val_split=0, numeric=["rooms"]
+    )
     ds = tables.load_table(tmp_path / "t.parquet", target="price", task="regression", numeric=["rooms"])
     pre, ref = streamed.preprocessor(scaling=scaling), ds.preprocessor(scaling=scaling)
     assert pre.scaling == ref.scaling == scaling and pre.clip == ref.clip
@@ -251,8 +260,11 @@ def test_a_class_target_of_more_labels_than_the_cap_is_refused(tmp_path, monkeyp
     from mlp.io.tables import summary
 
     monkeypatch.setattr(summary, "CAP", 50)
-    pq.write_table(pa.table({"x": np.arange(400.0), "y": [f"c{k % 200}" for k in range(400)]}),
-                   tmp_path / "t.parquet", row_group_size=64)
+    pq.write_table(
+        pa.table({"x": np.arange(400.0), "y": [f"c{k % 200}" for k in range(400)]}),
+        tmp_path / "t.parquet",
+        row_group_size=64,
+    )
     with pytest.raises(DataError, match="column 'y': more than 50 distinct labels, too many for the classes"):
         tables.stream_table(tmp_path / "t.parquet", target="y")
 
@@ -262,8 +274,14 @@ def streamed_fit(path, epochs, **kw):
     streamed = tables.stream_table(path, target="label", seed=2)
     pre = streamed.preprocessor()
     streamed.encode(pre, "float64")
-    model = mlp.build_mlp([pre.n_inputs(), 8, 2], loss="cross_entropy", input_layers=pre.input_layers(),
-                          dtype="float64", seed=0, backend="numpy")
+    model = mlp.build_mlp(
+        [pre.n_inputs(), 8, 2],
+        loss="cross_entropy",
+        input_layers=pre.input_layers(),
+        dtype="float64",
+        seed=0,
+        backend="numpy",
+    )
     return streamed, model
 
 
@@ -273,8 +291,9 @@ def test_a_streamed_fit_stopped_at_any_step_resumes_exactly(tmp_path, monkeypatc
     monkeypatch.setattr(windows, "CHUNK_ROWS", 100)  # windows of 800 rows: steps are checked between windows
     path = parquet(tmp_path / "t.parquet")
     streamed, ref = streamed_fit(path, 2)
-    kw = dict(loss="cross_entropy", epochs=2, batch_size=16, progress=False, seed=2,
-              validation_data=streamed.rows("val"))
+    kw = dict(
+        loss="cross_entropy", epochs=2, batch_size=16, progress=False, seed=2, validation_data=streamed.rows("val")
+    )
     h = mlp.fit(ref, streamed.rows(), None, optimizer=mlp.Adam(0.01), **kw)
     assert h.epoch == [0, 1] and h.history["val_accuracy"][-1] > 0.8
     model, opt = streamed_fit(path, 2)[1], mlp.Adam(0.01)
@@ -284,8 +303,16 @@ def test_a_streamed_fit_stopped_at_any_step_resumes_exactly(tmp_path, monkeypatc
     monkeypatch.undo()
     monkeypatch.setattr(windows, "CHUNK_ROWS", 100)
     assert stop.value.epoch == 1 and stop.value.step > 0
-    mlp.fit(model, streamed.rows(), None, optimizer=opt, initial_epoch=stop.value.epoch,
-            initial_step=stop.value.step, history=stop.value.history, **kw)
+    mlp.fit(
+        model,
+        streamed.rows(),
+        None,
+        optimizer=opt,
+        initial_epoch=stop.value.epoch,
+        initial_step=stop.value.step,
+        history=stop.value.history,
+        **kw,
+    )
     for k, v in ref.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[k], v, rtol=1e-12, atol=1e-14)
     streamed.close()
@@ -303,8 +330,11 @@ def test_a_full_disk_is_named_with_what_the_rows_need_and_leaves_no_cache(tmp_pa
     monkeypatch.setattr(stream.Cache, "append", full)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    with pytest.raises(DataError, match=r"t.parquet: no space left on the disk of .* for the encoded rows \(about "
-                                        r"0.0 GiB for this process\): set TMPDIR"):
+    with pytest.raises(
+        DataError,
+        match=r"t.parquet: no space left on the disk of .* for the encoded rows \(about "
+        r"0.0 GiB for this process\): set TMPDIR",
+    ):
         table.encode(table.preprocessor())
     assert not list((tmp_path / "tmp").iterdir())
 
@@ -330,14 +360,21 @@ def test_the_cache_takes_no_room_after_its_process_and_spares_a_folder_it_was_gi
 def test_fit_takes_the_streamed_table_itself(tmp_path):
     path = parquet(tmp_path / "t.parquet")
     table = tables.stream_table(path, target="label", seed=2)
-    model = mlp.build_mlp([table.preprocessor().n_inputs(), 8, 2], loss="cross_entropy", dtype="float64", seed=0,
-                          backend="numpy")
+    model = mlp.build_mlp(
+        [table.preprocessor().n_inputs(), 8, 2], loss="cross_entropy", dtype="float64", seed=0, backend="numpy"
+    )
     kw = dict(loss="cross_entropy", epochs=1, batch_size=16, progress=False, seed=2)
     with pytest.raises(ValueError, match="encode"):
         mlp.fit(model, table, None, optimizer=mlp.Adam(0.01), **kw)  # not encoded yet: said so
     table, ref = streamed_fit(path, 1)
-    twin = mlp.build_mlp([table.preprocessor().n_inputs(), 8, 2], loss="cross_entropy",
-                         input_layers=table.preprocessor().input_layers(), dtype="float64", seed=0, backend="numpy")
+    twin = mlp.build_mlp(
+        [table.preprocessor().n_inputs(), 8, 2],
+        loss="cross_entropy",
+        input_layers=table.preprocessor().input_layers(),
+        dtype="float64",
+        seed=0,
+        backend="numpy",
+    )
     with table:
         a = mlp.fit(ref, table, None, optimizer=mlp.Adam(0.01), validation_data=table, **kw)
         b = mlp.fit(twin, table.rows(), None, optimizer=mlp.Adam(0.01), validation_data=table.rows("val"), **kw)
@@ -353,8 +390,10 @@ def test_the_command_line_streams_trains_predicts_and_resumes(tmp_path, capsys):
 
     path = parquet(tmp_path / "t.parquet", n=2000)
     save = str(tmp_path / "m.safetensors")
-    code, out, err = run_cli(["train", "--data", str(path), "--target", "label", "--stream", "--epochs", "2",
-                              "--quiet", "--save", save], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", str(path), "--target", "label", "--stream", "--epochs", "2", "--quiet", "--save", save],
+        capsys,
+    )
     assert code == 0, err
     assert "validation accuracy" in out
     code, out, err = run_cli(["predict", save, str(path), "--out", str(tmp_path / "p.csv")], capsys)
@@ -367,13 +406,26 @@ def test_the_command_line_streams_trains_predicts_and_resumes(tmp_path, capsys):
     for k in range(3):  # a folder of Parquet files is one table
         parquet(folder / f"part{k}.parquet", n=500, seed=k)
         labelled += sum(v is not None for v in frame(500, k)["label"])
-    code, out, err = run_cli(["train", "--data", str(folder), "--target", "label", "--epochs", "1", "--save",
-                              str(tmp_path / "f.safetensors")], capsys)
+    code, out, err = run_cli(
+        [
+            "train",
+            "--data",
+            str(folder),
+            "--target",
+            "label",
+            "--epochs",
+            "1",
+            "--save",
+            str(tmp_path / "f.safetensors"),
+        ],
+        capsys,
+    )
     assert code == 0 and f"{folder}: {labelled} rows" in out and "in 6 groups" in out, (out, err)
 
 
-def test_a_csv_whose_column_turns_from_integers_to_decimals_resumes_predicts_and_evaluates(tmp_path, capsys,
-                                                                                           monkeypatch):
+def test_a_csv_whose_column_turns_from_integers_to_decimals_resumes_predicts_and_evaluates(
+    tmp_path, capsys, monkeypatch
+):
     """pyarrow guesses a column's type from a CSV's first block; the first run reads it again as it learns more,
     and a resumed run, ``mlp predict`` and ``mlp evaluate`` read each column as the model did from the first block."""
     from mlp.io.tables import sources
@@ -384,13 +436,31 @@ def test_a_csv_whose_column_turns_from_integers_to_decimals_resumes_predicts_and
     rng = np.random.default_rng(0)
     count = rng.integers(0, 9, n).astype(float)
     count[1500:] += 0.5  # integers for 1,500 rows, then decimals
-    rows = ["count,x,id,label"] + [f"{c:g},{x:.4f},r{i},{k}" for i, (c, x, k) in
-                                   enumerate(zip(count, rng.normal(size=n), rng.integers(0, 3, n), strict=True))]
+    rows = ["count,x,id,label"] + [
+        f"{c:g},{x:.4f},r{i},{k}"
+        for i, (c, x, k) in enumerate(zip(count, rng.normal(size=n), rng.integers(0, 3, n), strict=True))
+    ]
     path = tmp_path / "t.csv"
     path.write_text("\n".join(rows) + "\n")
     save = str(tmp_path / "m.safetensors")
-    code, out, err = run_cli(["train", "--data", str(path), "--target", "label", "--stream", "--epochs", "1",
-                              "--quiet", "--save", save, "--drop", "id"], capsys)
+    code, out, err = run_cli(
+        [
+            "train",
+            "--data",
+            str(path),
+            "--target",
+            "label",
+            "--stream",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--save",
+            save,
+            "--drop",
+            "id",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert mlp.load_checkpoint(save).preprocessor.classes == [0, 1, 2]  # numbers, as the file has them
     code, out, err = run_cli(["train", "--resume", save, "--epochs", "1", "--quiet"], capsys)
@@ -427,9 +497,28 @@ def test_a_streamed_table_is_never_held_whole(tmp_path):
         writer.write_table(t, row_group_size=50_000)
     writer.close()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-c", PEAK_CHILD, "train", "--data", str(path), "--epochs", "1", "--stream",
-                        "--backend", "numpy", "--save", str(tmp_path / "m.safetensors")], capture_output=True,
-                       text=True, env=env, timeout=600, cwd=tmp_path)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PEAK_CHILD,
+            "train",
+            "--data",
+            str(path),
+            "--epochs",
+            "1",
+            "--stream",
+            "--backend",
+            "numpy",
+            "--save",
+            str(tmp_path / "m.safetensors"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     result = json.loads(r.stdout.strip().splitlines()[-1])
     assert result["code"] == 0 and "validation accuracy" in r.stdout, r.stdout[-3000:]
@@ -442,8 +531,10 @@ def test_a_table_that_would_not_fit_is_streamed_by_itself_and_said(tmp_path, cap
 
     path = parquet(tmp_path / "t.parquet", n=1000)
     monkeypatch.setattr(sources, "available_memory", lambda: 100_000)
-    code, out, err = run_cli(["train", "--data", str(path), "--target", "label", "--epochs", "1", "--save",
-                              str(tmp_path / "m.safetensors")], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", str(path), "--target", "label", "--epochs", "1", "--save", str(tmp_path / "m.safetensors")],
+        capsys,
+    )
     assert code == 0, err
     assert f"streaming {path}: held whole it would take about" in out and "training and" in out
 
@@ -465,8 +556,23 @@ def _job(cmd, cwd, timeout):
     return subprocess.CompletedProcess(cmd, *run_command(cmd, timeout, env=env, cwd=cwd))
 
 
-TRAIN = ["-m", "mlp", "train", "--data", "t.parquet", "--target", "label", "--epochs", "2", "--dtype", "float64",
-         "--no-early-stopping", "--quiet", "--save", "m.safetensors"]
+TRAIN = [
+    "-m",
+    "mlp",
+    "train",
+    "--data",
+    "t.parquet",
+    "--target",
+    "label",
+    "--epochs",
+    "2",
+    "--dtype",
+    "float64",
+    "--no-early-stopping",
+    "--quiet",
+    "--save",
+    "m.safetensors",
+]
 
 
 @pytest.mark.parametrize("n", [2, 3])  # 3: not a divisor of the 16 shards
@@ -495,16 +601,32 @@ def _two_hosts(tmp_path, same=True):
 
 
 def _mpmd(mpiexec, a, b, args, b_too=()):
-    return [mpiexec, "-n", "1", "-wdir", str(a), sys.executable, *args, ":", "-n", "1", "-wdir", str(b),
-            sys.executable, *args, *b_too]
+    return [
+        mpiexec,
+        "-n",
+        "1",
+        "-wdir",
+        str(a),
+        sys.executable,
+        *args,
+        ":",
+        "-n",
+        "1",
+        "-wdir",
+        str(b),
+        sys.executable,
+        *args,
+        *b_too,
+    ]
 
 
 def test_two_hosts_resume_from_the_checkpoint_rank_0_holds(tmp_path):
     mpiexec, timeout = _mpi()
     a, b = _two_hosts(tmp_path)
     # a host may give its own threads and device (and paths): not a difference that is refused
-    first = _job(_mpmd(mpiexec, a, b, [*TRAIN, "--distributed"], ["--threads", "1", "--device", "cpu"]), tmp_path,
-                 timeout)
+    first = _job(
+        _mpmd(mpiexec, a, b, [*TRAIN, "--distributed"], ["--threads", "1", "--device", "cpu"]), tmp_path, timeout
+    )
     assert first.returncode == 0, first.stderr
     assert (a / "m.safetensors").exists() and not (b / "m.safetensors").exists()  # rank 0 alone writes
     resume = ["-m", "mlp", "train", "--distributed", "--resume", "m.safetensors", "--epochs", "1", "--quiet"]
@@ -539,8 +661,28 @@ def test_processes_reading_different_tables_under_one_name_refuse_to_start(tmp_p
 def test_processes_given_different_options_refuse_before_reading_naming_them(tmp_path):
     mpiexec, timeout = _mpi()
     a, b = _two_hosts(tmp_path)
-    cmd = [mpiexec, "-n", "1", "-wdir", str(a), sys.executable, *TRAIN, "--distributed", "--lr", "0.01", ":",
-           "-n", "1", "-wdir", str(b), sys.executable, *TRAIN, "--distributed", "--lr", "0.1"]
+    cmd = [
+        mpiexec,
+        "-n",
+        "1",
+        "-wdir",
+        str(a),
+        sys.executable,
+        *TRAIN,
+        "--distributed",
+        "--lr",
+        "0.01",
+        ":",
+        "-n",
+        "1",
+        "-wdir",
+        str(b),
+        sys.executable,
+        *TRAIN,
+        "--distributed",
+        "--lr",
+        "0.1",
+    ]
     r = _job(cmd, tmp_path, timeout)
     assert r.returncode != 0
     assert "the 2 processes were given different settings: lr (rank 0: 0.01 / rank 1: 0.1)" in r.stderr

@@ -8,6 +8,7 @@ of each block).  Bytes, not seconds: the bounds do not depend on the machine or 
 Before the typed pipeline, a table with one text column was an object array (a Python object per cell:
 3.5 times the memory of the numbers on the benchmark's table), and its one-hot inputs were stored for every row.
 """
+
 import tracemalloc
 
 import numpy as np
@@ -114,8 +115,21 @@ def test_no_object_array_is_made_from_reading_to_the_model_inputs(text_csv, read
 
             return checked
 
-    watched = ["arrow", "batches", "cells", "delimited", "encoders", "kinds", "pipeline", "preprocessing", "read",
-               "split", "target", "typed", "values"]
+    watched = [
+        "arrow",
+        "batches",
+        "cells",
+        "delimited",
+        "encoders",
+        "kinds",
+        "pipeline",
+        "preprocessing",
+        "read",
+        "split",
+        "target",
+        "typed",
+        "values",
+    ]
     for module in watched:
         module = importlib.import_module(f"mlp.io.tables.{module}")
         if hasattr(module, "np"):
@@ -196,8 +210,9 @@ def test_a_column_that_turns_to_text_keeps_its_earlier_cells_as_written(tmp_path
     """The standard library's reader keeps numbers packed until a column shows text; then it reads the earlier
     cells again, as written ("1.50", "007"), across blank lines and quoted line breaks; pyarrow reads the same."""
     path = tmp_path / "late.csv"
-    path.write_text('code,note,y\n1.50,"two\nlines",0\n\n007,x,1\n' + "".join(f"{i},n{i},{i % 2}\n" for i in range(5))
-                    + "A7,z,0\n")
+    path.write_text(
+        'code,note,y\n1.50,"two\nlines",0\n\n007,x,1\n' + "".join(f"{i},n{i},{i % 2}\n" for i in range(5)) + "A7,z,0\n"
+    )
     table = read_table(path)
     assert table.column("code").to_list() == ["1.50", "007", "0", "1", "2", "3", "4", "A7"]
     assert table.column("note").to_list()[0] == "two\nlines"

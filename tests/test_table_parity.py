@@ -5,6 +5,7 @@ written as text with gaps, a column of many levels, text that is not trimmed, la
 readers: the same kinds, classes and targets, and inputs equal to the reference's to rounding once the model's
 OneHot layer has expanded the codes.
 """
+
 import numpy as np
 import pytest
 

@@ -1,5 +1,6 @@
 """The table recipe of `mlp train`: early stopping on by default with the best weights kept, --class-weight,
 --schedule, and categorical columns of many levels as codes for an Embedding layer."""
+
 import csv
 import re
 
@@ -7,9 +8,8 @@ import numpy as np
 import pytest
 
 import mlp
-from tests_helpers import run_cli
 from mlp.io.checkpoint import load_checkpoint
-
+from tests_helpers import run_cli
 
 
 def write(path, header, rows):
@@ -25,8 +25,9 @@ def noisy_table(path, n=240, seed=0, minority=0.5):
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < minority).astype(int)
     X = rng.standard_normal((n, 3)) + 0.6 * y[:, None]
-    return write(path, ["a", "b", "c", "label"],
-                 [[*map(float, x), ["no", "yes"][k]] for x, k in zip(X, y, strict=True)])
+    return write(
+        path, ["a", "b", "c", "label"], [[*map(float, x), ["no", "yes"][k]] for x, k in zip(X, y, strict=True)]
+    )
 
 
 def last_line(out):
@@ -36,8 +37,27 @@ def last_line(out):
 def test_early_stopping_is_on_for_tables_and_the_checkpoint_holds_the_best_epoch(tmp_path, capsys):
     train, val = noisy_table(tmp_path / "train.csv"), noisy_table(tmp_path / "val.csv", n=120, seed=1)
     save = str(tmp_path / "m.safetensors")
-    code, out, err = run_cli(["train", "--data", train, "--val-data", val, "--epochs", "300", "--hidden", "64",
-                              "--lr", "0.01", "--save", save, "--backend", "numpy", "--quiet"], capsys)
+    code, out, err = run_cli(
+        [
+            "train",
+            "--data",
+            train,
+            "--val-data",
+            val,
+            "--epochs",
+            "300",
+            "--hidden",
+            "64",
+            "--lr",
+            "0.01",
+            "--save",
+            save,
+            "--backend",
+            "numpy",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     history = load_checkpoint(save, backend="numpy").metadata["extra"]["history"]
     val_loss = history["val_loss"]
@@ -57,8 +77,28 @@ def test_early_stopping_is_on_for_tables_and_the_checkpoint_holds_the_best_epoch
 def test_the_budget_ending_first_still_keeps_the_best_weights(tmp_path, capsys):
     train, val = noisy_table(tmp_path / "train.csv"), noisy_table(tmp_path / "val.csv", n=120, seed=1)
     save = str(tmp_path / "m.safetensors")
-    code, out, err = run_cli(["train", "--data", train, "--val-data", val, "--epochs", "40", "--hidden", "64",
-                              "--lr", "0.01", "--patience", "100", "--save", save, "--backend", "numpy"], capsys)
+    code, out, err = run_cli(
+        [
+            "train",
+            "--data",
+            train,
+            "--val-data",
+            val,
+            "--epochs",
+            "40",
+            "--hidden",
+            "64",
+            "--lr",
+            "0.01",
+            "--patience",
+            "100",
+            "--save",
+            save,
+            "--backend",
+            "numpy",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "early stopping: on the validation loss, patience 100 epochs" in out
     val_loss = load_checkpoint(save, backend="numpy").metadata["extra"]["history"]["val_loss"]
@@ -71,26 +111,33 @@ def test_the_budget_ending_first_still_keeps_the_best_weights(tmp_path, capsys):
 def test_no_early_stopping_trains_every_epoch_and_says_so(tmp_path, capsys):
     train = noisy_table(tmp_path / "train.csv")
     save = str(tmp_path / "m.safetensors")
-    code, out, err = run_cli(["train", "--data", train, "--epochs", "30", "--no-early-stopping", "--save", save,
-                              "--backend", "numpy"], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", train, "--epochs", "30", "--no-early-stopping", "--save", save, "--backend", "numpy"],
+        capsys,
+    )
     assert code == 0, err
     assert "early stopping: off (--no-early-stopping)" in out
     assert len(load_checkpoint(save, backend="numpy").metadata["extra"]["history"]["val_loss"]) == 30
-    code, out, err = run_cli(["train", "--data", train, "--epochs", "5", "--val-split", "0", "--save", save,
-                              "--backend", "numpy"], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", train, "--epochs", "5", "--val-split", "0", "--save", save, "--backend", "numpy"], capsys
+    )
     assert code == 0, err
     assert "early stopping: off (no validation data" in out
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--patience", "5", "--no-early-stopping"], "not both"),
-    (["--patience", "0"], "--patience must be a positive integer"),
-    (["--class-weight", "balanced", "--target", "a"], "--class-weight balanced weighs classes"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--patience", "5", "--no-early-stopping"], "not both"),
+        (["--patience", "0"], "--patience must be a positive integer"),
+        (["--class-weight", "balanced", "--target", "a"], "--class-weight balanced weighs classes"),
+    ],
+)
 def test_bad_recipe_options_are_one_line_errors(tmp_path, capsys, argv, needle):
     train = noisy_table(tmp_path / "train.csv")
-    code, out, err = run_cli(["train", "--data", train, "--epochs", "1", "--save", str(tmp_path / "m.safetensors"),
-                              *argv], capsys)
+    code, out, err = run_cli(
+        ["train", "--data", train, "--epochs", "1", "--save", str(tmp_path / "m.safetensors"), *argv], capsys
+    )
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
 
 
@@ -106,11 +153,13 @@ def test_balanced_class_weight_predicts_the_rare_class_more_often(tmp_path, caps
     for weights in ([], ["--class-weight", "balanced"]):
         save = str(tmp_path / f"m{len(weights)}.safetensors")
         out_csv = str(tmp_path / f"p{len(weights)}.csv")
-        code, out, err = run_cli(["train", "--data", train, "--save", save, "--backend", "numpy", "--quiet",
-                                  *weights], capsys)
+        code, out, err = run_cli(
+            ["train", "--data", train, "--save", save, "--backend", "numpy", "--quiet", *weights], capsys
+        )
         assert code == 0, err
         assert load_checkpoint(save, backend="numpy").metadata["extra"]["cli"]["class_weight"] == (
-            "balanced" if weights else None)
+            "balanced" if weights else None
+        )
         code, out, err = run_cli(["predict", save, test, "--out", out_csv], capsys)
         assert code == 0, err
         with open(out_csv) as f:
@@ -121,8 +170,23 @@ def test_balanced_class_weight_predicts_the_rare_class_more_often(tmp_path, caps
 def test_cosine_schedule_is_saved_with_the_optimizer(tmp_path, capsys):
     train = noisy_table(tmp_path / "train.csv")
     save = str(tmp_path / "m.safetensors")
-    code, out, err = run_cli(["train", "--data", train, "--epochs", "3", "--schedule", "cosine", "--save", save,
-                              "--backend", "numpy", "--quiet"], capsys)
+    code, out, err = run_cli(
+        [
+            "train",
+            "--data",
+            train,
+            "--epochs",
+            "3",
+            "--schedule",
+            "cosine",
+            "--save",
+            save,
+            "--backend",
+            "numpy",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     ckpt = load_checkpoint(save, backend="numpy")
     schedule = ckpt.optimizer.schedule
@@ -174,13 +238,32 @@ def test_a_model_whose_code_inputs_reach_no_embedding_or_one_hot_is_refused(tmp_
     (the check that save and load share)."""
     train = shop_table(tmp_path / "train.csv", 400, 0)
     save = str(tmp_path / "m.safetensors")
-    assert run_cli(["train", "--data", train, "--save", save, "--backend", "numpy", "--epochs", "2",
-                    "--numeric-embedding", "none"], capsys)[0] == 0
+    assert (
+        run_cli(
+            [
+                "train",
+                "--data",
+                train,
+                "--save",
+                save,
+                "--backend",
+                "numpy",
+                "--epochs",
+                "2",
+                "--numeric-embedding",
+                "none",
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     ckpt = load_checkpoint(save, backend="numpy")
     n_codes = ckpt.model.layers[0].n_categories
     plain = mlp.build_mlp(ckpt.model.sizes[:1] + ckpt.model.sizes[2:], "relu", "cross_entropy", "he", "numpy")
-    message = f"code inputs (Embedding of inputs [1] with {n_codes} codes), but the model's first layers (Linear) " \
-              "read no codes"
+    message = (
+        f"code inputs (Embedding of inputs [1] with {n_codes} codes), but the model's first layers (Linear) "
+        "read no codes"
+    )
     with pytest.raises(ValueError, match=re.escape(message)):
         mlp.save(plain, tmp_path / "bad.safetensors", preprocessor=ckpt.preprocessor)
     # a numeric embedding first keeps the inputs in place: the codes must still reach their Embedding
@@ -192,8 +275,25 @@ def test_a_model_whose_code_inputs_reach_no_embedding_or_one_hot_is_refused(tmp_
     # a column of few levels: its code reaches a OneHot, or the pair is refused
     few = tmp_path / "few.csv"
     few.write_text("x,colour,label\n" + "".join(f"{i % 5},{'rgb'[i % 3]},{'ab'[i % 2]}\n" for i in range(60)))
-    assert run_cli(["train", "--data", str(few), "--save", save, "--backend", "numpy", "--epochs", "1",
-                    "--numeric-embedding", "none"], capsys)[0] == 0
+    assert (
+        run_cli(
+            [
+                "train",
+                "--data",
+                str(few),
+                "--save",
+                save,
+                "--backend",
+                "numpy",
+                "--epochs",
+                "1",
+                "--numeric-embedding",
+                "none",
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     ckpt = load_checkpoint(save, backend="numpy")
     assert isinstance(ckpt.model.layers[0], mlp.OneHot) and ckpt.model.layers[0].columns == [1]
     plain = mlp.build_mlp([2, *ckpt.model.sizes[2:]], "relu", "cross_entropy", "he", "numpy")

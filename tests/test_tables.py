@@ -1,5 +1,6 @@
 """Tables of your own: reading CSV/Parquet/NPY/NPZ, the checks on bad data, task inference, the split,
 and the preprocessing that a checkpoint carries."""
+
 import json
 import sys
 
@@ -21,6 +22,7 @@ def labels(ds):
 def numbers(ds, name):
     return ds.table.column(name).values
 
+
 CSV = "a,b,label\n1.5,2,yes\n-3,4.25,no\n0,1e3,yes\n7,8,no\n"
 
 
@@ -34,8 +36,9 @@ def write(tmp_path, text, name="data.csv"):
 def test_csv_features_target_and_names(tmp_path, reader):
     ds = load_table(write(tmp_path, CSV))
     assert ds.features == ["a", "b"] and ds.targets == ["label"]
-    np.testing.assert_array_equal(np.stack([numbers(ds, "a"), numbers(ds, "b")], axis=1),
-                                  [[1.5, 2], [-3, 4.25], [0, 1000], [7, 8]])
+    np.testing.assert_array_equal(
+        np.stack([numbers(ds, "a"), numbers(ds, "b")], axis=1), [[1.5, 2], [-3, 4.25], [0, 1000], [7, 8]]
+    )
     assert labels(ds) == ["yes", "no", "yes", "no"]
     assert ds.task == "classification" and "text" in ds.reason
 
@@ -53,8 +56,9 @@ def test_parquet_reads_like_csv(tmp_path):
     import pyarrow.parquet as pq
 
     path = tmp_path / "data.parquet"
-    pq.write_table(pa.table({"a": [1.5, -3.0, 0.0, 7.0], "b": [2, 4, 1000, 8], "label": ["yes", "no", "yes", "no"]}),
-                   path)
+    pq.write_table(
+        pa.table({"a": [1.5, -3.0, 0.0, 7.0], "b": [2, 4, 1000, 8], "label": ["yes", "no", "yes", "no"]}), path
+    )
     ds = load_table(path)
     csv = load_table(write(tmp_path, CSV.replace("4.25", "4")))
     for name in ("a", "b"):
@@ -85,17 +89,20 @@ def test_npz_with_python_objects_is_refused_not_unpickled(tmp_path):
 
 
 # -- bad data: one clear message naming file, row and column --------------------------------------
-@pytest.mark.parametrize("text,needle", [
-    # a gap in a feature is filled now (tests/test_columns.py); text in a mostly numeric column is still refused
-    ("a,b,label\n1,2,x\n3,red,y\n", "row 2 (line 3), column 'b': 'red' is not a number"),
-    # a row whose target is missing is left out: here that leaves one class
-    ("a,b,label\n1,2,x\n3,4,\n", "column 'label': the target holds one class only ('x')"),
-    ("a,b,label\n1,2,x\n3,4,x\n", "column 'label': the target holds one class only ('x')"),
-    ("a,b,label\n1,2,\n3,4,\n", "column 'label': every target value is missing"),
-    ("a,b,label\n1,2,x\n3,inf,y\n", "row 2 (line 3), column 'b': inf is not a finite number"),
-    ("a,a,label\n1,2,x\n3,4,y\n", "column name 'a' appears twice"),
-    ("a,b,label\n", "no data rows"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        # a gap in a feature is filled now (tests/test_columns.py); text in a mostly numeric column is still refused
+        ("a,b,label\n1,2,x\n3,red,y\n", "row 2 (line 3), column 'b': 'red' is not a number"),
+        # a row whose target is missing is left out: here that leaves one class
+        ("a,b,label\n1,2,x\n3,4,\n", "column 'label': the target holds one class only ('x')"),
+        ("a,b,label\n1,2,x\n3,4,x\n", "column 'label': the target holds one class only ('x')"),
+        ("a,b,label\n1,2,\n3,4,\n", "column 'label': every target value is missing"),
+        ("a,b,label\n1,2,x\n3,inf,y\n", "row 2 (line 3), column 'b': inf is not a finite number"),
+        ("a,a,label\n1,2,x\n3,4,y\n", "column name 'a' appears twice"),
+        ("a,b,label\n", "no data rows"),
+    ],
+)
 def test_bad_csv_names_file_row_and_column(tmp_path, reader, text, needle):
     path = write(tmp_path, text)
     with pytest.raises(DataError) as info:
@@ -117,11 +124,14 @@ def test_text_in_a_regression_target(tmp_path, reader):
         load_table(path, task="regression")
 
 
-@pytest.mark.parametrize("name,content,needle", [
-    ("data.txt", "a,b\n1,2\n", "unknown table format '.txt'"),
-    ("absent.csv", None, "no such file"),
-    ("data.npy", "not numpy", "not a valid .npy file"),
-])
+@pytest.mark.parametrize(
+    "name,content,needle",
+    [
+        ("data.txt", "a,b\n1,2\n", "unknown table format '.txt'"),
+        ("absent.csv", None, "no such file"),
+        ("data.npy", "not numpy", "not a valid .npy file"),
+    ],
+)
 def test_unreadable_files(tmp_path, name, content, needle):
     path = tmp_path / name
     if content is not None:
@@ -149,12 +159,15 @@ def test_parquet_without_pyarrow_says_how_to_install(tmp_path, monkeypatch):
 
 
 # -- task, split, metrics -----------------------------------------------------------------------
-@pytest.mark.parametrize("values,task", [
-    (np.array(["a", "b"], dtype=object), "classification"),
-    (np.array([0.0, 1.0, 2.0, 1.0]), "classification"),
-    (np.array([0.5, 1.0]), "regression"),
-    (np.arange(25.0), "regression"),  # integers, but more distinct values than MAX_CLASSES
-])
+@pytest.mark.parametrize(
+    "values,task",
+    [
+        (np.array(["a", "b"], dtype=object), "classification"),
+        (np.array([0.0, 1.0, 2.0, 1.0]), "classification"),
+        (np.array([0.5, 1.0]), "regression"),
+        (np.arange(25.0), "regression"),  # integers, but more distinct values than MAX_CLASSES
+    ],
+)
 def test_infer_task(values, task):
     assert infer_task(values)[0] == task
 
@@ -256,8 +269,7 @@ def test_regression_targets_are_standardised_and_mapped_back():
 
 
 def test_a_table_for_a_model_matches_features_by_name_and_reads_the_target_when_there(tmp_path):
-    pre = Preprocessor.fit(np.ones((2, 2)), ["b", "a"], ["t"], "regression", y=np.array([0.5, 1.5]),
-                           standardize=False)
+    pre = Preprocessor.fit(np.ones((2, 2)), ["b", "a"], ["t"], "regression", y=np.array([0.5, 1.5]), standardize=False)
     ds = load_for(pre, write(tmp_path, "a,t,b,extra\n1,2,3,4\n"), need_target=True)
     np.testing.assert_array_equal(ds.inputs(pre, "float64"), [[3.0, 1.0]])
     assert ds.has_target and ds.y.tolist() == [2.0] and "extra" not in ds.table.names  # never read
@@ -271,8 +283,13 @@ def test_a_table_for_a_model_matches_features_by_name_and_reads_the_target_when_
 
 
 def test_checkpoint_carries_the_preprocessing(tmp_path):
-    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), ["u", "v"], ["label"], "classification",
-                           y=np.array(["x", "y"], dtype=object))
+    pre = Preprocessor.fit(
+        np.array([[1.0, 2.0], [3.0, 6.0]]),
+        ["u", "v"],
+        ["label"],
+        "classification",
+        y=np.array(["x", "y"], dtype=object),
+    )
     model = mlp.build_mlp([2, 4, 2], loss="cross_entropy")
     path = mlp.save(model, tmp_path / "m.safetensors", preprocessor=pre)
     back = mlp.load_checkpoint(path).preprocessor
@@ -287,24 +304,34 @@ def test_save_refuses_preprocessing_that_does_not_fit_the_model(tmp_path):
         mlp.save(mlp.build_mlp([2, 1], loss="mse"), tmp_path / "m.safetensors", preprocessor=pre)
 
 
-@pytest.mark.parametrize("edit,needle", [
-    (lambda d: d.update(scale=[1.0, -1.0]), "scale must be a list of 2 finite positive numbers"),
-    (lambda d: d.update(classes=["x"]), "at least two labels"),
-    (lambda d: d.update(features=["u"], columns=d["columns"][:1], mean=[1.0], scale=[1.0]),
-     "makes 1 inputs from 1 features, but the model reads 2 inputs"),
-    (lambda d: d.update(features=["v", "u"]), "columns do not name the features"),
-    (lambda d: d.update(task="clustering"), "task must be one of"),
-    (lambda d: d.update(classes=["x", "y", "z"]), "3 classes, but the model has 2 outputs"),
-])
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (lambda d: d.update(scale=[1.0, -1.0]), "scale must be a list of 2 finite positive numbers"),
+        (lambda d: d.update(classes=["x"]), "at least two labels"),
+        (
+            lambda d: d.update(features=["u"], columns=d["columns"][:1], mean=[1.0], scale=[1.0]),
+            "makes 1 inputs from 1 features, but the model reads 2 inputs",
+        ),
+        (lambda d: d.update(features=["v", "u"]), "columns do not name the features"),
+        (lambda d: d.update(task="clustering"), "task must be one of"),
+        (lambda d: d.update(classes=["x", "y", "z"]), "3 classes, but the model has 2 outputs"),
+    ],
+)
 def test_tampered_preprocessing_is_refused_on_load(tmp_path, edit, needle):
     import safetensors.numpy
 
-    pre = Preprocessor.fit(np.array([[1.0, 2.0], [3.0, 6.0]]), ["u", "v"], ["label"], "classification",
-                           y=np.array(["x", "y"], dtype=object))
+    pre = Preprocessor.fit(
+        np.array([[1.0, 2.0], [3.0, 6.0]]),
+        ["u", "v"],
+        ["label"],
+        "classification",
+        y=np.array(["x", "y"], dtype=object),
+    )
     path = mlp.save(mlp.build_mlp([2, 2], loss="cross_entropy"), tmp_path / "m.safetensors", preprocessor=pre)
     data = path.read_bytes()
     header_len = int.from_bytes(data[:8], "little")
-    meta = json.loads(json.loads(data[8:8 + header_len])["__metadata__"]["mlp"])
+    meta = json.loads(json.loads(data[8 : 8 + header_len])["__metadata__"]["mlp"])
     edit(meta["extra"]["preprocessing"])
     tensors = safetensors.numpy.load(data)
     path.write_bytes(safetensors.numpy.save(tensors, metadata={"mlp": json.dumps(meta)}))
@@ -321,12 +348,15 @@ def test_evaluate_block_by_block_gives_the_metrics_of_the_whole_table(tmp_path, 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))
     target = np.where(X[:, 0] > 0, "up", "down") if task == "classification" else np.round(X @ [1.0, 2.0, -1.0], 3)
-    rows = "".join(f"{a:.4f},{b:.4f},{'xyz'[i % 3]},{t}\n" for i, ((a, b, _), t) in enumerate(zip(X, target,
-                                                                                                   strict=True)))
+    rows = "".join(
+        f"{a:.4f},{b:.4f},{'xyz'[i % 3]},{t}\n" for i, ((a, b, _), t) in enumerate(zip(X, target, strict=True))
+    )
     data = write(tmp_path, "a,b,c,t\n" + rows)
     save = str(tmp_path / "m.safetensors")
-    assert run_cli(["train", "--data", str(data), "--target", "t", "--epochs", "2", "--quiet", "--save", save],
-                   capsys)[0] == 0
+    assert (
+        run_cli(["train", "--data", str(data), "--target", "t", "--epochs", "2", "--quiet", "--save", save], capsys)[0]
+        == 0
+    )
     code, whole, err = run_cli(["evaluate", save, "--data", str(data)], capsys)
     assert code == 0, err
     from mlp.io.tables import sources
@@ -346,11 +376,28 @@ def test_the_table_benchmark_runs(tmp_path):
     pytest.importorskip("onnxruntime")
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "bench.json"
-    r = subprocess.run([sys.executable, str(root / "examples" / "bench_tables.py"), "--quick", "--dir", str(tmp_path),
-                        "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=root)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(root / "examples" / "bench_tables.py"),
+            "--quick",
+            "--dir",
+            str(tmp_path),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads(out.read_text())["rows"]
     assert [(row["what"].split(",")[0], row["rows"]) for row in rows] == [
-        ("mlp train", 5000), ("mlp train", 5000), ("mlp predict", 5000), ("pyarrow + ONNX Runtime", 5000)]
+        ("mlp train", 5000),
+        ("mlp train", 5000),
+        ("mlp predict", 5000),
+        ("pyarrow + ONNX Runtime", 5000),
+    ]
     assert all(row["peak_mib"] > 0 and row["seconds"] > 0 for row in rows)
     assert all(row["read"] >= 0 and row["preprocessing"] >= 0 for row in rows[:2])  # the phases mlp train says

@@ -1,4 +1,5 @@
 """fit / evaluate / callbacks: real MNIST subsets, resume equivalence, interruption and divergence."""
+
 import math
 import signal
 
@@ -7,7 +8,7 @@ import pytest
 
 import mlp
 from mlp.io import datasets
-from tests_helpers import interrupt_after, host
+from tests_helpers import host, interrupt_after
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,17 @@ def test_mnist_subset_reaches_stated_accuracy(backend, mnist_small):
     """784-64-10 ReLU, 3 epochs on 10k images: at least 93% on 2k test images, on every backend."""
     (X, y), (Xt, yt) = mnist_small
     model = relu_net(backend)
-    h = mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.05, momentum=0.9), epochs=3,
-                batch_size=32, validation_data=(Xt, yt), progress=False)
+    h = mlp.fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=mlp.SGD(0.05, momentum=0.9),
+        epochs=3,
+        batch_size=32,
+        validation_data=(Xt, yt),
+        progress=False,
+    )
     assert h.history["val_accuracy"][-1] >= 0.93
     assert h.history["loss"][0] > h.history["loss"][-1]
     assert mlp.evaluate(model, Xt, yt)["accuracy"] == pytest.approx(h.history["val_accuracy"][-1])
@@ -49,8 +59,9 @@ def test_history_and_evaluate_keys():
     assert all(math.isnan(v) for v in h.history["val_accuracy"])
     assert all(s > 0 for s in h.history["seconds"])
     r = mlp.evaluate(model, X, y, loss="cross_entropy")
-    assert (r["accuracy"] == pytest.approx(h.history["accuracy"][-1])
-            and r["loss"] == pytest.approx(h.history["loss"][-1], rel=1e-5))
+    assert r["accuracy"] == pytest.approx(h.history["accuracy"][-1]) and r["loss"] == pytest.approx(
+        h.history["loss"][-1], rel=1e-5
+    )
 
 
 def test_resume_equals_training_in_one_go(backend):
@@ -67,8 +78,18 @@ def test_resume_equals_training_in_one_go(backend):
     three = relu_net(backend, sizes=(2, 16, 2), dtype="float64", seed=123)
     three.load_state_dict(two.state_dict())
     opt3 = mlp.SGD(0.05, momentum=0.9).load_state_dict(opt2.state_dict(), three)
-    mlp.fit(three, X, y, loss="cross_entropy", optimizer=opt3, epochs=4, batch_size=20, progress=False,
-            initial_epoch=2, history=h)
+    mlp.fit(
+        three,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt3,
+        epochs=4,
+        batch_size=20,
+        progress=False,
+        initial_epoch=2,
+        history=h,
+    )
     assert h.epoch == [0, 1, 2, 3]
     for k, v in one.state_dict().items():
         np.testing.assert_allclose(three.state_dict()[k], v, rtol=1e-12, atol=1e-14)
@@ -77,8 +98,9 @@ def test_resume_equals_training_in_one_go(backend):
 def test_ctrl_c_stops_between_steps_and_resumes_exactly(monkeypatch):
     X, y = datasets.spirals(n_samples=400, seed=4)
     ref = relu_net(sizes=(2, 16, 2), dtype="float64")
-    mlp.fit(ref, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.05, momentum=0.9), epochs=3, batch_size=8,
-            progress=False)
+    mlp.fit(
+        ref, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.05, momentum=0.9), epochs=3, batch_size=8, progress=False
+    )
 
     model, opt = relu_net(sizes=(2, 16, 2), dtype="float64"), mlp.SGD(0.05, momentum=0.9)
     interrupt_after(monkeypatch, 69)
@@ -89,8 +111,19 @@ def test_ctrl_c_stops_between_steps_and_resumes_exactly(monkeypatch):
     # the loop notices it at its next check, between two steps
     assert stop.value.epoch * 50 + stop.value.step >= 50 + 19
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
-    mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=8, progress=False,
-            initial_epoch=stop.value.epoch, initial_step=stop.value.step, history=stop.value.history)
+    mlp.fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=3,
+        batch_size=8,
+        progress=False,
+        initial_epoch=stop.value.epoch,
+        initial_step=stop.value.step,
+        history=stop.value.history,
+    )
     for k, v in ref.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[k], v, rtol=1e-12, atol=1e-14)
 
@@ -100,8 +133,16 @@ def test_divergence_stops_with_epoch_step_and_keeps_finite_weights():
     X = X * 1e3  # with lr 1e3 this explodes within a few steps
     model = relu_net(sizes=(2, 16, 2), dtype="float32")
     with pytest.raises(mlp.DivergenceError, match=r"epoch 1, step \d+ of 50.*smaller learning rate") as e:
-        mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(1e3, momentum=0.9), epochs=2, batch_size=8,
-                progress=False)
+        mlp.fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=mlp.SGD(1e3, momentum=0.9),
+            epochs=2,
+            batch_size=8,
+            progress=False,
+        )
     step = int(str(e.value).split("step ")[1].split()[0])
     assert all(np.all(np.isfinite(v)) for v in model.state_dict().values())
     # the weights kept are those right before the bad step: their loss on that step's batch is finite,
@@ -161,10 +202,20 @@ def test_data_goes_to_the_device_once_and_batches_are_slices(monkeypatch):
     model = relu_net(sizes=(2, 16, 2))
     calls = []
     original = type(model.backend).asarray
-    monkeypatch.setattr(type(model.backend), "asarray",
-                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
-    mlp.fit(model, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=3, batch_size=4, progress=False,
-            train_metrics=False)
+    monkeypatch.setattr(
+        type(model.backend), "asarray", lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+    )
+    mlp.fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=mlp.SGD(0.1),
+        epochs=3,
+        batch_size=4,
+        progress=False,
+        train_metrics=False,
+    )
     assert len(calls) == 2 + 3  # X and targets once; one permutation per epoch (300 steps in all)
 
 
@@ -172,8 +223,16 @@ def test_one_output_models_classify_by_threshold():
     """A single output is a logit (threshold 0) unless the model ends in Sigmoid (threshold 0.5)."""
     X, y = datasets.spirals(n_samples=400, seed=7)
     logits = mlp.build_mlp([2, 32, 32, 1], "relu", "binary_cross_entropy", seed=1)
-    mlp.fit(logits, X, y, loss="binary_cross_entropy", optimizer=mlp.SGD(0.1, momentum=0.9), epochs=30,
-            batch_size=16, progress=False)
+    mlp.fit(
+        logits,
+        X,
+        y,
+        loss="binary_cross_entropy",
+        optimizer=mlp.SGD(0.1, momentum=0.9),
+        epochs=30,
+        batch_size=16,
+        progress=False,
+    )
     Y = host(logits.forward(logits.backend.asarray(X, dtype="float32")))[:, 0]
     assert np.array_equal(logits.predict(X), (Y > 0).astype(np.int64))
     with_loss = mlp.evaluate(logits, X, y, loss="binary_cross_entropy")["accuracy"]
@@ -186,8 +245,17 @@ def test_one_output_models_classify_by_threshold():
 def test_early_stopping_refuses_a_metric_that_is_not_logged():
     X, y = datasets.spirals(n_samples=100, seed=8)
     with pytest.raises(ValueError, match=r"EarlyStopping monitors 'val_accuracy'.*validation_data"):
-        mlp.fit(relu_net(sizes=(2, 8, 2)), X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=3,
-                batch_size=10, progress=False, callbacks=[mlp.EarlyStopping()])
+        mlp.fit(
+            relu_net(sizes=(2, 8, 2)),
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=mlp.SGD(0.1),
+            epochs=3,
+            batch_size=10,
+            progress=False,
+            callbacks=[mlp.EarlyStopping()],
+        )
 
 
 def test_divergence_on_the_first_step_restores_optimizer_state_too():

@@ -1,4 +1,5 @@
 """Sample and class weights: a weighted step is the step on repeated rows; metrics are weighted means."""
+
 import numpy as np
 import pytest
 
@@ -7,8 +8,16 @@ from tests_helpers import host
 
 
 def net(backend, sizes=(3, 5, 3), dtype="float64", output=None):
-    return mlp.build_mlp(list(sizes), "tanh", "cross_entropy" if output is None else "mse", "xavier", backend, dtype,
-                         seed=4, output=output)
+    return mlp.build_mlp(
+        list(sizes),
+        "tanh",
+        "cross_entropy" if output is None else "mse",
+        "xavier",
+        backend,
+        dtype,
+        seed=4,
+        output=output,
+    )
 
 
 def data(n=12, n_in=3, n_classes=3, seed=0):
@@ -28,10 +37,12 @@ def test_integer_weights_step_as_repeated_rows(backend, loss):
     target = X[:, :1] * 0.5 if loss == "mse" else y
     sizes = (3, 5, 1) if loss == "mse" else sizes
     kw = dict(loss=loss, epochs=3, shuffle=False, progress=False, train_metrics=False, task=task)
-    a = mlp.build_mlp(list(sizes), "tanh", loss, "xavier", backend, "float64", seed=4,
-                      output="identity" if loss == "mse" else None)
-    b = mlp.build_mlp(list(sizes), "tanh", loss, "xavier", backend, "float64", seed=4,
-                      output="identity" if loss == "mse" else None)
+    a = mlp.build_mlp(
+        list(sizes), "tanh", loss, "xavier", backend, "float64", seed=4, output="identity" if loss == "mse" else None
+    )
+    b = mlp.build_mlp(
+        list(sizes), "tanh", loss, "xavier", backend, "float64", seed=4, output="identity" if loss == "mse" else None
+    )
     mlp.fit(a, X, target, optimizer=mlp.SGD(0.3, momentum=0.5), batch_size=len(X), sample_weight=w, **kw)
     rep = np.repeat(np.arange(len(X)), w.astype(int))
     mlp.fit(b, X[rep], target[rep], optimizer=mlp.SGD(0.3, momentum=0.5), batch_size=len(rep), **kw)
@@ -47,8 +58,19 @@ def test_weighted_minibatches_on_jax_compiled_equal_step_by_step(backend):
     runs = []
     for compiled in (None, False):
         m = net(backend)
-        mlp.fit(m, X, y, loss="cross_entropy", optimizer=mlp.Adam(0.01), epochs=2, batch_size=5, progress=False,
-                sample_weight=w, compiled=compiled, seed=3)
+        mlp.fit(
+            m,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=mlp.Adam(0.01),
+            epochs=2,
+            batch_size=5,
+            progress=False,
+            sample_weight=w,
+            compiled=compiled,
+            seed=3,
+        )
         runs.append([host(p) for p in m.parameters()])
     for p, q in zip(*runs, strict=True):
         np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
@@ -107,33 +129,82 @@ def test_the_history_is_weighted():
     X, y = data(n=20)
     w = np.r_[np.zeros(10), np.ones(10)]
     m = net("numpy")
-    h = mlp.fit(m, X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=1, batch_size=20, progress=False,
-                sample_weight=w, validation_data=(X, y, w))
+    h = mlp.fit(
+        m,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=mlp.SGD(0.1),
+        epochs=1,
+        batch_size=20,
+        progress=False,
+        sample_weight=w,
+        validation_data=(X, y, w),
+    )
     assert h.history["accuracy"][0] == pytest.approx(mlp.evaluate(m, X[10:], y[10:])["accuracy"])
     assert h.history["val_loss"][0] == pytest.approx(mlp.evaluate(m, X[10:], y[10:], loss="cross_entropy")["loss"])
 
 
-@pytest.mark.parametrize("weights, message", [
-    (np.ones(5), r"sample_weight has shape \(5,\), expected \(12,\)"),
-    (np.r_[np.ones(11), -1.0], r"non-negative; found -1.0 at index 11"),
-    (np.r_[np.ones(11), np.nan], r"NaN or Inf in 1 rows \(rows 11\)"),
-    (np.zeros(12), r"sums to 0.0"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (np.ones(5), r"sample_weight has shape \(5,\), expected \(12,\)"),
+        (np.r_[np.ones(11), -1.0], r"non-negative; found -1.0 at index 11"),
+        (np.r_[np.ones(11), np.nan], r"NaN or Inf in 1 rows \(rows 11\)"),
+        (np.zeros(12), r"sums to 0.0"),
+    ],
+)
 def test_bad_sample_weights_are_named(weights, message):
     X, y = data()
     with pytest.raises(ValueError, match=message):
-        mlp.fit(net("numpy"), X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=1, batch_size=4,
-                progress=False, sample_weight=weights)
+        mlp.fit(
+            net("numpy"),
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=mlp.SGD(0.1),
+            epochs=1,
+            batch_size=4,
+            progress=False,
+            sample_weight=weights,
+        )
 
 
 def test_bad_class_weights_are_named():
     X, y = data()
     with pytest.raises(ValueError, match=r"class_weight names class 7, but the classes are 0..2"):
-        mlp.fit(net("numpy"), X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=1, batch_size=4,
-                progress=False, class_weight={7: 2.0})
+        mlp.fit(
+            net("numpy"),
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=mlp.SGD(0.1),
+            epochs=1,
+            batch_size=4,
+            progress=False,
+            class_weight={7: 2.0},
+        )
     with pytest.raises(ValueError, match=r"class_weight must be 'balanced'"):
-        mlp.fit(net("numpy"), X, y, loss="cross_entropy", optimizer=mlp.SGD(0.1), epochs=1, batch_size=4,
-                progress=False, class_weight="even")
+        mlp.fit(
+            net("numpy"),
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=mlp.SGD(0.1),
+            epochs=1,
+            batch_size=4,
+            progress=False,
+            class_weight="even",
+        )
     with pytest.raises(ValueError, match=r"class_weight applies to classification"):
-        mlp.fit(net("numpy", sizes=(3, 4, 1), output="identity"), X, X[:, 0], loss="mse", optimizer=mlp.SGD(0.1),
-                epochs=1, batch_size=4, progress=False, class_weight="balanced")
+        mlp.fit(
+            net("numpy", sizes=(3, 4, 1), output="identity"),
+            X,
+            X[:, 0],
+            loss="mse",
+            optimizer=mlp.SGD(0.1),
+            epochs=1,
+            batch_size=4,
+            progress=False,
+            class_weight="balanced",
+        )

@@ -1,4 +1,5 @@
 """Helpers shared by test modules (imported as a plain module: tests/ is on sys.path)."""
+
 import json
 import struct
 from pathlib import Path

@@ -12,6 +12,7 @@ is shown): the interpreter's string hashes change dict layouts and the heap, whi
 count by about 1 % from one random seed to the next (the engine's by 0.05 %).  Needs valgrind.  ``--child`` is the
 process callgrind runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,8 @@ def child(who: str, config: str, epochs: int, samples: int):
     from mlp.train import runner
 
     runner.CHECK_SECONDS = 1e9  # a host read every CHECK_EVERY steps, whatever valgrind's speed
-    from mlp.bench.contenders import MLPFit
     from mlp.backends.reference.numpy_loops import HandWritten
+    from mlp.bench.contenders import MLPFit
 
     X, y, _ = load_data("random", samples)
     problem = Problem.make(config, X, y)
@@ -47,11 +48,34 @@ def child(who: str, config: str, epochs: int, samples: int):
 
 def count(who: str, config: str, epochs: int, samples: int, folder: str, hash_seed: int) -> int:
     out = os.path.join(folder, f"{who}.{epochs}.{hash_seed}.out")
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MLP_THREADS="1",
-               PYTHONHASHSEED=str(hash_seed), PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
-                        "--child", who, "--config", config, "--epochs", str(epochs), "--samples", str(samples)],
-                       capture_output=True, text=True, env=env)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MLP_THREADS="1",
+        PYTHONHASHSEED=str(hash_seed),
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    r = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            __file__,
+            "--child",
+            who,
+            "--config",
+            config,
+            "--epochs",
+            str(epochs),
+            "--samples",
+            str(samples),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     found = re.search(r"Collected : (\d+)", r.stderr)
     if r.returncode or not found:
         raise SystemExit(f"callgrind failed ({r.returncode}): {r.stderr[-2000:]}")
@@ -79,8 +103,10 @@ def main():
     mlp, hand = statistics.median(per_epoch["mlp"]), statistics.median(per_epoch["hand"])
     spread = "; ".join(f"{who} {min(v) / 1e6:.1f} to {max(v) / 1e6:.1f}" for who, v in per_epoch.items())
     spread = f" ({spread} over hash seeds {args.hash_seeds})" if len(seeds) > 1 else ""
-    print(f"{args.config}, {args.samples} rows an epoch: mlp.fit {mlp / 1e6:.1f} M instructions, hand-written loop "
-          f"{hand / 1e6:.1f} M: {mlp / hand:.3f}x{spread}")
+    print(
+        f"{args.config}, {args.samples} rows an epoch: mlp.fit {mlp / 1e6:.1f} M instructions, hand-written loop "
+        f"{hand / 1e6:.1f} M: {mlp / hand:.3f}x{spread}"
+    )
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ it was written.
 Modules: :mod:`.base` (the interface, :class:`SingleProcess`), :mod:`.mpi` (:class:`MPICommunicator`),
 :mod:`.gpu` (the NCCL sum and the CUDA-awareness query); this package chooses among them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -84,8 +85,8 @@ def _import_mpi():
         ) from None
     except Exception as e:  # an MPI library that fails to load or initialise
         raise CommunicatorUnavailableError(
-            f"mpi4py is installed but MPI cannot start here ({type(e).__name__}: {e}); "
-            f"reinstall with: {INSTALL_HINT}") from None
+            f"mpi4py is installed but MPI cannot start here ({type(e).__name__}: {e}); reinstall with: {INSTALL_HINT}"
+        ) from None
     return MPI
 
 

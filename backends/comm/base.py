@@ -1,4 +1,5 @@
 """The communicator interface (:class:`Communicator`) and the one-process communicator (:class:`SingleProcess`)."""
+
 from __future__ import annotations
 
 import sys

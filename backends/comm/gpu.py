@@ -5,6 +5,7 @@ memory unless CuPy's NCCL can sum them on the devices: CuPy arrays and PyTorch C
 device pointers, with no host copy (see :mod:`mlp.backends.comm`).  The NCCL path is written and **untested**: no
 GPU was available where it was written.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,12 @@ def nccl_communicator(comm, MPI, rank, size, device: int = 0):
 
 
 #: NCCL's type of each float dtype, by name (``float32`` for NumPy/CuPy's dtype and for ``torch.float32``)
-_NCCL_TYPES = {"float16": "NCCL_FLOAT16", "float32": "NCCL_FLOAT32", "float64": "NCCL_FLOAT64",
-               "bfloat16": "NCCL_BFLOAT16"}
+_NCCL_TYPES = {
+    "float16": "NCCL_FLOAT16",
+    "float32": "NCCL_FLOAT32",
+    "float64": "NCCL_FLOAT64",
+    "bfloat16": "NCCL_BFLOAT16",
+}
 
 
 def nccl_allreduce_sum(communicator, memory):

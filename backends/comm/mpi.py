@@ -2,6 +2,7 @@
 
 See :mod:`mlp.backends.comm` for the failure model (why an error on one rank must abort every rank).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,10 @@ def _host_vector(value) -> tuple[np.ndarray, bool]:
     """``value`` (a number, bool or 1-D sequence) as a fresh contiguous host array, and whether it was a scalar."""
     arr = np.array(value, copy=True)
     if arr.ndim > 1:
-        raise ValueError(f"allreduce takes a scalar or a 1-D vector, got an array of shape {arr.shape}; "
-                         "use allreduce_sum for large buffers")
+        raise ValueError(
+            f"allreduce takes a scalar or a 1-D vector, got an array of shape {arr.shape}; "
+            "use allreduce_sum for large buffers"
+        )
     if arr.dtype == bool:
         arr = arr.astype(np.int64)  # MPI has no portable bool sum
     elif arr.dtype.kind not in "iuf":
@@ -191,8 +194,10 @@ class MPICommunicator(Communicator):
         mine = None if array is None or self.rank == root else np.asarray(array)
         bad = mine is not None and (mine.shape != shape or mine.dtype != dtype)
         if self.any(bad):
-            raise ValueError(f"broadcast from rank {root}: the root sends shape {shape} {dtype}, "
-                             f"but a rank holds a different shape or dtype")
+            raise ValueError(
+                f"broadcast from rank {root}: the root sends shape {shape} {dtype}, "
+                f"but a rank holds a different shape or dtype"
+            )
         if self.rank == root:
             out = array
         elif mine is not None and mine.flags.c_contiguous and mine.flags.writeable:

@@ -5,6 +5,7 @@
 same weights and in the same batch order as ``mlp.fit``.  Importing this module does not
 import JAX: :func:`load` does.
 """
+
 from __future__ import annotations
 
 import time

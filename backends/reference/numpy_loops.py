@@ -3,6 +3,7 @@
 Both train the same network from the same weights on the same batches as ``mlp.fit``;
 ``epoch(epoch, m)`` trains on the first ``m`` samples of ``problem`` and returns the seconds.
 """
+
 from __future__ import annotations
 
 import time

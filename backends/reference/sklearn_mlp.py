@@ -6,6 +6,7 @@ order.  scikit-learn always trains a softmax with the cross-entropy (log-loss) a
 on the ``book`` configuration (sigmoid outputs, quadratic cost) it trains a slightly different
 network; the bench says so.  Importing this module does not import scikit-learn: :func:`load` does.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,13 +32,21 @@ class PartialFitLoop:
         self.problem, self.name = problem, name
         act = {"sigmoid": "logistic", "relu": "relu", "tanh": "tanh"}[problem.activation]
         self.clf = neural_network.MLPClassifier(
-            hidden_layer_sizes=tuple(problem.sizes[1:-1]), activation=act, solver="sgd", alpha=0.0,
-            batch_size=problem.batch, learning_rate_init=problem.lr, momentum=0.0, nesterovs_momentum=False,
-            shuffle=False, random_state=problem.seed)
+            hidden_layer_sizes=tuple(problem.sizes[1:-1]),
+            activation=act,
+            solver="sgd",
+            alpha=0.0,
+            batch_size=problem.batch,
+            learning_rate_init=problem.lr,
+            momentum=0.0,
+            nesterovs_momentum=False,
+            shuffle=False,
+            random_state=problem.seed,
+        )
         classes = np.arange(problem.sizes[-1])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.clf.partial_fit(problem.X[:problem.batch], problem.y[:problem.batch], classes=classes)
+            self.clf.partial_fit(problem.X[: problem.batch], problem.y[: problem.batch], classes=classes)
         dtype = problem.X.dtype  # scikit-learn keeps float32 data in float32
         self.clf.coefs_ = [np.array(W, dtype=dtype) for W, _ in weights]
         self.clf.intercepts_ = [np.array(b, dtype=dtype) for _, b in weights]

@@ -2,6 +2,7 @@
 
 Importing this module does not import torch: :func:`load` does.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,8 +25,11 @@ def cuda_available(torch) -> bool:
 
 def describe(torch) -> dict:
     """Version, CPU threads and CUDA device of this PyTorch, for the benchmark's header."""
-    return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    return {
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
 
 
 class EagerLoop:

@@ -34,13 +34,29 @@ square matmul timed with the same library on the same device in the same run;
 and speed-ups ``t_other / t_row`` (above 1: this row is faster) over PyTorch
 eager on the same device and over the per-example loop.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 
-from mlp.bench.configs import (BASELINES, CONFIGS, DEFAULTS, EPOCH_SAMPLES, HANDWRITTEN, JAX_SCAN, PER_EXAMPLE,
-                               PYTORCH, QUICK, REFERENCE, SKLEARN, Problem, build_model, initial_weights, load_data)
+from mlp.bench.configs import (
+    BASELINES,
+    CONFIGS,
+    DEFAULTS,
+    EPOCH_SAMPLES,
+    HANDWRITTEN,
+    JAX_SCAN,
+    PER_EXAMPLE,
+    PYTORCH,
+    QUICK,
+    REFERENCE,
+    SKLEARN,
+    Problem,
+    build_model,
+    initial_weights,
+    load_data,
+)
 from mlp.bench.contenders import Contender, MLPFit, make_contenders, torch_eager
 from mlp.bench.harness import Row, bench_config, run
 from mlp.bench.machine import machine_info, matmul_rate
@@ -48,19 +64,46 @@ from mlp.bench.options import add_arguments
 from mlp.bench.report import COLUMNS, format_table, summarise
 
 __all__ = [
-    "BASELINES", "COLUMNS", "CONFIGS", "DEFAULTS", "EPOCH_SAMPLES", "HANDWRITTEN", "JAX_SCAN", "PER_EXAMPLE",
-    "PYTORCH", "QUICK", "REFERENCE", "SKLEARN",
-    "Contender", "MLPFit", "Problem", "Row",
-    "add_parser", "bench_config", "build_model", "format_table", "initial_weights", "load_data", "machine_info",
-    "main", "make_contenders", "matmul_rate", "run", "summarise", "torch_eager",
+    "BASELINES",
+    "COLUMNS",
+    "CONFIGS",
+    "DEFAULTS",
+    "EPOCH_SAMPLES",
+    "HANDWRITTEN",
+    "JAX_SCAN",
+    "PER_EXAMPLE",
+    "PYTORCH",
+    "QUICK",
+    "REFERENCE",
+    "SKLEARN",
+    "Contender",
+    "MLPFit",
+    "Problem",
+    "Row",
+    "add_parser",
+    "bench_config",
+    "build_model",
+    "format_table",
+    "initial_weights",
+    "load_data",
+    "machine_info",
+    "main",
+    "make_contenders",
+    "matmul_rate",
+    "run",
+    "summarise",
+    "torch_eager",
 ]
 
 
 def add_parser(subparsers):
     """Register ``bench`` on an argparse ``subparsers`` object, with ``func=run``."""
     p = subparsers.add_parser(
-        "bench", help="time training epochs: mlp on each backend beside PyTorch and plain NumPy loops",
-        description=__doc__.replace("``", "'"), formatter_class=argparse.RawDescriptionHelpFormatter)
+        "bench",
+        help="time training epochs: mlp on each backend beside PyTorch and plain NumPy loops",
+        description=__doc__.replace("``", "'"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(p)
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     p.set_defaults(func=run)

@@ -1,4 +1,5 @@
 """``python -m mlp.bench [options]``: the same as ``mlp bench``."""
+
 import sys
 
 from mlp.bench import main

@@ -3,6 +3,7 @@
 Every contender trains the same :class:`Problem` (one configuration on one data set) from the same
 :func:`initial_weights`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,7 @@ import numpy as np
 CONFIGS = {
     "book": dict(sizes=[784, 30, 10], activation="sigmoid", loss="quadratic", batch=10, lr=3.0, init="normal"),
     "mid": dict(sizes=[784, 100, 10], activation="relu", loss="cross_entropy", batch=64, lr=0.05, init="he"),
-    "wide": dict(sizes=[784, 1024, 1024, 10], activation="relu", loss="cross_entropy", batch=256, lr=0.05,
-                 init="he"),
+    "wide": dict(sizes=[784, 1024, 1024, 10], activation="relu", loss="cross_entropy", batch=256, lr=0.05, init="he"),
 }
 EPOCH_SAMPLES = 50_000
 DEFAULTS = dict(samples=EPOCH_SAMPLES, epochs=5, warmup=1, matmul_size=2048, budget=1.0, data="auto")
@@ -27,8 +27,14 @@ PER_EXAMPLE = "per-example (book)"
 JAX_SCAN = "JAX jit (hand-written)"
 SKLEARN = "scikit-learn MLPClassifier"
 #: ``--baselines`` names -> what they add
-BASELINES = {"reference": REFERENCE, "handwritten": HANDWRITTEN, "pytorch": PYTORCH, "jax": JAX_SCAN,
-             "sklearn": SKLEARN, "per-example": PER_EXAMPLE}
+BASELINES = {
+    "reference": REFERENCE,
+    "handwritten": HANDWRITTEN,
+    "pytorch": PYTORCH,
+    "jax": JAX_SCAN,
+    "sklearn": SKLEARN,
+    "per-example": PER_EXAMPLE,
+}
 
 
 def load_data(kind, samples, data_dir=None, seed=0):
@@ -77,8 +83,20 @@ class Problem:
     def make(cls, name, X, y, dtype="float32", seed=0):
         cfg = CONFIGS[name]
         X = np.ascontiguousarray(X, dtype=dtype)
-        return cls(name, cfg["sizes"], cfg["activation"], cfg["loss"], cfg["batch"], cfg["lr"], cfg["init"], dtype,
-                   seed, X, y, np.eye(cfg["sizes"][-1], dtype=dtype)[y])
+        return cls(
+            name,
+            cfg["sizes"],
+            cfg["activation"],
+            cfg["loss"],
+            cfg["batch"],
+            cfg["lr"],
+            cfg["init"],
+            dtype,
+            seed,
+            X,
+            y,
+            np.eye(cfg["sizes"][-1], dtype=dtype)[y],
+        )
 
     @property
     def flops_per_sample(self):
@@ -93,8 +111,9 @@ def build_model(problem, backend, fast=None):
     """The network of ``problem`` (see :func:`mlp.core.model.build_mlp`)."""
     from mlp.core.model import build_mlp
 
-    return build_mlp(problem.sizes, problem.activation, problem.loss, problem.init, backend, problem.dtype,
-                     problem.seed, fast)
+    return build_mlp(
+        problem.sizes, problem.activation, problem.loss, problem.init, backend, problem.dtype, problem.seed, fast
+    )
 
 
 def initial_weights(problem):

@@ -1,4 +1,5 @@
 """The contenders: :class:`MLPFit` (``mlp.fit`` on a backend) and the reference loops beside it."""
+
 from __future__ import annotations
 
 from mlp.bench.configs import JAX_SCAN, PYTORCH, REFERENCE, SKLEARN, build_model, initial_weights
@@ -41,9 +42,19 @@ class MLPFit(Contender):
         import mlp
 
         X = self.X if m == self.problem.X.shape[0] else self.X[:m, ...]
-        h = mlp.fit(self.model, X, self.problem.y[:m], loss=self.loss, optimizer=self.optimizer,
-                    epochs=epoch + 1, initial_epoch=epoch, batch_size=self.problem.batch, seed=self.problem.seed,
-                    progress=False, train_metrics=False)
+        h = mlp.fit(
+            self.model,
+            X,
+            self.problem.y[:m],
+            loss=self.loss,
+            optimizer=self.optimizer,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            batch_size=self.problem.batch,
+            seed=self.problem.seed,
+            progress=False,
+            train_metrics=False,
+        )
         return h.history["seconds"][-1]
 
 
@@ -51,8 +62,7 @@ def torch_eager(problem, weights, torch, device="cpu"):
     """The PyTorch eager contender (its code lives in ``backends.reference.torch_eager``)."""
     from mlp.backends.reference.torch_eager import EagerLoop
 
-    return EagerLoop(problem, weights, torch, device,
-                     name=PYTORCH + ("" if str(device) == "cpu" else f" ({device})"))
+    return EagerLoop(problem, weights, torch, device, name=PYTORCH + ("" if str(device) == "cpu" else f" ({device})"))
 
 
 def make_contenders(problem, backend_names, baselines, torch, notes):
@@ -91,8 +101,10 @@ def make_contenders(problem, backend_names, baselines, torch, notes):
         else:
             out.append(sklearn_mlp.PartialFitLoop(problem, weights, nn, name=SKLEARN))
             if problem.loss != "cross_entropy":
-                note = (f"{SKLEARN} on {problem.name}: scikit-learn trains a softmax with cross-entropy at the "
-                        f"output, not the {problem.loss} cost: the same sizes, a slightly different network")
+                note = (
+                    f"{SKLEARN} on {problem.name}: scikit-learn trains a softmax with cross-entropy at the "
+                    f"output, not the {problem.loss} cost: the same sizes, a slightly different network"
+                )
                 if note not in notes:
                     notes.append(note)
     if "pytorch" in baselines:

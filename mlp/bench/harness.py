@@ -1,4 +1,5 @@
 """Running the benchmark: the contenders timed interleaved (:func:`bench_config`) and ``mlp bench`` (:func:`run`)."""
+
 from __future__ import annotations
 
 import datetime
@@ -55,10 +56,20 @@ def run(args) -> int:
     rates = matmul_rates(settings["matmul_size"], dtype, torch, names)
     print_header(command, info, torch, source, settings, dtype, rates)
     # ``notes`` is the list make_contenders adds to: the report holds it, so its notes are the final ones
-    report = {"date": datetime.date.today().isoformat(), "command": command, "machine": info, "data": source,
-              "dtype": dtype, "samples_per_epoch": settings["samples"], "epochs": settings["epochs"],
-              "warmup": settings["warmup"], "budget": settings["budget"],
-              "matmul": {"size": settings["matmul_size"], "gflops": rates}, "notes": notes, "configs": {}}
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "command": command,
+        "machine": info,
+        "data": source,
+        "dtype": dtype,
+        "samples_per_epoch": settings["samples"],
+        "epochs": settings["epochs"],
+        "warmup": settings["warmup"],
+        "budget": settings["budget"],
+        "matmul": {"size": settings["matmul_size"], "gflops": rates},
+        "notes": notes,
+        "configs": {},
+    }
     for cname in args.configs:
         problem = Problem.make(cname, X, y, dtype, args.seed)
         report["configs"][cname] = _bench_problem(problem, args, names, torch, notes, settings, rates)

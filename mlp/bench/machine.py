@@ -1,4 +1,5 @@
 """The machine the benchmark runs on: CPU, BLAS and its kernels, load, and a matmul's rate."""
+
 from __future__ import annotations
 
 import glob
@@ -41,8 +42,12 @@ def _openblas_core():
         libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
         for path in libs:
             lib = ctypes.CDLL(path)
-            for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
-                         "openblas_get_corename"):
+            for name in (
+                "scipy_openblas_get_corename64_",
+                "scipy_openblas_get_corename",
+                "openblas_get_corename64_",
+                "openblas_get_corename",
+            ):
                 fn = getattr(lib, name, None)
                 if fn is not None:
                     fn.restype = ctypes.c_char_p
@@ -56,12 +61,25 @@ def machine_info(torch=None):
     """CPU, cores, versions, BLAS, thread variables and load average (and torch's, given ``torch``)."""
     cpu = _cpuinfo()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    info = {"cpu": cpu.get("model name") or platform.processor() or platform.machine(), "cores": cores,
-            "python": platform.python_version(), "numpy": np.__version__, "blas": _blas(),
-            "openblas_core": _openblas_core(),
-            "env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                                    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-                    if os.environ.get(k) is not None}}
+    info = {
+        "cpu": cpu.get("model name") or platform.processor() or platform.machine(),
+        "cores": cores,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": _blas(),
+        "openblas_core": _openblas_core(),
+        "env": {
+            k: os.environ.get(k)
+            for k in (
+                "OPENBLAS_NUM_THREADS",
+                "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "OPENBLAS_CORETYPE",
+                "OPENBLAS_L2_SIZE",
+            )
+            if os.environ.get(k) is not None
+        },
+    }
     if torch is not None:
         from mlp.backends.reference import torch_eager
 
@@ -79,12 +97,16 @@ def notes_on_machine(info):
     if core in ("Haswell", "Zen", "Sandybridge") and {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
         forced = os.environ.get("OPENBLAS_CORETYPE")
         why = f"OPENBLAS_CORETYPE={forced} in the environment keeps" if forced else "OpenBLAS chose"
-        notes.append(f"{why} NumPy's OpenBLAS on its {core} (AVX2) kernels although this CPU has AVX-512 "
-                     "(see docs/benchmarks.md)")
+        notes.append(
+            f"{why} NumPy's OpenBLAS on its {core} (AVX2) kernels although this CPU has AVX-512 "
+            "(see docs/benchmarks.md)"
+        )
     load = info.get("load_average")
     if load and load[0] > 0.5:
-        notes.append(f"load average {load[0]:.2f} on {info['cores']} cores as the run began: other processes were "
-                     "running, and multi-threaded contenders suffer most from that")
+        notes.append(
+            f"load average {load[0]:.2f} on {info['cores']} cores as the run began: other processes were "
+            "running, and multi-threaded contenders suffer most from that"
+        )
     return notes
 
 

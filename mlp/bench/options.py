@@ -1,4 +1,5 @@
 """The options of ``mlp bench`` (and ``python -m mlp.bench``), and the settings they give."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,8 @@ def _csv(choices, allow_none=False):
         if not items or bad:
             raise argparse.ArgumentTypeError(
                 f"expected a comma-separated subset of {','.join(choices)}{' (or none)' if allow_none else ''}, "
-                f"got {text!r}")
+                f"got {text!r}"
+            )
         return list(dict.fromkeys(items))
 
     return parse
@@ -25,28 +27,56 @@ def add_arguments(p):
     """Add the options of ``mlp bench`` to the parser ``p``; returns ``p``."""
     from mlp.backends import KNOWN
 
-    p.add_argument("--configs", type=_csv(list(CONFIGS)), default=list(CONFIGS),
-                   help="comma-separated: book,mid,wide (default: all)")
-    p.add_argument("--backends", type=_csv(list(KNOWN)), default=None,
-                   help="mlp backends to time, comma-separated (default: every backend usable here)")
-    p.add_argument("--baselines", type=_csv(list(BASELINES), allow_none=True), default=list(BASELINES),
-                   help="comparison rows: reference,handwritten,pytorch,jax,sklearn,per-example (default: all) "
-                        "or none")
+    p.add_argument(
+        "--configs",
+        type=_csv(list(CONFIGS)),
+        default=list(CONFIGS),
+        help="comma-separated: book,mid,wide (default: all)",
+    )
+    p.add_argument(
+        "--backends",
+        type=_csv(list(KNOWN)),
+        default=None,
+        help="mlp backends to time, comma-separated (default: every backend usable here)",
+    )
+    p.add_argument(
+        "--baselines",
+        type=_csv(list(BASELINES), allow_none=True),
+        default=list(BASELINES),
+        help="comparison rows: reference,handwritten,pytorch,jax,sklearn,per-example (default: all) or none",
+    )
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--epochs", type=int, default=None,
-                   help=f"timed epochs per contender (default {DEFAULTS['epochs']})")
+    p.add_argument(
+        "--epochs", type=int, default=None, help=f"timed epochs per contender (default {DEFAULTS['epochs']})"
+    )
     p.add_argument("--warmup", type=int, default=None, help=f"untimed warm-up epochs (default {DEFAULTS['warmup']})")
-    p.add_argument("--samples", type=int, default=None,
-                   help=f"samples an epoch (default {DEFAULTS['samples']:,}; --quick: {QUICK['samples']:,})")
-    p.add_argument("--data", choices=("auto", "mnist", "random"), default=None,
-                   help="auto (default): MNIST's training images when the files are present (nothing is "
-                        "downloaded), else random data of the same shape; --quick: random")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help=f"samples an epoch (default {DEFAULTS['samples']:,}; --quick: {QUICK['samples']:,})",
+    )
+    p.add_argument(
+        "--data",
+        choices=("auto", "mnist", "random"),
+        default=None,
+        help="auto (default): MNIST's training images when the files are present (nothing is "
+        "downloaded), else random data of the same shape; --quick: random",
+    )
     p.add_argument("--data-dir", default=None, help="folder with MNIST's IDX files (default: $MLP_DATA_DIR/mnist)")
-    p.add_argument("--matmul-size", type=int, default=None,
-                   help=f"side of the square matmul that measures the machine (default {DEFAULTS['matmul_size']})")
-    p.add_argument("--budget", type=float, default=None,
-                   help="seconds a slow contender (per-example, array-api-strict) is timed for each epoch before "
-                        f"extrapolating (default {DEFAULTS['budget']})")
+    p.add_argument(
+        "--matmul-size",
+        type=int,
+        default=None,
+        help=f"side of the square matmul that measures the machine (default {DEFAULTS['matmul_size']})",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds a slow contender (per-example, array-api-strict) is timed for each epoch before "
+        f"extrapolating (default {DEFAULTS['budget']})",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny epochs, random data)")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the raw numbers as JSON")

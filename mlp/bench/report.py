@@ -1,4 +1,5 @@
 """What the benchmark prints and writes: each row's numbers, the table, the header lines."""
+
 from __future__ import annotations
 
 import datetime
@@ -26,10 +27,19 @@ def summarise(problem, rows, rates):
     for r in rows:
         c = r.contender
         best = min(r.seconds)
-        d = {"name": c.name, "kind": c.kind, "backend": c.backend, "device": c.device,
-             "extrapolated": r.timed_samples < samples, "timed_samples": r.timed_samples,
-             "seconds": r.seconds, "min": best, "median": statistics.median(r.seconds),
-             "samples_per_s": samples / best, "gflops": flops / best / 1e9}
+        d = {
+            "name": c.name,
+            "kind": c.kind,
+            "backend": c.backend,
+            "device": c.device,
+            "extrapolated": r.timed_samples < samples,
+            "timed_samples": r.timed_samples,
+            "seconds": r.seconds,
+            "min": best,
+            "median": statistics.median(r.seconds),
+            "samples_per_s": samples / best,
+            "gflops": flops / best / 1e9,
+        }
         rate = rates.get(_rate_key(d))
         d["pct_matmul"] = 100.0 * d["gflops"] / rate if rate else None
         out.append(d)
@@ -49,9 +59,19 @@ def format_table(results):
     def f(v, spec, suffix=""):
         return "-" if v is None else format(v, spec) + suffix
 
-    lines = [[d["name"] + (" *" if d["extrapolated"] else ""), f(d["min"], ".3f"), f(d["median"], ".3f"),
-              f(d["samples_per_s"], ",.0f"), f(d["gflops"], ".2f"), f(d["pct_matmul"], ".1f"),
-              f(d["vs_pytorch"], ".2f", "x"), f(d["vs_per_example"], ".1f", "x")] for d in results]
+    lines = [
+        [
+            d["name"] + (" *" if d["extrapolated"] else ""),
+            f(d["min"], ".3f"),
+            f(d["median"], ".3f"),
+            f(d["samples_per_s"], ",.0f"),
+            f(d["gflops"], ".2f"),
+            f(d["pct_matmul"], ".1f"),
+            f(d["vs_pytorch"], ".2f", "x"),
+            f(d["vs_per_example"], ".1f", "x"),
+        ]
+        for d in results
+    ]
     widths = [max(len(COLUMNS[i]), *(len(line[i]) for line in lines)) for i in range(len(COLUMNS))]
 
     def fmt(row):
@@ -68,21 +88,30 @@ def print_header(command, info, torch, source, settings, dtype, rates):
     """The lines before the tables: the command, the machine, the data, the matmul rates, how it is timed."""
     size = settings["matmul_size"]
     say(f"mlp bench, {datetime.date.today().isoformat()}: {command}")
-    say(f"machine: {info['cpu']}, {info['cores']} cores; python {info['python']}; numpy {info['numpy']} "
-        f"({info['blas']}" + (f", {info['openblas_core']} kernels)" if info["openblas_core"] else ")")
-        + (f"; torch {info['torch']} ({info['torch_threads']} threads)" if torch is not None else ""))
+    say(
+        f"machine: {info['cpu']}, {info['cores']} cores; python {info['python']}; numpy {info['numpy']} "
+        f"({info['blas']}"
+        + (f", {info['openblas_core']} kernels)" if info["openblas_core"] else ")")
+        + (f"; torch {info['torch']} ({info['torch_threads']} threads)" if torch is not None else "")
+    )
     if info["env"]:
         say("environment: " + ", ".join(f"{k}={v}" for k, v in info["env"].items()))
     say(f"data: {source}; {settings['samples']:,} samples an epoch; {dtype}")
-    say(f"matmul ({size} x {size}, {dtype}), best of 5: "
-        + ", ".join(f"{'numpy' if k == 'cpu' else k} {v:.1f} GFLOP/s" for k, v in rates.items()))
-    say(f"timing: {settings['warmup']} warm-up + {settings['epochs']} timed epochs of each contender, interleaved; "
-        "samples/s, GFLOP/s and ratios from the min")
+    say(
+        f"matmul ({size} x {size}, {dtype}), best of 5: "
+        + ", ".join(f"{'numpy' if k == 'cpu' else k} {v:.1f} GFLOP/s" for k, v in rates.items())
+    )
+    say(
+        f"timing: {settings['warmup']} warm-up + {settings['epochs']} timed epochs of each contender, interleaved; "
+        "samples/s, GFLOP/s and ratios from the min"
+    )
 
 
 def print_config(cname, cfg, flops, results):
     """A configuration's title line and its table, after an empty line."""
     say("")
-    say(f"{cname}: {cfg['sizes']} {cfg['activation']}, {cfg['loss'].replace('_', '-')} loss, mini-batch "
-        f"{cfg['batch']}, SGD lr {cfg['lr']} ({flops / 1e9:.2f} GFLOP an epoch)")
+    say(
+        f"{cname}: {cfg['sizes']} {cfg['activation']}, {cfg['loss'].replace('_', '-')} loss, mini-batch "
+        f"{cfg['batch']}, SGD lr {cfg['lr']} ({flops / 1e9:.2f} GFLOP an epoch)"
+    )
     say(format_table(results))

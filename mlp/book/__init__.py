@@ -18,6 +18,7 @@ A list of pairs is converted to matrices once: the last few converted are kept w
 list (the same pair objects, in the order ``SGD`` last left them) comes back, so later epochs and
 later networks on it skip the conversion.  :func:`clear_cache` forgets them and frees their memory.
 """
+
 from . import mnist_loader, network, network2
 from ._engine import clear_cache
 

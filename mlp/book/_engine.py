@@ -26,6 +26,7 @@ the positions with ``random.shuffle``, as the book shuffles the list, reorders t
 by them and gathers each mini-batch's rows from the matrix.  The step is the engine's own, the one
 :func:`mlp.fit` runs (:meth:`EngineNetwork._engine_epoch`), compiled in loops where the backend compiles.
 """
+
 from __future__ import annotations
 
 import operator
@@ -97,7 +98,7 @@ class Dataset:
             packed = self._packed = np.empty((self.n, n_in + 1 + n_out), dtype=self.dtype)
             self.X = self._matrix(data, xs, n_in, packed[:, :n_in], what)
             packed[:, n_in] = 1
-            packed[:, n_in + 1:] = self.Y
+            packed[:, n_in + 1 :] = self.Y
 
     def _matrix(self, data, xs, n_in, out, what):
         """The x as ``(n, n_in)`` rows in the dtype, written into ``out`` when given."""
@@ -135,8 +136,10 @@ class Dataset:
             Y = None
         if Y is None or Y.shape[1:] not in ((n_out, 1), (n_out,)):
             i = next((i for i, y in enumerate(ys) if np.shape(y) not in ((n_out, 1), (n_out,))), 0)
-            raise ValueError(f"{what}[{i}]: y has shape {np.shape(ys[i])}, the network outputs ({n_out}, 1) "
-                             f"(training data: target columns; validation and test data: integer labels)")
+            raise ValueError(
+                f"{what}[{i}]: y has shape {np.shape(ys[i])}, the network outputs ({n_out}, 1) "
+                f"(training data: target columns; validation and test data: integer labels)"
+            )
         self.Y = Y.reshape(self.n, n_out)
 
     @staticmethod
@@ -149,8 +152,10 @@ class Dataset:
                 raise ValueError(f"{what}[{i}] is {type(pair).__name__}, not an (x, y) pair") from None
             x = np.asarray(x)
             if x.dtype.kind not in "biuf" or x.shape not in ((n_in, 1), (n_in,)):
-                raise ValueError(f"{what}[{i}]: x has shape {x.shape} and dtype {x.dtype}, "
-                                 f"the network takes columns ({n_in}, 1) of numbers")
+                raise ValueError(
+                    f"{what}[{i}]: x has shape {x.shape} and dtype {x.dtype}, "
+                    f"the network takes columns ({n_in}, 1) of numbers"
+                )
         raise ValueError(f"{what}: the x do not form one ({len(data)}, {n_in}) matrix")
 
     def packed(self):
@@ -160,9 +165,9 @@ class Dataset:
         """
         if self._packed is None:  # labels (training pairs may carry them): made on first use
             packed = np.empty((self.n, self.n_in + 1 + self.n_out), dtype=self.dtype)
-            packed[:, :self.n_in] = self.X
+            packed[:, : self.n_in] = self.X
             packed[:, self.n_in] = 1
-            packed[:, self.n_in + 1:] = self.targets(self.n_out)
+            packed[:, self.n_in + 1 :] = self.targets(self.n_out)
             self._packed = packed
         return self._packed
 
@@ -265,8 +270,9 @@ class EngineNetwork:
 
     @weights.setter
     def weights(self, value):
-        self._weights = self._checked_list(value, "weights",
-                                           [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)])
+        self._weights = self._checked_list(
+            value, "weights", [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)]
+        )
 
     @property
     def biases(self):
@@ -314,8 +320,9 @@ class EngineNetwork:
 
     def _state(self):
         state = {}
-        weights = self._checked_list(self._weights, "weights",
-                                     [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)], copy=False)
+        weights = self._checked_list(
+            self._weights, "weights", [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)], copy=False
+        )
         biases = self._checked_list(self._biases, "biases", [(b, 1) for b in self.sizes[1:]], copy=False)
         for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             state[f"W{i}"], state[f"b{i}"] = w.T, b.reshape(-1)
@@ -343,9 +350,13 @@ class EngineNetwork:
         if alias is None:
             return False
         params, wv, bv = alias
-        return (all(a is b for a, b in zip(model.parameters(), params, strict=True))
-                and len(self._weights) == len(wv) and all(a is b for a, b in zip(self._weights, wv, strict=True))
-                and len(self._biases) == len(bv) and all(a is b for a, b in zip(self._biases, bv, strict=True)))
+        return (
+            all(a is b for a, b in zip(model.parameters(), params, strict=True))
+            and len(self._weights) == len(wv)
+            and all(a is b for a, b in zip(self._weights, wv, strict=True))
+            and len(self._biases) == len(bv)
+            and all(a is b for a, b in zip(self._biases, bv, strict=True))
+        )
 
     def _pull(self, model):
         """Make the lists show the engine's parameters (views on NumPy, copies elsewhere)."""
@@ -359,8 +370,10 @@ class EngineNetwork:
             return
         to_numpy = model.backend.to_numpy
         # in place when possible, so that arrays the caller holds show the new values too
-        for lst, new in ((self._weights, [np.asarray(to_numpy(W)).T for W in params[0::2]]),
-                         (self._biases, [np.asarray(to_numpy(b)).reshape(-1, 1) for b in params[1::2]])):
+        for lst, new in (
+            (self._weights, [np.asarray(to_numpy(W)).T for W in params[0::2]]),
+            (self._biases, [np.asarray(to_numpy(b)).reshape(-1, 1) for b in params[1::2]]),
+        ):
             for i, a in enumerate(new):
                 if lst[i].shape == a.shape and lst[i].dtype == a.dtype and lst[i].flags.writeable:
                     lst[i][...] = a
@@ -454,8 +467,13 @@ class EngineNetwork:
             return self._update_by_examples(mini_batch, eta, weight_decay)
         model = self._model()
         data = self._dataset(mini_batch, "mini_batch", keep=False)
-        mlp.train_step(model, self._loss(), self._optimizer(eta, weight_decay), self._device(model, data.X),
-                       self._device(model, data.targets(self.sizes[-1])))
+        mlp.train_step(
+            model,
+            self._loss(),
+            self._optimizer(eta, weight_decay),
+            self._device(model, data.X),
+            self._device(model, data.targets(self.sizes[-1])),
+        )
         self._pull(model)
 
     def _update_by_examples(self, mini_batch, eta, weight_decay):
@@ -490,7 +508,7 @@ class EngineNetwork:
             for j in range(epochs):
                 random.shuffle(data)
                 for k in range(0, n, m):
-                    update(data[k:k + m])
+                    update(data[k : k + m])
                 if after_epoch(j):
                     break
             return
@@ -535,8 +553,8 @@ class EngineNetwork:
             current = {}
 
             def slicer(Xe, Te, epoch, s):
-                B = xp.take(P, current["rows"][s * m:min((s + 1) * m, n)], axis=0)  # this mini-batch's rows
-                return B[:, :n_in], B[:, n_in + 1:], StepContext(True, 0, epoch, s)
+                B = xp.take(P, current["rows"][s * m : min((s + 1) * m, n)], axis=0)  # this mini-batch's rows
+                return B[:, :n_in], B[:, n_in + 1 :], StepContext(True, 0, epoch, s)
 
             runner = StepRunner(model, loss, opt, m, n, 0, slicer=slicer)
         else:
@@ -548,7 +566,7 @@ class EngineNetwork:
                 runner.set_epoch(epoch, None, None)
             else:
                 E = xp.take(P, be.asarray(rows), axis=0)
-                runner.set_epoch(epoch, E[:, :n_in], E[:, n_in + 1:])
+                runner.set_epoch(epoch, E[:, :n_in], E[:, n_in + 1 :])
             state, _ = runner.run(TrainState.of(model, opt), 0, steps)
             model.set_param_groups(state.groups)
             opt.set_state_groups(model, state.opt_state)
@@ -562,8 +580,13 @@ class EngineNetwork:
         The book's JSON format is ``network2``'s ``save``; this is mlp's own, which
         ``mlp evaluate`` and :func:`mlp.load` read too.  Returns the path.
         """
-        return mlp.save(self._model(), filename, book_module=type(self).__module__.rsplit(".", 1)[-1],
-                        book_cost=self._cost_name(), book_sizes=self.sizes)
+        return mlp.save(
+            self._model(),
+            filename,
+            book_module=type(self).__module__.rsplit(".", 1)[-1],
+            book_cost=self._cost_name(),
+            book_sizes=self.sizes,
+        )
 
     def _cost_name(self):
         return "QuadraticCost" if self._cost_kind() == QUADRATIC else "CrossEntropyCost"

@@ -20,6 +20,7 @@ by 255.  Both
 functions take optional ``data_dir`` and ``download`` keywords; the lists are Python 3
 lists (the book's ``zip`` returned lists in Python 2).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -45,6 +45,7 @@ Where it differs from the book, and why:
 * The network also saves itself in mlp's safetensors format (:meth:`Network.save_checkpoint`,
   :func:`load_checkpoint`).
 """
+
 from __future__ import annotations
 
 from ._engine import QUADRATIC, EngineNetwork, from_checkpoint, sigmoid, sigmoid_prime
@@ -109,8 +110,15 @@ class Network(EngineNetwork):
                 print("Epoch {0} complete".format(j), flush=True)
 
         own = type(self).update_mini_batch is Network.update_mini_batch
-        self._epochs(training_data, epochs, mini_batch_size, eta, 0.0, after_epoch,
-                     update=None if own else (lambda batch: self.update_mini_batch(batch, eta)))
+        self._epochs(
+            training_data,
+            epochs,
+            mini_batch_size,
+            eta,
+            0.0,
+            after_epoch,
+            update=None if own else (lambda batch: self.update_mini_batch(batch, eta)),
+        )
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient-descent step on ``mini_batch`` (a list of ``(x, y)``), learning rate ``eta``.
@@ -141,8 +149,10 @@ def load_checkpoint(filename, *, backend=None):
 
     def make(sizes, cost, dtype):
         if cost != "QuadraticCost":
-            raise ValueError(f"{filename}: a {cost} network; network.py trains the quadratic cost only "
-                             f"(use mlp.book.network2.load_checkpoint)")
+            raise ValueError(
+                f"{filename}: a {cost} network; network.py trains the quadratic cost only "
+                f"(use mlp.book.network2.load_checkpoint)"
+            )
         net = Network.__new__(Network)
         net._setup(sizes, backend, dtype)
         return net

@@ -50,6 +50,7 @@ Where it differs from the book, and why:
   after that many epochs without a better evaluation accuracy (it needs
   ``monitor_evaluation_accuracy=True``).
 """
+
 from __future__ import annotations
 
 import json
@@ -57,13 +58,21 @@ import os
 
 import numpy as np
 
-from mlp.io.atomic import write_atomic
 from mlp.core.validate import non_negative, non_negative_int, positive_int
+from mlp.io.atomic import write_atomic
 
 from ._engine import CROSS_ENTROPY, QUADRATIC, EngineNetwork, from_checkpoint, one_hot_column, sigmoid, sigmoid_prime
 
-__all__ = ["CrossEntropyCost", "Network", "QuadraticCost", "load", "load_checkpoint", "sigmoid", "sigmoid_prime",
-           "vectorized_result"]
+__all__ = [
+    "CrossEntropyCost",
+    "Network",
+    "QuadraticCost",
+    "load",
+    "load_checkpoint",
+    "sigmoid",
+    "sigmoid_prime",
+    "vectorized_result",
+]
 
 
 class QuadraticCost:
@@ -105,8 +114,9 @@ COSTS = {"QuadraticCost": QuadraticCost, "CrossEntropyCost": CrossEntropyCost}
 def _cost_class(cost):
     cls = cost if isinstance(cost, type) else type(cost)
     if not issubclass(cls, (QuadraticCost, CrossEntropyCost)):
-        raise TypeError(f"cost must be QuadraticCost or CrossEntropyCost (a class, an instance or a subclass), "
-                        f"got {cost!r}")
+        raise TypeError(
+            f"cost must be QuadraticCost or CrossEntropyCost (a class, an instance or a subclass), got {cost!r}"
+        )
     return cls
 
 
@@ -154,9 +164,20 @@ class Network(EngineNetwork):
         """The output activations ``(n_out, 1)`` for an input column ``a`` (a matrix of columns: one per column)."""
         return self._feedforward(a)
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
-            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False, monitor_training_cost=False,
-            monitor_training_accuracy=False, early_stopping_n=0):
+    def SGD(
+        self,
+        training_data,
+        epochs,
+        mini_batch_size,
+        eta,
+        lmbda=0.0,
+        evaluation_data=None,
+        monitor_evaluation_cost=False,
+        monitor_evaluation_accuracy=False,
+        monitor_training_cost=False,
+        monitor_training_accuracy=False,
+        early_stopping_n=0,
+    ):
         """Train with mini-batch stochastic gradient descent and L2 regularisation ``lmbda``.
 
         Parameters
@@ -182,15 +203,27 @@ class Network(EngineNetwork):
             Per-epoch lists (empty where the flag is off); costs are floats, accuracies counts.
         """
         training_data, evaluation_data, early_stopping_n = self._sgd_arguments(
-            training_data, evaluation_data, lmbda, early_stopping_n, monitor_evaluation_cost,
-            monitor_evaluation_accuracy)
+            training_data,
+            evaluation_data,
+            lmbda,
+            early_stopping_n,
+            monitor_evaluation_cost,
+            monitor_evaluation_accuracy,
+        )
         n = len(training_data)
         evaluation = self._dataset(evaluation_data, "evaluation_data") if evaluation_data else None
-        training = self._dataset(training_data, "training_data") if (
-            monitor_training_cost or monitor_training_accuracy) else None
+        training = (
+            self._dataset(training_data, "training_data")
+            if (monitor_training_cost or monitor_training_accuracy)
+            else None
+        )
         # the four flags and the four lists, in the order SGD returns them
-        monitors = (monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
-                    monitor_training_accuracy)
+        monitors = (
+            monitor_evaluation_cost,
+            monitor_evaluation_accuracy,
+            monitor_training_cost,
+            monitor_training_accuracy,
+        )
         history = ([], [], [], [])
         evaluation_accuracy = history[1]
         best, since_best = -1, 0
@@ -207,13 +240,21 @@ class Network(EngineNetwork):
             return False
 
         own = type(self).update_mini_batch is Network.update_mini_batch
-        self._epochs(training_data, epochs, mini_batch_size, eta, lmbda / n if n else 0.0, after_epoch,
-                     update=None if own else (lambda batch: self.update_mini_batch(batch, eta, lmbda, n)))
+        self._epochs(
+            training_data,
+            epochs,
+            mini_batch_size,
+            eta,
+            lmbda / n if n else 0.0,
+            after_epoch,
+            update=None if own else (lambda batch: self.update_mini_batch(batch, eta, lmbda, n)),
+        )
         return history
 
     @staticmethod
-    def _sgd_arguments(training_data, evaluation_data, lmbda, early_stopping_n, monitor_evaluation_cost,
-                       monitor_evaluation_accuracy):
+    def _sgd_arguments(
+        training_data, evaluation_data, lmbda, early_stopping_n, monitor_evaluation_cost, monitor_evaluation_accuracy
+    ):
         """SGD's arguments checked: ``(training_data, evaluation_data, early_stopping_n)``, the data as lists."""
         non_negative("lmbda", lmbda, "SGD")
         early_stopping_n = non_negative_int("early_stopping_n", early_stopping_n, "SGD")
@@ -221,8 +262,14 @@ class Network(EngineNetwork):
             training_data = list(training_data)  # a zip object: materialised once, then shuffled as a list
         if evaluation_data is not None and not isinstance(evaluation_data, (list, tuple)):
             evaluation_data = list(evaluation_data)
-        wanted = [f for f, on in (("monitor_evaluation_cost", monitor_evaluation_cost),
-                                  ("monitor_evaluation_accuracy", monitor_evaluation_accuracy)) if on]
+        wanted = [
+            f
+            for f, on in (
+                ("monitor_evaluation_cost", monitor_evaluation_cost),
+                ("monitor_evaluation_accuracy", monitor_evaluation_accuracy),
+            )
+            if on
+        ]
         if wanted and not evaluation_data:
             raise ValueError(f"SGD: {wanted[0]}=True needs evaluation_data")
         if early_stopping_n and not monitor_evaluation_accuracy:
@@ -231,8 +278,9 @@ class Network(EngineNetwork):
 
     def _monitor_epoch(self, j, monitors, history, training, evaluation, lmbda, n):
         """Print the book's lines after epoch ``j`` and append what ``monitors`` asks for to ``history``."""
-        (monitor_evaluation_cost, monitor_evaluation_accuracy,
-         monitor_training_cost, monitor_training_accuracy) = monitors
+        (monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, monitor_training_accuracy) = (
+            monitors
+        )
         evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = history
         print("Epoch %s training complete" % j)
         if monitor_training_cost:
@@ -274,9 +322,11 @@ class Network(EngineNetwork):
         """
         data = self._dataset(data, "data")
         if data.labels == bool(convert):
-            raise ValueError(f"accuracy(data, convert={convert}): the y of data are "
-                             f"{'labels' if data.labels else 'target columns'}; use convert="
-                             f"{not data.labels} ({'training' if not data.labels else 'validation or test'} data)")
+            raise ValueError(
+                f"accuracy(data, convert={convert}): the y of data are "
+                f"{'labels' if data.labels else 'target columns'}; use convert="
+                f"{not data.labels} ({'training' if not data.labels else 'validation or test'} data)"
+            )
         return self._correct(data)
 
     def total_cost(self, data, lmbda, convert=False):
@@ -288,19 +338,24 @@ class Network(EngineNetwork):
         non_negative("lmbda", lmbda, "total_cost")
         data = self._dataset(data, "data")
         if data.labels != bool(convert):
-            raise ValueError(f"total_cost(data, lmbda, convert={convert}): the y of data are "
-                             f"{'labels' if data.labels else 'target columns'}; use convert={data.labels}")
+            raise ValueError(
+                f"total_cost(data, lmbda, convert={convert}): the y of data are "
+                f"{'labels' if data.labels else 'target columns'}; use convert={data.labels}"
+            )
         return self._mean_cost(data) + 0.5 * (lmbda / data.n) * self._l2()
 
     def save(self, filename):
         """Write the network to ``filename`` in the book's JSON format (sizes, weights, biases, cost name)."""
-        weights = self._checked_list(self._weights, "weights",
-                                     [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)], copy=False)
+        weights = self._checked_list(
+            self._weights, "weights", [(b, a) for a, b in zip(self.sizes, self.sizes[1:], strict=False)], copy=False
+        )
         biases = self._checked_list(self._biases, "biases", [(b, 1) for b in self.sizes[1:]], copy=False)
-        data = {"sizes": [int(s) for s in self.sizes],
-                "weights": [w.tolist() for w in weights],
-                "biases": [b.tolist() for b in biases],
-                "cost": self._cost_name()}  # a subclass is saved as the book's cost it derives from
+        data = {
+            "sizes": [int(s) for s in self.sizes],
+            "weights": [w.tolist() for w in weights],
+            "biases": [b.tolist() for b in biases],
+            "cost": self._cost_name(),
+        }  # a subclass is saved as the book's cost it derives from
         write_atomic(filename, json.dumps(data).encode("utf-8"))
 
 

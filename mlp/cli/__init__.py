@@ -11,6 +11,7 @@ which ``mlp predict`` and ``mlp evaluate`` apply.
 Every error a user can cause exits non-zero with one readable line
 (``mlp: error: ...``); ``--debug`` shows the traceback instead.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -51,12 +52,13 @@ def main(argv=None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        from mlp.io.tables import csv_separator
         from mlp.train import threads  # the default is measured, not "all cores": see mlp/train/threads.py
 
-        from mlp.io.tables import csv_separator
-
-        with threads.applied(threads.choose(getattr(args, "threads", None))), \
-                csv_separator(getattr(args, "sep", None)):  # --sep: every table the command reads
+        with (
+            threads.applied(threads.choose(getattr(args, "threads", None))),
+            csv_separator(getattr(args, "sep", None)),
+        ):  # --sep: every table the command reads
             code = args.func(args)
         from .common import output_lost
 
@@ -142,12 +144,13 @@ def _one_line(e: BaseException) -> str:
             tb = tb.tb_next
         where = (tb.tb_frame.f_globals.get("__name__") or "") if tb is not None else ""
         library = where.split(".")[0] if where and not where.startswith("mlp") else "a library used here"
-        return (f"the name {name!r} is not valid UTF-8 (byte 0x{name[e.start:e.start + 1].hex()} at position "
-                f"{e.start}), which {library} cannot open; rename the file")
+        return (
+            f"the name {name!r} is not valid UTF-8 (byte 0x{name[e.start : e.start + 1].hex()} at position "
+            f"{e.start}), which {library} cannot open; rename the file"
+        )
     text = " ".join(str(e).split()) or type(e).__name__
-    from mlp.core.errors import MLPError
-
     from mlp.backends import BackendUnavailableError
+    from mlp.core.errors import MLPError
 
     if isinstance(e, (MLPError, ValueError, TypeError, OSError, BackendUnavailableError)):
         return text

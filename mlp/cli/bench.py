@@ -1,4 +1,5 @@
 """``mlp bench``: epoch timings side by side with the hand-written reference loops (see :mod:`mlp.bench`)."""
+
 from __future__ import annotations
 
 

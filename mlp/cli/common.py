@@ -1,4 +1,5 @@
 """What the ``mlp`` commands share: exit codes, argument types, the backend and data a command asks for, output."""
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,7 @@ class Parser(argparse.ArgumentParser):
         ``--save=-m.safetensors``, ``./-m.safetensors``; ``""`` when the command line has none."""
         command = self._command_parser()
         known = {o for p in (self, command) for o in p._option_string_actions}
-        argv = self._argv[:self._argv.index("--")] if "--" in self._argv else self._argv
+        argv = self._argv[: self._argv.index("--")] if "--" in self._argv else self._argv
         for i, token in enumerate(argv):
             if not token.startswith("-") or token.split("=", 1)[0] in known or _is_number(token):
                 continue
@@ -57,8 +58,10 @@ class Parser(argparse.ArgumentParser):
                 continue  # an unknown option (its closest known one is suggested above), not a file name
             before = argv[i - 1] if i else ""
             if before in known and f"argument {before}" in text:
-                return (f"{token} was read as an option, not as the value of {before}: write {before}={token} "
-                        f"(or {before} ./{token} for a file)")
+                return (
+                    f"{token} was read as an option, not as the value of {before}: write {before}={token} "
+                    f"(or {before} ./{token} for a file)"
+                )
             return f"{token} was read as an option: write ./{token} for a file whose name begins with '-'"
         return ""
 
@@ -98,13 +101,20 @@ def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument("--backend", help="numpy, cupy, torch, jax or array_api_strict (overrides MLP_BACKEND)")
     common.add_argument("--device", help="the backend's device, e.g. cuda:1 (overrides MLP_DEVICE)")
-    common.add_argument("--threads", type=positive_int_arg("--threads"), metavar="N",
-                        help="BLAS/OpenMP threads (default: MLP_THREADS, else OMP_NUM_THREADS, else measured when "
-                             "the command starts: 1 unless more are clearly faster now; on a busy machine "
-                             "threads beyond the free cores make training many times slower)")
-    common.add_argument("--data-dir", help="data root for mnist and fashion-mnist, like MLP_DATA_DIR (which it "
-                                           "overrides): a folder holding mnist/ and fashion-mnist/ (or the four files "
-                                           "directly); default $MLP_DATA_DIR, else ~/.cache/mlp")
+    common.add_argument(
+        "--threads",
+        type=positive_int_arg("--threads"),
+        metavar="N",
+        help="BLAS/OpenMP threads (default: MLP_THREADS, else OMP_NUM_THREADS, else measured when "
+        "the command starts: 1 unless more are clearly faster now; on a busy machine "
+        "threads beyond the free cores make training many times slower)",
+    )
+    common.add_argument(
+        "--data-dir",
+        help="data root for mnist and fashion-mnist, like MLP_DATA_DIR (which it "
+        "overrides): a folder holding mnist/ and fashion-mnist/ (or the four files "
+        "directly); default $MLP_DATA_DIR, else ~/.cache/mlp",
+    )
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return common
 
@@ -134,6 +144,7 @@ def hidden_arg(text):
 
 def fraction_arg(option: str):
     """An argparse type for a fraction in [0, 1)."""
+
     def parse(text):
         try:
             value = float(text)
@@ -142,11 +153,13 @@ def fraction_arg(option: str):
         if value is None or not 0.0 <= value < 1.0:
             raise argparse.ArgumentTypeError(f"{option} must be a fraction in [0, 1), got {text!r}")
         return value
+
     return parse
 
 
 def positive_int_arg(option: str):
     """An argparse type for a positive integer."""
+
     def parse(text):
         try:
             value = int(text)
@@ -155,6 +168,7 @@ def positive_int_arg(option: str):
         if value < 1:
             raise argparse.ArgumentTypeError(f"{option} must be a positive integer, got {text!r}")
         return value
+
     return parse
 
 
@@ -222,8 +236,10 @@ def backend_of_args(args):
 def data_root(args):
     root = args.data_dir
     if root and Path(root).exists() and not Path(root).is_dir():
-        raise ValueError(f"--data-dir {root} is a file, not a folder: --data-dir names the folder that holds mnist/ "
-                         f"and fashion-mnist/; to train on a table of your own, use --data {root}")
+        raise ValueError(
+            f"--data-dir {root} is a file, not a folder: --data-dir names the folder that holds mnist/ "
+            f"and fashion-mnist/; to train on a table of your own, use --data {root}"
+        )
     return root
 
 
@@ -246,11 +262,17 @@ def check_data(data):
     from mlp.io.datasets import DATASETS
     from mlp.io.tables import FORMATS
 
-    if data in DATASETS or Path(data).suffix.lower() in FORMATS or Path(data).is_dir() or \
-            any(ch in str(data) for ch in "*?["):
+    if (
+        data in DATASETS
+        or Path(data).suffix.lower() in FORMATS
+        or Path(data).is_dir()
+        or any(ch in str(data) for ch in "*?[")
+    ):
         return
-    raise ValueError(f"--data {data!r} is neither a built-in data set ({', '.join(DATASETS)}) nor a table file "
-                     f"({', '.join(FORMATS)})")
+    raise ValueError(
+        f"--data {data!r} is neither a built-in data set ({', '.join(DATASETS)}) nor a table file "
+        f"({', '.join(FORMATS)})"
+    )
 
 
 def same_file(a, b) -> bool:
@@ -272,21 +294,27 @@ def refuse_overwrite(outputs: dict, inputs: dict):
             continue
         for in_name, source in inputs.items():
             if source is not None and Path(source).exists() and same_file(out, source):
-                raise ValueError(f"{out_name} {out} is the same file as {in_name} {source}: writing it would "
-                                 f"destroy the input; choose another {out_name.lstrip('-')} path")
+                raise ValueError(
+                    f"{out_name} {out} is the same file as {in_name} {source}: writing it would "
+                    f"destroy the input; choose another {out_name.lstrip('-')} path"
+                )
 
 
 def add_sep_option(parser):
     """``--sep``: a CSV file's delimiter (default: sniffed from the header line; a tab for .tsv files)."""
-    parser.add_argument("--sep", metavar="CHAR", type=sep_arg,
-                        help="the delimiter of a CSV table, e.g. ';' or '\\t' (default: the most frequent of , ; "
-                             "tab | in the header line; a tab for .tsv files)")
+    parser.add_argument(
+        "--sep",
+        metavar="CHAR",
+        type=sep_arg,
+        help="the delimiter of a CSV table, e.g. ';' or '\\t' (default: the most frequent of , ; "
+        "tab | in the header line; a tab for .tsv files)",
+    )
 
 
 def sep_arg(text):
     """``--sep`` text: one character; ``\\t``, ``tab``, ``\\\\t`` spell a tab."""
     value = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
-    if len(value) != 1 or value in "\"\r\n":
+    if len(value) != 1 or value in '"\r\n':
         raise argparse.ArgumentTypeError(f"--sep must be one character (or \\t for a tab), got {text!r}")
     return value
 
@@ -353,8 +381,7 @@ def class_lines(m: dict) -> list[str]:
         if not n and math.isnan(p):
             continue
         hit = round(r * n) if n else 0
-        lines.append(f"  class {str(name):<{width}}  precision {_num(p)}  recall {_num(r)} "
-                     f"({hit} of {n} found)")
+        lines.append(f"  class {str(name):<{width}}  precision {_num(p)}  recall {_num(r)} ({hit} of {n} found)")
     return lines
 
 
@@ -363,8 +390,10 @@ def baseline_warning(m: dict, what: str = "accuracy") -> str | None:
     class (its share of the rows), else None."""
     if "baseline" not in m or len(m["support"]) < 2 or not m["accuracy"] <= m["baseline"]:
         return None
-    return (f"mlp: warning: {what} {m['accuracy']:.4f} is no better than always answering "
-            f"{m['class_names'][m['majority']]!r}, the most frequent class ({m['baseline']:.4f} of the rows)")
+    return (
+        f"mlp: warning: {what} {m['accuracy']:.4f} is no better than always answering "
+        f"{m['class_names'][m['majority']]!r}, the most frequent class ({m['baseline']:.4f} of the rows)"
+    )
 
 
 def _num(x) -> str:
@@ -386,8 +415,9 @@ def streamed_metrics(model, rows, loss, task, pre, comm) -> dict:
         for X, y in rows.blocks():
             v, t = pre.values(model.predict_values(X)), pre.values(y, clamp=False)
             d = v - t
-            sums += np.concatenate([[0.0, len(t)], (d * d).sum(axis=0), np.abs(d).sum(axis=0), t.sum(axis=0),
-                                    (t * t).sum(axis=0)])
+            sums += np.concatenate(
+                [[0.0, len(t)], (d * d).sum(axis=0), np.abs(d).sum(axis=0), t.sum(axis=0), (t * t).sum(axis=0)]
+            )
         if comm.size > 1:
             sums = comm.allreduce(sums)
         units = from_sums(sums, "regression", False)
@@ -399,8 +429,9 @@ def streamed_metrics(model, rows, loss, task, pre, comm) -> dict:
         counts = np.zeros((n_classes(model, pre),) * 2, dtype=np.int64)
         for X, y in rows.blocks():
             if len(X):
-                counts += confusion(model, bound, model.backend.asarray(X, dtype=model.dtype),
-                                    rows.targets(y), len(counts))
+                counts += confusion(
+                    model, bound, model.backend.asarray(X, dtype=model.dtype), rows.targets(y), len(counts)
+                )
         if comm.size > 1:
             k = len(counts)
             counts = np.rint(np.asarray(comm.allreduce(counts.ravel().astype(np.float64)))).astype(np.int64)
@@ -440,6 +471,7 @@ def write_csv(path, header, blocks):
     block by block as the blocks come, never held whole; standard output gets the text once every block is
     made, so that an error on the way leaves no partial table there either.
     """
+
     def chunks():
         yield (",".join(csv_field(h) for h in header) + "\n").encode("utf-8")
         for columns in blocks:

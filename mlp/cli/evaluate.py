@@ -1,4 +1,5 @@
 """``mlp evaluate``: a saved model's metrics on a built-in test split or on a table with the target column."""
+
 from __future__ import annotations
 
 import sys
@@ -11,13 +12,19 @@ def add_parser(subparsers, common):
     from mlp.io.datasets import DATASETS
 
     e = subparsers.add_parser(
-        "evaluate", parents=[common],
-        help="metrics of a saved model on a built-in test split or on a table with the target column")
+        "evaluate",
+        parents=[common],
+        help="metrics of a saved model on a built-in test split or on a table with the target column",
+    )
     e.add_argument("path", help="checkpoint (.safetensors)")
-    e.add_argument("--data", default=None, metavar="DATA",
-                   help=f"{', '.join(DATASETS)} (its test split) or a table file with the target column; default: "
-                        "the built-in data set the model was trained on (a model trained on a table needs --data: "
-                        "its training file holds the rows it learnt)")
+    e.add_argument(
+        "--data",
+        default=None,
+        metavar="DATA",
+        help=f"{', '.join(DATASETS)} (its test split) or a table file with the target column; default: "
+        "the built-in data set the model was trained on (a model trained on a table needs --data: "
+        "its training file holds the rows it learnt)",
+    )
     e.add_argument("--quiet", action="store_true")
     from .common import add_sep_option
 
@@ -50,9 +57,11 @@ def _run(args) -> int:
     trained_on = extra.get("data")
     if args.data is None and (pre is not None or is_table(trained_on)):
         # its own file would score the training rows along with the held-out ones, and look better than it is
-        raise ValueError(f"{args.path} was trained on the table {trained_on or '(unknown)'}: give --data TABLE "
-                         f"with rows it was not trained on (and the target column); the training file's score "
-                         f"would count the rows it learnt")
+        raise ValueError(
+            f"{args.path} was trained on the table {trained_on or '(unknown)'}: give --data TABLE "
+            f"with rows it was not trained on (and the target column); the training file's score "
+            f"would count the rows it learnt"
+        )
     args.data = args.data or trained_on or "mnist"
     check_data(args.data)
     if is_table(args.data):
@@ -60,8 +69,10 @@ def _run(args) -> int:
         from mlp.io.tables.stream import by_groups, groups_for
 
         if pre is None:
-            raise ValueError(f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
-                             f"preprocessing metadata; evaluate it with --data {extra.get('data', 'mnist')}")
+            raise ValueError(
+                f"{args.path} was trained on {extra.get('data', 'a built-in data set')} without "
+                f"preprocessing metadata; evaluate it with --data {extra.get('data', 'mnist')}"
+            )
         sep, counted = getattr(args, "sep", None), [0]
         if by_groups(args.data):  # Parquet or CSV: read, encoded and measured a group at a time
             blocks = ((X, y) for _, X, y in groups_for(pre, args.data, ckpt.model.dtype, need_target=True, sep=sep))
@@ -69,7 +80,7 @@ def _run(args) -> int:
             ds = load_for(pre, args.data, need_target=True, sep=sep)
             y = ds.encoded_targets(pre)
             # the inputs made and measured a block at a time: one block's inputs held, not the table's
-            blocks = ((X, y[start:start + len(X)]) for start, X in ds.blocks(pre, ckpt.model.dtype))
+            blocks = ((X, y[start : start + len(X)]) for start, X in ds.blocks(pre, ckpt.model.dtype))
 
         def counting(blocks):
             for X, y in blocks:

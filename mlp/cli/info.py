@@ -1,4 +1,5 @@
 """``mlp info``: the backends usable here, their devices and versions, and why the others are not."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,9 @@ import sys
 
 
 def add_parser(subparsers, common):
-    i = subparsers.add_parser("info", help="backends usable here, their devices and versions, and why the others "
-                                           "are not")
+    i = subparsers.add_parser(
+        "info", help="backends usable here, their devices and versions, and why the others are not"
+    )
     i.set_defaults(func=run)
     return i
 
@@ -21,12 +23,16 @@ def run(args) -> int:
 
     default = backends.default_name()  # the reading every command uses: a malformed MLP_BACKEND is refused here too
     print(f"mlp {mlp.__version__}, Python {sys.version.split()[0]}, NumPy {numpy.__version__}")
-    print(f"default backend: {default!r} (MLP_BACKEND={os.environ.get('MLP_BACKEND')!r}, "
-          f"MLP_DEVICE={os.environ.get('MLP_DEVICE')!r})")
+    print(
+        f"default backend: {default!r} (MLP_BACKEND={os.environ.get('MLP_BACKEND')!r}, "
+        f"MLP_DEVICE={os.environ.get('MLP_DEVICE')!r})"
+    )
     missing = backends.unavailable()
     if default in missing:  # every command that trains or loads would fail: say so here, on both streams
-        warning = (f"warning: the default backend {default!r} cannot run here, so mlp train, evaluate and predict "
-                   f"will stop with this reason: {missing[default]}")
+        warning = (
+            f"warning: the default backend {default!r} cannot run here, so mlp train, evaluate and predict "
+            f"will stop with this reason: {missing[default]}"
+        )
         print(warning)
         print(f"mlp info: {warning}", file=sys.stderr)
     print("available backends:")

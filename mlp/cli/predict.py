@@ -1,4 +1,5 @@
 """``mlp predict``: a saved model's predictions for the rows of a table, as CSV."""
+
 from __future__ import annotations
 
 import sys
@@ -8,16 +9,24 @@ from .common import add_sep_option, backend_of_args, csv_field, refuse_overwrite
 
 
 def add_parser(subparsers, common):
-    pr = subparsers.add_parser("predict", parents=[common],
-                               help="predictions of a saved model for the rows of a table")
+    pr = subparsers.add_parser("predict", parents=[common], help="predictions of a saved model for the rows of a table")
     pr.add_argument("path", help="checkpoint (.safetensors)")
-    pr.add_argument("data", help="table file (.csv, .parquet, .npy, .npz); the target column may be absent, and "
-                                 "features are matched by the names saved at training")
-    pr.add_argument("--out", metavar="PATH", help="write a CSV file, in a folder that exists (default: CSV on "
-                                                  "standard output)")
-    pr.add_argument("--keep", type=_names_arg, default=[], metavar="COLUMNS",
-                    help="copy these input columns (comma-separated, e.g. an id) into the output, before the "
-                         "predictions, to join them back on")
+    pr.add_argument(
+        "data",
+        help="table file (.csv, .parquet, .npy, .npz); the target column may be absent, and "
+        "features are matched by the names saved at training",
+    )
+    pr.add_argument(
+        "--out", metavar="PATH", help="write a CSV file, in a folder that exists (default: CSV on standard output)"
+    )
+    pr.add_argument(
+        "--keep",
+        type=_names_arg,
+        default=[],
+        metavar="COLUMNS",
+        help="copy these input columns (comma-separated, e.g. an id) into the output, before the "
+        "predictions, to join them back on",
+    )
     pr.add_argument("--proba", action="store_true", help="class probabilities, one column per class")
     add_sep_option(pr)
     from .table_data import add_decimal_option
@@ -58,8 +67,7 @@ def _run(args) -> int:
     _check_kept_names(args.data, args.keep, getattr(args, "sep", None))
     sep = getattr(args, "sep", None)
     if pre is not None and by_groups(args.data):  # Parquet or CSV: read, encoded and written a group at a time
-        groups = ((table, [(0, X)]) for table, X, _ in groups_for(pre, args.data, model.dtype, keep=args.keep,
-                                                                   sep=sep))
+        groups = ((table, [(0, X)]) for table, X, _ in groups_for(pre, args.data, model.dtype, keep=args.keep, sep=sep))
     elif pre is not None:
         ds = load_for(pre, args.data, keep=args.keep)  # the features and the kept columns only
         groups = [(ds.output_table(), ds.blocks(pre, model.dtype))]  # kept columns: the file's text
@@ -72,8 +80,9 @@ def _run(args) -> int:
     else:
         classes = pre.classes if pre is not None else list(range(max(2, model.sizes[-1])))
         labels = np.array([csv_field(_label_text(c)) for c in classes])  # indexed by the predicted classes
-        names = [pre.targets[0] if pre is not None else "prediction"] + \
-            ([f"proba_{c}" for c in classes] if args.proba else [])
+        names = [pre.targets[0] if pre is not None else "prediction"] + (
+            [f"proba_{c}" for c in classes] if args.proba else []
+        )
     clash = sorted(set(args.keep) & set(names))
     if clash:
         raise ValueError(f"--keep {clash[0]}: the output already has a column {clash[0]!r} (the model's)")
@@ -152,9 +161,10 @@ def kept_fields(table, name):
 
     col = table.column(name)
     if isinstance(col, Numbers):
+
         def numbers(start, stop):
             v = col.values[start:stop]
-            whole = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2 ** 53)
+            whole = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2**53)
             out = v.astype(str)
             out = np.where(whole, np.where(whole, v, 0).astype(np.int64).astype(str), out)
             return np.where(np.isnan(v), "", out).tolist()

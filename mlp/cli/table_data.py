@@ -1,4 +1,5 @@
 """The table path of ``mlp train``: the table pipeline (:mod:`mlp.io.tables`) called as one line, and said."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,9 +10,14 @@ from .common import say
 
 def add_decimal_option(parser):
     """``--decimal ,``: numbers written with a decimal comma (``46,2``): ``mlp train``, ``evaluate``, ``predict``."""
-    parser.add_argument("--decimal", metavar="CHAR", type=decimal_arg, default=None,
-                        help="the decimal point of numbers in a CSV table: '.' (default) or ',' (46,2; the "
-                             "delimiter is then another character, e.g. --sep ';')")
+    parser.add_argument(
+        "--decimal",
+        metavar="CHAR",
+        type=decimal_arg,
+        default=None,
+        help="the decimal point of numbers in a CSV table: '.' (default) or ',' (46,2; the "
+        "delimiter is then another character, e.g. --sep ';')",
+    )
 
 
 def decimal_arg(text):
@@ -75,10 +81,12 @@ def table_data(args, config, ckpt, quiet, default_val_split):
         from mlp.core.errors import DataError
 
         size = Path(args.data).stat().st_size / 2**20
-        raise DataError(f"{args.data}: out of memory while reading and encoding the table ({size:,.0f} MiB on "
-                        f"disk; it takes about 8 bytes a number and 4 a text cell, then the model's inputs, "
-                        f"{config.get('dtype', 'float32')}, about as much again): read it block by block (--stream), "
-                        "or leave columns out (--drop)") from None
+        raise DataError(
+            f"{args.data}: out of memory while reading and encoding the table ({size:,.0f} MiB on "
+            f"disk; it takes about 8 bytes a number and 4 a text cell, then the model's inputs, "
+            f"{config.get('dtype', 'float32')}, about as much again): read it block by block (--stream), "
+            "or leave columns out (--drop)"
+        ) from None
 
 
 def _resumed_preprocessor(args, ckpt):
@@ -100,17 +108,32 @@ def _table_data(args, config, ckpt, quiet, default_val_split):
         pre = _resumed_preprocessor(args, ckpt)
         ds = load_for(pre, args.data, need_target=True, sep=sep)  # the same rows as the first run
     else:
-        ds = load_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
-                        drop=args.drop, sep=sep)
-        config.update(target=",".join(ds.target.names), task=ds.task, standardize=not args.no_standardize,
-                      scaling=args.scaling or SCALINGS[0], val_data=args.val_data,
-                      val_split=(args.val_split if args.val_split is not None
-                                 else (0.0 if args.val_data else default_val_split)),
-                      categorical=args.categorical, numeric=args.numeric, drop=args.drop)
+        ds = load_table(
+            args.data,
+            args.target,
+            args.task,
+            categorical=args.categorical,
+            numeric=args.numeric,
+            drop=args.drop,
+            sep=sep,
+        )
+        config.update(
+            target=",".join(ds.target.names),
+            task=ds.task,
+            standardize=not args.no_standardize,
+            scaling=args.scaling or SCALINGS[0],
+            val_data=args.val_data,
+            val_split=(args.val_split if args.val_split is not None else (0.0 if args.val_data else default_val_split)),
+            categorical=args.categorical,
+            numeric=args.numeric,
+            drop=args.drop,
+        )
         if not quiet:
             left = f" ({len(ds.left_out)} left out: target missing)" if len(ds.left_out) else ""
-            say(f"{ds.source}: {len(ds)} rows{left}, {len(ds.features)} features, target "
-                f"{', '.join(ds.target.names)}; task {ds.task} ({ds.reason})")
+            say(
+                f"{ds.source}: {len(ds)} rows{left}, {len(ds.features)} features, target "
+                f"{', '.join(ds.target.names)}; task {ds.task} ({ds.reason})"
+            )
     read_seconds = time.perf_counter() - start
     task = ds.task
     fraction = config.get("val_split") or 0.0
@@ -135,8 +158,10 @@ def _table_data(args, config, ckpt, quiet, default_val_split):
         val = (vds.inputs(pre, dtype), vds.encoded_targets(pre))
     ds.release()
     if not quiet:
-        say(f"table: read {read_seconds:.2f} s, preprocessing {time.perf_counter() - start:.2f} s "
-            f"({X.nbytes / 2**20:,.0f} MiB of model inputs, {X.shape[1]} a row)")
+        say(
+            f"table: read {read_seconds:.2f} s, preprocessing {time.perf_counter() - start:.2f} s "
+            f"({X.nbytes / 2**20:,.0f} MiB of model inputs, {X.shape[1]} a row)"
+        )
     evaluation = ("validation", val) if val is not None else ("training", (X, y))
     return (X, y), val, evaluation, task, pre
 
@@ -156,8 +181,10 @@ def _split(ds, fraction, seed):
 
 def _scaling_line(task, pre) -> str:
     if pre.scaling == "robust":
-        scaled = (f"numbers centred on the training split's median, divided by its interquartile range and smoothly "
-                  f"clipped to +-{pre.clip:g}")
+        scaled = (
+            f"numbers centred on the training split's median, divided by its interquartile range and smoothly "
+            f"clipped to +-{pre.clip:g}"
+        )
     elif pre.scaling == "standard":
         scaled = "numbers standardised with the training split's mean and standard deviation"
     else:
@@ -186,13 +213,17 @@ def stream_data(args, config, ckpt, quiet, default_val_split, comm):
 
         source = open_source(args.data, getattr(args, "sep", None))
         if isinstance(source, CsvSource):  # blocks of 1 MiB: what is left is the columns and the window
-            raise DataError(f"{args.data}: out of memory while streaming it, a block of rows at a time: leave "
-                            "columns out (--drop), or free memory") from None
+            raise DataError(
+                f"{args.data}: out of memory while streaming it, a block of rows at a time: leave "
+                "columns out (--drop), or free memory"
+            ) from None
         largest = max(source.group_rows, default=0)
-        raise DataError(f"{args.data}: out of memory while streaming it, a row group at a time (its largest row "
-                        f"group holds {largest:,} rows): write it with smaller row groups "
-                        "(pyarrow.parquet.write_table(..., row_group_size=100_000)), or leave columns out "
-                        "(--drop)") from None
+        raise DataError(
+            f"{args.data}: out of memory while streaming it, a row group at a time (its largest row "
+            f"group holds {largest:,} rows): write it with smaller row groups "
+            "(pyarrow.parquet.write_table(..., row_group_size=100_000)), or leave columns out "
+            "(--drop)"
+        ) from None
 
 
 def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
@@ -202,25 +233,48 @@ def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
 
     sep = getattr(args, "sep", None)
     if config.get("val_data") or getattr(args, "val_data", None):
-        raise ValueError("a streamed table holds out its own validation rows (--val-split); --val-data is for a "
-                         "table in memory")
+        raise ValueError(
+            "a streamed table holds out its own validation rows (--val-split); --val-data is for a table in memory"
+        )
     start = time.perf_counter()
     if ckpt is not None:
         pre = _resumed_preprocessor(args, ckpt)
-        table = stream_for(pre, args.data, val_split=config.get("val_split") or 0.0, seed=config["seed"], comm=comm,
-                           sep=sep)
+        table = stream_for(
+            pre, args.data, val_split=config.get("val_split") or 0.0, seed=config["seed"], comm=comm, sep=sep
+        )
     else:
         fraction = args.val_split if args.val_split is not None else default_val_split
-        table = stream_table(args.data, args.target, args.task, categorical=args.categorical, numeric=args.numeric,
-                             drop=args.drop, sep=sep, val_split=fraction, seed=config["seed"], comm=comm)
-        config.update(target=",".join(table.targets), task=table.task, standardize=not args.no_standardize,
-                      scaling=args.scaling or SCALINGS[0], val_data=None, val_split=fraction,
-                      categorical=args.categorical, numeric=args.numeric, drop=args.drop, stream=True)
+        table = stream_table(
+            args.data,
+            args.target,
+            args.task,
+            categorical=args.categorical,
+            numeric=args.numeric,
+            drop=args.drop,
+            sep=sep,
+            val_split=fraction,
+            seed=config["seed"],
+            comm=comm,
+        )
+        config.update(
+            target=",".join(table.targets),
+            task=table.task,
+            standardize=not args.no_standardize,
+            scaling=args.scaling or SCALINGS[0],
+            val_data=None,
+            val_split=fraction,
+            categorical=args.categorical,
+            numeric=args.numeric,
+            drop=args.drop,
+            stream=True,
+        )
         if not quiet:
             left = f" ({table.left_out} left out: target missing)" if table.left_out else ""
-            say(f"{table.source.path}: {table.rows_with_target} rows{left} in {len(table.source.group_rows)} "
+            say(
+                f"{table.source.path}: {table.rows_with_target} rows{left} in {len(table.source.group_rows)} "
                 f"groups, {len(table.features)} features, target {', '.join(table.targets)}; task {table.task} "
-                f"({table.reason}); streamed, {comm.size} process{'es' if comm.size > 1 else ''}")
+                f"({table.reason}); streamed, {comm.size} process{'es' if comm.size > 1 else ''}"
+            )
         pre = table.preprocessor(standardize=config["standardize"], scaling=config["scaling"])
         if not quiet:
             for line in table.lines(pre, verbose=getattr(args, "verbose", False)):
@@ -236,10 +290,13 @@ def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
         raise
     read = comm.allreduce(float(table.source.bytes_read), op="max") if comm.size > 1 else table.source.bytes_read
     if not quiet:
-        say(f"table: read {read_seconds:.2f} s, preprocessing {time.perf_counter() - start:.2f} s (the model's "
+        say(
+            f"table: read {read_seconds:.2f} s, preprocessing {time.perf_counter() - start:.2f} s (the model's "
             f"inputs on disk: {len(train)} training and {len(val)} validation rows, {train.width} a row, held out "
             f"by a keyed hash of the row number; {read / 2**20:,.0f} MiB of the table's files read"
-            + (", by the process that read most" if comm.size > 1 else "") + ")")
+            + (", by the process that read most" if comm.size > 1 else "")
+            + ")"
+        )
     val = val if len(val) else None
     evaluation = ("validation", val) if val is not None else ("training", train)
     return (train, None), val, evaluation, pre.task, pre, table

@@ -2,5 +2,11 @@
 
 Importing the package registers every built-in component (the registries in :mod:`mlp.core.registry`).
 """
-from . import layers, losses, optim, schedules  # noqa: F401  (each registers its components)
-from . import lbfgs  # noqa: F401,E402  (an Optimizer subclass: after optim)
+
+from . import (  # noqa: F401  (each registers its components)
+    layers,
+    lbfgs,  # noqa: F401,E402  (an Optimizer subclass: after optim)
+    losses,
+    optim,
+    schedules,
+)

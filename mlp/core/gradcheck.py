@@ -1,14 +1,16 @@
 """Gradient checking by central finite differences."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .util import to_host
 from .layers import StepContext
+from .util import to_host
 
 
-def gradcheck(model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = None, seed: int = 0,
-              floor: float = 1e-6, ctx=None) -> float:
+def gradcheck(
+    model, loss, X, T, eps: float = 1e-3, max_per_param: int | None = None, seed: int = 0, floor: float = 1e-6, ctx=None
+) -> float:
     """Largest relative error between backprop gradients and central finite differences.
 
     The check runs in float64 on a copy of ``model`` (same backend, same weights),

@@ -17,6 +17,7 @@ reference alone, which is what the parity tests compare the fast paths against.
 Shapes: ``X`` is ``(n_samples, n_in)``, ``W`` is ``(n_in, n_out)``, ``b`` and
 bias gradients are ``(n_out,)``; everything is batch first.
 """
+
 from __future__ import annotations
 
 import math

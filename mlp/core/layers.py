@@ -13,6 +13,7 @@ is two pure functions, made once per model binding by :meth:`Layer.functions`:
 ``ctx`` is a :class:`StepContext` (train or eval mode, and the step's random key for
 layers that draw random numbers).  :class:`mlp.Sequential` strings the functions together.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -21,7 +22,6 @@ import numpy as np
 
 from .registry import ACTIVATIONS, INITS, LAYERS
 from .validate import finite, non_negative_int, positive_int
-
 
 
 class StepContext(NamedTuple):
@@ -228,8 +228,9 @@ class Dropout(Layer):
                 mask = keep_mask(xp, X.shape, p, X.dtype, ctx.seed, ctx.epoch, ctx.step, index, device=device)
             else:  # a shard: the global batch's mask, this shard's rows (the same numbers as one process)
                 first, total = ctx.rows
-                mask = keep_mask(xp, (total, X.shape[1]), p, X.dtype, ctx.seed, ctx.epoch, ctx.step, index,
-                                 device=device)
+                mask = keep_mask(
+                    xp, (total, X.shape[1]), p, X.dtype, ctx.seed, ctx.epoch, ctx.step, index, device=device
+                )
                 if isinstance(first, np.ndarray):  # rows at these places of the global batch (a streamed table)
                     mask = xp.take(mask, xp.asarray(first.astype(np.int64), device=device), axis=0)
                 else:
@@ -282,8 +283,9 @@ class Embedding(Layer):
         if len(set(self.columns)) != len(self.columns) or max(self.columns) >= self.n_in:
             raise ValueError(f"Embedding: columns {self.columns} must be distinct positions below n_in={self.n_in}")
         if not isinstance(n_categories, (list, tuple)) or len(n_categories) != len(self.columns):
-            raise ValueError(f"Embedding: n_categories must give one count per column ({len(self.columns)}), "
-                             f"got {n_categories!r}")
+            raise ValueError(
+                f"Embedding: n_categories must give one count per column ({len(self.columns)}), got {n_categories!r}"
+            )
         self.n_categories = [positive_int("n_categories", k, "Embedding") for k in n_categories]
         self.kept = [i for i in range(self.n_in) if i not in set(self.columns)]
         self.n_out = len(self.kept) + len(self.columns) * self.dim
@@ -322,16 +324,24 @@ class Embedding(Layer):
             dE = xp.matmul(xp.matrix_transpose(onehot), dV)
             dX = None
             if need_dX:  # the kept columns' gradients back in their places (a product with a selection matrix)
-                select = xp.astype(xp.reshape(kept, (-1, 1)) == xp.reshape(
-                    xp.asarray(np.arange(n_in, dtype=np.int64), device=device), (1, -1)), dY.dtype)
+                select = xp.astype(
+                    xp.reshape(kept, (-1, 1))
+                    == xp.reshape(xp.asarray(np.arange(n_in, dtype=np.int64), device=device), (1, -1)),
+                    dY.dtype,
+                )
                 dX = xp.matmul(dY[:, :n_kept], select)
             return dX, (dE,)
 
         return forward, backward
 
     def config(self):
-        return {"type": "Embedding", "n_in": self.n_in, "columns": list(self.columns),
-                "n_categories": list(self.n_categories), "dim": self.dim}
+        return {
+            "type": "Embedding",
+            "n_in": self.n_in,
+            "columns": list(self.columns),
+            "n_categories": list(self.n_categories),
+            "dim": self.dim,
+        }
 
 
 @LAYERS.register("OneHot", "one_hot")
@@ -368,8 +378,9 @@ class OneHot(Layer):
         if any(b <= a for a, b in zip(self.columns, self.columns[1:], strict=False)) or self.columns[-1] >= self.n_in:
             raise ValueError(f"OneHot: columns {self.columns} must be increasing positions below n_in={self.n_in}")
         if not isinstance(n_categories, (list, tuple)) or len(n_categories) != len(self.columns):
-            raise ValueError(f"OneHot: n_categories must give one count per column ({len(self.columns)}), "
-                             f"got {n_categories!r}")
+            raise ValueError(
+                f"OneHot: n_categories must give one count per column ({len(self.columns)}), got {n_categories!r}"
+            )
         self.n_categories = [positive_int("n_categories", k, "OneHot") for k in n_categories]
         self.n_out = self.n_in - len(self.columns) + sum(self.n_categories)
 
@@ -431,8 +442,12 @@ class OneHot(Layer):
         return forward, backward
 
     def config(self):
-        return {"type": "OneHot", "n_in": self.n_in, "columns": list(self.columns),
-                "n_categories": list(self.n_categories)}
+        return {
+            "type": "OneHot",
+            "n_in": self.n_in,
+            "columns": list(self.columns),
+            "n_categories": list(self.n_categories),
+        }
 
 
 @LAYERS.register("PeriodicEmbedding", "periodic")
@@ -472,8 +487,9 @@ class PeriodicEmbedding(Layer):
             raise ValueError(f"PeriodicEmbedding: columns must be a non-empty list of input positions, got {columns!r}")
         self.columns = [non_negative_int("columns", c, "PeriodicEmbedding") for c in columns]
         if len(set(self.columns)) != len(self.columns) or max(self.columns) >= self.n_in:
-            raise ValueError(f"PeriodicEmbedding: columns {self.columns} must be distinct positions below "
-                             f"n_in={self.n_in}")
+            raise ValueError(
+                f"PeriodicEmbedding: columns {self.columns} must be distinct positions below n_in={self.n_in}"
+            )
         self.n_frequencies = positive_int("n_frequencies", n_frequencies, "PeriodicEmbedding")
         self.dim = positive_int("dim", dim, "PeriodicEmbedding")
         self.sigma = finite("sigma", sigma, "PeriodicEmbedding")
@@ -490,9 +506,13 @@ class PeriodicEmbedding(Layer):
         """Frequencies N(0, sigma^2), phases U(-pi, pi), the linear map and its bias U(-1, 1) / sqrt(n_frequencies)
         (RealMLP-TD's), drawn on the host in float64: the same on every backend."""
         m, k, d = len(self.columns), self.n_frequencies, self.dim
-        bound = k ** -0.5
-        return [self.sigma * rng.standard_normal((m, k)), rng.uniform(-np.pi, np.pi, (m, k)),
-                rng.uniform(-bound, bound, (m, k, d)), rng.uniform(-bound, bound, (m, d))]
+        bound = k**-0.5
+        return [
+            self.sigma * rng.standard_normal((m, k)),
+            rng.uniform(-np.pi, np.pi, (m, k)),
+            rng.uniform(-bound, bound, (m, k, d)),
+            rng.uniform(-bound, bound, (m, d)),
+        ]
 
     def functions(self, K, index):
         xp, device = K.xp, K.backend.device
@@ -528,19 +548,31 @@ class PeriodicEmbedding(Layer):
             dX = None
             if need_dX:
                 dXs = xp.sum(dZ * xp.reshape(F, (m, 1, k)), axis=2) * two_pi  # (m, n)
-                dX = dY[:, :n_in] + xp.matmul(xp.matrix_transpose(dXs),
-                                              xp.asarray(select, dtype=dY.dtype, device=device))
+                dX = dY[:, :n_in] + xp.matmul(
+                    xp.matrix_transpose(dXs), xp.asarray(select, dtype=dY.dtype, device=device)
+                )
             return dX, (dF, dP, dW, dc)
 
         return forward, backward
 
     def config(self):
-        return {"type": "PeriodicEmbedding", "n_in": self.n_in, "columns": list(self.columns),
-                "n_frequencies": self.n_frequencies, "dim": self.dim, "sigma": self.sigma}
+        return {
+            "type": "PeriodicEmbedding",
+            "n_in": self.n_in,
+            "columns": list(self.columns),
+            "n_frequencies": self.n_frequencies,
+            "dim": self.dim,
+            "sigma": self.sigma,
+        }
 
 
-for _name, _cls in (("sigmoid", Sigmoid), ("tanh", Tanh), ("relu", ReLU), ("leaky_relu", LeakyReLU),
-                   ("identity", Identity)):
+for _name, _cls in (
+    ("sigmoid", Sigmoid),
+    ("tanh", Tanh),
+    ("relu", ReLU),
+    ("leaky_relu", LeakyReLU),
+    ("identity", Identity),
+):
     ACTIVATIONS.register(_name)(_cls)
 
 

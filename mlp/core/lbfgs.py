@@ -19,6 +19,7 @@ compares the iterates).
 step.  It needs several evaluations per step, so :func:`mlp.fit` asks it for its step (:meth:`LBFGS.make_step`)
 instead of pairing the model's gradient with an update rule.
 """
+
 from __future__ import annotations
 
 import math
@@ -171,15 +172,26 @@ class _LineSearch:
             # the modified function psi(stp) = f(stp) - f(0) - ftol * stp * f'(0) while it is still positive
             gt = self.gtest
             stx, fxm, gxm, sty, fym, gym, stp, self.brackt = _dcstep(
-                self.stx, self.fx - self.stx * gt, self.gx - gt, self.sty, self.fy - self.sty * gt, self.gy - gt,
-                stp, f - stp * gt, g - gt, self.brackt, self.stmin, self.stmax)
+                self.stx,
+                self.fx - self.stx * gt,
+                self.gx - gt,
+                self.sty,
+                self.fy - self.sty * gt,
+                self.gy - gt,
+                stp,
+                f - stp * gt,
+                g - gt,
+                self.brackt,
+                self.stmin,
+                self.stmax,
+            )
             self.stx, self.sty = stx, sty
             self.fx, self.fy = fxm + stx * gt, fym + sty * gt
             self.gx, self.gy = gxm + gt, gym + gt
         else:
             (self.stx, self.fx, self.gx, self.sty, self.fy, self.gy, stp, self.brackt) = _dcstep(
-                self.stx, self.fx, self.gx, self.sty, self.fy, self.gy, stp, f, g, self.brackt, self.stmin,
-                self.stmax)
+                self.stx, self.fx, self.gx, self.sty, self.fy, self.gy, stp, f, g, self.brackt, self.stmin, self.stmax
+            )
         if self.brackt:
             if abs(self.sty - self.stx) >= 0.66 * self.width1:
                 stp = self.stx + 0.5 * (self.sty - self.stx)
@@ -189,8 +201,9 @@ class _LineSearch:
             self.stmin = stp + 1.1 * (stp - self.stx)
             self.stmax = stp + 4.0 * (stp - self.stx)
         stp = min(self.stpmax, max(self.stpmin, stp))
-        if self.brackt and (stp <= self.stmin or stp >= self.stmax
-                            or self.stmax - self.stmin <= self.xtol * self.stmax):
+        if self.brackt and (
+            stp <= self.stmin or stp >= self.stmax or self.stmax - self.stmin <= self.xtol * self.stmax
+        ):
             stp = self.stx
         return stp, "FG"
 
@@ -265,8 +278,19 @@ def _iterate(xp, evaluate, x, f, g, memory, first, history_size, maxls, lr=1.0, 
         return x_new, f_new, g_new, memory, False
 
 
-def minimize(fun, x0, *, xp, maxiter: int = 15000, maxfun: int = 15000, gtol: float = 1e-5, ftol: float = FTOL,
-             history_size: int = 10, maxls: int = 20, callback=None) -> LBFGSResult:
+def minimize(
+    fun,
+    x0,
+    *,
+    xp,
+    maxiter: int = 15000,
+    maxfun: int = 15000,
+    gtol: float = 1e-5,
+    ftol: float = FTOL,
+    history_size: int = 10,
+    maxls: int = 20,
+    callback=None,
+) -> LBFGSResult:
     """Minimise ``fun`` from ``x0`` by L-BFGS (scipy's L-BFGS-B without bounds; see the module docstring).
 
     Parameters
@@ -422,8 +446,10 @@ class LBFGS(Optimizer):
     def __init__(self, lr=1.0, history_size=10, max_iter=1, max_ls=20, tolerance_grad=0.0, weight_decay=0.0, l1=0.0):
         super().__init__(lr, weight_decay, l1)
         if self.l1:
-            raise ValueError("LBFGS: l1 must be 0 (the L1 term is not differentiable at 0 and L-BFGS needs a smooth "
-                             "objective); use weight_decay, or SGD/Adam for L1")
+            raise ValueError(
+                "LBFGS: l1 must be 0 (the L1 term is not differentiable at 0 and L-BFGS needs a smooth "
+                "objective); use weight_decay, or SGD/Adam for L1"
+            )
         self.history_size = positive_int("history_size", history_size, "LBFGS")
         self.max_iter = positive_int("max_iter", max_iter, "LBFGS")
         self.max_ls = positive_int("max_ls", max_ls, "LBFGS")
@@ -431,9 +457,11 @@ class LBFGS(Optimizer):
         self._pairs = ()
 
     def update_function(self, K, group_is_weight):
-        raise TypeError("LBFGS evaluates the loss several times per step, so it has no update rule to pair with one "
-                        "gradient: its training step is LBFGS.make_step(model, loss) (which mlp.make_step hands out "
-                        "for it), or minimise a flat objective with mlp.core.lbfgs.minimize")
+        raise TypeError(
+            "LBFGS evaluates the loss several times per step, so it has no update rule to pair with one "
+            "gradient: its training step is LBFGS.make_step(model, loss) (which mlp.make_step hands out "
+            "for it), or minimise a flat objective with mlp.core.lbfgs.minimize"
+        )
 
     def make_step(self, model, loss, reduce=None, weighted=False):
         """The pure step ``step(groups, state, X, T, lr, t, ctx) -> (groups, state, loss, grads)`` for ``model``.
@@ -450,8 +478,10 @@ class LBFGS(Optimizer):
         def mask_for(groups):
             key = tuple(tuple(g.shape) for g in groups)
             if key not in masks:
-                parts = [(xp.ones if w else xp.zeros)((math.prod(g.shape),), dtype=g.dtype, device=g.device)
-                         for g, w in zip(groups, is_weight, strict=True)]
+                parts = [
+                    (xp.ones if w else xp.zeros)((math.prod(g.shape),), dtype=g.dtype, device=g.device)
+                    for g, w in zip(groups, is_weight, strict=True)
+                ]
                 masks.clear()
                 masks[key] = xp.concat(parts)
             return masks[key]
@@ -477,8 +507,19 @@ class LBFGS(Optimizer):
             for it in range(iterations):
                 if tol and float(xp.max(xp.abs(g))) <= tol:
                     break
-                x, f, g, memory, failed = _iterate(xp, fg, x, f, g, memory, t == 1 and it == 0 and not memory,
-                                                   history, maxls, lr=float(lr), rho_array=True)
+                x, f, g, memory, failed = _iterate(
+                    xp,
+                    fg,
+                    x,
+                    f,
+                    g,
+                    memory,
+                    t == 1 and it == 0 and not memory,
+                    history,
+                    maxls,
+                    lr=float(lr),
+                    rho_array=True,
+                )
                 if failed:
                     break
             return unflatten(xp, x, shapes), tuple(memory), first["loss"], first["grads"]
@@ -514,12 +555,19 @@ class LBFGS(Optimizer):
             if rho is None or tuple(s.shape) != (n,) or tuple(y.shape) != (n,):
                 raise ValueError(f"LBFGS state pair {i} is incomplete or not of the model's {n} parameters")
             be = model.backend
-            pairs.append((be.asarray(s, dtype=model.dtype), be.asarray(y, dtype=model.dtype),
-                          be.asarray(rho, dtype=model.dtype)))
+            pairs.append(
+                (be.asarray(s, dtype=model.dtype), be.asarray(y, dtype=model.dtype), be.asarray(rho, dtype=model.dtype))
+            )
             i += 1
         self._pairs, self.t = tuple(pairs), int(state["t"])
         return self
 
     def hyperparameters(self):
-        return {"lr": self.lr, "history_size": self.history_size, "max_iter": self.max_iter, "max_ls": self.max_ls,
-                "tolerance_grad": self.tolerance_grad, "weight_decay": self.weight_decay}
+        return {
+            "lr": self.lr,
+            "history_size": self.history_size,
+            "max_iter": self.max_iter,
+            "max_ls": self.max_ls,
+            "tolerance_grad": self.tolerance_grad,
+            "weight_decay": self.weight_decay,
+        }

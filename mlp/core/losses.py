@@ -9,6 +9,7 @@ The maths is two pure functions on a model's kernels ``K``:
 The object API on top, ``loss.forward(Y, T)`` then ``loss.backward()``, keeps the
 cache of the last forward on the loss object, as a convenience for interactive use.
 """
+
 from __future__ import annotations
 
 from .registry import LOSSES

@@ -1,4 +1,5 @@
 """The network: :class:`Sequential`, a stack of layers on one backend."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -9,8 +10,8 @@ import numpy as np
 from mlp.backends import get_backend
 
 from .kernels import get_kernels
-from .util import describe, to_host
 from .layers import EVAL, Layer, Linear, Sigmoid, StepContext, from_config
+from .util import describe, to_host
 from .validate import input_shape, non_negative_int
 
 DTYPES = ("float32", "float64")
@@ -47,8 +48,11 @@ def check_widths(layers):
 def parameter_layout(layers) -> list:
     """``[(name, shape)]`` of a model's parameters: ``W0, b0, W1, ...`` numbered by parametrised layer."""
     with_params = [layer for layer in layers if layer.param_names]
-    return [(f"{p}{i}", tuple(s)) for i, layer in enumerate(with_params)
-            for p, s in zip(layer.param_names, layer.shapes, strict=True)]
+    return [
+        (f"{p}{i}", tuple(s))
+        for i, layer in enumerate(with_params)
+        for p, s in zip(layer.param_names, layer.shapes, strict=True)
+    ]
 
 
 class Sequential:
@@ -336,8 +340,10 @@ class Sequential:
         X = self._host_input(X)
         self.check_input(X)
         n = X.shape[0]
-        parts = [self._forward_fn(self._params.arrays, X[i : min(i + batch_size, n), ...], EVAL)[0]
-                 for i in range(0, n, batch_size)]
+        parts = [
+            self._forward_fn(self._params.arrays, X[i : min(i + batch_size, n), ...], EVAL)[0]
+            for i in range(0, n, batch_size)
+        ]
         return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
 
     def predict(self, X, loss=None):
@@ -432,8 +438,9 @@ class Sequential:
 
     def state_dict(self) -> dict:
         """Parameters as host NumPy arrays, keys ``W0, b0, W1, b1, ...`` in that order."""
-        return {n: np.array(self.backend.to_numpy(p))
-                for n, p in zip(self.param_names(), self._params.arrays, strict=True)}
+        return {
+            n: np.array(self.backend.to_numpy(p)) for n, p in zip(self.param_names(), self._params.arrays, strict=True)
+        }
 
     def load_state_dict(self, state: dict):
         """Set the parameters from host (or backend) arrays, checking names, shapes and dtypes."""
@@ -478,8 +485,19 @@ class Sequential:
         return f"Sequential([\n  {inner}\n], backend={self.backend.name!r}, dtype={self.dtype!r})"
 
 
-def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtype="float32", seed=0, fast=None,
-              output=None, dropout=0.0, input_layers=()):
+def build_mlp(
+    sizes,
+    activation="relu",
+    loss=None,
+    init="he",
+    backend=None,
+    dtype="float32",
+    seed=0,
+    fast=None,
+    output=None,
+    dropout=0.0,
+    input_layers=(),
+):
     """The usual network for ``sizes``: ``Linear`` + ``activation`` per hidden layer, and an output that fits ``loss``.
 
     With the quadratic loss the output gets a sigmoid (the book's chapter 1 network); the
@@ -517,8 +535,9 @@ def build_mlp(sizes, activation="relu", loss=None, init="he", backend=None, dtyp
     if layers:
         widths = resizing(layers)
         if not widths or widths[0].n_in != sizes[0]:
-            raise ValueError(f"input_layers read {widths[0].n_in if widths else 'any'} inputs, but sizes[0] is "
-                             f"{sizes[0]}")
+            raise ValueError(
+                f"input_layers read {widths[0].n_in if widths else 'any'} inputs, but sizes[0] is {sizes[0]}"
+            )
         sizes = [widths[-1].n_out, *sizes[1:]]
     for k, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
         layers.append(Linear(a, b, init=init))

@@ -10,6 +10,7 @@ into flat buffers updates them in a few large operations.  Weight decay (the
 book's L2, see :func:`mlp.l2_weight_decay`) and ``l1`` (the book's L1, see
 :func:`mlp.l1_strength`) apply to weights, not biases.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -94,6 +95,7 @@ class Optimizer:
 
     def static_key(self) -> tuple:
         """The hyperparameters an update function is made with (all but ``lr``): a change needs a new one."""
+
         def frozen(v):
             if isinstance(v, dict):
                 return tuple(sorted((k, frozen(x)) for k, x in v.items()))
@@ -214,8 +216,7 @@ class Adam(Optimizer):
 
     state_names = ("m", "v")
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0, schedule=None,
-                 clip_norm=None):
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0, schedule=None, clip_norm=None):
         super().__init__(lr, weight_decay, l1, schedule, clip_norm)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
@@ -245,8 +246,7 @@ class AdamW(Adam):
     moment estimates then rescale).  As everywhere in mlp, the decay applies to weights, not biases.
     """
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, l1=0.0, schedule=None,
-                 clip_norm=None):
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, l1=0.0, schedule=None, clip_norm=None):
         super().__init__(lr, betas, eps, weight_decay, l1, schedule, clip_norm)
 
     def _update_one(self, K):

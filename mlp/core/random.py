@@ -43,6 +43,7 @@ Where the namespace's ``uint32`` supports addition, shifts and xor, the words ar
 shifts, so there the words travel in ``int64`` and are masked to 32 bits after every
 addition and left shift.  Either way the values are the same 32-bit numbers.
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 Configs, checkpoints and the command line all look components up here, so a
 new one is one class plus one ``@REGISTRY.register(...)`` line.
 """
+
 from __future__ import annotations
 
 

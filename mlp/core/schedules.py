@@ -8,6 +8,7 @@ a 0-d array of the model's dtype (a compiled loop: array operations only).
 An optimizer holds one (``mlp.Adam(1e-3, schedule=mlp.Cosine(total_steps=5000, warmup_steps=200))``);
 its ``lr`` is the peak, and the step's rate is ``lr * schedule.factor(t)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,9 @@ class Cosine(Schedule):
         self.total_steps = positive_int("total_steps", total_steps, "Cosine")
         self.warmup_steps = non_negative_int("warmup_steps", warmup_steps, "Cosine")
         if self.warmup_steps >= self.total_steps:
-            raise ValueError(f"Cosine: warmup_steps ({self.warmup_steps}) must be fewer than total_steps "
-                             f"({self.total_steps})")
+            raise ValueError(
+                f"Cosine: warmup_steps ({self.warmup_steps}) must be fewer than total_steps ({self.total_steps})"
+            )
         self.final = fraction("final", final, "Cosine")
 
     def factor(self, t, xp=None):
@@ -66,8 +68,12 @@ class Cosine(Schedule):
         return xp.where(t <= w, warm, decay)
 
     def config(self):
-        return {"type": "cosine", "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
-                "final": self.final}
+        return {
+            "type": "cosine",
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "final": self.final,
+        }
 
 
 @SCHEDULES.register("inverse_scaling", "invscaling")
@@ -80,7 +86,7 @@ class InverseScaling(Schedule):
     def factor(self, t, xp=None):
         if isinstance(t, (int, float)):
             return float(t) ** -self.power
-        return t ** -self.power
+        return t**-self.power
 
     def config(self):
         return {"type": "inverse_scaling", "power": self.power}
@@ -108,8 +114,10 @@ def get_schedule(schedule) -> Schedule | None:
         return schedule
     if isinstance(schedule, dict) and isinstance(schedule.get("type"), str) and schedule["type"] in SCHEDULES:
         return SCHEDULES.get(schedule["type"])(**{k: v for k, v in schedule.items() if k != "type"})
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}; known: {', '.join(SCHEDULES.names())} "
-                     f"(an instance such as mlp.Cosine(total_steps=...), or its config dict)")
+    raise ValueError(
+        f"unknown learning-rate schedule {schedule!r}; known: {', '.join(SCHEDULES.names())} "
+        f"(an instance such as mlp.Cosine(total_steps=...), or its config dict)"
+    )
 
 
 __all__ = ["Cosine", "InverseScaling", "Schedule", "Warmup", "get_schedule"]

@@ -14,6 +14,7 @@ whole chunk of steps (JAX) and what the next seams plug into: ``reduce`` runs
 between backward and update (a gradient allreduce for data-parallel training),
 and ``ctx`` carries the mode and the random key (dropout).
 """
+
 from __future__ import annotations
 
 import weakref
@@ -48,8 +49,9 @@ class TrainState(NamedTuple):
 
     def copy(self, keep) -> "TrainState":
         """A copy whose arrays later in-place updates cannot change (``keep``: the kernels' copy)."""
-        return TrainState(tuple(keep(g) for g in self.groups),
-                          tuple(tuple(keep(a) for a in s) for s in self.opt_state), self.t)
+        return TrainState(
+            tuple(keep(g) for g in self.groups), tuple(tuple(keep(a) for a in s) for s in self.opt_state), self.t
+        )
 
 
 #: the steps made for each model (dropped with the model)

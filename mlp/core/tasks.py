@@ -3,6 +3,7 @@
 Training (:func:`mlp.fit`, :func:`mlp.evaluate`), tables, the command line and the scikit-learn estimators
 all ask this module; none keeps its own list of tasks or its own R2.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,10 @@ def task_of_loss(loss, task=None) -> str:
         return loss.task
     check_task(task)
     if task == "regression" and loss.output != "values":
-        raise ValueError(f"task='regression' needs a loss on the outputs' values (mse or quadratic), not "
-                         f"{type(loss).__name__}, whose outputs are {loss.output}")
+        raise ValueError(
+            f"task='regression' needs a loss on the outputs' values (mse or quadratic), not "
+            f"{type(loss).__name__}, whose outputs are {loss.output}"
+        )
     return task
 
 
@@ -46,8 +49,7 @@ def task_of_target(values: np.ndarray) -> tuple[str, str]:
     at most :data:`MAX_CLASSES` distinct values; any other numbers are regression targets.
     """
     if values.dtype == object:
-        numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                      for v in values)
+        numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values)
         if not numeric:
             n = len(set(values.tolist()))
             return "classification", f"it holds {n} distinct text/boolean labels"

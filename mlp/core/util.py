@@ -1,4 +1,5 @@
 """Small helpers shared inside mlp."""
+
 from __future__ import annotations
 
 import numpy as np

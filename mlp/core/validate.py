@@ -1,4 +1,5 @@
 """Argument checks shared by every module: one helper per kind of value, one message each."""
+
 from __future__ import annotations
 
 import math
@@ -57,9 +58,7 @@ def finite(name: str, value, owner: str = "") -> float:
 def input_shape(shape, n_in: int, first_layer, name: str = "input X"):
     """The one check of a batch's shape: (n_samples, n_in)."""
     if len(shape) != 2 or shape[1] != n_in:
-        raise ValueError(
-            f"{name} has shape {tuple(shape)}, but layer 0 ({first_layer!r}) expects (n_samples, {n_in})"
-        )
+        raise ValueError(f"{name} has shape {tuple(shape)}, but layer 0 ({first_layer!r}) expects (n_samples, {n_in})")
 
 
 def _who(owner, name):

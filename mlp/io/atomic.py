@@ -1,4 +1,5 @@
 """Atomic writes: a crash, a kill or a full disk leaves either the old file or the new one, never a mix."""
+
 from __future__ import annotations
 
 import os

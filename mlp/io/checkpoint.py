@@ -50,6 +50,7 @@ message names the file and the problem.  A missing file raises
 
 The checks of the bytes, the metadata and the architecture live in :mod:`mlp.io.checkpoint_checks`.
 """
+
 from __future__ import annotations
 
 import errno
@@ -68,8 +69,15 @@ from mlp.core.model import Sequential
 from .atomic import write_atomic
 from .checkpoint_checks import FORMAT, MAX_HEADER, _check_file, _fail, check_head, head_size
 
-__all__ = ["Checkpoint", "CheckpointNotFoundError", "FORMAT", "load", "load_checkpoint", "read_checkpoint_bytes",
-           "save"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointNotFoundError",
+    "FORMAT",
+    "load",
+    "load_checkpoint",
+    "read_checkpoint_bytes",
+    "save",
+]
 
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
@@ -230,8 +238,10 @@ def _check_readable(path, data: bytes):
         _check_file(path, data)
     except CheckpointError as e:
         problem = str(e).removeprefix(f"checkpoint {os.fspath(path)!r}: ")
-        raise ValueError(f"save: {os.fspath(path)} was not written, because mlp could not load it back: {problem} "
-                         f"(the file there, if any, is unchanged)") from None
+        raise ValueError(
+            f"save: {os.fspath(path)} was not written, because mlp could not load it back: {problem} "
+            f"(the file there, if any, is unchanged)"
+        ) from None
 
 
 def _checked_extra(model, preprocessor, extra: dict) -> dict:
@@ -331,18 +341,22 @@ def _check_preprocessing(data, sizes, layers=()):
 
     pre = Preprocessor.from_dict(data)
     if pre.n_inputs() != sizes[0]:  # columns encode to n_inputs (codes, one-hot slots, indicators, date parts)
-        raise ValueError(f"preprocessing makes {pre.n_inputs()} inputs from {len(pre.features)} features, but the "
-                         f"model reads {sizes[0]} inputs")
+        raise ValueError(
+            f"preprocessing makes {pre.n_inputs()} inputs from {len(pre.features)} features, but the "
+            f"model reads {sizes[0]} inputs"
+        )
     want = [_reads(layer) for layer in pre.input_layers()]
     if want and layers:  # code inputs must reach the layers that read them, each with its number of codes
         # a numeric embedding before them keeps the inputs in their places
         skipped = int(bool(layers) and type(list(layers)[0]).__name__ == "PeriodicEmbedding")
-        got = [_reads(layer) for layer in list(layers)[skipped:skipped + len(want)]]
+        got = [_reads(layer) for layer in list(layers)[skipped : skipped + len(want)]]
         if got != want:
             shown = "; ".join(f"{kind} of inputs {columns} with {counts} codes" for kind, columns, counts in want)
-            first = ", ".join(type(layer).__name__ for layer in list(layers)[:skipped + len(want)])
-            raise ValueError(f"preprocessing has code inputs ({shown}), but the model's first layers ({first}) "
-                             f"read {'; '.join(f'{k} {c}' for k, c, _ in got if k) or 'no codes'}")
+            first = ", ".join(type(layer).__name__ for layer in list(layers)[: skipped + len(want)])
+            raise ValueError(
+                f"preprocessing has code inputs ({shown}), but the model's first layers ({first}) "
+                f"read {'; '.join(f'{k} {c}' for k, c, _ in got if k) or 'no codes'}"
+            )
     n_out = pre.n_outputs()
     if pre.task == "classification" and n_out == 2 and sizes[-1] == 1:
         n_out = 1  # two classes on one logistic output
@@ -396,8 +410,10 @@ def load_checkpoint(path, backend=None, data: bytes | None = None) -> Checkpoint
     try:
         return _load(path, be, data)
     except MemoryError:
-        raise _fail(path, f"not enough memory to load it ({_size_text(path)}, with a header of at most "
-                          f"{MAX_HEADER // 2**20} MiB)") from None
+        raise _fail(
+            path,
+            f"not enough memory to load it ({_size_text(path)}, with a header of at most {MAX_HEADER // 2**20} MiB)",
+        ) from None
 
 
 def read_checkpoint_bytes(path) -> bytes:
@@ -460,8 +476,9 @@ def _fill_optimizer(path, optimizer, meta: dict, tensors: dict, model):
     info = meta["optimizer"]
     arrays = {k[len("optimizer.") :]: v for k, v in tensors.items() if k.startswith("optimizer.")}
     try:
-        optimizer.load_state_dict({"type": info["type"], "hyper": info["hyper"], "t": info["t"],
-                                   "arrays": arrays}, model)
+        optimizer.load_state_dict(
+            {"type": info["type"], "hyper": info["hyper"], "t": info["t"], "arrays": arrays}, model
+        )
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
         raise _fail(path, f"invalid optimizer state ({e})") from None
 

@@ -6,6 +6,7 @@ metadata: types, sane numbers, the format version, the tensor table) and :func:`
 metadata and architecture against each other).  Every problem is a :class:`mlp.core.errors.CheckpointError`
 naming the file (:func:`_fail`).
 """
+
 from __future__ import annotations
 
 import json
@@ -84,7 +85,7 @@ def _looks_like_text(data: bytes) -> bool:
     except UnicodeDecodeError as e:  # a character cut at the end of the 64 bytes is still text
         if e.start < len(head) - 4:
             return False
-        text = head[:e.start].decode("utf-8")
+        text = head[: e.start].decode("utf-8")
     return all(ch.isprintable() or ch in "\t\r\n" for ch in text)
 
 
@@ -98,8 +99,9 @@ def _parse_header(path, data: bytes, total: int | None = None) -> tuple[dict, di
     metadata = header.pop("__metadata__", None)
     if metadata is None:
         raise _fail(path, 'no "mlp" metadata in the header (a safetensors file, but not an mlp checkpoint)')
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in metadata.items()):
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
         raise _fail(path, "invalid header: __metadata__ must map strings to strings")
     body = total - 8 - n
     spans = [(*_tensor_span(path, name, entry, body), name) for name, entry in header.items()]
@@ -115,19 +117,20 @@ def _header_json(path, data: bytes, total: int | None = None) -> tuple[Any, int]
     if total == 0:
         raise _fail(path, "the file is empty (truncated write?)")
     if total < 8:
-        raise _not_safetensors(path, data,
-                               f"only {total} bytes, shorter than the 8-byte header length (truncated?)")
+        raise _not_safetensors(path, data, f"only {total} bytes, shorter than the 8-byte header length (truncated?)")
     (n,) = struct.unpack("<Q", data[:8])
     if n > _MAX_HEADER and data[8:9] == b"{":
-        raise _fail(path, f"the header is {n:,} bytes, more than the {MAX_HEADER // 2**20} MiB an mlp checkpoint's "
-                          "header may have (not read)")
+        raise _fail(
+            path,
+            f"the header is {n:,} bytes, more than the {MAX_HEADER // 2**20} MiB an mlp checkpoint's "
+            "header may have (not read)",
+        )
     if n < 2 or n > _MAX_HEADER:
         raise _not_safetensors(path, data, f"absurd header length {n}")
     if 8 + n > total:
         if data[8:9] != b"{":
             raise _not_safetensors(path, data, f"header length {n} does not fit the file and the header is not JSON")
-        raise _fail(path, f"truncated: the header claims {n} bytes but the file has only {total - 8} "
-                          "after the length")
+        raise _fail(path, f"truncated: the header claims {n} bytes but the file has only {total - 8} after the length")
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -146,8 +149,9 @@ def _tensor_span(path, name, entry, body: int) -> tuple[int, int]:
         raise _fail(path, f"tensor {name!r} has dtype {dtype!r}; mlp checkpoints hold only F32 and F64 tensors")
     if not _small_shape(shape):
         raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r:.200} in the header")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int and 0 <= o < 2**63
-                                                                      for o in offsets)):
+    if not (
+        isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int and 0 <= o < 2**63 for o in offsets)
+    ):
         raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r} in the header")
     begin, end = offsets
     if not 0 <= begin <= end:
@@ -169,8 +173,9 @@ def _check_spans(path, spans: list, body: int):
     position = 0
     for begin, end, name in sorted(spans):
         if begin != position:
-            raise _fail(path, f"invalid header: tensor {name!r} starts at byte {begin}, expected {position} "
-                              "(overlap or gap)")
+            raise _fail(
+                path, f"invalid header: tensor {name!r} starts at byte {begin}, expected {position} (overlap or gap)"
+            )
         position = end
     if position != body:
         raise _fail(path, f"{body - position} unexpected bytes after the last tensor (corrupt file)")
@@ -187,8 +192,11 @@ _MAX_NUMBER = 1e300
 
 
 def _small_shape(shape) -> bool:
-    return (isinstance(shape, list) and len(shape) <= _MAX_RANK
-            and all(type(d) is int and 0 <= d <= _MAX_DIM for d in shape))
+    return (
+        isinstance(shape, list)
+        and len(shape) <= _MAX_RANK
+        and all(type(d) is int and 0 <= d <= _MAX_DIM for d in shape)
+    )
 
 
 def check_values(path, meta: dict):
@@ -215,8 +223,9 @@ def check_values(path, meta: dict):
             if where.startswith("extra.history") and not math.isfinite(value):
                 continue  # an epoch without validation logs NaN
             if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
-                raise _fail(path, f'invalid "mlp" metadata: {where} is {value!r}, not a finite number of sane '
-                                  "magnitude")
+                raise _fail(
+                    path, f'invalid "mlp" metadata: {where} is {value!r}, not a finite number of sane magnitude'
+                )
 
 
 def _check_extra_fields(path, extra: dict):
@@ -225,8 +234,12 @@ def _check_extra_fields(path, extra: dict):
         if key in extra and (type(extra[key]) is not int or extra[key] < 0):
             raise _fail(path, f"invalid metadata: extra {key}={extra[key]!r:.100} is not a non-negative integer")
     history = extra.get("history")
-    if history is not None and (not isinstance(history, dict) or not all(
-            isinstance(v, list) and all(type(x) in (int, float) or x is None for x in v) for v in history.values())):
+    if history is not None and (
+        not isinstance(history, dict)
+        or not all(
+            isinstance(v, list) and all(type(x) in (int, float) or x is None for x in v) for v in history.values()
+        )
+    ):
         raise _fail(path, "invalid metadata: extra history must map names to lists of numbers")
     for key in ("cli", "preprocessing"):
         if key in extra and not isinstance(extra[key], dict):
@@ -296,9 +309,7 @@ def _validate(path, header: dict, meta: dict):
     expected, optimizer = _expected_tensors(path, meta)
     if set(expected) != set(header):
         missing, unexpected = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
-        raise _fail(
-            path, f"the tensors do not fit the architecture: missing {missing}, unexpected {unexpected}"
-        )
+        raise _fail(path, f"the tensors do not fit the architecture: missing {missing}, unexpected {unexpected}")
     for name, shape in expected.items():
         if tuple(header[name]["shape"]) != shape:
             raise _fail(
@@ -338,8 +349,9 @@ def _expected_tensors(path, meta) -> tuple[dict, Any]:
     info = meta["optimizer"]
     if info is not None:
         if not isinstance(info, dict) or set(info) != {"type", "hyper", "t"} or not isinstance(info["hyper"], dict):
-            raise _fail(path, 'invalid metadata: optimizer must be {"type", "hyper", "t"} or null, '
-                              f"got {info!r:.200}")
+            raise _fail(
+                path, f'invalid metadata: optimizer must be {{"type", "hyper", "t"}} or null, got {info!r:.200}'
+            )
         if type(info["t"]) is not int or info["t"] < 0:
             raise _fail(path, f"invalid metadata: optimizer step count t={info['t']!r} is not a non-negative integer")
         try:
@@ -348,7 +360,8 @@ def _expected_tensors(path, meta) -> tuple[dict, Any]:
             raise _fail(path, f"invalid optimizer in the metadata: {e}") from None
         state = {
             f"optimizer.{s}.{n}": tuple(shape)
-            for s in optimizer.state_names for n, shape in zip(names, shapes, strict=True)
+            for s in optimizer.state_names
+            for n, shape in zip(names, shapes, strict=True)
         }
         present = {k for k in meta["tensors"] if k.startswith("optimizer.")}
         if present:

@@ -13,6 +13,7 @@ and verifies the files (its docstring tells the folder rules), :mod:`mlp.io.idx`
 format; this module holds the loaders and the :data:`DATASETS` registry, and re-exports the
 names of both (``mlp.datasets.fetch``, ``mlp.datasets.read_idx``, ...).
 """
+
 from __future__ import annotations
 
 import numpy as np

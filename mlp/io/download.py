@@ -16,6 +16,7 @@ disk, must match the SHA-256 in :data:`CHECKSUMS` before it is used.
 call time, so replacing them here (as the tests do) takes effect; :mod:`mlp.io.datasets`
 re-exports the public names.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -155,11 +156,15 @@ def _check_root(data_root):
         return
     root = Path(data_root).expanduser()
     if root.exists() and not root.is_dir():
-        raise DataError(f"{source} {str(root)!r} is a file, not a folder; it must name a folder that holds "
-                        f"mnist/ and fashion-mnist/ (to train on a table of your own, use --data {root})")
+        raise DataError(
+            f"{source} {str(root)!r} is a file, not a folder; it must name a folder that holds "
+            f"mnist/ and fashion-mnist/ (to train on a table of your own, use --data {root})"
+        )
     if not root.exists():
-        raise DataError(f"{source} {str(root)!r} does not exist; create it (mlp never creates a folder you named) "
-                        "or leave it unset to use ~/.cache/mlp")
+        raise DataError(
+            f"{source} {str(root)!r} does not exist; create it (mlp never creates a folder you named) "
+            "or leave it unset to use ~/.cache/mlp"
+        )
 
 
 def _check_file_dataset(dataset):
@@ -227,8 +232,15 @@ def _download_one(url, dest, expected, progress):
             total = int(length) if length and length.isdigit() else None
             h = hashlib.sha256()
             received = 0
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
-                      disable=not progress, leave=False) as bar:
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=dest.name,
+                disable=not progress,
+                leave=False,
+            ) as bar:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     h.update(chunk)
@@ -237,7 +249,8 @@ def _download_one(url, dest, expected, progress):
             # http.client returns a short body without complaint when the server closes early.
             if total is not None and received != total:
                 raise urllib.error.URLError(
-                    f"connection closed after {received} of {total} bytes (incomplete transfer)")
+                    f"connection closed after {received} of {total} bytes (incomplete transfer)"
+                )
             out.flush()
             os.fsync(out.fileno())
         actual = h.hexdigest()
@@ -255,8 +268,10 @@ def _download_one(url, dest, expected, progress):
 
 
 def _manual_hint(dataset, folder):
-    return (f"Without network access, copy the canonical files into {folder}, or set MLP_DATA_DIR to a "
-            f"folder that holds {dataset}/ with them.")
+    return (
+        f"Without network access, copy the canonical files into {folder}, or set MLP_DATA_DIR to a "
+        f"folder that holds {dataset}/ with them."
+    )
 
 
 def fetch(dataset, data_dir=None, download=True, progress=True, data_root=None):
@@ -306,11 +321,14 @@ def fetch(dataset, data_dir=None, download=True, progress=True, data_root=None):
     if missing and not download:
         raise DownloadError(
             f"{_TITLES[dataset]}: missing {', '.join(missing)} in {folder} and downloading is off. "
-            + _manual_hint(dataset, folder))
+            + _manual_hint(dataset, folder)
+        )
     if missing and not folder.is_dir():
         if not creatable:
-            raise DataError(f"{_TITLES[dataset]}: the folder {folder} does not exist; create it (mlp never creates "
-                            f"a folder you named) or set MLP_DATA_DIR to a folder that holds {dataset}/")
+            raise DataError(
+                f"{_TITLES[dataset]}: the folder {folder} does not exist; create it (mlp never creates "
+                f"a folder you named) or set MLP_DATA_DIR to a folder that holds {dataset}/"
+            )
         folder.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(missing):
         _download_file(dataset, name, folder, paths[name], sums[name], progress, still_missing=missing[i:])
@@ -351,12 +369,13 @@ def _download_file(dataset, name, folder, dest, expected, progress, still_missin
         raise DataError(
             f"{_TITLES[dataset]}: every mirror's copy of {name} failed verification and was "
             f"discarded ({tried}). Still missing in {folder}: {', '.join(still_missing)}. "
-            + _manual_hint(dataset, folder))
+            + _manual_hint(dataset, folder)
+        )
     last = _describe(last_net_error) if last_net_error is not None else "none"
     raise DownloadError(
         f"{_TITLES[dataset]}: could not download {name}; still missing in {folder}: "
-        f"{', '.join(still_missing)}. Tried: {tried}. Last error: {last}. "
-        + _manual_hint(dataset, folder))
+        f"{', '.join(still_missing)}. Tried: {tried}. Last error: {last}. " + _manual_hint(dataset, folder)
+    )
 
 
 def _describe(e):

@@ -3,6 +3,7 @@
 Only the structure is checked here (magic number, header, byte count, label range); whether a
 file is the canonical distribution file is :mod:`mlp.io.download`'s SHA-256 check.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -52,7 +53,8 @@ def read_idx(path):
     if magic not in _IDX_MAGIC:
         raise DataError(
             f"{path}: wrong IDX magic number {magic} (0x{magic & 0xFFFFFFFF:08x}), expected 2051 "
-            f"(uint8 images) or 2049 (uint8 labels)")
+            f"(uint8 images) or 2049 (uint8 labels)"
+        )
     ndim = magic & 0xFF
     offset = 4 + 4 * ndim
     if len(data) < offset:
@@ -66,11 +68,13 @@ def read_idx(path):
     if actual < expected:
         raise DataError(
             f"{path}: truncated: header announces {_IDX_MAGIC[magic]} of {what} = {expected} bytes, "
-            f"only {actual} present")
+            f"only {actual} present"
+        )
     if actual > expected:
         raise DataError(
             f"{path}: wrong count: header announces {_IDX_MAGIC[magic]} of {what} = {expected} bytes, "
-            f"but {actual} are present ({actual - expected} extra)")
+            f"but {actual} are present ({actual - expected} extra)"
+        )
     # frombuffer over a bytearray, not bytes, so callers get a writable array without a second copy.
     return np.frombuffer(bytearray(data), dtype=np.uint8, offset=offset).reshape(dims)
 
@@ -118,12 +122,10 @@ def load_idx_pair(images_path, labels_path, n_classes=10):
     if labels.ndim != 1:
         raise DataError(f"{labels_path}: expected an IDX label file (1-d), found {labels.ndim}-d data")
     if len(images) != len(labels):
-        raise DataError(
-            f"{labels_path}: {len(labels)} labels for {len(images)} images in {images_path}")
+        raise DataError(f"{labels_path}: {len(labels)} labels for {len(images)} images in {images_path}")
     if labels.size and int(labels.max()) >= n_classes:
         bad = int(np.argmax(labels >= n_classes))
-        raise DataError(
-            f"{labels_path}: label {int(labels[bad])} at index {bad} is outside 0..{n_classes - 1}")
+        raise DataError(f"{labels_path}: label {int(labels[bad])} at index {bad} is outside 0..{n_classes - 1}")
     # One pass, straight to float32: the quotient is the correctly rounded float32 of u / 255.
     X = np.divide(images.reshape(len(images), -1), np.float32(255), dtype=np.float32)
     return X, labels.astype(np.int64)

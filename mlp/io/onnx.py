@@ -41,6 +41,7 @@ The ``onnx`` package is an optional extra (``pip install "mlp-arrayapi[onnx]"``,
 ``onnxruntime`` for checking too); it is imported only when a graph is built, so ``import mlp``
 never needs it.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,17 +49,61 @@ from pathlib import Path
 
 import numpy as np
 
-from .onnx_graph import (BATCH, INSTALL_HINT, IR_VERSION, ML_OPSET, OPSET, ExportError, Graph, _onnx, cast,
-                         category_slots, check_layers, clamp, classifier_head, decode_labels, elem_type,
-                         embedding_lookup, exportable_layers, impute, label_encode, layer_params, missing_indicator,
-                         network, one_hot, smooth_clip, standardize)
+from .onnx_graph import (
+    BATCH,
+    INSTALL_HINT,
+    IR_VERSION,
+    ML_OPSET,
+    OPSET,
+    ExportError,
+    Graph,
+    _onnx,
+    cast,
+    category_slots,
+    check_layers,
+    clamp,
+    classifier_head,
+    decode_labels,
+    elem_type,
+    embedding_lookup,
+    exportable_layers,
+    impute,
+    label_encode,
+    layer_params,
+    missing_indicator,
+    network,
+    one_hot,
+    smooth_clip,
+    standardize,
+)
 from .tables import NULLS
 from .tables.batches import BOUND
 
-__all__ = ["INSTALL_HINT", "IR_VERSION", "ML_OPSET", "OPSET", "OUTPUTS", "ExportError", "Graph", "category_slots",
-           "classifier_head", "decode_labels", "elem_type", "embedding_lookup", "export_onnx", "exportable_layers",
-           "impute", "info_line", "label_encode", "missing_indicator", "network", "one_hot", "smooth_clip",
-           "standardize", "to_onnx"]
+__all__ = [
+    "INSTALL_HINT",
+    "IR_VERSION",
+    "ML_OPSET",
+    "OPSET",
+    "OUTPUTS",
+    "ExportError",
+    "Graph",
+    "category_slots",
+    "classifier_head",
+    "decode_labels",
+    "elem_type",
+    "embedding_lookup",
+    "export_onnx",
+    "exportable_layers",
+    "impute",
+    "info_line",
+    "label_encode",
+    "missing_indicator",
+    "network",
+    "one_hot",
+    "smooth_clip",
+    "standardize",
+    "to_onnx",
+]
 
 
 #: the output names, by task
@@ -105,14 +150,17 @@ def _column_inputs(g, column, input_dtype) -> list:
     if column.kind == "categorical":
         text = _reads_text(column)
         x = g.input(column.name, T.STRING if text else elem_type(input_dtype), [BATCH, 1])
-        return [category_slots(g, x, column.categories, column.missing, text, input_dtype, gaps=_GAPS,
-                               codes=column.codes)]
+        return [
+            category_slots(g, x, column.categories, column.missing, text, input_dtype, gaps=_GAPS, codes=column.codes)
+        ]
     raise ExportError(_date_refusal(column.name))
 
 
 def _date_refusal(name) -> str:
-    return (f"column {name!r} is a date/time column, and an ONNX graph cannot parse dates (ONNX has no date "
-            f"operators); train without it (--drop {name}) or with its parts (year, month, ...) as numeric columns")
+    return (
+        f"column {name!r} is a date/time column, and an ONNX graph cannot parse dates (ONNX has no date "
+        f"operators); train without it (--drop {name}) or with its parts (year, month, ...) as numeric columns"
+    )
 
 
 def _preprocess(g, pre, input_dtype, model_dtype) -> str:
@@ -137,10 +185,17 @@ def _regression_values(g, y, pre, dtype, outputs=None):
     clamped = pre is not None and pre.target_low is not None
     if pre is not None and pre.target_mean is not None:
         # NumPy's Y * scale + mean (Preprocessor.values), in double
-        y = g.node("Mul", [y, g.const(np.asarray(pre.target_scale, dtype=np.float64).reshape(1, -1), "target_scale")],
-                   hint="scaled")
-        y = g.node("Add", [y, g.const(np.asarray(pre.target_mean, dtype=np.float64).reshape(1, -1), "target_mean")],
-                   outputs=None if clamped else outputs, hint="values")
+        y = g.node(
+            "Mul",
+            [y, g.const(np.asarray(pre.target_scale, dtype=np.float64).reshape(1, -1), "target_scale")],
+            hint="scaled",
+        )
+        y = g.node(
+            "Add",
+            [y, g.const(np.asarray(pre.target_mean, dtype=np.float64).reshape(1, -1), "target_mean")],
+            outputs=None if clamped else outputs,
+            hint="values",
+        )
         if not clamped:
             return y
     if clamped:  # within the training targets' range, as Preprocessor.values keeps them
@@ -159,8 +214,7 @@ def _what_to_export(model, preprocessor, loss, task, input_dtype):
         checkpoint = model
         model = checkpoint.model
         preprocessor = preprocessor if preprocessor is not None else checkpoint.preprocessor
-        loss = loss if loss is not None else (
-            get_loss(checkpoint.loss_name) if checkpoint.loss_name else None)
+        loss = loss if loss is not None else (get_loss(checkpoint.loss_name) if checkpoint.loss_name else None)
         source_backend = checkpoint.metadata.get("backend")
     if not isinstance(model, Sequential):
         raise TypeError(f"export_onnx: model must be an mlp.Sequential or a Checkpoint, got {type(model).__name__}")
@@ -187,8 +241,10 @@ def _what_to_export(model, preprocessor, loss, task, input_dtype):
     inputs = list(pre.features) if pre is not None else ["input"]
     clash = sorted(set(inputs) & set(OUTPUTS[task]))
     if clash:
-        raise ExportError(f"feature column {clash[0]!r} has the name of an output of the ONNX graph "
-                          f"({', '.join(OUTPUTS[task])}); rename the column and train again")
+        raise ExportError(
+            f"feature column {clash[0]!r} has the name of an output of the ONNX graph "
+            f"({', '.join(OUTPUTS[task])}); rename the column and train again"
+        )
     return model, pre, (get_loss(loss) if loss is not None else None), task, source_backend
 
 
@@ -227,16 +283,26 @@ def to_onnx(model, preprocessor=None, *, loss=None, task=None, input_dtype="floa
         x = g.input("input", elem_type(dtype), [BATCH, model.sizes[0]])
     _outputs(g, network(g, x, model.layers, layer_params(model), dtype), model, pre, loss, task, dtype)
 
-    metadata = {"mlp.task": task, "mlp.inputs": inputs, "mlp.outputs": list(OUTPUTS[task]),
-                "mlp.dtype": model.dtype, "mlp.loss": type(loss).__name__ if loss is not None else "none"}
+    metadata = {
+        "mlp.task": task,
+        "mlp.inputs": inputs,
+        "mlp.outputs": list(OUTPUTS[task]),
+        "mlp.dtype": model.dtype,
+        "mlp.loss": type(loss).__name__ if loss is not None else "none",
+    }
     if source_backend:
         metadata["mlp.trained_on"] = source_backend
     if pre is not None:
         metadata.update({"mlp.targets": list(pre.targets), "mlp.preprocessing": pre.to_dict()})
-    shown = (f"one (N, 1) column per feature (numbers {input_dtype}, categories text)" if pre is not None
-             else f"input (N, {model.sizes[0]})")
-    m = g.model(f"mlp {task} network {'-'.join(map(str, model.sizes))}; inputs: {shown}; outputs: "
-                f"{', '.join(OUTPUTS[task])}", metadata)
+    shown = (
+        f"one (N, 1) column per feature (numbers {input_dtype}, categories text)"
+        if pre is not None
+        else f"input (N, {model.sizes[0]})"
+    )
+    m = g.model(
+        f"mlp {task} network {'-'.join(map(str, model.sizes))}; inputs: {shown}; outputs: {', '.join(OUTPUTS[task])}",
+        metadata,
+    )
     if check:
         onnx.checker.check_model(m, full_check=True)
     return m

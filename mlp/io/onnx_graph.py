@@ -22,6 +22,7 @@ Heads
 
 The ``onnx`` package is imported when a :class:`Graph` is made, never at import.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,33 @@ import numpy as np
 
 from mlp.core.errors import MLPError
 
-__all__ = ["BATCH", "INSTALL_HINT", "IR_VERSION", "ML_OPSET", "OPSET", "ExportError", "Graph", "cast", "category_slot",
-           "category_slots", "check_layers", "clamp", "classifier_head", "decode_labels", "elem_type",
-           "embedding_lookup", "exportable_layers", "impute", "label_encode", "layer_params", "missing_indicator",
-           "network", "one_hot", "smooth_clip", "standardize"]
+__all__ = [
+    "BATCH",
+    "INSTALL_HINT",
+    "IR_VERSION",
+    "ML_OPSET",
+    "OPSET",
+    "ExportError",
+    "Graph",
+    "cast",
+    "category_slot",
+    "category_slots",
+    "check_layers",
+    "clamp",
+    "classifier_head",
+    "decode_labels",
+    "elem_type",
+    "embedding_lookup",
+    "exportable_layers",
+    "impute",
+    "label_encode",
+    "layer_params",
+    "missing_indicator",
+    "network",
+    "one_hot",
+    "smooth_clip",
+    "standardize",
+]
 
 
 #: the default ONNX operator set (ai.onnx) of an exported file
@@ -95,8 +119,9 @@ class Graph:
         a = np.asarray(value)
         name = self.fresh(hint)
         if a.dtype.kind in "USO":
-            tensor = self.onnx.helper.make_tensor(name, self.onnx.TensorProto.STRING, a.shape,
-                                                  [str(v).encode("utf-8") for v in a.ravel()])
+            tensor = self.onnx.helper.make_tensor(
+                name, self.onnx.TensorProto.STRING, a.shape, [str(v).encode("utf-8") for v in a.ravel()]
+            )
         else:
             tensor = self.onnx.numpy_helper.from_array(a, name)
         self.initializers.append(tensor)
@@ -105,8 +130,9 @@ class Graph:
     def node(self, op: str, inputs, *, domain: str = "", outputs=None, hint: str | None = None, **attrs):
         """Add one node; returns its output name (or the list of them when ``outputs`` names several)."""
         outs = list(outputs) if outputs is not None else [self.fresh(hint or op.lower())]
-        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outs, name=self.fresh(f"{op}_node"),
-                                                     domain=domain, **attrs))
+        self.nodes.append(
+            self.onnx.helper.make_node(op, list(inputs), outs, name=self.fresh(f"{op}_node"), domain=domain, **attrs)
+        )
         return outs[0] if len(outs) == 1 else outs
 
     def input(self, name: str, elem_type: int, shape) -> str:
@@ -123,8 +149,14 @@ class Graph:
         from mlp.core.version import __version__
 
         opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", ML_OPSET)]
-        m = helper.make_model(graph, producer_name="mlp", producer_version=__version__, doc_string=doc,
-                              ir_version=IR_VERSION, opset_imports=opsets)
+        m = helper.make_model(
+            graph,
+            producer_name="mlp",
+            producer_version=__version__,
+            doc_string=doc,
+            ir_version=IR_VERSION,
+            opset_imports=opsets,
+        )
         helper.set_model_props(m, {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
         return m
 
@@ -149,21 +181,38 @@ def standardize(g, x: str, mean, scale, dtype) -> str:
     multiplies by ``1 / scale``, which would move double inputs off what ``mlp predict`` computes.
     """
     centred = g.node("Sub", [x, g.const(np.asarray(mean, dtype=dtype).reshape(1, -1), "mean")], hint="centred")
-    return g.node("Div", [centred, g.const(np.asarray(scale, dtype=dtype).reshape(1, -1), "scale")],
-                  hint="standardized")
+    return g.node(
+        "Div", [centred, g.const(np.asarray(scale, dtype=dtype).reshape(1, -1), "scale")], hint="standardized"
+    )
 
 
 def smooth_clip(g, x: str, inverse_clip, dtype, bound) -> str:
     """``x / sqrt(1 + (x * inverse_clip)**2)`` per column (``inverse_clip``: ``1 / clip``, or 0 where a column is
     left as it is), ``x`` first held within ``+-bound``, in NumPy's order of operations
     (:func:`mlp.io.tables.batches.smooth_clip`)."""
-    x = g.node("Clip", [x, g.const(np.asarray(-bound, dtype=dtype), "low_bound"),
-                        g.const(np.asarray(bound, dtype=dtype), "high_bound")], hint="bounded")
-    u = g.node("Mul", [x, g.const(np.asarray(inverse_clip, dtype=dtype).reshape(1, -1), "inverse_clip")],
-               hint="over_clip")
-    root = g.node("Sqrt", [g.node("Add", [g.node("Mul", [u, u], hint="squared"), g.const(np.asarray(1, dtype=dtype),
-                                                                                          "one")], hint="one_plus")],
-                  hint="root")
+    x = g.node(
+        "Clip",
+        [
+            x,
+            g.const(np.asarray(-bound, dtype=dtype), "low_bound"),
+            g.const(np.asarray(bound, dtype=dtype), "high_bound"),
+        ],
+        hint="bounded",
+    )
+    u = g.node(
+        "Mul", [x, g.const(np.asarray(inverse_clip, dtype=dtype).reshape(1, -1), "inverse_clip")], hint="over_clip"
+    )
+    root = g.node(
+        "Sqrt",
+        [
+            g.node(
+                "Add",
+                [g.node("Mul", [u, u], hint="squared"), g.const(np.asarray(1, dtype=dtype), "one")],
+                hint="one_plus",
+            )
+        ],
+        hint="root",
+    )
     return g.node("Div", [x, root], hint="clipped")
 
 
@@ -171,8 +220,9 @@ def clamp(g, y: str, low, high, dtype, outputs=None) -> str:
     """``y`` kept within ``[low, high]`` per column (``Max`` then ``Min``: NumPy's ``minimum(maximum(y, low), high)``,
     NaN included)."""
     above = g.node("Max", [y, g.const(np.asarray(low, dtype=dtype).reshape(1, -1), "low")], hint="above_low")
-    return g.node("Min", [above, g.const(np.asarray(high, dtype=dtype).reshape(1, -1), "high")], outputs=outputs,
-                  hint="within")
+    return g.node(
+        "Min", [above, g.const(np.asarray(high, dtype=dtype).reshape(1, -1), "high")], outputs=outputs, hint="within"
+    )
 
 
 def impute(g, x: str, fill, dtype) -> str:
@@ -183,8 +233,14 @@ def impute(g, x: str, fill, dtype) -> str:
     """
     fill = np.asarray(fill, dtype=np.float64).ravel()
     if np.dtype(dtype) == np.float32:
-        return g.node("Imputer", [x], domain="ai.onnx.ml", imputed_value_floats=[float(v) for v in fill],
-                      replaced_value_float=math.nan, hint="imputed")
+        return g.node(
+            "Imputer",
+            [x],
+            domain="ai.onnx.ml",
+            imputed_value_floats=[float(v) for v in fill],
+            replaced_value_float=math.nan,
+            hint="imputed",
+        )
     gap = g.node("IsNaN", [x], hint="gap")
     return g.node("Where", [gap, g.const(fill.astype(dtype).reshape(1, -1), "fill"), x], hint="imputed")
 
@@ -213,8 +269,9 @@ def one_hot(g, x: str, categories, dtype) -> str:
 
     A value that is not among ``categories`` (unseen at training, or missing) gives a row of zeros.
     """
-    encoded = g.node("OneHotEncoder", [x], domain="ai.onnx.ml", zeros=1, hint="one_hot_3d",
-                     **_category_attrs(categories, "cats"))
+    encoded = g.node(
+        "OneHotEncoder", [x], domain="ai.onnx.ml", zeros=1, hint="one_hot_3d", **_category_attrs(categories, "cats")
+    )
     flat = g.node("Flatten", [encoded], axis=1, hint="one_hot")  # (N, 1, K) -> (N, K)
     return cast(g, flat, np.float32, dtype)
 
@@ -234,15 +291,16 @@ def label_encode(g, x: str, keys, values, default):
     elif all(isinstance(v, (int, float, np.integer, np.floating)) for v in [*vals, default]):
         attrs.update(values_floats=[float(v) for v in vals], default_float=float(default))
     else:
-        raise ExportError(f"label_encode: values and default must be all strings, all integers or all numbers, "
-                          f"got {vals[:5]!r} and {default!r}")
+        raise ExportError(
+            f"label_encode: values and default must be all strings, all integers or all numbers, "
+            f"got {vals[:5]!r} and {default!r}"
+        )
     return g.node("LabelEncoder", [x], domain="ai.onnx.ml", hint="encoded", **attrs)
 
 
 def embedding_lookup(g, index: str, table, dtype) -> str:
     """Rows ``table[index]`` ``(N, D)`` for ``index`` ``(N, 1)`` int64 (``Gather``; negative: from the end)."""
-    rows = g.node("Gather", [g.const(np.asarray(table, dtype=dtype), "embedding"), index], axis=0,
-                  hint="embedded_3d")
+    rows = g.node("Gather", [g.const(np.asarray(table, dtype=dtype), "embedding"), index], axis=0, hint="embedded_3d")
     return g.node("Flatten", [rows], axis=1, hint="embedded")
 
 
@@ -267,11 +325,19 @@ def category_slot(g, x: str, categories, missing: bool, text: bool, gaps=("",)) 
     if not text:
         slot = none
         if cats:
-            hits = g.node("Cast", [g.node("Equal", [x, g.const(np.asarray([cats], dtype=np.float64), "categories")],
-                                          hint="is_category")], to=_onnx().TensorProto.FLOAT, hint="hits")
+            hits = g.node(
+                "Cast",
+                [g.node("Equal", [x, g.const(np.asarray([cats], dtype=np.float64), "categories")], hint="is_category")],
+                to=_onnx().TensorProto.FLOAT,
+                hint="hits",
+            )
             first = g.node("ArgMax", [hits], axis=1, keepdims=1, hint="category")
-            found = g.node("Cast", [g.node("ReduceMax", [hits, g.const(np.array([1], dtype=np.int64), "axis")],
-                                           keepdims=1, hint="any")], to=_onnx().TensorProto.BOOL, hint="found")
+            found = g.node(
+                "Cast",
+                [g.node("ReduceMax", [hits, g.const(np.array([1], dtype=np.int64), "axis")], keepdims=1, hint="any")],
+                to=_onnx().TensorProto.BOOL,
+                hint="found",
+            )
             slot = g.node("Where", [found, first, none], hint="slot")
         # NaN equals nothing, so a gap is not found above: its slot is set here
         return g.node("Where", [g.node("IsNaN", [x], hint="gap"), gap_slot, slot], hint="slot")
@@ -286,8 +352,9 @@ def category_slot(g, x: str, categories, missing: bool, text: bool, gaps=("",)) 
     if exact:
         slot = _where_negative(g, label_encode(g, x, list(exact), list(exact.values()), -1), slot)
     spellings = sorted(set(gaps))
-    gap = g.node("Cast", [label_encode(g, x, spellings, [1] * len(spellings), 0)], to=_onnx().TensorProto.BOOL,
-                 hint="gap")
+    gap = g.node(
+        "Cast", [label_encode(g, x, spellings, [1] * len(spellings), 0)], to=_onnx().TensorProto.BOOL, hint="gap"
+    )
     return g.node("Where", [gap, gap_slot, slot], hint="slot")
 
 
@@ -299,16 +366,18 @@ def category_slots(g, x: str, categories, missing: bool, text: bool, dtype, gaps
     if codes:
         return g.node("Cast", [slot], to=elem_type(dtype), hint="code")
     width = len(categories) + missing + 1
-    encoded = g.node("OneHotEncoder", [slot], domain="ai.onnx.ml", cats_int64s=list(range(width)), zeros=1,
-                     hint="one_hot_3d")
+    encoded = g.node(
+        "OneHotEncoder", [slot], domain="ai.onnx.ml", cats_int64s=list(range(width)), zeros=1, hint="one_hot_3d"
+    )
     return cast(g, g.node("Flatten", [encoded], axis=1, hint="one_hot"), np.float32, dtype)
 
 
 # -- the network ----------------------------------------------------------------------------------
 def _linear(g, x, layer, params, dtype):
     W, b = params
-    return g.node("Gemm", [x, g.const(np.asarray(W, dtype=dtype), "W"), g.const(np.asarray(b, dtype=dtype), "b")],
-                  hint="linear")
+    return g.node(
+        "Gemm", [x, g.const(np.asarray(W, dtype=dtype), "W"), g.const(np.asarray(b, dtype=dtype), "b")], hint="linear"
+    )
 
 
 def _elementwise(op):
@@ -338,8 +407,7 @@ def _embedding(g, x, layer, params, dtype):
     codes = g.node("Cast", [g.node("Round", [codes], hint="rounded")], to=elem_type(i64), hint="codes_int")
     # per column its own clip and its own slice of E: Max/Min broadcast a row, where Clip takes scalars only
     codes = g.node("Max", [codes, g.const(np.zeros((1, len(layer.columns)), dtype=i64), "lowest")], hint="clipped")
-    codes = g.node("Min", [codes, g.const(np.asarray([layer.n_categories], dtype=i64) - 1, "highest")],
-                   hint="clipped")
+    codes = g.node("Min", [codes, g.const(np.asarray([layer.n_categories], dtype=i64) - 1, "highest")], hint="clipped")
     starts = np.cumsum([0, *layer.n_categories[:-1]]).astype(i64).reshape(1, -1)
     codes = g.node("Add", [codes, g.const(starts, "offsets")], hint="rows")
     vectors = g.node("Gather", [g.const(np.asarray(E, dtype=dtype), "E"), codes], axis=0, hint="vectors_3d")
@@ -355,12 +423,28 @@ def _periodic(g, x, layer, params, dtype):
     layer's order of operations (a batched ``MatMul`` over the columns)."""
     F, P, W, c = (np.asarray(a, dtype=dtype) for a in params)
     m, k, d = len(layer.columns), layer.n_frequencies, layer.dim
-    picked = g.node("Gather", [x, g.const(np.asarray(layer.columns, dtype=np.int64), "periodic_columns")], axis=1,
-                    hint="periodic_inputs")
-    columns = g.node("Unsqueeze", [g.node("Transpose", [picked], perm=[1, 0], hint="by_column"),
-                                   g.const(np.asarray([2], dtype=np.int64), "axis_2")], hint="by_column_3d")
-    z = g.node("Mul", [g.node("Mul", [columns, g.const(F.reshape(m, 1, k), "frequencies")], hint="xf"),
-                       g.const(np.asarray(2.0 * np.pi, dtype=dtype), "two_pi")], hint="angle")
+    picked = g.node(
+        "Gather",
+        [x, g.const(np.asarray(layer.columns, dtype=np.int64), "periodic_columns")],
+        axis=1,
+        hint="periodic_inputs",
+    )
+    columns = g.node(
+        "Unsqueeze",
+        [
+            g.node("Transpose", [picked], perm=[1, 0], hint="by_column"),
+            g.const(np.asarray([2], dtype=np.int64), "axis_2"),
+        ],
+        hint="by_column_3d",
+    )
+    z = g.node(
+        "Mul",
+        [
+            g.node("Mul", [columns, g.const(F.reshape(m, 1, k), "frequencies")], hint="xf"),
+            g.const(np.asarray(2.0 * np.pi, dtype=dtype), "two_pi"),
+        ],
+        hint="angle",
+    )
     z = g.node("Add", [z, g.const(P.reshape(m, 1, k), "phases")], hint="phase")
     h = g.node("MatMul", [g.node("Cos", [z], hint="cos"), g.const(W, "periodic_W")], hint="periodic_linear")
     h = g.node("Add", [h, g.const(c.reshape(m, 1, d), "periodic_c")], hint="periodic_features_3d")
@@ -373,18 +457,41 @@ def _one_hot(g, x, layer, params, dtype):
     code is the value (``Where``), as the layer computes it."""
     read, slot, code = layer.plan()
     gathered = g.node("Gather", [x, g.const(read, "read_columns")], axis=1, hint="gathered")
-    hits = g.node("Cast", [g.node("Equal", [gathered, g.const(code.astype(dtype).reshape(1, -1), "slot_codes")],
-                                  hint="is_code")], to=elem_type(dtype), hint="hits")
+    hits = g.node(
+        "Cast",
+        [g.node("Equal", [gathered, g.const(code.astype(dtype).reshape(1, -1), "slot_codes")], hint="is_code")],
+        to=elem_type(dtype),
+        hint="hits",
+    )
     return g.node("Where", [g.const(slot.reshape(1, -1), "is_slot"), hits, gathered], hint="one_hot_inputs")
 
 
 def _layer_exports() -> dict:
-    from mlp.core.layers import (Dropout, Embedding, Identity, LeakyReLU, Linear, OneHot, PeriodicEmbedding, ReLU,
-                                 Sigmoid, Tanh)
+    from mlp.core.layers import (
+        Dropout,
+        Embedding,
+        Identity,
+        LeakyReLU,
+        Linear,
+        OneHot,
+        PeriodicEmbedding,
+        ReLU,
+        Sigmoid,
+        Tanh,
+    )
 
-    return {Linear: _linear, ReLU: _elementwise("Relu"), Sigmoid: _elementwise("Sigmoid"),
-            Tanh: _elementwise("Tanh"), LeakyReLU: _leaky_relu, Identity: _passthrough, Dropout: _passthrough,
-            Embedding: _embedding, OneHot: _one_hot, PeriodicEmbedding: _periodic}
+    return {
+        Linear: _linear,
+        ReLU: _elementwise("Relu"),
+        Sigmoid: _elementwise("Sigmoid"),
+        Tanh: _elementwise("Tanh"),
+        LeakyReLU: _leaky_relu,
+        Identity: _passthrough,
+        Dropout: _passthrough,
+        Embedding: _embedding,
+        OneHot: _one_hot,
+        PeriodicEmbedding: _periodic,
+    }
 
 
 def exportable_layers() -> list:
@@ -398,8 +505,10 @@ def check_layers(layers):
     for i, layer in enumerate(layers):
         # the exact type: a subclass may compute something else, so it is refused rather than guessed
         if type(layer) not in table:
-            raise ExportError(f"layer {i} ({type(layer).__name__}) cannot be exported to ONNX: it has no ONNX form in "
-                              f"mlp; the exportable layers are {', '.join(exportable_layers())}")
+            raise ExportError(
+                f"layer {i} ({type(layer).__name__}) cannot be exported to ONNX: it has no ONNX form in "
+                f"mlp; the exportable layers are {', '.join(exportable_layers())}"
+            )
 
 
 def network(g, x: str, layers, params, dtype) -> str:
@@ -446,12 +555,16 @@ def classifier_head(g, y, n_out, last_is_sigmoid, output, threshold_on_probabili
         p = y
     if n_out > 1:
         return p, g.node("ArgMax", [y], axis=1, keepdims=0, hint="index")
-    p = g.node("Concat", [g.node("Sub", [g.const(np.asarray(1.0, dtype=dtype), "one"), p], hint="p0"), p], axis=1,
-               hint="p01")
+    p = g.node(
+        "Concat", [g.node("Sub", [g.const(np.asarray(1.0, dtype=dtype), "one"), p], hint="p0"), p], axis=1, hint="p01"
+    )
     # Reshape, not Squeeze: Squeeze's axes became an input at opset 13, Reshape reads the same everywhere
     logit = g.node("Reshape", [y, g.const(np.array([-1], dtype=np.int64), "flat")], hint="output0")
-    above = g.node("Greater", [logit, g.const(np.asarray(0.5 if threshold_on_probability else 0.0, dtype=dtype),
-                                              "threshold")], hint="above")
+    above = g.node(
+        "Greater",
+        [logit, g.const(np.asarray(0.5 if threshold_on_probability else 0.0, dtype=dtype), "threshold")],
+        hint="above",
+    )
     return p, g.node("Cast", [above], to=elem_type(np.int64), hint="index")
 
 
@@ -489,8 +602,23 @@ def decode_labels(g, index: str, classes, outputs=None):
         table = g.const(np.asarray(classes, dtype=np.float64), "classes")
         return g.node("Gather", [table, index], axis=0, outputs=outputs, hint="label"), T.DOUBLE
     if kind == "int64":
-        return g.node("LabelEncoder", [index], domain="ai.onnx.ml", keys_int64s=keys, values_int64s=list(classes),
-                      default_int64=-1, outputs=outputs, hint="label"), T.INT64
-    return g.node("LabelEncoder", [index], domain="ai.onnx.ml", keys_int64s=keys,
-                  values_strings=[_label_text(c) for c in classes], default_string="", outputs=outputs,
-                  hint="label"), T.STRING
+        return g.node(
+            "LabelEncoder",
+            [index],
+            domain="ai.onnx.ml",
+            keys_int64s=keys,
+            values_int64s=list(classes),
+            default_int64=-1,
+            outputs=outputs,
+            hint="label",
+        ), T.INT64
+    return g.node(
+        "LabelEncoder",
+        [index],
+        domain="ai.onnx.ml",
+        keys_int64s=keys,
+        values_strings=[_label_text(c) for c in classes],
+        default_string="",
+        outputs=outputs,
+        hint="label",
+    ), T.STRING

@@ -24,19 +24,20 @@ as scikit-learn's, to rounding.  scikit-learn's own ``test_mlp.py`` runs on them
 
 scikit-learn is an optional extra (``pip install "mlp-arrayapi[sklearn]"``); ``import mlp`` never needs it.
 """
+
 try:
     import sklearn  # noqa: F401
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError(
-        f"mlp.sklearn needs scikit-learn >= 1.6 ({e}): pip install \"mlp-arrayapi[sklearn]\" "
+        f'mlp.sklearn needs scikit-learn >= 1.6 ({e}): pip install "mlp-arrayapi[sklearn]" '
         "(or pip install scikit-learn)"
     ) from None
 
-from ._estimators import MLPClassifier, MLPRegressor
-from ._tabular import TabularClassifier, TabularRegressor
-
 # ONNX: skl2onnx converters for both estimators, registered when skl2onnx is imported (this imports nothing)
 from mlp.sklearn_onnx import register_when_imported  # noqa: E402
+
+from ._estimators import MLPClassifier, MLPRegressor
+from ._tabular import TabularClassifier, TabularRegressor
 
 register_when_imported(MLPClassifier, MLPRegressor)
 

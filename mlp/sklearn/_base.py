@@ -1,4 +1,5 @@
 """What :class:`MLPClassifier` and :class:`MLPRegressor` share: parameters, data, the solvers' loops, pickling."""
+
 from __future__ import annotations
 
 import math
@@ -18,15 +19,17 @@ from mlp.core.util import to_host
 from ._checks import ACTIVATIONS, check_params, check_sample_weight, foreign
 from ._maths import BatchObjective, Solver, head_outputs
 
-NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to be "
-              "preprocessed.")
+NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values and need to be preprocessed."
+)
 
 
 def stochastic_solver(estimator) -> bool:
     """Whether ``estimator`` offers ``partial_fit`` (scikit-learn's rule and message: sgd and adam only)."""
     if estimator.solver not in ("sgd", "adam"):
-        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {estimator.solver} is not "
-                             "stochastic.")
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {estimator.solver} is not stochastic."
+        )
     return True
 
 
@@ -47,10 +50,34 @@ class BaseMLP(BaseEstimator):
 
     _classifier = False
 
-    def _set_params(self, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
-                    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
-                    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                    n_iter_no_change, max_fun, backend, dtype):
+    def _set_params(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+        backend,
+        dtype,
+    ):
         self.hidden_layer_sizes, self.activation = hidden_layer_sizes, activation
         self.solver, self.alpha = solver, alpha
         self.batch_size, self.learning_rate, self.learning_rate_init = batch_size, learning_rate, learning_rate_init
@@ -79,8 +106,10 @@ class BaseMLP(BaseEstimator):
             if reset:
                 self.n_features_in_ = int(X.shape[1])
             elif X.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                                 f"{self.n_features_in_} features as input.")
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
             return X, y, backend_of(X)
         kw = dict(reset=reset, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32))
         if y is None:
@@ -111,8 +140,14 @@ class BaseMLP(BaseEstimator):
         key = (tuple(sizes), self.activation, self._engine(), self._dtype_)
         cached = self.__dict__.get("_model_cache")
         if cached is None or cached[0] != key:
-            model = mlp.build_mlp(sizes, activation=ACTIVATIONS[self.activation], output="identity", init="xavier",
-                                  backend=self._engine(), dtype=self._dtype_)
+            model = mlp.build_mlp(
+                sizes,
+                activation=ACTIVATIONS[self.activation],
+                output="identity",
+                init="xavier",
+                backend=self._engine(),
+                dtype=self._dtype_,
+            )
             self._model_cache = cached = (key, model)
         return cached[1]
 
@@ -123,15 +158,19 @@ class BaseMLP(BaseEstimator):
         """
         coefs, intercepts = self.coefs_, self.intercepts_
         cached = self.__dict__.get("_params_cache")
-        if cached is not None and len(cached[0]) == len(coefs) + len(intercepts) and \
-                all(a is b for a, b in zip(cached[0], [*coefs, *intercepts], strict=True)):
+        if (
+            cached is not None
+            and len(cached[0]) == len(coefs) + len(intercepts)
+            and all(a is b for a, b in zip(cached[0], [*coefs, *intercepts], strict=True))
+        ):
             return cached[1]
         if len(coefs) != len(intercepts):
             raise ValueError(f"{type(self).__name__}: {len(coefs)} coefs_ but {len(intercepts)} intercepts_")
         if not hasattr(self, "_engine_"):  # weights set by hand on an estimator never fitted
             self._engine_, self._host_io = self._default_engine(None), True
-            self._dtype_ = self.dtype or ("float32" if str(np.asarray(to_host(coefs[0])).dtype) == "float32"
-                                          else "float64")
+            self._dtype_ = self.dtype or (
+                "float32" if str(np.asarray(to_host(coefs[0])).dtype) == "float32" else "float64"
+            )
         be = self._engine()
         params = []
         for W, b in zip(coefs, intercepts, strict=True):
@@ -227,15 +266,20 @@ class BaseMLP(BaseEstimator):
         name = type(self).__name__
         if be is not None and hasattr(self, "_engine_") and be is not self._engine():
             fitted = self._engine()
-            raise ValueError(f"{name}: X is a {be.name} array on {be.device}, but the estimator was fitted on "
-                             f"{fitted.name} ({fitted.device}); pass data of that kind, or refit")
+            raise ValueError(
+                f"{name}: X is a {be.name} array on {be.device}, but the estimator was fitted on "
+                f"{fitted.name} ({fitted.device}); pass data of that kind, or refit"
+            )
         fitted = [int(W.shape[1]) for W in self.coefs_[:-1]]
         if fitted != hidden:
-            raise ValueError(f"{name}: hidden_layer_sizes changed from {fitted} to {hidden}; warm_start and "
-                             "partial_fit continue the fitted network and need the same layers")
+            raise ValueError(
+                f"{name}: hidden_layer_sizes changed from {fitted} to {hidden}; warm_start and "
+                "partial_fit continue the fitted network and need the same layers"
+            )
         if int(self.coefs_[-1].shape[1]) != n_outputs:
-            raise ValueError(f"{name}: y has {n_outputs} outputs, but the fitted network has "
-                             f"{int(self.coefs_[-1].shape[1])}")
+            raise ValueError(
+                f"{name}: y has {n_outputs} outputs, but the fitted network has {int(self.coefs_[-1].shape[1])}"
+            )
         self._params()  # weights set by hand are adopted here (and the engine chosen, if it never was)
         self.out_activation_ = self._head()
 
@@ -243,14 +287,26 @@ class BaseMLP(BaseEstimator):
         if self.batch_size == "auto":
             return min(200, n)
         if self.batch_size > n:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
-                          UserWarning, stacklevel=4)
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                UserWarning,
+                stacklevel=4,
+            )
         return max(1, min(int(self.batch_size), n))
 
     def _new_solver(self, params):
-        return Solver(self.solver, self.learning_rate_init, params, lr_schedule=self.learning_rate,
-                      momentum=self.momentum, nesterov=self.nesterovs_momentum, power_t=self.power_t,
-                      beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return Solver(
+            self.solver,
+            self.learning_rate_init,
+            params,
+            lr_schedule=self.learning_rate,
+            momentum=self.momentum,
+            nesterov=self.nesterovs_momentum,
+            power_t=self.power_t,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+        )
 
     def _fit_stochastic(self, params, X, T, targets, w, incremental, rs):
         """scikit-learn's ``_fit_stochastic``: epochs of mini-batches in its order, its counters and stopping rules."""
@@ -267,11 +323,13 @@ class BaseMLP(BaseEstimator):
         if self.early_stopping:
             # scikit-learn splits X and y; the same call on the row indices draws the same rows from rs
             stratify = targets.astype(bool) if self._classifier and targets.shape[1] == 1 else None
-            idx_train, idx_val = train_test_split(np.arange(X.shape[0]), random_state=rs,
-                                                  test_size=self.validation_fraction, stratify=stratify)
+            idx_train, idx_val = train_test_split(
+                np.arange(X.shape[0]), random_state=rs, test_size=self.validation_fraction, stratify=stratify
+            )
             if len(idx_val) < 2:
-                raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of your "
-                                 "dataset.")
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
+                )
             take = engine.asarray(idx_train)
             val_rows = engine.asarray(idx_val)
             val = (xp.take(X, val_rows, axis=0), targets[idx_val], None if w is None else w[idx_val])
@@ -306,21 +364,32 @@ class BaseMLP(BaseEstimator):
                 solver.iteration_ends(self.t_)
                 if not math.isfinite(self.loss_) and not all(bool(xp.all(xp.isfinite(p))) for p in params):
                     # NaN weights stay NaN: stop here (scikit-learn runs the remaining epochs on them)
-                    warnings.warn(f"Stochastic Optimizer: the weights became non-finite in epoch {self.n_iter_}.",
-                                  ConvergenceWarning, stacklevel=3)
+                    warnings.warn(
+                        f"Stochastic Optimizer: the weights became non-finite in epoch {self.n_iter_}.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
                     break
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if self.early_stopping else "Training loss"
-                    msg = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change:.0f} "
-                           "consecutive epochs." if math.isfinite(self.n_iter_no_change) else "")
+                    msg = (
+                        f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change:.0f} "
+                        "consecutive epochs."
+                        if math.isfinite(self.n_iter_no_change)
+                        else ""
+                    )
                     if solver.trigger_stopping(msg, self.verbose):
                         break
                     self._no_improvement_count = 0
                 if incremental:
                     break
                 if self.n_iter_ == self.max_iter:
-                    warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                                  "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                        "optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
         if self.early_stopping:
@@ -391,20 +460,31 @@ class BaseMLP(BaseEstimator):
 
         report.count = 1
         try:
-            result = minimize(fun, pack(params), xp=xp, maxiter=self.max_iter, maxfun=self.max_fun,
-                              gtol=float(self.tol), callback=report if self.verbose else None)
+            result = minimize(
+                fun,
+                pack(params),
+                xp=xp,
+                maxiter=self.max_iter,
+                maxfun=self.max_fun,
+                gtol=float(self.tol),
+                callback=report if self.verbose else None,
+            )
         except DivergenceError as e:  # the loss overflows at the initial weights
             raise ValueError(NON_FINITE) from e
         self.n_iter_ = min(result.nit, self.max_iter)
         params = unpack(result.x)
         self.loss_ = result.fun if objective.scale == 1.0 else float(objective(params, X, T, wd)[0])
         if result.status != 0:
-            message = (f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n"
-                       f"{result.message}\n")
+            message = (
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n"
+                f"{result.message}\n"
+            )
             if self.n_iter_ == self.max_iter:
                 message += f"\nIncrease the number of iterations to improve the convergence (max_iter={self.max_iter})."
-            message += ("\nYou might also want to scale the data as shown in:\n"
-                        "    https://scikit-learn.org/stable/modules/preprocessing.html")
+            message += (
+                "\nYou might also want to scale the data as shown in:\n"
+                "    https://scikit-learn.org/stable/modules/preprocessing.html"
+            )
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
         return params
 
@@ -427,8 +507,13 @@ class BaseMLP(BaseEstimator):
         w = None if sample_weight is None else engine.asarray(np.asarray(sample_weight), dtype=self._dtype_)
         objective = BatchObjective(self._model(), self._head(), self.alpha, T.shape[1])
         with engine.quiet_float_errors():
-            value, grads = objective(params, engine.asarray(np.asarray(X), dtype=self._dtype_),
-                                     engine.asarray(T, dtype=self._dtype_), w, consistent=True)
+            value, grads = objective(
+                params,
+                engine.asarray(np.asarray(X), dtype=self._dtype_),
+                engine.asarray(T, dtype=self._dtype_),
+                w,
+                consistent=True,
+            )
         return float(value), np.asarray(engine.to_numpy(flatten(xp, [*grads[0::2], *grads[1::2]])))
 
     # -- predicting -------------------------------------------------------------------------------

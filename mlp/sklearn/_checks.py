@@ -1,4 +1,5 @@
 """The checks of the estimators' parameters and sample weights: one-line errors naming the parameter."""
+
 from __future__ import annotations
 
 import math
@@ -53,14 +54,15 @@ def check_params(est):
     choice("solver", est.solver, SOLVERS)
     choice("learning_rate", est.learning_rate, SCHEDULES)
     for param, value, lo, lo_closed, hi, text in (
-            ("alpha", est.alpha, 0.0, True, math.inf, "a finite number >= 0"),
-            ("learning_rate_init", est.learning_rate_init, 0.0, False, math.inf, "a finite number > 0"),
-            ("power_t", est.power_t, 0.0, True, math.inf, "a finite number >= 0"),
-            ("tol", est.tol, 0.0, True, math.inf, "a finite number >= 0"),
-            ("epsilon", est.epsilon, 0.0, False, math.inf, "a finite number > 0"),
-            ("beta_1", est.beta_1, 0.0, True, 1.0, "in [0, 1)"),
-            ("beta_2", est.beta_2, 0.0, True, 1.0, "in [0, 1)"),
-            ("validation_fraction", est.validation_fraction, 0.0, True, 1.0, "in [0, 1)")):
+        ("alpha", est.alpha, 0.0, True, math.inf, "a finite number >= 0"),
+        ("learning_rate_init", est.learning_rate_init, 0.0, False, math.inf, "a finite number > 0"),
+        ("power_t", est.power_t, 0.0, True, math.inf, "a finite number >= 0"),
+        ("tol", est.tol, 0.0, True, math.inf, "a finite number >= 0"),
+        ("epsilon", est.epsilon, 0.0, False, math.inf, "a finite number > 0"),
+        ("beta_1", est.beta_1, 0.0, True, 1.0, "in [0, 1)"),
+        ("beta_2", est.beta_2, 0.0, True, 1.0, "in [0, 1)"),
+        ("validation_fraction", est.validation_fraction, 0.0, True, 1.0, "in [0, 1)"),
+    ):
         if not _number(value, lo, hi, lo_closed):
             raise ValueError(f"{name}: {param} must be {text}, got {value!r}")
     if not _number(est.momentum, 0.0, 1.0, True, True):
@@ -68,10 +70,11 @@ def check_params(est):
     for param, value in (("max_iter", est.max_iter), ("max_fun", est.max_fun)):
         if not _integer(value, 1):
             raise ValueError(f"{name}: {param} must be an integer >= 1, got {value!r}")
-    if not (_integer(est.n_iter_no_change, 1) or (_number(est.n_iter_no_change, 1.0, math.inf, True, True)
-                                                   and est.n_iter_no_change == math.inf)):
-        raise ValueError(f"{name}: n_iter_no_change must be an integer >= 1 or np.inf, "
-                         f"got {est.n_iter_no_change!r}")
+    if not (
+        _integer(est.n_iter_no_change, 1)
+        or (_number(est.n_iter_no_change, 1.0, math.inf, True, True) and est.n_iter_no_change == math.inf)
+    ):
+        raise ValueError(f"{name}: n_iter_no_change must be an integer >= 1 or np.inf, got {est.n_iter_no_change!r}")
     if not (est.batch_size == "auto" or _integer(est.batch_size, 1)):
         raise ValueError(f"{name}: batch_size must be 'auto' or a positive integer, got {est.batch_size!r}")
     if est.dtype not in (None, "float32", "float64"):

@@ -1,4 +1,5 @@
 """The estimators: :class:`MLPClassifier` and :class:`MLPRegressor`."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,32 +55,83 @@ _SHARED_PARAMETERS = """
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
-    __doc__ = """Multilayer perceptron classifier: scikit-learn's ``MLPClassifier``, trained by mlp's engine.
+    __doc__ = (
+        """Multilayer perceptron classifier: scikit-learn's ``MLPClassifier``, trained by mlp's engine.
 
     Softmax outputs for several classes; one logistic output for two classes (or one); one logistic output per
     label for a multilabel indicator ``y``.  The parameters, attributes, steps and random draws are scikit-learn's
     (see the package docstring).
 
     Parameters
-    ----------""" + _SHARED_PARAMETERS + """
+    ----------"""
+        + _SHARED_PARAMETERS
+        + """
     Attributes
     ----------
     classes_, loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_, coefs_,
     intercepts_, n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
         As in scikit-learn.
     """
+    )
 
     _classifier = True
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, backend=None, dtype=None):
-        self._set_params(hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
-                         learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
-                         momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                         n_iter_no_change, max_fun, backend, dtype)
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        backend=None,
+        dtype=None,
+    ):
+        self._set_params(
+            hidden_layer_sizes,
+            activation,
+            solver,
+            alpha,
+            batch_size,
+            learning_rate,
+            learning_rate_init,
+            power_t,
+            max_iter,
+            shuffle,
+            random_state,
+            tol,
+            verbose,
+            warm_start,
+            momentum,
+            nesterovs_momentum,
+            early_stopping,
+            validation_fraction,
+            beta_1,
+            beta_2,
+            epsilon,
+            n_iter_no_change,
+            max_fun,
+            backend,
+            dtype,
+        )
 
     def _head(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
@@ -99,11 +151,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             classes = unique_labels(host_y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
-                    raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
-                                     f"call to fit. Previously got {self.classes_}, `y` has {classes}")
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the previous "
+                        f"call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
-                                 f"'y' has {classes}.")
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
         return self._label_binarizer.transform(host_y).astype(bool)
 
     def _labels(self, P):
@@ -152,8 +207,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return False
         if getattr(self, "classes_", None) is not None:
             if not np.array_equal(self.classes_, unique_labels(classes)):
-                raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
-                                 f"{self.classes_!r}")
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
+                )
             return False
         self.classes_ = unique_labels(classes)
         return True
@@ -190,7 +246,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
-    __doc__ = """Multilayer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by mlp's engine.
+    __doc__ = (
+        """Multilayer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by mlp's engine.
 
     Identity outputs with half the squared error, or (``loss="poisson"``) exponential outputs with half the Poisson
     deviance; targets ``(n_samples,)`` or ``(n_samples, n_targets)``.  The parameters, attributes, steps and random
@@ -199,24 +256,75 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     Parameters
     ----------
     loss : {"squared_error", "poisson"}, default "squared_error"
-        ``poisson`` needs ``y >= 0``.""" + _SHARED_PARAMETERS + """
+        ``poisson`` needs ``y >= 0``."""
+        + _SHARED_PARAMETERS
+        + """
     Attributes
     ----------
     loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_, coefs_, intercepts_,
     n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
         As in scikit-learn; the losses are in its units (the squared error averaged over the targets).
     """
+    )
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, backend=None, dtype=None):
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        backend=None,
+        dtype=None,
+    ):
         self.loss = loss
-        self._set_params(hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
-                         learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
-                         momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                         n_iter_no_change, max_fun, backend, dtype)
+        self._set_params(
+            hidden_layer_sizes,
+            activation,
+            solver,
+            alpha,
+            batch_size,
+            learning_rate,
+            learning_rate_init,
+            power_t,
+            max_iter,
+            shuffle,
+            random_state,
+            tol,
+            verbose,
+            warm_start,
+            momentum,
+            nesterovs_momentum,
+            early_stopping,
+            validation_fraction,
+            beta_1,
+            beta_2,
+            epsilon,
+            n_iter_no_change,
+            max_fun,
+            backend,
+            dtype,
+        )
 
     def _check_params(self):
         if self.loss not in ("squared_error", "poisson"):
@@ -246,8 +354,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         pred = self._to_host(self._head_outputs(params, Xv))
         if not np.all(np.isfinite(pred)):
             return float("nan")
-        return float(r2_score(Tv[:, 0] if Tv.shape[1] == 1 else Tv, pred[:, 0] if pred.shape[1] == 1 else pred,
-                              sample_weight=wv))
+        return float(
+            r2_score(Tv[:, 0] if Tv.shape[1] == 1 else Tv, pred[:, 0] if pred.shape[1] == 1 else pred, sample_weight=wv)
+        )
 
     @with_thread_default
     def fit(self, X, y, sample_weight=None):

@@ -15,6 +15,7 @@ scikit-learn's objective for a batch of ``n`` samples with weights ``w`` (ones b
 
 ``clip`` keeps probabilities in ``[eps, 1 - eps]`` in the reported value (not in the gradient), as scikit-learn does.
 """
+
 from __future__ import annotations
 
 import math
@@ -111,8 +112,20 @@ class Solver:
     as host arrays and goes back to the parameters' backend at the next update.
     """
 
-    def __init__(self, kind, learning_rate_init, params, *, lr_schedule="constant", momentum=0.9, nesterov=True,
-                 power_t=0.5, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+    def __init__(
+        self,
+        kind,
+        learning_rate_init,
+        params,
+        *,
+        lr_schedule="constant",
+        momentum=0.9,
+        nesterov=True,
+        power_t=0.5,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+    ):
         self.kind = kind
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
@@ -129,8 +142,9 @@ class Solver:
             lr, mu = self.learning_rate, self.momentum
             velocities = tuple(mu * v - lr * g for v, g in zip(self.state[0], grads, strict=True))
             self.state = (velocities,)
-            steps = tuple(mu * v - lr * g for v, g in zip(velocities, grads, strict=True)) if self.nesterov \
-                else velocities
+            steps = (
+                tuple(mu * v - lr * g for v, g in zip(velocities, grads, strict=True)) if self.nesterov else velocities
+            )
             return tuple(p + s for p, s in zip(params, steps, strict=True))
         b1, b2 = self.beta_1, self.beta_2
         self.t += 1
@@ -164,8 +178,12 @@ class Solver:
     def to(self, backend, dtype):
         """Put the state on ``backend`` in ``dtype`` (after unpickling, or when the parameters moved)."""
         xdtype = getattr(backend.xp, dtype)
-        self.state = tuple(tuple(a if backend.owns(a) and a.dtype == xdtype
-                                 else backend.asarray(to_host(a), dtype=dtype) for a in part) for part in self.state)
+        self.state = tuple(
+            tuple(
+                a if backend.owns(a) and a.dtype == xdtype else backend.asarray(to_host(a), dtype=dtype) for a in part
+            )
+            for part in self.state
+        )
         return self
 
     def __getstate__(self):

@@ -10,6 +10,7 @@ pyarrow table (or a 2-D array), ``predict`` one with the same columns.
 Unlike :class:`mlp.sklearn.MLPClassifier`, these are not scikit-learn's ``MLPClassifier``: they are the table
 recipe, with its own parameters and defaults.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 import mlp
-from mlp.train.recipe import (TABLE_DEFAULTS, TABLE_MONITOR, TABLE_NUMERIC_EMBEDDING, TABLE_PATIENCE, VAL_SPLIT,
-                              numeric_embedding, table_epochs)
+from mlp.train.recipe import (
+    TABLE_DEFAULTS,
+    TABLE_MONITOR,
+    TABLE_NUMERIC_EMBEDDING,
+    TABLE_PATIENCE,
+    VAL_SPLIT,
+    numeric_embedding,
+    table_epochs,
+)
 
 __all__ = ["TabularClassifier", "TabularRegressor"]
 
@@ -59,11 +67,24 @@ _PARAMETERS = """
 class _Tabular(BaseEstimator):
     _task = ""
 
-    def __init__(self, hidden_layer_sizes=(100,), learning_rate=TABLE_DEFAULTS["lr"],
-                 batch_size=TABLE_DEFAULTS["batch_size"], max_epochs=None, patience=TABLE_PATIENCE,
-                 validation_fraction=VAL_SPLIT, scaling="robust", numeric_embedding=TABLE_NUMERIC_EMBEDDING,
-                 categorical=None, numeric=None, drop=None, random_state=0, backend=None, dtype="float32",
-                 verbose=False):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        learning_rate=TABLE_DEFAULTS["lr"],
+        batch_size=TABLE_DEFAULTS["batch_size"],
+        max_epochs=None,
+        patience=TABLE_PATIENCE,
+        validation_fraction=VAL_SPLIT,
+        scaling="robust",
+        numeric_embedding=TABLE_NUMERIC_EMBEDDING,
+        categorical=None,
+        numeric=None,
+        drop=None,
+        random_state=0,
+        backend=None,
+        dtype="float32",
+        verbose=False,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -86,16 +107,20 @@ class _Tabular(BaseEstimator):
         from mlp.io.tables import load_table, split_indices
 
         table = _with_target(X, y)
-        ds = load_table(table, target=TARGET, task=self._task, categorical=self.categorical, numeric=self.numeric,
-                        drop=self.drop)
+        ds = load_table(
+            table, target=TARGET, task=self._task, categorical=self.categorical, numeric=self.numeric, drop=self.drop
+        )
         if len(ds.left_out):
-            raise ValueError(f"y has {len(ds.left_out)} missing values (the first at row {int(ds.left_out[0]) + 1}); "
-                             f"a target is needed for every row")
+            raise ValueError(
+                f"y has {len(ds.left_out)} missing values (the first at row {int(ds.left_out[0]) + 1}); "
+                f"a target is needed for every row"
+            )
         n = len(ds)
         fraction = self.validation_fraction if self.patience is not None else 0.0
         if fraction:
-            train, val = split_indices(n, fraction, self.random_state,
-                                       ds.y if self._task == "classification" else None, "X")
+            train, val = split_indices(
+                n, fraction, self.random_state, ds.y if self._task == "classification" else None, "X"
+            )
         else:
             train, val = np.arange(n), None
         pre = ds.preprocessor(train, standardize=self.scaling is not None, scaling=self.scaling or "robust")
@@ -104,15 +129,33 @@ class _Tabular(BaseEstimator):
         ds.release()
         loss = "mse" if self._task == "regression" else "cross_entropy"
         embedding = numeric_embedding(self.numeric_embedding, len(train), scaled=pre.mean is not None)
-        model = mlp.build_mlp([pre.n_inputs(), *self.hidden_layer_sizes, pre.n_outputs()], "relu", loss, "he",
-                              self.backend, self.dtype, self.random_state,
-                              output="identity" if self._task == "regression" else None,
-                              input_layers=pre.input_layers(numeric_embedding=embedding))
+        model = mlp.build_mlp(
+            [pre.n_inputs(), *self.hidden_layer_sizes, pre.n_outputs()],
+            "relu",
+            loss,
+            "he",
+            self.backend,
+            self.dtype,
+            self.random_state,
+            output="identity" if self._task == "regression" else None,
+            input_layers=pre.input_layers(numeric_embedding=embedding),
+        )
         epochs = self.max_epochs or table_epochs(len(train), self.batch_size, TABLE_DEFAULTS["epochs"])
         stopper = [] if validation is None else [_KeepBest(TABLE_MONITOR, self.patience)]
-        self.history_ = mlp.fit(model, Xt, yt, loss=loss, optimizer=mlp.Adam(self.learning_rate), epochs=epochs,
-                                batch_size=self.batch_size, validation_data=validation, seed=self.random_state,
-                                progress=self.verbose, callbacks=stopper, task=self._task)
+        self.history_ = mlp.fit(
+            model,
+            Xt,
+            yt,
+            loss=loss,
+            optimizer=mlp.Adam(self.learning_rate),
+            epochs=epochs,
+            batch_size=self.batch_size,
+            validation_data=validation,
+            seed=self.random_state,
+            progress=self.verbose,
+            callbacks=stopper,
+            task=self._task,
+        )
         self.model_, self.preprocessor_ = model, pre
         self.n_epochs_ = len(self.history_.epoch)
         self.feature_names_in_ = np.asarray(pre.features, dtype=object)
@@ -121,14 +164,18 @@ class _Tabular(BaseEstimator):
 
     def _outputs(self, X):
         check_is_fitted(self, "model_")
-        inputs = self.preprocessor_.transform(_frame(X, self.preprocessor_.features), self.dtype, source="X",
-                                              check=True)
+        inputs = self.preprocessor_.transform(
+            _frame(X, self.preprocessor_.features), self.dtype, source="X", check=True
+        )
         return self.model_.predict_values(inputs)
 
 
 class TabularClassifier(ClassifierMixin, _Tabular):
-    __doc__ = """mlp's table recipe as a scikit-learn classifier: a data frame as it comes, to class labels.
-""" + _PARAMETERS + """
+    __doc__ = (
+        """mlp's table recipe as a scikit-learn classifier: a data frame as it comes, to class labels.
+"""
+        + _PARAMETERS
+        + """
     Attributes
     ----------
     classes_ : ndarray
@@ -139,6 +186,7 @@ class TabularClassifier(ClassifierMixin, _Tabular):
     n_epochs_ : int
         The epochs trained (early stopping may end them before the budget).
     """
+    )
     _task = "classification"
 
     def fit(self, X, y):
@@ -160,9 +208,12 @@ class TabularClassifier(ClassifierMixin, _Tabular):
 
 
 class TabularRegressor(RegressorMixin, _Tabular):
-    __doc__ = """mlp's table recipe as a scikit-learn regressor: a data frame as it comes, to values in the target's
+    __doc__ = (
+        """mlp's table recipe as a scikit-learn regressor: a data frame as it comes, to values in the target's
 units, kept within the training targets' range.
-""" + _PARAMETERS + """
+"""
+        + _PARAMETERS
+        + """
     Attributes
     ----------
     model_ : mlp.Sequential
@@ -170,6 +221,7 @@ units, kept within the training targets' range.
     history_ : mlp.History
     n_epochs_ : int
     """
+    )
     _task = "regression"
 
     def predict(self, X):

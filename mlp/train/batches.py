@@ -5,6 +5,7 @@
 ``(seed, epoch)`` permutation, so a resumed run sees the same batches), and
 :func:`batch_bounds` where step ``s`` of an epoch starts and ends.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -77,8 +78,10 @@ def targets_for(model, y, name="y", task="classification", dtype=np.float64):
         raise TypeError(f"{name} must hold numbers (integer labels or float targets), got dtype {y.dtype}")
     if task == "regression" and y.ndim == 1:
         if n_out != 1:
-            raise ValueError(f"{name} has shape {y.shape}: one target per row, but the model has {n_out} outputs; "
-                             f"pass targets of shape (n, {n_out})")
+            raise ValueError(
+                f"{name} has shape {y.shape}: one target per row, but the model has {n_out} outputs; "
+                f"pass targets of shape (n, {n_out})"
+            )
         y = y[:, None]
     if y.ndim == 2:
         if y.shape[1] != n_out:
@@ -160,8 +163,10 @@ def sample_weights(sample_weight, class_weight, labels, n, name="", task="classi
         if not finite.all():
             raise ValueError(f"{name}sample_weight contains NaN or Inf in {rows(finite)}")
         if (w < 0).any():
-            raise ValueError(f"{name}sample_weight must be non-negative; found {w[w < 0][0]} at index "
-                             f"{int(np.flatnonzero(w < 0)[0])}")
+            raise ValueError(
+                f"{name}sample_weight must be non-negative; found {w[w < 0][0]} at index "
+                f"{int(np.flatnonzero(w < 0)[0])}"
+            )
     if class_weight is not None:
         if task != "classification":
             raise ValueError("class_weight applies to classification, not regression")

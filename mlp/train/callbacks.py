@@ -1,4 +1,5 @@
 """What :func:`mlp.fit` reports and lets you hook: :class:`History`, :class:`FitState` and callbacks."""
+
 from __future__ import annotations
 
 import math
@@ -199,5 +200,13 @@ def save_training_state(path, state: FitState, epochs_done: int):
     """Checkpoint ``state`` with everything ``resume`` needs (epoch, seed, loss, history)."""
     from mlp.io.checkpoint import save
 
-    save(state.model, path, optimizer=state.optimizer, epoch=epochs_done, seed=state.seed,
-         loss=type(state.loss).__name__, history=state.history.to_dict(), **state.extra)
+    save(
+        state.model,
+        path,
+        optimizer=state.optimizer,
+        epoch=epochs_done,
+        seed=state.seed,
+        loss=type(state.loss).__name__,
+        history=state.history.to_dict(),
+        **state.extra,
+    )

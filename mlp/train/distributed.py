@@ -25,6 +25,7 @@ line: ``mlp train --distributed``).  Then, in every process (every *rank*):
 
 The communicator (``backends.comm``) owns MPI, NCCL and the failure model.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,10 +33,10 @@ import time
 
 import numpy as np
 
-from . import metrics
-from .batches import batch_bounds
 from mlp.core.layers import StepContext
 
+from . import metrics
+from .batches import batch_bounds
 from .callbacks import ModelCheckpoint
 from .runner import StepRunner
 
@@ -92,7 +93,7 @@ class GradientAllreduce:
         offset = 0
         for k in small:
             size = math.prod(grads[k].shape)
-            out[k] = xp.reshape(packed[offset:offset + size], grads[k].shape)
+            out[k] = xp.reshape(packed[offset : offset + size], grads[k].shape)
             offset += size
         loss = packed[offset]
         self.seconds += time.perf_counter() - start
@@ -156,22 +157,31 @@ class DataParallel:
             On every rank alike: a gradient hook was given too, or the ranks disagree (named).
         """
         if reduce is not None:
-            raise ValueError("fit: give either reduce= or communicator=, not both (the communicator brings its own "
-                             "gradient hook)")
+            raise ValueError(
+                "fit: give either reduce= or communicator=, not both (the communicator brings its own gradient hook)"
+            )
         names = sorted(settings)
         mine = np.array([int(settings[k]) for k in names] + [int(optimizer.t)], dtype=np.int64)
         low, high = self.comm.allreduce(mine, op="min"), self.comm.allreduce(mine, op="max")
-        differ = [f"{k} (from {lo} to {hi})"
-                  for k, lo, hi in zip(names + ["optimizer step"], low, high, strict=True) if lo != hi]
+        differ = [
+            f"{k} (from {lo} to {hi})"
+            for k, lo, hi in zip(names + ["optimizer step"], low, high, strict=True)
+            if lo != hi
+        ]
         if differ:
-            raise ValueError(f"the {self.comm.size} processes disagree on {', '.join(differ)}; every process must "
-                             "load the same data and settings")
+            raise ValueError(
+                f"the {self.comm.size} processes disagree on {', '.join(differ)}; every process must "
+                "load the same data and settings"
+            )
         be = model.backend
-        groups = tuple(be.asarray(self.comm.broadcast(np.array(be.to_numpy(g), copy=True)))
-                       for g in model.param_groups())
+        groups = tuple(
+            be.asarray(self.comm.broadcast(np.array(be.to_numpy(g), copy=True))) for g in model.param_groups()
+        )
         model.set_param_groups(groups)
-        state = tuple(tuple(be.asarray(self.comm.broadcast(np.array(be.to_numpy(a), copy=True))) for a in s)
-                      for s in optimizer.state_groups(model))
+        state = tuple(
+            tuple(be.asarray(self.comm.broadcast(np.array(be.to_numpy(a), copy=True))) for a in s)
+            for s in optimizer.state_groups(model)
+        )
         optimizer.set_state_groups(model, state)
 
     def runner(self, model, loss, optimizer, batch_size, n, seed, compiled=None, weighted=False):
@@ -184,9 +194,19 @@ class DataParallel:
             raise ValueError("compiled=True cannot be combined with a communicator: data-parallel steps run one by one")
         self.hook = GradientAllreduce(self.comm, model)
         self.slicer = ShardSlicer(self.comm, self.hook, batch_size, n, seed, weighted)
-        runner = StepRunner(model, loss, optimizer, batch_size, n, seed, reduce=self.hook, compiled=False,
-                            slicer=self.slicer, agree=lambda chunk: self.comm.allreduce(chunk, op="min"),
-                            weighted=weighted)
+        runner = StepRunner(
+            model,
+            loss,
+            optimizer,
+            batch_size,
+            n,
+            seed,
+            reduce=self.hook,
+            compiled=False,
+            slicer=self.slicer,
+            agree=lambda chunk: self.comm.allreduce(chunk, op="min"),
+            weighted=weighted,
+        )
         return runner
 
     @property
@@ -215,8 +235,15 @@ class DataParallel:
         if b > a and w is not None:
             weight = float(state.model.backend.to_numpy(state.model.xp.sum(w[a:b])))
         if b > a and weight > 0:
-            part = metrics.measure(state.model, state.loss, Xd[a:b, ...], Td[a:b, ...], labels[a:b],
-                                   None if w is None else w[a:b], task=state.task)
+            part = metrics.measure(
+                state.model,
+                state.loss,
+                Xd[a:b, ...],
+                Td[a:b, ...],
+                labels[a:b],
+                None if w is None else w[a:b],
+                task=state.task,
+            )
             local = [part["loss"] * weight, part["accuracy"] * weight, weight]
         else:
             local = [0.0, 0.0, 0.0]
@@ -249,6 +276,7 @@ def command(cmd):
     the command runs inside :meth:`backends.comm.MPICommunicator.fatal_errors`: an error on any
     rank ends every rank with a one-line message, never a hang.
     """
+
     def run(args):
         from mlp.backends.comm import get_communicator
 
@@ -279,10 +307,10 @@ def info_lines() -> list[str]:
     mpi = info()
     if not mpi["available"]:
         return [f"MPI: unavailable ({mpi['reason']})"]
-    aware = {True: "yes", False: "no (GPU arrays are staged through host memory, or summed by NCCL)",
-             None: "unknown"}[mpi["cuda_aware"]]
-    return [f"MPI: {mpi['library']} (mpi4py {mpi['mpi4py']}), world size {mpi['world_size']}, "
-            f"CUDA-aware: {aware}"]
+    aware = {True: "yes", False: "no (GPU arrays are staged through host memory, or summed by NCCL)", None: "unknown"}[
+        mpi["cuda_aware"]
+    ]
+    return [f"MPI: {mpi['library']} (mpi4py {mpi['mpi4py']}), world size {mpi['world_size']}, CUDA-aware: {aware}"]
 
 
 def load_checkpoint_shared(path, backend=None, comm=None):
@@ -332,5 +360,7 @@ def same_settings(comm, settings: dict):
         values = [json.dumps(p.get(k), sort_keys=True) for p in parsed]
         if len(set(values)) > 1:
             differ.append(f"{k} ({' / '.join(f'rank {r}: {v}' for r, v in enumerate(values))})")
-    raise ValueError(f"the {comm.size} processes were given different settings: {'; '.join(differ)}; every process "
-                     "must run the same command")
+    raise ValueError(
+        f"the {comm.size} processes were given different settings: {'; '.join(differ)}; every process "
+        "must run the same command"
+    )

@@ -6,6 +6,7 @@ What :func:`mlp.fit` (arrays in memory, :mod:`mlp.train.loop`) and the fit of a 
 back to the weights before its step (:class:`mlp.DivergenceError`); Ctrl-C (:func:`sigint_as_flag`) stops between
 two chunks (:class:`mlp.TrainingInterrupted`), and so do SIGTERM and SIGHUP.
 """
+
 from __future__ import annotations
 
 import signal
@@ -20,9 +21,21 @@ from mlp.core.step import TrainState
 
 from .batches import n_steps
 
-__all__ = ["SignalInterrupt", "check_optimizer", "end_epoch", "end_training", "mean_loss", "progress_bar",
-           "raise_on_stop_signals", "run_epoch", "run_steps", "sigint_as_flag", "signal_name", "signal_raised",
-           "stop_signal"]
+__all__ = [
+    "SignalInterrupt",
+    "check_optimizer",
+    "end_epoch",
+    "end_training",
+    "mean_loss",
+    "progress_bar",
+    "raise_on_stop_signals",
+    "run_epoch",
+    "run_steps",
+    "sigint_as_flag",
+    "signal_name",
+    "signal_raised",
+    "stop_signal",
+]
 
 
 def _roll_back(runner, good: TrainState, first, bad) -> TrainState:
@@ -45,8 +58,15 @@ def progress_bar(enabled, epoch, epochs, n):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=n, desc=f"epoch {epoch + 1}/{epochs}", unit="sample", unit_scale=True,
-                leave=True, dynamic_ncols=True, mininterval=0.2)
+    return tqdm(
+        total=n,
+        desc=f"epoch {epoch + 1}/{epochs}",
+        unit="sample",
+        unit_scale=True,
+        leave=True,
+        dynamic_ncols=True,
+        mininterval=0.2,
+    )
 
 
 def mean_loss(values, first, batch_size, n):
@@ -67,8 +87,9 @@ def run_epoch(runner, state, first_step, bar, interrupted):
     """
     n, batch_size = runner.n, runner.batch_size
     runner.model.backend.wait(runner.Xe, runner.Te)  # the epoch's shuffled data exists before the clock starts
-    seconds, losses = run_steps(runner, state, first_step, n_steps(n, batch_size), bar, interrupted,
-                                lambda s: min(n, s * batch_size))
+    seconds, losses = run_steps(
+        runner, state, first_step, n_steps(n, batch_size), bar, interrupted, lambda s: min(n, s * batch_size)
+    )
     state.batch_loss = mean_loss(losses, first_step, batch_size, n) if losses.size else float("nan")
     return seconds
 
@@ -119,11 +140,10 @@ def check_optimizer(optimizer):
     from mlp.core.optim import Optimizer
 
     if not isinstance(optimizer, Optimizer):
-        hint = (f"an instance, e.g. {optimizer.__name__}(lr=0.1)" if isinstance(optimizer, type)
-                else "e.g. mlp.SGD(lr=0.1)")
+        hint = (
+            f"an instance, e.g. {optimizer.__name__}(lr=0.1)" if isinstance(optimizer, type) else "e.g. mlp.SGD(lr=0.1)"
+        )
         raise TypeError(f"optimizer must be an mlp optimizer ({hint}), got {optimizer!r}")
-
-
 
 
 #: the signals that stop training between two steps, as Ctrl-C does: Ctrl-C, the polite kill a batch scheduler
@@ -251,4 +271,3 @@ def end_training(state, callbacks):
     for cb in callbacks:
         cb.on_train_end(state)
     return state.history
-

@@ -14,20 +14,29 @@ snapshotted at each read, and when a NaN or Inf loss shows up the steps since th
 snapshot are replayed to stop exactly before the first bad step (see
 :class:`mlp.DivergenceError`).
 """
+
 from __future__ import annotations
 
-from . import metrics
-from .batches import batch_order, n_steps, prepare
-from .distributed import data_parallel
-from .epoch import (check_optimizer, end_epoch, end_training, progress_bar, run_epoch, run_steps,  # noqa: F401
-                    sigint_as_flag)
-from .runner import StepRunner
-from .threads import with_default
-from .callbacks import (KEYS, Callback, EarlyStopping, FitState, HalveOnPlateau, History,  # noqa: F401
-                        ModelCheckpoint, save_training_state)
 from mlp.core.losses import get_loss
 from mlp.core.tasks import task_of_loss
 from mlp.core.validate import non_negative, non_negative_int, positive_int
+
+from . import metrics
+from .batches import batch_order, n_steps, prepare
+from .callbacks import (  # noqa: F401
+    KEYS,
+    Callback,
+    EarlyStopping,
+    FitState,
+    HalveOnPlateau,
+    History,
+    ModelCheckpoint,
+    save_training_state,
+)
+from .distributed import data_parallel
+from .epoch import check_optimizer, end_epoch, end_training, progress_bar, run_epoch, run_steps, sigint_as_flag  # noqa: F401
+from .runner import StepRunner
+from .threads import with_default
 
 
 def l2_weight_decay(lmbda: float, n: int) -> float:
@@ -54,8 +63,9 @@ def l1_strength(lmbda: float, n: int) -> float:
 
 # -- evaluation ---------------------------------------------------------------------------------
 @with_default
-def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None = None,
-             sample_weight=None, confusion=None) -> dict:
+def evaluate(
+    model, X, y, loss=None, batch_size: int = 10_000, task: str | None = None, sample_weight=None, confusion=None
+) -> dict:
     """Metrics of ``model`` on ``(X, y)`` in evaluation mode.
 
     Classification (``y`` integer labels ``(n,)`` or targets ``(n, n_out)``): ``{"accuracy"}``;
@@ -67,8 +77,9 @@ def evaluate(model, X, y, loss=None, batch_size: int = 10_000, task: str | None 
     task = task_of_loss(get_loss(loss if loss is not None else "quadratic"), task)
     loss = get_loss(loss).bind(model.K) if loss is not None else None
     data = prepare(model, X, y, "", task, sample_weight=sample_weight)
-    result = metrics.measure(model, loss, *data, task=task, batch_size=positive_int("batch_size", batch_size),
-                             counts=confusion)
+    result = metrics.measure(
+        model, loss, *data, task=task, batch_size=positive_int("batch_size", batch_size), counts=confusion
+    )
     if loss is None:
         del result["loss"]
     return result
@@ -94,11 +105,32 @@ def _postfix(logs, task, train_metrics, has_val):
 
 
 @with_default
-def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validation_data=None,
-        shuffle: bool = True, seed: int = 0, progress: bool = True, callbacks=(), initial_epoch: int = 0,
-        history: History | None = None, extra: dict | None = None, train_metrics: bool = True,
-        initial_step: int = 0, task: str | None = None, compiled: bool | None = None, reduce=None,
-        communicator=None, sample_weight=None, class_weight=None) -> History:
+def fit(
+    model,
+    X,
+    y,
+    *,
+    loss,
+    optimizer,
+    epochs: int,
+    batch_size: int,
+    validation_data=None,
+    shuffle: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+    callbacks=(),
+    initial_epoch: int = 0,
+    history: History | None = None,
+    extra: dict | None = None,
+    train_metrics: bool = True,
+    initial_step: int = 0,
+    task: str | None = None,
+    compiled: bool | None = None,
+    reduce=None,
+    communicator=None,
+    sample_weight=None,
+    class_weight=None,
+) -> History:
     """Train ``model`` with mini-batch gradient descent.
 
     Parameters
@@ -178,40 +210,68 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int, validatio
         from .streaming import fit_rows
 
         if y is not None or sample_weight is not None or reduce is not None or compiled or not shuffle:
-            raise ValueError("fit of streamed rows: y, sample_weight, reduce, compiled and shuffle=False do not "
-                             "apply (the rows carry their targets; the order is the stream's windows)")
+            raise ValueError(
+                "fit of streamed rows: y, sample_weight, reduce, compiled and shuffle=False do not "
+                "apply (the rows carry their targets; the order is the stream's windows)"
+            )
         if validation_data is not None and not isinstance(validation_data, StreamedRows):
             raise TypeError("fit of streamed rows: validation_data must be streamed rows too (StreamedTable.rows)")
-        return fit_rows(model, X, loss=loss, optimizer=optimizer, epochs=positive_int("epochs", epochs),
-                        batch_size=positive_int("batch_size", batch_size), validation_data=validation_data, seed=seed,
-                        progress=progress, callbacks=callbacks, initial_epoch=non_negative_int("initial_epoch",
-                                                                                               initial_epoch),
-                        history=history, extra=extra, train_metrics=train_metrics,
-                        initial_step=non_negative_int("initial_step", initial_step), task=task,
-                        communicator=communicator, class_weight=class_weight)
+        return fit_rows(
+            model,
+            X,
+            loss=loss,
+            optimizer=optimizer,
+            epochs=positive_int("epochs", epochs),
+            batch_size=positive_int("batch_size", batch_size),
+            validation_data=validation_data,
+            seed=seed,
+            progress=progress,
+            callbacks=callbacks,
+            initial_epoch=non_negative_int("initial_epoch", initial_epoch),
+            history=history,
+            extra=extra,
+            train_metrics=train_metrics,
+            initial_step=non_negative_int("initial_step", initial_step),
+            task=task,
+            communicator=communicator,
+            class_weight=class_weight,
+        )
     loss = get_loss(loss)
     task = task_of_loss(loss, task)
     check_optimizer(optimizer)
     epochs, batch_size = positive_int("epochs", epochs), positive_int("batch_size", batch_size)
     initial_epoch = non_negative_int("initial_epoch", initial_epoch)
     initial_step = non_negative_int("initial_step", initial_step)
-    train, val = _prepare_data(model, X, y, validation_data, task, batch_size, initial_step, sample_weight,
-                               class_weight)
+    train, val = _prepare_data(
+        model, X, y, validation_data, task, batch_size, initial_step, sample_weight, class_weight
+    )
     weighted = train.w is not None
     n = train.X.shape[0]
-    state = FitState(model, optimizer, loss, history or History(keys=KEYS[task]), epochs, seed,
-                     extra=dict(extra or {}), task=task)
+    state = FitState(
+        model, optimizer, loss, history or History(keys=KEYS[task]), epochs, seed, extra=dict(extra or {}), task=task
+    )
     loss.bind(model.K)  # the model's kernels: fast paths or the reference, as the model chose
     optimizer.state_groups(model)  # state exists before the first snapshot, so a roll-back restores it too
     dp = data_parallel(communicator)
     if dp is not None:  # same settings everywhere, rank 0's weights everywhere, files and bars on rank 0 only
-        dp.start(model, optimizer, reduce, samples=n, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
-                 initial_step=initial_step, seed=seed, shuffle=shuffle)
+        dp.start(
+            model,
+            optimizer,
+            reduce,
+            samples=n,
+            batch_size=batch_size,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            initial_step=initial_step,
+            seed=seed,
+            shuffle=shuffle,
+        )
         callbacks, progress = dp.callbacks(callbacks), progress and dp.is_root
         runner = dp.runner(model, loss, optimizer, batch_size, n, seed, compiled=compiled, weighted=weighted)
     else:
-        runner = StepRunner(model, loss, optimizer, batch_size, n, seed, reduce=reduce, compiled=compiled,
-                            weighted=weighted)
+        runner = StepRunner(
+            model, loss, optimizer, batch_size, n, seed, reduce=reduce, compiled=compiled, weighted=weighted
+        )
     epoch_logs = dp.epoch_logs if dp is not None else _epoch_logs
     steps_T = train.targets_with_weights()  # what the steps slice: the weights travel with the targets
     for cb in callbacks:
@@ -245,8 +305,14 @@ def _prepare_data(model, X, y, validation_data, task, batch_size, initial_step, 
     if validation_data is not None:
         if len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, sample_weight)")
-        val = prepare(model, validation_data[0], validation_data[1], "validation_data ", task,
-                      sample_weight=validation_data[2] if len(validation_data) == 3 else None)
+        val = prepare(
+            model,
+            validation_data[0],
+            validation_data[1],
+            "validation_data ",
+            task,
+            sample_weight=validation_data[2] if len(validation_data) == 3 else None,
+        )
     n = train.X.shape[0]
     steps = n_steps(n, batch_size)
     if initial_step >= steps:

@@ -6,6 +6,7 @@ recall of each class, balanced accuracy, the majority-class baseline).  Regressi
 the mean squared and mean absolute errors over every output, and R2 (per output, then averaged,
 as scikit-learn's ``r2_score`` does).  Only small per-batch sums come back to the host.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,6 @@ import numpy as np
 
 from mlp.core.layers import EVAL
 from mlp.core.tasks import r2_score
-
 
 #: the most bytes one evaluation batch's widest activation may take: very wide layers get smaller batches
 BATCH_BYTES = 256 * 2**20
@@ -38,8 +38,9 @@ def _loss_total(model, loss, Y, T, w=None):
 
 def classification(model, loss, Xd, Td, labels, batch_size=10_000, w=None) -> dict:
     """``{"loss", "accuracy"}`` (loss nan when ``loss`` is None); weighted means with weights ``w``."""
-    return from_sums(classification_sums(model, loss, Xd, Td, labels, batch_size, w), "classification",
-                     loss is not None)
+    return from_sums(
+        classification_sums(model, loss, Xd, Td, labels, batch_size, w), "classification", loss is not None
+    )
 
 
 def classification_sums(model, loss, Xd, Td, labels, batch_size=10_000, w=None, counts=None) -> np.ndarray:
@@ -77,8 +78,9 @@ def regression_sums(model, loss, Xd, Td, batch_size=10_000, w=None) -> np.ndarra
         T = Td[i:j, ...]
         D = Y - T
         W = xp.ones((j - i, 1), dtype=Y.dtype) if w is None else xp.reshape(w[i:j], (-1, 1))
-        parts = xp.stack([xp.sum(W * D * D, axis=0), xp.sum(W * xp.abs(D), axis=0), xp.sum(W * T, axis=0),
-                          xp.sum(W * T * T, axis=0)])
+        parts = xp.stack(
+            [xp.sum(W * D * D, axis=0), xp.sum(W * xp.abs(D), axis=0), xp.sum(W * T, axis=0), xp.sum(W * T * T, axis=0)]
+        )
         host = np.asarray(be.to_numpy(parts), dtype=np.float64)
         sse += host[0]
         sae += host[1]
@@ -98,8 +100,12 @@ def from_sums(sums, task, has_loss=True) -> dict:
     total, n = sums[0], sums[1]
     sse, sae, s1, s2 = np.split(np.asarray(sums[2:]), 4)
     k = len(sse)
-    return {"loss": total / n if has_loss else math.nan, "mse": float(sse.sum() / (n * k)),
-            "mae": float(sae.sum() / (n * k)), "r2": r2_score(sse, s2 - s1 * s1 / n)}
+    return {
+        "loss": total / n if has_loss else math.nan,
+        "mse": float(sse.sum() / (n * k)),
+        "mae": float(sae.sum() / (n * k)),
+        "r2": r2_score(sse, s2 - s1 * s1 / n),
+    }
 
 
 def sums(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000, counts=None) -> np.ndarray:
@@ -112,8 +118,9 @@ def sums(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000, counts
 def measure(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000, counts=None) -> dict:
     """The task's metrics (see the module docstring); ``w``: per-sample weights on the device, or None;
     ``counts``: a confusion matrix that classification adds its counts to (see :func:`confusion`)."""
-    return from_sums(sums(model, loss, Xd, Td, labels, w, task=task, batch_size=batch_size, counts=counts), task,
-                     loss is not None)
+    return from_sums(
+        sums(model, loss, Xd, Td, labels, w, task=task, batch_size=batch_size, counts=counts), task, loss is not None
+    )
 
 
 def confusion(model, loss, Xd, labels, n_classes, batch_size=10_000) -> np.ndarray:
@@ -146,8 +153,11 @@ def class_report(counts) -> dict:
         recall = np.where(support > 0, hits / support, np.nan)
     total = support.sum()
     present = support > 0
-    return {"support": support.astype(np.int64).tolist(), "precision": precision.tolist(),
-            "recall": recall.tolist(),
-            "balanced_accuracy": float(recall[present].mean()) if present.any() else math.nan,
-            "baseline": float(support.max() / total) if total else math.nan,
-            "majority": int(np.argmax(support))}
+    return {
+        "support": support.astype(np.int64).tolist(),
+        "precision": precision.tolist(),
+        "recall": recall.tolist(),
+        "balanced_accuracy": float(recall[present].mean()) if present.any() else math.nan,
+        "baseline": float(support.max() / total) if total else math.nan,
+        "majority": int(np.argmax(support)),
+    }

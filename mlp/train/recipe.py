@@ -4,11 +4,23 @@
 The table's side (robust scaling and its clip, the regression clamp, codes for the categories) is the
 preprocessor's (:mod:`mlp.io.tables.preprocessing`); this module holds the network's and the training's.
 """
+
 from __future__ import annotations
 
-__all__ = ["NUMERIC_EMBEDDINGS", "PERIODIC_MOST_ROWS", "TABLE_DEFAULTS", "TABLE_MONITOR", "TABLE_MOST_EPOCHS",
-           "TABLE_NUMERIC_EMBEDDING", "TABLE_PATIENCE", "TABLE_SCHEDULE", "TABLE_STEPS", "VAL_SPLIT",
-           "numeric_embedding", "table_epochs"]
+__all__ = [
+    "NUMERIC_EMBEDDINGS",
+    "PERIODIC_MOST_ROWS",
+    "TABLE_DEFAULTS",
+    "TABLE_MONITOR",
+    "TABLE_MOST_EPOCHS",
+    "TABLE_NUMERIC_EMBEDDING",
+    "TABLE_PATIENCE",
+    "TABLE_SCHEDULE",
+    "TABLE_STEPS",
+    "VAL_SPLIT",
+    "numeric_embedding",
+    "table_epochs",
+]
 
 #: one hidden layer of 100 (ReLU, He init), Adam (as scikit-learn's MLP) at lr 0.003 (0.001 left the median score
 #: of examples/compare_tables.py's tables 0.009 lower, three splits each), batch 32, a budget of 50 epochs
@@ -45,8 +57,10 @@ def numeric_embedding(choice: str | None, n_rows: int, scaled: bool = True) -> s
     if choice == "auto":
         return "periodic" if n_rows <= PERIODIC_MOST_ROWS and scaled else None
     if choice == "periodic" and not scaled:
-        raise ValueError("the periodic numeric embedding reads scaled numbers (its frequencies start near 0.1 a "
-                         "unit); scale them (drop --no-standardize, or scaling=None) or choose no numeric embedding")
+        raise ValueError(
+            "the periodic numeric embedding reads scaled numbers (its frequencies start near 0.1 a "
+            "unit); scale them (drop --no-standardize, or scaling=None) or choose no numeric embedding"
+        )
     return None if choice in (None, "none") else choice
 
 

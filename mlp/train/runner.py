@@ -12,6 +12,7 @@ through two seams:
 plus ``agree(chunk) -> chunk``, which lets several processes settle on the same number of steps
 between two host reads.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,8 +54,20 @@ class StepRunner:
         The epoch's targets carry the samples' weights as their last column (see :func:`mlp.core.step.make_step`).
     """
 
-    def __init__(self, model, loss, optimizer, batch_size, n, seed, reduce=None, compiled=None, slicer=None,
-                 agree=None, weighted=False):
+    def __init__(
+        self,
+        model,
+        loss,
+        optimizer,
+        batch_size,
+        n,
+        seed,
+        reduce=None,
+        compiled=None,
+        slicer=None,
+        agree=None,
+        weighted=False,
+    ):
         self.model, self.optimizer, self.batch_size, self.n, self.seed = model, optimizer, batch_size, n, seed
         self.step = step_for(model, loss, optimizer, reduce, weighted)
         self.weighted = weighted
@@ -64,8 +77,10 @@ class StepRunner:
         compilable = getattr(optimizer, "compilable", True)  # L-BFGS decides on host scalars: never compiled
         self.compiler = compiler if (compiled is not False and plain and compiler is not None and compilable) else None
         if compiled and self.compiler is None:
-            raise ValueError(f"compiled=True, but the {model.backend.name} backend does not compile loops of steps"
-                             + ("" if plain else " with a gradient hook or a batch slicer"))
+            raise ValueError(
+                f"compiled=True, but the {model.backend.name} backend does not compile loops of steps"
+                + ("" if plain else " with a gradient hook or a batch slicer")
+            )
         self.loss = loss
         self.epoch, self.Xe, self.Te = 0, None, None
 
@@ -97,8 +112,9 @@ class StepRunner:
                 i = s * bs
                 j = i + bs if i + bs < n else n  # the standard leaves out-of-range slice ends unspecified
                 ctx = new_context(StepContext, (True, seed, epoch, s, None))
-                groups, opt_state, value, _ = step(groups, opt_state, Xe[i:j, ...], Te[i:j, ...], lr,
-                                                   t0 + s - first + 1, ctx)
+                groups, opt_state, value, _ = step(
+                    groups, opt_state, Xe[i:j, ...], Te[i:j, ...], lr, t0 + s - first + 1, ctx
+                )
                 values.append(value)
         else:
             slicer = self.slicer
@@ -116,8 +132,20 @@ class StepRunner:
         model only for its layout, so models of the same structure share one compilation.
         """
         model, opt, loss = self.model, self.optimizer, self.loss
-        key = (kind, model.backend, type(model.K), repr([layer.config() for layer in model.layers]), model.dtype,
-               type(loss), repr(loss.config()), type(opt), opt.static_key(), self.seed, CHECK_EVERY, self.weighted)
+        key = (
+            kind,
+            model.backend,
+            type(model.K),
+            repr([layer.config() for layer in model.layers]),
+            model.dtype,
+            type(loss),
+            repr(loss.config()),
+            type(opt),
+            opt.static_key(),
+            self.seed,
+            CHECK_EVERY,
+            self.weighted,
+        )
         fn = _COMPILED.get(key)
         if fn is None:
             step, seed = self.step, self.seed
@@ -139,12 +167,14 @@ class StepRunner:
         carry, parts = (state.groups, state.opt_state), []
         for lo in range(first, min(last, full), CHECK_EVERY):
             hi = min(lo + CHECK_EVERY, last, full)
-            carry, values = self._compiled("loop")(carry, self.Xe, self.Te, lr, float(t0 + lo - first), self.epoch,
-                                                   lo, hi - lo, self.batch_size)
+            carry, values = self._compiled("loop")(
+                carry, self.Xe, self.Te, lr, float(t0 + lo - first), self.epoch, lo, hi - lo, self.batch_size
+            )
             parts.append(be.to_numpy(values)[: hi - lo])
         if last > full:  # the epoch's short last batch: one compiled step of its own shape
             i, j = batch_bounds(full, self.batch_size, self.n)
-            carry, value = self._compiled("step")(carry, self.Xe[i:j, ...], self.Te[i:j, ...], lr,
-                                                  float(t0 + full - first + 1), self.epoch, full)
+            carry, value = self._compiled("step")(
+                carry, self.Xe[i:j, ...], self.Te[i:j, ...], lr, float(t0 + full - first + 1), self.epoch, full
+            )
             parts.append(np.reshape(be.to_numpy(value), (1,)))
         return carry[0], carry[1], np.concatenate(parts).astype(np.float64)

@@ -9,6 +9,7 @@ weighs them by their share of it, so that the model is the one process's.
 
 Metrics are measured block by block from disk (their sums added up over the blocks and the processes).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -73,8 +74,9 @@ def _window_data(model, rows, window, task, class_weight):
         w = class_weight[rows.targets(y)]
         T = np.concatenate([T, w[:, None].astype(T.dtype)], axis=1)
         taken = np.diff(window.bounds)  # this process's rows of each step (0 for some)
-        step_weights = np.bincount(np.repeat(np.arange(window.n_steps), taken), w[:taken.sum()],
-                                   minlength=window.n_steps)
+        step_weights = np.bincount(
+            np.repeat(np.arange(window.n_steps), taken), w[: taken.sum()], minlength=window.n_steps
+        )
     return be.asarray(X, dtype=model.dtype), be.asarray(T, dtype=model.dtype), step_weights
 
 
@@ -86,9 +88,14 @@ def measure_rows(model, loss, rows, task, comm=None) -> dict:
         if not len(X):
             continue
         T = targets_for(model, rows.targets(y), task=task, dtype=np.dtype(model.dtype))
-        part = metrics.sums(model, loss, model.backend.asarray(X, dtype=model.dtype),
-                            model.backend.asarray(T, dtype=model.dtype),
-                            rows.targets(y) if task == "classification" else None, task=task)
+        part = metrics.sums(
+            model,
+            loss,
+            model.backend.asarray(X, dtype=model.dtype),
+            model.backend.asarray(T, dtype=model.dtype),
+            rows.targets(y) if task == "classification" else None,
+            task=task,
+        )
         total = part if total is None else total + part
     if total is None:
         total = np.zeros(3 if task == "classification" else 2 + 4 * model.sizes[-1])
@@ -97,9 +104,27 @@ def measure_rows(model, loss, rows, task, comm=None) -> dict:
     return metrics.from_sums(total, task, loss is not None)
 
 
-def fit_rows(model, rows, *, loss, optimizer, epochs, batch_size, validation_data=None, seed=0, progress=True,
-             callbacks=(), initial_epoch=0, history=None, extra=None, train_metrics=True, initial_step=0, task=None,
-             communicator=None, class_weight=None):
+def fit_rows(
+    model,
+    rows,
+    *,
+    loss,
+    optimizer,
+    epochs,
+    batch_size,
+    validation_data=None,
+    seed=0,
+    progress=True,
+    callbacks=(),
+    initial_epoch=0,
+    history=None,
+    extra=None,
+    train_metrics=True,
+    initial_step=0,
+    task=None,
+    communicator=None,
+    class_weight=None,
+):
     """:func:`mlp.fit` of streamed rows (see the module docstring); its arguments, as :func:`mlp.fit` takes them."""
     loss = get_loss(loss)
     task = task_of_loss(loss, task)
@@ -114,23 +139,46 @@ def fit_rows(model, rows, *, loss, optimizer, epochs, batch_size, validation_dat
             raise ValueError("class_weight applies to classification, not regression")
         weights = class_weights_of_counts(class_weight, rows.class_counts)
     if initial_step >= plan.n_steps(initial_epoch) and initial_step:
-        raise ValueError(f"initial_step={initial_step}, but epoch {initial_epoch + 1} has only "
-                         f"{plan.n_steps(initial_epoch)} steps; was the run saved with another table or batch size?")
-    state = FitState(model, optimizer, loss, history or History(keys=KEYS[task]), epochs, seed,
-                     extra=dict(extra or {}), task=task)
+        raise ValueError(
+            f"initial_step={initial_step}, but epoch {initial_epoch + 1} has only "
+            f"{plan.n_steps(initial_epoch)} steps; was the run saved with another table or batch size?"
+        )
+    state = FitState(
+        model, optimizer, loss, history or History(keys=KEYS[task]), epochs, seed, extra=dict(extra or {}), task=task
+    )
     loss.bind(model.K)
     optimizer.state_groups(model)
     dp = data_parallel(comm)
     hook = None
     if dp is not None:
-        dp.start(model, optimizer, None, samples=len(rows), batch_size=batch_size, epochs=epochs,
-                 initial_epoch=initial_epoch, initial_step=initial_step, seed=seed, shuffle=1)
+        dp.start(
+            model,
+            optimizer,
+            None,
+            samples=len(rows),
+            batch_size=batch_size,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            initial_step=initial_step,
+            seed=seed,
+            shuffle=1,
+        )
         callbacks, progress = dp.callbacks(callbacks), progress and dp.is_root
         hook = GradientAllreduce(comm, model)
     slicer = WindowSlicer(hook, seed, weights is not None)
-    runner = StepRunner(model, loss, optimizer, batch_size, len(rows), seed, reduce=hook, compiled=False,
-                        slicer=slicer, agree=(lambda c: comm.allreduce(c, op="min")) if dp is not None else None,
-                        weighted=weights is not None)
+    runner = StepRunner(
+        model,
+        loss,
+        optimizer,
+        batch_size,
+        len(rows),
+        seed,
+        reduce=hook,
+        compiled=False,
+        slicer=slicer,
+        agree=(lambda c: comm.allreduce(c, op="min")) if dp is not None else None,
+        weighted=weights is not None,
+    )
     for cb in callbacks:
         cb.on_train_begin(state)
     with sigint_as_flag() as interrupted, model.backend.quiet_float_errors():
@@ -151,17 +199,18 @@ def fit_rows(model, rows, *, loss, optimizer, epochs, batch_size, validation_dat
                     slicer.set_window(window, step_weights)
                     runner.set_epoch(epoch, X, T)
                     start = max(first, window.first_step)
-                    skipped = int(window.sizes[:start - window.first_step].sum())
+                    skipped = int(window.sizes[: start - window.first_step].sum())
                     base = done_rows
 
                     def before(s, window=window, base=base, skipped=skipped):
-                        return base + int(window.sizes[:s - window.first_step].sum()) - skipped
+                        return base + int(window.sizes[: s - window.first_step].sum()) - skipped
 
-                    spent, part = run_steps(runner, state, start, window.first_step + window.n_steps, bar,
-                                            interrupted, before, total_steps)
+                    spent, part = run_steps(
+                        runner, state, start, window.first_step + window.n_steps, bar, interrupted, before, total_steps
+                    )
                     seconds += spent
                     losses.append(part)
-                    sizes.append(window.sizes[start - window.first_step:])
+                    sizes.append(window.sizes[start - window.first_step :])
                     done_rows = before(window.first_step + window.n_steps)
             except BaseException:
                 if bar is not None:
@@ -169,13 +218,14 @@ def fit_rows(model, rows, *, loss, optimizer, epochs, batch_size, validation_dat
                 raise
             losses, sizes = np.concatenate(losses) if losses else np.empty(0), np.concatenate(sizes) if sizes else []
             state.batch_loss = float(losses @ sizes / sizes.sum()) if len(losses) else float("nan")
-            logs = {"seconds": float(comm.allreduce(float(seconds), op="max")) if dp is not None else seconds,
-                    "lr": optimizer.current_lr()}
+            logs = {
+                "seconds": float(comm.allreduce(float(seconds), op="max")) if dp is not None else seconds,
+                "lr": optimizer.current_lr(),
+            }
             if train_metrics:
                 logs.update(measure_rows(model, loss, rows, task, comm))
             if validation_data is not None:
-                logs.update({f"val_{k}": v for k, v in measure_rows(model, loss, validation_data, task,
-                                                                    comm).items()})
+                logs.update({f"val_{k}": v for k, v in measure_rows(model, loss, validation_data, task, comm).items()})
             logs["batch_loss"] = state.batch_loss
             if bar is not None:
                 bar.close()

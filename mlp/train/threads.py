@@ -16,6 +16,7 @@ more threads only when they are clearly faster now.
 BLAS and OpenMP pool already loaded (through threadpoolctl) and, through the environment variables, to
 the libraries imported later (PyTorch reads ``OMP_NUM_THREADS`` when it starts its pool).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -121,8 +122,10 @@ def measure(cores: int | None = None, budget: float = 0.25, load: float | None =
     cores = free
     rng = np.random.default_rng(0)
     shapes = {"small": ((64, 784), (784, 128)), "large": ((256, 784), (784, 1024))}
-    operands = {k: (rng.standard_normal(a, dtype=np.float32), rng.standard_normal(b, dtype=np.float32))
-                for k, (a, b) in shapes.items()}
+    operands = {
+        k: (rng.standard_normal(a, dtype=np.float32), rng.standard_normal(b, dtype=np.float32))
+        for k, (a, b) in shapes.items()
+    }
     best = {(n, k): float("inf") for n in (1, cores) for k in shapes}
     deadline = time.perf_counter() + budget
     for _ in range(20):
@@ -141,8 +144,9 @@ def decide(cores: int, large: float, small: float) -> Choice:
     """``cores`` threads if their speed-ups over one thread (``large``, ``small``: time with 1 / time with
     ``cores``) are at least :data:`MARGIN` on the large product and 1 on the small one; else 1."""
     threads = cores if large >= MARGIN and small >= 1.0 else 1
-    return Choice(threads, "measured", f"{cores} threads x{large:.2f} on a large product, x{small:.2f} on a small "
-                                       f"one, against 1")
+    return Choice(
+        threads, "measured", f"{cores} threads x{large:.2f} on a large product, x{small:.2f} on a small one, against 1"
+    )
 
 
 @contextlib.contextmanager

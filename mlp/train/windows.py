@@ -19,6 +19,7 @@ processes: a process trains, at each step, on the rows of the global batch that 
 their share of the batch, and the summed gradients are the one-process batch's (up to rounding).  Every row is in
 exactly one batch an epoch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,8 +67,16 @@ class WindowPlan:
         Default :data:`SHARDS` and :data:`CHUNK_ROWS`.
     """
 
-    def __init__(self, group_rows, batch_size: int, seed: int, rank: int = 0, size: int = 1, shards: int | None = None,
-                 chunk_rows: int | None = None):
+    def __init__(
+        self,
+        group_rows,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        size: int = 1,
+        shards: int | None = None,
+        chunk_rows: int | None = None,
+    ):
         shards, chunk_rows = shards or SHARDS, chunk_rows or CHUNK_ROWS
         self.batch_size, self.seed, self.rank, self.size = batch_size, seed, rank, size
         self.shards = shards
@@ -84,8 +93,10 @@ class WindowPlan:
 
     def _windows(self, epoch: int):
         """Per window, its chunks in order (every process's)."""
-        orders = [[chunks[i] for i in np.random.default_rng((self.seed, epoch, v)).permutation(len(chunks))]
-                  for v, chunks in enumerate(self.by_shard)]
+        orders = [
+            [chunks[i] for i in np.random.default_rng((self.seed, epoch, v)).permutation(len(chunks))]
+            for v, chunks in enumerate(self.by_shard)
+        ]
         for k in range(max((len(o) for o in orders), default=0)):
             yield [o[k] for o in orders if k < len(o)]
 
@@ -108,13 +119,19 @@ class WindowPlan:
             local = np.cumsum(own) - 1  # a window position -> its place in this process's window data
             order, bounds, places, sizes = [], [0], [], []
             for s in range(n_steps):
-                batch = np.sort(perm[s * b:(s + 1) * b])
+                batch = np.sort(perm[s * b : (s + 1) * b])
                 taken = own[batch]
                 order.append(local[batch[taken]])
                 bounds.append(bounds[-1] + int(taken.sum()))
                 places.append(np.flatnonzero(taken))
                 sizes.append(len(batch))
-            yield Window(step, n_steps, [c for c in chunks if self.mine(c[0])],
-                         np.concatenate(order) if order else np.zeros(0, dtype=np.int64),
-                         np.asarray(bounds, dtype=np.int64), places, np.asarray(sizes, dtype=np.int64))
+            yield Window(
+                step,
+                n_steps,
+                [c for c in chunks if self.mine(c[0])],
+                np.concatenate(order) if order else np.zeros(0, dtype=np.int64),
+                np.asarray(bounds, dtype=np.int64),
+                places,
+                np.asarray(sizes, dtype=np.int64),
+            )
             step += n_steps

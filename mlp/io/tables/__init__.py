@@ -16,6 +16,7 @@ This package is public as ``mlp.tables``::
     model = mlp.build_mlp([pre.n_inputs(), 100, pre.n_outputs()], input_layers=pre.input_layers())
     X_new = pre.transform("new_patients.csv")                         # any table: a file, DataFrame, Arrow table
 """
+
 from .cells import NULLS, decimal_point, parse_number
 from .delimited import SEPARATORS, csv_separator, sniff_separator
 from .encoders import MAX_CODES, MAX_LEVELS, Column
@@ -32,12 +33,46 @@ from .typed import Coded, Dates, Numbers, Table, column_of
 from .values import check_cast, check_spread, numeric_column
 
 __all__ = [
-    "FORMATS", "KINDS", "MAX_CODES", "MAX_LEVELS", "NULLS", "PREPROCESSING_FORMAT", "SEPARATORS",
-    "Coded", "Column", "ColumnKind", "Dataset", "Dates", "Numbers", "Preprocessor", "StreamedRows", "StreamedTable",
-    "Table", "Target",
-    "as_table", "check_cast", "check_spread", "class_labels", "column_of", "csv_separator", "decimal_point",
+    "FORMATS",
+    "KINDS",
+    "MAX_CODES",
+    "MAX_LEVELS",
+    "NULLS",
+    "PREPROCESSING_FORMAT",
+    "SEPARATORS",
+    "Coded",
+    "Column",
+    "ColumnKind",
+    "Dataset",
+    "Dates",
+    "Numbers",
+    "Preprocessor",
+    "StreamedRows",
+    "StreamedTable",
+    "Table",
+    "Target",
+    "as_table",
+    "check_cast",
+    "check_spread",
+    "class_labels",
+    "column_of",
+    "csv_separator",
+    "decimal_point",
     "embedding_dim",
-    "from_frame", "infer_kinds", "infer_task", "kind_lines", "load_for", "load_table", "numeric_column", "parse_number",
-    "open_source", "read_table", "read_target", "resolve_targets", "sniff_separator", "split_indices",
-    "stream_table", "table_names",
+    "from_frame",
+    "infer_kinds",
+    "infer_task",
+    "kind_lines",
+    "load_for",
+    "load_table",
+    "numeric_column",
+    "parse_number",
+    "open_source",
+    "read_table",
+    "read_target",
+    "resolve_targets",
+    "sniff_separator",
+    "split_indices",
+    "stream_table",
+    "table_names",
 ]

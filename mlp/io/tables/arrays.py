@@ -6,6 +6,7 @@ numbers as float64, booleans and text as codes), and whether the names come from
 ``.npy``/``.npz`` header claims are checked against the file before anything is allocated; an array of Python
 objects is refused, never unpickled.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,21 +33,26 @@ def _npy_header(f, where: str):
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
     except Exception as e:  # noqa: BLE001 - numpy parses the header as a Python literal: any error is possible
-        raise DataError(f"{where}: not a valid .npy file (its header cannot be read: {' '.join(str(e).split())})") \
-            from None
+        raise DataError(
+            f"{where}: not a valid .npy file (its header cannot be read: {' '.join(str(e).split())})"
+        ) from None
     return shape, dtype, f.tell(), bool(fortran)
 
 
 def _check_npy_size(where: str, shape, dtype, available: int):
     """Refuse a header whose claimed size is not the data that follows it (before numpy allocates)."""
     if dtype.hasobject:
-        raise DataError(f"{where}: cannot be read without unpickling Python objects (dtype {dtype}); save numeric "
-                        "arrays (or strings) instead")
+        raise DataError(
+            f"{where}: cannot be read without unpickling Python objects (dtype {dtype}); save numeric "
+            "arrays (or strings) instead"
+        )
     need = math.prod(shape) * dtype.itemsize
     if need != available:
         what = "truncated" if need > available else "corrupt"
-        raise DataError(f"{where}: {what}: the header claims shape {tuple(shape)} of {dtype} ({need:,} bytes of "
-                        f"data), but the file holds {available:,}")
+        raise DataError(
+            f"{where}: {what}: the header claims shape {tuple(shape)} of {dtype} ({need:,} bytes of "
+            f"data), but the file holds {available:,}"
+        )
 
 
 def numpy_names(path: Path, kind: str) -> list:
@@ -68,8 +74,11 @@ def numpy_names(path: Path, kind: str) -> list:
                     if "y" in members:
                         with z.open(members["y"]) as member:
                             y_shape, _, _, _ = _npy_header(member, str(path))
-                        y = ["y"] if len(y_shape) == 1 else [f"y{j}" for j in range(y_shape[1] if len(y_shape) > 1
-                                                                                      else 0)]
+                        y = (
+                            ["y"]
+                            if len(y_shape) == 1
+                            else [f"y{j}" for j in range(y_shape[1] if len(y_shape) > 1 else 0)]
+                        )
                     if len(shape) == 2 and not dtype.hasobject:
                         return [str(j) for j in range(shape[1])] + y
     except (DataError, OSError, zipfile.BadZipFile, ValueError):
@@ -84,8 +93,10 @@ def read_numpy(path: Path, kind: str, columns=None):
         magic = f.read(6)
     signature = b"\x93NUMPY" if kind == ".npy" else b"PK\x03\x04"
     if not magic.startswith(signature):
-        raise DataError(f"{path}: not a valid {kind} file (it does not start with the "
-                        f"{'NumPy' if kind == '.npy' else 'zip'} signature)")
+        raise DataError(
+            f"{path}: not a valid {kind} file (it does not start with the "
+            f"{'NumPy' if kind == '.npy' else 'zip'} signature)"
+        )
     if kind == ".npy":
         return _read_npy(path, columns)
     try:
@@ -95,8 +106,7 @@ def read_numpy(path: Path, kind: str, columns=None):
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - zipfile and zlib raise a dozen types (BadZipFile, zlib.error, ...)
-        raise DataError(f"{path}: not a valid .npz file (truncated or corrupt: {' '.join(str(e).split())})") \
-            from None
+        raise DataError(f"{path}: not a valid .npz file (truncated or corrupt: {' '.join(str(e).split())})") from None
 
 
 def _read_npy(path: Path, columns=None):
@@ -149,8 +159,7 @@ def _check_npz_members(path: Path):
     with zipfile.ZipFile(path) as z:
         for info in z.infolist():
             if not info.filename.endswith(".npy"):
-                raise DataError(f"{path}: holds {info.filename!r}, which is not an array (.npy); not an .npz "
-                                "table")
+                raise DataError(f"{path}: holds {info.filename!r}, which is not an array (.npy); not an .npz table")
             where = f"{path}, array {info.filename[:-4]!r}"
             with z.open(info) as member:
                 shape, dtype, offset, _ = _npy_header(member, where)
@@ -162,12 +171,15 @@ def _read_npz(path, data):
     if "X" not in keys:
         if len(keys) == 1:
             return _from_matrix(path, data[keys[0]], None)
-        raise DataError(f"{path}: an .npz table needs an array 'X' (and optionally 'y', 'feature_names'); "
-                        f"it holds {', '.join(keys) or 'nothing'}")
+        raise DataError(
+            f"{path}: an .npz table needs an array 'X' (and optionally 'y', 'feature_names'); "
+            f"it holds {', '.join(keys) or 'nothing'}"
+        )
     unknown = set(keys) - {"X", "y", "feature_names"}
     if unknown:
-        raise DataError(f"{path}: unexpected arrays {', '.join(sorted(unknown))}; an .npz table holds 'X', "
-                        "'y' and 'feature_names'")
+        raise DataError(
+            f"{path}: unexpected arrays {', '.join(sorted(unknown))}; an .npz table holds 'X', 'y' and 'feature_names'"
+        )
     X = data["X"]
     names = None
     if "feature_names" in keys:
@@ -185,8 +197,7 @@ def _add_targets(path, y, names: list, columns: list):
     """Append the target ``y`` (1-D: column ``y``; 2-D: ``y0``, ``y1``, ...) to the columns of ``X``."""
     n_rows = len(columns[0]) if columns else 0  # what Table.n_rows counts
     if y.ndim not in (1, 2) or len(y) != n_rows:
-        raise DataError(f"{path}: 'y' has shape {y.shape}; it must have one row per row of 'X' "
-                        f"({n_rows})")
+        raise DataError(f"{path}: 'y' has shape {y.shape}; it must have one row per row of 'X' ({n_rows})")
     if y.dtype.kind not in "fiubUS":
         raise DataError(f"{path}: 'y' has dtype {y.dtype}; targets are numbers, booleans or text")
     if y.ndim == 1:

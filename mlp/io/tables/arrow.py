@@ -10,6 +10,7 @@ Numbers are read from Arrow's buffers (validity bitmap, values): Arrow's own ``t
 import pandas when it is installed, 45 MB, more than the numbers of a 500,000-cell table; ``pyarrow.compute``
 (9 MB) is imported only for text and dates.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,15 @@ from mlp.core.errors import DataError
 from .cells import FALSE, NULLS, TRUE, level_numbers, utf8_text
 from .typed import CODE_DTYPE, Coded, CodedBuilder, Dates, Numbers, NumbersBuilder
 
-__all__ = ["INSTALL_HINT", "ArrowColumns", "arrow_column", "arrow_modules", "gaps_of_text", "read_parquet",
-           "text_rules"]
+__all__ = [
+    "INSTALL_HINT",
+    "ArrowColumns",
+    "arrow_column",
+    "arrow_modules",
+    "gaps_of_text",
+    "read_parquet",
+    "text_rules",
+]
 
 INSTALL_HINT = 'pip install "mlp-arrayapi[tables]" (or pip install pyarrow)'
 
@@ -70,8 +78,9 @@ def _valid(chunk) -> np.ndarray | None:
     if chunk.null_count == n:
         return np.zeros(n, dtype=bool)
     validity = chunk.buffers()[0]
-    return np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + n,
-                         bitorder="little")[chunk.offset:].astype(bool)
+    return np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + n, bitorder="little")[
+        chunk.offset :
+    ].astype(bool)
 
 
 def _primitive(chunk, dtype) -> np.ndarray:
@@ -155,7 +164,7 @@ class _BoolColumn:
         n = len(chunk)
         data = chunk.buffers()[1]
         bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=chunk.offset + n, bitorder="little")
-        codes = bits[chunk.offset:].astype(CODE_DTYPE)
+        codes = bits[chunk.offset :].astype(CODE_DTYPE)
         valid = _valid(chunk)
         if valid is not None:
             codes[~valid] = -1
@@ -210,11 +219,16 @@ class _DateColumn:
             unit = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[typ.unit]
             ticks = _primitive(pc.cast(chunk, pa.int64()), np.int64)
             days[:] = ticks / (unit * 86400)
-            hours[:] = (_primitive(pc.cast(pc.hour(chunk), pa.int64()), np.int64)
-                        + _primitive(pc.cast(pc.minute(chunk), pa.int64()), np.int64) / 60
-                        + (_primitive(pc.cast(pc.second(chunk), pa.int64()), np.int64)
-                           + _primitive(pc.cast(pc.microsecond(chunk), pa.int64()), np.int64) / 1e6
-                           + _primitive(pc.cast(pc.millisecond(chunk), pa.int64()), np.int64) / 1e3) / 3600)
+            hours[:] = (
+                _primitive(pc.cast(pc.hour(chunk), pa.int64()), np.int64)
+                + _primitive(pc.cast(pc.minute(chunk), pa.int64()), np.int64) / 60
+                + (
+                    _primitive(pc.cast(pc.second(chunk), pa.int64()), np.int64)
+                    + _primitive(pc.cast(pc.microsecond(chunk), pa.int64()), np.int64) / 1e6
+                    + _primitive(pc.cast(pc.millisecond(chunk), pa.int64()), np.int64) / 1e3
+                )
+                / 3600
+            )
         valid = _valid(chunk)
         if valid is not None:
             days[~valid] = math.nan
@@ -246,8 +260,9 @@ class _ObjectColumn:
     def add(self, chunk):
         values = chunk.to_pylist()
         distinct = {}
-        codes = np.array([-1 if v is None else distinct.setdefault(str(v), len(distinct)) for v in values],
-                         dtype=CODE_DTYPE)
+        codes = np.array(
+            [-1 if v is None else distinct.setdefault(str(v), len(distinct)) for v in values], dtype=CODE_DTYPE
+        )
         self.builder.add(codes, list(distinct))
 
     def finish(self):
@@ -263,8 +278,7 @@ def _gatherer(pa, pc, typ, rows_hint: int, from_csv: bool, where: str):
         return _BoolColumn(rows_hint)
     if pa.types.is_dictionary(typ) and not _is_text(pa, typ.value_type):
         return _Decoded(_gatherer(pa, pc, typ.value_type, rows_hint, from_csv, where))
-    if (_is_text(pa, typ) or pa.types.is_dictionary(typ) or pa.types.is_binary(typ)
-            or pa.types.is_large_binary(typ)):
+    if _is_text(pa, typ) or pa.types.is_dictionary(typ) or pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
         return _TextColumn(pa, pc, rows_hint, where)
     if (pa.types.is_date(typ) or pa.types.is_timestamp(typ)) and not from_csv:
         return _DateColumn(pa, pc, rows_hint, typ)
@@ -298,8 +312,10 @@ def text_rules(column):
     levels, codes = column.levels, column.codes
     numbers = level_numbers(levels)
     if not np.isnan(numbers).any():  # every value a number (or none present): a column of numbers
-        return Numbers(np.concatenate([numbers, [math.nan]])[codes],
-                       all(isinstance(v, str) and v.lstrip("+-").isdigit() for v in levels))
+        return Numbers(
+            np.concatenate([numbers, [math.nan]])[codes],
+            all(isinstance(v, str) and v.lstrip("+-").isdigit() for v in levels),
+        )
     if all(isinstance(v, str) and (v in TRUE or v in FALSE) for v in levels):
         truth = np.array([v in TRUE for v in levels] + [False])
         return Coded(np.where(codes >= 0, truth[codes].astype(CODE_DTYPE), -1), [False, True])
@@ -319,8 +335,10 @@ class ArrowColumns:
         self.pa, self.path, self.from_csv, self.raw = pa, path, from_csv, set(raw)
         self.rules = text_rules if rules == "cells" else gaps_of_text
         self.names = [str(n) for n in schema.names]
-        self.parts = [_gatherer(pa, pc, f.type, rows_hint, from_csv, f"{path}, column {n!r}")
-                      for f, n in zip(schema, self.names, strict=True)]
+        self.parts = [
+            _gatherer(pa, pc, f.type, rows_hint, from_csv, f"{path}, column {n!r}")
+            for f, n in zip(schema, self.names, strict=True)
+        ]
         self.n_rows = 0
 
     def add(self, batch):
@@ -342,7 +360,7 @@ class ArrowColumns:
 def arrow_column(pa, pc, col, from_csv: bool, where: str):
     """One Arrow (chunked) array as a typed column."""
     part = _gatherer(pa, pc, col.type, len(col), from_csv, where)
-    for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
+    for chunk in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
         part.add(chunk)
     column = part.finish()
     return text_rules(column) if from_csv and isinstance(part, _TextColumn) else column

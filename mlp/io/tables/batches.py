@@ -6,6 +6,7 @@ categorical column's slot number (which the model's :class:`mlp.OneHot` or :clas
 at a time), date parts.  Training takes the whole array (:func:`model_inputs`: allocated once, filled block by
 block); ``mlp predict`` and ``mlp evaluate`` run the network on each block as it is made (:func:`input_blocks`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,9 @@ __all__ = ["BLOCK_ROWS", "BOUND", "input_blocks", "model_inputs", "smooth_clip"]
 BLOCK_ROWS = 1 << 13
 
 
-def input_blocks(pre, parsed, n, dtype="float32", rows=None, row_numbers=None, source="data", block_rows=None,
-                 out=None):
+def input_blocks(
+    pre, parsed, n, dtype="float32", rows=None, row_numbers=None, source="data", block_rows=None, out=None
+):
     """``(start, inputs)`` for rows ``rows`` (indices; default ``0..n-1``) of the columns ``parsed`` (see
     :meth:`Preprocessor.parse`), block by block: ``inputs`` the model's inputs ``(rows in the block,
     n_inputs)`` in ``dtype``, encoded and standardised by the preprocessor ``pre``.
@@ -53,7 +55,7 @@ def input_blocks(pre, parsed, n, dtype="float32", rows=None, row_numbers=None, s
         T = np.empty((width, b - a))
         j = 0
         for c, p, w in zip(pre.columns, parsed, widths, strict=True):
-            T[j:j + w] = c.encode(p, at, where).T
+            T[j : j + w] = c.encode(p, at, where).T
             j += w
         if mean is not None:
             with np.errstate(over="ignore", invalid="ignore"):

@@ -6,6 +6,7 @@ number of each distinct text (NaN where it is not one), :func:`level_dates` its 
 label a class or category keeps.  Both CSV readers (pyarrow's and the standard library's) and the array readers
 apply them, so a file reads the same whichever reader reads it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,13 +19,48 @@ import numpy as np
 
 from mlp.core.errors import DataError
 
-__all__ = ["DATE_FORMATS", "FALSE", "NULLS", "TRUE", "current_decimal", "date_parts", "decimal_comma_like",
-           "decimal_point", "label_key", "level_dates", "level_numbers",
-           "number_of", "parse_date", "parse_number", "python_label", "sort_key", "utf8_text"]
+__all__ = [
+    "DATE_FORMATS",
+    "FALSE",
+    "NULLS",
+    "TRUE",
+    "current_decimal",
+    "date_parts",
+    "decimal_comma_like",
+    "decimal_point",
+    "label_key",
+    "level_dates",
+    "level_numbers",
+    "number_of",
+    "parse_date",
+    "parse_number",
+    "python_label",
+    "sort_key",
+    "utf8_text",
+]
 
 #: the spellings of a missing value, as pyarrow's CSV reader takes them
-NULLS = frozenset(["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-                   "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"])
+NULLS = frozenset(
+    [
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "n/a",
+        "nan",
+        "null",
+    ]
+)
 #: the spellings of a boolean, as pyarrow's CSV reader takes them
 TRUE = frozenset(["1", "True", "TRUE", "true"])
 FALSE = frozenset(["0", "False", "FALSE", "false"])
@@ -129,8 +165,15 @@ def parse_date(v):
         a, sep, b, year, hour, minute, second, fraction = m.groups()
         month, day = (int(a), int(b)) if sep == "/" else (int(b), int(a))
         try:
-            return dt.datetime(int(year), month, day, int(hour or 0), int(minute or 0), int(second or 0),
-                               int((fraction or "0").ljust(6, "0")))
+            return dt.datetime(
+                int(year),
+                month,
+                day,
+                int(hour or 0),
+                int(minute or 0),
+                int(second or 0),
+                int((fraction or "0").ljust(6, "0")),
+            )
         except ValueError:
             return None
     return None

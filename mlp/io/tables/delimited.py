@@ -7,14 +7,15 @@ without it, the standard library's :mod:`csv` reader does.  Both apply the cell 
 line, whichever reader found it.  Only the columns asked for are converted (``columns=``): the others are
 parsed for their delimiters and never kept.
 """
+
 from __future__ import annotations
 
 import array
 import codecs
-import math
 import contextlib
 import contextvars
 import csv
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -27,8 +28,15 @@ from .arrow import ArrowColumns, arrow_column, arrow_modules, text_rules
 from .cells import NULLS, current_decimal, parse_number
 from .typed import CODE_DTYPE, Coded, Numbers
 
-__all__ = ["SEPARATORS", "csv_header", "csv_separator", "current_separator", "line_finder", "read_csv",
-           "sniff_separator"]
+__all__ = [
+    "SEPARATORS",
+    "csv_header",
+    "csv_separator",
+    "current_separator",
+    "line_finder",
+    "read_csv",
+    "sniff_separator",
+]
 
 #: the delimiters :func:`sniff_separator` chooses from, in the order that breaks ties
 SEPARATORS = (",", ";", "\t", "|")
@@ -70,8 +78,10 @@ def _separator(path: Path, sep):
 def check_decimal(path, sep):
     """A DataError when the decimal comma (``--decimal ,``) is also the file's delimiter."""
     if sep == "," and current_decimal() == ",":
-        raise DataError(f"{path}: the delimiter is ',' and so is the decimal point (--decimal ,); a file with "
-                        "decimal commas separates its cells with another character (--sep ';')")
+        raise DataError(
+            f"{path}: the delimiter is ',' and so is the decimal point (--decimal ,); a file with "
+            "decimal commas separates its cells with another character (--sep ';')"
+        )
 
 
 def csv_header(path: Path, sep=None) -> list:
@@ -124,10 +134,15 @@ def _check_utf8(path: Path, sep) -> int:
             bad = re.search("[\udc80-\udcff]", cell)
             if bad:
                 raw = cell.encode("utf-8", "surrogateescape")
-                where = (f"{path}, line 1 (the header), column {j + 1}" if row_index < 0
-                         else f"{path}, row {row_index + 1} (line {line}), column {j + 1}")
-                raise DataError(f"{where}: {raw[:40]!r} is not valid UTF-8 text (byte "
-                                f"0x{ord(bad.group()) - 0xDC00:02x}); save the file as UTF-8")
+                where = (
+                    f"{path}, line 1 (the header), column {j + 1}"
+                    if row_index < 0
+                    else f"{path}, row {row_index + 1} (line {line}), column {j + 1}"
+                )
+                raise DataError(
+                    f"{where}: {raw[:40]!r} is not valid UTF-8 text (byte "
+                    f"0x{ord(bad.group()) - 0xDC00:02x}); save the file as UTF-8"
+                )
     raise DataError(f"{path}: not valid UTF-8 text; save the file as UTF-8")  # pragma: no cover
 
 
@@ -168,9 +183,11 @@ def _csv_rows(path: Path, sep: str, errors: str = "strict", spaces: bool = False
             except StopIteration:
                 return
             except csv.Error as e:
-                raise DataError(f"{path}, {'the header' if row_index < 0 else f'row {row_index + 2}'} (line "
-                                f"{previous + 1}): cannot be read as CSV ({e}); an unbalanced quote \" opens a cell "
-                                "that never closes?") from None
+                raise DataError(
+                    f"{path}, {'the header' if row_index < 0 else f'row {row_index + 2}'} (line "
+                    f'{previous + 1}): cannot be read as CSV ({e}); an unbalanced quote " opens a cell '
+                    "that never closes?"
+                ) from None
             start, previous = previous + 1, reader.line_num
             if not row:  # a blank line is not a row (as pyarrow reads it)
                 continue
@@ -188,7 +205,7 @@ def _structure_error(path: Path, sep: str, width: int, line: int, row_index: int
     spans = [c for c in row if "\n" in c or "\r" in c]
     if spans:
         n = max(c.count("\n") for c in spans)
-        text += f"; a quoted cell spans {n + 1} lines from line {line}: an unbalanced quote \"?"
+        text += f'; a quoted cell spans {n + 1} lines from line {line}: an unbalanced quote "?'
     elif len(row) < width:
         text += f" (a missing delimiter {'tab' if sep == chr(9) else repr(sep)}?)"
     else:
@@ -273,11 +290,18 @@ def _read_csv_stdlib(path: Path, sep: str, columns=None):
     typed = []
     for j in wanted:
         if numbers[j] is not None:
-            typed.append(Numbers(np.frombuffer(numbers[j], dtype=np.float64) if len(numbers[j])
-                                 else np.empty(0, dtype=np.float64), integers[j]))
+            typed.append(
+                Numbers(
+                    np.frombuffer(numbers[j], dtype=np.float64) if len(numbers[j]) else np.empty(0, dtype=np.float64),
+                    integers[j],
+                )
+            )
         else:
-            column = np.frombuffer(codes[j], dtype=np.int32).astype(CODE_DTYPE) if len(codes[j]) else \
-                np.empty(0, dtype=CODE_DTYPE)
+            column = (
+                np.frombuffer(codes[j], dtype=np.int32).astype(CODE_DTYPE)
+                if len(codes[j])
+                else np.empty(0, dtype=CODE_DTYPE)
+            )
             typed.append(text_rules(Coded(column, list(index[j]))))
         numbers[j] = codes[j] = index[j] = None  # free each column's cells once it is converted
     return [header[j] for j in wanted], typed, n
@@ -319,10 +343,15 @@ def _read_csv_arrow(path: Path, sep: str, rows_hint: int = 0, columns=None):
         parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=True)
         block, types, tries, include, file_names = _BLOCK, {}, 0, None, None
         while True:
-            options = {"parse_options": parse,
-                       "convert_options": pacsv.ConvertOptions(strings_can_be_null=True, column_types=types,
-                                                               decimal_point=current_decimal(),
-                                                               include_columns=include or [])}
+            options = {
+                "parse_options": parse,
+                "convert_options": pacsv.ConvertOptions(
+                    strings_can_be_null=True,
+                    column_types=types,
+                    decimal_point=current_decimal(),
+                    include_columns=include or [],
+                ),
+            }
             try:
                 streamed = _stream_csv(pa, pc, pacsv, path, options, rows_hint, block, columns, include, file_names)
             except pa.ArrowInvalid as e:  # a row (or the header) longer than the block: read in larger blocks
@@ -378,8 +407,18 @@ class _Reopen:
         self.types, self.include, self.names = types, include, names
 
 
-def _stream_csv(pa, pc, pacsv, path: Path, options: dict, rows_hint: int = 0, block: int = 1 << 19,
-                columns=None, include=None, file_names=None):
+def _stream_csv(
+    pa,
+    pc,
+    pacsv,
+    path: Path,
+    options: dict,
+    rows_hint: int = 0,
+    block: int = 1 << 19,
+    columns=None,
+    include=None,
+    file_names=None,
+):
     """``(names, columns, n_rows)`` of a CSV file read block by block into :class:`ArrowColumns` allocated for
     ``rows_hint`` rows (the file's line count, from the UTF-8 pass): one float64 copy of the numbers is held,
     and text as codes.  (Reading the whole file first held 2.5 to 3 times that in Arrow's buffers.)
@@ -390,13 +429,15 @@ def _stream_csv(pa, pc, pacsv, path: Path, options: dict, rows_hint: int = 0, bl
     integers that turns to text): the caller then reads it again with that column's type given.
     ``file_names``: the names of every column of the file (pyarrow's messages number the file's columns).
     """
-    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False, block_size=block),
-                            **options)
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False, block_size=block), **options)
     try:
         schema = reader.schema
         file_names = file_names or [str(n) for n in schema.names]
-        temporal = {f.name: pa.string() for f in schema
-                    if pa.types.is_temporal(f.type) and f.name not in options["convert_options"].column_types}
+        temporal = {
+            f.name: pa.string()
+            for f in schema
+            if pa.types.is_temporal(f.type) and f.name not in options["convert_options"].column_types
+        }
         if columns is not None and include is None:
             wanted = set(columns)
             return _Reopen(temporal, [f.name for f in schema if f.name.strip() in wanted], file_names)

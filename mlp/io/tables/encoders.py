@@ -40,6 +40,7 @@ Categories are JSON values (text, integers, finite floats, booleans).  The stand
 (``mean``/``scale`` of the preprocessing, one entry per model input) is applied after this
 encoding; codes, one-hot slots and indicators keep mean 0 and scale 1 (see :meth:`Column.scaled`).
 """
+
 from __future__ import annotations
 
 import math
@@ -184,11 +185,17 @@ class Column:
             embed = len(used) > max_levels
             labels = coded.levels
             top = sorted(used.tolist(), key=lambda k: (-counts[k], sort_key(labels[k])))
-            top = top[:MAX_CODES if embed else max_levels]
+            top = top[: MAX_CODES if embed else max_levels]
             categories = sorted((labels[k] for k in top), key=sort_key)
             gaps = coded.codes < 0 if rows is None else coded.codes[rows] < 0
-            return cls(name, kind, categories=categories, missing=bool(gaps.any()), codes=True,
-                       layer="Embedding" if embed else "OneHot")
+            return cls(
+                name,
+                kind,
+                categories=categories,
+                missing=bool(gaps.any()),
+                codes=True,
+                layer="Embedding" if embed else "OneHot",
+            )
         if kind == "datetime":
             dates = as_dates(table, name, lenient=lenient)
             if rows is not None:
@@ -196,8 +203,11 @@ class Column:
             present = ~np.isnan(dates.days)
             timed = bool(np.any(dates.hours[present] != 0))
             parts = [p for p in NEW_DATE_PARTS if timed or p != "hour"]
-            fill = ([float(np.median(_date_part(dates, p)[present])) for p in parts] if present.any()
-                    else [0.0] * len(parts))
+            fill = (
+                [float(np.median(_date_part(dates, p)[present])) for p in parts]
+                if present.any()
+                else [0.0] * len(parts)
+            )
             return cls(name, kind, fill=fill, indicator=bool((~present).any()), parts=parts, lenient=bool(lenient))
         raise ValueError(f"column {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
 
@@ -236,8 +246,16 @@ class Column:
         gaps = coded.codes < 0
         if not self.missing and gaps.any():  # a gap where training had none: the unknown slot, said
             where = table.where(int(np.flatnonzero(gaps)[0]))
-            notice(table.path, self.name, "are empty, as no training row was", int(gaps.sum()), len(gaps),
-                   where.split(", ", 1)[1] if ", " in where else where, [""], ": read as the unknown category")
+            notice(
+                table.path,
+                self.name,
+                "are empty, as no training row was",
+                int(gaps.sum()),
+                len(gaps),
+                where.split(", ", 1)[1] if ", " in where else where,
+                [""],
+                ": read as the unknown category",
+            )
         bad = slots[:-1] == unknown
         counts = coded.counts()
         present = counts > 0
@@ -251,15 +269,24 @@ class Column:
         if rows == int(counts.sum()) and mine != theirs:
             shown = ", ".join(repr(c) for c in self.categories[:5]) + (", ..." if len(self.categories) > 5 else "")
             adjective = {"booleans": "boolean", "numbers": "number"}.get(mine, mine)
-            raise DataError(f"{table.where(first, self.name)}: the model was trained on {adjective} categories "
-                            f"({shown}); "
-                            f"here the column holds {theirs} ({', '.join(repr(e) for e in examples[:3])}, ...), none "
-                            "of them a category it knows: write its values as in training (codes are not read as "
-                            "categories)")
+            raise DataError(
+                f"{table.where(first, self.name)}: the model was trained on {adjective} categories "
+                f"({shown}); "
+                f"here the column holds {theirs} ({', '.join(repr(e) for e in examples[:3])}, ...), none "
+                "of them a category it knows: write its values as in training (codes are not read as "
+                "categories)"
+            )
         where = table.where(first)
-        notice(table.path, self.name, "hold categories not seen in training", rows, len(coded.codes),
-               where.split(", ", 1)[1] if ", " in where else where, examples,
-               ": read as the unknown category")
+        notice(
+            table.path,
+            self.name,
+            "hold categories not seen in training",
+            rows,
+            len(coded.codes),
+            where.split(", ", 1)[1] if ", " in where else where,
+            examples,
+            ": read as the unknown category",
+        )
 
     def parse(self, table, check: bool = False):
         """Column ``name`` of ``table`` ready to encode any of its rows: numbers float64 (NaN gaps), a
@@ -281,15 +308,23 @@ class Column:
         if self.lenient and check:
             col = table.column(self.name)
             if isinstance(col, Coded):
-                bad = (dates.gaps() & ~col.gaps())
+                bad = dates.gaps() & ~col.gaps()
                 if bad.any():
                     from .notices import notice
 
                     first = int(np.flatnonzero(bad)[0])
                     where = table.where(first)
                     examples = list(dict.fromkeys(col.levels[k] for k in col.codes[bad][:50].tolist()))
-                    notice(table.path, self.name, "hold text that is not a date", int(bad.sum()), len(bad),
-                           where.split(", ", 1)[1] if ", " in where else where, examples, ": read as gaps")
+                    notice(
+                        table.path,
+                        self.name,
+                        "hold text that is not a date",
+                        int(bad.sum()),
+                        len(bad),
+                        where.split(", ", 1)[1] if ", " in where else where,
+                        examples,
+                        ": read as gaps",
+                    )
         return dates
 
     def encode(self, parsed, rows, where=None) -> np.ndarray:
@@ -304,8 +339,10 @@ class Column:
             if self.fill is None:
                 if gaps.any():
                     i = int(np.flatnonzero(gaps)[0])
-                    raise DataError(f"{where(i) if where else f'row {i + 1}'}, column {self.name!r}: missing value "
-                                    "(this model was saved without fill values; fill such rows first)")
+                    raise DataError(
+                        f"{where(i) if where else f'row {i + 1}'}, column {self.name!r}: missing value "
+                        "(this model was saved without fill values; fill such rows first)"
+                    )
                 return x[:, None]
             filled = np.where(gaps, self.fill, x)
             return np.stack([filled, gaps], axis=1) if self.indicator else filled[:, None]
@@ -350,8 +387,11 @@ class Column:
             raise ValueError("preprocessing columns must be objects with a name")
         name, kind = d["name"], d.get("kind")
         where = f"preprocessing column {name!r}"
-        fields = {"numeric": {"fill", "indicator"}, "categorical": {"categories", "missing", "codes"},
-                  "datetime": {"parts", "fill", "indicator"}}
+        fields = {
+            "numeric": {"fill", "indicator"},
+            "categorical": {"categories", "missing", "codes"},
+            "datetime": {"parts", "fill", "indicator"},
+        }
         if format >= 3:
             fields["categorical"].add("layer")
             fields["numeric"].add("lenient")
@@ -368,8 +408,13 @@ class Column:
             fill = d.get("fill")
             if fill is not None and not _finite(fill):
                 raise ValueError(f"{where}: fill must be a finite number")
-            return cls(name, kind, fill=None if fill is None else float(fill), indicator=flags["indicator"],
-                       lenient=flags["lenient"])
+            return cls(
+                name,
+                kind,
+                fill=None if fill is None else float(fill),
+                indicator=flags["indicator"],
+                lenient=flags["lenient"],
+            )
         if kind == "categorical":
             cats = d.get("categories")
             if not isinstance(cats, list) or not all(isinstance(c, (str, bool, int)) or _finite(c) for c in cats):
@@ -378,8 +423,9 @@ class Column:
                 raise ValueError(f"{where}: categories hold a label twice")
             layer = d.get("layer", "Embedding" if flags["codes"] and format < 3 else None)
             if flags["codes"] and layer not in CODE_LAYERS:
-                raise ValueError(f"{where}: a code column's layer must be one of {', '.join(CODE_LAYERS)}, got "
-                                 f"{layer!r}")
+                raise ValueError(
+                    f"{where}: a code column's layer must be one of {', '.join(CODE_LAYERS)}, got {layer!r}"
+                )
             if not flags["codes"] and layer is not None:
                 raise ValueError(f"{where}: layer {layer!r} without codes")
             return cls(name, kind, categories=cats, missing=flags["missing"], codes=flags["codes"], layer=layer)
@@ -388,14 +434,26 @@ class Column:
             raise ValueError(f"{where}: parts must be a non-empty list from {', '.join(DATE_PARTS)}, in that order")
         if not isinstance(fill, list) or len(fill) != len(parts) or not all(_finite(v) for v in fill):
             raise ValueError(f"{where}: fill must be a list of {len(parts)} finite numbers")
-        return cls(name, kind, fill=[float(v) for v in fill], indicator=flags["indicator"], parts=parts,
-                   lenient=flags["lenient"])
+        return cls(
+            name,
+            kind,
+            fill=[float(v) for v in fill],
+            indicator=flags["indicator"],
+            parts=parts,
+            lenient=flags["lenient"],
+        )
 
 
 def _type_of(values) -> str:
     """The type of a column's values, in words: booleans, numbers, text, or mixed values."""
-    kinds = {"booleans" if isinstance(v, (bool, np.bool_)) else "numbers" if isinstance(v, (int, float, np.integer,
-             np.floating)) or number_of(v) is not None else "text" for v in values}
+    kinds = {
+        "booleans"
+        if isinstance(v, (bool, np.bool_))
+        else "numbers"
+        if isinstance(v, (int, float, np.integer, np.floating)) or number_of(v) is not None
+        else "text"
+        for v in values
+    }
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 

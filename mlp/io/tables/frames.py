@@ -1,5 +1,6 @@
 """Tables from Python: a pandas DataFrame or a pyarrow Table as the same typed :class:`~mlp.io.tables.typed.Table`
 the file readers give, so that the same column kinds and preprocessing apply (see :mod:`mlp.io.tables.pipeline`)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,9 @@ def _pandas_column(pd, s):
         codes = np.where(s.isna().to_numpy(), -1, s.fillna(False).astype(bool).to_numpy().astype(CODE_DTYPE))
         return Coded(codes, [False, True])
     if pd.api.types.is_numeric_dtype(dtype):
-        return Numbers(s.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan),
-                       pd.api.types.is_integer_dtype(dtype))
+        return Numbers(
+            s.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan), pd.api.types.is_integer_dtype(dtype)
+        )
     if pd.api.types.is_datetime64_any_dtype(dtype):
         days = np.full(len(s), np.nan)
         hours = np.full(len(s), np.nan)
@@ -32,8 +34,9 @@ def _pandas_column(pd, s):
             # days since 1970 (from UTC for a zoned column) and the local hour, as the readers count them
             utc = stamps.dt.tz_convert("UTC").dt.tz_localize(None) if stamps.dt.tz is not None else stamps
             days[present] = (utc - pd.Timestamp(1970, 1, 1)).to_numpy() / np.timedelta64(86400, "s")
-            hours[present] = (stamps.dt.hour + stamps.dt.minute / 60
-                              + (stamps.dt.second + stamps.dt.microsecond / 1e6) / 3600).to_numpy(dtype=np.float64)
+            hours[present] = (
+                stamps.dt.hour + stamps.dt.minute / 60 + (stamps.dt.second + stamps.dt.microsecond / 1e6) / 3600
+            ).to_numpy(dtype=np.float64)
         return Dates(days, hours, "zoned" if s.dt.tz is not None else "naive")
     if isinstance(dtype, pd.CategoricalDtype):
         return Coded(s.cat.codes.to_numpy().astype(CODE_DTYPE), [_plain(v) for v in s.cat.categories])
@@ -44,8 +47,13 @@ def _pandas_column(pd, s):
     values = [_plain(v) for v in (uniques.tolist() if hasattr(uniques, "tolist") else list(uniques))]
     if values and all(hasattr(v, "year") and hasattr(v, "month") for v in values):  # Python dates in objects
         parts = np.array([date_parts(_as_datetime(v)) for v in values] + [(np.nan, np.nan)])
-        style = ("date" if not any(hasattr(v, "hour") for v in values)
-                 else "zoned" if any(getattr(v, "tzinfo", None) is not None for v in values) else "naive")
+        style = (
+            "date"
+            if not any(hasattr(v, "hour") for v in values)
+            else "zoned"
+            if any(getattr(v, "tzinfo", None) is not None for v in values)
+            else "naive"
+        )
         return Dates(parts[codes, 0], parts[codes, 1], style)
     return Coded(codes.astype(CODE_DTYPE), values)
 
@@ -74,8 +82,10 @@ def from_frame(frame, name: str = "table") -> Table:
         import pyarrow.compute as pc
 
         names = [str(n) for n in frame.column_names]
-        columns = [arrow_column(pa, pc, col, False, f"{name}, column {n!r}")
-                   for n, col in zip(names, frame.columns, strict=True)]
+        columns = [
+            arrow_column(pa, pc, col, False, f"{name}, column {n!r}")
+            for n, col in zip(names, frame.columns, strict=True)
+        ]
     elif hasattr(frame, "columns") and hasattr(frame, "dtypes"):  # pandas.DataFrame
         import pandas as pd
 

@@ -23,11 +23,11 @@ A kind is data, :class:`ColumnKind` ``(kind, source, reason)``: ``source`` says 
 asked for, ``reason`` says why in words.  The inference looks at a column's distinct values and their counts
 (a text column is codes, :mod:`mlp.io.tables.typed`), never at each row in Python.
 """
+
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
-
 
 from mlp.core.errors import DataError
 
@@ -46,8 +46,28 @@ NEAR_UNIQUE = 0.95
 #: a column of dates written as text reads its other values as gaps when at least this share are dates
 MOSTLY_DATES = 0.5
 
-_ID_WORDS = {"id", "ids", "key", "uuid", "guid", "index", "idx", "rownames", "rowname", "rowid", "row_id", "row",
-             "row_number", "rownumber", "rownum", "row_no", "no", "nr", "record", "record_id"}
+_ID_WORDS = {
+    "id",
+    "ids",
+    "key",
+    "uuid",
+    "guid",
+    "index",
+    "idx",
+    "rownames",
+    "rowname",
+    "rowid",
+    "row_id",
+    "row",
+    "row_number",
+    "rownumber",
+    "rownum",
+    "row_no",
+    "no",
+    "nr",
+    "record",
+    "record_id",
+}
 _ID_SUFFIX = re.compile(r"[_\s.\-](?:id|key|uuid|guid|idx|no|nr|num|number)$")
 _ID_CAMEL = re.compile(r"[a-z0-9](?:Id|ID)$")
 
@@ -57,8 +77,12 @@ def id_like_name(name: str) -> bool:
     ``Unnamed: 0`` (a data frame's index written out), ``order no``."""
     text = str(name).strip()
     low = text.lower()
-    return (low in _ID_WORDS or re.fullmatch(r"unnamed: ?\d+", low) is not None
-            or _ID_SUFFIX.search(low) is not None or _ID_CAMEL.search(text) is not None)
+    return (
+        low in _ID_WORDS
+        or re.fullmatch(r"unnamed: ?\d+", low) is not None
+        or _ID_SUFFIX.search(low) is not None
+        or _ID_CAMEL.search(text) is not None
+    )
 
 
 class ColumnKind(NamedTuple):
@@ -126,9 +150,13 @@ def infer_kinds(table, features, categorical=(), numeric=(), drop=(), keep_all=F
                     raise
                 kind = _inferred("categorical", "text, some of it numbers or dates")
             if keep_all and not kind.used:
-                stored = ("numeric" if not (summary.texts or summary.bools or summary.dates)
-                          else "datetime" if not (summary.texts or summary.bools or summary.numbers)
-                          else "categorical")
+                stored = (
+                    "numeric"
+                    if not (summary.texts or summary.bools or summary.dates)
+                    else "datetime"
+                    if not (summary.texts or summary.bools or summary.numbers)
+                    else "categorical"
+                )
                 kind = _inferred(stored, kind.reason)
             kinds[name] = kind
     return kinds
@@ -149,11 +177,15 @@ def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
         if present >= MIN_ID_ROWS and not s.fractional and s.ints.unique:  # whole numbers, each in one row
             lo, hi = python_label(s.lo), python_label(s.hi)
             if s.stored_ints and s.lo in (0.0, 1.0) and s.hi - s.lo + 1 == present:
-                return _inferred("dropped", f"identifier-like (unique integers {lo}..{hi}: row numbers); "
-                                            f"--numeric {name} keeps it")
+                return _inferred(
+                    "dropped", f"identifier-like (unique integers {lo}..{hi}: row numbers); --numeric {name} keeps it"
+                )
             if id_like_name(name):
-                return _inferred("dropped", f"identifier-like (unique integers in each of {present} rows, named "
-                                            f"like an identifier); --numeric {name} keeps it")
+                return _inferred(
+                    "dropped",
+                    f"identifier-like (unique integers in each of {present} rows, named "
+                    f"like an identifier); --numeric {name} keeps it",
+                )
         return _inferred("numeric", "numbers")
     if not (s.texts or s.bools or s.numbers):  # dates
         if s.dates == s.n and s.date_lo == s.date_hi:
@@ -172,33 +204,48 @@ def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
     if commas and numbers + commas >= texts:  # 46,2: numbers with a decimal comma, read without --decimal ,
         example = next((label for label, _, _ in s.levels.values() if isinstance(label, str) and "," in label), "")
         kind = "text" if texts == present else "text and booleans"
-        return ColumnKind("categorical", "inferred", f"{kind}, {distinct} distinct values",
-                          f"column {name!r}: {commas} of its {texts} values look like numbers with a decimal comma "
-                          f"({example!r}), read as categories; --decimal , reads them as numbers")
+        return ColumnKind(
+            "categorical",
+            "inferred",
+            f"{kind}, {distinct} distinct values",
+            f"column {name!r}: {commas} of its {texts} values look like numbers with a decimal comma "
+            f"({example!r}), read as categories; --decimal , reads them as numbers",
+        )
     if 2 * numbers >= texts:
         row, value = s.first_not_number
-        raise DataError(f"{where(row, name)}: {value!r} is not a number, though {numbers} of the {texts} values of "
-                        f"the column are; --numeric {name} reads such values as gaps, --categorical {name} the "
-                        "column as categories")
+        raise DataError(
+            f"{where(row, name)}: {value!r} is not a number, though {numbers} of the {texts} values of "
+            f"the column are; --numeric {name} reads such values as gaps, --categorical {name} the "
+            "column as categories"
+        )
     dates = s.coded_dates + s.dates
     if dates == texts:
         return _inferred("datetime", "dates written as text")
     if dates > MOSTLY_DATES * texts:  # a few values that are not dates (unknown, n/a): gaps, counted and said
         row, value = s.first_not_date
-        return ColumnKind("datetime", "inferred", "dates written as text",
-                          f"column {name!r}: {texts - dates} of its {texts} values are not dates ({value!r} at "
-                          f"{_row_of(where(row, name))} first; read: {DATE_FORMATS}), read as gaps; --categorical "
-                          f"{name} reads the column as categories, --drop {name} leaves it out")
+        return ColumnKind(
+            "datetime",
+            "inferred",
+            "dates written as text",
+            f"column {name!r}: {texts - dates} of its {texts} values are not dates ({value!r} at "
+            f"{_row_of(where(row, name))} first; read: {DATE_FORMATS}), read as gaps; --categorical "
+            f"{name} reads the column as categories, --drop {name} leaves it out",
+        )
     unique = all(count == 1 for _, count, _ in s.levels.values())
     if present >= MIN_ID_ROWS and ((distinct == present and not s.capped) or (s.capped and unique)):
-        return _inferred("dropped", f"identifier-like (unique text in each of {present} rows); "
-                                    f"--categorical {name} keeps it")
+        return _inferred(
+            "dropped", f"identifier-like (unique text in each of {present} rows); --categorical {name} keeps it"
+        )
     singles = sum(count == 1 for _, count, _ in s.levels.values())
-    if present >= MIN_ID_ROWS and ((not s.capped and distinct >= NEAR_UNIQUE * present)
-                                   or (s.capped and singles >= NEAR_UNIQUE * len(s.levels))):
+    if present >= MIN_ID_ROWS and (
+        (not s.capped and distinct >= NEAR_UNIQUE * present) or (s.capped and singles >= NEAR_UNIQUE * len(s.levels))
+    ):
         shown = f"more than {len(s.levels):,}" if s.capped else f"{distinct}"
-        return _inferred("dropped", f"identifier-like ({shown} distinct texts in {present} rows: names or free "
-                                    f"text); --categorical {name} keeps it")
+        return _inferred(
+            "dropped",
+            f"identifier-like ({shown} distinct texts in {present} rows: names or free "
+            f"text); --categorical {name} keeps it",
+        )
     kind = "text" if texts == present else "text and booleans"
     shown = f"more than {len(s.levels):,}" if s.capped else f"{distinct}"
     return _inferred("categorical", f"{kind}, {shown} distinct values")
@@ -224,16 +271,20 @@ def kind_lines(kinds, columns=None, verbose=False, max_levels=None) -> list:
     """
     columns = columns or {}
     lines = []
-    for kind, what in (("numeric", "numeric"), ("categorical", "categorical (one-hot, with an unknown slot)"),
-                       ("datetime", "date/time (days since 1970, hour of day when present)")):
+    for kind, what in (
+        ("numeric", "numeric"),
+        ("categorical", "categorical (one-hot, with an unknown slot)"),
+        ("datetime", "date/time (days since 1970, hour of day when present)"),
+    ):
         names = [n for n, k in kinds.items() if k.kind == kind]
         if not names:
             continue
         line = f"columns {what}: {len(names)} ({_names(names)})"
         gaps = [n for n in names if n in columns and (columns[n].indicator or columns[n].missing)]
         if gaps:
-            line += (f"; gaps in {_names(gaps)}: " + ("their own category" if kind == "categorical"
-                                                       else "filled with the training median, plus an indicator"))
+            line += f"; gaps in {_names(gaps)}: " + (
+                "their own category" if kind == "categorical" else "filled with the training median, plus an indicator"
+            )
         coded = [n for n in names if n in columns and columns[n].embedded]
         if coded:
             many = f"more than {max_levels} levels" if max_levels else "many levels"
@@ -248,8 +299,10 @@ def kind_lines(kinds, columns=None, verbose=False, max_levels=None) -> list:
         if why == "identifier-like":  # each column with its reason: row numbers, ids, names
             each = [f"{n}: {kinds[n].reason.split(' (', 1)[1].split(');')[0].rstrip(')')}" for n in names[:8]]
             more = f"; ... ({len(names)} in all)" if len(names) > 8 else ""
-            lines.append(f"columns dropped, identifier-like: {len(names)} ({'; '.join(each)}{more}); --numeric COL "
-                         "(integers) or --categorical COL keeps one")
+            lines.append(
+                f"columns dropped, identifier-like: {len(names)} ({'; '.join(each)}{more}); --numeric COL "
+                "(integers) or --categorical COL keeps one"
+            )
         else:
             lines.append(f"columns dropped, {why}: {len(names)} ({_names(names)})")
     lines += [f"note: {k.note}" for k in kinds.values() if k.note]

@@ -5,6 +5,7 @@ A stage calls :func:`notice`; within :func:`collected` (what ``mlp predict`` and
 of every block of rows add up and :meth:`Notices.lines` gives one line per column and kind of notice at the end;
 outside it, each is a :class:`TableWarning` at once (the Python API's way of saying it).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,7 +42,7 @@ class Notices:
 
 def _line(path, column, what, rows, total, first, examples, tail) -> str:
     shown = ", ".join(repr(e) for e in examples[:5]) + (", ..." if len(examples) > 5 else "")
-    return (f"{path}, column {column!r}: {rows} of {total} rows {what} ({shown}; first at {first}){tail}")
+    return f"{path}, column {column!r}: {rows} of {total} rows {what} ({shown}; first at {first}){tail}"
 
 
 _CURRENT = contextvars.ContextVar("mlp_table_notices", default=None)

@@ -22,6 +22,7 @@ Python API (``mlp.tables``) call these, and nothing in between.
 Every problem with the data is a :class:`mlp.core.errors.DataError` naming the file, the row (1-based,
 counting data rows; for CSV files also the line) and the column.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,8 +74,16 @@ class Dataset(KindsOf):
         if not self.kept:
             return self.table
         t = self.table
-        return Table(t.path, list(t.names), [self.kept.get(n, c) for n, c in zip(t.names, t.columns, strict=True)],
-                     t.named, t.line_offset, t.lines, t.n_rows, t.offset)
+        return Table(
+            t.path,
+            list(t.names),
+            [self.kept.get(n, c) for n, c in zip(t.names, t.columns, strict=True)],
+            t.named,
+            t.line_offset,
+            t.lines,
+            t.n_rows,
+            t.offset,
+        )
 
     # -- what was read (features, dropped: KindsOf) --
     @property
@@ -132,8 +141,18 @@ class Dataset(KindsOf):
         y = None
         if self.task == "regression":
             y = self.y if rows is None else self.y[np.asarray(rows)]
-        return Preprocessor.fit(self.table, self.features, self.target.names, self.task, kinds=self.kinds, rows=at,
-                                standardize=standardize, classes=self.classes, y=y, scaling=scaling)
+        return Preprocessor.fit(
+            self.table,
+            self.features,
+            self.target.names,
+            self.task,
+            kinds=self.kinds,
+            rows=at,
+            standardize=standardize,
+            classes=self.classes,
+            y=y,
+            scaling=scaling,
+        )
 
     def _parse(self, pre):
         if self._parsed is None or self._parsed[0] is not pre:
@@ -228,8 +247,10 @@ def load_table(path, target=None, task=None, categorical=None, numeric=None, dro
         kinds[n] = ColumnKind("dropped", "asked", "asked for (--drop)")
     kinds = {n: kinds[n] for n in names if n in kinds}  # in file order
     if not any(k.used for k in kinds.values()):
-        raise DataError(f"{table.path}: no feature column left: "
-                        + "; ".join(f"{n!r} {k.reason}" for n, k in list(kinds.items())[:5]))
+        raise DataError(
+            f"{table.path}: no feature column left: "
+            + "; ".join(f"{n!r} {k.reason}" for n, k in list(kinds.items())[:5])
+        )
     if len(targets) == 1 and not isinstance(path, Table) and names is not None:
         table = exact_labels(table, targets[0], task, path, sep)  # 007 stays 007: labels as the file writes them
     task, reason = infer_task(table, targets, task)
@@ -280,19 +301,33 @@ def load_for(pre: Preprocessor, data, need_target: bool = False, keep=(), sep=No
         for k in keep:  # kept for the output as the file writes them (00042, 9007199254740993), not as numbers
             if k in table.names and not hasattr(columns[table.names.index(k)], "codes"):
                 columns[table.names.index(k)] = column_text(data, k, sep)
-        table = Table(table.path, list(table.names), columns, table.named, table.line_offset, table.lines,
-                      table.n_rows, table.offset)
+        table = Table(
+            table.path,
+            list(table.names),
+            columns,
+            table.named,
+            table.line_offset,
+            table.lines,
+            table.n_rows,
+            table.offset,
+        )
         # and NA, null or empty as written: the model reads them as gaps, the output copies them
         kept = {k: column_text(data, k, sep, raw=True) for k in keep if k in table.names}
     kinds = {c.name: ColumnKind(c.kind, "saved", "as the model was trained") for c in pre.columns}
     if need_target:
         has_target = all(t in table.names for t in pre.targets) and (
-            table.named or len(table.names) > len(pre.features))
+            table.named or len(table.names) > len(pre.features)
+        )
         if not has_target:
-            raise DataError(f"{table.path}: no target column {', '.join(repr(t) for t in pre.targets)} "
-                            "to evaluate against")
-        if pre.task == "classification" and all(isinstance(c, str) for c in pre.classes) \
-                and not isinstance(data, Table) and names is not None:
+            raise DataError(
+                f"{table.path}: no target column {', '.join(repr(t) for t in pre.targets)} to evaluate against"
+            )
+        if (
+            pre.task == "classification"
+            and all(isinstance(c, str) for c in pre.classes)
+            and not isinstance(data, Table)
+            and names is not None
+        ):
             table = exact_labels(table, pre.targets[0], "classification", data, sep)  # text labels: the file's text
         target_ = read_target(table, pre.targets, pre.task, "as the model was trained", classes=pre.classes)
     else:  # predictions for every row: the target, if there, is not read

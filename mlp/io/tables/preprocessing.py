@@ -11,6 +11,7 @@ dtype: a categorical column is one input, its slot's number, which the model's
 first layers (:meth:`Preprocessor.input_layers`: :class:`mlp.OneHot`, :class:`mlp.Embedding`) expand a batch at
 a time.  So a table of a million rows with text columns costs its numbers and one code per text column.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,18 +22,26 @@ import numpy as np
 from mlp.core.errors import DataError
 from mlp.core.tasks import TASKS
 
-from .cells import current_decimal, label_key, sort_key
 from .batches import model_inputs
+from .cells import current_decimal, label_key, sort_key
 from .encoders import MAX_LEVELS, Column
 from .frames import as_table
-from .read import table_names
 from .kinds import ColumnKind, infer_kinds
+from .read import table_names
 from .typed import Table, column_of
 from .values import as_levels, as_numbers
 
-__all__ = ["CLIP", "EMBEDDING_MOST", "NUMERIC_EMBEDDINGS", "PREPROCESSING_FORMAT", "Preprocessor", "SCALINGS",
-           "class_labels",
-           "embedding_dim", "robust_statistics"]
+__all__ = [
+    "CLIP",
+    "EMBEDDING_MOST",
+    "NUMERIC_EMBEDDINGS",
+    "PREPROCESSING_FORMAT",
+    "Preprocessor",
+    "SCALINGS",
+    "class_labels",
+    "embedding_dim",
+    "robust_statistics",
+]
 
 #: the version of :meth:`Preprocessor.to_dict`'s layout (4: the scaling's name, the smooth clip and the targets'
 #: range; 3, read still: categorical columns as codes the model expands; 2, read still: per-column encoders,
@@ -52,14 +61,13 @@ EMBEDDING_MOST = 16
 def embedding_dim(n_codes: int) -> int:
     """The width of the learned vectors for a column of ``n_codes`` codes: ``1.6 * n**0.56`` (fast.ai's rule of
     thumb), at most :data:`EMBEDDING_MOST`."""
-    return max(1, min(EMBEDDING_MOST, round(1.6 * n_codes ** 0.56)))
+    return max(1, min(EMBEDDING_MOST, round(1.6 * n_codes**0.56)))
 
 
 def class_labels(y) -> list:
     """The distinct labels of ``y`` (an array, a list, or a typed column of labels) as JSON-able Python values,
     sorted (numbers first, then text)."""
-    coded = as_levels(_Labels("labels"), "labels", column=column_of(y if not isinstance(y, np.ndarray)
-                                                                    else y.ravel()))
+    coded = as_levels(_Labels("labels"), "labels", column=column_of(y if not isinstance(y, np.ndarray) else y.ravel()))
     return sorted((coded.levels[k] for k in np.flatnonzero(coded.counts())), key=sort_key)
 
 
@@ -177,8 +185,23 @@ class Preprocessor:
 
     # -- building --
     @classmethod
-    def fit(cls, data, features, targets, task, *, y=None, kinds=None, rows=None, standardize=True, classes=None,
-            max_levels=MAX_LEVELS, scaling="robust", clip=CLIP, clamp=True):
+    def fit(
+        cls,
+        data,
+        features,
+        targets,
+        task,
+        *,
+        y=None,
+        kinds=None,
+        rows=None,
+        standardize=True,
+        classes=None,
+        max_levels=MAX_LEVELS,
+        scaling="robust",
+        clip=CLIP,
+        clamp=True,
+    ):
         """Encoders and statistics from the rows ``rows`` (default all) of a table.
 
         Parameters
@@ -217,8 +240,9 @@ class Preprocessor:
         kinds = {n: (k if isinstance(k, ColumnKind) else ColumnKind(k, "given", "")) for n, k in kinds.items()}
         used = [f for f in features if kinds[f].used]
         rows = None if rows is None else np.asarray(rows)
-        columns = [Column.fit(table, f, kinds[f].kind, rows, lenient=_lenient(kinds[f]), max_levels=max_levels)
-                   for f in used]
+        columns = [
+            Column.fit(table, f, kinds[f].kind, rows, lenient=_lenient(kinds[f]), max_levels=max_levels) for f in used
+        ]
         pre = cls(used, list(targets), task, columns=columns)
         if y is not None and rows is not None and len(y) == table.n_rows != len(rows):
             y = np.asarray(y)[rows]  # the targets of every row: those of the training rows
@@ -295,8 +319,10 @@ class Preprocessor:
         from mlp.core.layers import Embedding, OneHot, PeriodicEmbedding
 
         if numeric_embedding not in NUMERIC_EMBEDDINGS:
-            raise ValueError(f"numeric_embedding must be one of {', '.join(map(repr, NUMERIC_EMBEDDINGS))}, got "
-                             f"{numeric_embedding!r}")
+            raise ValueError(
+                f"numeric_embedding must be one of {', '.join(map(repr, NUMERIC_EMBEDDINGS))}, got "
+                f"{numeric_embedding!r}"
+            )
         layers, width = [], self.n_inputs()
         numbers = [j for j, scaled in enumerate(s for c in self.columns for s in c.scaled()) if scaled]
         if numeric_embedding == "periodic" and numbers:
@@ -326,9 +352,11 @@ class Preprocessor:
         if not table.named and len(table.names) == len(self.features):
             return dict(zip(self.features, table.names, strict=True))
         missing = [f for f in self.features if f not in table.names and f.strip() not in table.names]
-        raise DataError(f"{table.path}: the model was trained with feature column"
-                        f"{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing[:10])}"
-                        f"{', ...' if len(missing) > 10 else ''}, missing here (it has {len(table.names)} columns)")
+        raise DataError(
+            f"{table.path}: the model was trained with feature column"
+            f"{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing[:10])}"
+            f"{', ...' if len(missing) > 10 else ''}, missing here (it has {len(table.names)} columns)"
+        )
 
     def parse_check(self, table: Table):
         """A DataError naming the features ``table`` lacks (by name; by position in a file without names)."""
@@ -349,8 +377,9 @@ class Preprocessor:
                 parsed.append(c.parse(table, check))
         return parsed
 
-    def transform(self, data, dtype="float32", source: str | None = None, rows=None, row_numbers=None,
-                  check: bool = False) -> np.ndarray:
+    def transform(
+        self, data, dtype="float32", source: str | None = None, rows=None, row_numbers=None, check: bool = False
+    ) -> np.ndarray:
         """The model's inputs ``(n_samples, n_inputs)`` in ``dtype``: encoded, gaps filled, standardised.
 
         ``data``: a :class:`Table`, a table file, a pandas DataFrame or a pyarrow Table (features matched by
@@ -359,9 +388,15 @@ class Preprocessor:
         messages; ``row_numbers[i]`` (0-based) is the file's row of the table's row ``i``.
         """
         table = _feature_table(data, self.features, columns=self.features)
-        return model_inputs(self, self.parse(table, check), table.n_rows, dtype,
-                            None if rows is None else np.asarray(rows),
-                            row_numbers, source or table.path)
+        return model_inputs(
+            self,
+            self.parse(table, check),
+            table.n_rows,
+            dtype,
+            None if rows is None else np.asarray(rows),
+            row_numbers,
+            source or table.path,
+        )
 
     # -- targets --
     def encode(self, y, source: str = "data") -> np.ndarray:
@@ -390,8 +425,7 @@ class Preprocessor:
             row = i if row_numbers is None else int(row_numbers[i])
             label = None if coded.codes[i] < 0 else coded.levels[coded.codes[i]]
             at = where(row) if where is not None else f"{source}, row {row + 1}"
-            raise DataError(f"{at}: label {label!r} is not one of the model's classes "
-                            f"{self.classes!r}")
+            raise DataError(f"{at}: label {label!r} is not one of the model's classes {self.classes!r}")
         return out
 
     def decode(self, indices) -> list:
@@ -424,16 +458,27 @@ class Preprocessor:
         ``clip`` (a number or null), ``target_low``, ``target_high`` (one per target, or null).  Format 3 is
         format 4 without the last four (standard scaling where ``mean`` is set, no clip, no range).
         """
+
         def listed(a):
             return None if a is None else [float(v) for v in np.asarray(a).ravel()]
 
-        return {"format": PREPROCESSING_FORMAT, "task": self.task, "features": list(self.features),
-                "targets": list(self.targets), "classes": self.classes,
-                "columns": [c.to_dict() for c in self.columns], "mean": listed(self.mean),
-                "scale": listed(self.scale), "target_mean": listed(self.target_mean),
-                "target_scale": listed(self.target_scale), **({"decimal": ","} if self.decimal == "," else {}),
-                "scaling": None if self.mean is None else (self.scaling or "standard"), "clip": self.clip,
-                "target_low": listed(self.target_low), "target_high": listed(self.target_high)}
+        return {
+            "format": PREPROCESSING_FORMAT,
+            "task": self.task,
+            "features": list(self.features),
+            "targets": list(self.targets),
+            "classes": self.classes,
+            "columns": [c.to_dict() for c in self.columns],
+            "mean": listed(self.mean),
+            "scale": listed(self.scale),
+            "target_mean": listed(self.target_mean),
+            "target_scale": listed(self.target_scale),
+            **({"decimal": ","} if self.decimal == "," else {}),
+            "scaling": None if self.mean is None else (self.scaling or "standard"),
+            "clip": self.clip,
+            "target_low": listed(self.target_low),
+            "target_high": listed(self.target_high),
+        }
 
     @classmethod
     def from_dict(cls, d) -> "Preprocessor":
@@ -444,8 +489,9 @@ class Preprocessor:
         if not isinstance(d, dict):
             raise ValueError(f"preprocessing must be an object, got {type(d).__name__}")
         if d.get("format") not in (1, 2, 3, PREPROCESSING_FORMAT) or isinstance(d.get("format"), bool):
-            raise ValueError(f"unsupported preprocessing format {d.get('format')!r}; this mlp reads 1 to "
-                             f"{PREPROCESSING_FORMAT}")
+            raise ValueError(
+                f"unsupported preprocessing format {d.get('format')!r}; this mlp reads 1 to {PREPROCESSING_FORMAT}"
+            )
         task = d.get("task")
         if task not in TASKS:
             raise ValueError(f"preprocessing task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -460,7 +506,8 @@ class Preprocessor:
             if len(targets) != 1:
                 raise ValueError("preprocessing: a classifier has exactly one target column")
             ok = isinstance(classes, list) and all(
-                isinstance(c, (str, int, bool)) or (isinstance(c, float) and math.isfinite(c)) for c in classes)
+                isinstance(c, (str, int, bool)) or (isinstance(c, float) and math.isfinite(c)) for c in classes
+            )
             if not ok or len(classes) < 2:
                 raise ValueError("preprocessing classes must be a list of at least two labels (str, int, float, bool)")
             if len({label_key(c) for c in classes}) != len(classes):
@@ -482,19 +529,34 @@ class Preprocessor:
         pre = cls(features, targets, task, classes, columns=columns, decimal=decimal)
         later = ("scaling", "clip", "target_low", "target_high")
         if d["format"] < 4 and any(d.get(k) is not None for k in later):
-            raise ValueError(f"preprocessing format {d['format']} has no "
-                             f"{', '.join(k for k in later if d.get(k) is not None)}")
-        for stat, width, positive in (("mean", pre.n_inputs(), False), ("scale", pre.n_inputs(), True),
-                                      ("target_mean", len(targets), False), ("target_scale", len(targets), True),
-                                      ("target_low", len(targets), False), ("target_high", len(targets), False)):
+            raise ValueError(
+                f"preprocessing format {d['format']} has no {', '.join(k for k in later if d.get(k) is not None)}"
+            )
+        for stat, width, positive in (
+            ("mean", pre.n_inputs(), False),
+            ("scale", pre.n_inputs(), True),
+            ("target_mean", len(targets), False),
+            ("target_scale", len(targets), True),
+            ("target_low", len(targets), False),
+            ("target_high", len(targets), False),
+        ):
             v = d.get(stat)
             if v is None:
                 continue
-            if (not isinstance(v, list) or len(v) != width
-                    or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                               and (x > 0 or not positive) for x in v)):
-                raise ValueError(f"preprocessing {stat} must be a list of {width} finite"
-                                 f"{' positive' if positive else ''} numbers")
+            if (
+                not isinstance(v, list)
+                or len(v) != width
+                or not all(
+                    isinstance(x, (int, float))
+                    and not isinstance(x, bool)
+                    and math.isfinite(x)
+                    and (x > 0 or not positive)
+                    for x in v
+                )
+            ):
+                raise ValueError(
+                    f"preprocessing {stat} must be a list of {width} finite{' positive' if positive else ''} numbers"
+                )
             setattr(pre, stat, np.asarray(v, dtype=np.float64))
         if (pre.mean is None) != (pre.scale is None) or (pre.target_mean is None) != (pre.target_scale is None):
             raise ValueError("preprocessing: a mean without its scale (or the reverse)")
@@ -506,11 +568,17 @@ class Preprocessor:
             raise ValueError("preprocessing target_low and target_high must be a regression's range (low <= high)")
         scaling = d.get("scaling", "standard" if pre.mean is not None else None)
         if scaling not in (*SCALINGS, None) or (scaling is None) != (pre.mean is None):
-            raise ValueError(f"preprocessing scaling must be one of {', '.join(SCALINGS)} (or null without a mean), "
-                             f"got {scaling!r}")
+            raise ValueError(
+                f"preprocessing scaling must be one of {', '.join(SCALINGS)} (or null without a mean), got {scaling!r}"
+            )
         clip = d.get("clip")
-        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
-                                 or not math.isfinite(clip) or clip <= 0 or scaling != "robust"):
+        if clip is not None and (
+            isinstance(clip, bool)
+            or not isinstance(clip, (int, float))
+            or not math.isfinite(clip)
+            or clip <= 0
+            or scaling != "robust"
+        ):
             raise ValueError(f"preprocessing clip must be a positive number on robust scaling, or null; got {clip!r}")
         pre.scaling, pre.clip = scaling, None if clip is None else float(clip)
         return pre
@@ -541,11 +609,17 @@ def _feature_table(data, features, columns=None) -> Table:
     if isinstance(data, (np.ndarray, list, tuple)):
         X = np.asarray(data) if not isinstance(data, np.ndarray) else data
         if X.ndim != 2 or X.shape[1] != len(features):
-            raise ValueError(f"features have shape {X.shape}, but the model reads {len(features)} columns "
-                             f"({', '.join(features[:5])}{', ...' if len(features) > 5 else ''})")
+            raise ValueError(
+                f"features have shape {X.shape}, but the model reads {len(features)} columns "
+                f"({', '.join(features[:5])}{', ...' if len(features) > 5 else ''})"
+            )
         return Table("data", list(features), [column_of(X[:, j]) for j in range(X.shape[1])], named=True)
-    if columns is not None and not isinstance(data, Table) and not hasattr(data, "dtypes") \
-            and not hasattr(data, "schema"):
+    if (
+        columns is not None
+        and not isinstance(data, Table)
+        and not hasattr(data, "dtypes")
+        and not hasattr(data, "schema")
+    ):
         found = feature_names_in(table_names(data), columns)
         columns = None if found is None else list(found.values())  # else by position: every column
     return as_table(data, columns=columns)

@@ -34,6 +34,7 @@ counting data rows; for CSV files also the line) and the column.
 The formats are read in :mod:`mlp.io.tables.delimited` (CSV, TSV), :mod:`mlp.io.tables.arrays` (NPY, NPZ)
 and :mod:`mlp.io.tables.arrow` (Parquet), with the cell rules of :mod:`mlp.io.tables.cells`.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,11 +45,19 @@ from mlp.core.errors import DataError
 from .arrays import numpy_names, read_numpy
 from .arrow import parquet_names, read_parquet
 from .cells import parse_number
-from .delimited import SEPARATORS, csv_header, csv_separator, read_csv, sniff_separator, current_separator
+from .delimited import SEPARATORS, csv_header, csv_separator, current_separator, read_csv, sniff_separator
 from .typed import Table
 
-__all__ = ["FORMATS", "SEPARATORS", "Table", "csv_separator", "parse_number", "read_table", "sniff_separator",
-           "table_names"]
+__all__ = [
+    "FORMATS",
+    "SEPARATORS",
+    "Table",
+    "csv_separator",
+    "parse_number",
+    "read_table",
+    "sniff_separator",
+    "table_names",
+]
 
 #: file suffixes :func:`read_table` reads
 FORMATS = (".csv", ".tsv", ".parquet", ".pq", ".npy", ".npz")
@@ -57,8 +66,9 @@ FORMATS = (".csv", ".tsv", ".parquet", ".pq", ".npy", ".npz")
 def _format_of(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise DataError(f"{path}: unknown table format {suffix or '(no suffix)'!r}; "
-                        f"mlp reads {', '.join(FORMATS)} files")
+        raise DataError(
+            f"{path}: unknown table format {suffix or '(no suffix)'!r}; mlp reads {', '.join(FORMATS)} files"
+        )
     return {".pq": ".parquet", ".tsv": ".csv"}.get(suffix, suffix)
 
 
@@ -68,9 +78,10 @@ def _checked(path, sep):
     kind = _format_of(path)
     if sep is None:
         sep = current_separator()
-    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in "\"\r\n"):
-        raise DataError(f"{path}: the CSV delimiter must be one character other than a quote or a line break, "
-                        f"got {sep!r}")
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n'):
+        raise DataError(
+            f"{path}: the CSV delimiter must be one character other than a quote or a line break, got {sep!r}"
+        )
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
@@ -130,8 +141,10 @@ def read_table(path, sep: str | None = None, columns=None) -> Table:
     except UnicodeDecodeError as e:  # a name in a Parquet schema or an .npz's feature_names
         raise DataError(f"{path}: text that is not valid UTF-8 ({e})") from None
     except MemoryError:
-        raise DataError(f"{path}: too large to read into memory ({path.stat().st_size / 2**20:,.0f} MiB on disk); "
-                        "mlp train reads it block by block with --stream; or read fewer columns (--drop)") from None
+        raise DataError(
+            f"{path}: too large to read into memory ({path.stat().st_size / 2**20:,.0f} MiB on disk); "
+            "mlp train reads it block by block with --stream; or read fewer columns (--drop)"
+        ) from None
     _check_names(table)
     if table.n_rows == 0:
         raise DataError(f"{path}: no data rows")

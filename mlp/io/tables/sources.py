@@ -11,6 +11,7 @@ that they read the same table before training on it.
 
 Needs pyarrow (the ``tables`` extra).
 """
+
 from __future__ import annotations
 
 import glob
@@ -104,8 +105,10 @@ class ParquetSource(Source):
             if self.schema is None:
                 self.schema = schema
             elif not schema.equals(self.schema):
-                raise DataError(f"{p}: its columns ({', '.join(schema.names)}) differ from those of {self.paths[0]} "
-                                f"({', '.join(self.schema.names)}); a folder of Parquet files is one table")
+                raise DataError(
+                    f"{p}: its columns ({', '.join(schema.names)}) differ from those of {self.paths[0]} "
+                    f"({', '.join(self.schema.names)}); a folder of Parquet files is one table"
+                )
             for g in range(meta.num_row_groups):
                 self.groups.append((i, g))
                 self.group_rows.append(meta.row_group(g).num_rows)
@@ -130,14 +133,17 @@ class ParquetSource(Source):
                         f, open_file = self._pq.ParquetFile(self.paths[i], read_dictionary=self._text), i
                     typed = []
                     meta = f.metadata.row_group(g)
-                    sizes = {meta.column(c).path_in_schema: meta.column(c).total_compressed_size
-                             for c in range(meta.num_columns)}
+                    sizes = {
+                        meta.column(c).path_in_schema: meta.column(c).total_compressed_size
+                        for c in range(meta.num_columns)
+                    }
                     for name in names:  # a column at a time: a row group's column, never the whole row group
                         self.bytes_read += sizes.get(name, 0)
                         col = f.read_row_group(g, columns=[name], use_threads=False).column(name)
                         asked = (types or {}).get(name)
                         if (asked == "keep" and not _text_type(pa, col.type)) or (
-                                asked == "label" and pa.types.is_integer(col.type)):
+                            asked == "label" and pa.types.is_integer(col.type)
+                        ):
                             # kept for the output: its exact text; a target's integers as labels: exact past 2**53
                             col = pc.cast(col, pa.string())
                         typed.append(arrow_column(pa, pc, col, False, f"{self.paths[i]}, column {name!r}"))
@@ -146,8 +152,9 @@ class ParquetSource(Source):
                     yield k, first, Table(self.path, names, typed, named=True, n_rows=rows, offset=first)
                 first += rows
         except pa.ArrowInvalid as e:
-            raise DataError(f"{self.paths[open_file or 0]}: cannot be read as PARQUET "
-                            f"({' '.join(str(e).split())})") from None
+            raise DataError(
+                f"{self.paths[open_file or 0]}: cannot be read as PARQUET ({' '.join(str(e).split())})"
+            ) from None
         finally:
             if f is not None:
                 f.close()
@@ -161,10 +168,17 @@ class ParquetSource(Source):
                 for c in range(rg.num_columns):  # each column chunk's statistics and compressed size
                     col = rg.column(c)
                     s = col.statistics
-                    stats.append((col.total_compressed_size,
-                                  None if s is None or not s.has_min_max else (s.min, s.max, s.null_count)))
-        return {"columns": _digest(str(self.schema)), "layout": _digest(self.group_rows),
-                "content": _digest([os.path.getsize(p) for p in self.paths], stats, self._sampled_rows())}
+                    stats.append(
+                        (
+                            col.total_compressed_size,
+                            None if s is None or not s.has_min_max else (s.min, s.max, s.null_count),
+                        )
+                    )
+        return {
+            "columns": _digest(str(self.schema)),
+            "layout": _digest(self.group_rows),
+            "content": _digest([os.path.getsize(p) for p in self.paths], stats, self._sampled_rows()),
+        }
 
     def _sampled_rows(self, files: int = 16, rows: int = 64):
         """The first ``rows`` rows of the first row group of ``files`` of the files (spread over them), as values:
@@ -180,8 +194,11 @@ class ParquetSource(Source):
 
 
 def _text_type(pa, typ) -> bool:
-    return (pa.types.is_string(typ) or pa.types.is_large_string(typ)
-            or (pa.types.is_dictionary(typ) and _text_type(pa, typ.value_type)))
+    return (
+        pa.types.is_string(typ)
+        or pa.types.is_large_string(typ)
+        or (pa.types.is_dictionary(typ) and _text_type(pa, typ.value_type))
+    )
 
 
 class CsvSource(Source):
@@ -191,8 +208,9 @@ class CsvSource(Source):
     def __init__(self, path: Path, sep=None):
         self._pa, self._pc = arrow_modules(path, ".csv")
         self.path, self.file = str(path), Path(path)
-        self.sep = sep or current_separator() or ("\t" if self.file.suffix.lower() == ".tsv"
-                                                  else sniff_separator(self.file))
+        self.sep = (
+            sep or current_separator() or ("\t" if self.file.suffix.lower() == ".tsv" else sniff_separator(self.file))
+        )
         self.names = csv_header(self.file, self.sep)
         self.types = {}  # columns read as text after a block showed they are not what the first block said
         self.group_rows = []
@@ -212,8 +230,11 @@ class CsvSource(Source):
             parse = pacsv.ParseOptions(delimiter=self.sep, newlines_in_values=True)
             reader = None
             try:
-                probe = pacsv.open_csv(self.file, parse_options=parse,
-                                       read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK))
+                probe = pacsv.open_csv(
+                    self.file,
+                    parse_options=parse,
+                    read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK),
+                )
                 raw = [str(n) for n in probe.schema.names]
                 temporal = {f.name: pa.string() for f in probe.schema if pa.types.is_temporal(f.type)}
                 probe.close()
@@ -222,38 +243,66 @@ class CsvSource(Source):
                 # kept columns (--keep) are the file's text, NA and empty too: the other text columns' gaps are
                 # then made by the cell rules (gaps_of_text), the numbers' by pyarrow's null values as before
                 kept = {n for n, t in (types or {}).items() if t == "keep"}
-                convert = pacsv.ConvertOptions(strings_can_be_null=not kept, include_columns=include,
-                                               decimal_point=current_decimal(),
-                                               column_types={**temporal, **self.types, **fixed})
-                reader = pacsv.open_csv(self.file, parse_options=parse, convert_options=convert,
-                                        read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK))
+                convert = pacsv.ConvertOptions(
+                    strings_can_be_null=not kept,
+                    include_columns=include,
+                    decimal_point=current_decimal(),
+                    column_types={**temporal, **self.types, **fixed},
+                )
+                reader = pacsv.open_csv(
+                    self.file,
+                    parse_options=parse,
+                    convert_options=convert,
+                    read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK),
+                )
                 sizes, first = [], 0
                 for k, batch in enumerate(reader):
                     rows = batch.num_rows
                     sizes.append(rows)
                     if wanted is None or k in wanted:
-                        gathered = ArrowColumns(pa, pc, batch.schema, rows, self.file, from_csv=True, rules="gaps",
-                                                raw=kept)
+                        gathered = ArrowColumns(
+                            pa, pc, batch.schema, rows, self.file, from_csv=True, rules="gaps", raw=kept
+                        )
                         gathered.add(batch)
                         names = [n.strip() for n in gathered.names]
-                        yield k, first, Table(self.path, names, gathered.columns(), named=True, n_rows=rows,
-                                              offset=first, lines=line_finder(self.file, self.sep))
+                        yield (
+                            k,
+                            first,
+                            Table(
+                                self.path,
+                                names,
+                                gathered.columns(),
+                                named=True,
+                                n_rows=rows,
+                                offset=first,
+                                lines=line_finder(self.file, self.sep),
+                            ),
+                        )
                     first += rows
                 self.group_rows = sizes
                 self.bytes_read += self.file.stat().st_size
                 return
             except pa.ArrowInvalid as e:
-                found = re.match(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to \w+: invalid value "
-                                 r"'(.*)'", str(e), re.DOTALL)
+                found = re.match(
+                    r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to \w+: invalid value "
+                    r"'(.*)'",
+                    str(e),
+                    re.DOTALL,
+                )
                 name = raw[int(found.group(1))] if found and int(found.group(1)) < len(raw) else None
                 if name is not None and name.strip() in given and found.group(2):
                     row = int(found.group(2)) - 1  # pyarrow counts the header as row 1: the 1-based data row
                     line = line_finder(self.file, self.sep)(row - 1)  # blank lines and quoted line breaks counted
-                    comma = ("; it looks like a number with a decimal comma: --decimal , reads it"
-                             if decimal_comma_like(found.group(3)) else "")
-                    raise DataError(f"{self.path}, row {row} (line {line}), column {name.strip()!r}: "
-                                    f"{found.group(3)!r} is not a number (the model reads column {name.strip()!r} "
-                                    f"as numbers{comma})") from None
+                    comma = (
+                        "; it looks like a number with a decimal comma: --decimal , reads it"
+                        if decimal_comma_like(found.group(3))
+                        else ""
+                    )
+                    raise DataError(
+                        f"{self.path}, row {row} (line {line}), column {name.strip()!r}: "
+                        f"{found.group(3)!r} is not a number (the model reads column {name.strip()!r} "
+                        f"as numbers{comma})"
+                    ) from None
                 if name is None or name in self.types:
                     raise DataError(f"{self.path}: cannot be read as CSV ({' '.join(str(e).split())})") from None
                 self.types[name] = pa.string()  # read again, that column as text
@@ -295,8 +344,10 @@ def open_source(data, sep=None) -> Source:
         return ParquetSource([path], text)
     if suffix in (".csv", ".tsv"):
         return CsvSource(path, sep)
-    raise DataError(f"{path}: a table is streamed from Parquet files (a file, a folder of them, a glob) or a CSV "
-                    f"file, not {suffix or 'a file without a suffix'}")
+    raise DataError(
+        f"{path}: a table is streamed from Parquet files (a file, a folder of them, a glob) or a CSV "
+        f"file, not {suffix or 'a file without a suffix'}"
+    )
 
 
 def memory_needed(data, dtype="float32"):
@@ -313,8 +364,10 @@ def memory_needed(data, dtype="float32"):
             import pyarrow.parquet as pq
 
             meta, schema = pq.read_metadata(path), pq.read_schema(path)
-            per_row = sum(8 if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
-                                or pa.types.is_decimal(f.type)) else 4 for f in schema)
+            per_row = sum(
+                8 if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)) else 4
+                for f in schema
+            )
             return meta.num_rows * (per_row + 2.2 * item * len(schema))
         if suffix in (".csv", ".tsv"):
             size = path.stat().st_size

@@ -1,4 +1,5 @@
 """Stage 4 of the table pipeline, split: which rows train and which validate."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,8 +43,10 @@ def split_indices(n: int, fraction: float, seed: int = 0, labels=None, source: s
             val_parts.append(rows[: int(round(len(rows) * fraction))])
         val = np.concatenate(val_parts)
     if len(val) == 0 or len(val) == n:
-        raise ValueError(f"a validation split of {fraction:g} leaves {'no' if len(val) == 0 else 'every'} row of "
-                         f"the {n} rows of {source} for validation; choose another fraction")
+        raise ValueError(
+            f"a validation split of {fraction:g} leaves {'no' if len(val) == 0 else 'every'} row of "
+            f"the {n} rows of {source} for validation; choose another fraction"
+        )
     mask = np.zeros(n, dtype=bool)
     mask[val] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)

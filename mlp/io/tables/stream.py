@@ -23,6 +23,7 @@ rows' cache.  Memory is a group and the counts (distinct labels are kept up to
 
 The training order over the cache is :class:`mlp.train.windows.WindowPlan`'s.  Needs pyarrow.
 """
+
 from __future__ import annotations
 
 import errno
@@ -48,8 +49,20 @@ from .target import labels_of_text, resolve_targets
 from .typed import Coded, Dates, Numbers, Table
 from .values import as_levels, as_numbers, check_spread
 
-__all__ = ["SAMPLE", "Cache", "ColumnFit", "StreamedRows", "StreamedTable", "by_groups", "groups_for", "held_out",
-           "read_types", "row_hash", "stream_for", "stream_table"]
+__all__ = [
+    "SAMPLE",
+    "Cache",
+    "ColumnFit",
+    "StreamedRows",
+    "StreamedTable",
+    "by_groups",
+    "groups_for",
+    "held_out",
+    "read_types",
+    "row_hash",
+    "stream_for",
+    "stream_table",
+]
 
 #: rows of a column's keyed sample, whose median is the fill value of a column of numbers streamed (0.5 MB a column;
 #: a table of at most this many training rows has its exact median)
@@ -179,8 +192,10 @@ class ColumnFit:
         """The text's numbers and dates, row by row (each distinct value parsed once)."""
         present = col.codes >= 0
         levels = [python_label(v) for v in col.levels]
-        numbers = np.array([np.nan if isinstance(v, bool) or number_of(v) is None else number_of(v) for v in levels]
-                           + [np.nan], dtype=np.float64)[col.codes]
+        numbers = np.array(
+            [np.nan if isinstance(v, bool) or number_of(v) is None else number_of(v) for v in levels] + [np.nan],
+            dtype=np.float64,
+        )[col.codes]
         good = ~np.isnan(numbers)
         self.text_numbers.add_values(numbers[good])
         self.text_number_sample.add(keys[good], numbers[good])
@@ -215,9 +230,13 @@ class ColumnFit:
         self.date_sample.merge(other.date_sample)
         self.timed = self.timed or other.timed
         self.labels.merge(other.labels)
-        for a, b in ((self.text_numbers, other.text_numbers), (self.text_number_sample, other.text_number_sample),
-                     (self.text_days, other.text_days), (self.text_hours, other.text_hours),
-                     (self.text_date_sample, other.text_date_sample)):
+        for a, b in (
+            (self.text_numbers, other.text_numbers),
+            (self.text_number_sample, other.text_number_sample),
+            (self.text_days, other.text_days),
+            (self.text_hours, other.text_hours),
+            (self.text_date_sample, other.text_date_sample),
+        ):
             a.merge(b)
         self.not_numbers += other.not_numbers
 
@@ -271,10 +290,16 @@ class ColumnFit:
             counts = self.labels.entries
             embed = len(counts) > max_levels
             top = sorted(counts, key=lambda k: (-counts[k][1], sort_key(counts[k][0])))
-            top = top[:MAX_CODES if embed else max_levels]
+            top = top[: MAX_CODES if embed else max_levels]
             categories = sorted((counts[k][0] for k in top), key=sort_key)
-            column = Column(name, "categorical", categories=categories, missing=bool(self.gaps), codes=True,
-                            layer="Embedding" if embed else "OneHot")
+            column = Column(
+                name,
+                "categorical",
+                categories=categories,
+                missing=bool(self.gaps),
+                codes=True,
+                layer="Embedding" if embed else "OneHot",
+            )
             return column, [0.0], [1.0]
         # datetime: from dates stored as dates (their sample's medians) and dates written as text (exact)
         texts = [(label, count) for label, count, _ in self.labels.values() if isinstance(label, str)]
@@ -282,8 +307,11 @@ class ColumnFit:
         counts = np.array([c for _, c in texts], dtype=np.float64)
         good = ~np.isnan(days)
         # a column of dates with a few other values (lenient): those rows are gaps, as in a table in memory
-        not_dates = (int(counts[~good].sum()) + sum(c for label, c, _ in self.labels.values()
-                                                    if not isinstance(label, str))) if lenient else 0
+        not_dates = (
+            (int(counts[~good].sum()) + sum(c for label, c, _ in self.labels.values() if not isinstance(label, str)))
+            if lenient
+            else 0
+        )
         days, hours, counts = days[good], hours[good], counts[good]
         timed = self.timed or bool(np.any((hours != 0) & (counts > 0)))
         if self.capped and not self.days.n:  # dates written as text, of more distinct values than are counted
@@ -296,11 +324,12 @@ class ColumnFit:
         gaps = self.gaps + not_dates
         column = Column(name, "datetime", fill=fill, indicator=bool(gaps), parts=parts, lenient=bool(lenient))
         means, scales = [], []
-        stored = ((self.days, days), (self.hours, hours))[:len(parts)]
+        stored = ((self.days, days), (self.hours, hours))[: len(parts)]
         for j, (moments, v) in enumerate(stored):
             if scaling == "robust":
-                mean, scale = (robust_statistics(self.date_sample.values[:, j]) if self.days.n
-                               else robust_statistics(v, counts))
+                mean, scale = (
+                    robust_statistics(self.date_sample.values[:, j]) if self.days.n else robust_statistics(v, counts)
+                )
                 means.append(mean)
                 scales.append(scale)
                 continue
@@ -313,7 +342,6 @@ class ColumnFit:
             scales.append(scale)
         return column, means + ([0.0] if gaps else []), scales + ([1.0] if gaps else [])
 
-
     def _dates_row_by_row(self, name, lenient=False, scaling="standard"):
         """The datetime encoder of dates written as text from their row-by-row moments and keyed sample."""
         sample = self.text_date_sample.values
@@ -323,9 +351,10 @@ class ColumnFit:
         gaps = self.gaps + (max(0, self.rows - self.gaps - self.text_days.n) if lenient else 0)
         column = Column(name, "datetime", fill=fill, indicator=bool(gaps), parts=parts, lenient=bool(lenient))
         means, scales = [], []
-        for j, moments in enumerate((self.text_days, self.text_hours)[:len(parts)]):
-            mean, scale = (robust_statistics(sample[:, j]) if scaling == "robust"
-                           else _scaled(*moments.with_gaps(gaps, fill[j])))
+        for j, moments in enumerate((self.text_days, self.text_hours)[: len(parts)]):
+            mean, scale = (
+                robust_statistics(sample[:, j]) if scaling == "robust" else _scaled(*moments.with_gaps(gaps, fill[j]))
+            )
             means.append(mean)
             scales.append(scale)
         return column, means + ([0.0] if gaps else []), scales + ([1.0] if gaps else [])
@@ -479,8 +508,12 @@ class Spill:
                 elif kind == "dates":
                     typed.append(Dates(self._get(parts[0]), self._get(parts[1]), parts[2]))
                 else:
-                    typed.append(Coded(self._get(parts[0]), json.loads(self._get(parts[1]).tobytes().decode(
-                        "utf-8", "surrogatepass"))))
+                    typed.append(
+                        Coded(
+                            self._get(parts[0]),
+                            json.loads(self._get(parts[1]).tobytes().decode("utf-8", "surrogatepass")),
+                        )
+                    )
             yield group, first, Table(path, names, typed, named=True, n_rows=n, offset=first, lines=self.lines)
 
     def close(self):
@@ -516,7 +549,7 @@ class StreamedRows:
         at = 0
         for g, a, rows in chunks:
             Xc, yc = self.cache.read(self.cache.groups[g][0] + a, rows)
-            to = slice(at, at + rows) if places is None else places[at:at + rows]
+            to = slice(at, at + rows) if places is None else places[at : at + rows]
             X[to], y[to] = Xc, yc
             at += rows
         return X, y
@@ -579,8 +612,10 @@ class StreamedTable(KindsOf):
         for option, chosen in overrides.items():
             for n in chosen:
                 if n not in names:
-                    raise DataError(f"{source.path}: no column {n!r} (--{option}); the columns are "
-                                    f"{', '.join(repr(c) for c in names[:20])}")
+                    raise DataError(
+                        f"{source.path}: no column {n!r} (--{option}); the columns are "
+                        f"{', '.join(repr(c) for c in names[:20])}"
+                    )
                 if n in targets:
                     raise DataError(f"{source.path}: column {n!r} is the target; --{option} names feature columns")
         features = [n for n in names if n not in targets and n not in overrides["drop"]]
@@ -597,8 +632,11 @@ class StreamedTable(KindsOf):
             summaries = {n: ColumnSummary() for n in columns}
             fits = {n: ColumnFit(labels_of_numbers=n in overrides["categorical"]) for n in features}
             # the target's labels (classes), and its values' moments over the training rows (regression)
-            label_fit, moments, kept = ColumnFit(labels_of_numbers=True, labels_only=True), \
-                [_Moments() for _ in targets], [0, 0, 0]
+            label_fit, moments, kept = (
+                ColumnFit(labels_of_numbers=True, labels_only=True),
+                [_Moments() for _ in targets],
+                [0, 0, 0],
+            )
             restarted = False
             for item in self._groups(columns):
                 if item is Restart:
@@ -616,8 +654,9 @@ class StreamedTable(KindsOf):
                 keys = row_hash(rows[train], self.seed ^ _SAMPLE_KEY)
                 for n in features:
                     fits[n].add(table.column(n).take(train), keys)
-                label_fit.add(table.column(targets[0]).take(has_target),
-                              row_hash(rows[has_target], self.seed ^ _SAMPLE_KEY))
+                label_fit.add(
+                    table.column(targets[0]).take(has_target), row_hash(rows[has_target], self.seed ^ _SAMPLE_KEY)
+                )
                 if task != "classification":  # regression (or not known yet): the targets' moments
                     for t, m in zip(targets, moments, strict=True):
                         values = as_numbers(table, t, role="target", lenient=task is None)[train]
@@ -631,7 +670,8 @@ class StreamedTable(KindsOf):
             counted.finish()  # distinct labels: CAP at most, chosen whatever the order (summary.Levels)
         # every process's counts, merged pairwise up a tree: the same on every process
         summaries, fits, label_fit, moments, kept, layout = self.comm.reduce_objects(
-            (summaries, fits, label_fit, moments, kept, source.group_rows), _merge)
+            (summaries, fits, label_fit, moments, kept, source.group_rows), _merge
+        )
         source.group_rows = layout
         self.rows_with_target, self.train_rows = kept[0], kept[1]
         self.left_out, self.val_rows = kept[2] - kept[0], kept[0] - kept[1]
@@ -642,29 +682,36 @@ class StreamedTable(KindsOf):
             self.kinds[n] = ColumnKind("dropped", "asked", "asked for (--drop)")
         self.kinds = {n: self.kinds[n] for n in names if n in self.kinds}
         if not any(k.used for k in self.kinds.values()):
-            raise DataError(f"{source.path}: no feature column left: "
-                            + "; ".join(f"{n!r} {k.reason}" for n, k in list(self.kinds.items())[:5]))
+            raise DataError(
+                f"{source.path}: no feature column left: "
+                + "; ".join(f"{n!r} {k.reason}" for n, k in list(self.kinds.items())[:5])
+            )
         if as_text:  # the labels typed as the whole column is, as a table read whole types them
             self._label_of = labels_of_text([v for v, _, _ in label_fit.labels.values() if isinstance(v, str)], task)
             label_fit.labels = _relabelled(label_fit.labels, self._label_of)
         self.task, self.reason = _task(targets, task, label_fit)
         if self.task == "regression" and not all(m.n for m in moments):
-            raise DataError(f"{source.path}, column {targets[0]!r}: regression targets must be numbers (the column "
-                            "holds text)")
+            raise DataError(
+                f"{source.path}, column {targets[0]!r}: regression targets must be numbers (the column holds text)"
+            )
         if self.task == "classification":
             if len(targets) > 1:
                 raise DataError(f"{source.path}: classification takes one target column, got {', '.join(targets)}")
             if label_fit.capped:
-                raise DataError(f"{source.path}, column {targets[0]!r}: more than {len(label_fit.labels):,} "
-                                "distinct labels, too many for the classes of a classifier (a target of numbers: "
-                                "--task regression)")
+                raise DataError(
+                    f"{source.path}, column {targets[0]!r}: more than {len(label_fit.labels):,} "
+                    "distinct labels, too many for the classes of a classifier (a target of numbers: "
+                    "--task regression)"
+                )
             labels = [label for label, _, _ in label_fit.labels.values()]
             if any(isinstance(v, float) and not math.isfinite(v) for v in labels):
                 raise DataError(f"{source.path}, column {targets[0]!r}: a label that is not a finite number")
             self.classes = sorted(labels, key=sort_key)
             if len(self.classes) < 2:
-                raise DataError(f"{source.path}, column {targets[0]!r}: the target holds one class only "
-                                f"({self.classes[0]!r}); a classifier needs at least two")
+                raise DataError(
+                    f"{source.path}, column {targets[0]!r}: the target holds one class only "
+                    f"({self.classes[0]!r}); a classifier needs at least two"
+                )
         self._fits, self._moments = fits, moments
         if not self.train_rows:
             raise DataError(f"{source.path}: no training row left: every row with a target is a validation row")
@@ -676,25 +723,36 @@ class StreamedTable(KindsOf):
         columns, means, scales = [], [], []
         for n in self.features:
             k = self.kinds[n]
-            column, mean, scale = self._fits[n].encoder(n, k.kind, lenient=(k.kind == "numeric" and k.asked)
-                                                        or (k.kind == "datetime" and bool(k.note)), scaling=scaling)
+            column, mean, scale = self._fits[n].encoder(
+                n,
+                k.kind,
+                lenient=(k.kind == "numeric" and k.asked) or (k.kind == "datetime" and bool(k.note)),
+                scaling=scaling,
+            )
             columns.append(column)
             means += mean
             scales += scale
         pre = Preprocessor(self.features, list(self.targets), self.task, self.classes, columns=columns)
-        for c, m, sc in zip(columns, np.split(np.array(means), np.cumsum([c.width for c in columns])[:-1]),
-                            np.split(np.array(scales), np.cumsum([c.width for c in columns])[:-1]), strict=True):
+        for c, m, sc in zip(
+            columns,
+            np.split(np.array(means), np.cumsum([c.width for c in columns])[:-1]),
+            np.split(np.array(scales), np.cumsum([c.width for c in columns])[:-1]),
+            strict=True,
+        ):
             if not (np.isfinite(m).all() and np.isfinite(sc).all()):
-                raise DataError(f"{self.source.path}, column {c.name!r}: numbers too large: the column's mean and "
-                                "standard deviation overflow float64, so it cannot be standardised; rescale it")
+                raise DataError(
+                    f"{self.source.path}, column {c.name!r}: numbers too large: the column's mean and "
+                    "standard deviation overflow float64, so it cannot be standardised; rescale it"
+                )
         if standardize:
             pre.mean, pre.scale = np.array(means), np.array(scales)
             pre.scaling = scaling
             pre.clip = float(clip) if scaling == "robust" and clip is not None else None
             if self.task == "regression":
                 pre.target_mean = np.array([m.mean for m in self._moments])
-                pre.target_scale = np.array([_scaled(m.mean, math.sqrt(m.m2 / m.n) if m.n else 0.0)[1]
-                                             for m in self._moments])
+                pre.target_scale = np.array(
+                    [_scaled(m.mean, math.sqrt(m.m2 / m.n) if m.n else 0.0)[1] for m in self._moments]
+                )
         if self.task == "regression" and clamp and all(m.n for m in self._moments):
             pre.target_low = np.array([m.low for m in self._moments])
             pre.target_high = np.array([m.high for m in self._moments])
@@ -724,9 +782,11 @@ class StreamedTable(KindsOf):
                 raise
             rows = self.rows_with_target or self.source.n_rows
             need = rows * (width * np.dtype(dtype).itemsize + 8 * k) / self.comm.size
-            raise DataError(f"{self.source.path}: no space left on the disk of {where} for the encoded rows (about "
-                            f"{need / 2**30:,.1f} GiB for this process): set TMPDIR to a local disk with that much "
-                            "free") from None
+            raise DataError(
+                f"{self.source.path}: no space left on the disk of {where} for the encoded rows (about "
+                f"{need / 2**30:,.1f} GiB for this process): set TMPDIR to a local disk with that much "
+                "free"
+            ) from None
         except BaseException:
             self.close()
             raise
@@ -745,8 +805,9 @@ class StreamedTable(KindsOf):
                 has_target &= ~table.column(t).gaps()
             val = has_target & held_out(rows, self.val_fraction, self.seed)
             train = has_target & ~val
-            X = pre.transform(table, dtype, rows=np.flatnonzero(has_target),
-                              row_numbers=np.arange(table.n_rows) + first)
+            X = pre.transform(
+                table, dtype, rows=np.flatnonzero(has_target), row_numbers=np.arange(table.n_rows) + first
+            )
             y = self._targets(pre, table, has_target, first)
             chosen = train[has_target]
             self.train.append(g, X[chosen], y[chosen])
@@ -763,10 +824,14 @@ class StreamedTable(KindsOf):
             coded = as_levels(table, self.targets[0])
             if self._label_of is not None:  # the file's text as the labels it was typed as in the first pass
                 of = self._label_of
-                coded = as_levels(None, None, column=Coded(coded.codes, [of.get(v, v) if isinstance(v, str) else v
-                                                                         for v in coded.levels]))
-            return pre.class_indices(coded.take(rows), table.path,
-                                     row_numbers=np.flatnonzero(rows) + first).astype(np.float64)
+                coded = as_levels(
+                    None,
+                    None,
+                    column=Coded(coded.codes, [of.get(v, v) if isinstance(v, str) else v for v in coded.levels]),
+                )
+            return pre.class_indices(coded.take(rows), table.path, row_numbers=np.flatnonzero(rows) + first).astype(
+                np.float64
+            )
         columns = [as_numbers(table, t, role="target") for t in self.targets]
         for t, values in zip(self.targets, columns, strict=True):
             check_spread(table, t, values, role="target")  # the group's rows: a row named is the file's
@@ -786,8 +851,9 @@ class StreamedTable(KindsOf):
             raise ValueError(f"rows of a streamed table: 'train' or 'val', not {which!r}")
         cache = getattr(self, which)
         if cache is None:
-            raise ValueError(f"{self.source.path}: its rows are read after they are encoded: call "
-                             "encode(table.preprocessor()) first")
+            raise ValueError(
+                f"{self.source.path}: its rows are read after they are encoded: call encode(table.preprocessor()) first"
+            )
         counts = None
         if self.task == "classification":
             mine = np.zeros(len(self.classes))
@@ -833,9 +899,11 @@ def same_table(source, comm):
         values = [p[part] for p in prints]
         if len(set(values)) > 1:
             odd = [r for r, v in enumerate(values) if v != values[0]]
-            raise DataError(f"{source.path}: the processes read different tables: the {what} differ between rank 0 "
-                            f"and rank{'s' if len(odd) > 1 else ''} {', '.join(map(str, odd))}; every process must "
-                            "read the same table")
+            raise DataError(
+                f"{source.path}: the processes read different tables: the {what} differ between rank 0 "
+                f"and rank{'s' if len(odd) > 1 else ''} {', '.join(map(str, odd))}; every process must "
+                "read the same table"
+            )
 
 
 def _merge(mine, theirs):
@@ -883,13 +951,18 @@ def _task(targets, task, label_fit):
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         return task, "as asked"
     if len(targets) > 1:
-        return "regression", f"inferred: target {', '.join(targets)!r} - {len(targets)} target columns; --task " \
-                             "to override"
+        return (
+            "regression",
+            f"inferred: target {', '.join(targets)!r} - {len(targets)} target columns; --task to override",
+        )
     labels = [label for label, _, _ in label_fit.labels.values()]
     if label_fit.capped:  # more distinct values than are kept: numbers of many values
         reason = f"it holds more than {len(labels):,} distinct values"
-        kind = "regression" if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in labels) \
+        kind = (
+            "regression"
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in labels)
             else "classification"
+        )
     elif labels and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in labels):
         kind, reason = task_of_target(np.unique(np.array(labels, dtype=np.float64)))
     else:
@@ -897,8 +970,9 @@ def _task(targets, task, label_fit):
     return kind, f"inferred: target {', '.join(targets)!r} - {reason}; --task to override"
 
 
-def stream_table(data, target=None, task=None, categorical=None, numeric=None, drop=None, sep=None,
-                 val_split=0.2, seed=0, comm=None) -> StreamedTable:
+def stream_table(
+    data, target=None, task=None, categorical=None, numeric=None, drop=None, sep=None, val_split=0.2, seed=0, comm=None
+) -> StreamedTable:
     """A table read block by block: the first pass over it done (kinds, task, classes counted); see
     :class:`StreamedTable` (``preprocessor()``, then ``encode(pre, dtype)``).
 
@@ -929,8 +1003,10 @@ def stream_for(pre: Preprocessor, data, val_split=0.0, seed=0, comm=None, sep=No
     table = StreamedTable(open_source(data, sep), comm or get_communicator(False), seed, val_split or 0.0)
     missing = [n for n in [*pre.features, *pre.targets] if n not in table.source.names]
     if missing:
-        raise DataError(f"{table.source.path}: the model was trained with column{'s' if len(missing) > 1 else ''} "
-                        f"{', '.join(repr(m) for m in missing[:10])}, missing here")
+        raise DataError(
+            f"{table.source.path}: the model was trained with column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing[:10])}, missing here"
+        )
     table.kinds = {c.name: ColumnKind(c.kind, "saved", "as the model was trained") for c in pre.columns}
     table.targets, table.task, table.classes, table.reason = list(pre.targets), pre.task, pre.classes, "as saved"
     table.types = read_types(pre)  # a CSV's columns as the first run read them in the end, from the first block on
@@ -947,8 +1023,10 @@ def read_types(pre: Preprocessor, keep=()) -> dict:
     if pre.task == "regression":
         types.update({t: "number" for t in pre.targets})
     elif pre.classes is not None and pre.targets:
-        if all(isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, (bool, np.bool_))
-               for c in pre.classes):
+        if all(
+            isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, (bool, np.bool_))
+            for c in pre.classes
+        ):
             types[pre.targets[0]] = "number"
         elif all(isinstance(c, str) for c in pre.classes):
             types[pre.targets[0]] = "label"  # text; a Parquet file's integers as their exact text (labels past 2**53)
@@ -969,8 +1047,11 @@ def by_groups(data) -> bool:
     text = os.fspath(data)
     from pathlib import Path
 
-    return (Path(text).suffix.lower() in (".parquet", ".pq", ".csv", ".tsv") or Path(text).is_dir()
-            or any(ch in text for ch in "*?["))
+    return (
+        Path(text).suffix.lower() in (".parquet", ".pq", ".csv", ".tsv")
+        or Path(text).is_dir()
+        or any(ch in text for ch in "*?[")
+    )
 
 
 def groups_for(pre: Preprocessor, data, dtype="float32", keep=(), need_target=False, sep=None):
@@ -982,22 +1063,34 @@ def groups_for(pre: Preprocessor, data, dtype="float32", keep=(), need_target=Fa
     columns = [*pre.features, *keep, *(pre.targets if need_target else [])]
     missing = [f for f in pre.features if f not in source.names]
     if missing:
-        raise DataError(f"{source.path}: the model was trained with feature column{'s' if len(missing) > 1 else ''} "
-                        f"{', '.join(repr(m) for m in missing[:10])}{', ...' if len(missing) > 10 else ''}, missing "
-                        f"here (it has {len(source.names)} columns)")
+        raise DataError(
+            f"{source.path}: the model was trained with feature column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing[:10])}{', ...' if len(missing) > 10 else ''}, missing "
+            f"here (it has {len(source.names)} columns)"
+        )
     if need_target and any(t not in source.names for t in pre.targets):
-        raise DataError(f"{source.path}: no target column {', '.join(repr(t) for t in pre.targets)} to evaluate "
-                        "against")
+        raise DataError(
+            f"{source.path}: no target column {', '.join(repr(t) for t in pre.targets)} to evaluate against"
+        )
     for item in source.read(list(dict.fromkeys(columns)), types=read_types(pre, keep)):
         if item is Restart:  # only a target of booleans or of mixed labels is left to the reader's guess
-            raise DataError(f"{source.path}: the target column's values change type within the file (booleans or "
-                            "numbers, then text); give its labels one type, or write the table as Parquet")
+            raise DataError(
+                f"{source.path}: the target column's values change type within the file (booleans or "
+                "numbers, then text); give its labels one type, or write the table as Parquet"
+            )
         g, first, table = item
         kept = table  # the kept columns as the file's text (NA and empty too), for the output
         if keep:  # the model reads a kept column's gaps as gaps
-            table = Table(table.path, list(table.names), [gaps_of_text(c) if n in keep else c for n, c in
-                                                          zip(table.names, table.columns, strict=True)],
-                          table.named, table.line_offset, table.lines, table.n_rows, table.offset)
+            table = Table(
+                table.path,
+                list(table.names),
+                [gaps_of_text(c) if n in keep else c for n, c in zip(table.names, table.columns, strict=True)],
+                table.named,
+                table.line_offset,
+                table.lines,
+                table.n_rows,
+                table.offset,
+            )
         rows = np.arange(table.n_rows)
         if need_target:
             keep_rows = np.ones(table.n_rows, dtype=bool)
@@ -1008,9 +1101,12 @@ def groups_for(pre: Preprocessor, data, dtype="float32", keep=(), need_target=Fa
         y = None
         if need_target:
             if pre.task == "classification":
-                y = pre.class_indices(as_levels(table, pre.targets[0]).take(rows), table.path,
-                                      row_numbers=rows + first,
-                                      where=lambda row, t=table: t.where(row - t.offset, pre.targets[0]))
+                y = pre.class_indices(
+                    as_levels(table, pre.targets[0]).take(rows),
+                    table.path,
+                    row_numbers=rows + first,
+                    where=lambda row, t=table: t.where(row - t.offset, pre.targets[0]),
+                )
             else:
                 y = pre.encode(np.stack([as_numbers(table, t, role="target") for t in pre.targets], axis=1)[rows])
         yield kept, X, y

@@ -7,6 +7,7 @@ and a table streamed get their kinds by the same rules.  Distinct labels are kep
 (:class:`Levels`); past it, the :data:`CAP` labels of smallest keyed hash, exactly counted, whatever the order the
 rows come in and however they are split between processes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -119,8 +120,9 @@ class IntSketch:
             keep = h < self.below
             h, c = h[keep], c[keep]
         merged, inverse = np.unique(np.concatenate([self.hashes, h]), return_inverse=True)
-        self.counts = np.bincount(inverse, weights=np.concatenate([self.counts, c]),
-                                  minlength=len(merged)).astype(np.int64)
+        self.counts = np.bincount(inverse, weights=np.concatenate([self.counts, c]), minlength=len(merged)).astype(
+            np.int64
+        )
         self.hashes = merged
         if len(self.hashes) > CAP:
             self.below = self.hashes[CAP]
@@ -188,7 +190,7 @@ class ColumnSummary:
                 self.lo, self.hi = min(self.lo, float(present.min())), max(self.hi, float(present.max()))
                 self.stored_ints = self.stored_ints and bool(getattr(col, "integers", False))
                 if not self.fractional:
-                    whole = (present == np.round(present)) & (np.abs(present) < 2.0 ** 62)
+                    whole = (present == np.round(present)) & (np.abs(present) < 2.0**62)
                     self.fractional += int(present.size - whole.sum())
                     if not self.fractional:
                         self.ints.add(present)
@@ -208,8 +210,9 @@ class ColumnSummary:
         levels = [col.levels[k] for k in used]
         rows = counts[used]
         is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in levels], dtype=bool)
-        is_number = np.array([not b and number_of(v) is not None for v, b in zip(levels, is_bool, strict=True)],
-                             dtype=bool)
+        is_number = np.array(
+            [not b and number_of(v) is not None for v, b in zip(levels, is_bool, strict=True)], dtype=bool
+        )
         is_date = ~np.isnan(level_dates(levels)[0]) & ~is_bool if levels else np.zeros(0, dtype=bool)
         self.bools += int(rows[is_bool].sum())
         self.texts += int(rows[~is_bool].sum())

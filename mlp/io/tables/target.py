@@ -5,6 +5,7 @@ they are classes or values, and why; :func:`read_target` reads them into a :clas
 of each row (classification) or its values (regression), with the rows whose target is missing left out.
 Labels are matched once per distinct value, never once per row.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ def resolve_targets(names, path, target) -> list:
     names = list(names)
     if target is None:
         if len(names) < 2:
-            raise DataError(f"{path}: only one column ({names[0]!r}); a table needs feature columns "
-                            "and a target column")
+            raise DataError(
+                f"{path}: only one column ({names[0]!r}); a table needs feature columns and a target column"
+            )
         return [names[-1]]
     chosen = [target] if target in names else [t.strip() for t in str(target).split(",")]
     missing = [t for t in chosen if t not in names]
@@ -81,8 +83,9 @@ def exact_labels(table, name, task=None, source=None, sep=None):
     from .typed import Table
 
     columns = [text if n == name else c for n, c in zip(table.names, table.columns, strict=True)]
-    return Table(table.path, list(table.names), columns, table.named, table.line_offset, table.lines, table.n_rows,
-                 table.offset)
+    return Table(
+        table.path, list(table.names), columns, table.named, table.line_offset, table.lines, table.n_rows, table.offset
+    )
 
 
 def _parquet_integers(path, name) -> bool:
@@ -111,8 +114,12 @@ def labels_of_text(texts, task=None) -> dict:
     if all(x is not None for x in numbers):
         labels = [python_label(x) for x in numbers]
         whole = all(x == np.round(x) for x in numbers)
-        if (task == "regression" or not whole or (task != "classification" and len(set(numbers)) > _LABEL_VALUES)
-                or all(_label_text(v) == t for v, t in zip(labels, texts, strict=True))):
+        if (
+            task == "regression"
+            or not whole
+            or (task != "classification" and len(set(numbers)) > _LABEL_VALUES)
+            or all(_label_text(v) == t for v, t in zip(labels, texts, strict=True))
+        ):
             return dict(zip(texts, labels, strict=True))
         return {t: t for t in texts}
     if all(t in TRUE or t in FALSE for t in texts):
@@ -129,20 +136,22 @@ def column_text(path, name, sep=None, raw=False):
     builder = CodedBuilder()
     try:
         import pyarrow  # noqa: F401
+
         from .sources import open_source
 
         source = open_source(path, sep)
         for item in source.read([name], types={name: "keep"}):
             _, _, block = item
             col = block.column(name)
-            levels = [None if not isinstance(v, str) or (v.strip() in NULLS and not raw) else v.strip()
-                      for v in col.levels]
+            levels = [
+                None if not isinstance(v, str) or (v.strip() in NULLS and not raw) else v.strip() for v in col.levels
+            ]
             builder.add(col.codes, levels)
         return builder.finish()
     except ImportError:  # the standard library's reader
-        from .delimited import _csv_rows, _separator
-
         from pathlib import Path
+
+        from .delimited import _csv_rows, _separator
 
         rows = _csv_rows(Path(path), _separator(Path(path), sep))
         header = [h.strip() for h in next(rows)[2]]
@@ -225,15 +234,19 @@ def read_target(table, names, task, reason: str = "", classes=None) -> Target:
         if isinstance(col, Numbers):
             bad = np.flatnonzero(np.isinf(col.values))
             if bad.size:
-                raise DataError(f"{table.where(int(bad[0]), names[0])}: {col.values[bad[0]]} is not a finite number, "
-                                "so not a class label")
+                raise DataError(
+                    f"{table.where(int(bad[0]), names[0])}: {col.values[bad[0]]} is not a finite number, "
+                    "so not a class label"
+                )
         rows, left_out = _kept(table, coded.codes < 0, names)
         used = np.flatnonzero(coded.counts())
         if classes is None:
             classes = sorted((coded.levels[k] for k in used), key=sort_key)
             if len(classes) < 2:
-                raise DataError(f"{table.path}, column {names[0]!r}: the target holds one class only "
-                                f"({classes[0]!r}); a classifier needs at least two")
+                raise DataError(
+                    f"{table.path}, column {names[0]!r}: the target holds one class only "
+                    f"({classes[0]!r}); a classifier needs at least two"
+                )
         index = {label_key(c): k for k, c in enumerate(classes)}
         of_level = np.array([index.get(label_key(v), -1) for v in coded.levels] + [-1], dtype=np.int64)
         y = of_level[coded.codes]
@@ -242,8 +255,10 @@ def read_target(table, names, task, reason: str = "", classes=None) -> Target:
         unknown = np.flatnonzero(y < 0)
         if unknown.size:
             row = int(unknown[0]) if rows is None else int(rows[unknown[0]])
-            raise DataError(f"{table.where(row, names[0])}: label {coded.levels[coded.codes[row]]!r} is not one of "
-                            f"the model's classes {list(classes)!r}")
+            raise DataError(
+                f"{table.where(row, names[0])}: label {coded.levels[coded.codes[row]]!r} is not one of "
+                f"the model's classes {list(classes)!r}"
+            )
         return Target(list(names), task, reason, y, list(classes), rows, left_out)
     cols = [as_numbers(table, t, role="target") for t in names]
     Y = cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
@@ -253,4 +268,3 @@ def read_target(table, names, task, reason: str = "", classes=None) -> Target:
     for name, col in zip(names, cols, strict=True):
         check_spread(table, name, col, role="target")
     return Target(list(names), task, reason, Y, None, rows, left_out)
-

@@ -15,6 +15,7 @@ A column is one of three types, never an array of Python objects:
 The rules that turn cells into these (numbers, booleans, gaps, dates) are :mod:`mlp.io.tables.cells`; the
 readers that fill them are :mod:`mlp.io.tables.read` and the format modules beside it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -186,9 +187,9 @@ class NumbersBuilder:
         """A view of the next ``n`` rows, to be written in place."""
         if self.n + n > len(self.buf):
             grown = np.empty(max(2 * (self.n + n), 1024), dtype=np.float64)
-            grown[:self.n] = self.buf[:self.n]
+            grown[: self.n] = self.buf[: self.n]
             self.buf = grown
-        part = self.buf[self.n:self.n + n]
+        part = self.buf[self.n : self.n + n]
         self.n += n
         return part
 
@@ -236,9 +237,9 @@ class CodedBuilder:
         n = len(codes)
         if self.n + n > len(self.buf):
             grown = np.empty(max(2 * (self.n + n), 1024), dtype=CODE_DTYPE)
-            grown[:self.n] = self.buf[:self.n]
+            grown[: self.n] = self.buf[: self.n]
             self.buf = grown
-        self.buf[self.n:self.n + n] = mapping[codes]
+        self.buf[self.n : self.n + n] = mapping[codes]
         self.n += n
 
     def finish(self) -> Coded:

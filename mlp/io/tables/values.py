@@ -4,6 +4,7 @@ Every function works on a column's distinct values (its levels) and then on NumP
 runs once per distinct value, never once per row.  A value that does not fit is a DataError naming the file,
 the row of its first occurrence and the column.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,8 +35,7 @@ def date_text(days: float, hours: float | None = None, style: str = "naive") -> 
 
 
 def _numbers_hint(name, role):
-    return (f"the model reads column {name!r} as numbers" if role == "feature"
-            else "regression targets must be numbers")
+    return f"the model reads column {name!r} as numbers" if role == "feature" else "regression targets must be numbers"
 
 
 def as_numbers(table, name, role: str = "feature", lenient: bool = False, column=None) -> np.ndarray:
@@ -54,18 +54,24 @@ def as_numbers(table, name, role: str = "feature", lenient: bool = False, column
             row = col.first_row(bad)
             if row is not None:
                 value = col.levels[col.codes[row]]
-                comma = "; it looks like a number with a decimal comma: --decimal , reads it" \
-                    if decimal_comma_like(value) else ""
-                raise DataError(f"{table.where(row, name)}: {value!r} is not a number "
-                                f"({_numbers_hint(name, role)}{comma})")
+                comma = (
+                    "; it looks like a number with a decimal comma: --decimal , reads it"
+                    if decimal_comma_like(value)
+                    else ""
+                )
+                raise DataError(
+                    f"{table.where(row, name)}: {value!r} is not a number ({_numbers_hint(name, role)}{comma})"
+                )
         out = numbers[col.codes]
     else:
         present = np.flatnonzero(~col.gaps())
         if present.size and not lenient:
             first = int(present[0])
-            raise DataError(f"{table.where(first, name)}: {date_text(col.days[first], col.hours[first], col.style)!r} "
-                            "is a date, "
-                            f"not a number ({_numbers_hint(name, role)})")
+            raise DataError(
+                f"{table.where(first, name)}: {date_text(col.days[first], col.hours[first], col.style)!r} "
+                "is a date, "
+                f"not a number ({_numbers_hint(name, role)})"
+            )
         out = np.full(len(col), math.nan)
     bad = np.flatnonzero(np.isinf(out))
     if bad.size:
@@ -93,8 +99,9 @@ def as_levels(table, name, column=None) -> Coded:
         codes = np.full(len(col), -1, dtype=CODE_DTYPE)
         codes[present] = inverse
         hours = col.hours[present][first]
-        return Coded(codes, [date_text(d, h, col.style) for d, h in zip(distinct.tolist(), hours.tolist(),
-                                                                          strict=True)])
+        return Coded(
+            codes, [date_text(d, h, col.style) for d, h in zip(distinct.tolist(), hours.tolist(), strict=True)]
+        )
     labels = [python_label(v) for v in col.levels]
     index, remap, levels = {}, np.empty(len(labels) + 1, dtype=CODE_DTYPE), []
     for k, label in enumerate(labels):  # two levels of one label (1 and 1.0 in a data frame's objects) merge
@@ -118,16 +125,20 @@ def as_dates(table, name, column=None, lenient: bool = False) -> Dates:
     if isinstance(col, Numbers):
         present = np.flatnonzero(~np.isnan(col.values))
         if present.size:
-            raise DataError(f"{table.where(int(present[0]), name)}: {python_label(col.values[present[0]])!r} is not "
-                            f"a date/time ({DATE_FORMATS})")
+            raise DataError(
+                f"{table.where(int(present[0]), name)}: {python_label(col.values[present[0]])!r} is not "
+                f"a date/time ({DATE_FORMATS})"
+            )
         return Dates(col.values, col.values)  # every value a gap
     days, hours = level_dates(col.levels)
     bad = np.isnan(days)
     row = col.first_row(bad) if bad.any() and not lenient else None
     if row is not None:
-        raise DataError(f"{table.where(row, name)}: {col.levels[col.codes[row]]!r} is not a date/time ({DATE_FORMATS}"
-                        f"); --categorical {name} reads the column as "
-                        f"categories, --drop {name} leaves it out")
+        raise DataError(
+            f"{table.where(row, name)}: {col.levels[col.codes[row]]!r} is not a date/time ({DATE_FORMATS}"
+            f"); --categorical {name} reads the column as "
+            f"categories, --drop {name} leaves it out"
+        )
     days, hours = np.append(days, math.nan), np.append(hours, math.nan)
     return Dates(days[col.codes], hours[col.codes])
 
@@ -138,8 +149,10 @@ def numeric_column(table, name: str, role: str = "feature") -> np.ndarray:
     col = table.column(name)
     gaps = np.flatnonzero(col.gaps())
     if gaps.size:
-        raise DataError(f"{table.where(int(gaps[0]), name)}: missing value ({role}s must be present in every row; "
-                        "drop or fill such rows first)")
+        raise DataError(
+            f"{table.where(int(gaps[0]), name)}: missing value ({role}s must be present in every row; "
+            "drop or fill such rows first)"
+        )
     values = as_numbers(table, name, role)
     check_spread(table, name, values, role)
     return values
@@ -159,8 +172,10 @@ def check_spread(table, name: str, col: np.ndarray, role: str = "feature"):
         std = np.nanstd(col)
     if not (np.isfinite(mean) and np.isfinite(std)):
         row = int(np.nanargmax(np.abs(col)))
-        raise DataError(f"{table.where(row, name)}: {col[row]:g} is too large: the {role}'s mean and standard "
-                        "deviation overflow float64, so it cannot be standardised; rescale the column")
+        raise DataError(
+            f"{table.where(row, name)}: {col[row]:g} is too large: the {role}'s mean and standard "
+            "deviation overflow float64, so it cannot be standardised; rescale the column"
+        )
 
 
 def check_cast(X: np.ndarray, names, dtype, source: str, what: str = "feature", rows=None):
@@ -183,6 +198,8 @@ def check_cast(X: np.ndarray, names, dtype, source: str, what: str = "feature", 
     if over.any():
         i, j = (int(v[0]) for v in np.nonzero(over))
         row = i if rows is None else int(rows[i])
-        raise DataError(f"{source}, row {row + 1}, column {list(names)[j]!r}: {what} value {X[i, j]:g} (after "
-                        f"standardisation) is too large for {np.dtype(dtype).name}: past {limit:.3g} its square "
-                        "overflows, and so would the model's outputs and loss; check that value")
+        raise DataError(
+            f"{source}, row {row + 1}, column {list(names)[j]!r}: {what} value {X[i, j]:g} (after "
+            f"standardisation) is too large for {np.dtype(dtype).name}: past {limit:.3g} its square "
+            "overflows, and so would the model's outputs and loss; check that value"
+        )
