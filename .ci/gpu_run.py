@@ -24,7 +24,7 @@ recorded and the next one runs; a step past its limit is stopped and reported as
   5. report: OUT/gpu.md (docs/gpu.md as it would be), OUT/report.json and OUT/logs/, rewritten after every step.
 
 A second, narrower run (what the first found, fixed): e.g. `bash .ci/gpu --pack .whl --out OUT --budget 200
---steps setup,tests --suites jax --select "tests/test_parity.py"`.  On a machine lent for one bash command with
+--steps setup,tests --suites jax --select "tests/core/test_parity.py"`.  On a machine lent for one bash command with
 ignored folders carried beside the working tree: carry .whl, run `bash .ci/gpu --pack .whl --out "$OUT"` with a
 time limit of about 540 s (the default budget is 420 s; stopping a cut step takes up to 10 s more).
 
@@ -75,21 +75,21 @@ SUITES = {
     "jax": {"MLP_BACKEND": "jax", "MLP_DEVICE": "gpu"},
     "torch": {"MLP_BACKEND": "torch", "MLP_DEVICE": "cuda"},
 }
-DRY_TESTS = ["tests/test_parity.py", "-k", "numpy and float32 and not Leaky"]
+DRY_TESTS = ["tests/core/test_parity.py", "-k", "numpy and float32 and not Leaky"]
 #: tests that need what a bare GPU machine may lack: deselected (and listed) when it is absent
 NEEDS = [
     (
-        "tests/test_cli.py::test_train_save_evaluate_on_another_backend",
+        "tests/cli/test_cli.py::test_train_save_evaluate_on_another_backend",
         "matplotlib",
         "`mlp train --plot` needs matplotlib, not installed here (carry it: .ci/gpu-pack --plot)",
     ),
     (
-        "tests/test_datasets.py::test_downloads_fashion_mnist_from_its_own_folder",
+        "tests/io/test_datasets.py::test_downloads_fashion_mnist_from_its_own_folder",
         "fashion-mnist",
         "needs the Fashion-MNIST files, not in the data folder (carry them: .ci/gpu-pack --fashion)",
     ),
     (
-        "tests/test_datasets.py::test_reads_from_MLP_DATA_DIR_without_network",
+        "tests/io/test_datasets.py::test_reads_from_MLP_DATA_DIR_without_network",
         "fashion-mnist",
         "needs the Fashion-MNIST files, not in the data folder (carry them: .ci/gpu-pack --fashion)",
     ),
@@ -664,7 +664,7 @@ class Run:
             "no:cacheprovider",
             "-m",
             "not slow",
-            "--ignore=tests/test_gpu_script.py",
+            "--ignore=tests/tools/test_gpu_script.py",
             "--durations=15",
         ]
         if workers > 1:
@@ -1088,7 +1088,7 @@ def parse_args(argv=None):
         default=None,
         metavar="PYTEST_ARGS",
         help="pytest arguments choosing the tests, e.g. for a second run of what failed: "
-        "'tests/test_parity.py -k cupy' (default: the whole suite, slow tests left out; dry run: "
+        "'tests/core/test_parity.py -k cupy' (default: the whole suite, slow tests left out; dry run: "
         f"{shlex.join(DRY_TESTS)})",
     )
     p.add_argument("--work", help="folder for the environment and the checkpoint (default: a temporary one, removed)")

@@ -3,7 +3,7 @@
 A mixin over :class:`mlp.core.kernels.Kernels` (combined by ``mlp.core.kernels.get_kernels``).
 Each method computes what the reference computes, in the same order of
 floating-point operations where that is possible, so results agree bit for bit
-or to rounding; the parity tests run both and compare (``tests/test_fast_paths.py``
+or to rounding; the parity tests run both and compare (``tests/backends/test_fast_paths.py``
 compares every method here with its reference on the same inputs).  The savings,
 each measured (see ``docs/benchmarks.md``):
 

@@ -1,6 +1,6 @@
 """One rank of a test job: ``mpiexec -n 2 python tests/mpi_worker.py CASE``.
 
-Run by tests/test_distributed.py, never collected by pytest itself.  Each rank writes a
+Run by tests/train/test_distributed.py, never collected by pytest itself.  Each rank writes a
 JSON record to ``$MLP_MPI_RESULTS/rank<r>.json`` that the test reads back and checks, so
 the assertions live in the test and the worker only reports what the communicator returned.  The fault cases
 end the job on purpose; the test checks that they end it (non-zero, within a timeout).

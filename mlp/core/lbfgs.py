@@ -11,7 +11,7 @@ What it computes is scipy's ``minimize(method="L-BFGS-B")`` without bounds, whic
 skipped when ``s'y <= eps * (-g's)``, a failed search restarts from ``-g`` with an empty memory (or stops if the
 memory was empty), and the stopping tests are scipy's: ``max |g| <= gtol``, a relative reduction of ``f`` below
 ``ftol``, ``maxiter`` iterations, more than ``maxfun`` evaluations.  scipy keeps the pairs in L-BFGS-B's compact
-form, this module in the two-loop form; the two give the same direction up to rounding (``tests/test_lbfgs.py``
+form, this module in the two-loop form; the two give the same direction up to rounding (``tests/core/test_lbfgs.py``
 compares the iterates).
 
 :class:`LBFGS` is the same iteration as an optimizer for :func:`mlp.fit` (registered as ``"lbfgs"``): each step runs

@@ -5,7 +5,7 @@ They are scikit-learn's ``sklearn.neural_network`` estimators with the import ch
 attributes with the same meanings, the same steps from the same weights, and the same random draws, so that with
 the same ``random_state`` they start from the same weights, see the samples in the same order and take the same steps
 as scikit-learn's, to rounding.  scikit-learn's own ``test_mlp.py`` runs on them in this project's CI
-(``tests/test_sklearn_own_suite.py``); ``docs/sklearn.md`` lists what is and is not supported.
+(``tests/sklearn/test_sklearn_own_suite.py``); ``docs/sklearn.md`` lists what is and is not supported.
 
 * ``solver="lbfgs"`` runs :func:`mlp.core.lbfgs.minimize`, scipy's L-BFGS-B (without bounds) written in array API
   operations: it runs on the engine's backend and device, a GPU included; ``sgd`` and ``adam`` run scikit-learn's

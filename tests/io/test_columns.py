@@ -14,7 +14,7 @@ import mlp
 from mlp.core.errors import CheckpointError, DataError
 from mlp.io.tables import MAX_CODES, MAX_LEVELS, Preprocessor, from_frame, load_for, load_table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 #: the preprocessing's fields that format 4 added (a checkpoint of an earlier format has none of them)

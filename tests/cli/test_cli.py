@@ -130,7 +130,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
 
 def test_evaluate_and_resume_default_to_the_saved_run(tmp_path):
     """`mlp evaluate` uses the data set the model was trained on; `--resume --epochs 5` adds 5 epochs (alone, it
-    finishes an interrupted run: tests/test_cli_user.py)."""
+    finishes an interrupted run: tests/cli/test_cli_user.py)."""
     path = tmp_path / "xor.safetensors"
     assert run("train", "--data", "xor", "--epochs", "5", "--quiet", "--save", str(path)).returncode == 0
     r = run("evaluate", str(path))

@@ -27,7 +27,7 @@ import pytest
 from mlp.backends import comm as comm_module
 from mlp.backends.comm import CommunicatorUnavailableError, SingleProcess, get_communicator
 
-WORKER = Path(__file__).resolve().parent / "mpi_worker.py"
+WORKER = Path(__file__).resolve().parents[1] / "mpi_worker.py"
 #: seconds any job may take; a healthy one takes a few (a streamed 2-process job once took 52 s on a machine running
 #: four other heavy processes, so this is a hang's limit, not a speed's)
 JOB_TIMEOUT = 150

@@ -24,7 +24,7 @@ from tests_helpers import interrupt_after
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def frame(n=3000, seed=0):

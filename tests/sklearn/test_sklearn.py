@@ -1,7 +1,7 @@
 """mlp.sklearn: scikit-learn's own estimator checks, the same steps as scikit-learn's estimators from the same
 weights, what scikit-learn's MLPs accept (multilabel, sparse, sample weights, Poisson, one class), and pickling.
 
-scikit-learn's own ``test_mlp.py`` runs in ``tests/test_sklearn_own_suite.py``.
+scikit-learn's own ``test_mlp.py`` runs in ``tests/sklearn/test_sklearn_own_suite.py``.
 """
 
 import math

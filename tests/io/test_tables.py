@@ -92,7 +92,7 @@ def test_npz_with_python_objects_is_refused_not_unpickled(tmp_path):
 @pytest.mark.parametrize(
     "text,needle",
     [
-        # a gap in a feature is filled now (tests/test_columns.py); text in a mostly numeric column is still refused
+        # a gap in a feature is filled now (tests/io/test_columns.py); text in a mostly numeric column is still refused
         ("a,b,label\n1,2,x\n3,red,y\n", "row 2 (line 3), column 'b': 'red' is not a number"),
         # a row whose target is missing is left out: here that leaves one class
         ("a,b,label\n1,2,x\n3,4,\n", "column 'label': the target holds one class only ('x')"),
@@ -374,7 +374,7 @@ def test_the_table_benchmark_runs(tmp_path):
 
     pytest.importorskip("pyarrow")
     pytest.importorskip("onnxruntime")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = tmp_path / "bench.json"
     r = subprocess.run(
         [

@@ -935,7 +935,7 @@ from mlp.core.errors import DataError  # noqa: E402
 from mlp.io import tables as readers  # noqa: E402
 from mlp.io.checkpoint import load_checkpoint  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _table_csv(tmp_path, name="data.csv"):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / ".ci" / "gpu"
 
 
@@ -131,7 +131,7 @@ def test_pytest_output_is_read_back_even_when_cut(tmp_path):
     log = (
         "....F..s\n"
         "=========================== short test summary info ============================\n"
-        "FAILED tests/test_parity.py::test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-fast]\n"
+        "FAILED tests/core/test_parity.py::test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-fast]\n"
         "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!! KeyboardInterrupt !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
         "1 failed, 6 passed, 1 skipped, 3 deselected in 12.50s\n"
     )
@@ -147,7 +147,7 @@ def test_pytest_output_is_read_back_even_when_cut(tmp_path):
     assert got["interrupted"] and got["seconds"] == 12.5 and got["source"] == "summary"
     # the summary line cut to the terminal's width gets its message back from the XML, first line only
     assert got["failures"] == [
-        "FAILED tests/test_parity.py::test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-"
+        "FAILED tests/core/test_parity.py::test_parity_sgd_momentum[cupy-float32-ReLU-Quadratic-"
         "fast] - AssertionError: dW0: 3e-3 over rtol 1e-4"
     ]
     # killed before any summary: the XML's counts, else the progress characters
