@@ -28,7 +28,6 @@ __all__ = [
     "available",
     "backend_of",
     "default_name",
-    "prepare_benchmark",
     "get_backend",
     "use",
     "unavailable",
@@ -176,28 +175,6 @@ def backend_of(x) -> Backend:
         if device is not None:
             return get_backend(name, device=device)
     raise TypeError(f"{type(x).__name__} is not an array of a known backend ({', '.join(KNOWN)})")
-
-
-def prepare_benchmark(names) -> list:
-    """Float32 matmuls in full float32 on GPUs for a benchmark run (TF32 off); returns notes for the report.
-
-    Call before anything imports CuPy: CuPy reads ``CUPY_TF32`` when it is imported.
-    """
-    import sys
-
-    notes = []
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        notes.append("PyTorch on CUDA: TF32 off (allow_tf32 = False)")
-    if "cupy" in names and os.environ.get("CUPY_TF32", "0") != "0":
-        if "cupy" in sys.modules:
-            notes.append("CUPY_TF32 is set and CuPy is already imported: its float32 matmuls may use TF32")
-        else:
-            os.environ["CUPY_TF32"] = "0"
-            notes.append("CUPY_TF32 was set: set to 0 for this run")
-    return notes
 
 
 def unavailable() -> dict[str, str]:

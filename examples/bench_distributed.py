@@ -140,7 +140,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    from mlp.train.distributed import info_lines
+    from mlp.cli.distributed import info_lines
 
     P, T = args.processes, args.threads
     print(f"{os.cpu_count()} CPUs; {info_lines()[0]}")

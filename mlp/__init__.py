@@ -33,7 +33,7 @@ def _source_checkout_backends():
 
 _source_checkout_backends()
 
-from mlp import backends  # noqa: E402  (imports no array library: each backend is imported when selected)
+from mlp import backends, datasets, errors, tables  # noqa: E402  (backends imports no array library until one is selected)
 from mlp.backends import get_backend  # noqa: E402
 from mlp.backends import use as use_backend  # noqa: E402
 from mlp.core.errors import CheckpointError, DataError, DivergenceError, DownloadError, MLPError, TrainingInterrupted  # noqa: E402
@@ -59,10 +59,17 @@ from mlp.core.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
 from mlp.core.schedules import Cosine, InverseScaling, Schedule, Warmup  # noqa: E402
 from mlp.core.step import make_step, train_step  # noqa: E402
 from mlp.core.version import __version__  # noqa: E402
-from mlp.io import datasets, tables  # noqa: E402
 from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save  # noqa: E402
 from mlp.io.onnx import export_onnx  # noqa: E402  (onnx is imported only when it is called)
-from mlp.train.callbacks import Callback, EarlyStopping, FitState, HalveOnPlateau, History, ModelCheckpoint  # noqa: E402
+from mlp.train.callbacks import (  # noqa: E402
+    Callback,
+    EarlyStopping,
+    FitState,
+    HalveOnPlateau,
+    History,
+    ModelCheckpoint,
+    Resume,
+)
 from mlp.train.loop import evaluate, fit, l1_strength, l2_weight_decay  # noqa: E402
 
 __all__ = [
@@ -70,6 +77,7 @@ __all__ = [
     "get_backend",
     "use_backend",
     "tables",
+    "errors",
     "Adam",
     "AdamW",
     "Cosine",
@@ -84,6 +92,7 @@ __all__ = [
     "HalveOnPlateau",
     "History",
     "ModelCheckpoint",
+    "Resume",
     "evaluate",
     "export_onnx",
     "fit",

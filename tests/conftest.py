@@ -1,6 +1,26 @@
-"""Shared fixtures: one backend fixture parametrised over every known backend.
+"""Shared fixtures: the ``backend`` fixture, which honours ``MLP_BACKEND``, and the ``backend_independent`` mark.
 
-Backends unusable here are skipped with their reason (``pytest -rs`` shows it).
+Which backends a run tests
+--------------------------
+``MLP_BACKEND`` unset (the README's ``pytest -rs``): the ``backend`` fixture, :data:`BACKEND_PARAMS` and
+:func:`backend_params` give every known backend in turn; those unusable here are skipped with their reason
+(``pytest -rs`` shows it).  ``MLP_BACKEND=NAME``: they give NAME alone (skipped with the reason where it is
+unusable), as Keras' own conftest honours ``KERAS_BACKEND``, and every test that takes the default backend (the
+CLI, the estimators, the book's code, ``mlp.load``) takes NAME.  A value that is not a known backend name stops
+the run at once, with the message ``mlp`` itself gives.
+
+The ``backend_independent`` mark
+--------------------------------
+A test so marked gives the same result whatever ``MLP_BACKEND`` says, so a run without it has already given that
+result: it touches no array backend (argument parsing, CSV parsing, docs checks), it names every backend it uses
+itself (each case drawn from :func:`backend_params` is marked so here; so are tests that pin NumPy or clear
+``MLP_*`` first), or what it adds to the tests that do run on the default backend is the same on every backend
+(its comment says which test that is).  Mark a test so only when that is true.
+
+CI's second and third passes (``.ci/run``: ``MLP_BACKEND=array_api_strict`` and ``MLP_BACKEND=jax``) add
+``-m "not backend_independent"``: the first pass, without ``MLP_BACKEND``, has run those tests on every backend
+already, so the later passes run only the tests whose result ``MLP_BACKEND`` can change. Nothing is deselected
+unless ``-m`` says so: ``MLP_BACKEND=jax pytest tests/core`` runs every test there, the backend fixture's on JAX.
 """
 
 import os
@@ -19,24 +39,45 @@ SHARED_DATA = (
 )
 
 
-def _backend_params():
+def _only_backend():
+    if os.environ.get("MLP_BACKEND") is None:
+        return None
+    try:
+        return backends.default_name()  # mlp's one reading of MLP_BACKEND: the exact name, or a ValueError
+    except ValueError as e:
+        raise pytest.UsageError(f"tests/conftest.py: {e}") from None
+
+
+#: The backend ``MLP_BACKEND`` names, which this run tests alone; None when it is unset (every backend).
+ONLY_BACKEND = _only_backend()
+
+
+def backend_params(names=None):
+    """``pytest.param`` s for the backends ``names`` (default: every known one) that this run tests.
+
+    With ``MLP_BACKEND`` set, only that backend (nothing, when it is not among ``names``). Each case names its
+    backend, so it is marked ``backend_independent``; one unusable here is also marked to be skipped, with the
+    reason."""
+    names = list(backends.KNOWN) if names is None else list(names)
     params = []
-    for name in backends.KNOWN:
+    for name in names:
+        if ONLY_BACKEND is not None and name != ONLY_BACKEND:
+            continue
+        marks = [pytest.mark.backend_independent]
         try:
             backends.get_backend(name)
-            marks = ()
         except backends.BackendUnavailableError as e:
-            marks = (pytest.mark.skip(reason=f"backend {name} unavailable: {e}"),)
+            marks.append(pytest.mark.skip(reason=f"backend {name} unavailable: {e}"))
         params.append(pytest.param(name, id=name, marks=marks))
     return params
 
 
-BACKEND_PARAMS = _backend_params()
+BACKEND_PARAMS = backend_params()
 
 
 @pytest.fixture(params=BACKEND_PARAMS)
 def backend(request):
-    """Each usable backend in turn (a backends.Backend)."""
+    """Each backend this run tests in turn (a backends.Backend): every usable one, or MLP_BACKEND's alone."""
     return backends.get_backend(request.param)
 
 

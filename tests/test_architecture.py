@@ -85,7 +85,7 @@ def test_the_walk_sees_the_layout():
     assert {"backends", "core", "io", "train", "cli", "book", "sklearn", "bench"} <= seen
     assert "mlp.core.model" in SOURCES and "mlp.backends.numpy_backend" in SOURCES
     found = {t for t, _, _ in imports("mlp.train.loop")}
-    assert "mlp.train.runner" in found and "mlp.train.epoch" in found
+    assert "mlp.train.strategy" in found and "mlp.train.epoch" in found
     assert "mlp.core.errors" in {t for t, _, _ in imports("mlp.train.epoch")}
 
 

@@ -89,3 +89,85 @@ def run_cli(argv, capsys):
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# -- bad input: the error is mlp's own, and says where ----------------------------------------------------------
+
+
+def raised_by_mlp(info):
+    """The exception was raised by mlp's own code (mlp/ or its backends), not from inside an array library."""
+    import traceback
+
+    from mlp import backends
+
+    frame = traceback.extract_tb(info.tb)[-1]
+    where = Path(frame.filename).resolve()
+    mine = (Path(mlp.__file__).resolve().parent, Path(backends.__file__).resolve().parent)
+    assert any(d in where.parents for d in mine), f"raised from {frame.filename}:{frame.lineno}"
+
+
+def raises(exc, *needles, match=None):
+    """``pytest.raises`` that also checks the error comes from mlp and its message holds ``needles``."""
+    import pytest
+
+    class _Check:
+        def __enter__(self):
+            self.ctx = pytest.raises(exc, match=match)
+            self.info = self.ctx.__enter__()
+            return self.info
+
+        def __exit__(self, *a):
+            suppressed = self.ctx.__exit__(*a)
+            raised_by_mlp(self.info)
+            message = str(self.info.value)
+            for needle in needles:
+                assert needle in message, f"{needle!r} not in {message!r}"
+            return suppressed
+
+    return _Check()
+
+
+def one_line_error(code, err, *needles, status=2):
+    """A command's failure as users see it: ``status``, one line on stderr holding ``needles``, no traceback."""
+    assert code == status, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and ": error: " in lines[0]
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def usable(name):
+    """Whether backend ``name`` can be built here."""
+    from mlp import backends
+
+    try:
+        backends.get_backend(name)
+        return True
+    except backends.BackendUnavailableError:
+        return False
+
+
+def tiny_net(backend="numpy", dtype="float32", sizes=(3, 4, 2), activation=mlp.Sigmoid, seed=0):
+    """A 3-4-2 sigmoid network: the model the bad-input tests feed."""
+    return small_net(backend, dtype, activation, None, sizes=sizes, seed=seed)
+
+
+def tiny_data(n=6, n_in=3, n_classes=2, seed=0):
+    """Host ``(X, y)``: ``n`` standard normal rows, integer labels."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, n_in)), rng.integers(0, n_classes, n)
+
+
+def quick_fit(model, X, y, **kw):
+    """``mlp.fit`` for one quiet epoch of batches of 2 with SGD(0.1) and cross entropy, unless ``kw`` says else."""
+    kw = {"loss": "cross_entropy", "epochs": 1, "batch_size": 2, "progress": False, **kw}
+    kw.setdefault("optimizer", mlp.SGD(0.1))
+    return mlp.fit(model, X, y, **kw)
+
+
+def assert_untouched(model, before):
+    """The model's weights are those of the state dict ``before``, bit for bit."""
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)

@@ -33,8 +33,8 @@ def child(who: str, config: str, epochs: int, samples: int):
     from mlp.train import runner
 
     runner.CHECK_SECONDS = 1e9  # a host read every CHECK_EVERY steps, whatever valgrind's speed
-    from mlp.backends.reference.numpy_loops import HandWritten
     from mlp.bench.contenders import MLPFit
+    from mlp.bench.reference.numpy_loops import HandWritten
 
     X, y, _ = load_data("random", samples)
     problem = Problem.make(config, X, y)

@@ -18,8 +18,9 @@ same initial weights, is trained by:
 * ``per-example (book)``: the book's ``network.py`` algorithm, backprop one
   example at a time and the gradients summed over the mini-batch, on NumPy.
 
-The reference loops live in ``backends/reference/`` (they are other libraries'
-code, and the benchmark's, not the engine's).
+The reference loops live in ``mlp/bench/reference/`` (they are other libraries'
+code, and the benchmark's, not the engine's), and so does the benchmark's TF32 policy
+(:func:`mlp.bench.machine.prepare_gpus`): ``backends/`` knows array libraries for the engine only.
 
 Contenders run interleaved, one epoch of each in turn (``--warmup`` untimed
 rounds, then ``--epochs`` timed ones), so that a change in the machine's load

@@ -59,8 +59,8 @@ class MLPFit(Contender):
 
 
 def torch_eager(problem, weights, torch, device="cpu"):
-    """The PyTorch eager contender (its code lives in ``backends.reference.torch_eager``)."""
-    from mlp.backends.reference.torch_eager import EagerLoop
+    """The PyTorch eager contender (its code lives in ``mlp.bench.reference.torch_eager``)."""
+    from mlp.bench.reference.torch_eager import EagerLoop
 
     return EagerLoop(problem, weights, torch, device, name=PYTORCH + ("" if str(device) == "cpu" else f" ({device})"))
 
@@ -68,7 +68,7 @@ def torch_eager(problem, weights, torch, device="cpu"):
 def make_contenders(problem, backend_names, baselines, torch, notes):
     """The contenders for ``problem``: mlp on each usable backend, then the ``baselines``; skips go to ``notes``."""
     from mlp import backends
-    from mlp.backends.reference import jax_scan, numpy_loops, sklearn_mlp
+    from mlp.bench.reference import jax_scan, numpy_loops, sklearn_mlp
 
     weights = initial_weights(problem)
     out = []

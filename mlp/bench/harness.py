@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from mlp.bench.configs import CONFIGS, Problem, load_data
 from mlp.bench.contenders import Contender, make_contenders
-from mlp.bench.machine import machine_info, matmul_rate, matmul_rates, notes_on_machine
+from mlp.bench.machine import machine_info, matmul_rate, matmul_rates, notes_on_machine, prepare_gpus
 from mlp.bench.options import settings_of
 from mlp.bench.report import print_config, print_header, say, summarise
 
@@ -80,12 +80,12 @@ def run(args) -> int:
 def _prepare(args):
     """``(torch or None, the mlp backends to time, notes)``; torch is loaded before the backends are prepared."""
     from mlp import backends
-    from mlp.backends.reference import torch_eager
+    from mlp.bench.reference import torch_eager
 
     wants_torch = "pytorch" in args.baselines or "torch" in (args.backends or ["torch"])
     torch = torch_eager.load() if wants_torch else None
 
-    notes = backends.prepare_benchmark(args.backends or list(backends.KNOWN))  # before anything imports CuPy
+    notes = prepare_gpus(args.backends or list(backends.KNOWN))  # before anything imports CuPy
     names = args.backends if args.backends is not None else backends.available()
     return torch, names, notes
 

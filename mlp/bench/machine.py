@@ -6,6 +6,7 @@ import glob
 import math
 import os
 import platform
+import sys
 import time
 
 import numpy as np
@@ -81,7 +82,7 @@ def machine_info(torch=None):
         },
     }
     if torch is not None:
-        from mlp.backends.reference import torch_eager
+        from mlp.bench.reference import torch_eager
 
         info.update(torch_eager.describe(torch))
     if hasattr(os, "getloadavg"):
@@ -110,6 +111,28 @@ def notes_on_machine(info):
     return notes
 
 
+def prepare_gpus(names) -> list:
+    """Float32 matmuls in full float32 on GPUs for a benchmark run (TF32 off); returns notes for the report.
+
+    The benchmark's policy, not the engine's: ``mlp.fit`` leaves each library's TF32 setting as the user set it.
+
+    Call before anything imports CuPy: CuPy reads ``CUPY_TF32`` when it is imported.
+    """
+    notes = []
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        notes.append("PyTorch on CUDA: TF32 off (allow_tf32 = False)")
+    if "cupy" in names and os.environ.get("CUPY_TF32", "0") != "0":
+        if "cupy" in sys.modules:
+            notes.append("CUPY_TF32 is set and CuPy is already imported: its float32 matmuls may use TF32")
+        else:
+            os.environ["CUPY_TF32"] = "0"
+            notes.append("CUPY_TF32 was set: set to 0 for this run")
+    return notes
+
+
 def matmul_rate(n, dtype, backend="numpy", repeat=5):
     """Best GFLOP/s of an ``n x n`` matmul on ``backend`` (a name or a Backend), device synchronised around it."""
     from mlp import backends
@@ -132,7 +155,7 @@ def matmul_rate(n, dtype, backend="numpy", repeat=5):
 
 def cuda_available(torch):
     """Whether ``torch`` (or None) can use a CUDA device."""
-    from mlp.backends.reference import torch_eager
+    from mlp.bench.reference import torch_eager
 
     return torch is not None and torch_eager.cuda_available(torch)
 

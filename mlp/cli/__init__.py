@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 
-from .common import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, Parser, common_options
+from .common import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, Parser, common_options, flag_words
 
 #: the sub-commands, each a module of this package
 COMMANDS = ("train", "evaluate", "predict", "export", "info", "bench")
@@ -148,7 +148,7 @@ def _one_line(e: BaseException) -> str:
             f"the name {name!r} is not valid UTF-8 (byte 0x{name[e.start : e.start + 1].hex()} at position "
             f"{e.start}), which {library} cannot open; rename the file"
         )
-    text = " ".join(str(e).split()) or type(e).__name__
+    text = flag_words(" ".join(str(e).split())) or type(e).__name__
     from mlp.backends import BackendUnavailableError
     from mlp.core.errors import MLPError
 

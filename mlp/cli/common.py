@@ -201,6 +201,18 @@ def say(*text):
         lose_output()
 
 
+def flag_words(text: str) -> str:
+    """``text`` with the column overrides a table's messages advise in this command line's words: the Python API's
+    ``numeric=['b']`` (:func:`mlp.io.tables.override`) as ``--numeric b``, ``numeric=[...]`` as ``--numeric COL``
+    and ``numeric=`` as ``--numeric``; the same for ``--categorical`` and ``--drop``."""
+    from mlp.io.tables import ANY_COLUMN, reword_overrides
+
+    def flag(option, name):
+        return f"--{option}" + ("" if name is None else " COL" if name is ANY_COLUMN else f" {name}")
+
+    return reword_overrides(text, flag)
+
+
 def lose_output():
     """Standard output's reader went away: point descriptor 1 at the null device (so that no later write or the
     interpreter's last flush raises again) and remember it (:func:`output_lost`)."""

@@ -19,7 +19,8 @@ def run(args) -> int:
 
     import mlp
     from mlp import backends
-    from mlp.train.distributed import info_lines
+
+    from .distributed import info_lines
 
     default = backends.default_name()  # the reading every command uses: a malformed MLP_BACKEND is refused here too
     print(f"mlp {mlp.__version__}, Python {sys.version.split()[0]}, NumPy {numpy.__version__}")

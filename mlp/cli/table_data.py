@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import time
 
-from .common import say
+from .common import flag_words, say
+from .settings import Reading, TrainData
 
 
 def add_decimal_option(parser):
@@ -64,8 +65,8 @@ def said_notices():
                 print(f"mlp: warning: {line}", file=sys.stderr, flush=True)
 
 
-def table_data(args, config, ckpt, quiet, default_val_split):
-    """A table read, checked, split and preprocessed: ``((X, y), val, (name, eval set), task, Preprocessor)``.
+def table_data(args, reading: Reading, ckpt, quiet) -> TrainData:
+    """A table read as ``reading`` says, checked, split and preprocessed: a :class:`TrainData` of arrays.
 
     Each column's kind is inferred (or named with ``--categorical``, ``--numeric``, ``--drop``) and said,
     one line per kind (``--verbose``: per column); rows whose target is missing are left out and said.
@@ -74,7 +75,7 @@ def table_data(args, config, ckpt, quiet, default_val_split):
     """
     try:
         with decimal_of(args), said_notices():  # --val-data, --resume: values the model does not know, said
-            return _table_data(args, config, ckpt, quiet, default_val_split)
+            return _table_data(args, reading, ckpt, quiet)
     except MemoryError:
         from pathlib import Path
 
@@ -84,7 +85,7 @@ def table_data(args, config, ckpt, quiet, default_val_split):
         raise DataError(
             f"{args.data}: out of memory while reading and encoding the table ({size:,.0f} MiB on "
             f"disk; it takes about 8 bytes a number and 4 a text cell, then the model's inputs, "
-            f"{config.get('dtype', 'float32')}, about as much again): read it block by block (--stream), "
+            f"{reading.dtype}, about as much again): read it block by block (--stream), "
             "or leave columns out (--drop)"
         ) from None
 
@@ -98,9 +99,8 @@ def _resumed_preprocessor(args, ckpt):
     return pre
 
 
-def _table_data(args, config, ckpt, quiet, default_val_split):
+def _table_data(args, reading: Reading, ckpt, quiet) -> TrainData:
     from mlp.io.tables import load_for, load_table
-    from mlp.io.tables.preprocessing import SCALINGS
 
     sep = getattr(args, "sep", None)
     start = time.perf_counter()
@@ -117,17 +117,6 @@ def _table_data(args, config, ckpt, quiet, default_val_split):
             drop=args.drop,
             sep=sep,
         )
-        config.update(
-            target=",".join(ds.target.names),
-            task=ds.task,
-            standardize=not args.no_standardize,
-            scaling=args.scaling or SCALINGS[0],
-            val_data=args.val_data,
-            val_split=(args.val_split if args.val_split is not None else (0.0 if args.val_data else default_val_split)),
-            categorical=args.categorical,
-            numeric=args.numeric,
-            drop=args.drop,
-        )
         if not quiet:
             left = f" ({len(ds.left_out)} left out: target missing)" if len(ds.left_out) else ""
             say(
@@ -136,25 +125,25 @@ def _table_data(args, config, ckpt, quiet, default_val_split):
             )
     read_seconds = time.perf_counter() - start
     task = ds.task
-    fraction = config.get("val_split") or 0.0
-    if config.get("val_data") and fraction:
+    fraction = reading.val_split or 0.0
+    if reading.val_data and fraction:
         raise ValueError("give --val-data or --val-split, not both")
-    train_idx, val_idx = _split(ds, fraction, config["seed"])
+    train_idx, val_idx = _split(ds, fraction, reading.seed)
     start = time.perf_counter()
     if ckpt is None:
-        pre = ds.preprocessor(train_idx, standardize=config["standardize"], scaling=config["scaling"])
+        pre = ds.preprocessor(train_idx, standardize=reading.standardize, scaling=reading.scaling)
         if not quiet:
             for line in ds.lines(pre, verbose=getattr(args, "verbose", False)):
-                say(line)
+                say(flag_words(line))
             say(_scaling_line(task, pre))
-    dtype = config["dtype"]
+    dtype = reading.dtype
     # the model's inputs in its dtype, made block by block from the typed columns (a code per categorical column)
     X, y = ds.inputs(pre, dtype, rows=train_idx), ds.encoded_targets(pre, train_idx)
     val = None
     if val_idx is not None:
         val = (ds.inputs(pre, dtype, rows=val_idx), ds.encoded_targets(pre, val_idx))
-    elif config.get("val_data"):
-        vds = load_for(pre, config["val_data"], need_target=True, sep=sep)
+    elif reading.val_data:
+        vds = load_for(pre, reading.val_data, need_target=True, sep=sep)
         val = (vds.inputs(pre, dtype), vds.encoded_targets(pre))
     ds.release()
     if not quiet:
@@ -163,7 +152,7 @@ def _table_data(args, config, ckpt, quiet, default_val_split):
             f"({X.nbytes / 2**20:,.0f} MiB of model inputs, {X.shape[1]} a row)"
         )
     evaluation = ("validation", val) if val is not None else ("training", (X, y))
-    return (X, y), val, evaluation, task, pre
+    return TrainData((X, y), val, evaluation, task, pre, ",".join(ds.target.names), reading)
 
 
 def _split(ds, fraction, seed):
@@ -199,14 +188,14 @@ def _scaling_line(task, pre) -> str:
     return f"features: {inputs}, {scaled}" + (f"; classes {pre.classes}" if pre.classes is not None else "")
 
 
-def stream_data(args, config, ckpt, quiet, default_val_split, comm):
+def stream_data(args, reading: Reading, ckpt, quiet, comm) -> TrainData:
     """A table streamed (read block by block into an encoded copy on disk; see :mod:`mlp.io.tables.stream`):
-    ``((training rows, None), validation rows or None, (name, eval rows), task, Preprocessor)``, as
+    a :class:`TrainData` of the training rows (``y`` None), the validation rows and the table, as
     :func:`table_data` gives arrays.  Each process reads its share; only rank 0 says what was done.  Memory holds a
     group of rows at a time: running out of it is a DataError naming the largest group and what to do."""
     try:
         with decimal_of(args), said_notices():
-            return _stream_data(args, config, ckpt, quiet, default_val_split, comm)
+            return _stream_data(args, reading, ckpt, quiet, comm)
     except MemoryError:
         from mlp.core.errors import DataError
         from mlp.io.tables.sources import CsvSource, open_source
@@ -226,24 +215,20 @@ def stream_data(args, config, ckpt, quiet, default_val_split, comm):
         ) from None
 
 
-def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
+def _stream_data(args, reading: Reading, ckpt, quiet, comm) -> TrainData:
     from mlp.io.tables import stream_table
-    from mlp.io.tables.preprocessing import SCALINGS
     from mlp.io.tables.stream import stream_for
 
     sep = getattr(args, "sep", None)
-    if config.get("val_data") or getattr(args, "val_data", None):
+    if reading.val_data:
         raise ValueError(
             "a streamed table holds out its own validation rows (--val-split); --val-data is for a table in memory"
         )
     start = time.perf_counter()
     if ckpt is not None:
         pre = _resumed_preprocessor(args, ckpt)
-        table = stream_for(
-            pre, args.data, val_split=config.get("val_split") or 0.0, seed=config["seed"], comm=comm, sep=sep
-        )
+        table = stream_for(pre, args.data, val_split=reading.val_split or 0.0, seed=reading.seed, comm=comm, sep=sep)
     else:
-        fraction = args.val_split if args.val_split is not None else default_val_split
         table = stream_table(
             args.data,
             args.target,
@@ -252,21 +237,9 @@ def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
             numeric=args.numeric,
             drop=args.drop,
             sep=sep,
-            val_split=fraction,
-            seed=config["seed"],
+            val_split=reading.val_split,
+            seed=reading.seed,
             comm=comm,
-        )
-        config.update(
-            target=",".join(table.targets),
-            task=table.task,
-            standardize=not args.no_standardize,
-            scaling=args.scaling or SCALINGS[0],
-            val_data=None,
-            val_split=fraction,
-            categorical=args.categorical,
-            numeric=args.numeric,
-            drop=args.drop,
-            stream=True,
         )
         if not quiet:
             left = f" ({table.left_out} left out: target missing)" if table.left_out else ""
@@ -275,14 +248,14 @@ def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
                 f"groups, {len(table.features)} features, target {', '.join(table.targets)}; task {table.task} "
                 f"({table.reason}); streamed, {comm.size} process{'es' if comm.size > 1 else ''}"
             )
-        pre = table.preprocessor(standardize=config["standardize"], scaling=config["scaling"])
+        pre = table.preprocessor(standardize=reading.standardize, scaling=reading.scaling)
         if not quiet:
             for line in table.lines(pre, verbose=getattr(args, "verbose", False)):
-                say(line)
+                say(flag_words(line))
             say(_scaling_line(pre.task, pre))
     read_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    table.encode(pre, config["dtype"])  # its cache goes with an error on the way (StreamedTable.encode)
+    table.encode(pre, reading.dtype)  # its cache goes with an error on the way (StreamedTable.encode)
     try:
         train, val = table.rows("train"), table.rows("val")
     except BaseException:
@@ -299,4 +272,4 @@ def _stream_data(args, config, ckpt, quiet, default_val_split, comm):
         )
     val = val if len(val) else None
     evaluation = ("validation", val) if val is not None else ("training", train)
-    return (train, None), val, evaluation, pre.task, pre, table
+    return TrainData((train, None), val, evaluation, pre.task, pre, ",".join(table.targets), reading, table)

@@ -6,20 +6,14 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 # the table recipe (network, budget, early stopping): one place for the command and mlp.sklearn's Tabular estimators
 from mlp.train import recipe
-from mlp.train.recipe import (
-    TABLE_DEFAULTS,
-    TABLE_MONITOR,
-    TABLE_MOST_EPOCHS,
-    TABLE_NUMERIC_EMBEDDING,
-    TABLE_PATIENCE,
-    TABLE_SCHEDULE,
-    TABLE_STEPS,
-    VAL_SPLIT,
-)
+from mlp.train.callbacks import Resume
+from mlp.train.recipe import TABLE_DEFAULTS, TABLE_MONITOR, TABLE_MOST_EPOCHS, TABLE_PATIENCE, TABLE_STEPS, VAL_SPLIT
 
 from .common import (
     add_sep_option,
@@ -40,48 +34,19 @@ from .common import (
     sizes_arg,
     streamed_metrics,
 )
+from .settings import (
+    DATA_DEFAULTS,
+    DEFAULTS,
+    PER_PROCESS,
+    TABLE_OPTIONS,
+    Reading,
+    TrainData,
+    TrainSettings,
+    given,
+    reading,
+    resolve,
+)
 
-#: the defaults of `mlp train`: a modern recipe that reaches ~98% on MNIST in about a minute on 2 CPU cores
-DEFAULTS = dict(
-    data="mnist",
-    sizes=[784, 512, 256, 10],
-    activation="relu",
-    loss="cross_entropy",
-    init="he",
-    optimizer="sgd",
-    lr=0.05,
-    momentum=0.9,
-    l2=0.0,
-    l1=0.0,
-    dropout=0.0,
-    epochs=15,
-    batch_size=64,
-    dtype="float32",
-    seed=0,
-)
-#: what differs for the small synthetic sets (used only where the option was not given)
-DATA_DEFAULTS = {
-    "xor": dict(sizes=[2, 8, 2], epochs=300, batch_size=4, lr=0.1),
-    "spirals": dict(sizes=[2, 64, 64, 2], epochs=60, batch_size=32, lr=0.05),
-}
-#: the options that apply to a table of your own only
-TABLE_OPTIONS = (
-    "target",
-    "task",
-    "val_split",
-    "val_data",
-    "categorical",
-    "numeric",
-    "drop",
-    "patience",
-    "class_weight",
-    "schedule",
-    "scaling",
-    "numeric_embedding",
-)
-#: options a process of a job may set its own way: files, which may lie under other paths on other hosts (the table
-#: is compared by its contents), its device and its threads
-PER_PROCESS = ("data", "val_data", "save", "resume", "plot", "data_dir", "device", "threads")
 #: stream a table when it would take more than this share of the memory available to hold it whole
 STREAM_SHARE = 0.6
 
@@ -99,10 +64,9 @@ def _options_text(options: dict) -> str:
 
 def add_parser(subparsers, common):
     """Register ``train`` with ``func=run`` (wrapped for ``--distributed``)."""
-    from mlp.core.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
     from mlp.io.datasets import DATASETS
-    from mlp.io.tables.preprocessing import SCALINGS
-    from mlp.train.distributed import command as with_communicator
+
+    from .distributed import command as with_communicator
 
     synthetic = "; ".join(f"{name}: {_options_text(o)}" for name, o in DATA_DEFAULTS.items())
     t = subparsers.add_parser(
@@ -122,6 +86,19 @@ def add_parser(subparsers, common):
         f"{DEFAULTS['data']}, or with --resume the run's own data (another table with the columns "
         f"the run was trained on continues the run on it)",
     )
+    _add_table_options(t)
+    _add_column_options(t)
+    _add_recipe_options(t)
+    _add_model_options(t)
+    _add_run_options(t)
+    t.set_defaults(func=with_communicator(run))
+    return t
+
+
+def _add_table_options(t):
+    """A table's target and task, its validation rows, how its numbers are scaled and embedded."""
+    from mlp.io.tables.preprocessing import SCALINGS
+
     t.add_argument(
         "--target",
         help="a table's target column (default: the last column; comma-separated: several regression targets)",
@@ -157,6 +134,10 @@ def add_parser(subparsers, common):
     t.add_argument(
         "--no-standardize", action="store_true", help="do not scale a table's features nor standardise its target"
     )
+
+
+def _add_column_options(t):
+    """How a table's columns are read: as categories, as numbers, left out; said column by column."""
     t.add_argument(
         "--categorical",
         type=_columns_arg,
@@ -188,6 +169,10 @@ def add_parser(subparsers, common):
         "for a folder or glob of Parquet files, and with --distributed, where each process reads "
         "its share)",
     )
+
+
+def _add_recipe_options(t):
+    """A table's recipe: early stopping, class weights, the learning-rate schedule."""
     t.add_argument(
         "--patience",
         type=positive_int_arg("--patience"),
@@ -211,6 +196,12 @@ def add_parser(subparsers, common):
         choices=("constant", "cosine"),
         help="a table's learning-rate schedule: constant, or a cosine decay over the epoch budget",
     )
+
+
+def _add_model_options(t):
+    """The network's options: widths, activation, loss, initialisation, optimizer and regularisation."""
+    from mlp.core.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
+
     t.add_argument("--sizes", type=sizes_arg, default=None, help="layer widths; input and output must fit the data")
     t.add_argument(
         "--hidden",
@@ -245,6 +236,11 @@ def add_parser(subparsers, common):
         metavar="P",
         help="drop each hidden unit with probability P in training (inverted dropout; default 0)",
     )
+
+
+def _add_run_options(t):
+    """The run's options: epochs, batch, dtype, seed; where it saves and resumes; how tables are read; output;
+    data-parallel training."""
     t.add_argument(
         "--epochs",
         type=int,
@@ -284,36 +280,22 @@ def add_parser(subparsers, common):
         help="data-parallel training over the processes of an MPI job: mpiexec -n 4 mlp train "
         "--distributed (needs: pip install mpi4py mpich); --batch-size is the global batch",
     )
-    t.set_defaults(func=with_communicator(run))
-    return t
 
 
+@dataclass(frozen=True)
 class Run:
-    """What a ``mlp train`` invocation trains: the settings, model, optimizer and where it resumes and saves."""
+    """What a ``mlp train`` invocation trains: where it saves, how its table is read, and for a resumed run its
+    checkpoint, its settings (with the data and epochs the resume chose) and where it goes on from."""
 
-    def __init__(
-        self,
-        config,
-        save_path,
-        epochs,
-        model=None,
-        optimizer=None,
-        ckpt=None,
-        initial_epoch=0,
-        initial_step=0,
-        history=None,
-    ):
-        self.config, self.save_path, self.epochs = config, save_path, epochs
-        self.model, self.optimizer, self.ckpt = model, optimizer, ckpt
-        self.initial_epoch, self.initial_step, self.history = initial_epoch, initial_step, history
-        self.previous_data = None  # resumed on other data (--data): what the run trained on before
+    save_path: str
+    reading: Reading | None = None
+    settings: TrainSettings | None = None  # a new run's are resolved once its data is read
+    ckpt: Any = None
+    resume: Resume = field(default_factory=Resume)
+    previous_data: str | None = None  # resumed on other data (--data): what the run trained on before
 
 
-def _given(args) -> dict:
-    return {k: getattr(args, k) for k in (*DEFAULTS, "hidden") if getattr(args, k) is not None}
-
-
-def resumed_run(args) -> Run:
+def resumed_run(args, comm) -> Run:
     """The run saved in ``args.resume``; only ``--epochs`` (more epochs), ``--save`` and the machine may change.
 
     Without ``--epochs`` the run goes on to the epochs it planned (its saved ``epochs``: the total it was
@@ -322,13 +304,13 @@ def resumed_run(args) -> Run:
     checkpoint then saves.
     """
     import mlp
-    from mlp.train.distributed import communicator_of, load_checkpoint_shared
+    from mlp.train.distributed import load_checkpoint_shared
 
-    comm = communicator_of(args)  # several processes: rank 0 reads the checkpoint and hands it to the others
+    # several processes: rank 0 reads the checkpoint and hands it to the others
     ckpt = load_checkpoint_shared(args.resume, backend=backend_of_args(args), comm=comm)
     extra = ckpt.metadata.get("extra", {})
     saved = extra.get("cli")
-    asked = (_given(args).keys() - {"data", "epochs"}) | {k for k in TABLE_OPTIONS if getattr(args, k) is not None}
+    asked = (given(args).keys() - {"data", "epochs"}) | {k for k in TABLE_OPTIONS if getattr(args, k) is not None}
     # --verbose says how the columns are read, which the run decided when it started (it is not said again)
     asked |= {k for k in ("no_standardize", "no_early_stopping", "stream", "verbose") if getattr(args, k, False)}
     if asked:
@@ -343,106 +325,82 @@ def resumed_run(args) -> Run:
         )
     if ckpt.optimizer is None:
         raise mlp.CheckpointError(f"{args.resume}: the checkpoint holds no optimizer state to resume from")
-    config = dict(saved)
-    initial_epoch, initial_step = int(extra.get("epoch", 0)), int(extra.get("step", 0))
-    previous = config["data"]
-    config["data"] = args.data = _resumed_data(args, config, ckpt, initial_epoch, initial_step)
+    try:
+        settings = TrainSettings.from_dict(saved)
+    except (ValueError, TypeError) as e:
+        raise mlp.CheckpointError(f"{args.resume}: {e}") from None
+    epoch, step = int(extra.get("epoch", 0)), int(extra.get("step", 0))
+    args.data = _resumed_data(args, settings, ckpt, epoch, step)
     if args.epochs is not None:
-        epochs = initial_epoch + args.epochs
+        epochs = epoch + args.epochs
     else:
-        epochs = int(config["epochs"])
-        if epochs <= initial_epoch and not initial_step:
+        epochs = int(settings.epochs)
+        if epochs <= epoch and not step:
             raise ValueError(
                 f"{args.resume} has finished the {epochs} epochs its run planned; to train more, "
                 f"give --epochs N (N more epochs)"
             )
-    config["epochs"] = epochs
-    r = Run(
-        config,
+    return Run(
         args.save or args.resume,
-        epochs,
-        ckpt.model,
-        ckpt.optimizer,
+        reading(args, settings),
+        settings.resumed(args.data, epochs),
         ckpt,
-        initial_epoch,
-        initial_step,
-        mlp.History.from_dict(extra.get("history", {})),
+        Resume(epoch, step, mlp.History.from_dict(extra.get("history", {}))),
+        settings.data if settings.data != args.data else None,
     )
-    r.previous_data = previous if previous != args.data else None
-    return r
 
 
-def _resumed_data(args, config, ckpt, epoch: int, step: int) -> str:
+def _resumed_data(args, saved: TrainSettings, ckpt, epoch: int, step: int) -> str:
     """The data a resumed run trains on: its own (no ``--data``, or the same), or the ``--data`` given where the run
     can go on with it: a table read with the run's saved preprocessing (the same columns and classes), or a built-in
     set of the same width.  Anything else is refused, naming both."""
-    saved, new = config["data"], args.data
-    if (
-        new is None
-        or new == saved
-        or (is_table(new) and is_table(saved) and Path(new).exists() and same_file(new, saved))
-    ):
-        return saved
+    old, new = saved.data, args.data
+    if new is None or new == old or (is_table(new) and is_table(old) and Path(new).exists() and same_file(new, old)):
+        return old
     check_data(new)
-    hint = f"drop --data to continue on {saved}, or start a new run without --resume"
-    if is_table(saved) != is_table(new) or (is_table(saved) and ckpt.preprocessor is None):
-        kind = "the table" if is_table(saved) else "the built-in data set"
-        fits = "another table with the same columns" if is_table(saved) else "another built-in data set of its width"
+    hint = f"drop --data to continue on {old}, or start a new run without --resume"
+    if is_table(old) != is_table(new) or (is_table(old) and ckpt.preprocessor is None):
+        kind = "the table" if is_table(old) else "the built-in data set"
+        fits = "another table with the same columns" if is_table(old) else "another built-in data set of its width"
+        raise ValueError(f"--data {new}: {args.resume} is a run on {kind} {old}; it can go on only on {fits} ({hint})")
+    if saved.table is not None and saved.table.stream:
         raise ValueError(
-            f"--data {new}: {args.resume} is a run on {kind} {saved}; it can go on only on {fits} ({hint})"
-        )
-    if config.get("stream"):
-        raise ValueError(
-            f"--data {new}: {args.resume} streamed its table {saved} (its order and validation rows are "
+            f"--data {new}: {args.resume} streamed its table {old} (its order and validation rows are "
             f"the table's); a streamed run goes on only on its own table ({hint})"
         )
     if step:
         raise ValueError(
             f"--data {new}: {args.resume} stopped in the middle of epoch {epoch + 1} (after step {step}) "
-            f"of {saved}; finish that epoch on it first (mlp train --resume {args.resume} --epochs 1), "
+            f"of {old}; finish that epoch on it first (mlp train --resume {args.resume} --epochs 1), "
             f"then go on with --data {new}"
         )
     return new
 
 
 def new_run(args) -> Run:
-    """A new run: the defaults for the kind of data, overridden by the options given."""
+    """A new run: its options checked against the kind of data, where it saves, how its table is read."""
     if args.data is None:
         args.data = DEFAULTS["data"]
     check_data(args.data)
     table = is_table(args.data)
     flags = ("no_standardize", "no_early_stopping", "verbose", "stream")
-    given = [k for k in TABLE_OPTIONS if getattr(args, k) is not None] + [k for k in flags if getattr(args, k, False)]
-    if not table and given:
-        named = ", ".join("--" + k.replace("_", "-") for k in given)
+    named = [k for k in TABLE_OPTIONS if getattr(args, k) is not None] + [k for k in flags if getattr(args, k, False)]
+    if not table and named:
+        text = ", ".join("--" + k.replace("_", "-") for k in named)
         raise ValueError(
-            f"{named} {'applies' if len(given) == 1 else 'apply'} to a table of your own, not to --data {args.data}"
+            f"{text} {'applies' if len(named) == 1 else 'apply'} to a table of your own, not to --data {args.data}"
         )
     if args.no_standardize and args.scaling is not None:
         raise ValueError("give --scaling or --no-standardize, not both")
     if args.no_early_stopping and args.patience is not None:
         raise ValueError("give --patience N (early stopping after N epochs) or --no-early-stopping, not both")
-    given = _given(args)
-    base = {**DEFAULTS, **(TABLE_DEFAULTS if table else DATA_DEFAULTS.get(args.data, {}))}
-    if table:
-        base["loss"] = None  # chosen from the task once the table is read
-    if "sizes" in given:
-        base.pop("hidden", None)
-    config = {**base, **given}
-    if table:
-        config.update(
-            patience=None if args.no_early_stopping else (args.patience or TABLE_PATIENCE),
-            class_weight=args.class_weight,
-            schedule=args.schedule or TABLE_SCHEDULE,
-            numeric_embedding=args.numeric_embedding or TABLE_NUMERIC_EMBEDDING,
-        )
     stem = Path(args.data).stem if table else args.data
     save_path = args.save or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors")
-    return Run(config, save_path, config["epochs"])
+    return Run(save_path, reading(args))
 
 
 def run(args) -> int:
-    from mlp.train.distributed import communicator_of
+    from .distributed import communicator_of, same_settings
 
     _check_plot_possible(args.plot)
     if args.sizes is not None and args.hidden is not None:
@@ -454,26 +412,23 @@ def run(args) -> int:
         )
     comm = communicator_of(args)  # --distributed: one MPI job, where rank 0 alone prints and writes files
     quiet = args.quiet or not comm.is_root
-    if comm.size > 1:  # the same options everywhere (paths may differ between hosts), before any file is read
-        from mlp.train.distributed import same_settings
-
-        same_settings(
-            comm,
-            {
-                k: v
-                for k, v in vars(args).items()  # the options, as parsed (not what was added)
-                if k not in PER_PROCESS and isinstance(v, (type(None), bool, int, float, str, list))
-            },
-        )
-    r = resumed_run(args) if args.resume else new_run(args)
-    config = r.config
+    # the same options everywhere (as parsed; paths may differ between hosts), before any file is read
+    same_settings(
+        comm,
+        {
+            k: v
+            for k, v in vars(args).items()
+            if k not in PER_PROCESS and isinstance(v, (type(None), bool, int, float, str, list))
+        },
+    )
+    r = resumed_run(args, comm) if args.resume else new_run(args)
     for option in ("sep", "decimal"):  # how a CSV table is read: never silently unused
         if getattr(args, option, None) is not None and not is_table(args.data):
             raise ValueError(f"--{option} applies to a CSV table, not to the built-in data set --data {args.data}")
     # before any work: a typo such as --save train.csv would replace the table with a checkpoint
     tables = {
         "--data": args.data if is_table(args.data) else None,
-        "--val-data": config.get("val_data") or getattr(args, "val_data", None),
+        "--val-data": (r.reading.val_data if r.reading is not None else None) or getattr(args, "val_data", None),
     }
     refuse_overwrite({"--save": r.save_path, "--plot": args.plot}, tables)
     refuse_overwrite({"--plot": args.plot}, {"--resume": args.resume})  # --save may be --resume: it goes on
@@ -482,35 +437,34 @@ def run(args) -> int:
             f"--plot {args.plot} is the same file as --save {r.save_path}: the plot would replace the "
             f"checkpoint; choose another plot path"
         )
-    streamed = None
-    if is_table(args.data) and _streams(args, config, comm, quiet):
+    if r.reading is not None and _streams(args, r, comm, quiet):
         from .table_data import stream_data
 
-        *data, streamed = stream_data(args, config, r.ckpt, quiet, VAL_SPLIT, comm)
-    elif is_table(args.data):
+        data = stream_data(args, r.reading, r.ckpt, quiet, comm)
+    elif r.reading is not None:
         from .table_data import table_data
 
-        data = table_data(args, config, r.ckpt, quiet, VAL_SPLIT)
+        data = table_data(args, r.reading, r.ckpt, quiet)
     else:
         data = _builtin_data(args, quiet)
     try:
-        return _train(args, r, config, comm, quiet, data, streamed)
+        return _train(args, r, comm, quiet, data)
     finally:
-        if streamed is not None:
-            streamed.close()
+        if data.table is not None:
+            data.table.close()
 
 
-def _streams(args, config, comm, quiet) -> bool:
+def _streams(args, r: Run, comm, quiet) -> bool:
     """Whether the table is streamed: as the resumed run was; else when asked (``--stream``), for a folder or glob,
     for several processes, or for a table that would take more than :data:`STREAM_SHARE` of the memory available
     (said)."""
     from mlp.io.tables.sources import available_memory, memory_needed
 
     if args.resume:  # as the run was (--stream is refused there): its validation rows and its order depend on it
-        return bool(config.get("stream"))
+        return bool(r.settings.table is not None and r.settings.table.stream)
     if args.stream or comm.size > 1 or Path(args.data).is_dir() or any(ch in str(args.data) for ch in "*?["):
         return True
-    need, have = memory_needed(args.data, config["dtype"]), available_memory()
+    need, have = memory_needed(args.data, r.reading.dtype), available_memory()
     if need is not None and have is not None and need > STREAM_SHARE * have:
         if not quiet:
             say(
@@ -521,112 +475,124 @@ def _streams(args, config, comm, quiet) -> bool:
     return False
 
 
-def _train(args, r, config, comm, quiet, data, streamed) -> int:
+def _train(args, r: Run, comm, quiet, data: TrainData) -> int:
+    """The run trained on ``data``: its settings (resolved once, for a new run), model, callbacks; then the
+    checkpoint of an interrupted run, or the summary of a finished one."""
     import mlp
 
-    (X, y), val, evaluation, task, pre = data
-    if args.resume and r.previous_data and pre is None and X.shape[1] != r.model.sizes[0]:
+    from .distributed import same_settings
+
+    X, y = data.train
+    if args.resume and r.previous_data and data.pre is None and X.shape[1] != r.ckpt.model.sizes[0]:
         raise ValueError(
             f"--data {args.data}: its rows have {X.shape[1]} values, but the model of {args.resume} (a "
-            f"run on {r.previous_data}) reads {r.model.sizes[0]}"
+            f"run on {r.previous_data}) reads {r.ckpt.model.sizes[0]}"
         )
-    if config.get("optimizer") == "lbfgs" and not args.resume and args.batch_size is None:
-        config["batch_size"] = len(X)  # L-BFGS is a full-batch method: the whole training set, unless asked
-    if is_table(args.data) and not args.resume and args.epochs is None:
-        config["epochs"] = r.epochs = recipe.table_epochs(len(X), config["batch_size"], config["epochs"])
-    if not args.resume:
-        r.model, r.optimizer = _new_model(args, config, X, y, task, pre)
-        config["loss"] = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
+    settings = r.settings if args.resume else resolve(args, data)
+    if args.resume:
+        model, optimizer = r.ckpt.model, r.ckpt.optimizer
+    else:
+        model, optimizer = _new_model(args, settings, data)
     if not quiet:
-        say(
-            f"training {r.model.sizes} ({config['activation']}, {config['loss']}, {r.optimizer!r}) on {args.data}: "
-            f"{len(X)} samples, batch {config['batch_size']}, {r.epochs} epochs, backend {r.model.backend.name} "
-            f"({r.model.backend.device}), {r.model.dtype}, {_threads_text()}"
-        )
-        periodic = [layer for layer in r.model.layers[:1] if isinstance(layer, mlp.PeriodicEmbedding)]
-        if periodic and not args.resume:
-            say(
-                f"numbers: {len(periodic[0].columns)} inputs embedded with learned periodic features "
-                f"({periodic[0].n_frequencies} frequencies, {periodic[0].dim} features each: mlp.PeriodicEmbedding); "
-                f"--numeric-embedding none to turn off"
-            )
-        elif (
-            pre is not None
-            and pre.mean is not None
-            and config.get("numeric_embedding") == "auto"
-            and not args.resume
-            and len(X) > recipe.PERIODIC_MOST_ROWS
-        ):
-            say(
-                f"numbers: no periodic features above {recipe.PERIODIC_MOST_ROWS:,} training rows (their cost); "
-                f"--numeric-embedding periodic to add them"
-            )
-        if r.initial_epoch or r.initial_step:
-            say(
-                f"resuming {args.resume} after epoch {r.initial_epoch}"
-                + (f", step {r.initial_step}" if r.initial_step else "")
-                + f", to epoch {r.epochs}"
-                + (f", on {args.data} (the run so far trained on {r.previous_data})" if r.previous_data else "")
-            )
-    stopper = _early_stopping(config, val, quiet)
-    if config.get("class_weight") and task != "classification":
-        raise ValueError(f"--class-weight {config['class_weight']} weighs classes; the task is {task}")
-    saved_config = {k: v for k, v in config.items() if k != "hidden"}
-    saved_config["sizes"] = list(config["sizes"])
-    from mlp.train.distributed import same_settings
-
+        _say_plan(args, r, settings, model, optimizer, data)
+    stopper = _early_stopping(settings, data.val, quiet)
     # several processes: the same settings everywhere (as the table made them), or a refusal naming them
-    same_settings(comm, {k: v for k, v in saved_config.items() if k not in PER_PROCESS})
-    extra = {"cli": saved_config, "data": args.data}
-    if pre is not None:
-        extra["preprocessing"] = pre.to_dict()
+    same_settings(comm, settings.shared())
+    extra = {"cli": settings.to_dict(), "data": args.data}
+    if data.pre is not None:
+        extra["preprocessing"] = data.pre.to_dict()
     _check_saveable(r.save_path, extra)  # before any work: a checkpoint that could not be loaded back is no save
     try:
         history = mlp.fit(
-            r.model,
+            model,
             X,
             y,
-            loss=config["loss"],
-            optimizer=r.optimizer,
-            epochs=r.epochs,
-            batch_size=config["batch_size"],
-            validation_data=val,
-            seed=config["seed"],
+            loss=settings.loss,
+            optimizer=optimizer,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            validation_data=data.val,
+            seed=settings.seed,
             progress=not quiet,
             callbacks=[*stopper, mlp.ModelCheckpoint(r.save_path)],
-            initial_epoch=r.initial_epoch,
-            initial_step=r.initial_step,
-            history=r.history,
-            extra=extra,
-            task=task,
+            resume=replace(r.resume, extra=extra),
+            task=data.task,
             communicator=comm,
-            class_weight=config.get("class_weight"),
+            class_weight=settings.table.class_weight if settings.table is not None else None,
         )
     except mlp.TrainingInterrupted as stop:
-        from mlp.train.epoch import stop_signal
-
-        # every rank stopped at the same step, some perhaps by the signal of another: the job's signal is agreed
-        # (the highest number: SIGTERM over SIGINT over SIGHUP), and rank 0 saves the step
-        signum = stop_signal() or signal.SIGINT
-        if comm.size > 1:
-            signum = int(comm.allreduce(int(stop_signal() or 0), op="max")) or signal.SIGINT
-        if comm.is_root:
-            _save_interrupted(r, stop, extra, task, signum)
-        return 128 + signum
+        return _interrupted(r, settings, model, optimizer, stop, extra, data.task, comm)
     if not comm.is_root:
-        if streamed is not None:  # the final metrics are measured by every process (a sum over their rows)
-            streamed_metrics(r.model, evaluation[1], config["loss"], task, pre, comm)
+        if data.table is not None:  # the final metrics are measured by every process (a sum over their rows)
+            streamed_metrics(model, data.evaluation[1], settings.loss, data.task, data.pre, comm)
         return 0
     if args.plot:
         write_plot(history, args.plot)
+    _say_summary(args, r, settings, model, data, history, stopper, comm)
+    return 0
 
-    seconds = sum(history.history["seconds"][-(r.epochs - r.initial_epoch) :]) if history.epoch else 0.0
-    if streamed is not None:
-        name, rows = evaluation
-        result = streamed_metrics(r.model, rows, config["loss"], task, pre, comm)
+
+def _say_plan(args, r: Run, settings: TrainSettings, model, optimizer, data: TrainData):
+    """What is trained, on what, how; the numeric embedding chosen; where a resumed run goes on from."""
+    import mlp
+
+    X, _ = data.train
+    say(
+        f"training {model.sizes} ({settings.activation}, {settings.loss}, {optimizer!r}) on {args.data}: "
+        f"{len(X)} samples, batch {settings.batch_size}, {settings.epochs} epochs, backend {model.backend.name} "
+        f"({model.backend.device}), {model.dtype}, {_threads_text()}"
+    )
+    periodic = [layer for layer in model.layers[:1] if isinstance(layer, mlp.PeriodicEmbedding)]
+    if periodic and not args.resume:
+        say(
+            f"numbers: {len(periodic[0].columns)} inputs embedded with learned periodic features "
+            f"({periodic[0].n_frequencies} frequencies, {periodic[0].dim} features each: mlp.PeriodicEmbedding); "
+            f"--numeric-embedding none to turn off"
+        )
+    elif (
+        data.pre is not None
+        and data.pre.mean is not None
+        and settings.table is not None
+        and settings.table.numeric_embedding == "auto"
+        and not args.resume
+        and len(X) > recipe.PERIODIC_MOST_ROWS
+    ):
+        say(
+            f"numbers: no periodic features above {recipe.PERIODIC_MOST_ROWS:,} training rows (their cost); "
+            f"--numeric-embedding periodic to add them"
+        )
+    if r.resume.epoch or r.resume.step:
+        say(
+            f"resuming {args.resume} after epoch {r.resume.epoch}"
+            + (f", step {r.resume.step}" if r.resume.step else "")
+            + f", to epoch {settings.epochs}"
+            + (f", on {args.data} (the run so far trained on {r.previous_data})" if r.previous_data else "")
+        )
+
+
+def _interrupted(r: Run, settings: TrainSettings, model, optimizer, stop, extra, task, comm) -> int:
+    """The exit status of a run stopped by a signal; rank 0 saves its step."""
+    from mlp.train.epoch import stop_signal
+
+    # every rank stopped at the same step, some perhaps by the signal of another: the job's signal is agreed
+    # (the highest number: SIGTERM over SIGINT over SIGHUP), and rank 0 saves the step
+    signum = stop_signal() or signal.SIGINT
+    if comm.size > 1:
+        signum = int(comm.allreduce(int(stop_signal() or 0), op="max")) or signal.SIGINT
+    if comm.is_root:
+        _save_interrupted(r.save_path, settings, model, optimizer, stop, extra, task, signum)
+    return 128 + signum
+
+
+def _say_summary(args, r: Run, settings: TrainSettings, model, data: TrainData, history, stopper, comm):
+    """The last line: the final metrics, the epochs, the weights kept, the seconds, where the checkpoint is."""
+    seconds = sum(history.history["seconds"][-(settings.epochs - r.resume.epoch) :]) if history.epoch else 0.0
+    name, evaluated = data.evaluation
+    if data.table is not None:
+        result = streamed_metrics(model, evaluated, settings.loss, data.task, data.pre, comm)
     else:
-        name, (X_eval, y_eval) = evaluation
-        result = metrics(r.model, X_eval, y_eval, config["loss"], task, pre)
+        X_eval, y_eval = evaluated
+        result = metrics(model, X_eval, y_eval, settings.loss, data.task, data.pre)
     summary = format_metrics(result)
     warning = baseline_warning(result, f"{name} accuracy")
     if warning:  # on stderr, before the summary: the summary stays the last line
@@ -641,16 +607,15 @@ def _train(args, r, config, comm, quiet, data, streamed) -> int:
         f"{name} {summary} after {len(history.epoch)} epochs{kept} ({seconds:.1f} s of training); checkpoint saved "
         f"to {r.save_path}" + (f"; plot in {args.plot}" if args.plot else "")
     )
-    return 0
 
 
-def _early_stopping(config, val, quiet) -> list:
-    """``[callback]`` for a table's early stopping (``config["patience"]``), or ``[]``; says which, unless quiet."""
+def _early_stopping(settings: TrainSettings, val, quiet) -> list:
+    """``[callback]`` for a table's early stopping (its ``patience``), or ``[]``; says which, unless quiet."""
     import mlp
 
-    patience = config.get("patience")
+    patience = settings.table.patience if settings.table is not None else None
     if not patience:
-        if "patience" in config and not quiet:  # a table with --no-early-stopping
+        if settings.table is not None and not quiet:  # a table with --no-early-stopping
             say("early stopping: off (--no-early-stopping); the last epoch's weights are kept")
         return []
     if val is None:
@@ -679,12 +644,12 @@ def _early_stopping(config, val, quiet) -> list:
                 # the run's plan ends here: the checkpoint written next says so, so that --resume without
                 # --epochs does not train on past the stop (with --epochs N it trains N more, as for any run)
                 if isinstance(state.extra.get("cli"), dict):
-                    state.extra["cli"]["epochs"] = epoch + 1
+                    state.extra["cli"] = {**state.extra["cli"], "epochs": epoch + 1}
             if last and self.best_weights is not None and self.best_epoch != epoch:
                 state.model.load_state_dict(self.best_weights)
 
     if not quiet:
-        watched = TABLE_MONITOR or mlp.train.callbacks.default_monitor(config["task"])
+        watched = TABLE_MONITOR or mlp.train.callbacks.default_monitor(settings.task)
         say(
             f"early stopping: on the {watched.replace('val_', 'validation ')}, patience {patience} epochs; "
             f"the best epoch's weights are kept (--patience N, --no-early-stopping)"
@@ -721,27 +686,27 @@ def _check_saveable(path, extra: dict):
         ) from None
 
 
-def _save_interrupted(r: Run, stop, extra, task, signum=signal.SIGINT):
+def _save_interrupted(path, settings: TrainSettings, model, optimizer, stop, extra, task, signum=signal.SIGINT):
     import mlp
     from mlp.train.loop import save_training_state
 
     state = mlp.FitState(
-        r.model,
-        r.optimizer,
-        mlp.get_loss(r.config["loss"]),
+        model,
+        optimizer,
+        mlp.get_loss(settings.loss),
         stop.history,
-        r.epochs,
-        r.config["seed"],
+        settings.epochs,
+        settings.seed,
         extra={**extra, "step": stop.step},
         task=task,
     )
-    save_training_state(r.save_path, state, stop.epoch)
+    save_training_state(path, state, stop.epoch)
     from mlp.train.epoch import signal_name
 
     by = "" if signum == signal.SIGINT else f" by {signal_name(signum)}"  # Ctrl-C's line is as it always was
     print(
-        f"mlp: interrupted{by} at epoch {stop.epoch + 1}, step {stop.step}; checkpoint saved to {r.save_path} "
-        f"(continue with: mlp train --resume {r.save_path})",
+        f"mlp: interrupted{by} at epoch {stop.epoch + 1}, step {stop.step}; checkpoint saved to {path} "
+        f"(continue with: mlp train --resume {path})",
         file=sys.stderr,
         flush=True,
     )
@@ -755,84 +720,69 @@ def _split(args, data):
     return (X, y), None, (X_test, y_test)
 
 
-def _builtin_data(args, quiet):
-    """``((X, y), validation or None, ("test", (X_test, y_test)), "classification", None)``."""
+def _builtin_data(args, quiet) -> TrainData:
+    """A built-in data set: its training, validation (or None) and test sets; always a classification."""
     data = load_builtin(args, quiet)
     (X, y), val, test = _split(args, data)
-    return (X, y), val, ("test", test), "classification", None
+    return TrainData((X, y), val, ("test", test), "classification")
 
 
-def _new_model(args, config, X, y, task, pre):
+def _new_model(args, settings: TrainSettings, data: TrainData):
+    """A new run's model and optimizer, as ``settings`` say (a table's input layers first)."""
     import mlp
     from mlp.core.registry import OPTIMIZERS
 
-    n_in = pre.n_inputs() if pre is not None else X.shape[1]
-    n_out = pre.n_outputs() if pre is not None else int(y.max()) + 1
-    sizes = [n_in, *config["hidden"], n_out] if config.get("hidden") is not None else config["sizes"]
-    if pre is None:
-        n_classes = n_out
-        n_out = 1 if n_classes == 2 and sizes[-1] == 1 else n_classes
-    elif task == "classification" and n_out == 2 and sizes[-1] == 1:
-        n_out = 1
-    if sizes[0] != n_in or sizes[-1] != n_out:
-        raise ValueError(
-            f"--sizes {','.join(map(str, sizes))} does not fit --data {args.data}: "
-            f"the input width must be {n_in} and the output width {n_out}"
-        )
-    config["sizes"] = sizes
-    if args.momentum is not None and config["optimizer"] != "sgd":
-        raise ValueError(
-            f"--momentum applies to --optimizer sgd; {config['optimizer']} has no momentum to set"
-            + (" (its moments are Adam's betas)" if config["optimizer"].startswith("adam") else "")
-        )
-    _check_model_fits(args, config, sizes)
-    loss = config.get("loss") or ("mse" if task == "regression" else "cross_entropy")
-    output = "identity" if task == "regression" else None
+    X, _ = data.train
+    _check_model_fits(args, settings)
+    output = "identity" if data.task == "regression" else None
     # a table's categorical columns are codes: its OneHot and Embedding layers come first
-    inputs = (
-        pre.input_layers(
-            numeric_embedding=recipe.numeric_embedding(
-                config.get("numeric_embedding"), len(X), scaled=pre.mean is not None
-            )
-        )
-        if pre is not None
-        else []
-    )
+    inputs = []
+    if data.pre is not None:
+        embedding = recipe.numeric_embedding(settings.table.numeric_embedding, len(X), scaled=data.pre.mean is not None)
+        inputs = data.pre.input_layers(numeric_embedding=embedding)
     model = mlp.build_mlp(
-        sizes,
-        config["activation"],
-        loss,
-        config["init"],
+        list(settings.sizes),
+        settings.activation,
+        settings.loss,
+        settings.init,
         backend_of_args(args),
-        config["dtype"],
-        config["seed"],
+        settings.dtype,
+        settings.seed,
         output=output,
         input_layers=inputs,
-        **({"dropout": config["dropout"]} if config.get("dropout") else {}),
+        **({"dropout": settings.dropout} if settings.dropout else {}),
     )
-    settings = {
-        "lr": config["lr"],
-        "weight_decay": mlp.l2_weight_decay(config["l2"], len(X)) if config["l2"] else 0.0,
-        "l1": mlp.l1_strength(config["l1"], len(X)) if config.get("l1") else 0.0,
+    return model, OPTIMIZERS[settings.optimizer](**_optimizer_settings(args, settings, X))
+
+
+def _optimizer_settings(args, settings: TrainSettings, X) -> dict:
+    """The optimizer's arguments: the learning rate, the book's L2 and L1 scaled by the training rows, SGD's
+    momentum, a cosine schedule over the whole budget."""
+    import mlp
+
+    s = settings
+    kwargs = {
+        "lr": s.lr,
+        "weight_decay": mlp.l2_weight_decay(s.l2, len(X)) if s.l2 else 0.0,
+        "l1": mlp.l1_strength(s.l1, len(X)) if s.l1 else 0.0,
     }
-    if config["optimizer"] == "sgd":
-        settings["momentum"] = config["momentum"]
-    if config["optimizer"] == "adamw" and not config["l2"]:
-        settings.pop("weight_decay")  # AdamW's own decoupled decay, not none
-    if config.get("schedule") == "cosine":  # over the whole budget: early stopping may end it sooner
-        steps = -(-len(X) // config["batch_size"]) * config["epochs"]
+    if s.optimizer == "sgd":
+        kwargs["momentum"] = s.momentum
+    if s.optimizer == "adamw" and not s.l2:
+        kwargs.pop("weight_decay")  # AdamW's own decoupled decay, not none
+    if s.table is not None and s.table.schedule == "cosine":  # over the whole budget: early stopping may end it sooner
+        steps = -(-len(X) // s.batch_size) * s.epochs
         from mlp.io.tables import StreamedRows
 
         if isinstance(X, StreamedRows):  # a streamed epoch's last batch of each window may be short: more steps
             from mlp.train.windows import WindowPlan
 
-            plan = WindowPlan(X.layout, config["batch_size"], config["seed"])
-            steps = sum(plan.n_steps(e) for e in range(config["epochs"]))
-        settings["schedule"] = mlp.Cosine(steps, warmup_steps=0, final=0.0)
-    if config["optimizer"] == "lbfgs" and args.lr is None:
-        settings.pop("lr")  # its line search sets the step; lr=1 (scipy's) unless --lr asks otherwise
-    optimizer = OPTIMIZERS[config["optimizer"]](**settings)
-    return model, optimizer
+            plan = WindowPlan(X.layout, s.batch_size, s.seed)
+            steps = sum(plan.n_steps(e) for e in range(s.epochs))
+        kwargs["schedule"] = mlp.Cosine(steps, warmup_steps=0, final=0.0)
+    if s.optimizer == "lbfgs" and args.lr is None:
+        kwargs.pop("lr")  # its line search sets the step; lr=1 (scipy's) unless --lr asks otherwise
+    return kwargs
 
 
 #: copies of the weights training holds: the weights, their gradients, the last good state kept for a roll-back,
@@ -840,7 +790,7 @@ def _new_model(args, config, X, y, task, pre):
 _COPIES = {"sgd": 4, "adam": 5, "adamw": 5, "lbfgs": 24}
 
 
-def _check_model_fits(args, config, sizes):
+def _check_model_fits(args, settings: TrainSettings):
     """Refuse, before allocating, a model whose training state would not fit in this machine's memory (a CPU
     backend; ``--hidden 100000000`` was killed by the system with no word), naming the option and the sizes."""
     from mlp.backends import get_backend
@@ -848,16 +798,17 @@ def _check_model_fits(args, config, sizes):
 
     if "cpu" not in str(get_backend(backend_of_args(args)).device).lower():
         return
+    sizes = settings.sizes
     params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-    size = 4 if config["dtype"] == "float32" else 8
+    size = 4 if settings.dtype == "float32" else 8
     # the weights' copies, and a step's activations (forward values, their gradients and a temporary) at its batch
-    need = size * (params * _COPIES.get(config["optimizer"], 5) + 3 * config["batch_size"] * sum(sizes[1:]))
+    need = size * (params * _COPIES.get(settings.optimizer, 5) + 3 * settings.batch_size * sum(sizes[1:]))
     have = available_memory()
     if have is not None and need > have:
         option = "--hidden" if args.hidden is not None else "--sizes"
         raise ValueError(
             f"{option}: a model of widths {','.join(map(str, sizes))} has {params:,} parameters; "
-            f"training it ({config['optimizer']}, {config['dtype']}) needs about {need / 2**30:.1f} GiB, "
+            f"training it ({settings.optimizer}, {settings.dtype}) needs about {need / 2**30:.1f} GiB, "
             f"and {have / 2**30:.1f} GiB of memory is available"
         )
 

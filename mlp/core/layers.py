@@ -12,62 +12,49 @@ is two pure functions, made once per model binding by :meth:`Layer.functions`:
 
 ``ctx`` is a :class:`StepContext` (train or eval mode, and the step's random key for
 layers that draw random numbers).  :class:`mlp.Sequential` strings the functions together.
+Their types are named once, in :mod:`mlp.core.types` (``Forward``, ``Backward``).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .registry import ACTIVATIONS, INITS, LAYERS
+
+# StepContext and EVAL are defined with the other types of the seams, and still imported from here
+from .types import EVAL as EVAL
+from .types import Array, Backward, Cache, Forward, Gradients, Params, StepContext
 from .validate import finite, non_negative_int, positive_int
 
-
-class StepContext(NamedTuple):
-    """What a step tells its layers: the mode, and the key of its random numbers.
-
-    ``training`` is True in :func:`mlp.train_step` (dropout active), False in evaluation.
-    ``seed``, ``epoch`` and ``step`` key per-step random numbers: Python ints, or 0-d integer
-    arrays when the step runs inside a compiled loop.  (A named tuple: one is made per step.)
-    """
-
-    training: bool = False
-    seed: Any = 0
-    epoch: Any = 0
-    step: Any = 0
-    #: ``(first, total)`` when the batch is rows ``first..`` of a global batch of ``total`` rows (a data-parallel
-    #: shard), or ``(places, total)`` with ``places`` a host array of its rows' places in the global batch (a
-    #: streamed table's): random layers then draw the global batch's numbers and keep their own rows, as one
-    #: process would
-    rows: Any = None
-
-
-EVAL = StepContext(training=False)
+if TYPE_CHECKING:
+    from .kernels import Kernels
 
 
 class Layer:
     """Base class: a step of the network with no parameters."""
 
     #: names of the layer's parameters, in state_dict order (``W``, ``b`` for Linear)
-    param_names: tuple = ()
+    param_names: tuple[str, ...] = ()
 
     @property
-    def shapes(self) -> list:
+    def shapes(self) -> list[tuple[int, ...]]:
         return []
 
-    def initial_values(self, rng: np.random.Generator) -> list:
+    def initial_values(self, rng: np.random.Generator) -> list[np.ndarray]:
         return []
 
-    def functions(self, K, index: int):
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
         """``(forward, backward)`` on kernels ``K`` for the layer at position ``index`` (see the module docstring)."""
         raise NotImplementedError
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """A JSON-able description from which :func:`from_config` rebuilds the layer."""
         return {"type": type(self).__name__}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "type")
         return f"{type(self).__name__}({args})"
 
@@ -89,17 +76,17 @@ class Linear(Layer):
 
     param_names = ("W", "b")
 
-    def __init__(self, n_in: int, n_out: int, init: str = "nielsen"):
+    def __init__(self, n_in: int, n_out: int, init: str = "nielsen") -> None:
         self.n_in, self.n_out = positive_int("n_in", n_in, "Linear"), positive_int("n_out", n_out, "Linear")
         if init not in INITS:
             raise ValueError(f"Linear: unknown init {init!r}; choose one of {', '.join(INITS)}")
         self.init = init
 
     @property
-    def shapes(self):
+    def shapes(self) -> list[tuple[int, ...]]:
         return [(self.n_in, self.n_out), (self.n_out,)]
 
-    def initial_values(self, rng: np.random.Generator):
+    def initial_values(self, rng: np.random.Generator) -> list[np.ndarray]:
         """Draw ``(W, b)`` on the host in float64 from ``rng`` (the same on every backend)."""
         n_in, n_out = self.n_in, self.n_out
         std = {"normal": 1.0, "nielsen": n_in**-0.5, "xavier": (2.0 / (n_in + n_out)) ** 0.5, "he": (2.0 / n_in) ** 0.5}
@@ -107,36 +94,37 @@ class Linear(Layer):
         b = rng.standard_normal(n_out) if self.init in ("normal", "nielsen") else np.zeros(n_out)
         return [W, b]
 
-    def functions(self, K, index):
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
         linear_forward, linear_backward = K.linear_forward, K.linear_backward
 
-        def forward(params, X, ctx):
+        def forward(params: Params, X: Array, ctx: StepContext) -> tuple[Array, Cache]:
             return linear_forward(X, params[0], params[1]), X
 
-        def backward(params, X, dY, need_dX, out):
+        def backward(params: Params, X: Cache, dY: Array, need_dX: bool, out: Sequence[Any]) -> Gradients:
             dX, dW, db = linear_backward(X, params[0], dY, need_dX, *out)
             return dX, (dW, db)
 
         return forward, backward
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"type": "Linear", "n_in": self.n_in, "n_out": self.n_out, "init": self.init}
 
 
 class Activation(Layer):
-    """An element-wise function; subclasses name their kernels with ``kernel``."""
+    """An element-wise function; subclasses name the kernels that compute it in :meth:`kernels`."""
 
-    kernel = ""
+    def kernels(self, K: Kernels) -> tuple[Any, Any]:
+        """``(forward, backward)``: the methods of ``K`` for this function, ``f(Z)`` and ``b(Z, A, dA)``."""
+        raise NotImplementedError(f"{type(self).__name__} names no kernels: define kernels(self, K)")
 
-    def functions(self, K, index):
-        # looked up once per binding, not at every call
-        f, b = getattr(K, self.kernel + "_forward"), getattr(K, self.kernel + "_backward")
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
+        f, b = self.kernels(K)  # looked up once per binding, not at every call
 
-        def forward(params, Z, ctx):
+        def forward(params: Params, Z: Array, ctx: StepContext) -> tuple[Array, Cache]:
             A = f(Z)
             return A, (Z, A)
 
-        def backward(params, cache, dA, need_dX, out):
+        def backward(params: Params, cache: Cache, dA: Array, need_dX: bool, out: Sequence[Any]) -> Gradients:
             return b(cache[0], cache[1], dA), ()
 
         return forward, backward
@@ -146,28 +134,31 @@ class Activation(Layer):
 class Sigmoid(Activation):
     """The logistic function 1 / (1 + exp(-x))."""
 
-    kernel = "sigmoid"
+    def kernels(self, K: Kernels) -> tuple[Any, Any]:
+        return K.sigmoid_forward, K.sigmoid_backward
 
 
 @LAYERS.register("Tanh", "tanh")
 class Tanh(Activation):
     """The hyperbolic tangent."""
 
-    kernel = "tanh"
+    def kernels(self, K: Kernels) -> tuple[Any, Any]:
+        return K.tanh_forward, K.tanh_backward
 
 
 @LAYERS.register("ReLU", "relu")
 class ReLU(Activation):
     """max(x, 0)."""
 
-    kernel = "relu"
+    def kernels(self, K: Kernels) -> tuple[Any, Any]:
+        return K.relu_forward, K.relu_backward
 
 
 @LAYERS.register("Identity", "identity", "linear")
 class Identity(Activation):
     """The identity (useful as an explicit linear output)."""
 
-    def functions(self, K, index):
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
         return (lambda params, X, ctx: (X, None)), (lambda params, cache, dY, need_dX, out: (dY, ()))
 
 
@@ -175,21 +166,21 @@ class Identity(Activation):
 class LeakyReLU(Activation):
     """x for x > 0, else ``slope * x``."""
 
-    def __init__(self, slope: float = 0.01):
+    def __init__(self, slope: float = 0.01) -> None:
         self.slope = finite("slope", slope, "LeakyReLU")
 
-    def functions(self, K, index):
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
         slope, f, b = self.slope, K.leaky_relu_forward, K.leaky_relu_backward
 
-        def forward(params, Z, ctx):
+        def forward(params: Params, Z: Array, ctx: StepContext) -> tuple[Array, Cache]:
             return f(Z, slope), Z
 
-        def backward(params, Z, dA, need_dX, out):
+        def backward(params: Params, Z: Cache, dA: Array, need_dX: bool, out: Sequence[Any]) -> Gradients:
             return b(Z, None, dA, slope), ()
 
         return forward, backward
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"type": "LeakyReLU", "slope": self.slope}
 
 
@@ -210,18 +201,18 @@ class Dropout(Layer):
         Probability of dropping a unit, in ``[0, 1)``; 0 makes the layer the identity.
     """
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5) -> None:
         p = finite("p", p, "Dropout")
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
 
-    def functions(self, K, index):
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
         from .random import keep_mask
 
         p, xp, device = self.p, K.xp, K.backend.device
 
-        def forward(params, X, ctx):
+        def forward(params: Params, X: Array, ctx: StepContext) -> tuple[Array, Cache]:
             if not ctx.training or p == 0.0:
                 return X, None
             if ctx.rows is None:
@@ -237,12 +228,12 @@ class Dropout(Layer):
                     mask = mask[first : first + X.shape[0], ...]
             return X * mask, mask
 
-        def backward(params, mask, dY, need_dX, out):
+        def backward(params: Params, mask: Cache, dY: Array, need_dX: bool, out: Sequence[Any]) -> Gradients:
             return (dY if mask is None else dY * mask), ()
 
         return forward, backward
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"type": "Dropout", "p": self.p}
 
 
@@ -274,7 +265,7 @@ class Embedding(Layer):
 
     param_names = ("E",)
 
-    def __init__(self, n_in: int, columns, n_categories, dim: int):
+    def __init__(self, n_in: int, columns: Sequence[int], n_categories: Sequence[int], dim: int) -> None:
         self.n_in = positive_int("n_in", n_in, "Embedding")
         self.dim = positive_int("dim", dim, "Embedding")
         if not isinstance(columns, (list, tuple)) or not columns:
@@ -291,14 +282,14 @@ class Embedding(Layer):
         self.n_out = len(self.kept) + len(self.columns) * self.dim
 
     @property
-    def shapes(self):
+    def shapes(self) -> list[tuple[int, ...]]:
         return [(sum(self.n_categories), self.dim)]
 
-    def initial_values(self, rng: np.random.Generator):
+    def initial_values(self, rng: np.random.Generator) -> list[np.ndarray]:
         """``E`` drawn N(0, 1) on the host (as ``torch.nn.Embedding``): the same on every backend."""
         return [rng.standard_normal((sum(self.n_categories), self.dim))]
 
-    def functions(self, K, index):
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
         xp, device = K.xp, K.backend.device
         m, dim, total = len(self.columns), self.dim, sum(self.n_categories)
         starts = np.cumsum([0] + self.n_categories[:-1])
@@ -309,7 +300,7 @@ class Embedding(Layer):
         categories = xp.asarray(np.arange(total, dtype=np.int64), device=device)
         n_kept, n_in = len(self.kept), self.n_in
 
-        def forward(params, X, ctx):
+        def forward(params: Params, X: Array, ctx: StepContext) -> tuple[Array, Cache]:
             E = params[0]
             codes = xp.astype(xp.round(xp.take(X, code_cols, axis=1)), xp.int64)
             codes = xp.clip(codes, min=0, max=highest) + offsets  # per column: its own slice of E
@@ -318,7 +309,7 @@ class Embedding(Layer):
             Y = xp.concat([xp.take(X, kept, axis=1), vectors], axis=1) if n_kept else vectors
             return Y, flat
 
-        def backward(params, flat, dY, need_dX, out):
+        def backward(params: Params, flat: Cache, dY: Array, need_dX: bool, out: Sequence[Any]) -> Gradients:
             onehot = xp.astype(xp.reshape(flat, (-1, 1)) == xp.reshape(categories, (1, -1)), dY.dtype)
             dV = xp.reshape(dY[:, n_kept:], (-1, dim))
             dE = xp.matmul(xp.matrix_transpose(onehot), dV)
@@ -334,7 +325,7 @@ class Embedding(Layer):
 
         return forward, backward
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "type": "Embedding",
             "n_in": self.n_in,
@@ -370,7 +361,7 @@ class OneHot(Layer):
         Number of categories (one-hot columns) of each code column.
     """
 
-    def __init__(self, n_in: int, columns, n_categories):
+    def __init__(self, n_in: int, columns: Sequence[int], n_categories: Sequence[int]) -> None:
         self.n_in = positive_int("n_in", n_in, "OneHot")
         if not isinstance(columns, (list, tuple)) or not columns:
             raise ValueError(f"OneHot: columns must be a non-empty list of input positions, got {columns!r}")
@@ -384,10 +375,11 @@ class OneHot(Layer):
         self.n_categories = [positive_int("n_categories", k, "OneHot") for k in n_categories]
         self.n_out = self.n_in - len(self.columns) + sum(self.n_categories)
 
-    def pieces(self) -> list:
+    def pieces(self) -> list[tuple[str, int, int]]:
         """The output, left to right: ``("keep", a, b)`` for input columns ``a..b-1`` as they are, and
         ``("code", c, k)`` for the ``k`` one-hot columns of input column ``c``."""
-        out, at = [], 0
+        out: list[tuple[str, int, int]] = []
+        at = 0
         for c, k in zip(self.columns, self.n_categories, strict=True):
             if c > at:
                 out.append(("keep", at, c))
@@ -397,14 +389,16 @@ class OneHot(Layer):
             out.append(("keep", at, self.n_in))
         return out
 
-    def source_columns(self) -> list:
+    def source_columns(self) -> list[int]:
         """For each output column, the input column it comes from (``-1``: a one-hot column)."""
         return [j for kind, a, b in self.pieces() for j in (range(a, b) if kind == "keep" else [-1] * b)]
 
-    def plan(self):
+    def plan(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(read, slot, code)`` per output column: the input column it reads, whether it is a one-hot slot,
         and that slot's code (host arrays)."""
-        read, slot, code = [], [], []
+        read: list[int] = []
+        slot: list[bool] = []
+        code: list[int] = []
         for kind, a, b in self.pieces():
             if kind == "keep":
                 read += range(a, b)
@@ -416,7 +410,7 @@ class OneHot(Layer):
                 code += range(b)
         return np.asarray(read, dtype=np.int64), np.asarray(slot), np.asarray(code, dtype=np.float64)
 
-    def functions(self, K, index):
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
         xp, device = K.xp, K.backend.device
         read, slot, code = self.plan()
         read_d = xp.asarray(read, device=device)
@@ -427,13 +421,13 @@ class OneHot(Layer):
         back[source[source >= 0]] = np.flatnonzero(source >= 0)
         back = xp.asarray(back, device=device)
 
-        def forward(params, X, ctx):
+        def forward(params: Params, X: Array, ctx: StepContext) -> tuple[Array, Cache]:
             G = xp.take(X, read_d, axis=1)
             # the slots' codes made here, in X's dtype (a constant to a compiler; a cache would keep its tracers)
             hits = xp.astype(G == xp.asarray(code, dtype=X.dtype, device=device), X.dtype)
             return xp.where(slot_d, hits, G), None
 
-        def backward(params, cache, dY, need_dX, out):
+        def backward(params: Params, cache: Cache, dY: Array, need_dX: bool, out: Sequence[Any]) -> Gradients:
             if not need_dX:
                 return None, ()
             padded = xp.concat([dY, xp.zeros((dY.shape[0], 1), dtype=dY.dtype, device=device)], axis=1)
@@ -441,7 +435,7 @@ class OneHot(Layer):
 
         return forward, backward
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "type": "OneHot",
             "n_in": self.n_in,
@@ -481,7 +475,9 @@ class PeriodicEmbedding(Layer):
 
     param_names = ("F", "P", "W", "c")
 
-    def __init__(self, n_in: int, columns, n_frequencies: int = 16, dim: int = 3, sigma: float = 0.1):
+    def __init__(
+        self, n_in: int, columns: Sequence[int], n_frequencies: int = 16, dim: int = 3, sigma: float = 0.1
+    ) -> None:
         self.n_in = positive_int("n_in", n_in, "PeriodicEmbedding")
         if not isinstance(columns, (list, tuple)) or not columns:
             raise ValueError(f"PeriodicEmbedding: columns must be a non-empty list of input positions, got {columns!r}")
@@ -498,11 +494,11 @@ class PeriodicEmbedding(Layer):
         self.n_out = self.n_in + len(self.columns) * self.dim
 
     @property
-    def shapes(self):
+    def shapes(self) -> list[tuple[int, ...]]:
         m, k, d = len(self.columns), self.n_frequencies, self.dim
         return [(m, k), (m, k), (m, k, d), (m, d)]
 
-    def initial_values(self, rng: np.random.Generator):
+    def initial_values(self, rng: np.random.Generator) -> list[np.ndarray]:
         """Frequencies N(0, sigma^2), phases U(-pi, pi), the linear map and its bias U(-1, 1) / sqrt(n_frequencies)
         (RealMLP-TD's), drawn on the host in float64: the same on every backend."""
         m, k, d = len(self.columns), self.n_frequencies, self.dim
@@ -514,7 +510,7 @@ class PeriodicEmbedding(Layer):
             rng.uniform(-bound, bound, (m, d)),
         ]
 
-    def functions(self, K, index):
+    def functions(self, K: Kernels, index: int) -> tuple[Forward, Backward]:
         xp, device = K.xp, K.backend.device
         m, k, d, n_in = len(self.columns), self.n_frequencies, self.dim, self.n_in
         two_pi = 2.0 * np.pi
@@ -522,7 +518,7 @@ class PeriodicEmbedding(Layer):
         select = np.zeros((m, n_in))
         select[np.arange(m), self.columns] = 1.0  # dX of the embedded columns back in their places
 
-        def forward(params, X, ctx):
+        def forward(params: Params, X: Array, ctx: StepContext) -> tuple[Array, Cache]:
             F, P, W, c = params
             n = X.shape[0]
             Xt = xp.reshape(xp.matrix_transpose(xp.take(X, cols, axis=1)), (m, n, 1))  # a column a batch: (m, n, 1)
@@ -535,7 +531,7 @@ class PeriodicEmbedding(Layer):
             features = xp.reshape(xp.permute_dims(H, (1, 0, 2)), (n, m * d))
             return xp.concat([X, features], axis=1), cache
 
-        def backward(params, cache, dY, need_dX, out):
+        def backward(params: Params, cache: Cache, dY: Array, need_dX: bool, out: Sequence[Any]) -> Gradients:
             F, P, W, c = params
             Xt, Z, C = cache
             n = dY.shape[0]
@@ -555,7 +551,7 @@ class PeriodicEmbedding(Layer):
 
         return forward, backward
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "type": "PeriodicEmbedding",
             "n_in": self.n_in,
@@ -576,7 +572,7 @@ for _name, _cls in (
     ACTIVATIONS.register(_name)(_cls)
 
 
-def from_config(cfg: dict) -> Layer:
+def from_config(cfg: dict[str, Any]) -> Layer:
     """Rebuild a layer from :meth:`Layer.config` (used by checkpoints)."""
     if not isinstance(cfg, dict) or not isinstance(cfg.get("type"), str) or cfg["type"] not in LAYERS.names():
         raise ValueError(f"unknown layer description {cfg!r}; known layer types: {', '.join(LAYERS.names())}")

@@ -333,7 +333,8 @@ def minimize(
     f, g = evaluate(x)
     if not (math.isfinite(f) and bool(xp.all(xp.isfinite(g)))):
         raise DivergenceError(f"lbfgs: the objective is {f} (or its gradient is not finite) at the starting point")
-    nit, memory = 0, []
+    nit = 0
+    memory: list[tuple[Any, Any, Any]] = []  # the pairs (s, y, rho), oldest first
 
     def result(status, message):
         return LBFGSResult(x, f, g, nit, evaluate.count, status, message)
@@ -454,7 +455,7 @@ class LBFGS(Optimizer):
         self.max_iter = positive_int("max_iter", max_iter, "LBFGS")
         self.max_ls = positive_int("max_ls", max_ls, "LBFGS")
         self.tolerance_grad = non_negative("tolerance_grad", tolerance_grad, "LBFGS")
-        self._pairs = ()
+        self._pairs: tuple[tuple[Any, Any, Any], ...] = ()  # the curvature pairs (s, y, rho), oldest first
 
     def update_function(self, K, group_is_weight):
         raise TypeError(
@@ -473,7 +474,7 @@ class LBFGS(Optimizer):
         evaluate, is_weight = group_objective(model, loss, reduce, weighted)
         xp, wd = model.xp, self.weight_decay
         history, iterations, maxls, tol = self.history_size, self.max_iter, self.max_ls, self.tolerance_grad
-        masks = {}
+        masks: dict[tuple, Any] = {}  # the weight mask of the one parameter layout last seen
 
         def mask_for(groups):
             key = tuple(tuple(g.shape) for g in groups)

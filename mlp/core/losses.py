@@ -12,41 +12,58 @@ cache of the last forward on the loss object, as a convenience for interactive u
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .registry import LOSSES
+from .types import Array, Cache, LossApply, LossGrad
+
+if TYPE_CHECKING:
+    from .kernels import Kernels
 
 
 class Loss:
-    """Base class; subclasses name their kernels with ``kernel``."""
+    """Base class; subclasses name the kernels that compute them in :meth:`kernels`."""
 
-    kernel = ""
     #: what the model's raw outputs mean for this loss: "values", "logits" or "sigmoid logits"
     output = "values"
     #: the task a loss is made for by default
     task = "classification"
 
-    def __init__(self):
-        self._bound = self._key = self._K = None
-        self._cache = self._T = None
+    def __init__(self) -> None:
+        self._bound: Kernels | None = None
+        self._key: tuple[type, Any] | None = None
+        self._K: Kernels | None = None
+        self._cache: Cache = None
+        self._T: Array | None = None
 
     # -- pure maths -------------------------------------------------------------------------
-    def apply(self, K, Y, T):
+    def kernels(self, K: Kernels) -> tuple[LossApply, LossGrad, Any]:
+        """``(forward, backward, rows)``: the methods of ``K`` for this loss, ``forward(Y, T) -> (loss, cache)``,
+        ``backward(cache, T) -> dL/dY`` and ``rows(Y, T) -> per-sample losses``."""
+        raise NotImplementedError(f"{type(self).__name__} names no kernels: define kernels(self, K)")
+
+    def apply(self, K: Kernels, Y: Array, T: Array) -> tuple[Array, Cache]:
         """``(loss, cache)`` for outputs ``Y`` and targets ``T`` (both ``(n_samples, n_out)``) on kernels ``K``."""
-        return getattr(K, self.kernel + "_forward")(Y, T)
+        forward, _, _ = self.kernels(K)
+        return forward(Y, T)
 
-    def grad(self, K, cache, T):
+    def grad(self, K: Kernels, cache: Cache, T: Array) -> Array:
         """dL/dY from :meth:`apply`'s ``cache``."""
-        return getattr(K, self.kernel + "_backward")(cache, T)
+        _, backward, _ = self.kernels(K)
+        return backward(cache, T)
 
-    def functions(self, K):
+    def functions(self, K: Kernels) -> tuple[LossApply, LossGrad]:
         """``(apply, grad)`` bound to ``K`` (the kernel methods looked up once)."""
-        return getattr(K, self.kernel + "_forward"), getattr(K, self.kernel + "_backward")
+        forward, backward, _ = self.kernels(K)
+        return forward, backward
 
-    def rows(self, K, Y, T):
+    def rows(self, K: Kernels, Y: Array, T: Array) -> Array:
         """Per-sample losses ``(n_samples,)``: :meth:`apply`'s loss is their mean (a weighted mean weights them)."""
-        return getattr(K, self.kernel + "_rows")(Y, T)
+        _, _, rows = self.kernels(K)
+        return rows(Y, T)
 
     # -- object API ---------------------------------------------------------------------------
-    def bind(self, K):
+    def bind(self, K: Kernels) -> Loss:
         """Use a model's kernels ``K`` (its fast paths, or the reference if it chose that).
 
         An unbound loss uses the default kernels of whatever backend its arrays are on.
@@ -56,11 +73,11 @@ class Loss:
         return self
 
     @property
-    def K(self):
+    def K(self) -> Kernels | None:
         """The kernels the last :meth:`forward` used (None before any)."""
         return self._K if self._K is not None else self._bound
 
-    def check(self, Y, T):
+    def check(self, Y: Array, T: Array) -> None:
         """The one check that ``T`` fits ``Y``: same array type and device, shape and dtype."""
         if type(T) is not type(Y) or getattr(T, "device", None) != Y.device:
             raise TypeError(self._mismatch(Y, T))
@@ -76,22 +93,22 @@ class Loss:
                 f"convert T first: dtypes are never promoted silently"
             )
 
-    def kernels_for(self, Y):
+    def kernels_for(self, Y: Array) -> Kernels:
         """The kernels for ``Y``: the bound model's when ``Y`` is on its backend, else its backend's defaults."""
-        key = (type(Y), Y.device)
-        if key != self._key:  # kernels follow the arrays' backend (a model may have moved)
+        key, K = (type(Y), Y.device), self._K
+        if key != self._key or K is None:  # kernels follow the arrays' backend (a model may have moved)
             if self._bound is not None and self._bound.backend.owns(Y):
-                self._K = self._bound
+                K = self._bound
             else:
                 from mlp.backends import backend_of
 
                 from .kernels import get_kernels
 
-                self._K = get_kernels(backend_of(Y))
-            self._key = key
-        return self._K
+                K = get_kernels(backend_of(Y))
+            self._K, self._key = K, key
+        return K
 
-    def forward(self, Y, T):
+    def forward(self, Y: Array, T: Array) -> Array:
         """The loss as a 0-d array (and remember what :meth:`backward` needs)."""
         self.check(Y, T)
         K = self.kernels_for(Y)
@@ -99,13 +116,13 @@ class Loss:
         self._T = T
         return loss
 
-    def backward(self):
+    def backward(self) -> Array:
         """dL/dY for the last :meth:`forward`."""
-        if self._cache is None:
+        if self._cache is None or self._K is None:
             raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
         return self.grad(self._K, self._cache, self._T)
 
-    def _mismatch(self, Y, T) -> str:
+    def _mismatch(self, Y: Array, T: Array) -> str:
         from .util import describe
 
         return (
@@ -113,10 +130,10 @@ class Loss:
             f"put T on the model's backend first (model.backend.asarray(T, dtype=...))"
         )
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"type": type(self).__name__}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
@@ -124,15 +141,18 @@ class Loss:
 class Quadratic(Loss):
     """Mean over the batch of ``1/2 * sum((y - t)**2)``: the book's quadratic cost."""
 
-    kernel = "quadratic"
+    def kernels(self, K: Kernels) -> tuple[LossApply, LossGrad, Any]:
+        return K.quadratic_forward, K.quadratic_backward, K.quadratic_rows
 
 
 @LOSSES.register("mse", "mean_squared_error", "squared_error")
 class MeanSquaredError(Loss):
     """Mean over the batch and the outputs of ``(y - t)**2``: the regression loss (identity outputs)."""
 
-    kernel = "mse"
     task = "regression"
+
+    def kernels(self, K: Kernels) -> tuple[LossApply, LossGrad, Any]:
+        return K.mse_forward, K.mse_backward, K.mse_rows
 
 
 @LOSSES.register("cross_entropy", "ce", "crossentropy")
@@ -142,19 +162,23 @@ class CrossEntropy(Loss):
     Rows of ``T`` are probability distributions (one-hot for class labels).
     """
 
-    kernel = "softmax_ce"
     output = "logits"
+
+    def kernels(self, K: Kernels) -> tuple[LossApply, LossGrad, Any]:
+        return K.softmax_ce_forward, K.softmax_ce_backward, K.softmax_ce_rows
 
 
 @LOSSES.register("binary_cross_entropy", "bce")
 class BinaryCrossEntropy(Loss):
     """Sigmoid over the logits fused with ``-sum(t log s + (1-t) log(1-s))``: the book's chapter 3 cost."""
 
-    kernel = "sigmoid_bce"
     output = "sigmoid logits"
 
+    def kernels(self, K: Kernels) -> tuple[LossApply, LossGrad, Any]:
+        return K.sigmoid_bce_forward, K.sigmoid_bce_backward, K.sigmoid_bce_rows
 
-def get_loss(loss) -> Loss:
+
+def get_loss(loss: Loss | type[Loss] | str) -> Loss:
     """A loss instance from an instance, a class or a name in :data:`mlp.core.registry.LOSSES`."""
     if isinstance(loss, Loss):
         return loss

@@ -13,20 +13,35 @@ book's L2, see :func:`mlp.l2_weight_decay`) and ``l1`` (the book's L1, see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .registry import OPTIMIZERS
-from .schedules import get_schedule
+from .schedules import Schedule, get_schedule
+from .types import Array, Groups, OptState, Scalar, Update, UpdateOne
 from .util import to_host
 from .validate import fraction, non_negative, positive
+
+if TYPE_CHECKING:
+    from .kernels import Bank, Kernels
+    from .model import Sequential
 
 
 class Optimizer:
     """Base class: hyperparameters, the step count ``t``, and per-parameter state banks."""
 
-    state_names: tuple = ()
+    state_names: tuple[str, ...] = ()
 
-    def __init__(self, lr, weight_decay=0.0, l1=0.0, schedule=None, clip_norm=None):
+    def __init__(
+        self,
+        lr: float,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        schedule: Schedule | dict[str, Any] | None = None,
+        clip_norm: float | None = None,
+    ) -> None:
         owner = type(self).__name__
         self.lr = positive("lr", lr, owner)
         self.weight_decay = non_negative("weight_decay", weight_decay, owner)
@@ -36,12 +51,12 @@ class Optimizer:
         #: clip the gradients by their global norm (over every parameter) to at most this, before the update
         self.clip_norm = None if clip_norm is None else positive("clip_norm", clip_norm, owner)
         self.t = 0
-        self._state = None  # {state name: Bank}
-        self._owner = None  # (model, backend, kernels) the state was made for
-        self._names = None
+        self._state: dict[str, Bank] | None = None  # {state name: Bank}
+        self._owner: tuple | None = None  # (model, backend, kernels) the state was made for
+        self._names: list[str] = []  # the parameters' names, as the state was made
 
     # -- the pure map -------------------------------------------------------------------------
-    def update_function(self, K, group_is_weight):
+    def update_function(self, K: Kernels, group_is_weight: Sequence[bool]) -> Update:
         """``update(groups, grads, state, lr, t) -> (groups, state)`` on kernels ``K``.
 
         ``groups``/``grads`` are tuples of arrays (one per parameter group), ``state`` a tuple
@@ -53,7 +68,7 @@ class Optimizer:
         one = self._update_one(K)
         schedule, clip, xp = self.schedule, self.clip_norm, K.xp
 
-        def update(groups, grads, state, lr, t):
+        def update(groups: Groups, grads: Groups, state: OptState, lr: Scalar, t: Scalar) -> tuple[Groups, OptState]:
             if schedule is not None:
                 lr = lr * schedule.factor(t, xp)
             if clip is not None:  # the global norm: under MPI the gradients are already the allreduced ones
@@ -61,7 +76,8 @@ class Optimizer:
                 # torch.nn.utils.clip_grad_norm_'s rule, its 1e-6 included: max_norm / (norm + 1e-6), at most 1
                 scale = xp.clip(clip / (norm + 1e-6), max=1.0)
                 grads = tuple(g * scale for g in grads)
-            new_groups, new_state = [], []
+            new_groups: list[Array] = []
+            new_state: list[tuple[Array, ...]] = []
             for p, g, s, (wd, l1) in zip(groups, grads, state, regs, strict=True):
                 p, s = one(p, g, s, lr, t, wd, l1)
                 new_groups.append(p)
@@ -76,7 +92,7 @@ class Optimizer:
             return self.lr
         return self.lr * self.schedule.factor(self.t)
 
-    def _common_hyperparameters(self, h: dict) -> dict:
+    def _common_hyperparameters(self, h: dict[str, Any]) -> dict[str, Any]:
         """``h`` plus the settings every optimizer shares, where they are not the defaults."""
         if self.l1:
             h["l1"] = self.l1
@@ -86,17 +102,17 @@ class Optimizer:
             h["clip_norm"] = self.clip_norm
         return h
 
-    def _update_one(self, K):
+    def _update_one(self, K: Kernels) -> UpdateOne:
         """``(p, g, state, lr, t, weight_decay, l1) -> (p, state)`` for one group."""
         raise NotImplementedError
 
-    def hyperparameters(self) -> dict:
+    def hyperparameters(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def static_key(self) -> tuple:
         """The hyperparameters an update function is made with (all but ``lr``): a change needs a new one."""
 
-        def frozen(v):
+        def frozen(v: Any) -> Any:
             if isinstance(v, dict):
                 return tuple(sorted((k, frozen(x)) for k, x in v.items()))
             return tuple(v) if isinstance(v, list) else v
@@ -104,32 +120,31 @@ class Optimizer:
         return tuple((k, frozen(v)) for k, v in self.hyperparameters().items() if k != "lr")
 
     # -- state on a model ---------------------------------------------------------------------
-    def _state_for(self, model):
+    def _state_for(self, model: Sequential) -> dict[str, Bank]:
         """The state banks for ``model`` (made, or moved from another binding, on first use)."""
-        key = (id(model), model.backend, model.K)
-        if self._owner != key:
-            host = self.state_dict()["arrays"] if self._state is not None else None
-            self._state = {}
+        key, banks = (id(model), model.backend, model.K), self._state
+        if banks is None or self._owner != key:
+            host = self.state_dict()["arrays"] if banks is not None else None
+            banks = {}
             for s in self.state_names:
                 values = None if host is None else [host[f"{s}.{n}"] for n in model.param_names()]
-                self._state[s] = model.new_bank(values)
-            self._owner = key
-            self._names = model.param_names()
-        return self._state
+                banks[s] = model.new_bank(values)
+            self._state, self._owner, self._names = banks, key, model.param_names()
+        return banks
 
-    def state_groups(self, model) -> tuple:
+    def state_groups(self, model: Sequential) -> OptState:
         """The state as the update function takes it: per group, a tuple over :attr:`state_names`."""
         banks = self._state_for(model)
         n = len(model.param_groups())
         return tuple(tuple(banks[s].groups[i] for s in self.state_names) for i in range(n))
 
-    def set_state_groups(self, model, state):
+    def set_state_groups(self, model: Sequential, state: OptState) -> None:
         """Keep ``state`` (as returned by the update function) as this optimizer's state for ``model``."""
         banks = self._state_for(model)
         for k, s in enumerate(self.state_names):
             banks[s] = banks[s].with_groups(per_group[k] for per_group in state)
 
-    def step(self, model):
+    def step(self, model: Sequential) -> None:
         """Update ``model``'s parameters from the gradients of its last backward."""
         state = self.state_groups(model)
         self.t += 1
@@ -139,7 +154,7 @@ class Optimizer:
         self.set_state_groups(model, state)
 
     # -- host copies ----------------------------------------------------------------------------
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """``{"type", "hyper", "t", "arrays"}``; arrays are host copies keyed ``"<state>.<param>"``."""
         arrays = {}
         if self._state is not None:
@@ -148,7 +163,7 @@ class Optimizer:
                     arrays[f"{s}.{name}"] = np.array(to_host(a))
         return {"type": type(self).__name__, "hyper": self.hyperparameters(), "t": self.t, "arrays": arrays}
 
-    def load_state_dict(self, state: dict, model):
+    def load_state_dict(self, state: dict[str, Any], model: Sequential) -> Optimizer:
         """Restore :meth:`state_dict` output for ``model`` (on whatever backend it is now)."""
         if state.get("type") != type(self).__name__:
             raise ValueError(f"optimizer state is for {state.get('type')}, not {type(self).__name__}")
@@ -175,7 +190,7 @@ class Optimizer:
         self.t = t
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items()) + ")"
 
 
@@ -188,7 +203,16 @@ class SGD(Optimizer):
     ``weight_decay`` is the book's L2 (``lmbda / n``), ``l1`` the book's L1 (``lmbda / n``).
     """
 
-    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0, l1=0.0, schedule=None, clip_norm=None):
+    def __init__(
+        self,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        schedule: Schedule | dict[str, Any] | None = None,
+        clip_norm: float | None = None,
+    ) -> None:
         super().__init__(lr, weight_decay, l1, schedule, clip_norm)
         self.momentum = fraction("momentum", momentum, "SGD")
         self.nesterov = bool(nesterov)
@@ -196,16 +220,18 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
         self.state_names = ("velocity",) if self.momentum else ()
 
-    def _update_one(self, K):
+    def _update_one(self, K: Kernels) -> UpdateOne:
         sgd, momentum, nesterov = K.sgd_update, self.momentum, self.nesterov
 
-        def one(p, g, state, lr, t, wd, l1):
+        def one(
+            p: Array, g: Array, state: tuple[Array, ...], lr: Scalar, t: Scalar, wd: float, l1: float
+        ) -> tuple[Array, tuple[Array, ...]]:
             p, v = sgd(p, g, state[0] if state else None, lr, momentum, nesterov, wd, l1)
             return p, (() if v is None else (v,))
 
         return one
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict[str, Any]:
         h = {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
         return self._common_hyperparameters(h)
 
@@ -216,23 +242,34 @@ class Adam(Optimizer):
 
     state_names = ("m", "v")
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0, schedule=None, clip_norm=None):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        schedule: Schedule | dict[str, Any] | None = None,
+        clip_norm: float | None = None,
+    ) -> None:
         super().__init__(lr, weight_decay, l1, schedule, clip_norm)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
         self.betas = (fraction("betas[0]", betas[0], "Adam"), fraction("betas[1]", betas[1], "Adam"))
         self.eps = positive("eps", eps, "Adam")
 
-    def _update_one(self, K):
+    def _update_one(self, K: Kernels) -> UpdateOne:
         adam, (beta1, beta2), eps = K.adam_update, self.betas, self.eps
 
-        def one(p, g, state, lr, t, wd, l1):
+        def one(
+            p: Array, g: Array, state: tuple[Array, ...], lr: Scalar, t: Scalar, wd: float, l1: float
+        ) -> tuple[Array, tuple[Array, ...]]:
             p, m, v = adam(p, g, state[0], state[1], lr, beta1, beta2, eps, wd, t, l1)
             return p, (m, v)
 
         return one
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict[str, Any]:
         h = {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
         return self._common_hyperparameters(h)
 
@@ -246,13 +283,24 @@ class AdamW(Adam):
     moment estimates then rescale).  As everywhere in mlp, the decay applies to weights, not biases.
     """
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, l1=0.0, schedule=None, clip_norm=None):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        l1: float = 0.0,
+        schedule: Schedule | dict[str, Any] | None = None,
+        clip_norm: float | None = None,
+    ) -> None:
         super().__init__(lr, betas, eps, weight_decay, l1, schedule, clip_norm)
 
-    def _update_one(self, K):
+    def _update_one(self, K: Kernels) -> UpdateOne:
         adam, (beta1, beta2), eps = K.adam_update, self.betas, self.eps
 
-        def one(p, g, state, lr, t, wd, l1):
+        def one(
+            p: Array, g: Array, state: tuple[Array, ...], lr: Scalar, t: Scalar, wd: float, l1: float
+        ) -> tuple[Array, tuple[Array, ...]]:
             if wd:
                 p = p - (lr * wd) * p
             p, m, v = adam(p, g, state[0], state[1], lr, beta1, beta2, eps, 0.0, t, l1)
@@ -261,7 +309,7 @@ class AdamW(Adam):
         return one
 
 
-def from_state(state: dict):
+def from_state(state: dict[str, Any]) -> Optimizer:
     """Build an optimizer from :meth:`Optimizer.state_dict` hyperparameters (arrays not loaded).
 
     The ``type`` is a class name of the :data:`mlp.core.registry.OPTIMIZERS` registry.

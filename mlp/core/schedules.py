@@ -12,6 +12,7 @@ its ``lr`` is the peak, and the step's rate is ``lr * schedule.factor(t)``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .registry import SCHEDULES
 from .validate import fraction, non_negative, non_negative_int, positive_int
@@ -20,7 +21,8 @@ from .validate import fraction, non_negative, non_negative_int, positive_int
 class Schedule:
     """Base class: :meth:`factor` and a JSON-able :meth:`config`."""
 
-    def factor(self, t, xp=None):
+    def factor(self, t: Any, xp: Any = None) -> Any:
+        """The factor at step ``t``: a Python float for a Python number, else a 0-d array of namespace ``xp``."""
         raise NotImplementedError
 
     def config(self) -> dict:
@@ -108,7 +110,7 @@ class Warmup(Schedule):
         return {"type": "warmup", "steps": self.steps}
 
 
-def get_schedule(schedule) -> Schedule | None:
+def get_schedule(schedule: Schedule | dict[str, Any] | None) -> Schedule | None:
     """A schedule from an instance, a :meth:`Schedule.config` dict, or None."""
     if schedule is None or isinstance(schedule, Schedule):
         return schedule

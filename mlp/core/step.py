@@ -7,7 +7,7 @@
 the maths of a mini-batch step (forward, loss, backward, update) as a function of
 arrays: ``groups`` are the model's parameter groups, ``state`` the optimizer's,
 ``lr`` and ``t`` (the step number, from 1) numbers or 0-d arrays, ``ctx`` a
-:class:`mlp.core.layers.StepContext`.  It returns new arrays (NumPy's fast paths
+:class:`mlp.core.types.StepContext`.  It returns new arrays (NumPy's fast paths
 return their own buffers, updated in place, which is the same thing to a caller
 that always uses the returned arrays).  That is what lets a backend compile a
 whole chunk of steps (JAX) and what the next seams plug into: ``reduce`` runs
@@ -18,10 +18,16 @@ and ``ctx`` carries the mode and the random key (dropout).
 from __future__ import annotations
 
 import weakref
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
 
-from .layers import StepContext
 from .losses import Loss, get_loss
+from .types import Array, Cache, Groups, LossApply, LossGrad, OptState, Reduce, Scalar, Step, StepContext
+
+if TYPE_CHECKING:
+    from .kernels import Kernels
+    from .model import Sequential
+    from .optim import Optimizer
 
 
 class TrainState(NamedTuple):
@@ -32,22 +38,22 @@ class TrainState(NamedTuple):
     owns it: it can snapshot it (copies of the arrays), roll back to it, or hand it to a compiled loop.
     """
 
-    groups: tuple
-    opt_state: tuple
+    groups: Groups
+    opt_state: OptState
     t: int
 
     @classmethod
-    def of(cls, model, optimizer) -> "TrainState":
+    def of(cls, model: Sequential, optimizer: Optimizer) -> TrainState:
         """The current state of ``model`` and ``optimizer``."""
         return cls(model.param_groups(), optimizer.state_groups(model), optimizer.t)
 
-    def apply_to(self, model, optimizer):
+    def apply_to(self, model: Sequential, optimizer: Optimizer) -> None:
         """Make this the state of ``model`` and ``optimizer`` (their object API then sees it)."""
         model.set_param_groups(self.groups)
         optimizer.set_state_groups(model, self.opt_state)
         optimizer.t = self.t
 
-    def copy(self, keep) -> "TrainState":
+    def copy(self, keep: Callable[[Array], Array]) -> TrainState:
         """A copy whose arrays later in-place updates cannot change (``keep``: the kernels' copy)."""
         return TrainState(
             tuple(keep(g) for g in self.groups), tuple(tuple(keep(a) for a in s) for s in self.opt_state), self.t
@@ -55,10 +61,12 @@ class TrainState(NamedTuple):
 
 
 #: the steps made for each model (dropped with the model)
-_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_STEPS: weakref.WeakKeyDictionary[Sequential, dict[tuple, Step]] = weakref.WeakKeyDictionary()
 
 
-def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
+def make_step(
+    model: Sequential, loss: Loss, optimizer: Optimizer, reduce: Reduce | None = None, weighted: bool = False
+) -> Step:
     """The pure step for ``model``'s current binding (see the module docstring).
 
     Parameters
@@ -85,14 +93,18 @@ def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
     param_arrays, buffers, to_groups = model.param_arrays, model.gradient_buffers, model.grads_to_groups
     rows, xp = (lambda Y, T: loss.rows(K, Y, T)), model.xp
 
-    def finish(groups, state, grads, value, n, lr, t):
+    def finish(
+        groups: Groups, state: OptState, grads: tuple[Array, ...], value: Array, n: int, lr: Scalar, t: Scalar
+    ) -> tuple[Groups, OptState, Array, Groups]:
         grad_groups = to_groups(grads)
         if reduce is not None:
             grad_groups, value = reduce(grad_groups, value, n)
         groups, state = update(groups, grad_groups, state, lr, t)
         return groups, state, value, grad_groups
 
-    def step(groups, state, X, T, lr, t, ctx):
+    def step(
+        groups: Groups, state: OptState, X: Array, T: Array, lr: Scalar, t: Scalar, ctx: StepContext
+    ) -> tuple[Groups, OptState, Array, Groups]:
         params = param_arrays(groups)  # NumPy: its flat buffers' own views
         Y, caches = forward(params, X, ctx)
         value, cache = apply(Y, T)
@@ -103,7 +115,9 @@ def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
         groups, state = update(groups, grad_groups, state, lr, t)
         return groups, state, value, grad_groups
 
-    def weighted_step(groups, state, X, Tw, lr, t, ctx):
+    def weighted_step(
+        groups: Groups, state: OptState, X: Array, Tw: Array, lr: Scalar, t: Scalar, ctx: StepContext
+    ) -> tuple[Groups, OptState, Array, Groups]:
         T, w = Tw[:, :-1], Tw[:, -1]
         params = param_arrays(groups)
         Y, caches = forward(params, X, ctx)
@@ -119,21 +133,23 @@ def make_step(model, loss, optimizer, reduce=None, weighted: bool = False):
     return weighted_step if weighted else step
 
 
-def _loss_functions(loss, K):
+def _loss_functions(loss: Loss, K: Kernels) -> tuple[LossApply, LossGrad]:
     """``(apply, grad)`` of ``loss`` on ``K``: the kernels looked up once, or the loss's own overrides."""
     if type(loss).apply is Loss.apply and type(loss).grad is Loss.grad:
         return loss.functions(K)
 
-    def apply(Y, T):
+    def apply(Y: Array, T: Array) -> tuple[Array, Cache]:
         return loss.apply(K, Y, T)
 
-    def grad(cache, T):
+    def grad(cache: Cache, T: Array) -> Array:
         return loss.grad(K, cache, T)
 
     return apply, grad
 
 
-def step_for(model, loss, optimizer, reduce=None, weighted: bool = False):
+def step_for(
+    model: Sequential, loss: Loss, optimizer: Optimizer, reduce: Reduce | None = None, weighted: bool = False
+) -> Step:
     """:func:`make_step`, made once per (model binding, loss, optimizer hyperparameters, reduce, weighted)."""
     steps = _STEPS.setdefault(model, {})
     key = (model.K, id(loss), type(loss), id(optimizer), type(optimizer), optimizer.static_key(), reduce, weighted)
@@ -145,7 +161,16 @@ def step_for(model, loss, optimizer, reduce=None, weighted: bool = False):
     return fn
 
 
-def train_step(model, loss, optimizer, X, T, *, ctx: StepContext | None = None, reduce=None):
+def train_step(
+    model: Sequential,
+    loss: Loss | type[Loss] | str,
+    optimizer: Optimizer,
+    X: Array,
+    T: Array,
+    *,
+    ctx: StepContext | None = None,
+    reduce: Reduce | None = None,
+) -> Array:
     """One optimizer step on one mini-batch: forward, loss, backward, update.
 
     Parameters

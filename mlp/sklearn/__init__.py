@@ -33,12 +33,11 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
         "(or pip install scikit-learn)"
     ) from None
 
-# ONNX: skl2onnx converters for both estimators, registered when skl2onnx is imported (this imports nothing)
-from mlp.sklearn_onnx import register_when_imported  # noqa: E402
-
 from ._estimators import MLPClassifier, MLPRegressor
 from ._tabular import TabularClassifier, TabularRegressor
+from .onnx import register_when_imported
 
+# ONNX: skl2onnx converters for both estimators, registered when skl2onnx is imported (this imports nothing)
 register_when_imported(MLPClassifier, MLPRegressor)
 
 __all__ = ["MLPClassifier", "MLPRegressor", "TabularClassifier", "TabularRegressor"]

@@ -8,15 +8,20 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
+from mlp.core.types import Array
 from mlp.core.util import describe, to_host
 from mlp.core.validate import input_shape
 
+if TYPE_CHECKING:
+    from mlp.core.model import Sequential
 
-def host_or_model(model, name, a):
+
+def host_or_model(model: Sequential, name: str, a: Any) -> Any:
     """``a`` as it will be used: host NumPy data, or an array already on the model's backend."""
     if isinstance(a, (list, tuple)):
         try:
@@ -40,7 +45,7 @@ def host_or_model(model, name, a):
     )
 
 
-def check_features(model, X, name="X"):
+def check_features(model: Sequential, X: Any, name: str = "X") -> None:
     """Shape (n_samples, n_in), at least one row, every value finite."""
     input_shape(X.shape, model.sizes[0], model.layers[0], name)
     if X.shape[0] == 0:
@@ -58,14 +63,16 @@ def check_features(model, X, name="X"):
         raise ValueError(f"{name} contains NaN or Inf in {rows(finite)}; clean the data before training")
 
 
-def rows(finite):
+def rows(finite: np.ndarray | np.bool_) -> str:
     """``"2 rows (rows 3, 7)"`` for the False entries of a per-row mask."""
     bad = np.flatnonzero(~finite)
     shown = ", ".join(map(str, bad[:10])) + (", ..." if bad.size > 10 else "")
     return f"{bad.size} rows (rows {shown})"
 
 
-def targets_for(model, y, name="y", task="classification", dtype=np.float64):
+def targets_for(
+    model: Sequential, y: Any, name: str = "y", task: str = "classification", dtype: Any = np.float64
+) -> np.ndarray:
     """Host targets of shape ``(n, n_out)`` for ``y``.
 
     Classification: integer labels ``(n,)`` become one-hot rows (one output: 0/1) of ``dtype``, or
@@ -113,7 +120,7 @@ def targets_for(model, y, name="y", task="classification", dtype=np.float64):
     return np.eye(n_out, dtype=dtype)[y]
 
 
-def labels_of(T):
+def labels_of(T: np.ndarray) -> np.ndarray:
     """Class labels (host int64) from host targets."""
     return (T[:, 0] > 0.5).astype(np.int64) if T.shape[1] == 1 else np.argmax(T, axis=1)
 
@@ -124,12 +131,12 @@ class Data(NamedTuple):
     ``labels`` (host int64) is None for regression; ``w`` (device ``(n,)``) is None without weights.
     """
 
-    X: Any
-    T: Any
-    labels: Any
-    w: Any = None
+    X: Array
+    T: Array
+    labels: np.ndarray | None
+    w: Array | None = None
 
-    def targets_with_weights(self):
+    def targets_with_weights(self) -> Array:
         """``T``, or ``T`` with the weights as one more column: what a weighted step slices batch by batch."""
         if self.w is None:
             return self.T
@@ -137,14 +144,21 @@ class Data(NamedTuple):
         return xp.concat([self.T, xp.reshape(self.w, (-1, 1))], axis=1)
 
 
-def array_namespace_of(x):
+def array_namespace_of(x: Array) -> Any:
     """The array API namespace of a backend array (through the backend that owns it)."""
     from mlp.backends import backend_of
 
     return backend_of(x).xp
 
 
-def sample_weights(sample_weight, class_weight, labels, n, name="", task="classification"):
+def sample_weights(
+    sample_weight: Any,
+    class_weight: str | Mapping[int, float] | None,
+    labels: np.ndarray | None,
+    n: int,
+    name: str = "",
+    task: str = "classification",
+) -> np.ndarray | None:
     """Host float64 weights ``(n,)`` from ``sample_weight`` and ``class_weight``, or None when neither is given.
 
     ``class_weight``: ``"balanced"`` (``n / (n_classes * count)`` per class, as scikit-learn) or a mapping
@@ -170,19 +184,19 @@ def sample_weights(sample_weight, class_weight, labels, n, name="", task="classi
     if class_weight is not None:
         if task != "classification":
             raise ValueError("class_weight applies to classification, not regression")
-        w = w * class_weights(class_weight, labels)[labels]
+        w = w * class_weights(class_weight, cast(np.ndarray, labels))[labels]  # classification: labels are given
     if not w.sum() > 0:
         raise ValueError(f"{name}sample_weight sums to {w.sum()}: at least one row needs a positive weight")
     return w
 
 
-def class_weights(class_weight, labels) -> np.ndarray:
+def class_weights(class_weight: str | Mapping[int, float], labels: np.ndarray) -> np.ndarray:
     """Per-class weights (host float64, indexed by class) for ``"balanced"`` or a ``{class index: weight}``."""
     n_classes = int(labels.max()) + 1 if labels.size else 0
     return class_weights_of_counts(class_weight, np.bincount(labels, minlength=n_classes))
 
 
-def class_weights_of_counts(class_weight, counts) -> np.ndarray:
+def class_weights_of_counts(class_weight: str | Mapping[int, float], counts: Any) -> np.ndarray:
     """:func:`class_weights` from the rows of each class (``counts[k]``: rows of class ``k``)."""
     counts = np.asarray(counts, dtype=np.float64)
     n_classes = len(counts)
@@ -204,7 +218,15 @@ def class_weights_of_counts(class_weight, counts) -> np.ndarray:
     return out
 
 
-def prepare(model, X, y, name="", task="classification", sample_weight=None, class_weight=None) -> Data:
+def prepare(
+    model: Sequential,
+    X: Any,
+    y: Any,
+    name: str = "",
+    task: str = "classification",
+    sample_weight: Any = None,
+    class_weight: str | Mapping[int, float] | None = None,
+) -> Data:
     """:class:`Data` on the model's device (labels on the host; None for regression), checked once."""
     X = host_or_model(model, name + "X", X)
     check_features(model, X, name + "X")
@@ -222,7 +244,7 @@ def prepare(model, X, y, name="", task="classification", sample_weight=None, cla
     return Data(Xd, be.asarray(T, dtype=model.dtype), labels, wd)
 
 
-def batch_order(n: int, seed: int, epoch: int, shuffle: bool = True):
+def batch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray | None:
     """The order of the ``n`` samples in ``epoch``: ``default_rng((seed, epoch)).permutation(n)``, or None."""
     return np.random.default_rng((seed, epoch)).permutation(n) if shuffle else None
 
@@ -232,7 +254,7 @@ def n_steps(n: int, batch_size: int) -> int:
     return -(-n // batch_size)
 
 
-def batch_bounds(step: int, batch_size: int, n: int):
+def batch_bounds(step: int, batch_size: int, n: int) -> tuple[int, int]:
     """``(i, j)``: step ``step`` takes samples ``i..j-1`` of the epoch's order."""
     i = step * batch_size
     return i, min(i + batch_size, n)  # the standard leaves out-of-range slice ends unspecified

@@ -1,11 +1,20 @@
-"""What :func:`mlp.fit` reports and lets you hook: :class:`History`, :class:`FitState` and callbacks."""
+"""What :func:`mlp.fit` reports and lets you hook: :class:`History`, :class:`FitState` and callbacks; and where a
+resumed run goes on from (:class:`Resume`)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mlp.core.tasks import LOG_KEYS as KEYS
+from mlp.core.validate import non_negative_int
+
+if TYPE_CHECKING:  # for the type checker only: callbacks import nothing heavy at run time
+    from mlp.core.losses import Loss
+    from mlp.core.model import Sequential
+    from mlp.core.optim import Optimizer
 
 
 class History:
@@ -44,13 +53,33 @@ class History:
         return f"History(epochs={len(self.epoch)}, last={last})"
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where :func:`mlp.fit` goes on from: ``epoch`` epochs done, and ``step`` steps of the next one; the ``history``
+    so far (continued in place); and the ``extra`` metadata its checkpoints carry (:class:`ModelCheckpoint` saves
+    them beside the weights).  ``Resume()`` is a new run."""
+
+    epoch: int = 0
+    step: int = 0
+    history: History | None = None
+    extra: Mapping | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "epoch", non_negative_int("Resume.epoch", self.epoch))
+        object.__setattr__(self, "step", non_negative_int("Resume.step", self.step))
+        if self.history is not None and not isinstance(self.history, History):
+            raise TypeError(f"the history to resume must be an mlp.History, got {type(self.history).__name__}")
+        if self.extra is not None and not isinstance(self.extra, Mapping):
+            raise TypeError(f"the extra metadata to resume with must be a dict, got {type(self.extra).__name__}")
+
+
 @dataclass
 class FitState:
     """What callbacks see and may change: ``stop_training``, ``optimizer.lr``, ..."""
 
-    model: object
-    optimizer: object
-    loss: object
+    model: Sequential
+    optimizer: Optimizer
+    loss: Loss
     history: History
     epochs: int
     seed: int

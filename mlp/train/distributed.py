@@ -23,7 +23,9 @@ line: ``mlp train --distributed``).  Then, in every process (every *rank*):
 * only rank 0 shows progress and runs the callbacks that write files (:class:`ModelCheckpoint`
   or any callback with ``root_only = True``).
 
-The communicator (``backends.comm``) owns MPI, NCCL and the failure model.
+This module holds the pieces (the gradient hook, the shard slicer, the start, the sharded metrics);
+:class:`mlp.train.strategy.DataParallel` is the strategy ``fit`` runs them through.  The communicator
+(``backends.comm``) owns MPI, NCCL and the failure model.
 """
 
 from __future__ import annotations
@@ -37,10 +39,15 @@ from mlp.core.layers import StepContext
 
 from . import metrics
 from .batches import batch_bounds
-from .callbacks import ModelCheckpoint
-from .runner import StepRunner
 
-__all__ = ["DataParallel", "GradientAllreduce", "ShardSlicer", "data_parallel", "shard_bounds"]
+__all__ = [
+    "GradientAllreduce",
+    "ShardSlicer",
+    "agree_and_broadcast",
+    "load_checkpoint_shared",
+    "measure_shards",
+    "shard_bounds",
+]
 
 #: gradient arrays at least this long are summed on their own (in place where the backend allows);
 #: the smaller ones and the loss travel together in one buffer, to pay the latency of one message
@@ -133,184 +140,64 @@ class ShardSlicer:
         return Xe[a:b, ...], Te[a:b, ...], StepContext(True, self.seed, epoch, s, rows=rows)
 
 
-class DataParallel:
-    """What :func:`mlp.fit` does differently with a communicator of more than one process.
+def agree_and_broadcast(comm, model, optimizer, **settings):
+    """Before the first step: check that every rank agrees on ``settings`` (ints) and on the optimizer's step
+    count, then broadcast rank 0's parameters and optimizer state to every rank.
 
-    Built by :func:`data_parallel`; used by ``fit`` at a few seams (see the module docstring).
+    Raises
+    ------
+    ValueError
+        On every rank alike: the ranks disagree (each setting named, with its lowest and highest value).
     """
-
-    def __init__(self, comm):
-        self.comm = comm
-        self.hook = self.slicer = None
-
-    @property
-    def is_root(self) -> bool:
-        return self.comm.is_root
-
-    # -- before the first step ------------------------------------------------------------------
-    def start(self, model, optimizer, reduce, **settings):
-        """Check that every rank agrees on ``settings`` (ints), then broadcast rank 0's parameters and state.
-
-        Raises
-        ------
-        ValueError
-            On every rank alike: a gradient hook was given too, or the ranks disagree (named).
-        """
-        if reduce is not None:
-            raise ValueError(
-                "fit: give either reduce= or communicator=, not both (the communicator brings its own gradient hook)"
-            )
-        names = sorted(settings)
-        mine = np.array([int(settings[k]) for k in names] + [int(optimizer.t)], dtype=np.int64)
-        low, high = self.comm.allreduce(mine, op="min"), self.comm.allreduce(mine, op="max")
-        differ = [
-            f"{k} (from {lo} to {hi})"
-            for k, lo, hi in zip(names + ["optimizer step"], low, high, strict=True)
-            if lo != hi
-        ]
-        if differ:
-            raise ValueError(
-                f"the {self.comm.size} processes disagree on {', '.join(differ)}; every process must "
-                "load the same data and settings"
-            )
-        be = model.backend
-        groups = tuple(
-            be.asarray(self.comm.broadcast(np.array(be.to_numpy(g), copy=True))) for g in model.param_groups()
-        )
-        model.set_param_groups(groups)
-        state = tuple(
-            tuple(be.asarray(self.comm.broadcast(np.array(be.to_numpy(a), copy=True))) for a in s)
-            for s in optimizer.state_groups(model)
-        )
-        optimizer.set_state_groups(model, state)
-
-    def runner(self, model, loss, optimizer, batch_size, n, seed, compiled=None, weighted=False):
-        """A :class:`StepRunner` whose steps take this rank's shard of each global batch.
-
-        Its gradient hook is the allreduce; chunk sizes (steps between two host reads) are agreed by
-        all ranks (the smallest proposal), so that the collective Ctrl-C check happens at the same step.
-        """
-        if compiled:
-            raise ValueError("compiled=True cannot be combined with a communicator: data-parallel steps run one by one")
-        self.hook = GradientAllreduce(self.comm, model)
-        self.slicer = ShardSlicer(self.comm, self.hook, batch_size, n, seed, weighted)
-        runner = StepRunner(
-            model,
-            loss,
-            optimizer,
-            batch_size,
-            n,
-            seed,
-            reduce=self.hook,
-            compiled=False,
-            slicer=self.slicer,
-            agree=lambda chunk: self.comm.allreduce(chunk, op="min"),
-            weighted=weighted,
-        )
-        return runner
-
-    @property
-    def allreduce_seconds(self) -> float:
-        """Seconds this rank has spent in the gradient allreduce (hook included) so far."""
-        return 0.0 if self.hook is None else self.hook.seconds
-
-    def callbacks(self, callbacks):
-        """The callbacks this rank runs: all on rank 0; elsewhere all but those that write files."""
-        if self.is_root:
-            return list(callbacks)
-        return [cb for cb in callbacks if not (isinstance(cb, ModelCheckpoint) or getattr(cb, "root_only", False))]
-
-    def interrupted(self, local):
-        """A Ctrl-C check that is true on every rank when it is true on one (call it at the same point everywhere)."""
-        return lambda: self.comm.any(local())
-
-    # -- after each epoch ---------------------------------------------------------------------------
-    def _measure(self, state, data):
-        Xd, Td, labels, w = data
-        n = Xd.shape[0]
-        if state.task == "regression":  # R2 is not a sum over shards: every rank measures the whole set
-            return metrics.measure(state.model, state.loss, Xd, Td, labels, w, task=state.task)
-        a, b = shard_bounds(0, n, self.comm.rank, self.comm.size)
-        weight = float(b - a)
-        if b > a and w is not None:
-            weight = float(state.model.backend.to_numpy(state.model.xp.sum(w[a:b])))
-        if b > a and weight > 0:
-            part = metrics.measure(
-                state.model,
-                state.loss,
-                Xd[a:b, ...],
-                Td[a:b, ...],
-                labels[a:b],
-                None if w is None else w[a:b],
-                task=state.task,
-            )
-            local = [part["loss"] * weight, part["accuracy"] * weight, weight]
-        else:
-            local = [0.0, 0.0, 0.0]
-        loss_sum, correct, total = self.comm.allreduce(np.array(local, dtype=np.float64))
-        # counts are whole numbers of rows without weights: round away the float error of the shares
-        correct = round(correct) if w is None else correct
-        return {"loss": float(loss_sum / total), "accuracy": float(correct / total)}
-
-    def epoch_logs(self, state, seconds, train, val, train_metrics):
-        """The epoch's logs, the same on every rank (``seconds``: the slowest rank's)."""
-        logs = {"seconds": float(self.comm.allreduce(float(seconds), op="max")), "lr": state.optimizer.current_lr()}
-        if train_metrics:
-            logs.update(self._measure(state, train))
-        if val is not None:
-            logs.update({f"val_{k}": v for k, v in self._measure(state, val).items()})
-        return logs
-
-
-def data_parallel(communicator):
-    """A :class:`DataParallel` for ``communicator``, or None for one process (nothing changes)."""
-    if communicator is None or communicator.size == 1:
-        return None
-    return DataParallel(communicator)
-
-
-def command(cmd):
-    """Wrap a CLI command so that ``--distributed`` gives it ``args.communicator`` and one-job error handling.
-
-    Without ``--distributed`` the command gets the free single-process communicator.  With it,
-    the command runs inside :meth:`backends.comm.MPICommunicator.fatal_errors`: an error on any
-    rank ends every rank with a one-line message, never a hang.
-    """
-
-    def run(args):
-        from mlp.backends.comm import get_communicator
-
-        comm = get_communicator(bool(getattr(args, "distributed", False)))
-        args.communicator = comm
-        with comm.fatal_errors(debug=bool(getattr(args, "debug", False))):
-            return cmd(args)
-
-    run.__name__ = getattr(cmd, "__name__", "command")
-    run.__doc__ = cmd.__doc__
-    return run
-
-
-def communicator_of(args):
-    """The communicator a CLI command was given by :func:`command` (one process when none)."""
-    comm = getattr(args, "communicator", None)
-    if comm is None:
-        from mlp.backends.comm import get_communicator
-
-        comm = get_communicator(False)
-    return comm
-
-
-def info_lines() -> list[str]:
-    """What ``mlp info`` prints about MPI: the library, the world size, whether it is CUDA-aware."""
-    from mlp.backends.comm import info
-
-    mpi = info()
-    if not mpi["available"]:
-        return [f"MPI: unavailable ({mpi['reason']})"]
-    aware = {True: "yes", False: "no (GPU arrays are staged through host memory, or summed by NCCL)", None: "unknown"}[
-        mpi["cuda_aware"]
+    names = sorted(settings)
+    mine = np.array([int(settings[k]) for k in names] + [int(optimizer.t)], dtype=np.int64)
+    low, high = comm.allreduce(mine, op="min"), comm.allreduce(mine, op="max")
+    differ = [
+        f"{k} (from {lo} to {hi})" for k, lo, hi in zip(names + ["optimizer step"], low, high, strict=True) if lo != hi
     ]
-    return [f"MPI: {mpi['library']} (mpi4py {mpi['mpi4py']}), world size {mpi['world_size']}, CUDA-aware: {aware}"]
+    if differ:
+        raise ValueError(
+            f"the {comm.size} processes disagree on {', '.join(differ)}; every process must "
+            "load the same data and settings"
+        )
+    be = model.backend
+    groups = tuple(be.asarray(comm.broadcast(np.array(be.to_numpy(g), copy=True))) for g in model.param_groups())
+    model.set_param_groups(groups)
+    state = tuple(
+        tuple(be.asarray(comm.broadcast(np.array(be.to_numpy(a), copy=True))) for a in s)
+        for s in optimizer.state_groups(model)
+    )
+    optimizer.set_state_groups(model, state)
+
+
+def measure_shards(comm, state, data) -> dict:
+    """The metrics of ``data`` (:class:`mlp.train.batches.Data`), each rank measuring its shard and the sums reduced:
+    the same on every rank.  Regression is measured on the whole set by every rank (R2 is no sum over shards)."""
+    Xd, Td, labels, w = data
+    n = Xd.shape[0]
+    if state.task == "regression":
+        return metrics.measure(state.model, state.loss, Xd, Td, labels, w, task=state.task)
+    a, b = shard_bounds(0, n, comm.rank, comm.size)
+    weight = float(b - a)
+    if b > a and w is not None:
+        weight = float(state.model.backend.to_numpy(state.model.xp.sum(w[a:b])))
+    if b > a and weight > 0:
+        part = metrics.measure(
+            state.model,
+            state.loss,
+            Xd[a:b, ...],
+            Td[a:b, ...],
+            labels[a:b],
+            None if w is None else w[a:b],
+            task=state.task,
+        )
+        local = [part["loss"] * weight, part["accuracy"] * weight, weight]
+    else:
+        local = [0.0, 0.0, 0.0]
+    loss_sum, correct, total = comm.allreduce(np.array(local, dtype=np.float64))
+    # counts are whole numbers of rows without weights: round away the float error of the shares
+    correct = round(correct) if w is None else correct
+    return {"loss": float(loss_sum / total), "accuracy": float(correct / total)}
 
 
 def load_checkpoint_shared(path, backend=None, comm=None):
@@ -341,26 +228,3 @@ def load_checkpoint_shared(path, backend=None, comm=None):
     if comm.is_root:
         return ckpt
     return load_checkpoint(path, backend=backend, data=data.tobytes())
-
-
-def same_settings(comm, settings: dict):
-    """Refuse, on every process alike, settings (a JSON-able dict) that differ between the processes of ``comm``,
-    naming each that differs and its values: every process of a job must run the same command."""
-    import json
-
-    if comm is None or comm.size == 1:
-        return
-    texts = comm.gather_objects(json.dumps(settings, sort_keys=True, default=str))
-    if len(set(texts)) == 1:
-        return
-    parsed = [json.loads(t) for t in texts]
-    keys = sorted(set().union(*parsed))
-    differ = []
-    for k in keys:
-        values = [json.dumps(p.get(k), sort_keys=True) for p in parsed]
-        if len(set(values)) > 1:
-            differ.append(f"{k} ({' / '.join(f'rank {r}: {v}' for r, v in enumerate(values))})")
-    raise ValueError(
-        f"the {comm.size} processes were given different settings: {'; '.join(differ)}; every process "
-        "must run the same command"
-    )

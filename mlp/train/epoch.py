@@ -12,7 +12,10 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
@@ -20,6 +23,15 @@ from mlp.core.errors import DivergenceError, TrainingInterrupted
 from mlp.core.step import TrainState
 
 from .batches import n_steps
+
+if TYPE_CHECKING:
+    from .runner import StepRunner
+
+#: the loop's state, a :class:`mlp.train.callbacks.FitState` (``model``, ``optimizer``, ``epoch``, ``history``, ...);
+#: Any here: its fields are declared ``object``, and the training loops that make it are being restructured
+FitState = Any
+#: a signal handler as :func:`signal.signal` takes it
+Handler = Union[Callable[[int, Optional[FrameType]], Any], int, None]
 
 __all__ = [
     "SignalInterrupt",
@@ -38,7 +50,7 @@ __all__ = [
 ]
 
 
-def _roll_back(runner, good: TrainState, first, bad) -> TrainState:
+def _roll_back(runner: StepRunner, good: TrainState, first: int, bad: int) -> TrainState:
     """From ``good`` (the state before step ``first``), redo the steps up to ``bad`` (the first non-finite loss).
 
     Steps are deterministic, so this reproduces the weights the model had right before the first step
@@ -53,7 +65,7 @@ def _roll_back(runner, good: TrainState, first, bad) -> TrainState:
     return good.copy(keep)
 
 
-def progress_bar(enabled, epoch, epochs, n):
+def progress_bar(enabled: bool, epoch: int, epochs: int, n: int) -> Any:
     if not enabled:
         return None
     from tqdm.auto import tqdm
@@ -69,7 +81,7 @@ def progress_bar(enabled, epoch, epochs, n):
     )
 
 
-def mean_loss(values, first, batch_size, n):
+def mean_loss(values: np.ndarray, first: int, batch_size: int, n: int) -> float:
     """Sample-weighted mean of the losses of steps ``first, first+1, ...`` (the last batch may be short)."""
     steps = first + len(values)
     weights = np.full(len(values), float(batch_size))
@@ -77,7 +89,7 @@ def mean_loss(values, first, batch_size, n):
     return float(values @ weights / weights.sum())
 
 
-def run_epoch(runner, state, first_step, bar, interrupted):
+def run_epoch(runner: StepRunner, state: FitState, first_step: int, bar: Any, interrupted: Callable[[], bool]) -> float:
     """Steps ``first_step..`` of ``state.epoch`` in chunks between host reads; returns the seconds they took.
 
     The loop holds the :class:`TrainState`; after each chunk it is written back to the model and optimizer,
@@ -94,7 +106,16 @@ def run_epoch(runner, state, first_step, bar, interrupted):
     return seconds
 
 
-def run_steps(runner, state, first, last, bar, interrupted, rows_before, total_steps=None):
+def run_steps(
+    runner: StepRunner,
+    state: FitState,
+    first: int,
+    last: int,
+    bar: Any,
+    interrupted: Callable[[], bool],
+    rows_before: Callable[[int], int],
+    total_steps: int | None = None,
+) -> tuple[float, np.ndarray]:
     """Steps ``first..last-1`` of ``state.epoch`` in chunks between host reads: ``(seconds, the steps' losses)``.
 
     ``rows_before(s)``: the epoch's rows taken by the steps before step ``s`` (the progress bar counts them);
@@ -136,7 +157,7 @@ def run_steps(runner, state, first, last, bar, interrupted, rows_before, total_s
     return time.perf_counter() - start, losses
 
 
-def check_optimizer(optimizer):
+def check_optimizer(optimizer: Any) -> None:
     from mlp.core.optim import Optimizer
 
     if not isinstance(optimizer, Optimizer):
@@ -149,8 +170,8 @@ def check_optimizer(optimizer):
 #: the signals that stop training between two steps, as Ctrl-C does: Ctrl-C, the polite kill a batch scheduler
 #: (Slurm, PBS, Kubernetes, systemd) sends before SIGKILL, and a closed terminal
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-_received: list = []
-_raised: list = []
+_received: list[int] = []
+_raised: list[int] = []
 
 
 class SignalInterrupt(KeyboardInterrupt):
@@ -173,12 +194,12 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def stop_signal():
+def stop_signal() -> int | None:
     """The signal that stopped the last training loop (:func:`sigint_as_flag`), or None."""
     return _received[-1] if _received else None
 
 
-def _taken_over(signum, current) -> bool:
+def _taken_over(signum: int, current: Handler) -> bool:
     """Whether training may handle ``signum``: always Ctrl-C (as before); SIGTERM and SIGHUP unless ignored
     (``nohup``) or handled by the program itself (a handler of its own is left alone), except the ``mlp``
     command's own handler (:func:`raise_on_stop_signals`)."""
@@ -188,7 +209,7 @@ def _taken_over(signum, current) -> bool:
 
 
 @contextmanager
-def sigint_as_flag():
+def sigint_as_flag() -> Iterator[Callable[[], bool]]:
     """While training, Ctrl-C (SIGINT), SIGTERM and SIGHUP set a flag that the loop reads between steps.
 
     A KeyboardInterrupt raised in the middle of an update could leave half the
@@ -199,13 +220,13 @@ def sigint_as_flag():
     handler is left in place.  A second signal while the first is being handled stops at once.
     Only the main thread can own signal handlers; elsewhere Ctrl-C behaves as usual.
     """
-    flag = []
+    flag: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
     _received.clear()
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         if flag:  # a second signal while the first is being handled: give up at once
             if signum == signal.SIGINT:
                 raise KeyboardInterrupt
@@ -213,7 +234,7 @@ def sigint_as_flag():
         flag.append(signum)
         _received.append(signum)
 
-    previous = {}
+    previous: dict[int, Handler] = {}
     try:
         for signum in STOP_SIGNALS:
             current = signal.getsignal(signum)
@@ -225,7 +246,7 @@ def sigint_as_flag():
             signal.signal(signum, before)
 
 
-def raise_on_stop_signals():
+def raise_on_stop_signals() -> dict[int, Handler]:
     """Make SIGTERM and SIGHUP raise :class:`SignalInterrupt` (what Ctrl-C's ``KeyboardInterrupt`` is to SIGINT),
     where they would end the process at once: the ``mlp`` command's setting, so that a kill outside training
     still runs every clean-up and says one line.  Ignored signals stay ignored; returns the previous handlers.
@@ -236,14 +257,14 @@ def raise_on_stop_signals():
     message argument``), which the command then reports as the interrupt it was."""
     _raised.clear()
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         _raised.append(signum)
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise SignalInterrupt(signum)
 
-    handler.mlp_stop = True
-    previous = {}
+    handler.mlp_stop = True  # type: ignore[attr-defined]  # the mark _taken_over looks for
+    previous: dict[int, Handler] = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
     for signum in STOP_SIGNALS:
@@ -253,12 +274,12 @@ def raise_on_stop_signals():
     return previous
 
 
-def signal_raised():
+def signal_raised() -> int | None:
     """The last signal that :func:`raise_on_stop_signals`' handler turned into an exception, or None."""
     return _raised[-1] if _raised else None
 
 
-def end_epoch(state, epoch: int, logs: dict, callbacks) -> bool:
+def end_epoch(state: FitState, epoch: int, logs: dict[str, Any], callbacks: Iterable[Any]) -> bool:
     """The epoch's logs into the history and to each callback; whether training stops (a callback said so)."""
     state.history.append(epoch, logs)
     for cb in callbacks:
@@ -266,7 +287,7 @@ def end_epoch(state, epoch: int, logs: dict, callbacks) -> bool:
     return state.stop_training
 
 
-def end_training(state, callbacks):
+def end_training(state: FitState, callbacks: Iterable[Any]) -> Any:
     """Each callback's ``on_train_end``; the history."""
     for cb in callbacks:
         cb.on_train_end(state)

@@ -8,6 +8,10 @@
   reads of the losses (about every 0.2 s), where the progress bar, Ctrl-C and divergence are handled,
   then per-epoch metrics and callbacks.  A table streamed from disk goes to :mod:`mlp.train.streaming`.
 
+``fit`` resolves its inputs, takes the strategy of :mod:`mlp.train.strategy` (one process, or data-parallel over
+a communicator's processes: the step runner, the Ctrl-C check, the epoch's logs, the callbacks and the progress bar
+are its) and runs the epochs.
+
 A GPU is never stalled by a per-step synchronisation: the host reads the losses once
 per chunk.  Those reads also detect divergence: the parameters and optimizer state are
 snapshotted at each read, and when a NaN or Inf loss shows up the steps since the
@@ -31,11 +35,11 @@ from .callbacks import (  # noqa: F401
     HalveOnPlateau,
     History,
     ModelCheckpoint,
+    Resume,
     save_training_state,
 )
-from .distributed import data_parallel
-from .epoch import check_optimizer, end_epoch, end_training, progress_bar, run_epoch, run_steps, sigint_as_flag  # noqa: F401
-from .runner import StepRunner
+from .epoch import check_optimizer, run_epoch
+from .strategy import fit_state, run_epochs, strategy_for
 from .threads import with_default
 
 
@@ -86,15 +90,6 @@ def evaluate(
 
 
 # -- the loop ------------------------------------------------------------------------------------
-def _epoch_logs(state, seconds, train, val, train_metrics):
-    logs = {"seconds": seconds, "lr": state.optimizer.current_lr()}
-    if train_metrics:
-        logs.update(metrics.measure(state.model, state.loss, *train, task=state.task))
-    if val is not None:
-        logs.update({f"val_{k}": v for k, v in metrics.measure(state.model, state.loss, *val, task=state.task).items()})
-    return logs
-
-
 def _postfix(logs, task, train_metrics, has_val):
     main = "r2" if task == "regression" else "accuracy"
     short = {"accuracy": "acc", "r2": "r2"}[main]
@@ -102,6 +97,28 @@ def _postfix(logs, task, train_metrics, has_val):
     if has_val:
         shown[f"val_{short}"] = f"{logs['val_' + main]:.4f}"
     return shown
+
+
+#: fit's keywords of where a run goes on from, before :class:`Resume` (still taken): each one's field of it
+RESUME_KEYWORDS = {"initial_epoch": "epoch", "initial_step": "step", "history": "history", "extra": "extra"}
+
+
+def resume_of(resume: Resume | None, keywords: dict) -> Resume:
+    """The :class:`Resume` of ``fit(..., resume=...)`` or of its keywords ``initial_epoch``, ``initial_step``,
+    ``history`` and ``extra`` (checked under their own names); a new run's when neither is given."""
+    unknown = sorted(set(keywords) - set(RESUME_KEYWORDS))
+    if unknown:
+        raise TypeError(f"fit() got an unexpected keyword argument {unknown[0]!r}")
+    if resume is None:
+        for name in ("initial_epoch", "initial_step"):
+            if name in keywords:
+                non_negative_int(name, keywords[name])
+        return Resume(**{RESUME_KEYWORDS[k]: v for k, v in keywords.items()})
+    if not isinstance(resume, Resume):
+        raise TypeError(f"resume must be an mlp.train.callbacks.Resume, got {type(resume).__name__}")
+    if keywords:
+        raise TypeError(f"fit: give resume= or {', '.join(sorted(keywords))}, not both")
+    return resume
 
 
 @with_default
@@ -119,19 +136,22 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     callbacks=(),
-    initial_epoch: int = 0,
-    history: History | None = None,
-    extra: dict | None = None,
     train_metrics: bool = True,
-    initial_step: int = 0,
     task: str | None = None,
     compiled: bool | None = None,
     reduce=None,
     communicator=None,
     sample_weight=None,
     class_weight=None,
+    resume: Resume | None = None,
+    **resume_keywords,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent.
+
+    ``fit(model, X, y, *, loss, optimizer, epochs, batch_size, validation_data=None, shuffle=True, seed=0,
+    progress=True, callbacks=(), train_metrics=True, task=None, compiled=None, reduce=None, communicator=None,
+    sample_weight=None, class_weight=None, resume=None, initial_epoch=0, initial_step=0, history=None,
+    extra=None)``
 
     Parameters
     ----------
@@ -147,7 +167,7 @@ def fit(
     loss : Loss, class or name
     optimizer : Optimizer
     epochs : int
-        Train until this many epochs are done in total (counting ``initial_epoch``).
+        Train until this many epochs are done in total (counting the resumed ones).
     batch_size : int
         Mini-batch size; the last batch of an epoch may be smaller.
     validation_data : (X_val, y_val), (X_val, y_val, sample_weight_val) or None
@@ -158,9 +178,6 @@ def fit(
     progress : bool
         A tqdm bar per epoch with samples/s and the running loss.
     callbacks : sequence of Callback
-    initial_epoch, initial_step : int
-        Epochs already done, and steps already done in the next one (when resuming);
-        ``history`` continues the earlier one.
     train_metrics : bool
         Measure the metrics on the whole training set after each epoch (a forward pass in
         large batches, outside ``seconds``); ``False`` logs ``nan``.
@@ -183,6 +200,12 @@ def fit(
     class_weight : "balanced", dict or None
         Classification: a weight per class index (``"balanced"``: ``n / (n_classes * count)``, as
         scikit-learn), multiplying ``sample_weight``.
+    resume : Resume or None
+        Where the run goes on from (:class:`mlp.train.callbacks.Resume`): epochs already done, steps already
+        done in the next one, the history to continue and the metadata its checkpoints carry.
+    initial_epoch, initial_step, history, extra
+        The same as separate keywords (instead of ``resume``): ``Resume(initial_epoch, initial_step,
+        history, extra)``.
 
     Returns
     -------
@@ -200,102 +223,78 @@ def fit(
         Ctrl-C: raised between two steps (``.epoch``, ``.step`` say where), model and
         optimizer consistent, ready to be checkpointed and resumed.
     """
+    resume = resume_of(resume, resume_keywords)
+    epochs, batch_size = positive_int("epochs", epochs), positive_int("batch_size", batch_size)
+    rows, validation_data = _streamed_rows(X, y, validation_data, sample_weight, reduce, compiled, shuffle)
+    if rows is not None:  # a table streamed from disk, a window at a time
+        from .streaming import fit_rows
+
+        return fit_rows(
+            model,
+            rows,
+            loss=loss,
+            optimizer=optimizer,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            seed=seed,
+            progress=progress,
+            callbacks=callbacks,
+            train_metrics=train_metrics,
+            task=task,
+            strategy=strategy_for(communicator),
+            class_weight=class_weight,
+            resume=resume,
+        )
+    # the inputs: loss, task and data checked, the data on the device
+    loss = get_loss(loss)
+    task = task_of_loss(loss, task)
+    check_optimizer(optimizer)
+    train, val = _prepare_data(model, X, y, validation_data, task, batch_size, resume.step, sample_weight, class_weight)
+    n = train.X.shape[0]
+    state = fit_state(model, optimizer, loss, task, epochs, seed, resume)
+    # the strategy: one process, or data-parallel (the same settings and rank 0's weights everywhere)
+    strategy = strategy_for(communicator, reduce)
+    strategy.start(
+        model, optimizer, resume, samples=n, batch_size=batch_size, epochs=epochs, seed=seed, shuffle=shuffle
+    )
+    runner = strategy.runner(
+        model, loss, optimizer, batch_size, n, seed, compiled=compiled, weighted=train.w is not None
+    )
+    steps_T = train.targets_with_weights()  # what the steps slice: the weights travel with the targets
+
+    # the epochs
+    def one_epoch(epoch, bar, interrupted):
+        runner.set_epoch(epoch, *_in_batch_order(model, train.X, steps_T, seed, epoch, shuffle))
+        seconds = run_epoch(runner, state, resume.step if epoch == resume.epoch else 0, bar, interrupted)
+        logs = {**strategy.epoch_logs(state, seconds, train, val, train_metrics), "batch_loss": state.batch_loss}
+        if bar is not None:
+            bar.set_postfix(_postfix(logs, task, train_metrics, val is not None), refresh=False)
+        return logs
+
+    return run_epochs(strategy, state, callbacks, progress, resume.epoch, n, one_epoch)
+
+
+def _streamed_rows(X, y, validation_data, sample_weight, reduce, compiled, shuffle):
+    """``(training rows, validation rows or None)`` when ``X`` is a streamed table or its rows
+    (:class:`mlp.io.tables.stream.StreamedRows`), checked against the arguments that do not apply to it;
+    ``(None, validation_data)`` for arrays."""
     from mlp.io.tables.stream import StreamedRows, StreamedTable
 
     if isinstance(X, StreamedTable):  # its training rows (encoded: StreamedTable.encode)
         X = X.rows()
     if isinstance(validation_data, StreamedTable):
         validation_data = validation_data.rows("val")
-    if isinstance(X, StreamedRows):  # a table streamed from disk, a window at a time
-        from .streaming import fit_rows
-
-        if y is not None or sample_weight is not None or reduce is not None or compiled or not shuffle:
-            raise ValueError(
-                "fit of streamed rows: y, sample_weight, reduce, compiled and shuffle=False do not "
-                "apply (the rows carry their targets; the order is the stream's windows)"
-            )
-        if validation_data is not None and not isinstance(validation_data, StreamedRows):
-            raise TypeError("fit of streamed rows: validation_data must be streamed rows too (StreamedTable.rows)")
-        return fit_rows(
-            model,
-            X,
-            loss=loss,
-            optimizer=optimizer,
-            epochs=positive_int("epochs", epochs),
-            batch_size=positive_int("batch_size", batch_size),
-            validation_data=validation_data,
-            seed=seed,
-            progress=progress,
-            callbacks=callbacks,
-            initial_epoch=non_negative_int("initial_epoch", initial_epoch),
-            history=history,
-            extra=extra,
-            train_metrics=train_metrics,
-            initial_step=non_negative_int("initial_step", initial_step),
-            task=task,
-            communicator=communicator,
-            class_weight=class_weight,
+    if not isinstance(X, StreamedRows):
+        return None, validation_data
+    if y is not None or sample_weight is not None or reduce is not None or compiled or not shuffle:
+        raise ValueError(
+            "fit of streamed rows: y, sample_weight, reduce, compiled and shuffle=False do not "
+            "apply (the rows carry their targets; the order is the stream's windows)"
         )
-    loss = get_loss(loss)
-    task = task_of_loss(loss, task)
-    check_optimizer(optimizer)
-    epochs, batch_size = positive_int("epochs", epochs), positive_int("batch_size", batch_size)
-    initial_epoch = non_negative_int("initial_epoch", initial_epoch)
-    initial_step = non_negative_int("initial_step", initial_step)
-    train, val = _prepare_data(
-        model, X, y, validation_data, task, batch_size, initial_step, sample_weight, class_weight
-    )
-    weighted = train.w is not None
-    n = train.X.shape[0]
-    state = FitState(
-        model, optimizer, loss, history or History(keys=KEYS[task]), epochs, seed, extra=dict(extra or {}), task=task
-    )
-    loss.bind(model.K)  # the model's kernels: fast paths or the reference, as the model chose
-    optimizer.state_groups(model)  # state exists before the first snapshot, so a roll-back restores it too
-    dp = data_parallel(communicator)
-    if dp is not None:  # same settings everywhere, rank 0's weights everywhere, files and bars on rank 0 only
-        dp.start(
-            model,
-            optimizer,
-            reduce,
-            samples=n,
-            batch_size=batch_size,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            initial_step=initial_step,
-            seed=seed,
-            shuffle=shuffle,
-        )
-        callbacks, progress = dp.callbacks(callbacks), progress and dp.is_root
-        runner = dp.runner(model, loss, optimizer, batch_size, n, seed, compiled=compiled, weighted=weighted)
-    else:
-        runner = StepRunner(
-            model, loss, optimizer, batch_size, n, seed, reduce=reduce, compiled=compiled, weighted=weighted
-        )
-    epoch_logs = dp.epoch_logs if dp is not None else _epoch_logs
-    steps_T = train.targets_with_weights()  # what the steps slice: the weights travel with the targets
-    for cb in callbacks:
-        cb.on_train_begin(state)
-    with sigint_as_flag() as interrupted, model.backend.quiet_float_errors():
-        if dp is not None:  # Ctrl-C on one rank stops every rank at the same step
-            interrupted = dp.interrupted(interrupted)
-        for epoch in range(initial_epoch, epochs):
-            state.epoch = epoch
-            runner.set_epoch(epoch, *_in_batch_order(model, train.X, steps_T, seed, epoch, shuffle))
-            bar = progress_bar(progress, epoch, epochs, n)
-            try:
-                seconds = run_epoch(runner, state, initial_step if epoch == initial_epoch else 0, bar, interrupted)
-            except BaseException:
-                if bar is not None:
-                    bar.close()
-                raise
-            logs = {**epoch_logs(state, seconds, train, val, train_metrics), "batch_loss": state.batch_loss}
-            if bar is not None:
-                bar.set_postfix(_postfix(logs, task, train_metrics, val is not None), refresh=False)
-                bar.close()
-            if end_epoch(state, epoch, logs, callbacks):
-                break
-    return end_training(state, callbacks)
+    if validation_data is not None and not isinstance(validation_data, StreamedRows):
+        raise TypeError("fit of streamed rows: validation_data must be streamed rows too (StreamedTable.rows)")
+    return X, validation_data
 
 
 def _prepare_data(model, X, y, validation_data, task, batch_size, initial_step, sample_weight, class_weight):

@@ -10,17 +10,23 @@ as scikit-learn's ``r2_score`` does).  Only small per-batch sums come back to th
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from mlp.core.layers import EVAL
 from mlp.core.tasks import r2_score
+from mlp.core.types import EVAL, Array
+
+if TYPE_CHECKING:
+    from mlp.core.losses import Loss
+    from mlp.core.model import Sequential
 
 #: the most bytes one evaluation batch's widest activation may take: very wide layers get smaller batches
 BATCH_BYTES = 256 * 2**20
 
 
-def _outputs(model, Xd, batch_size):
+def _outputs(model: Sequential, Xd: Array, batch_size: int) -> Iterator[tuple[int, int, Array]]:
     forward, params, n = model.forward_function(), model.param_arrays(), Xd.shape[0]
     widest = max(model.sizes) * (4 if str(model.dtype) == "float32" else 8)
     batch_size = max(1, min(batch_size, BATCH_BYTES // widest))
@@ -29,21 +35,38 @@ def _outputs(model, Xd, batch_size):
         yield i, j, forward(params, Xd[i:j, ...], EVAL)[0]
 
 
-def _loss_total(model, loss, Y, T, w=None):
+def _loss_total(model: Sequential, loss: Loss, Y: Array, T: Array, w: Array | None = None) -> float:
     """The batch's summed loss (weighted by ``w`` when given), as a host float."""
     if w is None:
         return float(model.backend.to_numpy(loss.apply(model.K, Y, T)[0])) * Y.shape[0]
     return float(model.backend.to_numpy(model.xp.sum(w * loss.rows(model.K, Y, T))))
 
 
-def classification(model, loss, Xd, Td, labels, batch_size=10_000, w=None) -> dict:
+def classification(
+    model: Sequential,
+    loss: Loss | None,
+    Xd: Array,
+    Td: Array,
+    labels: np.ndarray,
+    batch_size: int = 10_000,
+    w: Array | None = None,
+) -> dict[str, float]:
     """``{"loss", "accuracy"}`` (loss nan when ``loss`` is None); weighted means with weights ``w``."""
     return from_sums(
         classification_sums(model, loss, Xd, Td, labels, batch_size, w), "classification", loss is not None
     )
 
 
-def classification_sums(model, loss, Xd, Td, labels, batch_size=10_000, w=None, counts=None) -> np.ndarray:
+def classification_sums(
+    model: Sequential,
+    loss: Loss | None,
+    Xd: Array,
+    Td: Array,
+    labels: np.ndarray,
+    batch_size: int = 10_000,
+    w: Array | None = None,
+    counts: np.ndarray | None = None,
+) -> np.ndarray:
     """``[correct, summed loss, rows]`` (weighted by ``w``): sums that add up over blocks and processes.
 
     ``counts``: a confusion matrix (see :func:`confusion`) to add this data's (unweighted) counts to, or None.
@@ -62,12 +85,16 @@ def classification_sums(model, loss, Xd, Td, labels, batch_size=10_000, w=None, 
     return np.array([correct, total, n], dtype=np.float64)
 
 
-def regression(model, loss, Xd, Td, batch_size=10_000, w=None) -> dict:
+def regression(
+    model: Sequential, loss: Loss | None, Xd: Array, Td: Array, batch_size: int = 10_000, w: Array | None = None
+) -> dict[str, float]:
     """``{"loss", "mse", "mae", "r2"}`` (loss nan when ``loss`` is None); weighted as scikit-learn with ``w``."""
     return from_sums(regression_sums(model, loss, Xd, Td, batch_size, w), "regression", loss is not None)
 
 
-def regression_sums(model, loss, Xd, Td, batch_size=10_000, w=None) -> np.ndarray:
+def regression_sums(
+    model: Sequential, loss: Loss | None, Xd: Array, Td: Array, batch_size: int = 10_000, w: Array | None = None
+) -> np.ndarray:
     """``[summed loss, rows, sse (k), sae (k), sum of targets (k), sum of squared targets (k)]`` (weighted by ``w``):
     sums that add up over blocks and processes."""
     xp, be = model.xp, model.backend
@@ -92,7 +119,7 @@ def regression_sums(model, loss, Xd, Td, batch_size=10_000, w=None) -> np.ndarra
     return np.concatenate([[total, n], sse, sae, s1, s2])
 
 
-def from_sums(sums, task, has_loss=True) -> dict:
+def from_sums(sums: Any, task: str, has_loss: bool = True) -> dict[str, float]:
     """The metrics of :func:`classification_sums` or :func:`regression_sums` (added up over blocks)."""
     if task == "classification":
         correct, total, n = sums
@@ -108,14 +135,37 @@ def from_sums(sums, task, has_loss=True) -> dict:
     }
 
 
-def sums(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000, counts=None) -> np.ndarray:
+def sums(
+    model: Sequential,
+    loss: Loss | None,
+    Xd: Array,
+    Td: Array,
+    labels: np.ndarray | None,
+    w: Array | None = None,
+    *,
+    task: str,
+    batch_size: int = 10_000,
+    counts: np.ndarray | None = None,
+) -> np.ndarray:
     """The task's sums (see :func:`classification_sums`, :func:`regression_sums`)."""
     if task == "regression":
         return regression_sums(model, loss, Xd, Td, batch_size, w)
-    return classification_sums(model, loss, Xd, Td, labels, batch_size, w, counts)
+    # classification: the labels are given (None only for regression)
+    return classification_sums(model, loss, Xd, Td, cast(np.ndarray, labels), batch_size, w, counts)
 
 
-def measure(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000, counts=None) -> dict:
+def measure(
+    model: Sequential,
+    loss: Loss | None,
+    Xd: Array,
+    Td: Array,
+    labels: np.ndarray | None,
+    w: Array | None = None,
+    *,
+    task: str,
+    batch_size: int = 10_000,
+    counts: np.ndarray | None = None,
+) -> dict[str, float]:
     """The task's metrics (see the module docstring); ``w``: per-sample weights on the device, or None;
     ``counts``: a confusion matrix that classification adds its counts to (see :func:`confusion`)."""
     return from_sums(
@@ -123,7 +173,9 @@ def measure(model, loss, Xd, Td, labels, w=None, *, task, batch_size=10_000, cou
     )
 
 
-def confusion(model, loss, Xd, labels, n_classes, batch_size=10_000) -> np.ndarray:
+def confusion(
+    model: Sequential, loss: Loss | None, Xd: Array, labels: np.ndarray, n_classes: int, batch_size: int = 10_000
+) -> np.ndarray:
     """Counts of (true class, predicted class), shape ``(n_classes, n_classes)``: sums that add up over blocks
     and processes.  ``labels``: the true classes (host integers in ``[0, n_classes)``)."""
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -132,13 +184,13 @@ def confusion(model, loss, Xd, labels, n_classes, batch_size=10_000) -> np.ndarr
     return counts
 
 
-def _count(counts, labels, predicted):
+def _count(counts: np.ndarray, labels: Any, predicted: Any) -> None:
     k = counts.shape[0]
     labels, predicted = np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
     counts += np.bincount(labels * k + predicted, minlength=k * k).reshape(k, k)
 
 
-def class_report(counts) -> dict:
+def class_report(counts: Any) -> dict[str, Any]:
     """What a confusion matrix (rows: true classes, columns: predicted) says beyond accuracy.
 
     ``support``, ``precision``, ``recall`` (one value per class; precision is nan for a class never predicted,

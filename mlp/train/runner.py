@@ -15,16 +15,29 @@ between two host reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from mlp.core.layers import StepContext
 from mlp.core.step import TrainState, step_for
+from mlp.core.types import Array, Groups, OptState, Reduce, Scalar, StepContext
 
 from .batches import batch_bounds
 
+if TYPE_CHECKING:
+    from mlp.core.losses import Loss
+    from mlp.core.model import Sequential
+    from mlp.core.optim import Optimizer
+
+#: ``slicer(Xe, Te, epoch, s) -> (Xb, Tb, ctx)``: the batch of step ``s`` of an epoch, and its context
+Slicer = Callable[[Array, Array, int, int], tuple[Array, Array, StepContext]]
+#: ``agree(chunk) -> chunk``: the steps to run before the next host read, agreed with the other processes
+Agree = Callable[[int], int]
+
 #: ``new_context(StepContext, (True, seed, epoch, s, None))`` is ``StepContext(True, seed, epoch, s)`` without the
 #: named tuple's Python-level ``__new__``: the NumPy step loop makes one a step
-new_context = tuple.__new__
+new_context: Callable[[type[StepContext], tuple[bool, int, int, int, None]], StepContext] = tuple.__new__
 assert StepContext._fields == ("training", "seed", "epoch", "step", "rows"), "new_context builds every field"
 
 #: how many optimizer steps may pass between two host reads of the losses
@@ -32,7 +45,7 @@ CHECK_EVERY = 200
 #: and about how many seconds (the reads are where progress, Ctrl-C and divergence are handled)
 CHECK_SECONDS = 0.2
 #: compiled loops of steps, by structure (see StepRunner._compiled)
-_COMPILED: dict = {}
+_COMPILED: dict[tuple, Callable[..., Any]] = {}
 
 
 class StepRunner:
@@ -56,18 +69,18 @@ class StepRunner:
 
     def __init__(
         self,
-        model,
-        loss,
-        optimizer,
-        batch_size,
-        n,
-        seed,
-        reduce=None,
-        compiled=None,
-        slicer=None,
-        agree=None,
-        weighted=False,
-    ):
+        model: Sequential,
+        loss: Loss,
+        optimizer: Optimizer,
+        batch_size: int,
+        n: int,
+        seed: int,
+        reduce: Reduce | None = None,
+        compiled: bool | None = None,
+        slicer: Slicer | None = None,
+        agree: Agree | None = None,
+        weighted: bool = False,
+    ) -> None:
         self.model, self.optimizer, self.batch_size, self.n, self.seed = model, optimizer, batch_size, n, seed
         self.step = step_for(model, loss, optimizer, reduce, weighted)
         self.weighted = weighted
@@ -75,16 +88,22 @@ class StepRunner:
         plain = reduce is None and slicer is None
         compiler = model.backend.compiler
         compilable = getattr(optimizer, "compilable", True)  # L-BFGS decides on host scalars: never compiled
-        self.compiler = compiler if (compiled is not False and plain and compiler is not None and compilable) else None
+        #: the backend's compiler (``backend.compiler``: its ``loop`` and ``jit``), or None: steps run one by one
+        self.compiler: Any = (
+            compiler if (compiled is not False and plain and compiler is not None and compilable) else None
+        )
         if compiled and self.compiler is None:
             raise ValueError(
                 f"compiled=True, but the {model.backend.name} backend does not compile loops of steps"
                 + ("" if plain else " with a gradient hook or a batch slicer")
             )
         self.loss = loss
-        self.epoch, self.Xe, self.Te = 0, None, None
+        self.epoch = 0
+        #: the epoch's data in batch order, on the device (:meth:`set_epoch`)
+        self.Xe: Array = None
+        self.Te: Array = None
 
-    def set_epoch(self, epoch, Xe, Te):
+    def set_epoch(self, epoch: int, Xe: Array, Te: Array) -> None:
         """The epoch's number and its data in batch order (on the device)."""
         self.epoch, self.Xe, self.Te = epoch, Xe, Te
 
@@ -101,11 +120,11 @@ class StepRunner:
             groups, opt_state, values = self._run_steps(state, first, last)
         return TrainState(groups, opt_state, state.t + last - first), values
 
-    def _run_steps(self, state, first, last):
+    def _run_steps(self, state: TrainState, first: int, last: int) -> tuple[Groups, OptState, np.ndarray]:
         step, xp, lr, t0 = self.step, self.model.xp, self.optimizer.lr, state.t
         seed, epoch, Xe, Te = self.seed, self.epoch, self.Xe, self.Te
         groups, opt_state = state.groups, state.opt_state
-        values = []
+        values: list[Array] = []
         if self.slicer is None:  # the plain slices and contexts, inline: this loop is the hot path on NumPy
             bs, n = self.batch_size, self.n
             for s in range(first, last):
@@ -124,7 +143,7 @@ class StepRunner:
                 values.append(value)
         return groups, opt_state, np.asarray(self.model.backend.to_numpy(xp.stack(values)), dtype=np.float64)
 
-    def _compiled(self, kind):
+    def _compiled(self, kind: str) -> Callable[..., Any]:
         """The compiled loop (``"loop"``) or single step (``"step"``) for this step, made once per structure.
 
         The key is what the traced computation depends on (backend, kernels, layers, dtype, loss,
@@ -148,19 +167,21 @@ class StepRunner:
         )
         fn = _COMPILED.get(key)
         if fn is None:
-            step, seed = self.step, self.seed
+            step, seed, compiler = self.step, self.seed, self.compiler
 
-            def raw(carry, Xb, Tb, lr, t, epoch, s):
+            def raw(
+                carry: tuple[Groups, OptState], Xb: Array, Tb: Array, lr: Scalar, t: Scalar, epoch: Scalar, s: Scalar
+            ) -> tuple[tuple[Groups, OptState], Array]:
                 groups, state, value, _ = step(carry[0], carry[1], Xb, Tb, lr, t, StepContext(True, seed, epoch, s))
                 return (groups, state), value
 
-            fn = self.compiler.loop(raw, CHECK_EVERY) if kind == "loop" else self.compiler.jit(raw)
+            fn = compiler.loop(raw, CHECK_EVERY) if kind == "loop" else compiler.jit(raw)
             if len(_COMPILED) >= 64:
                 _COMPILED.pop(next(iter(_COMPILED)))
             _COMPILED[key] = fn
         return fn
 
-    def _run_compiled(self, state, first, last):
+    def _run_compiled(self, state: TrainState, first: int, last: int) -> tuple[Groups, OptState, np.ndarray]:
         be = self.model.backend
         lr, t0 = float(self.optimizer.lr), state.t  # Python numbers: traced, weakly typed, no transfer
         full = self.n // self.batch_size  # steps before this one take a whole batch

@@ -20,10 +20,9 @@ from mlp.core.tasks import task_of_loss
 
 from . import metrics
 from .batches import class_weights_of_counts, targets_for
-from .callbacks import KEYS, FitState, History
-from .distributed import GradientAllreduce, data_parallel
-from .epoch import check_optimizer, end_epoch, end_training, progress_bar, run_steps, sigint_as_flag
-from .runner import StepRunner
+from .callbacks import Resume
+from .epoch import check_optimizer, run_steps
+from .strategy import SingleProcess, Strategy, fit_state, run_epochs
 from .windows import WindowPlan
 
 __all__ = ["fit_rows", "measure_rows"]
@@ -116,119 +115,92 @@ def fit_rows(
     seed=0,
     progress=True,
     callbacks=(),
-    initial_epoch=0,
-    history=None,
-    extra=None,
     train_metrics=True,
-    initial_step=0,
     task=None,
-    communicator=None,
+    strategy: Strategy | None = None,
     class_weight=None,
+    resume: Resume | None = None,
 ):
-    """:func:`mlp.fit` of streamed rows (see the module docstring); its arguments, as :func:`mlp.fit` takes them."""
+    """:func:`mlp.fit` of streamed rows (see the module docstring): its arguments as :func:`mlp.fit` takes them, the
+    communicator as its :class:`~mlp.train.strategy.Strategy` (default: one process)."""
     loss = get_loss(loss)
     task = task_of_loss(loss, task)
     check_optimizer(optimizer)
-    from mlp.backends.comm import get_communicator
-
-    comm = communicator or get_communicator(False)
+    strategy = strategy or SingleProcess()
+    resume = resume or Resume()
+    comm = strategy.comm
     plan = WindowPlan(rows.layout, batch_size, seed, comm.rank, comm.size)
     weights = None
     if class_weight is not None:
         if task != "classification":
             raise ValueError("class_weight applies to classification, not regression")
         weights = class_weights_of_counts(class_weight, rows.class_counts)
-    if initial_step >= plan.n_steps(initial_epoch) and initial_step:
+    if resume.step and resume.step >= plan.n_steps(resume.epoch):
         raise ValueError(
-            f"initial_step={initial_step}, but epoch {initial_epoch + 1} has only "
-            f"{plan.n_steps(initial_epoch)} steps; was the run saved with another table or batch size?"
+            f"initial_step={resume.step}, but epoch {resume.epoch + 1} has only "
+            f"{plan.n_steps(resume.epoch)} steps; was the run saved with another table or batch size?"
         )
-    state = FitState(
-        model, optimizer, loss, history or History(keys=KEYS[task]), epochs, seed, extra=dict(extra or {}), task=task
+    state = fit_state(model, optimizer, loss, task, epochs, seed, resume)
+    strategy.start(
+        model, optimizer, resume, samples=len(rows), batch_size=batch_size, epochs=epochs, seed=seed, shuffle=1
     )
-    loss.bind(model.K)
-    optimizer.state_groups(model)
-    dp = data_parallel(comm)
-    hook = None
-    if dp is not None:
-        dp.start(
-            model,
-            optimizer,
-            None,
-            samples=len(rows),
-            batch_size=batch_size,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            initial_step=initial_step,
-            seed=seed,
-            shuffle=1,
-        )
-        callbacks, progress = dp.callbacks(callbacks), progress and dp.is_root
-        hook = GradientAllreduce(comm, model)
-    slicer = WindowSlicer(hook, seed, weights is not None)
-    runner = StepRunner(
+
+    # each step takes this process's rows of its global batch in the window (the hook: the gradient allreduce)
+    runner = strategy.runner(
         model,
         loss,
         optimizer,
         batch_size,
         len(rows),
         seed,
-        reduce=hook,
         compiled=False,
-        slicer=slicer,
-        agree=(lambda c: comm.allreduce(c, op="min")) if dp is not None else None,
         weighted=weights is not None,
+        slicer_of=lambda hook: WindowSlicer(hook, seed, weights is not None),
     )
-    for cb in callbacks:
-        cb.on_train_begin(state)
-    with sigint_as_flag() as interrupted, model.backend.quiet_float_errors():
-        if dp is not None:
-            interrupted = dp.interrupted(interrupted)
-        for epoch in range(initial_epoch, epochs):
-            state.epoch = epoch
-            first = initial_step if epoch == initial_epoch else 0
-            total_steps = plan.n_steps(epoch)
-            bar = progress_bar(progress, epoch, epochs, len(rows))
-            seconds, losses, sizes = 0.0, [], []
-            try:
-                done_rows = 0
-                for window in plan.epoch(epoch, first):
-                    X, T, step_weights = _window_data(model, rows, window, task, weights)
-                    if step_weights is not None and dp is not None:  # the share of each global batch's weight
-                        step_weights = step_weights / np.maximum(comm.allreduce(step_weights), 1e-300)
-                    slicer.set_window(window, step_weights)
-                    runner.set_epoch(epoch, X, T)
-                    start = max(first, window.first_step)
-                    skipped = int(window.sizes[: start - window.first_step].sum())
-                    base = done_rows
+    slicer = runner.slicer
 
-                    def before(s, window=window, base=base, skipped=skipped):
-                        return base + int(window.sizes[: s - window.first_step].sum()) - skipped
+    def measure(state, rows):
+        return measure_rows(state.model, state.loss, rows, state.task, comm)
 
-                    spent, part = run_steps(
-                        runner, state, start, window.first_step + window.n_steps, bar, interrupted, before, total_steps
-                    )
-                    seconds += spent
-                    losses.append(part)
-                    sizes.append(window.sizes[start - window.first_step :])
-                    done_rows = before(window.first_step + window.n_steps)
-            except BaseException:
-                if bar is not None:
-                    bar.close()
-                raise
-            losses, sizes = np.concatenate(losses) if losses else np.empty(0), np.concatenate(sizes) if sizes else []
-            state.batch_loss = float(losses @ sizes / sizes.sum()) if len(losses) else float("nan")
-            logs = {
-                "seconds": float(comm.allreduce(float(seconds), op="max")) if dp is not None else seconds,
-                "lr": optimizer.current_lr(),
-            }
-            if train_metrics:
-                logs.update(measure_rows(model, loss, rows, task, comm))
-            if validation_data is not None:
-                logs.update({f"val_{k}": v for k, v in measure_rows(model, loss, validation_data, task, comm).items()})
-            logs["batch_loss"] = state.batch_loss
-            if bar is not None:
-                bar.close()
-            if end_epoch(state, epoch, logs, callbacks):
-                break
-    return end_training(state, callbacks)
+    def one_epoch(epoch, bar, interrupted):
+        first = resume.step if epoch == resume.epoch else 0
+        seconds, losses, sizes = _run_windows(
+            runner, slicer, state, plan, rows, weights, strategy.shares, first, bar, interrupted
+        )
+        state.batch_loss = float(losses @ sizes / sizes.sum()) if len(losses) else float("nan")
+        logs = strategy.epoch_logs(state, seconds, rows, validation_data, train_metrics, measure)
+        return {**logs, "batch_loss": state.batch_loss}
+
+    return run_epochs(strategy, state, callbacks, progress, resume.epoch, len(rows), one_epoch)
+
+
+def _run_windows(runner, slicer, state, plan, rows, weights, shares, first, bar, interrupted):
+    """The steps ``first..`` of ``state.epoch``, one window after another: ``(seconds, the steps' losses, the
+    steps' batch sizes)``.  ``shares(weights)``: each step's share of its global batch's weight sum (the
+    strategy's)."""
+    epoch, model = state.epoch, state.model
+    total_steps = plan.n_steps(epoch)
+    seconds, losses, sizes, done_rows = 0.0, [], [], 0
+    for window in plan.epoch(epoch, first):
+        X, T, step_weights = _window_data(model, rows, window, state.task, weights)
+        if step_weights is not None:  # each step's share of its global batch's weight
+            step_weights = shares(step_weights)
+        slicer.set_window(window, step_weights)
+        runner.set_epoch(epoch, X, T)
+        start = max(first, window.first_step)
+        skipped = int(window.sizes[: start - window.first_step].sum())
+        base = done_rows
+
+        def before(s, window=window, base=base, skipped=skipped):
+            return base + int(window.sizes[: s - window.first_step].sum()) - skipped
+
+        spent, part = run_steps(
+            runner, state, start, window.first_step + window.n_steps, bar, interrupted, before, total_steps
+        )
+        seconds += spent
+        losses.append(part)
+        sizes.append(window.sizes[start - window.first_step :])
+        done_rows = before(window.first_step + window.n_steps)
+    losses = np.concatenate(losses) if losses else np.empty(0)
+    sizes = np.concatenate(sizes) if sizes else np.empty(0)
+    return seconds, losses, sizes

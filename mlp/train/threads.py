@@ -23,7 +23,14 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+#: a function's parameters and result, kept by :func:`with_default`
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: the variables that set the thread count, in the order they are looked at (after --threads)
 ENVIRONMENT = ("MLP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -62,7 +69,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def choose(option: int | None = None, environ=None) -> Choice:
+def choose(option: int | None = None, environ: Mapping[str, str] | None = None) -> Choice:
     """The thread count: ``--threads``, else the first variable of :data:`ENVIRONMENT` set, else :func:`measure`.
 
     Raises
@@ -150,7 +157,7 @@ def decide(cores: int, large: float, small: float) -> Choice:
 
 
 @contextlib.contextmanager
-def applied(choice: Choice):
+def applied(choice: Choice) -> Iterator[Choice]:
     """Run the body with ``choice``: the pools loaded now limited, the variables set for those loaded later."""
     global current
     try:
@@ -179,10 +186,10 @@ def applied(choice: Choice):
 #: loaded shared library on each call (0.25 ms with NumPy and PyTorch loaded, against 0.01 ms for a limit on the
 #: pools already found), and :func:`mlp.fit` applies the default once per call; a library is loaded by an import,
 #: so a new module means a new look
-_pools: list = [None, -1]
+_pools: list[Any] = [None, -1]
 
 
-def _limiter(threadpool_limits):
+def _limiter(threadpool_limits: Callable[..., Any]) -> Callable[[int], AbstractContextManager[Any]]:
     """A ``limits(n)`` context manager over the pools loaded now (looked up again once a module was imported)."""
     try:
         from threadpoolctl import ThreadpoolController
@@ -195,7 +202,7 @@ def _limiter(threadpool_limits):
 
 
 @contextlib.contextmanager
-def default():
+def default() -> Iterator[Choice]:
     """Run the body under this process's thread default (``MLP_THREADS``/``OMP_NUM_THREADS``..., else measured once
     per process), unless a choice is applied already (the ``mlp`` command's ``--threads``, or an outer call)."""
     if current is not None:
@@ -207,13 +214,13 @@ def default():
         yield choice
 
 
-def with_default(function):
+def with_default(function: Callable[P, R]) -> Callable[P, R]:
     """``function`` run under :func:`default` (a decorator: :func:`mlp.fit`, :func:`mlp.evaluate`, the
     scikit-learn estimators' methods)."""
     import functools
 
     @functools.wraps(function)
-    def run(*args, **kwargs):
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
         with default():
             return function(*args, **kwargs)
 

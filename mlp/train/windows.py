@@ -22,6 +22,7 @@ exactly one batch an epoch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,10 +47,10 @@ class Window:
 
     first_step: int
     n_steps: int
-    chunks: list
+    chunks: list[tuple[int, int, int]]
     order: np.ndarray
     bounds: np.ndarray
-    places: list
+    places: list[np.ndarray]
     sizes: np.ndarray
 
 
@@ -69,18 +70,20 @@ class WindowPlan:
 
     def __init__(
         self,
-        group_rows,
+        group_rows: Sequence[int],
         batch_size: int,
         seed: int,
         rank: int = 0,
         size: int = 1,
         shards: int | None = None,
         chunk_rows: int | None = None,
-    ):
+    ) -> None:
         shards, chunk_rows = shards or SHARDS, chunk_rows or CHUNK_ROWS
         self.batch_size, self.seed, self.rank, self.size = batch_size, seed, rank, size
         self.shards = shards
-        self.by_shard = [[] for _ in range(shards)]  # per shard: its chunks (group, first row, rows), in order
+        self.by_shard: list[list[tuple[int, int, int]]] = [
+            [] for _ in range(shards)
+        ]  # per shard: its chunks (group, first row, rows), in order
         c = 0  # chunks are dealt to the shards in turn: a table of one large group still fills every shard
         for g, rows in enumerate(group_rows):
             for a in range(0, rows, chunk_rows):
@@ -91,7 +94,7 @@ class WindowPlan:
     def mine(self, group: int) -> bool:
         return group % self.size == self.rank
 
-    def _windows(self, epoch: int):
+    def _windows(self, epoch: int) -> Iterator[list[tuple[int, int, int]]]:
         """Per window, its chunks in order (every process's)."""
         orders = [
             [chunks[i] for i in np.random.default_rng((self.seed, epoch, v)).permutation(len(chunks))]
@@ -104,7 +107,7 @@ class WindowPlan:
         """Steps in ``epoch``: each window's rows in batches, its last batch possibly shorter."""
         return sum(-(-sum(c[2] for c in chunks) // self.batch_size) for chunks in self._windows(epoch))
 
-    def epoch(self, epoch: int, first_step: int = 0):
+    def epoch(self, epoch: int, first_step: int = 0) -> Iterator[Window]:
         """The windows of ``epoch`` from the one holding step ``first_step`` on (see :class:`Window`)."""
         b, step = self.batch_size, 0
         for k, chunks in enumerate(self._windows(epoch)):

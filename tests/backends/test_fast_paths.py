@@ -21,6 +21,9 @@ from mlp.backends.numpy_kernels import NumpyKernels
 from mlp.core.kernels import Kernels, get_kernels
 from tests_helpers import RTOL
 
+#: NumPy's kernels, named: MLP_BACKEND changes nothing here (tests/conftest.py)
+pytestmark = pytest.mark.backend_independent
+
 FAST = get_kernels(backends.get_backend("numpy"), fast=True)
 REF = get_kernels(backends.get_backend("numpy"), fast=False)
 

@@ -13,7 +13,10 @@ import pytest
 
 import mlp
 from mlp import bench
-from mlp.backends.reference import jax_scan, numpy_loops, sklearn_mlp
+from mlp.bench.reference import jax_scan, numpy_loops, sklearn_mlp
+
+#: every command here names its backends (--backends numpy, each contender's own): MLP_BACKEND changes nothing
+pytestmark = pytest.mark.backend_independent
 
 QUICK = ["--quick", "--backends", "numpy"]
 

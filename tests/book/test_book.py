@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import backend_params
 
 from mlp.book import _engine, mnist_loader, network, network2
 
@@ -411,15 +412,9 @@ def book_epochs(weights, biases, book, epochs, eta, lmbda, m=10, quadratic=False
     return weights, biases
 
 
-@pytest.mark.parametrize("backend_name", ["numpy", "array_api_strict", "jax"])
+@pytest.mark.parametrize("backend_name", backend_params(["numpy", "array_api_strict", "jax"]))
 def test_sgd_on_each_backend_agrees_with_the_books_algorithm(backend_name, capsys):
     """The engine's step on every backend (step by step, or compiled on JAX): the book's epochs either way."""
-    from mlp.backends import get_backend
-
-    try:
-        get_backend(backend_name)
-    except Exception as e:  # noqa: BLE001 - an optional library not installed here
-        pytest.skip(f"{backend_name}: {e}")
     data = toy_data(n=37, seed=12)
     for cost in (network2.QuadraticCost, network2.CrossEntropyCost):
         np.random.seed(40)

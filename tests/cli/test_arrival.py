@@ -320,6 +320,7 @@ def _separable_labels(path, labels, n=200, seed=5):
     return path, [labels[0] if v > 0 else labels[1] for v in a]
 
 
+@pytest.mark.backend_independent  # --backend numpy
 @pytest.mark.parametrize("labels", [("007", "012"), ("9007199254740993", "9007199254740992"), ("7", "12")])
 def test_streamed_training_keeps_the_labels_as_the_in_memory_one(tmp_path, capsys, labels):
     pytest.importorskip("pyarrow")

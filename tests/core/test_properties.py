@@ -195,6 +195,7 @@ def _check_gradients(backend_name, net, fast=None):
     )
 
 
+@pytest.mark.backend_independent  # names NumPy itself
 @_settings(300)
 @given(net=networks(max_width=5, max_batch=4))
 def test_gradients_match_finite_differences_numpy(net):
@@ -234,6 +235,7 @@ def test_the_gradient_check_fails_on_a_wrong_derivative(monkeypatch, kernel, wro
         _check_gradients("numpy", net, fast=False)
 
 
+@pytest.mark.backend_independent
 def test_every_activation_loss_pair_is_drawn():
     """The strategies reach every activation/loss pair (each with and without an output activation)."""
     seen = set()
@@ -250,6 +252,7 @@ def test_every_activation_loss_pair_is_drawn():
 # -- bad shapes are always refused ----------------------------------------------------------------
 
 
+@pytest.mark.backend_independent  # names NumPy itself
 @_settings(100)
 @given(net=networks(), wrong=st.integers(1, 8), data=st.data())
 def test_random_wrong_shapes_are_refused_naming_both(net, wrong, data):

@@ -149,6 +149,7 @@ def test_array_key_words_equal_python_ints(backend):
     np.testing.assert_array_equal(words(backend, a), words(backend, b))
 
 
+@pytest.mark.backend_independent  # names JAX itself
 def test_traced_step_under_jax_jit_equals_eager():
     jax = pytest.importorskip("jax", reason="jax is not installed")
     jnp = jax.numpy

@@ -88,6 +88,7 @@ def _jax():
         pytest.skip(f"backend jax unavailable: {e}")
 
 
+@pytest.mark.backend_independent  # names JAX itself
 @pytest.mark.parametrize(
     "opt",
     [lambda: mlp.SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3), lambda: mlp.Adam(0.01, weight_decay=1e-3)],
@@ -122,6 +123,7 @@ def test_jax_compiled_chunks_equal_the_step_by_step_path(dtype, opt, monkeypatch
         np.testing.assert_allclose(a[k], v, rtol=10 * RTOL[dtype], atol=RTOL[dtype] * 0.1, err_msg=k)
 
 
+@pytest.mark.backend_independent  # names JAX itself
 def test_jax_compiles_once_per_shape_not_per_chunk(monkeypatch):
     import mlp.train.runner as training
 
@@ -149,6 +151,7 @@ def test_jax_compiles_once_per_shape_not_per_chunk(monkeypatch):
     assert len(traces) == 1
 
 
+@pytest.mark.backend_independent  # names JAX itself
 def test_jax_arrays_are_never_written_to():
     """JAX arrays are immutable: a whole training run works, and the caller's arrays are unchanged."""
     jax_be = _jax()

@@ -1,4 +1,4 @@
-"""Checkpoints: safetensors round trips on every backend, optimizer resume, atomic saves, hostile files."""
+"""Checkpoints: safetensors round trips on every backend, optimizer resume, atomic saves, hostile files, a full disk."""
 
 import json
 import os
@@ -18,7 +18,7 @@ import mlp
 from mlp import backends
 from mlp.core.errors import CheckpointError
 from mlp.io.checkpoint import Checkpoint, CheckpointNotFoundError, load, load_checkpoint, save
-from tests_helpers import ROOT, RTOL, batch, host, rewrite_checkpoint, small_net
+from tests_helpers import ROOT, RTOL, batch, host, raises, rewrite_checkpoint, small_net
 
 EXTRA = {
     "epoch": 3,
@@ -486,3 +486,141 @@ def test_unknown_backend_is_not_a_checkpoint_error(good):
     with pytest.raises(ValueError, match="unknown backend") as info:
         load(good, backend="tensorflow")
     assert not isinstance(info.value, CheckpointError)
+
+
+# -- metadata that disagrees with the header (same byte sizes); hostile values ---------------------
+
+
+@pytest.fixture
+def even_checkpoint(tmp_path):
+    """A float32 checkpoint whose W0 (4 x 6) has as many bytes as a float64 (4 x 3)."""
+    model = mlp.Sequential([mlp.Linear(4, 6), mlp.ReLU(), mlp.Linear(6, 2)], backend="numpy", dtype="float32")
+    return mlp.save(model, tmp_path / "even.safetensors")
+
+
+def test_checkpoint_header_dtype_edited_with_consistent_sizes(even_checkpoint):
+    rewrite_checkpoint(even_checkpoint, lambda header, meta: header["model.W0"].update(dtype="F64", shape=[4, 3]))
+    with raises(
+        CheckpointError,
+        "even.safetensors",
+        "'model.W0' is float64 [4, 3] in the header",
+        "float32 [4, 6] in the metadata",
+        "edited",
+    ):
+        mlp.load_checkpoint(even_checkpoint)
+
+
+def test_checkpoint_metadata_dtype_edited(even_checkpoint):
+    rewrite_checkpoint(even_checkpoint, lambda header, meta: meta["tensors"]["model.b0"].update(dtype="float64"))
+    with raises(
+        CheckpointError, "even.safetensors", "'model.b0' is float32 [6] in the header", "float64 [6] in the metadata"
+    ):
+        mlp.load_checkpoint(even_checkpoint)
+
+
+def test_checkpoint_model_dtype_edited(even_checkpoint):
+    rewrite_checkpoint(even_checkpoint, lambda header, meta: meta.update(dtype="float64"))
+    with raises(CheckpointError, "even.safetensors", "float64"):
+        mlp.load_checkpoint(even_checkpoint)
+
+
+@pytest.fixture
+def full_checkpoint(tmp_path):
+    from mlp.io.tables import Preprocessor
+
+    model = mlp.Sequential(
+        [mlp.Linear(2, 3), mlp.LeakyReLU(0.1), mlp.Dropout(0.2), mlp.Linear(3, 2)], backend="numpy", seed=0
+    )
+    X, y = np.random.default_rng(0).standard_normal((8, 2)), np.array([0, 1] * 4)
+    opt = mlp.Adam(lr=0.01, weight_decay=1e-4)
+    mlp.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=4, progress=False)
+    pre = Preprocessor.fit(X, ["a", "b"], ["t"], "classification", y=y)
+    return mlp.save(model, tmp_path / "full.safetensors", optimizer=opt, preprocessor=pre)
+
+
+def _edit_layer(i, key, value):
+    def edit(header, meta):
+        meta["architecture"]["layers"][i][key] = value
+
+    return edit
+
+
+def _edit_hyper(key, value):
+    def edit(header, meta):
+        meta["optimizer"]["hyper"][key] = value
+
+    return edit
+
+
+def _edit_pre(key, value):
+    def edit(header, meta):
+        meta["extra"]["preprocessing"][key][0] = value
+
+    return edit
+
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda h, m: _edit_layer(2, next(k for k in m["architecture"]["layers"][2] if k != "type"), HUGE)(h, m),
+        lambda h, m: _edit_layer(1, next(k for k in m["architecture"]["layers"][1] if k != "type"), HUGE)(h, m),
+        _edit_hyper("lr", HUGE),
+        _edit_hyper("eps", HUGE),
+        _edit_hyper("weight_decay", HUGE),
+        _edit_pre("mean", HUGE),
+        _edit_pre("scale", HUGE),
+        lambda h, m: m.update(dtype=["F32"]),
+        lambda h, m: h["model.W0"].update(dtype=["F32"]),
+        lambda h, m: m["tensors"]["model.W0"].update(dtype=["float32"]),
+        lambda h, m: m["tensors"]["model.W0"].update(shape=[2**70, 3]),
+        lambda h, m: m["optimizer"].update(type=["Adam"]),
+        lambda h, m: m["architecture"]["layers"].insert(0, ["Linear"]),
+        lambda h, m: m["extra"].update(epoch="three"),
+    ],
+    ids=[
+        "dropout-p",
+        "leaky-slope",
+        "lr",
+        "eps",
+        "weight_decay",
+        "mean",
+        "scale",
+        "dtype-list",
+        "header-dtype-list",
+        "table-dtype-list",
+        "shape-huge",
+        "optimizer-type-list",
+        "layer-not-object",
+        "epoch-text",
+    ],
+)
+def test_hostile_checkpoint_metadata_is_a_checkpoint_error(full_checkpoint, edit):
+    load_checkpoint(full_checkpoint)
+    rewrite_checkpoint(full_checkpoint, edit)
+    with raises(CheckpointError, str(full_checkpoint)):
+        load_checkpoint(full_checkpoint)
+
+
+# -- a full disk -----------------------------------------------------------------------------------
+
+
+def test_full_disk_names_the_file(tmp_path, monkeypatch):
+    import errno
+
+    from mlp.io import atomic
+
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    with pytest.raises(OSError) as info:
+        atomic.write_atomic(target, b"new")
+    assert info.value.errno == errno.ENOSPC
+    assert f"cannot write {target}: No space left on device" in str(info.value)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]

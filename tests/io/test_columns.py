@@ -204,7 +204,7 @@ def test_a_column_of_mostly_dates_reads_its_other_text_as_gaps_and_says_how_many
     assert note == [
         "note: column 'when': 1 of its 4 values are not dates ('yesterday' at row 3 (line 4) first; "
         "read: ISO 8601, e.g. 2024-05-31 or 2024-05-31T13:45; also US 05/31/2024 and 31.05.2024), read "
-        "as gaps; --categorical when reads the column as categories, --drop when leaves it out"
+        "as gaps; categorical=['when'] reads the column as categories, drop=['when'] leaves it out"
     ]
     pre = ds.preprocessor(standardize=False)
     assert pre.columns[0].indicator and pre.columns[0].lenient
@@ -220,7 +220,7 @@ def test_mostly_numbers_with_text_is_refused_then_settled_by_the_options(tmp_pat
     with pytest.raises(
         DataError,
         match=r"row 2 \(line 3\), column 'b': '\?' is not a number, though 3 of the 4 "
-        r"values .* --numeric b reads such values as gaps, --categorical b",
+        r"values .* numeric=\['b'\] reads such values as gaps, categorical=\['b'\]",
     ):
         load_table(path)
     ds = load_table(path, numeric=["b"])
@@ -235,11 +235,11 @@ def test_numbers_named_categorical_and_overrides_checked(tmp_path, reader):
     path = write(tmp_path, "code,x,y\n10,1.5,a\n20,2.5,b\n10,3.5,a\n30,4.5,b\n")
     pre = load_table(path, categorical=["code"]).preprocessor()
     assert pre.columns[0].categories == [10, 20, 30] and pre.n_inputs() == 2 and pre.input_layers()[0].n_out == 5
-    with pytest.raises(DataError, match=r"no column 'kode' \(--categorical\); the columns are 'code', 'x', 'y'"):
+    with pytest.raises(DataError, match=r"no column 'kode' \(categorical=\); the columns are 'code', 'x', 'y'"):
         load_table(path, categorical=["kode"])
-    with pytest.raises(DataError, match=r"column 'y' is the target; --drop names feature columns"):
+    with pytest.raises(DataError, match=r"column 'y' is the target; drop= names feature columns"):
         load_table(path, drop="y")
-    with pytest.raises(DataError, match=r"no feature column left: 'code' asked for \(--drop\); 'x' asked for"):
+    with pytest.raises(DataError, match=r"no feature column left: 'code' asked for \(drop=\); 'x' asked for"):
         load_table(path, drop="code,x")
     with pytest.raises(ValueError, match="named both categorical and numeric"):
         load_table(path, categorical="x", numeric="x")

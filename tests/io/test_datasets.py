@@ -18,6 +18,9 @@ from data_server import MirrorServer, closed_port
 from mlp.core.errors import DataError, DownloadError
 from mlp.io import datasets, download  # download: where the network seam and the mirrors live
 
+#: downloads and files, no arrays of a backend: MLP_BACKEND changes nothing here (tests/conftest.py)
+pytestmark = pytest.mark.backend_independent
+
 FILES = datasets.FILES
 MNIST_TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 

@@ -187,6 +187,7 @@ TABLE_NASTY = [
 ]
 
 
+@pytest.mark.backend_independent
 def test_mutated_tables_raise_only_data_errors(tmp_path, reader):
     from mlp.io.tables import load_table
 
@@ -221,6 +222,7 @@ def test_mutated_tables_raise_only_data_errors(tmp_path, reader):
     assert done >= 100, f"only {done} mutations"
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("kind", [".npy", ".npz"])
 def test_mutated_numpy_tables_raise_only_data_errors(tmp_path, kind):
     rng = np.random.default_rng(19)

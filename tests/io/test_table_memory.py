@@ -18,6 +18,9 @@ from mlp.core.errors import DataError
 from mlp.io import tables
 from mlp.io.tables import batches, delimited, read_table
 
+#: reading and preprocessing tables, no arrays of a backend: MLP_BACKEND changes nothing here (tests/conftest.py)
+pytestmark = pytest.mark.backend_independent
+
 N_ROWS, N_FEATURES = 60_000, 8
 
 

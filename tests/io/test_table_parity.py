@@ -13,6 +13,9 @@ import mlp
 from mlp.io import tables
 from table_reference import reference
 
+#: tables read, and NumPy's kernels named: MLP_BACKEND changes nothing here (tests/conftest.py)
+pytestmark = pytest.mark.backend_independent
+
 
 def messy(path, seed, n):
     rng = np.random.default_rng(seed)

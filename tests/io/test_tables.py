@@ -367,6 +367,8 @@ def test_evaluate_block_by_block_gives_the_metrics_of_the_whole_table(tmp_path, 
     assert code == 0 and blocks == whole and "(300 samples)" in whole, (whole, blocks)
 
 
+# a smoke test of the script: the commands it times are tested on the default backend by tests/cli
+@pytest.mark.backend_independent
 def test_the_table_benchmark_runs(tmp_path):
     """examples/bench_tables.py --quick: every command it measures runs, and its table has every row."""
     import subprocess

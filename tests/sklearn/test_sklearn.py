@@ -39,7 +39,9 @@ def one_blas_thread():
 
 # The checks pin the NumPy backend: they test the scikit-learn interface, which does not depend on the
 # backend, and on array-api-strict (CI's second run, MLP_BACKEND=array_api_strict) they would take four
-# minutes; the other tests here run on the default backend.
+# minutes; the other tests here run on the default backend, but those that take numpy_backend below. The pinned
+# ones are marked backend_independent: CI's later passes leave them out (tests/conftest.py).
+@pytest.mark.backend_independent
 @parametrize_with_checks(
     [MLPClassifier(random_state=0, backend="numpy"), MLPRegressor(random_state=0, backend="numpy")]
 )
@@ -135,6 +137,7 @@ def test_the_same_steps_as_scikit_learn_from_the_same_random_state(problem, sett
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_partial_fit_and_warm_start_continue_as_scikit_learns_do(iris):
     """Several calls: the optimizer state carries over (partial_fit) or restarts (warm start) as in scikit-learn."""
     X, y = iris
@@ -156,6 +159,7 @@ def test_partial_fit_and_warm_start_continue_as_scikit_learns_do(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_initial_weights_are_scikit_learns_glorot_draws():
     """Drawn from the estimator's RandomState in scikit-learn's order: uniform(+-sqrt(6 / (fan_in + fan_out))),
     sqrt(2 / ...) for logistic units; one SGD step of rate 1e-300 leaves them as they were."""
@@ -190,6 +194,7 @@ def test_losses_are_in_scikit_learns_units(n_targets):
 
 # -- what scikit-learn's MLPs accept -----------------------------------------------------------------
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_one_class_is_fitted_and_predicted_like_scikit_learns(iris):
     X, _ = iris
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, ["a"] * len(X))
@@ -204,6 +209,7 @@ def test_one_class_is_fitted_and_predicted_like_scikit_learns(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_multilabel_targets_get_one_logistic_output_per_label():
     X, Y = make_multilabel_classification(n_samples=60, n_classes=4, random_state=0)
     clf = MLPClassifier(hidden_layer_sizes=(20,), solver="lbfgs", max_iter=100, random_state=0).fit(X, Y)
@@ -215,6 +221,7 @@ def test_multilabel_targets_get_one_logistic_output_per_label():
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_sparse_X_gives_the_dense_result(iris):
     X, y = iris
     dense = MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=30, random_state=0).fit(X, y)
@@ -225,6 +232,7 @@ def test_sparse_X_gives_the_dense_result(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_integer_sample_weights_are_repeated_rows_and_zero_is_removed(iris):
     X, y = iris
     w = np.random.RandomState(0).randint(0, 3, len(X))
@@ -238,6 +246,7 @@ def test_integer_sample_weights_are_repeated_rows_and_zero_is_removed(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_poisson_regression_is_a_log_link_glm_with_identity_units():
     """No hidden nonlinearity and no penalty: the Poisson network's predictions are the Poisson GLM's."""
     from sklearn.linear_model import PoissonRegressor
@@ -262,6 +271,7 @@ def test_poisson_regression_is_a_log_link_glm_with_identity_units():
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_weights_assigned_to_coefs_are_used(iris):
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, random_state=0, solver="sgd").fit(X, y)
@@ -279,6 +289,7 @@ def test_weights_assigned_to_coefs_are_used(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_scikit_learns_errors_and_messages(iris):
     X, y = iris
@@ -299,6 +310,7 @@ def test_scikit_learns_errors_and_messages(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_a_diverging_fit_with_early_stopping_keeps_its_best_weights_and_a_nan_score(iris):
     X, y = iris
     reg = MLPRegressor(
@@ -329,6 +341,7 @@ def test_float32_data_trains_and_predicts_in_float32(Estimator, iris):
 
 # -- the scikit-learn interface ----------------------------------------------------------------------
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_pipeline_grid_search_and_cross_val_score(iris):
     X, y = iris
     pipe = make_pipeline(
@@ -341,6 +354,7 @@ def test_pipeline_grid_search_and_cross_val_score(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_string_labels_come_back_as_labels(iris):
     X, y = iris
     names = np.array(["setosa", "versicolor", "virginica"])[y]
@@ -353,6 +367,7 @@ def test_string_labels_come_back_as_labels(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_binary_uses_one_logistic_output_like_scikit_learn(iris):
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y == 0)
@@ -361,6 +376,7 @@ def test_binary_uses_one_logistic_output_like_scikit_learn(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_pickle_round_trip_predicts_the_same_and_keeps_training(iris):
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=0).fit(X, y)
@@ -373,6 +389,7 @@ def test_pickle_round_trip_predicts_the_same_and_keeps_training(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_early_stopping_keeps_the_best_validation_epoch(iris):
     X, y = iris
     clf = MLPClassifier(
@@ -383,6 +400,7 @@ def test_early_stopping_keeps_the_best_validation_epoch(iris):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_multioutput_regression_and_verbose(capsys):
     X, Y = make_regression(n_samples=40, n_features=4, n_targets=2, random_state=0)
     reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0, verbose=True).fit(X, Y / 100)
@@ -391,6 +409,7 @@ def test_multioutput_regression_and_verbose(capsys):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_max_iter_without_convergence_warns_like_scikit_learn(iris):
     X, y = iris
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(2\) reached"):
@@ -418,6 +437,7 @@ def test_max_iter_without_convergence_warns_like_scikit_learn(iris):
     ],
 )
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_bad_parameters_are_named(iris, params, needle):
     X, y = iris
     with pytest.raises(ValueError) as info:
@@ -428,6 +448,7 @@ def test_bad_parameters_are_named(iris, params, needle):
 
 
 @pytest.mark.usefixtures("numpy_backend")
+@pytest.mark.backend_independent
 def test_matches_scikit_learns_accuracy_on_breast_cancer():
     from sklearn.model_selection import train_test_split
 

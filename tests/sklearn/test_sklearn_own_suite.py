@@ -20,6 +20,9 @@ sklearn = pytest.importorskip("sklearn", minversion="1.7")
 
 import mlp  # noqa: E402
 
+#: every test runs on NumPy (numpy_backend_one_blas_thread below): MLP_BACKEND changes nothing here
+pytestmark = pytest.mark.backend_independent
+
 #: The import line of scikit-learn's file, and what it becomes.
 ORIGINAL_IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor"
 OUR_IMPORT = "from mlp.sklearn import MLPClassifier, MLPRegressor"

@@ -1,8 +1,9 @@
-"""`.ci/gpu --dry-run`: the GPU proof's script rehearsed on the CPU, NumPy standing in for the GPU backends.
+"""The GPU proof (`python -m tools.gpu --dry-run`, which CI calls as `bash .ci/gpu`) rehearsed on the CPU, NumPy
+standing in for the GPU backends.
 
 The dry run does not depend on MLP_BACKEND (it sets the backend of every step itself), so it runs once, where
 MLP_BACKEND is unset or numpy, and it is marked slow (it trains on MNIST).  Each run is a subprocess with a time
-limit, and the script's own budget is smaller still: a broken script fails these tests instead of hanging them.
+limit, and the tool's own budget is smaller still: a broken tool fails these tests instead of hanging them.
 The report's reading of pytest's and mlp bench's output is tested directly, in milliseconds.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / ".ci" / "gpu"
+TOOL = ROOT / "tools" / "gpu"
 
 
 def dry_run(test):
@@ -28,18 +29,22 @@ def dry_run(test):
     )(test)
 
 
-def report_module():
-    spec = importlib.util.spec_from_file_location("gpu_report", ROOT / ".ci" / "gpu_report.py")
+def tool_module(name):
+    """tools/gpu/``name``.py loaded by its path (readback and report import nothing of the package: tools/ is not
+    on the tests' path)."""
+    spec = importlib.util.spec_from_file_location(f"gpu_{name}", TOOL / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def run_script(*args, timeout):
+def run_tool(*args, timeout, wrapper=False):
+    """``python -m tools.gpu ARGS`` from the repository root, or with ``wrapper`` CI's ``bash .ci/gpu ARGS``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["PYTHON"] = sys.executable  # the wrapper runs the script with this Python, whose packages are the tests'
+    env["PYTHON"] = sys.executable  # the wrapper runs the tool with this Python, whose packages are the tests'
+    command = ["bash", str(ROOT / ".ci" / "gpu")] if wrapper else [sys.executable, "-m", "tools.gpu"]
     return subprocess.run(
-        ["bash", str(SCRIPT), *map(str, args)],
+        [*command, *map(str, args)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -62,7 +67,7 @@ def rows(page, first_cell):
 @dry_run
 def test_dry_run_writes_the_report_of_every_step(shared_data, tmp_path):
     out = tmp_path / "out"
-    r = run_script("--dry-run", "--out", out, "--data-dir", shared_data, "--budget", 240, timeout=300)
+    r = run_tool("--dry-run", "--out", out, "--data-dir", shared_data, "--budget", 240, timeout=300, wrapper=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     page = (out / "gpu.md").read_text()
     record = json.loads((out / "report.json").read_text())
@@ -101,7 +106,7 @@ def test_a_failing_test_and_a_step_past_its_time_are_reported(tmp_path):
         "def test_hangs():\n    time.sleep(600)\n"
     )
     out = tmp_path / "out"
-    r = run_script(
+    r = run_tool(
         "--dry-run",
         "--out",
         out,
@@ -127,7 +132,7 @@ def test_a_failing_test_and_a_step_past_its_time_are_reported(tmp_path):
 
 
 def test_pytest_output_is_read_back_even_when_cut(tmp_path):
-    gpu_report = report_module()
+    readback = tool_module("readback")
     log = (
         "....F..s\n"
         "=========================== short test summary info ============================\n"
@@ -142,7 +147,7 @@ def test_pytest_output_is_read_back_even_when_cut(tmp_path):
         '<failure message="AssertionError: dW0: 3e-3 over rtol 1e-4&#10;assert False"/></testcase>'
         '<testcase classname="tests.test_parity" name="test_ok"/></testsuite></testsuites>'
     )
-    got = gpu_report.parse_pytest(log, junit)
+    got = readback.parse_pytest(log, junit)
     assert got["counts"] == {"failed": 1, "passed": 6, "skipped": 1, "deselected": 3}
     assert got["interrupted"] and got["seconds"] == 12.5 and got["source"] == "summary"
     # the summary line cut to the terminal's width gets its message back from the XML, first line only
@@ -151,12 +156,12 @@ def test_pytest_output_is_read_back_even_when_cut(tmp_path):
         "fast] - AssertionError: dW0: 3e-3 over rtol 1e-4"
     ]
     # killed before any summary: the XML's counts, else the progress characters
-    assert gpu_report.parse_pytest("....F..s\n", junit)["counts"] == {"passed": 1, "failed": 1}
-    assert gpu_report.parse_pytest("....F..s [ 40%]\n")["counts"] == {"passed": 6, "failed": 1, "skipped": 1}
+    assert readback.parse_pytest("....F..s\n", junit)["counts"] == {"passed": 1, "failed": 1}
+    assert readback.parse_pytest("....F..s [ 40%]\n")["counts"] == {"passed": 6, "failed": 1, "skipped": 1}
 
 
 def test_bench_rows_compare_with_pytorch_eager_on_the_same_kind_of_device():
-    gpu_report = report_module()
+    report = tool_module("report")
     rows = [
         {
             "name": "mlp cupy (cuda:0)",
@@ -193,7 +198,7 @@ def test_bench_rows_compare_with_pytorch_eager_on_the_same_kind_of_device():
         },
     ]
     probes = [{"lib": "cupy", "device": "cuda:0", "off": {"2048": 30000.0}, "on": {"2048": 90000.0}}]
-    table = gpu_report.bench_table({"rows": rows}, probes, 2048)
+    table = report.bench_table({"rows": rows}, probes, 2048)
     cupy = [c.strip() for c in table[2].strip("|").split("|")]
     assert cupy == ["mlp cupy (cuda:0)", "0.5000", "0.6000", "100,000", "900.0", "3.0 †", "2.00x"]
     assert table[3].rstrip(" |").endswith("1.00x") and table[4].rstrip(" |").endswith("1.00x")

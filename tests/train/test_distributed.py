@@ -184,7 +184,7 @@ class _TwoProcesses:
 
 
 def test_processes_given_different_settings_are_refused_naming_each():
-    from mlp.train.distributed import same_settings
+    from mlp.cli.distributed import same_settings
 
     mine = {"lr": 0.01, "batch_size": 32, "hidden": [100, 10], "seed": 0}
     same_settings(_TwoProcesses(dict(mine)), mine)  # the same: no word

@@ -54,6 +54,7 @@ def global_batches(plan, epoch, layout):
     return out
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("size", [2, 3, 4])
 def test_every_row_once_an_epoch_and_the_same_batches_for_any_number_of_processes(size):
     layout = [517, 9, 1200, 0, 333, 70_000, 40, 3, 700]  # groups of every size, an empty one
@@ -234,6 +235,7 @@ def test_text_numbers_and_dates_of_more_values_than_the_cap_are_fitted_row_by_ro
     np.testing.assert_allclose(pre.scale, ref.scale, rtol=1e-9)
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("scaling", ["robust", "standard"])
 def test_streamed_robust_scaling_and_target_range_equal_the_table_in_memory(tmp_path, scaling):
     """Numbers written as text of few values (counted: the quantiles of the counts), numbers with gaps and a heavy
@@ -575,7 +577,8 @@ TRAIN = [
 ]
 
 
-@pytest.mark.parametrize("n", [2, 3])  # 3: not a divisor of the 16 shards
+# 3: not a divisor of the 16 shards, a share that is the same on every backend (2 trains on the default backend)
+@pytest.mark.parametrize("n", [2, pytest.param(3, marks=pytest.mark.backend_independent)])
 def test_n_processes_each_reading_their_share_train_the_model_of_one(tmp_path, n):
     mpiexec, timeout = _mpi(n)
     parquet(tmp_path / "t.parquet", n=3000, row_group_size=250)
@@ -620,6 +623,9 @@ def _mpmd(mpiexec, a, b, args, b_too=()):
     ]
 
 
+# what this adds to test_distributed.py::test_resume_from_a_named_pipe_reads_it_once_on_rank_0 (a distributed resume on
+# the default backend) is the same on every backend: each host's own folder, and rank 0 alone writing
+@pytest.mark.backend_independent
 def test_two_hosts_resume_from_the_checkpoint_rank_0_holds(tmp_path):
     mpiexec, timeout = _mpi()
     a, b = _two_hosts(tmp_path)

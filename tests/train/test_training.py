@@ -8,7 +8,7 @@ import pytest
 
 import mlp
 from mlp.io import datasets
-from tests_helpers import host, interrupt_after
+from tests_helpers import host, interrupt_after, quick_fit, tiny_data, tiny_net
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +293,64 @@ def test_losses_use_the_models_kernels():
         loss = mlp.CrossEntropy()
         mlp.fit(model, X, y, loss=loss, optimizer=mlp.SGD(0.1), epochs=1, batch_size=8, progress=False)
         assert loss.K is model.K
+
+
+# -- saves every epoch; Ctrl-C mid-epoch, saved and resumed through the file -----------------------
+
+
+class _ReadBack(mlp.Callback):
+    """After each epoch (and after ModelCheckpoint), read the file back."""
+
+    def __init__(self, path):
+        self.path, self.epochs = path, []
+
+    def on_epoch_end(self, epoch, logs, state):
+        ckpt = mlp.load_checkpoint(self.path)
+        self.epochs.append(ckpt.extra["epoch"])
+        for k, v in state.model.state_dict().items():
+            np.testing.assert_array_equal(ckpt.model.state_dict()[k], v)
+
+
+def test_model_checkpoint_saves_every_epoch(tmp_path):
+    path = tmp_path / "run.safetensors"
+    spy = _ReadBack(path)
+    quick_fit(tiny_net(), *tiny_data(n=10), epochs=3, callbacks=[mlp.ModelCheckpoint(path), spy])
+    assert spy.epochs == [1, 2, 3]
+
+
+def test_interrupt_mid_epoch_checkpoint_and_resume_equal_an_uninterrupted_run(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of epoch 2: TrainingInterrupted says where, the checkpoint written from it
+    resumes through the file to exactly the weights of a run that was never stopped."""
+    import mlp.train.runner as training
+
+    monkeypatch.setattr(training, "CHECK_EVERY", 1)  # notice Ctrl-C after the very step it came in
+    X, y = datasets.spirals(n_samples=160, seed=7)
+    kw = dict(epochs=3, batch_size=16, seed=5)  # 10 steps per epoch
+    ref, ref_opt = tiny_net(dtype="float64", sizes=(2, 8, 2)), mlp.Adam(0.01)
+    quick_fit(ref, X, y, optimizer=ref_opt, **kw)
+
+    model, opt = tiny_net(dtype="float64", sizes=(2, 8, 2)), mlp.Adam(0.01)
+    interrupt_after(monkeypatch, 10 + 4)  # epoch 1: 10 steps; then the 4th step of epoch 2
+    with pytest.raises(mlp.TrainingInterrupted) as stop:
+        quick_fit(model, X, y, optimizer=opt, **kw)
+    assert (stop.value.epoch, stop.value.step) == (1, 4)
+    assert "epoch 2, after step 4" in str(stop.value)
+    assert opt.t == 14 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    path = tmp_path / "stopped.safetensors"
+    mlp.save(model, path, opt, epoch=stop.value.epoch, step=stop.value.step, history=stop.value.history.to_dict())
+    ckpt = mlp.load_checkpoint(path)
+    extra = ckpt.extra
+    quick_fit(
+        ckpt.model,
+        X,
+        y,
+        optimizer=ckpt.optimizer,
+        initial_epoch=extra["epoch"],
+        initial_step=extra["step"],
+        history=mlp.History.from_dict(extra["history"]),
+        **kw,
+    )
+    assert ckpt.optimizer.t == ref_opt.t == 30
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(ckpt.model.state_dict()[k], v, rtol=1e-12, atol=1e-14, err_msg=k)

@@ -22,6 +22,7 @@ from .delimited import SEPARATORS, csv_separator, sniff_separator
 from .encoders import MAX_CODES, MAX_LEVELS, Column
 from .frames import as_table, from_frame
 from .kinds import KINDS, ColumnKind, infer_kinds, kind_lines
+from .overrides import ANY_COLUMN, override, reword_overrides
 from .pipeline import Dataset, load_for, load_table
 from .preprocessing import PREPROCESSING_FORMAT, Preprocessor, class_labels, embedding_dim
 from .read import FORMATS, read_table, table_names
@@ -33,6 +34,7 @@ from .typed import Coded, Dates, Numbers, Table, column_of
 from .values import check_cast, check_spread, numeric_column
 
 __all__ = [
+    "ANY_COLUMN",
     "FORMATS",
     "KINDS",
     "MAX_CODES",
@@ -68,9 +70,11 @@ __all__ = [
     "numeric_column",
     "parse_number",
     "open_source",
+    "override",
     "read_table",
     "read_target",
     "resolve_targets",
+    "reword_overrides",
     "sniff_separator",
     "split_indices",
     "stream_table",

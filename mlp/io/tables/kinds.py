@@ -1,7 +1,7 @@
 """Stage 2 of the table pipeline, column kinds: what each feature column is to the model, and why.
 
-Kinds, inferred from the whole column (:func:`infer_kinds`); ``drop``, ``categorical`` and ``numeric`` (what
-``mlp train --drop/--categorical/--numeric`` name) override the inference:
+Kinds, inferred from the whole column (:func:`infer_kinds`); ``drop``, ``categorical`` and ``numeric`` (the
+overrides, :mod:`mlp.io.tables.overrides`; ``mlp train --drop/--categorical/--numeric``) override the inference:
 
 numeric
     Numbers (also numbers written as text).
@@ -20,8 +20,10 @@ and its kind's ``note`` says how many; text that reads as numbers with a decimal
 with a note naming ``--decimal ,``.  Dates are read as ISO 8601, US ``12/31/2024`` or ``31.12.2024``.
 
 A kind is data, :class:`ColumnKind` ``(kind, source, reason)``: ``source`` says whether it was inferred or
-asked for, ``reason`` says why in words.  The inference looks at a column's distinct values and their counts
-(a text column is codes, :mod:`mlp.io.tables.typed`), never at each row in Python.
+asked for, ``reason`` says why in words, and ``keeps`` which override keeps a column dropped for what it holds;
+:meth:`ColumnKind.said` words the advice, in the caller's words (:func:`~mlp.io.tables.overrides.override`).
+The inference looks at a column's distinct values and their counts (a text column is codes,
+:mod:`mlp.io.tables.typed`), never at each row in Python.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from typing import NamedTuple
 from mlp.core.errors import DataError
 
 from .cells import DATE_FORMATS, python_label
+from .overrides import ANY_COLUMN, OPTIONS, override
 from .summary import ColumnSummary
 from .values import date_text
 
-__all__ = ["KINDS", "MIN_ID_ROWS", "ColumnKind", "KindsOf", "infer_kind", "infer_kinds", "kind_lines"]
+__all__ = ["ASKED", "KINDS", "MIN_ID_ROWS", "ColumnKind", "KindsOf", "asked", "infer_kind", "infer_kinds", "kind_lines"]
 
 #: the kinds of a feature column the model reads
 KINDS = ("numeric", "categorical", "datetime")
@@ -45,6 +48,8 @@ MIN_ID_ROWS = 10
 NEAR_UNIQUE = 0.95
 #: a column of dates written as text reads its other values as gaps when at least this share are dates
 MOSTLY_DATES = 0.5
+#: the reason of a kind asked for (its override is said with it: :meth:`ColumnKind.said`)
+ASKED = "asked for"
 
 _ID_WORDS = {
     "id",
@@ -94,6 +99,8 @@ class ColumnKind(NamedTuple):
     reason: str
     #: what the user should know beyond the kind (values read as gaps, numbers that look like text), said in a line
     note: str = ""
+    #: the override that keeps a column dropped for what it holds ("numeric" or "categorical"; "": none)
+    keeps: str = ""
 
     @property
     def used(self) -> bool:
@@ -102,6 +109,17 @@ class ColumnKind(NamedTuple):
     @property
     def asked(self) -> bool:
         return self.source == "asked"
+
+    def said(self, name) -> str:
+        """The reason, with the override that asked for the kind or that keeps the column (column ``name``)."""
+        if self.asked:
+            return f"{self.reason} ({override(next(o for o, k in OPTIONS.items() if k == self.kind))})"
+        return f"{self.reason}; {override(self.keeps, name)} keeps it" if self.keeps else self.reason
+
+
+def asked(kind: str) -> ColumnKind:
+    """The kind of a column an override names: ``"dropped"``, ``"numeric"`` or ``"categorical"``."""
+    return ColumnKind(kind, "asked", ASKED)
 
 
 class KindsOf:
@@ -136,11 +154,11 @@ def infer_kinds(table, features, categorical=(), numeric=(), drop=(), keep_all=F
     kinds = {}
     for name in features:
         if name in drop:
-            kinds[name] = ColumnKind("dropped", "asked", "asked for (--drop)")
+            kinds[name] = asked("dropped")
         elif name in numeric:
-            kinds[name] = ColumnKind("numeric", "asked", "asked for (--numeric)")
+            kinds[name] = asked("numeric")
         elif name in categorical:
-            kinds[name] = ColumnKind("categorical", "asked", "asked for (--categorical)")
+            kinds[name] = asked("categorical")
         else:
             summary = summaries[name] if summaries is not None else ColumnSummary.of(table.column(name))
             try:
@@ -162,8 +180,8 @@ def infer_kinds(table, features, categorical=(), numeric=(), drop=(), keep_all=F
     return kinds
 
 
-def _inferred(kind, reason):
-    return ColumnKind(kind, "inferred", reason)
+def _inferred(kind, reason, keeps=""):
+    return ColumnKind(kind, "inferred", reason, keeps=keeps)
 
 
 def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
@@ -177,14 +195,12 @@ def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
         if present >= MIN_ID_ROWS and not s.fractional and s.ints.unique:  # whole numbers, each in one row
             lo, hi = python_label(s.lo), python_label(s.hi)
             if s.stored_ints and s.lo in (0.0, 1.0) and s.hi - s.lo + 1 == present:
-                return _inferred(
-                    "dropped", f"identifier-like (unique integers {lo}..{hi}: row numbers); --numeric {name} keeps it"
-                )
+                return _inferred("dropped", f"identifier-like (unique integers {lo}..{hi}: row numbers)", "numeric")
             if id_like_name(name):
                 return _inferred(
                     "dropped",
-                    f"identifier-like (unique integers in each of {present} rows, named "
-                    f"like an identifier); --numeric {name} keeps it",
+                    f"identifier-like (unique integers in each of {present} rows, named like an identifier)",
+                    "numeric",
                 )
         return _inferred("numeric", "numbers")
     if not (s.texts or s.bools or s.numbers):  # dates
@@ -215,8 +231,8 @@ def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
         row, value = s.first_not_number
         raise DataError(
             f"{where(row, name)}: {value!r} is not a number, though {numbers} of the {texts} values of "
-            f"the column are; --numeric {name} reads such values as gaps, --categorical {name} the "
-            "column as categories"
+            f"the column are; {override('numeric', name)} reads such values as gaps, "
+            f"{override('categorical', name)} the column as categories"
         )
     dates = s.coded_dates + s.dates
     if dates == texts:
@@ -228,23 +244,19 @@ def infer_kind(s: ColumnSummary, name: str, where) -> ColumnKind:
             "inferred",
             "dates written as text",
             f"column {name!r}: {texts - dates} of its {texts} values are not dates ({value!r} at "
-            f"{_row_of(where(row, name))} first; read: {DATE_FORMATS}), read as gaps; --categorical "
-            f"{name} reads the column as categories, --drop {name} leaves it out",
+            f"{_row_of(where(row, name))} first; read: {DATE_FORMATS}), read as gaps; "
+            f"{override('categorical', name)} reads the column as categories, {override('drop', name)} leaves it out",
         )
     unique = all(count == 1 for _, count, _ in s.levels.values())
     if present >= MIN_ID_ROWS and ((distinct == present and not s.capped) or (s.capped and unique)):
-        return _inferred(
-            "dropped", f"identifier-like (unique text in each of {present} rows); --categorical {name} keeps it"
-        )
+        return _inferred("dropped", f"identifier-like (unique text in each of {present} rows)", "categorical")
     singles = sum(count == 1 for _, count, _ in s.levels.values())
     if present >= MIN_ID_ROWS and (
         (not s.capped and distinct >= NEAR_UNIQUE * present) or (s.capped and singles >= NEAR_UNIQUE * len(s.levels))
     ):
         shown = f"more than {len(s.levels):,}" if s.capped else f"{distinct}"
         return _inferred(
-            "dropped",
-            f"identifier-like ({shown} distinct texts in {present} rows: names or free "
-            f"text); --categorical {name} keeps it",
+            "dropped", f"identifier-like ({shown} distinct texts in {present} rows: names or free text)", "categorical"
         )
     kind = "text" if texts == present else "text and booleans"
     shown = f"more than {len(s.levels):,}" if s.capped else f"{distinct}"
@@ -293,16 +305,14 @@ def kind_lines(kinds, columns=None, verbose=False, max_levels=None) -> list:
     groups = {}
     for n, k in kinds.items():
         if k.kind == "dropped":
-            why = "as asked" if k.asked else k.reason.split(" (")[0].split(";")[0]
+            why = "as asked" if k.asked else k.reason.split(" (")[0]
             groups.setdefault(why, []).append(n)
     for why, names in groups.items():
         if why == "identifier-like":  # each column with its reason: row numbers, ids, names
-            each = [f"{n}: {kinds[n].reason.split(' (', 1)[1].split(');')[0].rstrip(')')}" for n in names[:8]]
+            each = [f"{n}: {kinds[n].reason.split(' (', 1)[1][:-1]}" for n in names[:8]]  # what is in (...)
             more = f"; ... ({len(names)} in all)" if len(names) > 8 else ""
-            lines.append(
-                f"columns dropped, identifier-like: {len(names)} ({'; '.join(each)}{more}); --numeric COL "
-                "(integers) or --categorical COL keeps one"
-            )
+            keep = f"{override('numeric', ANY_COLUMN)} (integers) or {override('categorical', ANY_COLUMN)} keeps one"
+            lines.append(f"columns dropped, identifier-like: {len(names)} ({'; '.join(each)}{more}); {keep}")
         else:
             lines.append(f"columns dropped, {why}: {len(names)} ({_names(names)})")
     lines += [f"note: {k.note}" for k in kinds.values() if k.note]
@@ -311,7 +321,7 @@ def kind_lines(kinds, columns=None, verbose=False, max_levels=None) -> list:
             if k.kind == "dropped":
                 continue
             c = columns.get(n)
-            text = f"  column {n!r}: {k.kind} ({k.reason})"
+            text = f"  column {n!r}: {k.kind} ({k.said(n)})"
             if c is not None and k.kind == "numeric":
                 text += f", gaps -> {c.fill:g}" + (" + indicator" if c.indicator else "")
             elif c is not None and k.kind == "categorical":
@@ -321,5 +331,5 @@ def kind_lines(kinds, columns=None, verbose=False, max_levels=None) -> list:
             elif c is not None:
                 text += f", parts {', '.join(c.parts)}" + (" + indicator" if c.indicator else "")
             lines.append(text)
-        lines += [f"  column {n!r}: dropped, {k.reason}" for n, k in kinds.items() if k.kind == "dropped"]
+        lines += [f"  column {n!r}: dropped, {k.said(n)}" for n, k in kinds.items() if k.kind == "dropped"]
     return lines

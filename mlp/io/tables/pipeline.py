@@ -33,7 +33,8 @@ from mlp.core.errors import DataError
 
 from .batches import input_blocks, model_inputs
 from .frames import as_table
-from .kinds import ColumnKind, KindsOf, infer_kinds, kind_lines
+from .kinds import ColumnKind, KindsOf, asked, infer_kinds, kind_lines
+from .overrides import override
 from .preprocessing import Preprocessor, feature_names_in
 from .read import table_names
 from .target import Target, exact_labels, infer_task, read_target, resolve_targets
@@ -244,12 +245,12 @@ def load_table(path, target=None, task=None, categorical=None, numeric=None, dro
     features = [n for n in table.names if n not in targets]
     kinds = infer_kinds(table, features, **overrides)
     for n in overrides["drop"]:
-        kinds[n] = ColumnKind("dropped", "asked", "asked for (--drop)")
+        kinds[n] = asked("dropped")
     kinds = {n: kinds[n] for n in names if n in kinds}  # in file order
     if not any(k.used for k in kinds.values()):
         raise DataError(
             f"{table.path}: no feature column left: "
-            + "; ".join(f"{n!r} {k.reason}" for n, k in list(kinds.items())[:5])
+            + "; ".join(f"{n!r} {k.said(n)}" for n, k in list(kinds.items())[:5])
         )
     if len(targets) == 1 and not isinstance(path, Table) and names is not None:
         table = exact_labels(table, targets[0], task, path, sep)  # 007 stays 007: labels as the file writes them
@@ -268,9 +269,9 @@ def _check_overrides(names, where, target, overrides) -> list:
     for option, chosen in overrides.items():
         for n in chosen:
             if n not in names:
-                raise DataError(f"{where}: no column {n!r} (--{option}); the columns are {listing}")
+                raise DataError(f"{where}: no column {n!r} ({override(option)}); the columns are {listing}")
             if n in targets:
-                raise DataError(f"{where}: column {n!r} is the target; --{option} names feature columns")
+                raise DataError(f"{where}: column {n!r} is the target; {override(option)} names feature columns")
     both = set(overrides["categorical"]) & set(overrides["numeric"])
     if both:
         raise ValueError(f"column {sorted(both)[0]!r} is named both categorical and numeric")

@@ -46,6 +46,7 @@ from .arrays import numpy_names, read_numpy
 from .arrow import parquet_names, read_parquet
 from .cells import parse_number
 from .delimited import SEPARATORS, csv_header, csv_separator, current_separator, read_csv, sniff_separator
+from .overrides import override
 from .typed import Table
 
 __all__ = [
@@ -143,7 +144,7 @@ def read_table(path, sep: str | None = None, columns=None) -> Table:
     except MemoryError:
         raise DataError(
             f"{path}: too large to read into memory ({path.stat().st_size / 2**20:,.0f} MiB on disk); "
-            "mlp train reads it block by block with --stream; or read fewer columns (--drop)"
+            f"mlp train reads it block by block with --stream; or read fewer columns ({override('drop')})"
         ) from None
     _check_names(table)
     if table.n_rows == 0:

@@ -41,7 +41,7 @@ from mlp.core.tasks import TASKS, task_of_target
 from .arrow import gaps_of_text
 from .cells import label_key, level_dates, number_of, python_label, sort_key
 from .encoders import MAX_CODES, MAX_LEVELS, NEW_DATE_PARTS, Column
-from .kinds import ColumnKind, KindsOf, infer_kinds, kind_lines
+from .kinds import ColumnKind, KindsOf, asked, infer_kinds, kind_lines
 from .preprocessing import CLIP, Preprocessor, robust_statistics
 from .sources import CsvSource, Restart, open_source
 from .summary import ColumnSummary, Levels
@@ -679,12 +679,12 @@ class StreamedTable(KindsOf):
             raise DataError(f"{source.path}, column {targets[0]!r}: every target value is missing")
         self.kinds = infer_kinds(source, features, summaries=summaries, **overrides)
         for n in overrides["drop"]:
-            self.kinds[n] = ColumnKind("dropped", "asked", "asked for (--drop)")
+            self.kinds[n] = asked("dropped")
         self.kinds = {n: self.kinds[n] for n in names if n in self.kinds}
         if not any(k.used for k in self.kinds.values()):
             raise DataError(
                 f"{source.path}: no feature column left: "
-                + "; ".join(f"{n!r} {k.reason}" for n, k in list(self.kinds.items())[:5])
+                + "; ".join(f"{n!r} {k.said(n)}" for n, k in list(self.kinds.items())[:5])
             )
         if as_text:  # the labels typed as the whole column is, as a table read whole types them
             self._label_of = labels_of_text([v for v, _, _ in label_fit.labels.values() if isinstance(v, str)], task)

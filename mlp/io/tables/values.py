@@ -15,6 +15,7 @@ import numpy as np
 from mlp.core.errors import DataError
 
 from .cells import DATE_FORMATS, decimal_comma_like, label_key, level_dates, number_of, python_label
+from .overrides import override
 from .typed import CODE_DTYPE, Coded, Dates, Numbers
 
 __all__ = ["as_dates", "as_levels", "as_numbers", "check_cast", "check_spread", "date_text", "numeric_column"]
@@ -136,8 +137,7 @@ def as_dates(table, name, column=None, lenient: bool = False) -> Dates:
     if row is not None:
         raise DataError(
             f"{table.where(row, name)}: {col.levels[col.codes[row]]!r} is not a date/time ({DATE_FORMATS}"
-            f"); --categorical {name} reads the column as "
-            f"categories, --drop {name} leaves it out"
+            f"); {override('categorical', name)} reads the column as categories, {override('drop', name)} leaves it out"
         )
     days, hours = np.append(days, math.nan), np.append(hours, math.nan)
     return Dates(days[col.codes], hours[col.codes])
